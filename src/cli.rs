@@ -1,0 +1,178 @@
+//! The command line: clap types, help text, and generation of man pages and completions.
+//!
+//! Nothing here does I/O beyond writing generated docs, and nothing here holds core logic: the
+//! parsed [`Cli`] is turned into a validated [`crate::config::SyncSpec`] before any work starts.
+
+use clap::{Args, CommandFactory, Parser, Subcommand};
+use clap_complete::Shell;
+use std::path::{Path, PathBuf};
+
+const EXIT_CODES: &str = "\
+Exit status:
+  0   success (for `plan --detailed-exitcode`: nothing to change)
+  1   error: nothing was changed, or the destination was left consistent to be completed by the next run
+  2   `plan --detailed-exitcode` / `sync --dry-run --detailed-exitcode`: changes are pending
+  3   partial: the run completed, but some source entries could not be read or sent and were skipped
+      (their destination copies were kept)
+  64  usage error: bad command-line arguments";
+
+const ABOUT: &str =
+    "Replicate file trees to local directories or SSH hosts, sending only what changed";
+
+const LONG_ABOUT: &str = "\
+tern replicates a source directory tree into a destination. It keeps a manifest of what it wrote \
+at the destination (DEST/.tern/manifest), so it never scans the destination: it scans the source \
+(reusing cached hashes of unchanged files), diffs the two manifests into a plan, and applies the \
+plan by sending only the content the destination lacks.
+
+Nothing is ever destroyed: entries a sync deletes or overwrites are moved to \
+DEST/.tern/trash/<run-id>/. Every file is replaced atomically, and the manifest is written last, \
+so a sync interrupted at any moment leaves each file in its old or new version and the next run \
+completes the work.";
+
+/// tern: replicate file trees.
+#[derive(Debug, Parser)]
+#[command(name = "tern", version, about = ABOUT, long_about = LONG_ABOUT, after_help = EXIT_CODES)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+
+    /// Print nothing but errors: no progress bar, no summary
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+
+    /// Say more: list every change a sync makes, and metadata details in plans
+    #[arg(short, long, global = true)]
+    pub verbose: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Replicate SOURCE into DEST (mirroring: entries missing from SOURCE go to DEST's trash)
+    #[command(after_help = EXIT_CODES)]
+    Sync(SyncArgs),
+
+    /// Show what `tern sync` would change, without writing anything anywhere
+    #[command(after_help = EXIT_CODES)]
+    Plan(PlanArgs),
+
+    /// Print a completion script for SHELL to standard output
+    Completions {
+        /// The shell to complete for
+        #[arg(value_enum)]
+        shell: Shell,
+    },
+
+    /// Write man pages and completion scripts into DIR/man and DIR/completions (for packagers)
+    #[command(hide = true)]
+    GenerateDocs {
+        /// The directory to write into (the repository root)
+        dir: PathBuf,
+    },
+}
+
+/// What to replicate, where, and how.
+#[derive(Debug, Args)]
+pub struct TreeArgs {
+    /// The source directory; its contents are replicated (like rsync's `SOURCE/`)
+    #[arg(value_name = "SOURCE")]
+    pub source: PathBuf,
+
+    /// The destination directory; created if missing (its parent must exist)
+    #[arg(value_name = "DEST")]
+    pub dest: String,
+
+    /// Keep destination entries that are missing from the source instead of deleting them
+    #[arg(long)]
+    pub no_delete: bool,
+
+    /// Re-hash every source file instead of trusting the hash cache of unchanged files
+    #[arg(short, long)]
+    pub checksum: bool,
+
+    /// Do not read or write the source hash cache
+    #[arg(long)]
+    pub no_cache: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct SyncArgs {
+    #[command(flatten)]
+    pub tree: TreeArgs,
+
+    /// Print what would change and change nothing (the same plan `tern plan` shows)
+    #[arg(short = 'n', long)]
+    pub dry_run: bool,
+
+    /// With --dry-run: exit 2 when changes are pending, 0 when in sync
+    #[arg(long, requires = "dry_run")]
+    pub detailed_exitcode: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    #[command(flatten)]
+    pub tree: TreeArgs,
+
+    /// Exit 2 when changes are pending, 0 when in sync, 1 on error
+    #[arg(long)]
+    pub detailed_exitcode: bool,
+}
+
+/// The clap command, for docs and completions.
+pub fn command() -> clap::Command {
+    Cli::command()
+}
+
+/// Write a completion script for `shell`.
+pub fn write_completions(shell: Shell, out: &mut dyn std::io::Write) {
+    clap_complete::generate(shell, &mut command(), "tern", out);
+}
+
+/// Every generated documentation file: (path relative to the repository root, content).
+pub fn generated_docs() -> std::io::Result<Vec<(PathBuf, Vec<u8>)>> {
+    let mut files = Vec::new();
+    let cmd = command();
+    let mut page = Vec::new();
+    clap_mangen::Man::new(cmd.clone()).render(&mut page)?;
+    files.push((PathBuf::from("man/tern.1"), page));
+    for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
+        let name = format!("tern-{}", sub.get_name());
+        let sub = sub.clone().name(name.clone()).display_name(name.clone());
+        let mut page = Vec::new();
+        clap_mangen::Man::new(sub).render(&mut page)?;
+        files.push((PathBuf::from(format!("man/{name}.1")), page));
+    }
+    for (shell, file) in [
+        (Shell::Bash, "tern.bash"),
+        (Shell::Zsh, "_tern"),
+        (Shell::Fish, "tern.fish"),
+        (Shell::PowerShell, "_tern.ps1"),
+        (Shell::Elvish, "tern.elv"),
+    ] {
+        let mut script = Vec::new();
+        write_completions(shell, &mut script);
+        files.push((PathBuf::from("completions").join(file), script));
+    }
+    Ok(files)
+}
+
+/// Write [`generated_docs`] below `dir`.
+pub fn write_generated_docs(dir: &Path) -> std::io::Result<()> {
+    for (rel, content) in generated_docs()? {
+        let path = dir.join(rel);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        std::fs::write(path, content)?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn cli_definition_is_consistent() {
+        super::command().debug_assert();
+    }
+}

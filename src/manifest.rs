@@ -1,0 +1,450 @@
+//! The manifest: what a tree holds, entry by entry, and its versioned on-disk format.
+//!
+//! A destination keeps the manifest of what tern last wrote there (`DEST/.tern/manifest`), so a
+//! sync never has to scan the destination. The format is a contract between tern versions and
+//! machines:
+//!
+//! ```text
+//! magic  "TERNMANI"            8 bytes
+//! version u16 little-endian    currently 1
+//! body   one zstd frame        decompressed size bounded by MAX_BODY
+//!   generation varint, entry count varint, then per entry:
+//!   path bytes, kind u8 (0 file, 1 dir, 2 symlink), mode varint, mtime secs zigzag, nanos varint,
+//!   file:    size varint, sha256 [32], chunk count varint, per chunk: len varint, sha256 [32]
+//!   symlink: target bytes
+//! ```
+//!
+//! The decoder validates everything a hostile or corrupt file could get wrong: lengths, order
+//! (strictly increasing, so no duplicates), parents that are directories, chunk lengths that add up.
+
+use crate::chunk::{ChunkRef, FileDigest, MAX_CHUNK};
+use crate::codec::{DecodeError, Reader, Writer};
+use crate::hash::ContentHash;
+use crate::path::{MAX_PATH_LEN, RelPath};
+use std::io::{Read, Write};
+use std::path::Path;
+
+const MAGIC: &[u8; 8] = b"TERNMANI";
+/// The format version this build writes and reads.
+pub const FORMAT_VERSION: u16 = 1;
+/// Largest decompressed manifest body accepted (about 10 million small entries).
+const MAX_BODY: u64 = 2 << 30;
+/// Most chunks one file may list (1 TiB at the minimum chunk size).
+const MAX_CHUNKS_PER_FILE: u64 = 1 << 28;
+
+/// Modification time with nanoseconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct Mtime {
+    pub secs: i64,
+    pub nanos: u32,
+}
+
+/// Metadata tern preserves for every entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Meta {
+    /// Permission bits (`0o7777`), without the file type.
+    pub mode: u32,
+    pub mtime: Mtime,
+}
+
+/// What an entry is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Kind {
+    File(FileDigest),
+    Dir,
+    Symlink(Vec<u8>),
+}
+
+impl Kind {
+    pub fn tag(&self) -> KindTag {
+        match self {
+            Kind::File(_) => KindTag::File,
+            Kind::Dir => KindTag::Dir,
+            Kind::Symlink(_) => KindTag::Symlink,
+        }
+    }
+}
+
+/// The kind of an entry without its payload.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum KindTag {
+    File,
+    Dir,
+    Symlink,
+}
+
+impl KindTag {
+    pub fn name(self) -> &'static str {
+        match self {
+            KindTag::File => "file",
+            KindTag::Dir => "dir",
+            KindTag::Symlink => "symlink",
+        }
+    }
+}
+
+/// One path of a tree.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    pub path: RelPath,
+    pub meta: Meta,
+    pub kind: Kind,
+}
+
+impl Entry {
+    /// Content size: the file size, or 0 for directories and symlinks.
+    pub fn size(&self) -> u64 {
+        match &self.kind {
+            Kind::File(d) => d.size,
+            _ => 0,
+        }
+    }
+
+    pub fn digest(&self) -> Option<&FileDigest> {
+        match &self.kind {
+            Kind::File(d) => Some(d),
+            _ => None,
+        }
+    }
+}
+
+/// A whole tree, entries sorted by path (see [`RelPath`]'s order) with no duplicates.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Manifest {
+    /// Bumped by every commit at a destination; 0 for a manifest that was never committed.
+    pub generation: u64,
+    pub entries: Vec<Entry>,
+}
+
+impl Manifest {
+    /// Find an entry by path.
+    pub fn get(&self, path: &RelPath) -> Option<&Entry> {
+        self.entries
+            .binary_search_by(|e| e.path.cmp(path))
+            .ok()
+            .map(|i| &self.entries[i])
+    }
+
+    /// Sort the entries into manifest order (used after building one from a walk).
+    pub fn sort(&mut self) {
+        self.entries.sort_by(|a, b| a.path.cmp(&b.path));
+    }
+
+    pub fn total_bytes(&self) -> u64 {
+        self.entries.iter().map(Entry::size).sum()
+    }
+
+    /// Check the invariants the decoder guarantees: strictly sorted, parents are directories.
+    pub fn validate(&self) -> Result<(), DecodeError> {
+        let mut dirs: Vec<&RelPath> = Vec::new();
+        for (i, e) in self.entries.iter().enumerate() {
+            if i > 0 && self.entries[i - 1].path >= e.path {
+                return Err(DecodeError::invalid(
+                    "manifest",
+                    format!("entry {} is out of order or duplicated", e.path.display()),
+                ));
+            }
+            if let Some(parent) = e.path.parent() {
+                // Thanks to the order, the parent is on the stack of open directories.
+                while dirs.last().is_some_and(|d| !d.is_ancestor_of(&e.path)) {
+                    dirs.pop();
+                }
+                if dirs.last().map(|d| **d != parent).unwrap_or(true) {
+                    return Err(DecodeError::invalid(
+                        "manifest",
+                        format!("entry {} has no parent directory entry", e.path.display()),
+                    ));
+                }
+            } else {
+                dirs.clear();
+            }
+            if matches!(e.kind, Kind::Dir) {
+                dirs.push(&e.path);
+            }
+        }
+        Ok(())
+    }
+
+    /// Encode into the versioned, compressed on-disk format.
+    pub fn encode(&self) -> Vec<u8> {
+        seal_container(&self.encode_body(), MAGIC, FORMAT_VERSION)
+    }
+
+    /// The uncompressed body (exposed for the golden-file test).
+    pub fn encode_body(&self) -> Vec<u8> {
+        let mut w = Writer::new();
+        w.varint(self.generation);
+        w.varint(self.entries.len() as u64);
+        for e in &self.entries {
+            encode_entry(&mut w, e);
+        }
+        w.buf
+    }
+
+    /// Decode and validate the on-disk format.
+    pub fn decode(data: &[u8]) -> Result<Self, DecodeError> {
+        let body = open_container(data, MAGIC, FORMAT_VERSION, "manifest")?;
+        Self::decode_body(&body)
+    }
+
+    pub fn decode_body(body: &[u8]) -> Result<Self, DecodeError> {
+        let mut r = Reader::new(body);
+        let generation = r.varint("generation")?;
+        let count = r.varint("entry count")?;
+        // Each entry takes at least 40 bytes on the wire or 5 in the body; never trust `count`.
+        let mut entries = Vec::with_capacity(count.min(r.remaining() as u64 / 5) as usize);
+        for _ in 0..count {
+            entries.push(decode_entry(&mut r)?);
+        }
+        r.finish("manifest")?;
+        let m = Manifest {
+            generation,
+            entries,
+        };
+        m.validate()?;
+        Ok(m)
+    }
+
+    /// Read a manifest file; `Ok(None)` when it does not exist.
+    pub fn load(path: &Path) -> Result<Option<Self>, ManifestFileError> {
+        let data = match std::fs::read(path) {
+            Ok(d) => d,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => {
+                return Err(ManifestFileError::Io {
+                    path: path.to_owned(),
+                    source: e,
+                });
+            }
+        };
+        Self::decode(&data)
+            .map(Some)
+            .map_err(|e| ManifestFileError::Corrupt {
+                path: path.to_owned(),
+                reason: e,
+            })
+    }
+
+    /// Write atomically: a temporary file beside `path`, fsync, rename, fsync the directory.
+    pub fn store(&self, path: &Path) -> std::io::Result<()> {
+        write_atomic(path, &self.encode())
+    }
+}
+
+/// A manifest file that could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum ManifestFileError {
+    #[error("cannot read manifest {}", path.display())]
+    Io {
+        path: std::path::PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(
+        "manifest {} is corrupt ({reason}); move it aside to rebuild the destination from scratch",
+        path.display()
+    )]
+    Corrupt {
+        path: std::path::PathBuf,
+        reason: DecodeError,
+    },
+}
+
+/// Check magic and version, then decompress the body with a size bound.
+pub(crate) fn open_container(
+    data: &[u8],
+    magic: &[u8; 8],
+    version: u16,
+    what: &'static str,
+) -> Result<Vec<u8>, DecodeError> {
+    if data.len() < 10 || &data[..8] != magic {
+        return Err(DecodeError::invalid(what, "not a tern file (bad magic)"));
+    }
+    let v = u16::from_le_bytes([data[8], data[9]]);
+    if v != version {
+        return Err(DecodeError::invalid(
+            what,
+            format!("format version {v}, this tern reads version {version}; upgrade tern"),
+        ));
+    }
+    let decoder = zstd::stream::read::Decoder::new(&data[10..])
+        .map_err(|e| DecodeError::invalid(what, e.to_string()))?;
+    let mut body = Vec::new();
+    decoder
+        .take(MAX_BODY + 1)
+        .read_to_end(&mut body)
+        .map_err(|e| DecodeError::invalid(what, format!("bad compressed data: {e}")))?;
+    if body.len() as u64 > MAX_BODY {
+        return Err(DecodeError::TooLarge {
+            what,
+            len: body.len() as u64,
+            max: MAX_BODY,
+        });
+    }
+    Ok(body)
+}
+
+/// Build a container: magic, version, zstd-compressed body.
+pub(crate) fn seal_container(body: &[u8], magic: &[u8; 8], version: u16) -> Vec<u8> {
+    let mut out = Vec::with_capacity(body.len() / 3 + 16);
+    out.extend_from_slice(magic);
+    out.extend_from_slice(&version.to_le_bytes());
+    out.extend_from_slice(&zstd::bulk::compress(body, 3).expect("zstd compression of a buffer"));
+    out
+}
+
+pub(crate) fn encode_meta(w: &mut Writer, m: &Meta) {
+    w.varint(u64::from(m.mode));
+    w.zigzag(m.mtime.secs);
+    w.varint(u64::from(m.mtime.nanos));
+}
+
+pub(crate) fn decode_meta(r: &mut Reader<'_>) -> Result<Meta, DecodeError> {
+    let mode = r.varint_max("mode", 0o7777)? as u32;
+    let secs = r.zigzag("mtime")?;
+    let nanos = r.varint_max("mtime nanoseconds", 999_999_999)? as u32;
+    Ok(Meta {
+        mode,
+        mtime: Mtime { secs, nanos },
+    })
+}
+
+pub(crate) fn encode_digest(w: &mut Writer, d: &FileDigest) {
+    w.varint(d.size);
+    w.fixed(&d.hash.0);
+    w.varint(d.stored_chunks().len() as u64);
+    for c in d.stored_chunks() {
+        w.varint(u64::from(c.len));
+        w.fixed(&c.hash.0);
+    }
+}
+
+pub(crate) fn decode_digest(r: &mut Reader<'_>) -> Result<FileDigest, DecodeError> {
+    let size = r.varint("file size")?;
+    let hash = ContentHash(r.fixed("file hash")?);
+    let n = r.varint_max("chunk count", MAX_CHUNKS_PER_FILE)?;
+    let mut chunks = Vec::with_capacity(n.min(r.remaining() as u64 / 33) as usize);
+    for _ in 0..n {
+        let len = r.varint_max("chunk length", MAX_CHUNK as u64)? as u32;
+        chunks.push(ChunkRef {
+            len,
+            hash: ContentHash(r.fixed("chunk hash")?),
+        });
+    }
+    FileDigest::new(size, hash, chunks).map_err(|e| DecodeError::invalid("file digest", e))
+}
+
+pub(crate) fn encode_entry(w: &mut Writer, e: &Entry) {
+    w.bytes(e.path.as_bytes());
+    w.u8(match e.kind {
+        Kind::File(_) => 0,
+        Kind::Dir => 1,
+        Kind::Symlink(_) => 2,
+    });
+    encode_meta(w, &e.meta);
+    match &e.kind {
+        Kind::File(d) => encode_digest(w, d),
+        Kind::Dir => {}
+        Kind::Symlink(t) => w.bytes(t),
+    }
+}
+
+pub(crate) fn decode_entry(r: &mut Reader<'_>) -> Result<Entry, DecodeError> {
+    let path = RelPath::new(r.bytes("path", MAX_PATH_LEN)?)
+        .map_err(|e| DecodeError::invalid("path", e.to_string()))?;
+    let tag = r.u8("entry kind")?;
+    let meta = decode_meta(r)?;
+    let kind = match tag {
+        0 => Kind::File(decode_digest(r)?),
+        1 => Kind::Dir,
+        2 => {
+            let t = r.bytes("symlink target", MAX_PATH_LEN)?;
+            if t.is_empty() || t.contains(&0) {
+                return Err(DecodeError::invalid(
+                    "symlink target",
+                    "empty or contains NUL",
+                ));
+            }
+            Kind::Symlink(t.to_vec())
+        }
+        t => {
+            return Err(DecodeError::invalid(
+                "entry kind",
+                format!("unknown kind {t}"),
+            ));
+        }
+    };
+    Ok(Entry { path, meta, kind })
+}
+
+/// Write `data` to `path` atomically and durably.
+pub fn write_atomic(path: &Path, data: &[u8]) -> std::io::Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let mut tmp = tempfile::Builder::new().prefix(".tmp-").tempfile_in(dir)?;
+    tmp.write_all(data)?;
+    tmp.as_file().sync_all()?;
+    tmp.persist(path).map_err(|e| e.error)?;
+    std::fs::File::open(dir)?.sync_all()
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    pub(crate) fn e(path: &str, kind: Kind) -> Entry {
+        Entry {
+            path: RelPath::new(path).unwrap(),
+            meta: Meta {
+                mode: 0o644,
+                mtime: Mtime {
+                    secs: 1_700_000_000,
+                    nanos: 5,
+                },
+            },
+            kind,
+        }
+    }
+
+    pub(crate) fn file(path: &str, content: &[u8]) -> Entry {
+        e(
+            path,
+            Kind::File(crate::chunk::digest_reader(content).unwrap()),
+        )
+    }
+
+    #[test]
+    fn round_trip_and_validation() {
+        let m = Manifest {
+            generation: 7,
+            entries: vec![
+                e("d", Kind::Dir),
+                file("d/f", b"hello"),
+                e("d/l", Kind::Symlink(b"../x".to_vec())),
+                file("e", &[]),
+            ],
+        };
+        let bytes = m.encode();
+        assert_eq!(Manifest::decode(&bytes).unwrap(), m);
+        // every truncation is an error, never a panic
+        for n in 0..bytes.len() {
+            assert!(Manifest::decode(&bytes[..n]).is_err(), "truncated at {n}");
+        }
+        let mut orphan = m.clone();
+        orphan.entries.remove(0);
+        assert!(Manifest::decode(&orphan.encode()).is_err());
+        let mut dup = m.clone();
+        dup.entries.insert(1, file("d/f", b"x"));
+        assert!(Manifest::decode(&dup.encode()).is_err());
+        let mut file_parent = m.clone();
+        file_parent.entries[0].kind = Kind::File(FileDigest::empty());
+        assert!(Manifest::decode(&file_parent.encode()).is_err());
+    }
+
+    #[test]
+    fn wrong_version_says_so() {
+        let mut bytes = Manifest::default().encode();
+        bytes[8] = 9;
+        let err = Manifest::decode(&bytes).unwrap_err().to_string();
+        assert!(err.contains("version 9"), "{err}");
+    }
+}

@@ -1,0 +1,617 @@
+//! Diff and plan: pure functions from (source manifest, destination manifest, policy) to a [`Plan`].
+//!
+//! No I/O happens here. `tern plan` renders the plan, `tern sync` applies the very same object, so
+//! a dry run can never disagree with the real run. The plan also carries the manifest the
+//! destination will hold once it is applied, and for every file to write a *recipe*: which byte
+//! ranges the destination already has (in any of its files, found by chunk hash) and which must
+//! be sent.
+
+use crate::chunk::ChunkAt;
+use crate::hash::ContentHash;
+use crate::manifest::{Entry, Kind, Manifest};
+use crate::path::RelPath;
+use std::collections::{HashMap, HashSet};
+
+/// Policy knobs that change what a plan does.
+#[derive(Debug, Clone)]
+pub struct PlanOptions {
+    /// Remove destination entries that the source does not have (mirror). Off = `--no-delete`.
+    pub delete: bool,
+}
+
+impl Default for PlanOptions {
+    fn default() -> Self {
+        PlanOptions { delete: true }
+    }
+}
+
+/// What happens to one path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Action {
+    /// A new entry.
+    Create,
+    /// A file's content or a symlink's target changes.
+    Update,
+    /// Only mode or mtime changes; no data moves.
+    Metadata,
+    /// The entry (and everything below it) goes to the trash.
+    Delete,
+    /// The entry changes kind (file, directory, symlink): the old one goes to the trash.
+    Replace,
+}
+
+impl Action {
+    pub fn name(self) -> &'static str {
+        match self {
+            Action::Create => "create",
+            Action::Update => "update",
+            Action::Metadata => "metadata",
+            Action::Delete => "delete",
+            Action::Replace => "replace",
+        }
+    }
+}
+
+/// Where the bytes of one range of a file to write come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Piece {
+    /// Read from the destination's own copy of `from` (verified against `hash` before use).
+    Reuse {
+        from: RelPath,
+        offset: u64,
+        len: u64,
+        hash: ContentHash,
+    },
+    /// Send from the source file.
+    Send {
+        offset: u64,
+        len: u64,
+        hash: ContentHash,
+    },
+}
+
+impl Piece {
+    pub fn len(&self) -> u64 {
+        match self {
+            Piece::Reuse { len, .. } | Piece::Send { len, .. } => *len,
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// How a file's new content is assembled at the destination.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Recipe {
+    pub pieces: Vec<Piece>,
+    /// Set when the whole content already exists at the destination under this path.
+    pub whole_copy_of: Option<RelPath>,
+}
+
+impl Recipe {
+    pub fn bytes_to_send(&self) -> u64 {
+        self.pieces
+            .iter()
+            .filter(|p| matches!(p, Piece::Send { .. }))
+            .map(Piece::len)
+            .sum()
+    }
+
+    pub fn bytes_reused(&self) -> u64 {
+        self.pieces
+            .iter()
+            .filter(|p| matches!(p, Piece::Reuse { .. }))
+            .map(Piece::len)
+            .sum()
+    }
+}
+
+/// One change to one path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Change {
+    pub path: RelPath,
+    pub action: Action,
+    /// The entry as it will be; `None` for deletions.
+    pub new: Option<Entry>,
+    /// The entry as it is at the destination; `None` for creations.
+    pub old: Option<Entry>,
+    /// For files whose content is written: how.
+    pub recipe: Option<Recipe>,
+    /// For deletions and replacements: entries and file bytes removed, descendants included.
+    pub removed_entries: u64,
+    pub removed_bytes: u64,
+    /// Set when the content is copied from a destination file that this plan deletes.
+    pub renamed: bool,
+}
+
+/// Totals of a plan, for summaries and guardrails.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PlanStats {
+    pub created: u64,
+    pub updated: u64,
+    pub metadata: u64,
+    pub replaced: u64,
+    /// Entries removed, descendants of removed directories included.
+    pub deleted: u64,
+    pub deleted_bytes: u64,
+    /// File content bytes that must cross to the destination.
+    pub bytes_to_send: u64,
+    /// File content bytes the destination rebuilds from what it already has.
+    pub bytes_reused: u64,
+    /// Destination entries kept although the source lacks them (`--no-delete`, scan errors).
+    pub kept: u64,
+    /// Entries in the source manifest.
+    pub source_entries: u64,
+    /// Entries in the destination manifest before the plan.
+    pub dest_entries: u64,
+}
+
+/// Everything a sync will do, in order, and what the destination will hold afterwards.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub changes: Vec<Change>,
+    /// The manifest to commit once every change is applied (generation set at commit).
+    pub new_manifest: Manifest,
+    pub stats: PlanStats,
+}
+
+impl Plan {
+    pub fn is_empty(&self) -> bool {
+        self.changes.is_empty()
+    }
+}
+
+/// Compute the plan that turns `dest` into a replica of `source`.
+///
+/// `protected` lists source paths the scan could not read: destination entries at or below them
+/// are kept as they are rather than deleted or overwritten.
+pub fn plan(source: &Manifest, dest: &Manifest, protected: &[RelPath], opts: &PlanOptions) -> Plan {
+    let index = ChunkIndex::build(dest);
+    let is_protected = |p: &RelPath| protected.iter().any(|q| p.is_within(q));
+    let mut changes: Vec<Change> = Vec::new();
+    let mut new_entries: Vec<Entry> = Vec::with_capacity(source.entries.len());
+    let mut stats = PlanStats {
+        source_entries: source.entries.len() as u64,
+        dest_entries: dest.entries.len() as u64,
+        ..PlanStats::default()
+    };
+    // The most recent removal; destination entries below it go with it.
+    let mut removing: Option<usize> = None;
+
+    let (mut i, mut j) = (0, 0);
+    let (src, dst) = (&source.entries, &dest.entries);
+    while i < src.len() || j < dst.len() {
+        let order = match (src.get(i), dst.get(j)) {
+            (Some(s), Some(d)) => s.path.cmp(&d.path),
+            (Some(_), None) => std::cmp::Ordering::Less,
+            _ => std::cmp::Ordering::Greater,
+        };
+        // Destination entries below a removed directory leave with it.
+        if order != std::cmp::Ordering::Less
+            && let Some(k) = removing
+            && changes[k].path.is_ancestor_of(&dst[j].path)
+        {
+            let c = &mut changes[k];
+            c.removed_entries += 1;
+            c.removed_bytes += dst[j].size();
+            j += 1;
+            continue;
+        }
+        match order {
+            std::cmp::Ordering::Less => {
+                let s = &src[i];
+                let recipe = file_recipe(s, &index);
+                changes.push(Change {
+                    path: s.path.clone(),
+                    action: Action::Create,
+                    new: Some(s.clone()),
+                    old: None,
+                    recipe,
+                    removed_entries: 0,
+                    removed_bytes: 0,
+                    renamed: false,
+                });
+                new_entries.push(s.clone());
+                i += 1;
+            }
+            std::cmp::Ordering::Greater => {
+                let d = &dst[j];
+                // `new_entries` grows in path order, so it can be searched.
+                let parent_kept = d.path.parent().is_none_or(|p| {
+                    new_entries
+                        .binary_search_by(|e| e.path.cmp(&p))
+                        .is_ok_and(|k| new_entries[k].kind == Kind::Dir)
+                });
+                if (!opts.delete || is_protected(&d.path)) && parent_kept {
+                    new_entries.push(d.clone());
+                    stats.kept += 1;
+                } else {
+                    removing = Some(changes.len());
+                    changes.push(Change {
+                        path: d.path.clone(),
+                        action: Action::Delete,
+                        new: None,
+                        old: Some(d.clone()),
+                        recipe: None,
+                        removed_entries: 1,
+                        removed_bytes: d.size(),
+                        renamed: false,
+                    });
+                }
+                j += 1;
+            }
+            std::cmp::Ordering::Equal => {
+                let (s, d) = (&src[i], &dst[j]);
+                if s.kind.tag() != d.kind.tag() {
+                    removing = Some(changes.len());
+                    changes.push(Change {
+                        path: s.path.clone(),
+                        action: Action::Replace,
+                        new: Some(s.clone()),
+                        old: Some(d.clone()),
+                        recipe: file_recipe(s, &index),
+                        removed_entries: 1,
+                        removed_bytes: d.size(),
+                        renamed: false,
+                    });
+                } else if let Some(action) = compare_same_kind(s, d) {
+                    let recipe = if action == Action::Update {
+                        file_recipe(s, &index)
+                    } else {
+                        None
+                    };
+                    changes.push(Change {
+                        path: s.path.clone(),
+                        action,
+                        new: Some(s.clone()),
+                        old: Some(d.clone()),
+                        recipe,
+                        removed_entries: 0,
+                        removed_bytes: 0,
+                        renamed: false,
+                    });
+                }
+                new_entries.push(s.clone());
+                i += 1;
+                j += 1;
+            }
+        }
+    }
+
+    // A copy whose origin this plan removes is a rename, as far as a reader is concerned.
+    let removed: HashSet<RelPath> = changes
+        .iter()
+        .filter(|c| matches!(c.action, Action::Delete | Action::Replace))
+        .map(|c| c.path.clone())
+        .collect();
+    let is_removed = |p: &RelPath| {
+        let mut at = Some(p.clone());
+        while let Some(q) = at {
+            if removed.contains(&q) {
+                return true;
+            }
+            at = q.parent();
+        }
+        false
+    };
+    for c in &mut changes {
+        if let Some(from) = c.recipe.as_ref().and_then(|r| r.whole_copy_of.as_ref()) {
+            c.renamed = is_removed(from);
+        }
+    }
+
+    for c in &changes {
+        match c.action {
+            Action::Create => stats.created += 1,
+            Action::Update => stats.updated += 1,
+            Action::Metadata => stats.metadata += 1,
+            Action::Replace => stats.replaced += 1,
+            Action::Delete => {}
+        }
+        stats.deleted += match c.action {
+            Action::Delete | Action::Replace => c.removed_entries,
+            _ => 0,
+        };
+        if matches!(c.action, Action::Delete | Action::Replace) {
+            stats.deleted_bytes += c.removed_bytes;
+        }
+        if let Some(r) = &c.recipe {
+            stats.bytes_to_send += r.bytes_to_send();
+            stats.bytes_reused += r.bytes_reused();
+        }
+    }
+    let new_manifest = Manifest {
+        generation: dest.generation,
+        entries: new_entries,
+    };
+    Plan {
+        changes,
+        new_manifest,
+        stats,
+    }
+}
+
+/// For two entries of the same kind, what (if anything) must change.
+fn compare_same_kind(s: &Entry, d: &Entry) -> Option<Action> {
+    let content_differs = match (&s.kind, &d.kind) {
+        (Kind::File(a), Kind::File(b)) => a.hash != b.hash || a.size != b.size,
+        (Kind::Symlink(a), Kind::Symlink(b)) => a != b,
+        _ => false,
+    };
+    if content_differs {
+        return Some(Action::Update);
+    }
+    let meta_differs = match s.kind {
+        // Linux ignores a symlink's mode; only its mtime is preserved.
+        Kind::Symlink(_) => s.meta.mtime != d.meta.mtime,
+        _ => s.meta != d.meta,
+    };
+    meta_differs.then_some(Action::Metadata)
+}
+
+/// Where each chunk and each whole file of the destination can be found.
+struct ChunkIndex<'a> {
+    chunks: HashMap<ContentHash, (&'a RelPath, u64, u32)>,
+    files: HashMap<ContentHash, &'a RelPath>,
+}
+
+impl<'a> ChunkIndex<'a> {
+    fn build(dest: &'a Manifest) -> Self {
+        let mut chunks = HashMap::new();
+        let mut files = HashMap::new();
+        for e in &dest.entries {
+            if let Kind::File(d) = &e.kind {
+                if d.size == 0 {
+                    continue;
+                }
+                files.entry(d.hash).or_insert(&e.path);
+                for ChunkAt { offset, len, hash } in d.chunks() {
+                    chunks.entry(hash).or_insert((&e.path, offset, len));
+                }
+            }
+        }
+        ChunkIndex { chunks, files }
+    }
+}
+
+/// How to build the content of `entry` (if it is a file) from the destination's chunks.
+fn file_recipe(entry: &Entry, index: &ChunkIndex<'_>) -> Option<Recipe> {
+    let Kind::File(d) = &entry.kind else {
+        return None;
+    };
+    if let Some(from) = index.files.get(&d.hash) {
+        let whole = Piece::Reuse {
+            from: (*from).clone(),
+            offset: 0,
+            len: d.size,
+            hash: d.hash,
+        };
+        return Some(Recipe {
+            pieces: vec![whole],
+            whole_copy_of: Some((*from).clone()),
+        });
+    }
+    let mut pieces: Vec<Piece> = Vec::new();
+    for c in d.chunks() {
+        let piece = match index.chunks.get(&c.hash) {
+            Some((from, off, len)) if *len == c.len => Piece::Reuse {
+                from: (*from).clone(),
+                offset: *off,
+                len: u64::from(c.len),
+                hash: c.hash,
+            },
+            _ => Piece::Send {
+                offset: c.offset,
+                len: u64::from(c.len),
+                hash: c.hash,
+            },
+        };
+        pieces.push(piece);
+    }
+    Some(Recipe {
+        pieces,
+        whole_copy_of: None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::manifest::tests::{e, file};
+    use crate::manifest::{Meta, Mtime};
+
+    fn m(entries: Vec<Entry>) -> Manifest {
+        let mut m = Manifest {
+            generation: 1,
+            entries,
+        };
+        m.sort();
+        m.validate().unwrap();
+        m
+    }
+
+    fn summary(p: &Plan) -> Vec<String> {
+        p.changes
+            .iter()
+            .map(|c| format!("{} {}", c.action.name(), c.path.display()))
+            .collect()
+    }
+
+    fn plan_default(s: &Manifest, d: &Manifest) -> Plan {
+        plan(s, d, &[], &PlanOptions::default())
+    }
+
+    #[test]
+    fn table_of_basic_changes() {
+        let dir = || e("d", Kind::Dir);
+        type Case = (&'static str, Vec<Entry>, Vec<Entry>, Vec<&'static str>);
+        let cases: Vec<Case> = vec![
+            (
+                "no change",
+                vec![dir(), file("d/a", b"1")],
+                vec![dir(), file("d/a", b"1")],
+                vec![],
+            ),
+            (
+                "create",
+                vec![dir(), file("d/a", b"1")],
+                vec![],
+                vec!["create d", "create d/a"],
+            ),
+            (
+                "update",
+                vec![file("a", b"new")],
+                vec![file("a", b"old")],
+                vec!["update a"],
+            ),
+            (
+                "delete",
+                vec![],
+                vec![dir(), file("d/a", b"1")],
+                vec!["delete d"],
+            ),
+            (
+                "file to dir",
+                vec![dir(), file("d/x", b"1")],
+                vec![file("d", b"was a file")],
+                vec!["replace d", "create d/x"],
+            ),
+            (
+                "dir to symlink",
+                vec![e("d", Kind::Symlink(b"elsewhere".to_vec()))],
+                vec![dir(), file("d/a", b"1"), file("d/b", b"2")],
+                vec!["replace d"],
+            ),
+            (
+                "symlink target",
+                vec![e("l", Kind::Symlink(b"x".to_vec()))],
+                vec![e("l", Kind::Symlink(b"y".to_vec()))],
+                vec!["update l"],
+            ),
+        ];
+        for (name, s, d, want) in cases {
+            let p = plan_default(&m(s.clone()), &m(d));
+            assert_eq!(summary(&p), want, "case {name}");
+            assert_eq!(
+                p.new_manifest.entries,
+                m(s).entries,
+                "case {name}: new manifest"
+            );
+        }
+    }
+
+    #[test]
+    fn metadata_only() {
+        let mut s = file("a", b"same");
+        s.meta = Meta {
+            mode: 0o600,
+            mtime: Mtime { secs: 5, nanos: 1 },
+        };
+        let p = plan_default(&m(vec![s]), &m(vec![file("a", b"same")]));
+        assert_eq!(summary(&p), ["metadata a"]);
+        assert_eq!(p.stats.bytes_to_send, 0);
+        assert!(p.changes[0].recipe.is_none());
+    }
+
+    #[test]
+    fn deletes_count_descendants_and_skip_siblings_with_similar_names() {
+        let d = m(vec![
+            e("a", Kind::Dir),
+            file("a/1", b"one"),
+            e("a/sub", Kind::Dir),
+            file("a/sub/2", b"two"),
+            file("a-b", b"sibling"),
+        ]);
+        let s = m(vec![file("a-b", b"sibling")]);
+        let p = plan_default(&s, &d);
+        assert_eq!(summary(&p), ["delete a"]);
+        assert_eq!(p.changes[0].removed_entries, 4);
+        assert_eq!(p.changes[0].removed_bytes, 6);
+        assert_eq!(p.stats.deleted, 4);
+    }
+
+    #[test]
+    fn no_delete_keeps_extra_entries_in_the_new_manifest() {
+        let d = m(vec![
+            e("a", Kind::Dir),
+            file("a/1", b"one"),
+            file("b", b"b"),
+        ]);
+        let s = m(vec![file("b", b"b")]);
+        let p = plan(&s, &d, &[], &PlanOptions { delete: false });
+        assert!(p.is_empty());
+        assert_eq!(p.new_manifest.entries, d.entries);
+        assert_eq!(p.stats.kept, 2);
+    }
+
+    #[test]
+    fn protected_paths_are_kept_but_others_mirror() {
+        let d = m(vec![
+            e("a", Kind::Dir),
+            file("a/1", b"one"),
+            file("b", b"b"),
+            file("c", b"c"),
+        ]);
+        let s = m(vec![e("a", Kind::Dir), file("c", b"c")]);
+        let protected = [RelPath::new("a").unwrap()];
+        let p = plan(&s, &d, &protected, &PlanOptions::default());
+        assert_eq!(summary(&p), ["delete b"]);
+        assert!(p.new_manifest.get(&RelPath::new("a/1").unwrap()).is_some());
+        p.new_manifest.validate().unwrap();
+    }
+
+    #[test]
+    fn kept_entries_under_a_replaced_dir_are_not_orphaned() {
+        let d = m(vec![e("a", Kind::Dir), file("a/1", b"one")]);
+        let s = m(vec![file("a", b"now a file")]);
+        let p = plan(&s, &d, &[], &PlanOptions { delete: false });
+        assert_eq!(summary(&p), ["replace a"]);
+        assert_eq!(p.changes[0].removed_entries, 2);
+        p.new_manifest.validate().unwrap();
+    }
+
+    #[test]
+    fn renames_and_copies_reuse_destination_bytes() {
+        let content = crate::chunk::tests::noise(5, 300_000);
+        let d = m(vec![file("old", &content), file("keep", b"k")]);
+        let s = m(vec![
+            file("keep", b"k"),
+            file("new", &content),
+            file("copy-of-keep", b"k"),
+        ]);
+        let p = plan_default(&s, &d);
+        assert_eq!(
+            summary(&p),
+            ["create copy-of-keep", "create new", "delete old"]
+        );
+        assert_eq!(p.stats.bytes_to_send, 0);
+        assert_eq!(p.stats.bytes_reused, content.len() as u64 + 1);
+        let new = &p.changes[1];
+        assert!(new.renamed);
+        assert_eq!(
+            new.recipe.as_ref().unwrap().whole_copy_of,
+            Some(RelPath::new("old").unwrap())
+        );
+        assert!(!p.changes[0].renamed);
+    }
+
+    #[test]
+    fn an_edit_in_a_large_file_sends_only_the_changed_chunks() {
+        let content = crate::chunk::tests::noise(9, 2_000_000);
+        let mut edited = content.clone();
+        edited[1_000_000..1_000_100].fill(b'!');
+        let p = plan_default(
+            &m(vec![file("big", &edited)]),
+            &m(vec![file("big", &content)]),
+        );
+        assert_eq!(summary(&p), ["update big"]);
+        let sent = p.stats.bytes_to_send;
+        assert!(
+            sent > 0 && sent <= 3 * crate::chunk::MAX_CHUNK as u64,
+            "sent {sent}"
+        );
+        assert_eq!(sent + p.stats.bytes_reused, edited.len() as u64);
+    }
+}

@@ -1,0 +1,187 @@
+//! Rendering plans and run results for people.
+//!
+//! One line per change, with a stable one-character code, the entry kind and the escaped path (a
+//! newline in a file name cannot forge a line), then a summary. This module formats; it computes
+//! nothing that the plan or the run did not already decide.
+//!
+//! Codes: `+` created, `>` content updated, `.` metadata only, `-` deleted, `~` kind changed,
+//! `R` renamed (content moved from a path this plan deletes), `C` copied from an existing file.
+
+use crate::manifest::{Entry, Kind};
+use crate::plan::{Action, Change, Plan, PlanStats};
+use crate::transfer::Applied;
+use indicatif::HumanBytes;
+use std::fmt::Write;
+use std::time::Duration;
+
+/// The one-character code of a change.
+pub fn code(c: &Change) -> char {
+    let copy = c.recipe.as_ref().is_some_and(|r| r.whole_copy_of.is_some());
+    match c.action {
+        Action::Create | Action::Update if copy && c.renamed => 'R',
+        Action::Create | Action::Update if copy => 'C',
+        Action::Create => '+',
+        Action::Update => '>',
+        Action::Metadata => '.',
+        Action::Delete => '-',
+        Action::Replace => '~',
+    }
+}
+
+fn kind_name(e: &Entry) -> &'static str {
+    e.kind.tag().name()
+}
+
+/// One line describing a change (no trailing newline).
+pub fn change_line(c: &Change, verbose: bool) -> String {
+    let entry = c.new.as_ref().or(c.old.as_ref());
+    let kind = entry.map_or("?", kind_name);
+    let mut line = format!("{} {:<7} {}", code(c), kind, c.path.display());
+    if let Some(Entry {
+        kind: Kind::Dir, ..
+    }) = entry
+    {
+        line.push('/');
+    }
+    if let Some(from) = c.recipe.as_ref().and_then(|r| r.whole_copy_of.as_ref()) {
+        let _ = write!(line, " <- {}", from.display());
+    }
+    let mut details: Vec<String> = Vec::new();
+    match c.action {
+        Action::Create | Action::Update | Action::Replace => {
+            if let Some(Entry {
+                kind: Kind::File(d),
+                ..
+            }) = &c.new
+            {
+                details.push(HumanBytes(d.size).to_string());
+                if let Some(r) = &c.recipe
+                    && r.whole_copy_of.is_none()
+                    && r.bytes_reused() > 0
+                {
+                    details.push(format!("send {}", HumanBytes(r.bytes_to_send())));
+                }
+            }
+            if let Some(Entry {
+                kind: Kind::Symlink(t),
+                ..
+            }) = &c.new
+            {
+                details.push(format!("-> {}", crate::path::escape(t)));
+            }
+            if c.action == Action::Replace
+                && let Some(old) = &c.old
+            {
+                details.push(format!("was {}", kind_name(old)));
+            }
+        }
+        Action::Delete => {
+            if c.removed_entries > 1 {
+                details.push(format!("{} entries", c.removed_entries));
+            }
+            if c.removed_bytes > 0 {
+                details.push(HumanBytes(c.removed_bytes).to_string());
+            }
+        }
+        Action::Metadata => {}
+    }
+    if verbose && let (Some(old), Some(new)) = (&c.old, &c.new) {
+        if old.meta.mode != new.meta.mode && !matches!(new.kind, Kind::Symlink(_)) {
+            details.push(format!("mode {:o} -> {:o}", old.meta.mode, new.meta.mode));
+        }
+        if old.meta.mtime != new.meta.mtime {
+            details.push("mtime".into());
+        }
+    }
+    if !details.is_empty() {
+        let _ = write!(line, " ({})", details.join(", "));
+    }
+    line
+}
+
+/// The itemized plan, one line per change.
+pub fn plan_lines(plan: &Plan, verbose: bool) -> String {
+    let mut out = String::with_capacity(plan.changes.len() * 48);
+    for c in &plan.changes {
+        out.push_str(&change_line(c, verbose));
+        out.push('\n');
+    }
+    out
+}
+
+/// Counts and bytes of a plan in one line.
+pub fn plan_summary(s: &PlanStats) -> String {
+    let mut parts = vec![
+        format!("{} created", s.created),
+        format!("{} updated", s.updated),
+        format!("{} metadata", s.metadata),
+        format!("{} replaced", s.replaced),
+        format!("{} deleted", s.deleted),
+    ];
+    parts.push(format!("{} to send", HumanBytes(s.bytes_to_send)));
+    parts.push(format!("{} reused", HumanBytes(s.bytes_reused)));
+    if s.kept > 0 {
+        parts.push(format!("{} kept", s.kept));
+    }
+    parts.join(", ")
+}
+
+/// The line printed at the end of a sync.
+pub fn sync_summary(plan: &Plan, applied: &Applied, elapsed: Duration) -> String {
+    let s = &plan.stats;
+    let mut line = format!(
+        "synced: {} created, {} updated, {} metadata, {} replaced, {} deleted; {} sent, {} reused",
+        s.created,
+        s.updated,
+        s.metadata,
+        s.replaced,
+        s.deleted,
+        HumanBytes(applied.bytes_sent),
+        HumanBytes(applied.bytes_reused),
+    );
+    if applied.repaired_files > 0 {
+        let _ = write!(line, ", {} repaired", applied.repaired_files);
+    }
+    if !applied.skipped.is_empty() {
+        let _ = write!(line, ", {} skipped", applied.skipped.len());
+    }
+    let _ = write!(line, " in {:.2}s", elapsed.as_secs_f64());
+    line
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::manifest::Manifest;
+    use crate::manifest::tests::{e, file};
+    use crate::plan::{PlanOptions, plan};
+
+    #[test]
+    fn lines_use_stable_codes_and_escape_names() {
+        let mut dst = Manifest {
+            generation: 1,
+            entries: vec![file("gone", b"bye"), file("old-name", b"moved content")],
+        };
+        dst.sort();
+        let mut src = Manifest {
+            generation: 0,
+            entries: vec![
+                file("evil\nname", b"x"),
+                file("new-name", b"moved content"),
+                e("d", Kind::Dir),
+            ],
+        };
+        src.sort();
+        let p = plan(&src, &dst, &[], &PlanOptions::default());
+        let text = plan_lines(&p, false);
+        assert_eq!(
+            text,
+            "+ dir     d/\n+ file    evil\\nname (1 B)\n- file    gone (3 B)\n\
+             R file    new-name <- old-name (13 B)\n- file    old-name (13 B)\n"
+        );
+        assert!(
+            plan_summary(&p.stats)
+                .starts_with("3 created, 0 updated, 0 metadata, 0 replaced, 2 deleted")
+        );
+    }
+}

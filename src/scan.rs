@@ -1,0 +1,540 @@
+//! Walking the source tree into a [`Manifest`], with a hash cache so unchanged files are not read.
+//!
+//! The walk never follows symlinks and skips a top-level `.tern` (a destination's state). Files are
+//! hashed in parallel on all cores. A file whose size, mtime, ctime, inode and device match the
+//! previous scan reuses that scan's digest, so a re-run on an unchanged tree reads no file contents.
+//! Entries the walk cannot read are reported as [`ScanIssue`]s; the planner then protects their
+//! destination copies instead of deleting them.
+
+use crate::chunk::digest_reader;
+use crate::codec::{DecodeError, Reader, Writer};
+use crate::manifest::{
+    Entry, Kind, Manifest, Meta, Mtime, decode_digest, decode_meta, encode_digest, encode_meta,
+    open_container, seal_container, write_atomic,
+};
+use crate::path::{MAX_PATH_LEN, RelPath};
+use indicatif::ProgressBar;
+use rayon::prelude::*;
+use std::collections::HashMap;
+use std::fs::{File, Metadata};
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+/// The destination state directory's name; never replicated from a source's top level.
+pub const STATE_DIR: &str = ".tern";
+const CACHE_MAGIC: &[u8; 8] = b"TERNCACH";
+const CACHE_VERSION: u16 = 1;
+/// A cache entry whose ctime is this close to the start of the scan that wrote it may have been
+/// modified again within the same clock tick, so it is not trusted.
+const RACY_MARGIN: Duration = Duration::from_millis(20);
+/// How often a file that changes while it is being hashed is read again before giving up.
+const HASH_ATTEMPTS: usize = 3;
+
+/// How to scan.
+#[derive(Debug, Clone, Default)]
+pub struct ScanOptions {
+    /// Re-hash every file, ignoring the cache.
+    pub checksum: bool,
+    /// Where the hash cache for this source lives; `None` disables it.
+    pub cache_file: Option<PathBuf>,
+}
+
+/// Something in the source that could not be read. Its destination copy is protected.
+#[derive(Debug, Clone)]
+pub struct ScanIssue {
+    pub path: RelPath,
+    pub message: String,
+}
+
+/// Counters of one scan.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ScanStats {
+    pub entries: u64,
+    pub files: u64,
+    pub bytes: u64,
+    /// Files whose content was read and hashed.
+    pub hashed_files: u64,
+    pub hashed_bytes: u64,
+    /// Files whose digest came from the cache.
+    pub cached_files: u64,
+    /// Sockets, FIFOs and devices, which tern does not replicate.
+    pub skipped_special: u64,
+}
+
+/// The result of a scan.
+#[derive(Debug)]
+pub struct Scan {
+    pub manifest: Manifest,
+    pub issues: Vec<ScanIssue>,
+    pub stats: ScanStats,
+}
+
+/// A scan that could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum ScanError {
+    #[error("source {} does not exist; check the path", .0.display())]
+    Missing(PathBuf),
+    #[error("source {} is not a directory; tern replicates directory trees", .0.display())]
+    NotADirectory(PathBuf),
+    #[error("cannot read source {}", path.display())]
+    Unreadable {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// The identity of a file's content as the kernel reports it; equal stamps mean unchanged content.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Stamp {
+    size: u64,
+    mtime: Mtime,
+    ctime: Mtime,
+    ino: u64,
+    dev: u64,
+}
+
+impl Stamp {
+    fn of(md: &Metadata) -> Self {
+        Stamp {
+            size: md.len(),
+            mtime: mtime_of(md),
+            ctime: Mtime {
+                secs: md.ctime(),
+                nanos: md.ctime_nsec() as u32,
+            },
+            ino: md.ino(),
+            dev: md.dev(),
+        }
+    }
+}
+
+pub(crate) fn mtime_of(md: &Metadata) -> Mtime {
+    Mtime {
+        secs: md.mtime(),
+        nanos: md.mtime_nsec() as u32,
+    }
+}
+
+pub(crate) fn meta_of(md: &Metadata) -> Meta {
+    Meta {
+        mode: md.mode() & 0o7777,
+        mtime: mtime_of(md),
+    }
+}
+
+struct PendingFile {
+    path: RelPath,
+    stamp: Stamp,
+}
+
+/// Walk `root` and build its manifest.
+pub fn scan(root: &Path, opts: &ScanOptions, progress: &ProgressBar) -> Result<Scan, ScanError> {
+    let started = SystemTime::now();
+    match std::fs::metadata(root) {
+        Ok(md) if md.is_dir() => {}
+        Ok(_) => return Err(ScanError::NotADirectory(root.to_owned())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(ScanError::Missing(root.to_owned()));
+        }
+        Err(e) => {
+            return Err(ScanError::Unreadable {
+                path: root.to_owned(),
+                source: e,
+            });
+        }
+    }
+    if let Err(e) = std::fs::read_dir(root) {
+        return Err(ScanError::Unreadable {
+            path: root.to_owned(),
+            source: e,
+        });
+    }
+
+    let mut stats = ScanStats::default();
+    let mut issues = Vec::new();
+    let mut entries = Vec::new();
+    let mut pending = Vec::new();
+    let walk = walkdir::WalkDir::new(root)
+        .min_depth(1)
+        .follow_links(false)
+        .into_iter();
+    let walk = walk.filter_entry(|e| !(e.depth() == 1 && e.file_name() == STATE_DIR));
+    for item in walk {
+        let de = match item {
+            Ok(de) => de,
+            Err(err) => {
+                let at = err.path().unwrap_or(root).to_owned();
+                let path = at
+                    .strip_prefix(root)
+                    .ok()
+                    .and_then(|p| RelPath::from_path(p).ok());
+                let message = err
+                    .io_error()
+                    .map(|e| e.to_string())
+                    .unwrap_or(err.to_string());
+                match path {
+                    Some(path) => issues.push(ScanIssue { path, message }),
+                    None => {
+                        let source = err.into();
+                        return Err(ScanError::Unreadable { path: at, source });
+                    }
+                }
+                continue;
+            }
+        };
+        let rel = de.path().strip_prefix(root).unwrap_or(de.path());
+        let path = match RelPath::from_path(rel) {
+            Ok(p) => p,
+            Err(e) => {
+                // Only reachable for names the kernel allows but tern cannot carry; report, skip.
+                progress.println(format!("tern: warning: skipping {}: {e}", rel.display()));
+                continue;
+            }
+        };
+        let md = match de.metadata() {
+            Ok(md) => md,
+            Err(e) => {
+                let message = e.io_error().map(|e| e.to_string()).unwrap_or(e.to_string());
+                issues.push(ScanIssue { path, message });
+                continue;
+            }
+        };
+        let ft = md.file_type();
+        if ft.is_file() {
+            pending.push(PendingFile {
+                path,
+                stamp: Stamp::of(&md),
+            });
+        } else if ft.is_dir() {
+            entries.push(Entry {
+                path,
+                meta: meta_of(&md),
+                kind: Kind::Dir,
+            });
+        } else if ft.is_symlink() {
+            match std::fs::read_link(de.path()) {
+                Ok(t) => {
+                    use std::os::unix::ffi::OsStrExt;
+                    let target = t.as_os_str().as_bytes().to_vec();
+                    if target.len() > MAX_PATH_LEN {
+                        let message = "symlink target is longer than 4096 bytes".to_string();
+                        issues.push(ScanIssue { path, message });
+                        continue;
+                    }
+                    entries.push(Entry {
+                        path,
+                        meta: meta_of(&md),
+                        kind: Kind::Symlink(target),
+                    });
+                }
+                Err(e) => issues.push(ScanIssue {
+                    path,
+                    message: e.to_string(),
+                }),
+            }
+        } else {
+            stats.skipped_special += 1;
+            progress.println(format!(
+                "tern: warning: skipping {}: not a file, directory or symlink",
+                path.display()
+            ));
+        }
+    }
+
+    let cache = match &opts.cache_file {
+        Some(f) if !opts.checksum => HashCache::load(f).unwrap_or_else(|e| {
+            progress.println(format!(
+                "tern: warning: ignoring hash cache {}: {e}",
+                f.display()
+            ));
+            HashCache::default()
+        }),
+        _ => HashCache::default(),
+    };
+
+    let total: u64 = pending.iter().map(|p| p.stamp.size).sum();
+    progress.set_length(total);
+    let results: Vec<Result<(Entry, Stamp, bool), ScanIssue>> = pending
+        .par_iter()
+        .map(|p| {
+            if let Some(hit) = cache.lookup(&p.path, &p.stamp) {
+                progress.inc(p.stamp.size);
+                let entry = Entry {
+                    path: p.path.clone(),
+                    meta: hit.meta,
+                    kind: Kind::File(hit.digest.clone()),
+                };
+                return Ok((entry, p.stamp, false));
+            }
+            let (entry, stamp) =
+                hash_file(&root.join(p.path.as_path()), &p.path).map_err(|message| ScanIssue {
+                    path: p.path.clone(),
+                    message,
+                })?;
+            progress.inc(p.stamp.size);
+            Ok((entry, stamp, true))
+        })
+        .collect();
+
+    let mut new_cache = HashCache {
+        scan_start: Some(started),
+        entries: HashMap::new(),
+    };
+    for r in results {
+        match r {
+            Ok((entry, stamp, hashed)) => {
+                stats.files += 1;
+                stats.bytes += entry.size();
+                if hashed {
+                    stats.hashed_files += 1;
+                    stats.hashed_bytes += entry.size();
+                } else {
+                    stats.cached_files += 1;
+                }
+                if let Kind::File(d) = &entry.kind {
+                    let cached = CachedFile {
+                        stamp,
+                        meta: entry.meta,
+                        digest: d.clone(),
+                    };
+                    new_cache.entries.insert(entry.path.clone(), cached);
+                }
+                entries.push(entry);
+            }
+            Err(issue) => issues.push(issue),
+        }
+    }
+    if let Some(f) = &opts.cache_file
+        && let Err(e) = new_cache.store(f)
+    {
+        progress.println(format!(
+            "tern: warning: cannot write hash cache {}: {e}",
+            f.display()
+        ));
+    }
+
+    let mut manifest = Manifest {
+        generation: 0,
+        entries,
+    };
+    manifest.sort();
+    stats.entries = manifest.entries.len() as u64;
+    issues.sort_by(|a, b| a.path.cmp(&b.path));
+    Ok(Scan {
+        manifest,
+        issues,
+        stats,
+    })
+}
+
+/// Hash one file, making sure the bytes read belong to one version of it: the file is stat'ed
+/// through the open descriptor before and after reading, and read again if it changed meanwhile.
+fn hash_file(full: &Path, path: &RelPath) -> Result<(Entry, Stamp), String> {
+    for _ in 0..HASH_ATTEMPTS {
+        let file = File::options()
+            .read(true)
+            .custom_flags(libc::O_NOFOLLOW)
+            .open(full)
+            .map_err(|e| e.to_string())?;
+        let before = file.metadata().map_err(|e| e.to_string())?;
+        if !before.is_file() {
+            return Err("was replaced by something that is not a file while scanning".into());
+        }
+        let digest = digest_reader(&file).map_err(|e| e.to_string())?;
+        let after = file.metadata().map_err(|e| e.to_string())?;
+        let stamp = Stamp::of(&after);
+        if Stamp::of(&before) == stamp && digest.size == stamp.size {
+            let entry = Entry {
+                path: path.clone(),
+                meta: meta_of(&after),
+                kind: Kind::File(digest),
+            };
+            return Ok((entry, stamp));
+        }
+    }
+    Err(format!(
+        "kept changing while being read ({HASH_ATTEMPTS} attempts); try again later"
+    ))
+}
+
+#[derive(Debug, Clone)]
+struct CachedFile {
+    stamp: Stamp,
+    meta: Meta,
+    digest: crate::chunk::FileDigest,
+}
+
+/// Digests of the previous scan of one source, keyed by path.
+#[derive(Default)]
+struct HashCache {
+    scan_start: Option<SystemTime>,
+    entries: HashMap<RelPath, CachedFile>,
+}
+
+impl HashCache {
+    fn lookup(&self, path: &RelPath, stamp: &Stamp) -> Option<&CachedFile> {
+        let start = self.scan_start?;
+        let hit = self.entries.get(path).filter(|c| c.stamp == *stamp)?;
+        let ctime = SystemTime::UNIX_EPOCH.checked_add(Duration::new(
+            hit.stamp.ctime.secs.max(0) as u64,
+            hit.stamp.ctime.nanos,
+        ))?;
+        (ctime + RACY_MARGIN < start).then_some(hit)
+    }
+
+    fn load(file: &Path) -> Result<Self, String> {
+        let data = match std::fs::read(file) {
+            Ok(d) => d,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Self::default()),
+            Err(e) => return Err(e.to_string()),
+        };
+        Self::decode(&data).map_err(|e| e.to_string())
+    }
+
+    fn decode(data: &[u8]) -> Result<Self, DecodeError> {
+        let body = open_container(data, CACHE_MAGIC, CACHE_VERSION, "hash cache")?;
+        let mut r = Reader::new(&body);
+        let secs = r.varint("scan start")?;
+        let nanos = r.varint_max("scan start", 999_999_999)? as u32;
+        let scan_start = SystemTime::UNIX_EPOCH.checked_add(Duration::new(secs, nanos));
+        let n = r.varint("cache entries")?;
+        let mut entries = HashMap::with_capacity(n.min(r.remaining() as u64 / 40) as usize);
+        for _ in 0..n {
+            let path = RelPath::new(r.bytes("path", MAX_PATH_LEN)?)
+                .map_err(|e| DecodeError::invalid("path", e.to_string()))?;
+            let meta = decode_meta(&mut r)?;
+            let ctime = Mtime {
+                secs: r.zigzag("ctime")?,
+                nanos: r.varint("ctime")? as u32,
+            };
+            let ino = r.varint("inode")?;
+            let dev = r.varint("device")?;
+            let digest = decode_digest(&mut r)?;
+            let stamp = Stamp {
+                size: digest.size,
+                mtime: meta.mtime,
+                ctime,
+                ino,
+                dev,
+            };
+            entries.insert(
+                path,
+                CachedFile {
+                    stamp,
+                    meta,
+                    digest,
+                },
+            );
+        }
+        r.finish("hash cache")?;
+        Ok(HashCache {
+            scan_start,
+            entries,
+        })
+    }
+
+    fn store(&self, file: &Path) -> std::io::Result<()> {
+        let mut w = Writer::new();
+        let since = self
+            .scan_start
+            .and_then(|s| s.duration_since(SystemTime::UNIX_EPOCH).ok())
+            .unwrap_or_default();
+        w.varint(since.as_secs());
+        w.varint(u64::from(since.subsec_nanos()));
+        w.varint(self.entries.len() as u64);
+        for (path, c) in &self.entries {
+            w.bytes(path.as_bytes());
+            encode_meta(&mut w, &c.meta);
+            w.zigzag(c.stamp.ctime.secs);
+            w.varint(u64::from(c.stamp.ctime.nanos));
+            w.varint(c.stamp.ino);
+            w.varint(c.stamp.dev);
+            encode_digest(&mut w, &c.digest);
+        }
+        if let Some(dir) = file.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        write_atomic(file, &seal_container(&w.buf, CACHE_MAGIC, CACHE_VERSION))
+    }
+}
+
+/// The default cache file for a source: `$TERN_CACHE_DIR` or the user's cache directory, keyed by
+/// the source's canonical path.
+pub fn default_cache_file(source: &Path) -> Option<PathBuf> {
+    let base = std::env::var_os("TERN_CACHE_DIR")
+        .map(PathBuf::from)
+        .or_else(|| dirs::cache_dir().map(|d| d.join("tern")))?;
+    let canon = std::fs::canonicalize(source).ok()?;
+    use std::os::unix::ffi::OsStrExt;
+    let key = crate::hash::ContentHash::of(canon.as_os_str().as_bytes()).to_hex();
+    Some(base.join(format!("scan-{}", &key[..32])))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scan_lists_tree_and_skips_state_dir() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        std::fs::create_dir_all(root.join("a/b")).unwrap();
+        std::fs::create_dir_all(root.join(".tern/staging")).unwrap();
+        std::fs::create_dir_all(root.join("a/.tern")).unwrap();
+        std::fs::write(root.join("a/b/f"), b"data").unwrap();
+        std::os::unix::fs::symlink("b/f", root.join("a/link")).unwrap();
+        let s = scan(root, &ScanOptions::default(), &ProgressBar::hidden()).unwrap();
+        let names: Vec<String> = s
+            .manifest
+            .entries
+            .iter()
+            .map(|e| e.path.display().to_string())
+            .collect();
+        assert_eq!(names, ["a", "a/.tern", "a/b", "a/b/f", "a/link"]);
+        assert!(matches!(&s.manifest.entries[4].kind, Kind::Symlink(t) if t == b"b/f"));
+        assert_eq!(s.stats.hashed_files, 1);
+        s.manifest.validate().unwrap();
+    }
+
+    #[test]
+    fn cache_round_trip_and_racy_entries() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("src");
+        std::fs::create_dir(&root).unwrap();
+        std::fs::write(root.join("f"), b"data").unwrap();
+        let opts = ScanOptions {
+            checksum: false,
+            cache_file: Some(dir.path().join("cache")),
+        };
+        let first = scan(&root, &opts, &ProgressBar::hidden()).unwrap();
+        assert_eq!(first.stats.hashed_files, 1);
+        // the file was written right before the scan: racy, so hashed again
+        let second = scan(&root, &opts, &ProgressBar::hidden()).unwrap();
+        std::thread::sleep(Duration::from_millis(60));
+        let third = scan(&root, &opts, &ProgressBar::hidden()).unwrap();
+        let fourth = scan(&root, &opts, &ProgressBar::hidden()).unwrap();
+        assert_eq!(second.manifest, first.manifest);
+        assert_eq!(third.manifest, first.manifest);
+        assert_eq!(
+            (fourth.stats.hashed_files, fourth.stats.cached_files),
+            (0, 1)
+        );
+        let forced = scan(
+            &root,
+            &ScanOptions {
+                checksum: true,
+                ..opts
+            },
+            &ProgressBar::hidden(),
+        );
+        assert_eq!(forced.unwrap().stats.hashed_files, 1);
+    }
+
+    #[test]
+    fn corrupt_cache_is_an_error_not_a_panic() {
+        assert!(HashCache::decode(b"TERNCACH\x01\x00garbage").is_err());
+        assert!(HashCache::decode(b"").is_err());
+    }
+}

@@ -1,0 +1,612 @@
+//! A destination directory on this machine, and the crash-safe way of changing it.
+//!
+//! This is the code that writes replicas: the local transport uses it directly and the remote
+//! agent runs it on the far side of an SSH connection. Its promises:
+//!
+//! - New content is assembled in `.tern/staging/`, verified against its SHA-256, fsynced, and only
+//!   then renamed into place, so every file is always either its old or its new version.
+//! - Nothing is destroyed: an entry that is deleted or overwritten is moved (or, for an overwrite,
+//!   hard-linked first) into `.tern/trash/<run-id>/`.
+//! - Writes never follow symlinks: every parent directory on the way to a path is checked with
+//!   `lstat`, and one that is not a real directory (changed out of band) is moved to the trash and
+//!   recreated. Files are opened with `O_NOFOLLOW`.
+//! - The new manifest is written last, atomically, after the directories holding the changes have
+//!   been fsynced. A run killed at any point leaves the old manifest, which the next run reconciles.
+//! - One writer at a time: an `flock` on `.tern/lock`, which the kernel releases when its holder
+//!   dies, so a crashed run never leaves the destination locked.
+
+use super::{Commit, CommitOp, CommitReport, StageHeader, StageOutcome, Transport, TransportError};
+use crate::hash::{ContentHash, Hasher};
+use crate::manifest::{KindTag, Manifest, Meta, Mtime};
+use crate::path::RelPath;
+use crate::scan::STATE_DIR;
+use filetime::FileTime;
+use std::collections::HashSet;
+use std::ffi::OsStr;
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+const IO_BUF: usize = 256 * 1024;
+
+/// A file being staged.
+struct Staging {
+    header: StageHeader,
+    file: File,
+    path: PathBuf,
+    hasher: Hasher,
+    written: u64,
+    failed: Option<StageOutcome>,
+}
+
+/// A destination directory on this machine.
+pub struct LocalDir {
+    root: PathBuf,
+    lock: Option<File>,
+    current: Option<Staging>,
+    outcomes: Vec<(u64, StageOutcome)>,
+}
+
+impl LocalDir {
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        LocalDir {
+            root: root.into(),
+            lock: None,
+            current: None,
+            outcomes: Vec::new(),
+        }
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    fn state(&self) -> PathBuf {
+        self.root.join(STATE_DIR)
+    }
+
+    fn staging_dir(&self) -> PathBuf {
+        self.state().join("staging")
+    }
+
+    fn staged_file(&self, id: u64) -> PathBuf {
+        self.staging_dir().join(format!("{id}"))
+    }
+
+    fn at(&self, p: &RelPath) -> PathBuf {
+        self.root.join(p.as_path())
+    }
+
+    fn io(&self, action: &'static str, p: &Path, e: io::Error) -> TransportError {
+        TransportError::io(action, p.display(), e)
+    }
+
+    /// Open `p` for reading without following a symlink anywhere below the root.
+    fn open_inside(&self, p: &RelPath) -> io::Result<File> {
+        if let Some(parent) = p.parent() {
+            let mut at = self.root.clone();
+            for c in parent.components() {
+                at.push(os_str(c));
+                if !fs::symlink_metadata(&at)?.is_dir() {
+                    return Err(io::Error::other("a parent is not a directory"));
+                }
+            }
+        }
+        OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NOFOLLOW)
+            .open(self.at(p))
+    }
+
+    fn fail_current(&mut self, outcome: StageOutcome) {
+        if let Some(s) = &mut self.current
+            && s.failed.is_none()
+        {
+            s.failed = Some(outcome);
+        }
+    }
+
+    fn write_current(&mut self, data: &[u8]) -> Result<(), TransportError> {
+        let Some(s) = &mut self.current else {
+            return Err(TransportError::Protocol("stage data without a file".into()));
+        };
+        if s.failed.is_some() {
+            return Ok(());
+        }
+        if let Err(e) = s.file.write_all(data) {
+            // A full disk or a failing device: the destination stays as it is.
+            return Err(TransportError::io("write staged file", s.path.display(), e));
+        }
+        s.hasher.update(data);
+        s.written += data.len() as u64;
+        Ok(())
+    }
+}
+
+fn os_str(b: &[u8]) -> &OsStr {
+    OsStr::from_bytes(b)
+}
+
+impl Transport for LocalDir {
+    fn describe(&self) -> String {
+        self.root.display().to_string()
+    }
+
+    fn lock(&mut self) -> Result<(), TransportError> {
+        match fs::symlink_metadata(&self.root) {
+            Ok(md) if md.is_dir() => {}
+            Ok(md) if md.is_symlink() && self.root.is_dir() => {}
+            Ok(_) => return Err(TransportError::NotADirectory(self.describe())),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                if let Some(parent) = self.root.parent().filter(|p| !p.as_os_str().is_empty())
+                    && !parent.is_dir()
+                {
+                    return Err(TransportError::MissingParent(parent.display().to_string()));
+                }
+                fs::create_dir(&self.root).map_err(|e| self.io("create", &self.root, e))?;
+            }
+            Err(e) => return Err(self.io("read", &self.root, e)),
+        }
+        let state = self.state();
+        fs::create_dir_all(&state).map_err(|e| self.io("create", &state, e))?;
+        let lock_path = state.join("lock");
+        let mut file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&lock_path)
+            .map_err(|e| self.io("open", &lock_path, e))?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(fs::TryLockError::WouldBlock) => {
+                let mut holder = String::new();
+                let _ = file.read_to_string(&mut holder);
+                let holder = match holder.trim() {
+                    "" => "unknown process".to_string(),
+                    h => h.to_string(),
+                };
+                return Err(TransportError::Locked {
+                    path: self.describe(),
+                    holder,
+                });
+            }
+            Err(fs::TryLockError::Error(e)) => return Err(self.io("lock", &lock_path, e)),
+        }
+        // Record who holds it, for the message another run prints.
+        let host = fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+        let _ = file.set_len(0);
+        let _ = write!(file, "pid {} on {}", std::process::id(), host.trim());
+        self.lock = Some(file);
+        // Leftovers of a crashed run are garbage: nothing refers to them.
+        let staging = self.staging_dir();
+        match fs::remove_dir_all(&staging) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(self.io("clean", &staging, e)),
+        }
+        fs::create_dir_all(&staging).map_err(|e| self.io("create", &staging, e))?;
+        Ok(())
+    }
+
+    fn read_manifest(&mut self) -> Result<Option<Manifest>, TransportError> {
+        match fs::metadata(&self.root) {
+            Ok(md) if !md.is_dir() => return Err(TransportError::NotADirectory(self.describe())),
+            Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(self.io("read", &self.root, e)),
+        }
+        Ok(Manifest::load(&self.state().join("manifest"))?)
+    }
+
+    fn stage_begin(&mut self, header: &StageHeader) -> Result<(), TransportError> {
+        if self.lock.is_none() {
+            return Err(TransportError::Protocol(
+                "staging without the destination lock".into(),
+            ));
+        }
+        if self.current.is_some() {
+            return Err(TransportError::Protocol(
+                "stage_begin before stage_end".into(),
+            ));
+        }
+        let path = self.staged_file(header.id);
+        let file = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .custom_flags(libc::O_NOFOLLOW)
+            .open(&path)
+            .map_err(|e| self.io("create staged file", &path, e))?;
+        self.current = Some(Staging {
+            header: header.clone(),
+            file,
+            path,
+            hasher: Hasher::new(),
+            written: 0,
+            failed: None,
+        });
+        Ok(())
+    }
+
+    fn stage_data(&mut self, data: &[u8]) -> Result<(), TransportError> {
+        self.write_current(data)
+    }
+
+    fn stage_reuse(
+        &mut self,
+        from: &RelPath,
+        offset: u64,
+        len: u64,
+        hash: &ContentHash,
+    ) -> Result<(), TransportError> {
+        if self.current.as_ref().is_none_or(|s| s.failed.is_some()) {
+            return if self.current.is_some() {
+                Ok(())
+            } else {
+                Err(TransportError::Protocol(
+                    "stage reuse without a file".into(),
+                ))
+            };
+        }
+        let read = (|| -> io::Result<Vec<u8>> {
+            let mut f = self.open_inside(from)?;
+            f.seek(SeekFrom::Start(offset))?;
+            let mut buf = Vec::with_capacity(len.min(IO_BUF as u64) as usize);
+            f.take(len).read_to_end(&mut buf)?;
+            Ok(buf)
+        })();
+        // Verify before use: the destination may have been changed behind tern's back.
+        match read {
+            Ok(buf) if buf.len() as u64 == len && ContentHash::of(&buf) == *hash => {
+                self.write_current(&buf)
+            }
+            _ => {
+                self.fail_current(StageOutcome::ReuseFailed);
+                Ok(())
+            }
+        }
+    }
+
+    fn stage_end(&mut self) -> Result<(), TransportError> {
+        let Some(s) = self.current.take() else {
+            return Err(TransportError::Protocol("stage_end without a file".into()));
+        };
+        let id = s.header.id;
+        let outcome = match s.failed {
+            Some(o) => o,
+            None if s.written != s.header.size || s.hasher.finish() != s.header.hash => {
+                StageOutcome::Mismatch
+            }
+            None => {
+                let meta = s.header.meta;
+                let finish = || -> io::Result<()> {
+                    s.file
+                        .set_permissions(fs::Permissions::from_mode(meta.mode))?;
+                    filetime::set_file_handle_times(&s.file, None, Some(to_filetime(meta.mtime)))?;
+                    s.file.sync_all()
+                };
+                finish().map_err(|e| self.io("finish staged file", &s.path, e))?;
+                StageOutcome::Ok
+            }
+        };
+        if outcome != StageOutcome::Ok {
+            let _ = fs::remove_file(&s.path);
+        }
+        self.outcomes.push((id, outcome));
+        Ok(())
+    }
+
+    fn finish_staging(&mut self) -> Result<Vec<(u64, StageOutcome)>, TransportError> {
+        if self.current.is_some() {
+            return Err(TransportError::Protocol(
+                "finish_staging with a file still open".into(),
+            ));
+        }
+        Ok(std::mem::take(&mut self.outcomes))
+    }
+
+    fn commit(&mut self, commit: &Commit) -> Result<CommitReport, TransportError> {
+        if self.lock.is_none() {
+            return Err(TransportError::Protocol(
+                "commit without the destination lock".into(),
+            ));
+        }
+        let mut c = Committer::new(self, &commit.run_id);
+        let half = commit.ops.len() / 2;
+        for (n, op) in commit.ops.iter().enumerate() {
+            if n == half {
+                crate::failpoint::hit("commit-midway");
+            }
+            c.apply(op)?;
+        }
+        crate::failpoint::hit("before-manifest");
+        c.finish_dirs(&commit.manifest)?;
+        let manifest_path = self.state().join("manifest");
+        commit
+            .manifest
+            .store(&manifest_path)
+            .map_err(|e| self.io("write", &manifest_path, e))?;
+        crate::failpoint::hit("after-manifest");
+        let report = c.report(commit.manifest.generation);
+        let _ = fs::remove_dir_all(self.staging_dir());
+        let _ = fs::create_dir_all(self.staging_dir());
+        Ok(report)
+    }
+}
+
+/// Applies one commit's operations and remembers which directories it touched.
+struct Committer<'a> {
+    dest: &'a LocalDir,
+    trash: PathBuf,
+    /// Directories verified (or made) real during this commit.
+    verified: HashSet<RelPath>,
+    /// Directories whose content changed: their mode and mtime are restored and they are fsynced.
+    touched: HashSet<Option<RelPath>>,
+    trashed: u64,
+    repaired: u64,
+}
+
+impl<'a> Committer<'a> {
+    fn new(dest: &'a LocalDir, run_id: &str) -> Self {
+        Committer {
+            dest,
+            trash: dest.state().join("trash").join(run_id),
+            verified: HashSet::new(),
+            touched: HashSet::new(),
+            trashed: 0,
+            repaired: 0,
+        }
+    }
+
+    fn err(&self, action: &'static str, p: &Path, e: io::Error) -> TransportError {
+        self.dest.io(action, p, e)
+    }
+
+    fn apply(&mut self, op: &CommitOp) -> Result<(), TransportError> {
+        let path = op.path();
+        if !matches!(op, CommitOp::SetMeta { .. }) {
+            self.touched.insert(path.parent());
+        }
+        match op {
+            CommitOp::Trash(p) => {
+                if self.parents_are_dirs(p)? && self.exists(p)? {
+                    self.move_to_trash(p)?;
+                    self.trashed += 1;
+                }
+            }
+            CommitOp::MkDir(p) => {
+                self.ensure_dir(p)?;
+                self.touched.insert(Some(p.clone()));
+            }
+            CommitOp::Symlink {
+                path,
+                target,
+                mtime,
+            } => {
+                self.ensure_parents(path)?;
+                let tmp = self.dest.staging_dir().join("symlink.tmp");
+                let _ = fs::remove_file(&tmp);
+                std::os::unix::fs::symlink(os_str(target), &tmp)
+                    .map_err(|e| self.err("create symlink", &tmp, e))?;
+                let t = to_filetime(*mtime);
+                filetime::set_symlink_file_times(&tmp, t, t)
+                    .map_err(|e| self.err("set time of", &tmp, e))?;
+                self.replace_with(path, &tmp)?;
+            }
+            CommitOp::Place { path, id } => {
+                self.ensure_parents(path)?;
+                let staged = self.dest.staged_file(*id);
+                self.replace_with(path, &staged)?;
+            }
+            CommitOp::SetMeta { path, meta, kind } => match kind {
+                KindTag::Dir => {
+                    self.touched.insert(Some(path.clone()));
+                }
+                KindTag::File => {
+                    let full = self.dest.at(path);
+                    let set = || -> io::Result<()> {
+                        let f = OpenOptions::new()
+                            .read(true)
+                            .custom_flags(libc::O_NOFOLLOW)
+                            .open(&full)?;
+                        f.set_permissions(fs::Permissions::from_mode(meta.mode))?;
+                        filetime::set_file_handle_times(&f, None, Some(to_filetime(meta.mtime)))
+                    };
+                    if self.parents_are_dirs(path)? {
+                        set().map_err(|e| self.err("set metadata of", &full, e))?;
+                    }
+                }
+                KindTag::Symlink => {
+                    let full = self.dest.at(path);
+                    let t = to_filetime(meta.mtime);
+                    if self.parents_are_dirs(path)? {
+                        filetime::set_symlink_file_times(&full, t, t)
+                            .map_err(|e| self.err("set time of", &full, e))?;
+                    }
+                }
+            },
+        }
+        Ok(())
+    }
+
+    fn exists(&self, p: &RelPath) -> Result<bool, TransportError> {
+        let full = self.dest.at(p);
+        match fs::symlink_metadata(&full) {
+            Ok(_) => Ok(true),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+            Err(e) => Err(self.err("read", &full, e)),
+        }
+    }
+
+    /// Whether every parent of `p` is a real directory (without changing anything).
+    fn parents_are_dirs(&mut self, p: &RelPath) -> Result<bool, TransportError> {
+        let mut at = p.parent();
+        let mut chain = Vec::new();
+        while let Some(dir) = at {
+            if self.verified.contains(&dir) {
+                break;
+            }
+            at = dir.parent();
+            chain.push(dir);
+        }
+        for dir in chain.into_iter().rev() {
+            let full = self.dest.at(&dir);
+            match fs::symlink_metadata(&full) {
+                Ok(md) if md.is_dir() => {
+                    self.verified.insert(dir);
+                }
+                Ok(_) => return Ok(false),
+                Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
+                Err(e) => return Err(self.err("read", &full, e)),
+            }
+        }
+        Ok(true)
+    }
+
+    /// Make every parent of `p` a real directory, repairing out-of-band damage on the way.
+    fn ensure_parents(&mut self, p: &RelPath) -> Result<(), TransportError> {
+        match p.parent() {
+            Some(parent) => self.ensure_dir(&parent),
+            None => Ok(()),
+        }
+    }
+
+    /// Make `p` (and its parents) a real directory; whatever else is in the way goes to the trash.
+    fn ensure_dir(&mut self, p: &RelPath) -> Result<(), TransportError> {
+        if self.verified.contains(p) {
+            return Ok(());
+        }
+        self.ensure_parents(p)?;
+        let full = self.dest.at(p);
+        match fs::symlink_metadata(&full) {
+            Ok(md) if md.is_dir() => {
+                // A directory tern must write into has to be writable by us (mode is reset later).
+                let mode = md.permissions().mode();
+                if mode & 0o300 != 0o300 {
+                    fs::set_permissions(&full, fs::Permissions::from_mode(mode | 0o700))
+                        .map_err(|e| self.err("make writable", &full, e))?;
+                    self.touched.insert(Some(p.clone()));
+                }
+            }
+            Ok(_) => {
+                // A file or symlink where a directory belongs: never write through it.
+                self.move_to_trash(p)?;
+                self.repaired += 1;
+                self.touched.insert(p.parent());
+                fs::create_dir(&full).map_err(|e| self.err("create directory", &full, e))?;
+                self.touched.insert(Some(p.clone()));
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                fs::create_dir(&full).map_err(|e| self.err("create directory", &full, e))?;
+                self.touched.insert(p.parent());
+                self.touched.insert(Some(p.clone()));
+            }
+            Err(e) => return Err(self.err("read", &full, e)),
+        }
+        self.verified.insert(p.clone());
+        Ok(())
+    }
+
+    /// Put `new` (a staged file or symlink) at `p` with one atomic rename. An old file or symlink
+    /// there is hard-linked into the trash first, so the path is never missing; an old directory
+    /// is moved to the trash.
+    fn replace_with(&mut self, p: &RelPath, new: &Path) -> Result<(), TransportError> {
+        let full = self.dest.at(p);
+        match fs::symlink_metadata(&full) {
+            Ok(md) if md.is_dir() => {
+                self.move_to_trash(p)?;
+                self.trashed += 1;
+            }
+            Ok(_) => {
+                let target = self.trash_slot(p)?;
+                // `hard_link` does not follow a symlink at `full` (linkat without FOLLOW).
+                if fs::hard_link(&full, &target).is_err() {
+                    fs::rename(&full, &target).map_err(|e| self.err("move to trash", &full, e))?;
+                }
+                self.trashed += 1;
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(self.err("read", &full, e)),
+        }
+        fs::rename(new, &full).map_err(|e| self.err("move into place", &full, e))
+    }
+
+    /// A free path in this run's trash for `p`, with its parent directories created.
+    fn trash_slot(&self, p: &RelPath) -> Result<PathBuf, TransportError> {
+        let mut target = self.trash.join(p.as_path());
+        if let Some(parent) = target.parent() {
+            fs::create_dir_all(parent).map_err(|e| self.err("create", parent, e))?;
+        }
+        let base = target.clone().into_os_string();
+        let mut n = 1;
+        while fs::symlink_metadata(&target).is_ok() {
+            let mut name = base.clone();
+            name.push(format!(".~{n}"));
+            target = PathBuf::from(name);
+            n += 1;
+        }
+        Ok(target)
+    }
+
+    fn move_to_trash(&mut self, p: &RelPath) -> Result<(), TransportError> {
+        let full = self.dest.at(p);
+        let target = self.trash_slot(p)?;
+        fs::rename(&full, &target).map_err(|e| self.err("move to trash", &full, e))?;
+        // Anything verified below it is gone now.
+        self.verified.retain(|d| !d.is_within(p));
+        Ok(())
+    }
+
+    /// Restore mode and mtime of every directory whose content changed, deepest first, and fsync
+    /// them so the renames are durable before the manifest says they happened.
+    fn finish_dirs(&mut self, manifest: &Manifest) -> Result<(), TransportError> {
+        let mut dirs: Vec<Option<RelPath>> = self.touched.drain().collect();
+        dirs.sort_by_key(|d| std::cmp::Reverse(d.as_ref().map_or(0, RelPath::depth)));
+        for dir in dirs {
+            let full = match &dir {
+                Some(p) => self.dest.at(p),
+                None => self.dest.root.clone(),
+            };
+            let meta: Option<Meta> = dir.as_ref().and_then(|p| manifest.get(p)).map(|e| e.meta);
+            let finish = || -> io::Result<()> {
+                let f = OpenOptions::new()
+                    .read(true)
+                    .custom_flags(libc::O_NOFOLLOW | libc::O_DIRECTORY)
+                    .open(&full)?;
+                if let Some(meta) = meta {
+                    f.set_permissions(fs::Permissions::from_mode(meta.mode))?;
+                    filetime::set_file_handle_times(&f, None, Some(to_filetime(meta.mtime)))?;
+                }
+                f.sync_all()
+            };
+            match finish() {
+                Ok(()) => {}
+                // Gone (trashed later in the run) or not a directory: nothing to restore.
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) if e.raw_os_error() == Some(libc::ENOTDIR) => {}
+                Err(e) if e.raw_os_error() == Some(libc::ELOOP) => {}
+                Err(e) => return Err(self.err("finish directory", &full, e)),
+            }
+        }
+        Ok(())
+    }
+
+    fn report(&self, generation: u64) -> CommitReport {
+        let trash_dir = fs::symlink_metadata(&self.trash)
+            .is_ok()
+            .then(|| self.trash.display().to_string());
+        CommitReport {
+            generation,
+            trashed: self.trashed,
+            trash_dir,
+            repaired: self.repaired,
+        }
+    }
+}
+
+fn to_filetime(m: Mtime) -> FileTime {
+    FileTime::from_unix_time(m.secs, m.nanos)
+}

@@ -1,0 +1,187 @@
+//! The `Transport` trait: the one interface between the core and a destination.
+//!
+//! A destination is anything that can hand out its manifest, take a lock, stage file contents
+//! (from bytes sent to it, or from byte ranges it already holds) and commit a batch of operations
+//! together with the new manifest. The core (`transfer`) drives this trait and never learns whether
+//! it is talking to a local directory or to an agent at the far end of an SSH connection.
+//!
+//! Staging is *pipelined*: `stage_*` calls report nothing per file, so a remote implementation can
+//! stream them without a round trip. Outcomes arrive in one batch from `finish_staging`.
+
+pub mod local;
+
+use crate::hash::ContentHash;
+use crate::manifest::{KindTag, Manifest, ManifestFileError, Meta, Mtime};
+use crate::path::RelPath;
+
+/// Announces one file to be staged.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StageHeader {
+    pub id: u64,
+    pub size: u64,
+    pub hash: ContentHash,
+    pub meta: Meta,
+}
+
+/// What became of one staged file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StageOutcome {
+    /// Staged, verified, durable.
+    Ok,
+    /// A range the destination was asked to reuse did not match its hash (changed out of band, or
+    /// gone): send the file's bytes instead.
+    ReuseFailed,
+    /// The assembled file does not have the announced size or hash: the source changed while it
+    /// was read.
+    Mismatch,
+    /// The destination could not write it.
+    Failed(String),
+}
+
+/// One operation of a commit, applied in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CommitOp {
+    /// Move whatever is at the path (and below it) into this run's trash, if anything.
+    Trash(RelPath),
+    /// Make sure a directory exists at the path (its mode and mtime are set at the end).
+    MkDir(RelPath),
+    /// Put a symlink at the path, keeping any old entry there in the trash.
+    Symlink {
+        path: RelPath,
+        target: Vec<u8>,
+        mtime: Mtime,
+    },
+    /// Move a staged file into place, keeping any old entry there in the trash.
+    Place { path: RelPath, id: u64 },
+    /// Set mode and mtime of an existing entry.
+    SetMeta {
+        path: RelPath,
+        meta: Meta,
+        kind: KindTag,
+    },
+}
+
+impl CommitOp {
+    pub fn path(&self) -> &RelPath {
+        match self {
+            CommitOp::Trash(p) | CommitOp::MkDir(p) => p,
+            CommitOp::Symlink { path, .. }
+            | CommitOp::Place { path, .. }
+            | CommitOp::SetMeta { path, .. } => path,
+        }
+    }
+}
+
+/// A batch of operations and the manifest that describes the destination after them.
+#[derive(Debug, Clone)]
+pub struct Commit {
+    pub run_id: String,
+    pub ops: Vec<CommitOp>,
+    pub manifest: Manifest,
+}
+
+/// What a commit did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CommitReport {
+    pub generation: u64,
+    /// Entries moved to the trash (deleted or overwritten), top-level ones only.
+    pub trashed: u64,
+    /// Where this run's trash is, if anything went there.
+    pub trash_dir: Option<String>,
+    /// Entries found in the way (out-of-band changes) that were moved aside to repair the tree.
+    pub repaired: u64,
+}
+
+/// Why a destination operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum TransportError {
+    #[error(
+        "destination {path} is locked by another tern run ({holder}); wait for it to finish, or \
+         remove {path}/.tern/lock if no tern is running there"
+    )]
+    Locked { path: String, holder: String },
+    #[error("destination {0} exists but is not a directory; give a directory path")]
+    NotADirectory(String),
+    #[error(
+        "destination parent {0} does not exist; create it first (tern creates only the last \
+         path component)"
+    )]
+    MissingParent(String),
+    #[error("cannot {action} {path}")]
+    Io {
+        action: &'static str,
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Manifest(#[from] ManifestFileError),
+    #[error("{0}")]
+    Protocol(String),
+}
+
+impl TransportError {
+    pub(crate) fn io(
+        action: &'static str,
+        path: impl std::fmt::Display,
+        source: std::io::Error,
+    ) -> Self {
+        TransportError::Io {
+            action,
+            path: path.to_string(),
+            source,
+        }
+    }
+
+    /// Whether trying again later may succeed (a held lock, a dropped connection).
+    pub fn is_transient(&self) -> bool {
+        match self {
+            TransportError::Locked { .. } => true,
+            TransportError::Io { source, .. } => matches!(
+                source.kind(),
+                std::io::ErrorKind::TimedOut
+                    | std::io::ErrorKind::ConnectionReset
+                    | std::io::ErrorKind::ConnectionAborted
+                    | std::io::ErrorKind::BrokenPipe
+                    | std::io::ErrorKind::Interrupted
+            ),
+            _ => false,
+        }
+    }
+}
+
+/// A destination tern can replicate into.
+pub trait Transport {
+    /// How to name this destination in messages.
+    fn describe(&self) -> String;
+
+    /// Take the exclusive write lock, creating the destination if needed. Held until drop.
+    fn lock(&mut self) -> Result<(), TransportError>;
+
+    /// The manifest of what tern last committed here, `None` for a fresh destination.
+    fn read_manifest(&mut self) -> Result<Option<Manifest>, TransportError>;
+
+    /// Start staging one file; followed by `stage_data`/`stage_reuse` calls and `stage_end`.
+    fn stage_begin(&mut self, header: &StageHeader) -> Result<(), TransportError>;
+
+    /// Append bytes sent from the source.
+    fn stage_data(&mut self, data: &[u8]) -> Result<(), TransportError>;
+
+    /// Append a range the destination already holds in `from`, if it still hashes to `hash`.
+    fn stage_reuse(
+        &mut self,
+        from: &RelPath,
+        offset: u64,
+        len: u64,
+        hash: &ContentHash,
+    ) -> Result<(), TransportError>;
+
+    /// Finish the current file: verify it and make it durable.
+    fn stage_end(&mut self) -> Result<(), TransportError>;
+
+    /// The outcome of every file staged since the last call, by id.
+    fn finish_staging(&mut self) -> Result<Vec<(u64, StageOutcome)>, TransportError>;
+
+    /// Apply `commit.ops` in order, then store `commit.manifest` as the destination's manifest.
+    fn commit(&mut self, commit: &Commit) -> Result<CommitReport, TransportError>;
+}
