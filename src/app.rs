@@ -93,6 +93,16 @@ fn scan_and_plan(
             issue.message
         );
     }
+    if ui.verbose {
+        let s = &scanned.stats;
+        eprintln!(
+            "tern: scanned {} entries: {} files hashed ({}), {} from cache",
+            s.entries,
+            s.hashed_files,
+            indicatif::HumanBytes(s.hashed_bytes),
+            s.cached_files
+        );
+    }
     let protected: Vec<_> = scanned.issues.iter().map(|i| i.path.clone()).collect();
     let plan = plan(&scanned.manifest, &dest_manifest, &protected, &spec.plan);
     Ok((scanned, dest_manifest, plan))
@@ -129,6 +139,18 @@ fn sync(ui: &Ui, spec: &SyncSpec) -> anyhow::Result<Status> {
     let mut out = std::io::stdout().lock();
     if ui.verbose {
         write_or_pipe_closed(&mut out, report::plan_lines(&plan, false).as_bytes())?;
+    }
+    if plan.is_empty() {
+        // In sync already: leave the destination exactly as it is.
+        if !ui.quiet {
+            let line = report::sync_summary(&plan, &Default::default(), started.elapsed());
+            write_or_pipe_closed(&mut out, format!("{line}\n").as_bytes())?;
+        }
+        return Ok(if scanned.issues.is_empty() {
+            Status::Success
+        } else {
+            Status::Partial
+        });
     }
     let bar = ui.progress("syncing");
     let applied = transfer::apply(

@@ -1,0 +1,98 @@
+
+use builtin;
+use str;
+
+set edit:completion:arg-completer[tern] = {|@words|
+    fn spaces {|n|
+        builtin:repeat $n ' ' | str:join ''
+    }
+    fn cand {|text desc|
+        edit:complex-candidate $text &display=$text' '(spaces (- 14 (wcswidth $text)))$desc
+    }
+    var command = 'tern'
+    for word $words[1..-1] {
+        if (str:has-prefix $word '-') {
+            break
+        }
+        set command = $command';'$word
+    }
+    var completions = [
+        &'tern'= {
+            cand -q 'Print nothing but errors: no progress bar, no summary'
+            cand --quiet 'Print nothing but errors: no progress bar, no summary'
+            cand -v 'Say more: list every change a sync makes, and metadata details in plans'
+            cand --verbose 'Say more: list every change a sync makes, and metadata details in plans'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+            cand sync 'Replicate SOURCE into DEST (mirroring: entries missing from SOURCE go to DEST''s trash)'
+            cand plan 'Show what `tern sync` would change, without writing anything anywhere'
+            cand completions 'Print a completion script for SHELL to standard output'
+            cand generate-docs 'Write man pages and completion scripts into DIR/man and DIR/completions (for packagers)'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'tern;sync'= {
+            cand --no-delete 'Keep destination entries that are missing from the source instead of deleting them'
+            cand -c 'Re-hash every source file instead of trusting the hash cache of unchanged files'
+            cand --checksum 'Re-hash every source file instead of trusting the hash cache of unchanged files'
+            cand --no-cache 'Do not read or write the source hash cache'
+            cand -n 'Print what would change and change nothing (the same plan `tern plan` shows)'
+            cand --dry-run 'Print what would change and change nothing (the same plan `tern plan` shows)'
+            cand --detailed-exitcode 'With --dry-run: exit 2 when changes are pending, 0 when in sync'
+            cand -q 'Print nothing but errors: no progress bar, no summary'
+            cand --quiet 'Print nothing but errors: no progress bar, no summary'
+            cand -v 'Say more: list every change a sync makes, and metadata details in plans'
+            cand --verbose 'Say more: list every change a sync makes, and metadata details in plans'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'tern;plan'= {
+            cand --no-delete 'Keep destination entries that are missing from the source instead of deleting them'
+            cand -c 'Re-hash every source file instead of trusting the hash cache of unchanged files'
+            cand --checksum 'Re-hash every source file instead of trusting the hash cache of unchanged files'
+            cand --no-cache 'Do not read or write the source hash cache'
+            cand --detailed-exitcode 'Exit 2 when changes are pending, 0 when in sync, 1 on error'
+            cand -q 'Print nothing but errors: no progress bar, no summary'
+            cand --quiet 'Print nothing but errors: no progress bar, no summary'
+            cand -v 'Say more: list every change a sync makes, and metadata details in plans'
+            cand --verbose 'Say more: list every change a sync makes, and metadata details in plans'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'tern;completions'= {
+            cand -q 'Print nothing but errors: no progress bar, no summary'
+            cand --quiet 'Print nothing but errors: no progress bar, no summary'
+            cand -v 'Say more: list every change a sync makes, and metadata details in plans'
+            cand --verbose 'Say more: list every change a sync makes, and metadata details in plans'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'tern;generate-docs'= {
+            cand -q 'Print nothing but errors: no progress bar, no summary'
+            cand --quiet 'Print nothing but errors: no progress bar, no summary'
+            cand -v 'Say more: list every change a sync makes, and metadata details in plans'
+            cand --verbose 'Say more: list every change a sync makes, and metadata details in plans'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'tern;help'= {
+            cand sync 'Replicate SOURCE into DEST (mirroring: entries missing from SOURCE go to DEST''s trash)'
+            cand plan 'Show what `tern sync` would change, without writing anything anywhere'
+            cand completions 'Print a completion script for SHELL to standard output'
+            cand generate-docs 'Write man pages and completion scripts into DIR/man and DIR/completions (for packagers)'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'tern;help;sync'= {
+        }
+        &'tern;help;plan'= {
+        }
+        &'tern;help;completions'= {
+        }
+        &'tern;help;generate-docs'= {
+        }
+        &'tern;help;help'= {
+        }
+    ]
+    $completions[$command]
+}

@@ -1,0 +1,61 @@
+# Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
+function __fish_tern_global_optspecs
+    string join \n q/quiet v/verbose h/help V/version
+end
+
+function __fish_tern_needs_command
+    # Figure out if the current invocation already has a command.
+    set -l cmd (commandline -opc)
+    set -e cmd[1]
+    argparse -s (__fish_tern_global_optspecs) -- $cmd 2>/dev/null
+    or return
+    if set -q argv[1]
+        # Also print the command, so this can be used to figure out what it is.
+        echo $argv[1]
+        return 1
+    end
+    return 0
+end
+
+function __fish_tern_using_subcommand
+    set -l cmd (__fish_tern_needs_command)
+    test -z "$cmd"
+    and return 1
+    contains -- $cmd[1] $argv
+end
+
+complete -c tern -n "__fish_tern_needs_command" -s q -l quiet -d 'Print nothing but errors: no progress bar, no summary'
+complete -c tern -n "__fish_tern_needs_command" -s v -l verbose -d 'Say more: list every change a sync makes, and metadata details in plans'
+complete -c tern -n "__fish_tern_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c tern -n "__fish_tern_needs_command" -s V -l version -d 'Print version'
+complete -c tern -n "__fish_tern_needs_command" -f -a "sync" -d 'Replicate SOURCE into DEST (mirroring: entries missing from SOURCE go to DEST\'s trash)'
+complete -c tern -n "__fish_tern_needs_command" -f -a "plan" -d 'Show what `tern sync` would change, without writing anything anywhere'
+complete -c tern -n "__fish_tern_needs_command" -f -a "completions" -d 'Print a completion script for SHELL to standard output'
+complete -c tern -n "__fish_tern_needs_command" -f -a "generate-docs" -d 'Write man pages and completion scripts into DIR/man and DIR/completions (for packagers)'
+complete -c tern -n "__fish_tern_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c tern -n "__fish_tern_using_subcommand sync" -l no-delete -d 'Keep destination entries that are missing from the source instead of deleting them'
+complete -c tern -n "__fish_tern_using_subcommand sync" -s c -l checksum -d 'Re-hash every source file instead of trusting the hash cache of unchanged files'
+complete -c tern -n "__fish_tern_using_subcommand sync" -l no-cache -d 'Do not read or write the source hash cache'
+complete -c tern -n "__fish_tern_using_subcommand sync" -s n -l dry-run -d 'Print what would change and change nothing (the same plan `tern plan` shows)'
+complete -c tern -n "__fish_tern_using_subcommand sync" -l detailed-exitcode -d 'With --dry-run: exit 2 when changes are pending, 0 when in sync'
+complete -c tern -n "__fish_tern_using_subcommand sync" -s q -l quiet -d 'Print nothing but errors: no progress bar, no summary'
+complete -c tern -n "__fish_tern_using_subcommand sync" -s v -l verbose -d 'Say more: list every change a sync makes, and metadata details in plans'
+complete -c tern -n "__fish_tern_using_subcommand sync" -s h -l help -d 'Print help'
+complete -c tern -n "__fish_tern_using_subcommand plan" -l no-delete -d 'Keep destination entries that are missing from the source instead of deleting them'
+complete -c tern -n "__fish_tern_using_subcommand plan" -s c -l checksum -d 'Re-hash every source file instead of trusting the hash cache of unchanged files'
+complete -c tern -n "__fish_tern_using_subcommand plan" -l no-cache -d 'Do not read or write the source hash cache'
+complete -c tern -n "__fish_tern_using_subcommand plan" -l detailed-exitcode -d 'Exit 2 when changes are pending, 0 when in sync, 1 on error'
+complete -c tern -n "__fish_tern_using_subcommand plan" -s q -l quiet -d 'Print nothing but errors: no progress bar, no summary'
+complete -c tern -n "__fish_tern_using_subcommand plan" -s v -l verbose -d 'Say more: list every change a sync makes, and metadata details in plans'
+complete -c tern -n "__fish_tern_using_subcommand plan" -s h -l help -d 'Print help'
+complete -c tern -n "__fish_tern_using_subcommand completions" -s q -l quiet -d 'Print nothing but errors: no progress bar, no summary'
+complete -c tern -n "__fish_tern_using_subcommand completions" -s v -l verbose -d 'Say more: list every change a sync makes, and metadata details in plans'
+complete -c tern -n "__fish_tern_using_subcommand completions" -s h -l help -d 'Print help'
+complete -c tern -n "__fish_tern_using_subcommand generate-docs" -s q -l quiet -d 'Print nothing but errors: no progress bar, no summary'
+complete -c tern -n "__fish_tern_using_subcommand generate-docs" -s v -l verbose -d 'Say more: list every change a sync makes, and metadata details in plans'
+complete -c tern -n "__fish_tern_using_subcommand generate-docs" -s h -l help -d 'Print help'
+complete -c tern -n "__fish_tern_using_subcommand help; and not __fish_seen_subcommand_from sync plan completions generate-docs help" -f -a "sync" -d 'Replicate SOURCE into DEST (mirroring: entries missing from SOURCE go to DEST\'s trash)'
+complete -c tern -n "__fish_tern_using_subcommand help; and not __fish_seen_subcommand_from sync plan completions generate-docs help" -f -a "plan" -d 'Show what `tern sync` would change, without writing anything anywhere'
+complete -c tern -n "__fish_tern_using_subcommand help; and not __fish_seen_subcommand_from sync plan completions generate-docs help" -f -a "completions" -d 'Print a completion script for SHELL to standard output'
+complete -c tern -n "__fish_tern_using_subcommand help; and not __fish_seen_subcommand_from sync plan completions generate-docs help" -f -a "generate-docs" -d 'Write man pages and completion scripts into DIR/man and DIR/completions (for packagers)'
+complete -c tern -n "__fish_tern_using_subcommand help; and not __fish_seen_subcommand_from sync plan completions generate-docs help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

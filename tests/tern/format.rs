@@ -1,0 +1,102 @@
+//! The manifest's on-disk format is a contract: a golden file pins it.
+
+use tern::chunk::{ChunkRef, FileDigest};
+use tern::hash::ContentHash;
+use tern::manifest::{Entry, Kind, Manifest, Meta, Mtime};
+use tern::path::RelPath;
+
+const GOLDEN: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/golden/manifest-v1.bin");
+
+fn fixed_manifest() -> Manifest {
+    let meta = |mode, secs, nanos| Meta {
+        mode,
+        mtime: Mtime { secs, nanos },
+    };
+    let h = |s: &[u8]| ContentHash::of(s);
+    let chunked = FileDigest::new(
+        100_000,
+        h(b"whole"),
+        vec![
+            ChunkRef {
+                len: 60_000,
+                hash: h(b"one"),
+            },
+            ChunkRef {
+                len: 40_000,
+                hash: h(b"two"),
+            },
+        ],
+    )
+    .unwrap();
+    let entries = vec![
+        Entry {
+            path: RelPath::new("dir").unwrap(),
+            meta: meta(0o755, 1_700_000_000, 1),
+            kind: Kind::Dir,
+        },
+        Entry {
+            path: RelPath::new("dir/big").unwrap(),
+            meta: meta(0o644, -5, 999_999_999),
+            kind: Kind::File(chunked),
+        },
+        Entry {
+            path: RelPath::new("dir/small").unwrap(),
+            meta: meta(0o4755, 0, 0),
+            kind: Kind::File(FileDigest::new(5, h(b"hello"), vec![]).unwrap()),
+        },
+        Entry {
+            path: RelPath::new(&b"name\n\xff"[..]).unwrap(),
+            meta: meta(0o777, 1, 2),
+            kind: Kind::Symlink(b"../target".to_vec()),
+        },
+    ];
+    Manifest {
+        generation: 42,
+        entries,
+    }
+}
+
+#[test]
+fn golden_manifest_decodes_and_encodes_to_the_same_body() {
+    let m = fixed_manifest();
+    if std::env::var_os("TERN_UPDATE_GOLDEN").is_some() {
+        std::fs::create_dir_all(std::path::Path::new(GOLDEN).parent().unwrap()).unwrap();
+        std::fs::write(GOLDEN, m.encode()).unwrap();
+    }
+    let golden = std::fs::read(GOLDEN).expect("golden file; create it with TERN_UPDATE_GOLDEN=1");
+    assert_eq!(
+        Manifest::decode(&golden).unwrap(),
+        m,
+        "the golden manifest decodes differently"
+    );
+    // compression output may differ across zstd versions; the body is the contract
+    let body_of = |bytes: &[u8]| zstd::decode_all(&bytes[10..]).unwrap();
+    assert_eq!(
+        body_of(&golden),
+        m.encode_body(),
+        "the encoder changed the format"
+    );
+    assert_eq!(&golden[..10], b"TERNMANI\x01\x00");
+}
+
+#[test]
+fn every_corruption_of_the_golden_file_is_an_error_or_a_valid_manifest() {
+    let golden = std::fs::read(GOLDEN).unwrap();
+    let body = zstd::decode_all(&golden[10..]).unwrap();
+    // flip every byte of the body in turn: decoding must never panic
+    for i in 0..body.len() {
+        for flip in [0x01u8, 0x80, 0xff] {
+            let mut b = body.clone();
+            b[i] ^= flip;
+            if let Ok(m) = Manifest::decode_body(&b) {
+                m.validate().unwrap();
+            }
+        }
+    }
+    for n in 0..body.len() {
+        assert!(
+            Manifest::decode_body(&body[..n]).is_err(),
+            "truncated body at {n} decoded"
+        );
+    }
+}

@@ -1,0 +1,10 @@
+//! The integration suite: one test binary that runs the real `tern`.
+
+#![allow(clippy::unwrap_used)]
+
+mod crash;
+mod docs;
+mod errors;
+mod format;
+mod harness;
+mod sync;

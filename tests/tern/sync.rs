@@ -1,0 +1,331 @@
+//! `tern sync` to a local directory: replication, mirroring, trash, metadata, names, symlinks.
+
+use crate::harness::*;
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+
+fn sample(env: &Env) {
+    env.tree("src")
+        .file("index.html", "<h1>hi</h1>")
+        .file("css/site.css", "body{}")
+        .file("big.bin", noise(1, 400_000))
+        .dir("empty/dir")
+        .symlink("css/link", "site.css")
+        .symlink("dangling", "/nonexistent/target")
+        .mode("index.html", 0o600)
+        .mode("empty", 0o750)
+        .mtime("css/site.css", 1_600_000_000, 123_456_789);
+}
+
+#[test]
+fn first_sync_replicates_content_modes_mtimes_links_and_empty_dirs() {
+    let env = Env::new();
+    sample(&env);
+    let done = env.sync(&[]);
+    assert!(
+        done.stdout().contains("synced: 8 created"),
+        "{}",
+        done.describe()
+    );
+    // not a terminal: no progress bar noise, and nothing on stderr for a clean run
+    assert_eq!(done.stderr(), "");
+    env.assert_replica();
+    assert!(env.dst().join(".tern/manifest").is_file());
+}
+
+#[test]
+fn a_second_run_without_changes_reads_no_file_and_writes_nothing() {
+    let env = Env::new();
+    sample(&env);
+    // let the files' ctimes age past the hash cache's same-tick guard
+    std::thread::sleep(std::time::Duration::from_millis(60));
+    env.sync(&[]);
+    let manifest = env.dst().join(".tern/manifest");
+    let before = fs::read(&manifest).unwrap();
+    let before_mtime = fs::metadata(&manifest).unwrap().modified().unwrap();
+    let done = env.sync(&["-v"]);
+    assert!(
+        done.stdout()
+            .contains("synced: 0 created, 0 updated, 0 metadata, 0 replaced, 0 deleted; 0 B sent")
+    );
+    done.stderr_has("0 files hashed (0 B), 3 from cache");
+    assert_eq!(fs::read(&manifest).unwrap(), before);
+    assert_eq!(
+        fs::metadata(&manifest).unwrap().modified().unwrap(),
+        before_mtime
+    );
+    // --checksum re-reads everything but still finds nothing to do
+    env.sync(&["-v", "--checksum"])
+        .stderr_has("3 files hashed")
+        .stdout_has("0 created");
+}
+
+#[test]
+fn modify_add_delete_rename_and_type_changes() {
+    let env = Env::new();
+    sample(&env);
+    env.tree("src")
+        .file("dir-to-file/x", "x")
+        .file("file-to-dir", "f")
+        .symlink("link-to-file", "t");
+    env.sync(&[]);
+    env.tree("src")
+        .file("index.html", "<h1>changed</h1>")
+        .file("new/deep/file.txt", "new")
+        .remove("dangling")
+        .rename("big.bin", "renamed.bin")
+        .remove("dir-to-file")
+        .file("dir-to-file", "now a file")
+        .remove("file-to-dir")
+        .file("file-to-dir/inner", "now a dir")
+        .remove("link-to-file")
+        .file("link-to-file", "now a file");
+    let plan = env.tern(["plan", "src", "dst"]).ok();
+    let text = plan.stdout();
+    for line in [
+        "> file    index.html",
+        "+ file    new/deep/file.txt",
+        "- symlink dangling",
+        "R file    renamed.bin <- big.bin",
+        "- file    big.bin",
+        "~ file    dir-to-file (10 B, was dir)",
+        "~ dir     file-to-dir/ (was file)",
+        "~ file    link-to-file (10 B, was symlink)",
+    ] {
+        assert!(text.contains(line), "plan lacks {line:?}:\n{text}");
+    }
+    let done = env.sync(&[]);
+    // only the 48 new bytes travel; the renamed 400 kB file is rebuilt from the destination's copy
+    assert!(
+        done.stdout().contains("; 48 B sent, 390.62 KiB reused"),
+        "{}",
+        done.describe()
+    );
+    env.assert_replica();
+    let trash = trash_files(&env.dst());
+    for t in [
+        "big.bin",
+        "dangling",
+        "dir-to-file/x",
+        "file-to-dir",
+        "index.html",
+        "link-to-file",
+    ] {
+        assert!(trash.iter().any(|x| x == t), "{t} not in trash {trash:?}");
+    }
+}
+
+#[test]
+fn overwritten_and_deleted_files_keep_their_old_content_in_the_trash() {
+    let env = Env::new();
+    env.tree("src")
+        .file("a.txt", "version 1")
+        .file("b.txt", "delete me");
+    env.sync(&[]);
+    env.tree("src").file("a.txt", "version 2").remove("b.txt");
+    env.sync(&[]);
+    let runs: Vec<_> = fs::read_dir(env.dst().join(".tern/trash"))
+        .unwrap()
+        .collect();
+    assert_eq!(runs.len(), 1);
+    let run = runs[0].as_ref().unwrap().path();
+    assert_eq!(fs::read(run.join("a.txt")).unwrap(), b"version 1");
+    assert_eq!(fs::read(run.join("b.txt")).unwrap(), b"delete me");
+    env.assert_replica();
+}
+
+#[test]
+fn no_delete_keeps_destination_extras() {
+    let env = Env::new();
+    env.tree("src")
+        .file("keep/me.txt", "1")
+        .file("stay.txt", "2");
+    env.sync(&[]);
+    env.tree("src")
+        .remove("keep")
+        .remove("stay.txt")
+        .file("new.txt", "3");
+    env.sync(&["--no-delete"])
+        .stdout_has("1 created")
+        .stdout_has("0 deleted");
+    assert_eq!(fs::read(env.dst().join("keep/me.txt")).unwrap(), b"1");
+    assert_eq!(fs::read(env.dst().join("new.txt")).unwrap(), b"3");
+    // the kept entries stay known to tern: a later mirroring sync removes them
+    env.sync(&[]).stdout_has("3 deleted");
+    env.assert_replica();
+}
+
+#[test]
+fn metadata_only_changes_send_no_data() {
+    let env = Env::new();
+    env.tree("src").file("f", "content").dir("d");
+    env.sync(&[]);
+    env.tree("src")
+        .mode("f", 0o640)
+        .mtime("f", 1_500_000_000, 42)
+        .mode("d", 0o700);
+    let plan = env.tern(["plan", "-v", "src", "dst"]).ok();
+    assert!(
+        plan.stdout()
+            .contains(". file    f (mode 644 -> 640, mtime)"),
+        "{}",
+        plan.describe()
+    );
+    env.sync(&[])
+        .stdout_has("2 metadata")
+        .stdout_has("0 B sent");
+    env.assert_replica();
+    assert!(trash_files(&env.dst()).is_empty());
+}
+
+#[test]
+fn odd_and_non_utf8_names_survive() {
+    let env = Env::new();
+    let long = vec![b'L'; 255];
+    env.tree("src")
+        .file("with space", "1")
+        .file("new\nline", "2")
+        .file("-leading-dash", "3")
+        .file("caf\u{e9}/\u{1f980}", "4")
+        .file(b"bad\xffutf8", "5")
+        .file(&long, "6")
+        .file("tab\there", "7")
+        .file("back\\slash", "8");
+    env.sync(&[]);
+    env.assert_replica();
+    env.tree("src").file(b"bad\xffutf8", "changed");
+    let plan = env.tern(["plan", "src", "dst"]).ok();
+    assert_eq!(
+        plan.stdout().lines().next().unwrap(),
+        "> file    bad\\xffutf8 (7 B)"
+    );
+    env.tree("src").file("evil\n+ file    forged", "x");
+    let plan = env.tern(["plan", "src", "dst"]).ok();
+    assert!(
+        plan.stdout()
+            .contains("+ file    evil\\n+ file    forged (1 B)"),
+        "{}",
+        plan.describe()
+    );
+    assert_eq!(plan.stdout().lines().count(), 3, "{}", plan.describe());
+}
+
+#[test]
+fn source_symlinks_are_copied_not_followed() {
+    let env = Env::new();
+    env.tree("outside").file("secret", "do not copy");
+    env.tree("src")
+        .symlink("escape", "../outside")
+        .file("f", "x");
+    env.sync(&[]);
+    let md = fs::symlink_metadata(env.dst().join("escape")).unwrap();
+    assert!(md.file_type().is_symlink());
+    assert!(!env.dst().join("escape").join("secret").exists() || md.file_type().is_symlink());
+    env.assert_replica();
+}
+
+#[test]
+fn a_symlink_planted_at_the_destination_never_redirects_a_write() {
+    let env = Env::new();
+    env.tree("src").file("d/f", "v1").file("g", "g1");
+    env.sync(&[]);
+    env.tree("outside")
+        .file("f", "outside data")
+        .file("g", "outside g");
+    // out of band: the directory d and the file g become symlinks to outside the destination
+    fs::remove_dir_all(env.dst().join("d")).unwrap();
+    std::os::unix::fs::symlink(env.path("outside"), env.dst().join("d")).unwrap();
+    fs::remove_file(env.dst().join("g")).unwrap();
+    std::os::unix::fs::symlink(env.path("outside/g"), env.dst().join("g")).unwrap();
+    env.tree("src").file("d/f", "v2").file("g", "g2");
+    env.sync(&[]);
+    assert_eq!(fs::read(env.path("outside/f")).unwrap(), b"outside data");
+    assert_eq!(fs::read(env.path("outside/g")).unwrap(), b"outside g");
+    env.assert_replica();
+}
+
+#[test]
+fn bytes_changed_out_of_band_are_detected_when_reused_and_repaired() {
+    let env = Env::new();
+    let big = noise(7, 500_000);
+    env.tree("src").file("big", &big);
+    env.sync(&[]);
+    // corrupt the destination copy behind tern's back (same size, so nothing looks different)
+    let mut damaged = big.clone();
+    damaged[250_000..250_100].fill(0);
+    fs::write(env.dst().join("big"), &damaged).unwrap();
+    // a small edit at the end: the plan reuses the (now damaged) middle chunks
+    let mut edited = big.clone();
+    edited.extend_from_slice(b"appended");
+    env.tree("src").file("big", &edited).file("copy", &big);
+    let done = env.sync(&[]);
+    assert!(done.stdout().contains("2 repaired"), "{}", done.describe());
+    env.assert_replica();
+}
+
+#[test]
+fn read_only_directories_are_replicated_and_still_updatable() {
+    let env = Env::new();
+    env.tree("src").file("ro/f", "1").mode("ro", 0o555);
+    env.sync(&[]);
+    env.assert_replica();
+    fs::set_permissions(env.src().join("ro"), fs::Permissions::from_mode(0o755)).unwrap();
+    env.tree("src").file("ro/g", "2").mode("ro", 0o555);
+    env.sync(&[]);
+    env.assert_replica();
+}
+
+#[test]
+fn dry_run_and_plan_change_nothing() {
+    let env = Env::new();
+    env.tree("src").file("a", "1");
+    env.tern(["sync", "--dry-run", "src", "dst"])
+        .ok()
+        .stdout_has("+ file    a (1 B)");
+    assert!(!env.dst().exists());
+    env.sync(&[]);
+    env.tree("src").file("a", "2").file("b", "3");
+    let manifest = fs::read(env.dst().join(".tern/manifest")).unwrap();
+    env.tern(["plan", "src", "dst"])
+        .ok()
+        .stdout_has("> file    a");
+    env.tern(["sync", "-n", "--detailed-exitcode", "src", "dst"])
+        .code(2);
+    env.tern(["plan", "--detailed-exitcode", "src", "dst"])
+        .code(2);
+    assert_eq!(fs::read(env.dst().join("a")).unwrap(), b"1");
+    assert!(!env.dst().join("b").exists());
+    assert_eq!(
+        fs::read(env.dst().join(".tern/manifest")).unwrap(),
+        manifest
+    );
+    env.sync(&[]);
+    env.tern(["plan", "--detailed-exitcode", "src", "dst"])
+        .code(0);
+}
+
+#[test]
+fn files_the_destination_had_before_tern_are_kept_or_trashed_never_lost() {
+    let env = Env::new();
+    env.tree("dst")
+        .file("theirs.txt", "not tern's")
+        .file("clash.txt", "old clash");
+    env.tree("src").file("clash.txt", "new clash");
+    env.sync(&[]);
+    assert_eq!(
+        fs::read(env.dst().join("theirs.txt")).unwrap(),
+        b"not tern's"
+    );
+    assert_eq!(fs::read(env.dst().join("clash.txt")).unwrap(), b"new clash");
+    assert_eq!(trash_files(&env.dst()), ["clash.txt"]);
+}
+
+#[test]
+fn quiet_prints_nothing() {
+    let env = Env::new();
+    env.tree("src").file("a", "1");
+    let done = env.tern(["sync", "-q", "src", "dst"]).ok();
+    assert_eq!(done.stdout(), "");
+    assert_eq!(done.stderr(), "");
+    env.assert_replica();
+}
