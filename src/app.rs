@@ -37,6 +37,11 @@ pub fn run(cli: Cli) -> anyhow::Result<Status> {
             crate::cli::write_completions(shell, &mut std::io::stdout().lock());
             Ok(Status::Success)
         }
+        Command::Serve { root } => {
+            crate::remote::agent::serve(root, std::io::stdin().lock(), std::io::stdout().lock())
+                .context("tern agent")?;
+            Ok(Status::Success)
+        }
         Command::GenerateDocs { dir } => {
             crate::cli::write_generated_docs(&dir)
                 .with_context(|| format!("cannot write docs into {}", dir.display()))?;

@@ -63,6 +63,14 @@ pub enum Command {
         shell: Shell,
     },
 
+    /// Serve a destination to a tern client on stdin/stdout (started by tern itself over SSH)
+    #[command(hide = true)]
+    Serve {
+        /// The destination directory
+        #[arg(long)]
+        root: PathBuf,
+    },
+
     /// Write man pages and completion scripts into DIR/man and DIR/completions (for packagers)
     #[command(hide = true)]
     GenerateDocs {

@@ -24,6 +24,7 @@ pub mod hash;
 pub mod manifest;
 pub mod path;
 pub mod plan;
+pub mod remote;
 pub mod report;
 pub mod scan;
 pub mod transfer;

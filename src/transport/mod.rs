@@ -118,6 +118,26 @@ pub enum TransportError {
     Manifest(#[from] ManifestFileError),
     #[error("{0}")]
     Protocol(String),
+    /// An error the remote agent reported.
+    #[error("{message}")]
+    Remote { message: String, transient: bool },
+    #[error(
+        "remote tern speaks protocol {theirs} (tern {their_version}), this tern speaks {ours} \
+         (tern {our_version}); install the same tern version on both hosts"
+    )]
+    Version {
+        ours: u32,
+        theirs: u32,
+        our_version: String,
+        their_version: String,
+    },
+    /// The connection failed or dropped.
+    #[error("connection to {host} failed")]
+    Connection {
+        host: String,
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 impl TransportError {
@@ -136,7 +156,8 @@ impl TransportError {
     /// Whether trying again later may succeed (a held lock, a dropped connection).
     pub fn is_transient(&self) -> bool {
         match self {
-            TransportError::Locked { .. } => true,
+            TransportError::Locked { .. } | TransportError::Connection { .. } => true,
+            TransportError::Remote { transient, .. } => *transient,
             TransportError::Io { source, .. } => matches!(
                 source.kind(),
                 std::io::ErrorKind::TimedOut

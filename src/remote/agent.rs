@@ -1,0 +1,184 @@
+//! The agent: `tern serve --root PATH`, run on the destination host through SSH.
+//!
+//! It reads requests from stdin and applies them to its root with [`LocalDir`], the same
+//! crash-safe code a local destination uses. Every path it receives is a [`crate::path::RelPath`]
+//! (validated when the frame is decoded), so no request can name anything outside the root; and
+//! `LocalDir` never writes through a symlink. The agent writes to stdout only in reply to a
+//! question, never while the client may be writing, and nothing to stderr until it exits.
+
+use super::wire::Wire;
+use super::{MAX_DATA, PROTOCOL_VERSION, Request, Response};
+use crate::hash::ContentHash;
+use crate::manifest::Manifest;
+use crate::transport::local::LocalDir;
+use crate::transport::{Commit, Transport, TransportError};
+use std::io::{self, Read, Write};
+use std::path::PathBuf;
+
+/// Why the agent stopped before the client said goodbye.
+#[derive(Debug, thiserror::Error)]
+pub enum AgentError {
+    #[error("connection to the client failed")]
+    Io(#[from] io::Error),
+    #[error("client sent a bad request: {0}")]
+    Protocol(String),
+    #[error("client speaks protocol {theirs}, this agent speaks {ours}")]
+    Version { ours: u32, theirs: u32 },
+}
+
+fn error_reply(e: &TransportError) -> Response {
+    Response::Error {
+        transient: e.is_transient(),
+        message: format!("{e:#}"),
+    }
+}
+
+/// Serve one client until it says `Bye` or hangs up.
+pub fn serve(root: PathBuf, input: impl Read, output: impl Write) -> Result<(), AgentError> {
+    let mut wire = Wire::plain(input, output);
+    let Some(first) = wire.recv()? else {
+        return Ok(());
+    };
+    let level = match Request::decode(&first) {
+        Ok(Request::Hello {
+            version,
+            compress_level,
+            ..
+        }) => {
+            wire.send(
+                &Response::Hello {
+                    version: PROTOCOL_VERSION,
+                    tern: env!("CARGO_PKG_VERSION").into(),
+                }
+                .encode(),
+            )?;
+            wire.flush()?;
+            if version != PROTOCOL_VERSION {
+                return Err(AgentError::Version {
+                    ours: PROTOCOL_VERSION,
+                    theirs: version,
+                });
+            }
+            compress_level
+        }
+        Ok(other) => {
+            return Err(AgentError::Protocol(format!(
+                "expected hello, got {other:?}"
+            )));
+        }
+        Err(e) => return Err(AgentError::Protocol(e.to_string())),
+    };
+    let mut wire = wire.compressed(level)?;
+    let mut dest = LocalDir::new(root);
+    // The first error while staging: reported at the next question, later staging is ignored.
+    let mut failed: Option<TransportError> = None;
+    let mut ops = Vec::new();
+    let mut manifest = Vec::new();
+    while let Some(body) = wire.recv()? {
+        let req = Request::decode(&body).map_err(|e| AgentError::Protocol(e.to_string()))?;
+        let reply = match req {
+            Request::Hello { .. } => return Err(AgentError::Protocol("second hello".into())),
+            Request::Bye => return Ok(()),
+            Request::ManifestInfo => match manifest_file(&dest) {
+                Ok(Some(bytes)) => {
+                    let generation = Manifest::decode(&bytes).map(|m| m.generation).unwrap_or(0);
+                    Response::ManifestInfo(Some((generation, ContentHash::of(&bytes))))
+                }
+                Ok(None) => Response::ManifestInfo(None),
+                Err(e) => error_reply(&e),
+            },
+            Request::ReadManifest => {
+                match manifest_file(&dest) {
+                    Ok(bytes) => {
+                        for part in bytes.unwrap_or_default().chunks(MAX_DATA) {
+                            wire.send(&Response::Data(part.to_vec()).encode())?;
+                        }
+                        wire.send(&Response::DataEnd.encode())?;
+                    }
+                    Err(e) => wire.send(&error_reply(&e).encode())?,
+                }
+                wire.flush()?;
+                continue;
+            }
+            Request::Lock => match dest.lock() {
+                Ok(()) => Response::Ok,
+                Err(e) => error_reply(&e),
+            },
+            Request::StageBegin(h) => {
+                stage(&mut failed, || dest.stage_begin(&h));
+                continue;
+            }
+            Request::StageData(d) => {
+                stage(&mut failed, || dest.stage_data(&d));
+                continue;
+            }
+            Request::StageReuse {
+                from,
+                offset,
+                len,
+                hash,
+            } => {
+                stage(&mut failed, || dest.stage_reuse(&from, offset, len, &hash));
+                continue;
+            }
+            Request::StageEnd => {
+                stage(&mut failed, || dest.stage_end());
+                continue;
+            }
+            Request::FinishStaging => match failed.take() {
+                Some(e) => error_reply(&e),
+                None => match dest.finish_staging() {
+                    Ok(outcomes) => Response::Outcomes(outcomes),
+                    Err(e) => error_reply(&e),
+                },
+            },
+            Request::CommitOps(more) => {
+                ops.extend(more);
+                continue;
+            }
+            Request::CommitManifest(part) => {
+                manifest.extend_from_slice(&part);
+                continue;
+            }
+            Request::Commit { run_id } => {
+                let bytes = std::mem::take(&mut manifest);
+                let ops = std::mem::take(&mut ops);
+                match (failed.take(), Manifest::decode(&bytes)) {
+                    (Some(e), _) => error_reply(&e),
+                    (None, Err(e)) => Response::Error {
+                        transient: false,
+                        message: format!("client sent a bad manifest: {e}"),
+                    },
+                    (None, Ok(manifest)) => match dest.commit(&Commit {
+                        run_id,
+                        ops,
+                        manifest,
+                    }) {
+                        Ok(report) => Response::Committed(report),
+                        Err(e) => error_reply(&e),
+                    },
+                }
+            }
+        };
+        wire.send(&reply.encode())?;
+        wire.flush()?;
+    }
+    Ok(())
+}
+
+fn stage(failed: &mut Option<TransportError>, f: impl FnOnce() -> Result<(), TransportError>) {
+    if failed.is_none()
+        && let Err(e) = f()
+    {
+        *failed = Some(e);
+    }
+}
+
+fn manifest_file(dest: &LocalDir) -> Result<Option<Vec<u8>>, TransportError> {
+    let path = dest.root().join(crate::scan::STATE_DIR).join("manifest");
+    match std::fs::read(&path) {
+        Ok(b) => Ok(Some(b)),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(TransportError::io("read", path.display(), e)),
+    }
+}

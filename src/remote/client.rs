@@ -1,0 +1,343 @@
+//! The client side of the protocol: a [`Transport`] that drives a remote agent over any pair of
+//! byte streams (an SSH channel in production, pipes in tests).
+
+use super::wire::Wire;
+use super::{MAX_DATA, PROTOCOL_VERSION, Request, Response};
+use crate::hash::ContentHash;
+use crate::manifest::{Manifest, write_atomic};
+use crate::path::RelPath;
+use crate::transport::{
+    Commit, CommitReport, StageHeader, StageOutcome, Transport, TransportError,
+};
+use std::io::{Read, Write};
+use std::path::PathBuf;
+
+/// Ops per `CommitOps` frame: small enough that a frame stays far below the limit even with
+/// maximal paths (8 KiB per op at most).
+const OPS_PER_FRAME: usize = 1024;
+
+/// A remote agent, seen as a destination.
+pub struct RemoteClient<'a> {
+    wire: Wire<'a>,
+    name: String,
+    /// Where to keep a copy of the remote manifest, so an unchanged one is not fetched again.
+    cache_file: Option<PathBuf>,
+}
+
+impl<'a> RemoteClient<'a> {
+    /// Say hello and agree on compression. `Ok(None)` when the peer closed without a word (no
+    /// agent there).
+    pub fn handshake(
+        r: impl Read + 'a,
+        w: impl Write + 'a,
+        name: String,
+        compress_level: i32,
+        cache_file: Option<PathBuf>,
+    ) -> Result<Option<Self>, TransportError> {
+        let mut wire = Wire::plain(r, w);
+        let io = |e| TransportError::Connection {
+            host: name.clone(),
+            source: e,
+        };
+        let hello = Request::Hello {
+            version: PROTOCOL_VERSION,
+            tern: env!("CARGO_PKG_VERSION").into(),
+            compress_level,
+        };
+        // A peer that is not a tern agent may close before reading; that is "no agent" too.
+        if wire
+            .send(&hello.encode())
+            .and_then(|()| wire.flush())
+            .is_err()
+        {
+            return Ok(None);
+        }
+        let body = match wire.recv() {
+            Ok(Some(b)) => b,
+            Ok(None) => return Ok(None),
+            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(None),
+            Err(e) => return Err(io(e)),
+        };
+        match Response::decode(&body) {
+            Ok(Response::Hello { version, .. }) if version == PROTOCOL_VERSION => {}
+            Ok(Response::Hello { version, tern }) => {
+                return Err(TransportError::Version {
+                    ours: PROTOCOL_VERSION,
+                    theirs: version,
+                    our_version: env!("CARGO_PKG_VERSION").into(),
+                    their_version: tern,
+                });
+            }
+            _ => {
+                return Err(TransportError::Protocol(format!(
+                    "{name} did not answer as a tern agent"
+                )));
+            }
+        }
+        let wire = wire.compressed(compress_level).map_err(io)?;
+        Ok(Some(RemoteClient {
+            wire,
+            name,
+            cache_file,
+        }))
+    }
+
+    fn send(&mut self, req: &Request) -> Result<(), TransportError> {
+        self.wire.send(&req.encode()).map_err(|e| self.io(e))
+    }
+
+    fn io(&self, e: std::io::Error) -> TransportError {
+        TransportError::Connection {
+            host: self.name.clone(),
+            source: e,
+        }
+    }
+
+    /// Send `req`, flush, and read the answer; an agent error becomes a `TransportError`.
+    fn ask(&mut self, req: &Request) -> Result<Response, TransportError> {
+        self.send(req)?;
+        self.wire.flush().map_err(|e| self.io(e))?;
+        self.answer()
+    }
+
+    fn answer(&mut self) -> Result<Response, TransportError> {
+        let body = match self.wire.recv() {
+            Ok(Some(b)) => b,
+            Ok(None) => {
+                let eof = std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "agent hung up");
+                return Err(self.io(eof));
+            }
+            Err(e) => return Err(self.io(e)),
+        };
+        match Response::decode(&body) {
+            Ok(Response::Error { transient, message }) => Err(TransportError::Remote {
+                message: format!("on {}: {message}", self.name),
+                transient,
+            }),
+            Ok(r) => Ok(r),
+            Err(e) => Err(TransportError::Protocol(format!(
+                "{} sent a bad reply: {e}",
+                self.name
+            ))),
+        }
+    }
+
+    fn unexpected(&self, r: &Response) -> TransportError {
+        TransportError::Protocol(format!("{} sent an unexpected reply: {r:?}", self.name))
+    }
+
+    /// Say goodbye so the agent exits cleanly.
+    pub fn bye(&mut self) {
+        let _ = self.send(&Request::Bye);
+        let _ = self.wire.flush();
+    }
+
+    fn cached_manifest(&self, hash: &ContentHash) -> Option<Manifest> {
+        let bytes = std::fs::read(self.cache_file.as_ref()?).ok()?;
+        (ContentHash::of(&bytes) == *hash)
+            .then(|| Manifest::decode(&bytes).ok())
+            .flatten()
+    }
+}
+
+impl Transport for RemoteClient<'_> {
+    fn describe(&self) -> String {
+        self.name.clone()
+    }
+
+    fn lock(&mut self) -> Result<(), TransportError> {
+        match self.ask(&Request::Lock)? {
+            Response::Ok => Ok(()),
+            r => Err(self.unexpected(&r)),
+        }
+    }
+
+    fn read_manifest(&mut self) -> Result<Option<Manifest>, TransportError> {
+        let hash = match self.ask(&Request::ManifestInfo)? {
+            Response::ManifestInfo(None) => return Ok(None),
+            Response::ManifestInfo(Some((_, hash))) => hash,
+            r => return Err(self.unexpected(&r)),
+        };
+        if let Some(m) = self.cached_manifest(&hash) {
+            return Ok(Some(m));
+        }
+        self.send(&Request::ReadManifest)?;
+        self.wire.flush().map_err(|e| self.io(e))?;
+        let mut bytes = Vec::new();
+        loop {
+            match self.answer()? {
+                Response::Data(d) => bytes.extend_from_slice(&d),
+                Response::DataEnd => break,
+                r => return Err(self.unexpected(&r)),
+            }
+        }
+        let manifest = Manifest::decode(&bytes).map_err(|e| {
+            TransportError::Protocol(format!(
+                "the manifest on {} is corrupt ({e}); move its .tern/manifest aside to rebuild the \
+                 destination from scratch",
+                self.name
+            ))
+        })?;
+        if let Some(f) = &self.cache_file
+            && ContentHash::of(&bytes) == hash
+        {
+            // Only a cache: failing to keep it costs a download next time.
+            if let Some(dir) = f.parent() {
+                let _ = std::fs::create_dir_all(dir);
+            }
+            let _ = write_atomic(f, &bytes);
+        }
+        Ok(Some(manifest))
+    }
+
+    fn stage_begin(&mut self, header: &StageHeader) -> Result<(), TransportError> {
+        self.send(&Request::StageBegin(header.clone()))
+    }
+
+    fn stage_data(&mut self, data: &[u8]) -> Result<(), TransportError> {
+        for part in data.chunks(MAX_DATA) {
+            self.send(&Request::StageData(part.to_vec()))?;
+        }
+        Ok(())
+    }
+
+    fn stage_reuse(
+        &mut self,
+        from: &RelPath,
+        offset: u64,
+        len: u64,
+        hash: &ContentHash,
+    ) -> Result<(), TransportError> {
+        self.send(&Request::StageReuse {
+            from: from.clone(),
+            offset,
+            len,
+            hash: *hash,
+        })
+    }
+
+    fn stage_end(&mut self) -> Result<(), TransportError> {
+        self.send(&Request::StageEnd)
+    }
+
+    fn finish_staging(&mut self) -> Result<Vec<(u64, StageOutcome)>, TransportError> {
+        match self.ask(&Request::FinishStaging)? {
+            Response::Outcomes(o) => Ok(o),
+            r => Err(self.unexpected(&r)),
+        }
+    }
+
+    fn commit(&mut self, commit: &Commit) -> Result<CommitReport, TransportError> {
+        for batch in commit.ops.chunks(OPS_PER_FRAME) {
+            self.send(&Request::CommitOps(batch.to_vec()))?;
+        }
+        let encoded = commit.manifest.encode();
+        for part in encoded.chunks(MAX_DATA) {
+            self.send(&Request::CommitManifest(part.to_vec()))?;
+        }
+        let report = match self.ask(&Request::Commit {
+            run_id: commit.run_id.clone(),
+        })? {
+            Response::Committed(r) => r,
+            r => return Err(self.unexpected(&r)),
+        };
+        // The manifest just committed is what the next run will find there.
+        if let Some(f) = &self.cache_file {
+            if let Some(dir) = f.parent() {
+                let _ = std::fs::create_dir_all(dir);
+            }
+            let _ = write_atomic(f, &encoded);
+        }
+        Ok(report)
+    }
+}
+
+// An op carries at most two 4 KiB paths, so a full batch stays far below the frame limit.
+const _: () = assert!(OPS_PER_FRAME * 9 * 1024 < super::MAX_FRAME);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::{PlanOptions, plan};
+    use crate::scan::{ScanOptions, scan};
+    use crate::transfer::apply;
+    use indicatif::ProgressBar;
+
+    /// A client talking to an agent thread over pipes, as it would over SSH.
+    fn with_agent<T>(root: PathBuf, level: i32, f: impl FnOnce(&mut RemoteClient<'_>) -> T) -> T {
+        let (agent_in, client_out) = std::io::pipe().unwrap();
+        let (client_in, agent_out) = std::io::pipe().unwrap();
+        let agent =
+            std::thread::spawn(move || super::super::agent::serve(root, agent_in, agent_out));
+        let mut client = RemoteClient::handshake(client_in, client_out, "test".into(), level, None)
+            .unwrap()
+            .unwrap();
+        let out = f(&mut client);
+        client.bye();
+        drop(client);
+        agent.join().unwrap().unwrap();
+        out
+    }
+
+    fn sync_through_agent(src: &std::path::Path, dst: &std::path::Path, level: i32) -> u64 {
+        with_agent(dst.to_owned(), level, |c| {
+            c.lock().unwrap();
+            let before = c.read_manifest().unwrap().unwrap_or_default();
+            let s = scan(src, &ScanOptions::default(), &ProgressBar::hidden()).unwrap();
+            let p = plan(&s.manifest, &before, &[], &PlanOptions::default());
+            let applied = apply(&p, src, &before, c, "run", &ProgressBar::hidden()).unwrap();
+            assert!(applied.skipped.is_empty());
+            let after = c.read_manifest().unwrap().unwrap();
+            assert_eq!(after.entries, s.manifest.entries);
+            applied.bytes_sent
+        })
+    }
+
+    #[test]
+    fn a_sync_through_the_agent_matches_the_source_and_reuses_chunks() {
+        for level in [0, 3] {
+            let dir = tempfile::tempdir().unwrap();
+            let (src, dst) = (dir.path().join("src"), dir.path().join("dst"));
+            std::fs::create_dir_all(src.join("d")).unwrap();
+            let big = crate::chunk::tests::noise(1, 600_000);
+            std::fs::write(src.join("d/big"), &big).unwrap();
+            std::fs::write(src.join("small"), b"hello").unwrap();
+            assert_eq!(sync_through_agent(&src, &dst, level), 600_005);
+            assert_eq!(std::fs::read(dst.join("d/big")).unwrap(), big);
+            let mut edited = big.clone();
+            edited[300_000] ^= 1;
+            std::fs::write(src.join("d/big"), &edited).unwrap();
+            let sent = sync_through_agent(&src, &dst, level);
+            assert!(sent < 3 * crate::chunk::MAX_CHUNK as u64, "sent {sent}");
+            assert_eq!(std::fs::read(dst.join("d/big")).unwrap(), edited);
+        }
+    }
+
+    #[test]
+    fn a_protocol_version_mismatch_names_both_versions() {
+        let (agent_in, mut client_out) = std::io::pipe().unwrap();
+        let (mut client_in, agent_out) = std::io::pipe().unwrap();
+        let agent = std::thread::spawn(move || {
+            super::super::agent::serve(PathBuf::from("/nonexistent"), agent_in, agent_out)
+        });
+        let hello = Request::Hello {
+            version: 999,
+            tern: "9.9.9".into(),
+            compress_level: 0,
+        };
+        super::super::write_frame(&mut client_out, &hello.encode()).unwrap();
+        let reply = super::super::read_frame(&mut client_in).unwrap().unwrap();
+        assert!(matches!(
+            Response::decode(&reply).unwrap(),
+            Response::Hello {
+                version: PROTOCOL_VERSION,
+                ..
+            }
+        ));
+        let err = agent.join().unwrap().unwrap_err().to_string();
+        assert!(
+            err.contains("999") && err.contains(&PROTOCOL_VERSION.to_string()),
+            "{err}"
+        );
+    }
+}

@@ -1,0 +1,72 @@
+//! One bidirectional byte pipe carrying frames, plain or as a zstd stream each way.
+
+use super::{read_frame, write_frame};
+use std::cell::Cell;
+use std::io::{self, BufRead, BufReader, BufWriter, Read, Write};
+use std::rc::Rc;
+
+const BUF: usize = 256 * 1024;
+
+/// The two directions of a connection.
+pub struct Wire<'a> {
+    reader: Box<dyn BufRead + 'a>,
+    writer: Box<dyn Write + 'a>,
+}
+
+impl<'a> Wire<'a> {
+    pub fn plain(r: impl Read + 'a, w: impl Write + 'a) -> Self {
+        Wire {
+            reader: Box::new(BufReader::with_capacity(BUF, r)),
+            writer: Box::new(BufWriter::with_capacity(BUF, w)),
+        }
+    }
+
+    /// From now on, compress what is written at `level` and decompress what is read (level 0:
+    /// stay plain). Bytes already buffered from the peer are kept.
+    pub fn compressed(self, level: i32) -> io::Result<Self> {
+        if level == 0 {
+            return Ok(self);
+        }
+        let decoder = zstd::stream::read::Decoder::with_buffer(self.reader)?;
+        let mut encoder = zstd::stream::write::Encoder::new(self.writer, level)?;
+        // Use the other cores for compression when they are there.
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get()) as u32;
+        if threads > 1 {
+            let _ = encoder.multithread(threads);
+        }
+        Ok(Wire {
+            reader: Box::new(BufReader::with_capacity(BUF, decoder)),
+            writer: Box::new(encoder),
+        })
+    }
+
+    pub fn send(&mut self, body: &[u8]) -> io::Result<()> {
+        write_frame(&mut self.writer, body)
+    }
+
+    pub fn flush(&mut self) -> io::Result<()> {
+        self.writer.flush()
+    }
+
+    pub fn recv(&mut self) -> io::Result<Option<Vec<u8>>> {
+        read_frame(&mut self.reader)
+    }
+}
+
+/// Counts the bytes that pass through a writer (what goes on the wire).
+pub struct Counted<W> {
+    pub inner: W,
+    pub count: Rc<Cell<u64>>,
+}
+
+impl<W: Write> Write for Counted<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.count.set(self.count.get() + n as u64);
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
