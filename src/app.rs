@@ -19,10 +19,7 @@ use std::time::{Instant, SystemTime};
 
 /// Run `cli` and say how it ended.
 pub fn run(cli: Cli) -> anyhow::Result<Status> {
-    let ui = Ui {
-        quiet: cli.quiet,
-        verbose: cli.verbose,
-    };
+    let ui = Ui { quiet: cli.quiet, verbose: cli.verbose };
     match cli.command {
         Command::Sync(args) => {
             let spec = resolve(&args.tree)?;
@@ -74,10 +71,11 @@ impl Ui {
     }
 }
 
-fn open_destination(dest: &Destination) -> Box<dyn Transport> {
-    match dest {
+fn open_destination(spec: &SyncSpec) -> anyhow::Result<Box<dyn Transport>> {
+    Ok(match &spec.dest {
         Destination::Local(p) => Box::new(LocalDir::new(p)),
-    }
+        Destination::Ssh(t) => crate::transport::ssh::open(t, &spec.ssh)?,
+    })
 }
 
 /// Scan the source, read the destination manifest, and plan. Shared by `plan`, `sync --dry-run`
@@ -119,7 +117,7 @@ fn plan_command(ui: &Ui, args: &TreeArgs, detailed: bool) -> anyhow::Result<Stat
 }
 
 fn dry_run(ui: &Ui, spec: &SyncSpec, detailed: bool) -> anyhow::Result<Status> {
-    let mut dest = open_destination(&spec.dest);
+    let mut dest = open_destination(spec)?;
     let (scanned, _, plan) = scan_and_plan(ui, spec, dest.as_mut())?;
     let mut out = std::io::stdout().lock();
     write_or_pipe_closed(&mut out, report::plan_lines(&plan, ui.verbose).as_bytes())?;
@@ -138,7 +136,7 @@ fn dry_run(ui: &Ui, spec: &SyncSpec, detailed: bool) -> anyhow::Result<Status> {
 
 fn sync(ui: &Ui, spec: &SyncSpec) -> anyhow::Result<Status> {
     let started = Instant::now();
-    let mut dest = open_destination(&spec.dest);
+    let mut dest = open_destination(spec)?;
     dest.lock()?;
     let (scanned, dest_manifest, plan) = scan_and_plan(ui, spec, dest.as_mut())?;
     let mut out = std::io::stdout().lock();
@@ -148,14 +146,11 @@ fn sync(ui: &Ui, spec: &SyncSpec) -> anyhow::Result<Status> {
     if plan.is_empty() {
         // In sync already: leave the destination exactly as it is.
         if !ui.quiet {
-            let line = report::sync_summary(&plan, &Default::default(), started.elapsed());
+            let line =
+                report::sync_summary(&plan, &Default::default(), dest.as_ref(), started.elapsed());
             write_or_pipe_closed(&mut out, format!("{line}\n").as_bytes())?;
         }
-        return Ok(if scanned.issues.is_empty() {
-            Status::Success
-        } else {
-            Status::Partial
-        });
+        return Ok(if scanned.issues.is_empty() { Status::Success } else { Status::Partial });
     }
     let bar = ui.progress("syncing");
     let applied = transfer::apply(
@@ -166,15 +161,10 @@ fn sync(ui: &Ui, spec: &SyncSpec) -> anyhow::Result<Status> {
         &run_id(SystemTime::now()),
         &bar,
     )
-    .with_context(|| {
-        format!(
-            "sync to {} failed; run it again to complete it",
-            dest.describe()
-        )
-    })?;
+    .with_context(|| format!("sync to {} failed; run it again to complete it", dest.describe()))?;
     bar.finish_and_clear();
     if !ui.quiet {
-        let line = report::sync_summary(&plan, &applied, started.elapsed());
+        let line = report::sync_summary(&plan, &applied, dest.as_ref(), started.elapsed());
         write_or_pipe_closed(&mut out, format!("{line}\n").as_bytes())?;
     }
     Ok(if scanned.issues.is_empty() && applied.skipped.is_empty() {
@@ -194,9 +184,7 @@ fn write_or_pipe_closed(out: &mut impl Write, data: &[u8]) -> anyhow::Result<()>
 
 /// A sortable, unique-enough name for one run: `20261126T034512.345Z`.
 pub fn run_id(now: SystemTime) -> String {
-    let d = now
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .unwrap_or_default();
+    let d = now.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default();
     let secs = d.as_secs() as i64;
     let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
     let (y, m, day) = civil_from_days(days);

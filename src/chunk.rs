@@ -58,9 +58,7 @@ impl FileDigest {
         if !chunks.is_empty() {
             let total: u64 = chunks.iter().map(|c| u64::from(c.len)).sum();
             if total != size {
-                return Err(format!(
-                    "chunk lengths add up to {total}, not the file size {size}"
-                ));
+                return Err(format!("chunk lengths add up to {total}, not the file size {size}"));
             }
             if chunks.iter().any(|c| c.len == 0) {
                 return Err("a chunk has length zero".into());
@@ -73,11 +71,7 @@ impl FileDigest {
 
     /// The digest of an empty file.
     pub fn empty() -> Self {
-        FileDigest {
-            size: 0,
-            hash: ContentHash::empty(),
-            chunks: Vec::new(),
-        }
+        FileDigest { size: 0, hash: ContentHash::empty(), chunks: Vec::new() }
     }
 
     /// The stored chunk list (empty for files of zero or one chunk).
@@ -91,21 +85,13 @@ impl FileDigest {
             if self.size == 0 {
                 return Vec::new();
             }
-            return vec![ChunkAt {
-                offset: 0,
-                len: self.size as u32,
-                hash: self.hash,
-            }];
+            return vec![ChunkAt { offset: 0, len: self.size as u32, hash: self.hash }];
         }
         let mut offset = 0;
         self.chunks
             .iter()
             .map(|c| {
-                let at = ChunkAt {
-                    offset,
-                    len: c.len,
-                    hash: c.hash,
-                };
+                let at = ChunkAt { offset, len: c.len, hash: c.hash };
                 offset += u64::from(c.len);
                 at
             })
@@ -143,10 +129,7 @@ pub fn digest_reader(mut reader: impl Read) -> io::Result<FileDigest> {
             }
             let data = &buf[c.offset..end];
             whole.update(data);
-            chunks.push(ChunkRef {
-                len: c.length as u32,
-                hash: ContentHash::of(data),
-            });
+            chunks.push(ChunkRef { len: c.length as u32, hash: ContentHash::of(data) });
             consumed = end;
         }
         size += consumed as u64;
@@ -183,14 +166,7 @@ pub(crate) mod tests {
         assert_eq!(d.size, 5);
         assert_eq!(d.hash, ContentHash::of(b"hello"));
         assert!(d.stored_chunks().is_empty());
-        assert_eq!(
-            d.chunks(),
-            vec![ChunkAt {
-                offset: 0,
-                len: 5,
-                hash: d.hash
-            }]
-        );
+        assert_eq!(d.chunks(), vec![ChunkAt { offset: 0, len: 5, hash: d.hash }]);
         assert_eq!(digest_reader(&b""[..]).unwrap(), FileDigest::empty());
         assert!(FileDigest::empty().chunks().is_empty());
     }
@@ -229,10 +205,7 @@ pub(crate) mod tests {
             }
         }
         let data = noise(3, 2 * BUF_SIZE + 999);
-        assert_eq!(
-            digest_reader(&data[..]).unwrap(),
-            digest_reader(Trickle(&data)).unwrap()
-        );
+        assert_eq!(digest_reader(&data[..]).unwrap(), digest_reader(Trickle(&data)).unwrap());
     }
 
     #[test]

@@ -101,6 +101,46 @@ pub struct TreeArgs {
     /// Do not read or write the source hash cache
     #[arg(long)]
     pub no_cache: bool,
+
+    #[command(flatten)]
+    pub ssh: SshArgs,
+}
+
+/// How to reach SSH destinations (`[user@]host:path`, `ssh://[user@]host[:port]/path`).
+#[derive(Debug, Args)]
+#[command(next_help_heading = "SSH options")]
+pub struct SshArgs {
+    /// Read this ssh_config file instead of ~/.ssh/config
+    #[arg(short = 'F', long = "ssh-config", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// Try this private key (after ssh-agent, before the config's and the defaults); repeatable
+    #[arg(short = 'i', long = "identity", value_name = "FILE")]
+    pub identities: Vec<PathBuf>,
+
+    /// Check host keys against this known_hosts file (and record accepted ones there)
+    #[arg(long, value_name = "FILE")]
+    pub known_hosts: Option<PathBuf>,
+
+    /// What to do with an unknown host key: refuse it (strict) or record it (accept-new); a
+    /// changed key is always refused [default: strict, or the config's StrictHostKeyChecking]
+    #[arg(long, value_enum, value_name = "POLICY")]
+    pub host_key_policy: Option<HostKeyPolicyArg>,
+
+    /// The tern binary on the remote host
+    #[arg(long, value_name = "PATH", default_value = "tern")]
+    pub remote_tern: String,
+
+    /// zstd level for data sent over SSH (1-22); 0 turns compression off
+    #[arg(long, value_name = "N", default_value_t = 3, value_parser = clap::value_parser!(i32).range(0..=22))]
+    pub compress_level: i32,
+}
+
+/// `--host-key-policy` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum HostKeyPolicyArg {
+    Strict,
+    AcceptNew,
 }
 
 #[derive(Debug, Args)]

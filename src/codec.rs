@@ -11,21 +11,14 @@ pub enum DecodeError {
     #[error("input is truncated (wanted {wanted} more bytes for {what})")]
     Truncated { what: &'static str, wanted: u64 },
     #[error("{what} is too large ({len}, limit {max})")]
-    TooLarge {
-        what: &'static str,
-        len: u64,
-        max: u64,
-    },
+    TooLarge { what: &'static str, len: u64, max: u64 },
     #[error("invalid {what}: {detail}")]
     Invalid { what: &'static str, detail: String },
 }
 
 impl DecodeError {
     pub fn invalid(what: &'static str, detail: impl Into<String>) -> Self {
-        DecodeError::Invalid {
-            what,
-            detail: detail.into(),
-        }
+        DecodeError::Invalid { what, detail: detail.into() }
     }
 }
 
@@ -92,10 +85,7 @@ impl<'a> Reader<'a> {
 
     fn take(&mut self, n: usize, what: &'static str) -> Result<&'a [u8], DecodeError> {
         if self.remaining() < n {
-            return Err(DecodeError::Truncated {
-                what,
-                wanted: (n - self.remaining()) as u64,
-            });
+            return Err(DecodeError::Truncated { what, wanted: (n - self.remaining()) as u64 });
         }
         let s = &self.buf[self.pos..self.pos + n];
         self.pos += n;
@@ -154,10 +144,7 @@ impl<'a> Reader<'a> {
         if self.is_empty() {
             Ok(())
         } else {
-            Err(DecodeError::invalid(
-                what,
-                format!("{} trailing bytes", self.remaining()),
-            ))
+            Err(DecodeError::invalid(what, format!("{} trailing bytes", self.remaining())))
         }
     }
 }
@@ -191,17 +178,11 @@ mod tests {
     fn hostile_lengths_are_refused() {
         let mut w = Writer::new();
         w.varint(u64::MAX);
-        assert!(matches!(
-            Reader::new(&w.buf).bytes("b", 100),
-            Err(DecodeError::TooLarge { .. })
-        ));
+        assert!(matches!(Reader::new(&w.buf).bytes("b", 100), Err(DecodeError::TooLarge { .. })));
         let mut w = Writer::new();
         w.varint(50);
         w.fixed(b"short");
-        assert!(matches!(
-            Reader::new(&w.buf).bytes("b", 100),
-            Err(DecodeError::Truncated { .. })
-        ));
+        assert!(matches!(Reader::new(&w.buf).bytes("b", 100), Err(DecodeError::Truncated { .. })));
         assert!(Reader::new(&[0xff; 11]).varint("v").is_err());
         assert!(
             Reader::new(&[0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02])

@@ -3,9 +3,11 @@
 //! Everything that can be rejected without touching the destination is rejected here, with a
 //! one-line message that names the offending value and says what to do.
 
-use crate::cli::TreeArgs;
+use crate::cli::{HostKeyPolicyArg, SshArgs, TreeArgs};
 use crate::plan::PlanOptions;
 use crate::scan::{ScanOptions, default_cache_file};
+use crate::transport::ssh::known_hosts::HostKeyPolicy;
+use crate::transport::ssh::{SshOptions, SshTarget};
 use std::path::{Path, PathBuf};
 
 /// Where to replicate to.
@@ -13,12 +15,15 @@ use std::path::{Path, PathBuf};
 pub enum Destination {
     /// A directory on this machine.
     Local(PathBuf),
+    /// A directory on an SSH host.
+    Ssh(SshTarget),
 }
 
 impl std::fmt::Display for Destination {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Destination::Local(p) => write!(f, "{}", p.display()),
+            Destination::Ssh(t) => write!(f, "{t}"),
         }
     }
 }
@@ -30,6 +35,7 @@ pub struct SyncSpec {
     pub dest: Destination,
     pub scan: ScanOptions,
     pub plan: PlanOptions,
+    pub ssh: SshOptions,
 }
 
 /// Arguments that cannot work.
@@ -50,10 +56,9 @@ pub enum ConfigError {
     #[error("destination is empty; give a directory path")]
     EmptyDest,
     #[error(
-        "remote destination {0} needs SSH support, which this build of tern does not have yet; \
-         use a local directory"
+        "destination {arg} is not valid: {reason}; use [user@]host:path or ssh://[user@]host[:port]/path"
     )]
-    RemoteUnsupported(String),
+    BadDestination { arg: String, reason: &'static str },
     #[error(
         "destination parent {} does not exist; create it first (tern creates only the last path \
          component)",
@@ -74,14 +79,76 @@ pub fn parse_destination(arg: &str) -> Result<Destination, ConfigError> {
     if arg.is_empty() {
         return Err(ConfigError::EmptyDest);
     }
-    let remote = arg.starts_with("ssh://")
-        || arg
-            .find(':')
-            .is_some_and(|c| arg.find('/').is_none_or(|s| c < s));
-    if remote {
-        return Err(ConfigError::RemoteUnsupported(arg.to_string()));
+    let bad = |reason| ConfigError::BadDestination { arg: arg.to_string(), reason };
+    if let Some(rest) = arg.strip_prefix("ssh://") {
+        let (authority, path) = match rest.find('/') {
+            Some(i) => (&rest[..i], &rest[i..]),
+            None => return Err(bad("an ssh:// destination needs a path after the host")),
+        };
+        let (user, hostport) = split_user(authority);
+        let (host, port) =
+            split_port(hostport).ok_or_else(|| bad("the port is not a number from 1 to 65535"))?;
+        if host.is_empty() {
+            return Err(bad("the host is empty"));
+        }
+        return Ok(Destination::Ssh(SshTarget { user, host, port, path: path.to_string() }));
     }
-    Ok(Destination::Local(PathBuf::from(arg)))
+    // scp style: a colon before the first slash (outside [brackets]) means host:path
+    let bracket_end = if arg.starts_with('[') { arg.find(']').map_or(0, |i| i + 1) } else { 0 };
+    let colon = arg[bracket_end..].find(':').map(|c| c + bracket_end);
+    let remote = colon.filter(|&c| arg.find('/').is_none_or(|s| c < s));
+    let Some(c) = remote else { return Ok(Destination::Local(PathBuf::from(arg))) };
+    let (user, host) = split_user(&arg[..c]);
+    let host = host.trim_start_matches('[').trim_end_matches(']').to_string();
+    if host.is_empty() {
+        return Err(bad("the host is empty"));
+    }
+    let path = if arg[c + 1..].is_empty() { ".".to_string() } else { arg[c + 1..].to_string() };
+    Ok(Destination::Ssh(SshTarget { user, host, port: None, path }))
+}
+
+fn split_user(s: &str) -> (Option<String>, &str) {
+    match s.rsplit_once('@') {
+        Some((u, h)) if !u.is_empty() => (Some(u.to_string()), h),
+        _ => (None, s),
+    }
+}
+
+/// `host`, `host:port`, `[v6]`, `[v6]:port`; `None` for a bad port.
+fn split_port(s: &str) -> Option<(String, Option<u16>)> {
+    let (host, port) = if let Some(rest) = s.strip_prefix('[') {
+        let (h, after) = rest.split_once(']')?;
+        (h, after.strip_prefix(':'))
+    } else {
+        match s.rsplit_once(':') {
+            Some((h, p)) => (h, Some(p)),
+            None => (s, None),
+        }
+    };
+    let port = match port {
+        Some(p) => Some(p.parse::<u16>().ok().filter(|&p| p > 0)?),
+        None => None,
+    };
+    Some((host.to_string(), port))
+}
+
+/// SSH settings from the command line.
+pub fn ssh_options(args: &SshArgs) -> SshOptions {
+    let cache_dir = std::env::var_os("TERN_CACHE_DIR")
+        .map(PathBuf::from)
+        .or_else(|| dirs::cache_dir().map(|d| d.join("tern")));
+    SshOptions {
+        config_file: args.config.clone(),
+        identities: args.identities.clone(),
+        known_hosts: args.known_hosts.clone(),
+        host_key_policy: args.host_key_policy.map(|p| match p {
+            HostKeyPolicyArg::Strict => HostKeyPolicy::Strict,
+            HostKeyPolicyArg::AcceptNew => HostKeyPolicy::AcceptNew,
+        }),
+        remote_tern: args.remote_tern.clone(),
+        compress_level: args.compress_level,
+        cache_dir,
+    }
 }
 
 /// Resolve and check the arguments shared by `sync` and `plan`.
@@ -94,19 +161,27 @@ pub fn resolve(args: &TreeArgs) -> Result<SyncSpec, ConfigError> {
             return Err(ConfigError::MissingSource(source));
         }
         Err(e) => {
-            return Err(ConfigError::Resolve {
-                path: source,
-                source: e,
-            });
+            return Err(ConfigError::Resolve { path: source, source: e });
         }
     }
     let dest = parse_destination(&args.dest)?;
-    let Destination::Local(dest_path) = &dest;
+    if let Destination::Local(dest_path) = &dest {
+        check_local_destination(&source, dest_path)?;
+    }
+    let cache_file = if args.no_cache { None } else { default_cache_file(&source) };
+    Ok(SyncSpec {
+        source,
+        dest,
+        scan: ScanOptions { checksum: args.checksum, cache_file },
+        plan: PlanOptions { delete: !args.no_delete },
+        ssh: ssh_options(&args.ssh),
+    })
+}
+
+fn check_local_destination(source: &Path, dest_path: &Path) -> Result<(), ConfigError> {
     match std::fs::metadata(dest_path) {
         Ok(md) if !md.is_dir() => {
-            return Err(ConfigError::DestNotADirectory(
-                dest_path.display().to_string(),
-            ));
+            return Err(ConfigError::DestNotADirectory(dest_path.display().to_string()));
         }
         Ok(_) => {}
         Err(_) => {
@@ -116,45 +191,21 @@ pub fn resolve(args: &TreeArgs) -> Result<SyncSpec, ConfigError> {
             }
         }
     }
-    check_not_nested(&source, dest_path)?;
-    let cache_file = if args.no_cache {
-        None
-    } else {
-        default_cache_file(&source)
-    };
-    Ok(SyncSpec {
-        source,
-        dest,
-        scan: ScanOptions {
-            checksum: args.checksum,
-            cache_file,
-        },
-        plan: PlanOptions {
-            delete: !args.no_delete,
-        },
-    })
+    check_not_nested(source, dest_path)
 }
 
 /// Refuse a destination inside the source (it would replicate itself) or the reverse (the sync
 /// would trash its own source).
 fn check_not_nested(source: &Path, dest: &Path) -> Result<(), ConfigError> {
-    let src = std::fs::canonicalize(source).map_err(|e| ConfigError::Resolve {
-        path: source.into(),
-        source: e,
-    })?;
+    let src = std::fs::canonicalize(source)
+        .map_err(|e| ConfigError::Resolve { path: source.into(), source: e })?;
     let dst = canonical_maybe_missing(dest)?;
     let show = |p: &Path| p.display().to_string();
     if dst.starts_with(&src) {
-        return Err(ConfigError::DestInsideSource {
-            src: show(source),
-            dest: show(dest),
-        });
+        return Err(ConfigError::DestInsideSource { src: show(source), dest: show(dest) });
     }
     if src.starts_with(&dst) {
-        return Err(ConfigError::SourceInsideDest {
-            src: show(source),
-            dest: show(dest),
-        });
+        return Err(ConfigError::SourceInsideDest { src: show(source), dest: show(dest) });
     }
     Ok(())
 }
@@ -164,14 +215,9 @@ fn canonical_maybe_missing(p: &Path) -> Result<PathBuf, ConfigError> {
     match std::fs::canonicalize(p) {
         Ok(c) => Ok(c),
         Err(_) => {
-            let parent = p
-                .parent()
-                .filter(|q| !q.as_os_str().is_empty())
-                .unwrap_or(Path::new("."));
-            let base = std::fs::canonicalize(parent).map_err(|e| ConfigError::Resolve {
-                path: parent.into(),
-                source: e,
-            })?;
+            let parent = p.parent().filter(|q| !q.as_os_str().is_empty()).unwrap_or(Path::new("."));
+            let base = std::fs::canonicalize(parent)
+                .map_err(|e| ConfigError::Resolve { path: parent.into(), source: e })?;
             Ok(match p.file_name() {
                 Some(name) => base.join(name),
                 None => base,
@@ -191,16 +237,30 @@ mod tests {
         assert_eq!(parse_destination("./a:b").unwrap(), local("./a:b"));
         assert_eq!(parse_destination("/a:b").unwrap(), local("/a:b"));
         assert_eq!(parse_destination("plain").unwrap(), local("plain"));
-        for remote in [
-            "host:/srv",
-            "alice@host:dir",
-            "ssh://alice@host:22/srv",
-            "host:",
-        ] {
-            assert!(matches!(
-                parse_destination(remote),
-                Err(ConfigError::RemoteUnsupported(_))
-            ));
+        let ssh = |user: Option<&str>, host: &str, port: Option<u16>, path: &str| {
+            Destination::Ssh(SshTarget {
+                user: user.map(String::from),
+                host: host.into(),
+                port,
+                path: path.into(),
+            })
+        };
+        let cases = [
+            ("host:/srv", ssh(None, "host", None, "/srv")),
+            ("alice@host:dir", ssh(Some("alice"), "host", None, "dir")),
+            ("host:", ssh(None, "host", None, ".")),
+            ("ssh://alice@host:2222/srv/x", ssh(Some("alice"), "host", Some(2222), "/srv/x")),
+            ("ssh://host/srv", ssh(None, "host", None, "/srv")),
+            ("ssh://[::1]:22/srv", ssh(None, "::1", Some(22), "/srv")),
+            ("user@[::1]:p", ssh(Some("user"), "::1", None, "p")),
+            ("backup1:/srv/replica/site", ssh(None, "backup1", None, "/srv/replica/site")),
+        ];
+        for (arg, want) in cases {
+            assert_eq!(parse_destination(arg).unwrap(), want, "{arg}");
+        }
+        for bad in ["ssh://host", "ssh://host:99999/x", "ssh://:22/x", ":path", "ssh://h:0/x"] {
+            let err = parse_destination(bad);
+            assert!(matches!(err, Err(ConfigError::BadDestination { .. })), "{bad}");
         }
         assert!(matches!(parse_destination(""), Err(ConfigError::EmptyDest)));
     }

@@ -9,12 +9,7 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(e) => {
             let _ = e.print();
-            return if e.use_stderr() {
-                Status::Usage
-            } else {
-                Status::Success
-            }
-            .into();
+            return if e.use_stderr() { Status::Usage } else { Status::Success }.into();
         }
     };
     match tern::app::run(cli) {

@@ -119,10 +119,7 @@ pub struct Manifest {
 impl Manifest {
     /// Find an entry by path.
     pub fn get(&self, path: &RelPath) -> Option<&Entry> {
-        self.entries
-            .binary_search_by(|e| e.path.cmp(path))
-            .ok()
-            .map(|i| &self.entries[i])
+        self.entries.binary_search_by(|e| e.path.cmp(path)).ok().map(|i| &self.entries[i])
     }
 
     /// Sort the entries into manifest order (used after building one from a walk).
@@ -197,10 +194,7 @@ impl Manifest {
             entries.push(decode_entry(&mut r)?);
         }
         r.finish("manifest")?;
-        let m = Manifest {
-            generation,
-            entries,
-        };
+        let m = Manifest { generation, entries };
         m.validate()?;
         Ok(m)
     }
@@ -211,18 +205,12 @@ impl Manifest {
             Ok(d) => d,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(e) => {
-                return Err(ManifestFileError::Io {
-                    path: path.to_owned(),
-                    source: e,
-                });
+                return Err(ManifestFileError::Io { path: path.to_owned(), source: e });
             }
         };
         Self::decode(&data)
             .map(Some)
-            .map_err(|e| ManifestFileError::Corrupt {
-                path: path.to_owned(),
-                reason: e,
-            })
+            .map_err(|e| ManifestFileError::Corrupt { path: path.to_owned(), reason: e })
     }
 
     /// Write atomically: a temporary file beside `path`, fsync, rename, fsync the directory.
@@ -244,10 +232,7 @@ pub enum ManifestFileError {
         "manifest {} is corrupt ({reason}); move it aside to rebuild the destination from scratch",
         path.display()
     )]
-    Corrupt {
-        path: std::path::PathBuf,
-        reason: DecodeError,
-    },
+    Corrupt { path: std::path::PathBuf, reason: DecodeError },
 }
 
 /// Check magic and version, then decompress the body with a size bound.
@@ -275,11 +260,7 @@ pub(crate) fn open_container(
         .read_to_end(&mut body)
         .map_err(|e| DecodeError::invalid(what, format!("bad compressed data: {e}")))?;
     if body.len() as u64 > MAX_BODY {
-        return Err(DecodeError::TooLarge {
-            what,
-            len: body.len() as u64,
-            max: MAX_BODY,
-        });
+        return Err(DecodeError::TooLarge { what, len: body.len() as u64, max: MAX_BODY });
     }
     Ok(body)
 }
@@ -303,10 +284,7 @@ pub(crate) fn decode_meta(r: &mut Reader<'_>) -> Result<Meta, DecodeError> {
     let mode = r.varint_max("mode", 0o7777)? as u32;
     let secs = r.zigzag("mtime")?;
     let nanos = r.varint_max("mtime nanoseconds", 999_999_999)? as u32;
-    Ok(Meta {
-        mode,
-        mtime: Mtime { secs, nanos },
-    })
+    Ok(Meta { mode, mtime: Mtime { secs, nanos } })
 }
 
 pub(crate) fn encode_digest(w: &mut Writer, d: &FileDigest) {
@@ -326,10 +304,7 @@ pub(crate) fn decode_digest(r: &mut Reader<'_>) -> Result<FileDigest, DecodeErro
     let mut chunks = Vec::with_capacity(n.min(r.remaining() as u64 / 33) as usize);
     for _ in 0..n {
         let len = r.varint_max("chunk length", MAX_CHUNK as u64)? as u32;
-        chunks.push(ChunkRef {
-            len,
-            hash: ContentHash(r.fixed("chunk hash")?),
-        });
+        chunks.push(ChunkRef { len, hash: ContentHash(r.fixed("chunk hash")?) });
     }
     FileDigest::new(size, hash, chunks).map_err(|e| DecodeError::invalid("file digest", e))
 }
@@ -360,18 +335,12 @@ pub(crate) fn decode_entry(r: &mut Reader<'_>) -> Result<Entry, DecodeError> {
         2 => {
             let t = r.bytes("symlink target", MAX_PATH_LEN)?;
             if t.is_empty() || t.contains(&0) {
-                return Err(DecodeError::invalid(
-                    "symlink target",
-                    "empty or contains NUL",
-                ));
+                return Err(DecodeError::invalid("symlink target", "empty or contains NUL"));
             }
             Kind::Symlink(t.to_vec())
         }
         t => {
-            return Err(DecodeError::invalid(
-                "entry kind",
-                format!("unknown kind {t}"),
-            ));
+            return Err(DecodeError::invalid("entry kind", format!("unknown kind {t}")));
         }
     };
     Ok(Entry { path, meta, kind })
@@ -394,22 +363,13 @@ pub(crate) mod tests {
     pub(crate) fn e(path: &str, kind: Kind) -> Entry {
         Entry {
             path: RelPath::new(path).unwrap(),
-            meta: Meta {
-                mode: 0o644,
-                mtime: Mtime {
-                    secs: 1_700_000_000,
-                    nanos: 5,
-                },
-            },
+            meta: Meta { mode: 0o644, mtime: Mtime { secs: 1_700_000_000, nanos: 5 } },
             kind,
         }
     }
 
     pub(crate) fn file(path: &str, content: &[u8]) -> Entry {
-        e(
-            path,
-            Kind::File(crate::chunk::digest_reader(content).unwrap()),
-        )
+        e(path, Kind::File(crate::chunk::digest_reader(content).unwrap()))
     }
 
     #[test]

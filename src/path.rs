@@ -221,18 +221,10 @@ mod tests {
             let err = RelPath::new(*bytes).expect_err("must be rejected");
             assert!(check(&err), "{bytes:?} gave {err:?}");
         }
-        assert!(matches!(
-            RelPath::new(vec![b'x'; 256]),
-            Err(PathError::TooLong(_))
-        ));
-        let long: Vec<u8> = std::iter::repeat_n(&b"abcdefgh/"[..], 500)
-            .flatten()
-            .copied()
-            .collect();
-        assert!(matches!(
-            RelPath::new(&long[..long.len() - 1]),
-            Err(PathError::TooLong(_))
-        ));
+        assert!(matches!(RelPath::new(vec![b'x'; 256]), Err(PathError::TooLong(_))));
+        let long: Vec<u8> =
+            std::iter::repeat_n(&b"abcdefgh/"[..], 500).flatten().copied().collect();
+        assert!(matches!(RelPath::new(&long[..long.len() - 1]), Err(PathError::TooLong(_))));
     }
 
     #[test]
@@ -244,16 +236,10 @@ mod tests {
         assert!(a.is_ancestor_of(&p));
         assert!(!RelPath::new("a/b/c").unwrap().is_ancestor_of(&p));
         assert!(RelPath::new("a/b/").is_err());
-        assert!(
-            !RelPath::new("ab")
-                .unwrap()
-                .is_ancestor_of(&RelPath::new("abc/d").unwrap())
-        );
+        assert!(!RelPath::new("ab").unwrap().is_ancestor_of(&RelPath::new("abc/d").unwrap()));
         // descendants of "a" sort directly after it, even with "a-b" around
-        let mut v: Vec<RelPath> = ["a-b", "a/z", "a", "a/b", "b"]
-            .iter()
-            .map(|s| RelPath::new(*s).unwrap())
-            .collect();
+        let mut v: Vec<RelPath> =
+            ["a-b", "a/z", "a", "a/b", "b"].iter().map(|s| RelPath::new(*s).unwrap()).collect();
         v.sort();
         let names: Vec<_> = v.iter().map(|p| p.display().to_string()).collect();
         assert_eq!(names, ["a", "a/b", "a/z", "a-b", "b"]);

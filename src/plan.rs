@@ -56,18 +56,9 @@ impl Action {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Piece {
     /// Read from the destination's own copy of `from` (verified against `hash` before use).
-    Reuse {
-        from: RelPath,
-        offset: u64,
-        len: u64,
-        hash: ContentHash,
-    },
+    Reuse { from: RelPath, offset: u64, len: u64, hash: ContentHash },
     /// Send from the source file.
-    Send {
-        offset: u64,
-        len: u64,
-        hash: ContentHash,
-    },
+    Send { offset: u64, len: u64, hash: ContentHash },
 }
 
 impl Piece {
@@ -92,19 +83,11 @@ pub struct Recipe {
 
 impl Recipe {
     pub fn bytes_to_send(&self) -> u64 {
-        self.pieces
-            .iter()
-            .filter(|p| matches!(p, Piece::Send { .. }))
-            .map(Piece::len)
-            .sum()
+        self.pieces.iter().filter(|p| matches!(p, Piece::Send { .. })).map(Piece::len).sum()
     }
 
     pub fn bytes_reused(&self) -> u64 {
-        self.pieces
-            .iter()
-            .filter(|p| matches!(p, Piece::Reuse { .. }))
-            .map(Piece::len)
-            .sum()
+        self.pieces.iter().filter(|p| matches!(p, Piece::Reuse { .. })).map(Piece::len).sum()
     }
 }
 
@@ -257,11 +240,8 @@ pub fn plan(source: &Manifest, dest: &Manifest, protected: &[RelPath], opts: &Pl
                         renamed: false,
                     });
                 } else if let Some(action) = compare_same_kind(s, d) {
-                    let recipe = if action == Action::Update {
-                        file_recipe(s, &index)
-                    } else {
-                        None
-                    };
+                    let recipe =
+                        if action == Action::Update { file_recipe(s, &index) } else { None };
                     changes.push(Change {
                         path: s.path.clone(),
                         action,
@@ -322,15 +302,8 @@ pub fn plan(source: &Manifest, dest: &Manifest, protected: &[RelPath], opts: &Pl
             stats.bytes_reused += r.bytes_reused();
         }
     }
-    let new_manifest = Manifest {
-        generation: dest.generation,
-        entries: new_entries,
-    };
-    Plan {
-        changes,
-        new_manifest,
-        stats,
-    }
+    let new_manifest = Manifest { generation: dest.generation, entries: new_entries };
+    Plan { changes, new_manifest, stats }
 }
 
 /// For two entries of the same kind, what (if anything) must change.
@@ -382,16 +355,8 @@ fn file_recipe(entry: &Entry, index: &ChunkIndex<'_>) -> Option<Recipe> {
         return None;
     };
     if let Some(from) = index.files.get(&d.hash) {
-        let whole = Piece::Reuse {
-            from: (*from).clone(),
-            offset: 0,
-            len: d.size,
-            hash: d.hash,
-        };
-        return Some(Recipe {
-            pieces: vec![whole],
-            whole_copy_of: Some((*from).clone()),
-        });
+        let whole = Piece::Reuse { from: (*from).clone(), offset: 0, len: d.size, hash: d.hash };
+        return Some(Recipe { pieces: vec![whole], whole_copy_of: Some((*from).clone()) });
     }
     let mut pieces: Vec<Piece> = Vec::new();
     for c in d.chunks() {
@@ -402,18 +367,11 @@ fn file_recipe(entry: &Entry, index: &ChunkIndex<'_>) -> Option<Recipe> {
                 len: u64::from(c.len),
                 hash: c.hash,
             },
-            _ => Piece::Send {
-                offset: c.offset,
-                len: u64::from(c.len),
-                hash: c.hash,
-            },
+            _ => Piece::Send { offset: c.offset, len: u64::from(c.len), hash: c.hash },
         };
         pieces.push(piece);
     }
-    Some(Recipe {
-        pieces,
-        whole_copy_of: None,
-    })
+    Some(Recipe { pieces, whole_copy_of: None })
 }
 
 #[cfg(test)]
@@ -423,20 +381,14 @@ mod tests {
     use crate::manifest::{Meta, Mtime};
 
     fn m(entries: Vec<Entry>) -> Manifest {
-        let mut m = Manifest {
-            generation: 1,
-            entries,
-        };
+        let mut m = Manifest { generation: 1, entries };
         m.sort();
         m.validate().unwrap();
         m
     }
 
     fn summary(p: &Plan) -> Vec<String> {
-        p.changes
-            .iter()
-            .map(|c| format!("{} {}", c.action.name(), c.path.display()))
-            .collect()
+        p.changes.iter().map(|c| format!("{} {}", c.action.name(), c.path.display())).collect()
     }
 
     fn plan_default(s: &Manifest, d: &Manifest) -> Plan {
@@ -448,30 +400,10 @@ mod tests {
         let dir = || e("d", Kind::Dir);
         type Case = (&'static str, Vec<Entry>, Vec<Entry>, Vec<&'static str>);
         let cases: Vec<Case> = vec![
-            (
-                "no change",
-                vec![dir(), file("d/a", b"1")],
-                vec![dir(), file("d/a", b"1")],
-                vec![],
-            ),
-            (
-                "create",
-                vec![dir(), file("d/a", b"1")],
-                vec![],
-                vec!["create d", "create d/a"],
-            ),
-            (
-                "update",
-                vec![file("a", b"new")],
-                vec![file("a", b"old")],
-                vec!["update a"],
-            ),
-            (
-                "delete",
-                vec![],
-                vec![dir(), file("d/a", b"1")],
-                vec!["delete d"],
-            ),
+            ("no change", vec![dir(), file("d/a", b"1")], vec![dir(), file("d/a", b"1")], vec![]),
+            ("create", vec![dir(), file("d/a", b"1")], vec![], vec!["create d", "create d/a"]),
+            ("update", vec![file("a", b"new")], vec![file("a", b"old")], vec!["update a"]),
+            ("delete", vec![], vec![dir(), file("d/a", b"1")], vec!["delete d"]),
             (
                 "file to dir",
                 vec![dir(), file("d/x", b"1")],
@@ -494,21 +426,14 @@ mod tests {
         for (name, s, d, want) in cases {
             let p = plan_default(&m(s.clone()), &m(d));
             assert_eq!(summary(&p), want, "case {name}");
-            assert_eq!(
-                p.new_manifest.entries,
-                m(s).entries,
-                "case {name}: new manifest"
-            );
+            assert_eq!(p.new_manifest.entries, m(s).entries, "case {name}: new manifest");
         }
     }
 
     #[test]
     fn metadata_only() {
         let mut s = file("a", b"same");
-        s.meta = Meta {
-            mode: 0o600,
-            mtime: Mtime { secs: 5, nanos: 1 },
-        };
+        s.meta = Meta { mode: 0o600, mtime: Mtime { secs: 5, nanos: 1 } };
         let p = plan_default(&m(vec![s]), &m(vec![file("a", b"same")]));
         assert_eq!(summary(&p), ["metadata a"]);
         assert_eq!(p.stats.bytes_to_send, 0);
@@ -534,11 +459,7 @@ mod tests {
 
     #[test]
     fn no_delete_keeps_extra_entries_in_the_new_manifest() {
-        let d = m(vec![
-            e("a", Kind::Dir),
-            file("a/1", b"one"),
-            file("b", b"b"),
-        ]);
+        let d = m(vec![e("a", Kind::Dir), file("a/1", b"one"), file("b", b"b")]);
         let s = m(vec![file("b", b"b")]);
         let p = plan(&s, &d, &[], &PlanOptions { delete: false });
         assert!(p.is_empty());
@@ -548,12 +469,7 @@ mod tests {
 
     #[test]
     fn protected_paths_are_kept_but_others_mirror() {
-        let d = m(vec![
-            e("a", Kind::Dir),
-            file("a/1", b"one"),
-            file("b", b"b"),
-            file("c", b"c"),
-        ]);
+        let d = m(vec![e("a", Kind::Dir), file("a/1", b"one"), file("b", b"b"), file("c", b"c")]);
         let s = m(vec![e("a", Kind::Dir), file("c", b"c")]);
         let protected = [RelPath::new("a").unwrap()];
         let p = plan(&s, &d, &protected, &PlanOptions::default());
@@ -576,24 +492,14 @@ mod tests {
     fn renames_and_copies_reuse_destination_bytes() {
         let content = crate::chunk::tests::noise(5, 300_000);
         let d = m(vec![file("old", &content), file("keep", b"k")]);
-        let s = m(vec![
-            file("keep", b"k"),
-            file("new", &content),
-            file("copy-of-keep", b"k"),
-        ]);
+        let s = m(vec![file("keep", b"k"), file("new", &content), file("copy-of-keep", b"k")]);
         let p = plan_default(&s, &d);
-        assert_eq!(
-            summary(&p),
-            ["create copy-of-keep", "create new", "delete old"]
-        );
+        assert_eq!(summary(&p), ["create copy-of-keep", "create new", "delete old"]);
         assert_eq!(p.stats.bytes_to_send, 0);
         assert_eq!(p.stats.bytes_reused, content.len() as u64 + 1);
         let new = &p.changes[1];
         assert!(new.renamed);
-        assert_eq!(
-            new.recipe.as_ref().unwrap().whole_copy_of,
-            Some(RelPath::new("old").unwrap())
-        );
+        assert_eq!(new.recipe.as_ref().unwrap().whole_copy_of, Some(RelPath::new("old").unwrap()));
         assert!(!p.changes[0].renamed);
     }
 
@@ -602,16 +508,10 @@ mod tests {
         let content = crate::chunk::tests::noise(9, 2_000_000);
         let mut edited = content.clone();
         edited[1_000_000..1_000_100].fill(b'!');
-        let p = plan_default(
-            &m(vec![file("big", &edited)]),
-            &m(vec![file("big", &content)]),
-        );
+        let p = plan_default(&m(vec![file("big", &edited)]), &m(vec![file("big", &content)]));
         assert_eq!(summary(&p), ["update big"]);
         let sent = p.stats.bytes_to_send;
-        assert!(
-            sent > 0 && sent <= 3 * crate::chunk::MAX_CHUNK as u64,
-            "sent {sent}"
-        );
+        assert!(sent > 0 && sent <= 3 * crate::chunk::MAX_CHUNK as u64, "sent {sent}");
         assert_eq!(sent + p.stats.bytes_reused, edited.len() as u64);
     }
 }

@@ -10,6 +10,7 @@
 use crate::manifest::{Entry, Kind};
 use crate::plan::{Action, Change, Plan, PlanStats};
 use crate::transfer::Applied;
+use crate::transport::Transport;
 use indicatif::HumanBytes;
 use std::fmt::Write;
 use std::time::Duration;
@@ -37,10 +38,7 @@ pub fn change_line(c: &Change, verbose: bool) -> String {
     let entry = c.new.as_ref().or(c.old.as_ref());
     let kind = entry.map_or("?", kind_name);
     let mut line = format!("{} {:<7} {}", code(c), kind, c.path.display());
-    if let Some(Entry {
-        kind: Kind::Dir, ..
-    }) = entry
-    {
+    if let Some(Entry { kind: Kind::Dir, .. }) = entry {
         line.push('/');
     }
     if let Some(from) = c.recipe.as_ref().and_then(|r| r.whole_copy_of.as_ref()) {
@@ -49,11 +47,7 @@ pub fn change_line(c: &Change, verbose: bool) -> String {
     let mut details: Vec<String> = Vec::new();
     match c.action {
         Action::Create | Action::Update | Action::Replace => {
-            if let Some(Entry {
-                kind: Kind::File(d),
-                ..
-            }) = &c.new
-            {
+            if let Some(Entry { kind: Kind::File(d), .. }) = &c.new {
                 details.push(HumanBytes(d.size).to_string());
                 if let Some(r) = &c.recipe
                     && r.whole_copy_of.is_none()
@@ -62,11 +56,7 @@ pub fn change_line(c: &Change, verbose: bool) -> String {
                     details.push(format!("send {}", HumanBytes(r.bytes_to_send())));
                 }
             }
-            if let Some(Entry {
-                kind: Kind::Symlink(t),
-                ..
-            }) = &c.new
-            {
+            if let Some(Entry { kind: Kind::Symlink(t), .. }) = &c.new {
                 details.push(format!("-> {}", crate::path::escape(t)));
             }
             if c.action == Action::Replace
@@ -127,7 +117,12 @@ pub fn plan_summary(s: &PlanStats) -> String {
 }
 
 /// The line printed at the end of a sync.
-pub fn sync_summary(plan: &Plan, applied: &Applied, elapsed: Duration) -> String {
+pub fn sync_summary(
+    plan: &Plan,
+    applied: &Applied,
+    dest: &dyn Transport,
+    elapsed: Duration,
+) -> String {
     let s = &plan.stats;
     let mut line = format!(
         "synced: {} created, {} updated, {} metadata, {} replaced, {} deleted; {} sent, {} reused",
@@ -144,6 +139,12 @@ pub fn sync_summary(plan: &Plan, applied: &Applied, elapsed: Duration) -> String
     }
     if !applied.skipped.is_empty() {
         let _ = write!(line, ", {} skipped", applied.skipped.len());
+    }
+    if let Some(wire) = dest.wire_bytes() {
+        let _ = write!(line, "; {} on the wire", HumanBytes(wire));
+    }
+    if dest.mode() != "local" {
+        let _ = write!(line, "; via {}", dest.mode());
     }
     let _ = write!(line, " in {:.2}s", elapsed.as_secs_f64());
     line

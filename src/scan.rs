@@ -100,10 +100,7 @@ impl Stamp {
         Stamp {
             size: md.len(),
             mtime: mtime_of(md),
-            ctime: Mtime {
-                secs: md.ctime(),
-                nanos: md.ctime_nsec() as u32,
-            },
+            ctime: Mtime { secs: md.ctime(), nanos: md.ctime_nsec() as u32 },
             ino: md.ino(),
             dev: md.dev(),
         }
@@ -111,17 +108,11 @@ impl Stamp {
 }
 
 pub(crate) fn mtime_of(md: &Metadata) -> Mtime {
-    Mtime {
-        secs: md.mtime(),
-        nanos: md.mtime_nsec() as u32,
-    }
+    Mtime { secs: md.mtime(), nanos: md.mtime_nsec() as u32 }
 }
 
 pub(crate) fn meta_of(md: &Metadata) -> Meta {
-    Meta {
-        mode: md.mode() & 0o7777,
-        mtime: mtime_of(md),
-    }
+    Meta { mode: md.mode() & 0o7777, mtime: mtime_of(md) }
 }
 
 struct PendingFile {
@@ -139,41 +130,26 @@ pub fn scan(root: &Path, opts: &ScanOptions, progress: &ProgressBar) -> Result<S
             return Err(ScanError::Missing(root.to_owned()));
         }
         Err(e) => {
-            return Err(ScanError::Unreadable {
-                path: root.to_owned(),
-                source: e,
-            });
+            return Err(ScanError::Unreadable { path: root.to_owned(), source: e });
         }
     }
     if let Err(e) = std::fs::read_dir(root) {
-        return Err(ScanError::Unreadable {
-            path: root.to_owned(),
-            source: e,
-        });
+        return Err(ScanError::Unreadable { path: root.to_owned(), source: e });
     }
 
     let mut stats = ScanStats::default();
     let mut issues = Vec::new();
     let mut entries = Vec::new();
     let mut pending = Vec::new();
-    let walk = walkdir::WalkDir::new(root)
-        .min_depth(1)
-        .follow_links(false)
-        .into_iter();
+    let walk = walkdir::WalkDir::new(root).min_depth(1).follow_links(false).into_iter();
     let walk = walk.filter_entry(|e| !(e.depth() == 1 && e.file_name() == STATE_DIR));
     for item in walk {
         let de = match item {
             Ok(de) => de,
             Err(err) => {
                 let at = err.path().unwrap_or(root).to_owned();
-                let path = at
-                    .strip_prefix(root)
-                    .ok()
-                    .and_then(|p| RelPath::from_path(p).ok());
-                let message = err
-                    .io_error()
-                    .map(|e| e.to_string())
-                    .unwrap_or(err.to_string());
+                let path = at.strip_prefix(root).ok().and_then(|p| RelPath::from_path(p).ok());
+                let message = err.io_error().map(|e| e.to_string()).unwrap_or(err.to_string());
                 match path {
                     Some(path) => issues.push(ScanIssue { path, message }),
                     None => {
@@ -203,16 +179,9 @@ pub fn scan(root: &Path, opts: &ScanOptions, progress: &ProgressBar) -> Result<S
         };
         let ft = md.file_type();
         if ft.is_file() {
-            pending.push(PendingFile {
-                path,
-                stamp: Stamp::of(&md),
-            });
+            pending.push(PendingFile { path, stamp: Stamp::of(&md) });
         } else if ft.is_dir() {
-            entries.push(Entry {
-                path,
-                meta: meta_of(&md),
-                kind: Kind::Dir,
-            });
+            entries.push(Entry { path, meta: meta_of(&md), kind: Kind::Dir });
         } else if ft.is_symlink() {
             match std::fs::read_link(de.path()) {
                 Ok(t) => {
@@ -223,16 +192,9 @@ pub fn scan(root: &Path, opts: &ScanOptions, progress: &ProgressBar) -> Result<S
                         issues.push(ScanIssue { path, message });
                         continue;
                     }
-                    entries.push(Entry {
-                        path,
-                        meta: meta_of(&md),
-                        kind: Kind::Symlink(target),
-                    });
+                    entries.push(Entry { path, meta: meta_of(&md), kind: Kind::Symlink(target) });
                 }
-                Err(e) => issues.push(ScanIssue {
-                    path,
-                    message: e.to_string(),
-                }),
+                Err(e) => issues.push(ScanIssue { path, message: e.to_string() }),
             }
         } else {
             stats.skipped_special += 1;
@@ -245,10 +207,7 @@ pub fn scan(root: &Path, opts: &ScanOptions, progress: &ProgressBar) -> Result<S
 
     let cache = match &opts.cache_file {
         Some(f) if !opts.checksum => HashCache::load(f).unwrap_or_else(|e| {
-            progress.println(format!(
-                "tern: warning: ignoring hash cache {}: {e}",
-                f.display()
-            ));
+            progress.println(format!("tern: warning: ignoring hash cache {}: {e}", f.display()));
             HashCache::default()
         }),
         _ => HashCache::default(),
@@ -268,20 +227,14 @@ pub fn scan(root: &Path, opts: &ScanOptions, progress: &ProgressBar) -> Result<S
                 };
                 return Ok((entry, p.stamp, false));
             }
-            let (entry, stamp) =
-                hash_file(&root.join(p.path.as_path()), &p.path).map_err(|message| ScanIssue {
-                    path: p.path.clone(),
-                    message,
-                })?;
+            let (entry, stamp) = hash_file(&root.join(p.path.as_path()), &p.path)
+                .map_err(|message| ScanIssue { path: p.path.clone(), message })?;
             progress.inc(p.stamp.size);
             Ok((entry, stamp, true))
         })
         .collect();
 
-    let mut new_cache = HashCache {
-        scan_start: Some(started),
-        entries: HashMap::new(),
-    };
+    let mut new_cache = HashCache { scan_start: Some(started), entries: HashMap::new() };
     for r in results {
         match r {
             Ok((entry, stamp, hashed)) => {
@@ -294,11 +247,7 @@ pub fn scan(root: &Path, opts: &ScanOptions, progress: &ProgressBar) -> Result<S
                     stats.cached_files += 1;
                 }
                 if let Kind::File(d) = &entry.kind {
-                    let cached = CachedFile {
-                        stamp,
-                        meta: entry.meta,
-                        digest: d.clone(),
-                    };
+                    let cached = CachedFile { stamp, meta: entry.meta, digest: d.clone() };
                     new_cache.entries.insert(entry.path.clone(), cached);
                 }
                 entries.push(entry);
@@ -309,24 +258,14 @@ pub fn scan(root: &Path, opts: &ScanOptions, progress: &ProgressBar) -> Result<S
     if let Some(f) = &opts.cache_file
         && let Err(e) = new_cache.store(f)
     {
-        progress.println(format!(
-            "tern: warning: cannot write hash cache {}: {e}",
-            f.display()
-        ));
+        progress.println(format!("tern: warning: cannot write hash cache {}: {e}", f.display()));
     }
 
-    let mut manifest = Manifest {
-        generation: 0,
-        entries,
-    };
+    let mut manifest = Manifest { generation: 0, entries };
     manifest.sort();
     stats.entries = manifest.entries.len() as u64;
     issues.sort_by(|a, b| a.path.cmp(&b.path));
-    Ok(Scan {
-        manifest,
-        issues,
-        stats,
-    })
+    Ok(Scan { manifest, issues, stats })
 }
 
 /// Hash one file, making sure the bytes read belong to one version of it: the file is stat'ed
@@ -346,17 +285,12 @@ fn hash_file(full: &Path, path: &RelPath) -> Result<(Entry, Stamp), String> {
         let after = file.metadata().map_err(|e| e.to_string())?;
         let stamp = Stamp::of(&after);
         if Stamp::of(&before) == stamp && digest.size == stamp.size {
-            let entry = Entry {
-                path: path.clone(),
-                meta: meta_of(&after),
-                kind: Kind::File(digest),
-            };
+            let entry =
+                Entry { path: path.clone(), meta: meta_of(&after), kind: Kind::File(digest) };
             return Ok((entry, stamp));
         }
     }
-    Err(format!(
-        "kept changing while being read ({HASH_ATTEMPTS} attempts); try again later"
-    ))
+    Err(format!("kept changing while being read ({HASH_ATTEMPTS} attempts); try again later"))
 }
 
 #[derive(Debug, Clone)]
@@ -405,34 +339,15 @@ impl HashCache {
             let path = RelPath::new(r.bytes("path", MAX_PATH_LEN)?)
                 .map_err(|e| DecodeError::invalid("path", e.to_string()))?;
             let meta = decode_meta(&mut r)?;
-            let ctime = Mtime {
-                secs: r.zigzag("ctime")?,
-                nanos: r.varint("ctime")? as u32,
-            };
+            let ctime = Mtime { secs: r.zigzag("ctime")?, nanos: r.varint("ctime")? as u32 };
             let ino = r.varint("inode")?;
             let dev = r.varint("device")?;
             let digest = decode_digest(&mut r)?;
-            let stamp = Stamp {
-                size: digest.size,
-                mtime: meta.mtime,
-                ctime,
-                ino,
-                dev,
-            };
-            entries.insert(
-                path,
-                CachedFile {
-                    stamp,
-                    meta,
-                    digest,
-                },
-            );
+            let stamp = Stamp { size: digest.size, mtime: meta.mtime, ctime, ino, dev };
+            entries.insert(path, CachedFile { stamp, meta, digest });
         }
         r.finish("hash cache")?;
-        Ok(HashCache {
-            scan_start,
-            entries,
-        })
+        Ok(HashCache { scan_start, entries })
     }
 
     fn store(&self, file: &Path) -> std::io::Result<()> {
@@ -486,12 +401,8 @@ mod tests {
         std::fs::write(root.join("a/b/f"), b"data").unwrap();
         std::os::unix::fs::symlink("b/f", root.join("a/link")).unwrap();
         let s = scan(root, &ScanOptions::default(), &ProgressBar::hidden()).unwrap();
-        let names: Vec<String> = s
-            .manifest
-            .entries
-            .iter()
-            .map(|e| e.path.display().to_string())
-            .collect();
+        let names: Vec<String> =
+            s.manifest.entries.iter().map(|e| e.path.display().to_string()).collect();
         assert_eq!(names, ["a", "a/.tern", "a/b", "a/b/f", "a/link"]);
         assert!(matches!(&s.manifest.entries[4].kind, Kind::Symlink(t) if t == b"b/f"));
         assert_eq!(s.stats.hashed_files, 1);
@@ -504,10 +415,7 @@ mod tests {
         let root = dir.path().join("src");
         std::fs::create_dir(&root).unwrap();
         std::fs::write(root.join("f"), b"data").unwrap();
-        let opts = ScanOptions {
-            checksum: false,
-            cache_file: Some(dir.path().join("cache")),
-        };
+        let opts = ScanOptions { checksum: false, cache_file: Some(dir.path().join("cache")) };
         let first = scan(&root, &opts, &ProgressBar::hidden()).unwrap();
         assert_eq!(first.stats.hashed_files, 1);
         // the file was written right before the scan: racy, so hashed again
@@ -517,18 +425,8 @@ mod tests {
         let fourth = scan(&root, &opts, &ProgressBar::hidden()).unwrap();
         assert_eq!(second.manifest, first.manifest);
         assert_eq!(third.manifest, first.manifest);
-        assert_eq!(
-            (fourth.stats.hashed_files, fourth.stats.cached_files),
-            (0, 1)
-        );
-        let forced = scan(
-            &root,
-            &ScanOptions {
-                checksum: true,
-                ..opts
-            },
-            &ProgressBar::hidden(),
-        );
+        assert_eq!((fourth.stats.hashed_files, fourth.stats.cached_files), (0, 1));
+        let forced = scan(&root, &ScanOptions { checksum: true, ..opts }, &ProgressBar::hidden());
         assert_eq!(forced.unwrap().stats.hashed_files, 1);
     }
 

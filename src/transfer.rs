@@ -60,18 +60,16 @@ pub fn apply(
         .filter(|(_, c)| c.recipe.is_some())
         .map(|(i, c)| (i as u64, c))
         .collect();
-    let total: u64 = writes
-        .iter()
-        .filter_map(|(_, c)| c.new.as_ref())
-        .map(Entry::size)
-        .sum();
+    let total: u64 = writes.iter().filter_map(|(_, c)| c.new.as_ref()).map(Entry::size).sum();
     progress.set_length(total);
     progress.set_position(0);
 
-    // First pass: as planned. Local read errors are remembered per file.
+    // First pass: as planned (or whole files, where the destination cannot reuse ranges).
+    // Local read errors are remembered per file.
+    let whole_files = !dest.reuses_chunks();
     let mut local_errors: HashMap<u64, String> = HashMap::new();
     for &(id, c) in &writes {
-        if let Err(e) = stage(dest, source_root, id, c, false, &mut applied, progress) {
+        if let Err(e) = stage(dest, source_root, id, c, whole_files, &mut applied, progress) {
             local_errors.insert(id, e?);
         }
     }
@@ -105,10 +103,7 @@ pub fn apply(
             (None, None) => "destination reported no outcome".into(),
         };
         progress.println(format!("tern: error: {}: {reason}", c.path.display()));
-        applied.skipped.push(Skipped {
-            path: c.path.clone(),
-            reason,
-        });
+        applied.skipped.push(Skipped { path: c.path.clone(), reason });
         dropped.insert(c.path.clone());
     }
 
@@ -120,11 +115,7 @@ pub fn apply(
     };
     manifest.generation = dest_manifest.generation + 1;
     crate::failpoint::hit("before-commit");
-    applied.commit = dest.commit(&Commit {
-        run_id: run_id.to_string(),
-        ops,
-        manifest,
-    })?;
+    applied.commit = dest.commit(&Commit { run_id: run_id.to_string(), ops, manifest })?;
     Ok(applied)
 }
 
@@ -145,34 +136,18 @@ fn stage(
     let Kind::File(digest) = &entry.kind else {
         return Ok(());
     };
-    let header = StageHeader {
-        id,
-        size: digest.size,
-        hash: digest.hash,
-        meta: entry.meta,
-    };
+    let header = StageHeader { id, size: digest.size, hash: digest.hash, meta: entry.meta };
     dest.stage_begin(&header).map_err(Err)?;
     let whole;
     let pieces: &[Piece] = if all_data {
-        whole = [Piece::Send {
-            offset: 0,
-            len: digest.size,
-            hash: digest.hash,
-        }];
+        whole = [Piece::Send { offset: 0, len: digest.size, hash: digest.hash }];
         &whole
     } else {
         &recipe.pieces
     };
     let mut source: Option<File> = None;
-    let result = send_pieces(
-        dest,
-        source_root,
-        &entry.path,
-        pieces,
-        &mut source,
-        applied,
-        progress,
-    );
+    let result =
+        send_pieces(dest, source_root, &entry.path, pieces, &mut source, applied, progress);
     dest.stage_end().map_err(Err)?;
     result
 }
@@ -189,12 +164,7 @@ fn send_pieces(
     let mut buf = Vec::new();
     for piece in pieces {
         match piece {
-            Piece::Reuse {
-                from,
-                offset,
-                len,
-                hash,
-            } => {
+            Piece::Reuse { from, offset, len, hash } => {
                 dest.stage_reuse(from, *offset, *len, hash).map_err(Err)?;
                 applied.bytes_reused += len;
                 progress.inc(*len);
@@ -259,21 +229,14 @@ pub fn commit_ops(plan: &Plan, dropped: &HashSet<RelPath>) -> Vec<CommitOp> {
         let Some(new) = &c.new else { continue };
         let op = match (c.action, &new.kind) {
             (Action::Delete, _) => continue,
-            (Action::Metadata, kind) => CommitOp::SetMeta {
-                path: c.path.clone(),
-                meta: new.meta,
-                kind: kind.tag(),
-            },
+            (Action::Metadata, kind) => {
+                CommitOp::SetMeta { path: c.path.clone(), meta: new.meta, kind: kind.tag() }
+            }
             (_, Kind::Dir) => CommitOp::MkDir(c.path.clone()),
-            (_, Kind::Symlink(t)) => CommitOp::Symlink {
-                path: c.path.clone(),
-                target: t.clone(),
-                mtime: new.meta.mtime,
-            },
-            (_, Kind::File(_)) => CommitOp::Place {
-                path: c.path.clone(),
-                id: id as u64,
-            },
+            (_, Kind::Symlink(t)) => {
+                CommitOp::Symlink { path: c.path.clone(), target: t.clone(), mtime: new.meta.mtime }
+            }
+            (_, Kind::File(_)) => CommitOp::Place { path: c.path.clone(), id: id as u64 },
         };
         ops.push(op);
     }
@@ -282,24 +245,14 @@ pub fn commit_ops(plan: &Plan, dropped: &HashSet<RelPath>) -> Vec<CommitOp> {
 
 /// `planned` with the entries at `dropped` paths put back as the destination had them.
 fn revert(planned: &Manifest, dest: &Manifest, dropped: &HashSet<RelPath>) -> Manifest {
-    let mut entries: Vec<Entry> = planned
-        .entries
-        .iter()
-        .filter(|e| !dropped.contains(&e.path))
-        .cloned()
-        .collect();
+    let mut entries: Vec<Entry> =
+        planned.entries.iter().filter(|e| !dropped.contains(&e.path)).cloned().collect();
     // A dropped write leaves the old entry in place, and, if it was a directory about to be
     // replaced, everything below it too.
     entries.extend(
-        dest.entries
-            .iter()
-            .filter(|e| dropped.iter().any(|d| e.path.is_within(d)))
-            .cloned(),
+        dest.entries.iter().filter(|e| dropped.iter().any(|d| e.path.is_within(d))).cloned(),
     );
-    let mut m = Manifest {
-        generation: planned.generation,
-        entries,
-    };
+    let mut m = Manifest { generation: planned.generation, entries };
     m.sort();
     m
 }

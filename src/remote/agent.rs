@@ -27,10 +27,7 @@ pub enum AgentError {
 }
 
 fn error_reply(e: &TransportError) -> Response {
-    Response::Error {
-        transient: e.is_transient(),
-        message: format!("{e:#}"),
-    }
+    Response::Error { transient: e.is_transient(), message: format!("{e:#}") }
 }
 
 /// Serve one client until it says `Bye` or hangs up.
@@ -40,11 +37,7 @@ pub fn serve(root: PathBuf, input: impl Read, output: impl Write) -> Result<(), 
         return Ok(());
     };
     let level = match Request::decode(&first) {
-        Ok(Request::Hello {
-            version,
-            compress_level,
-            ..
-        }) => {
+        Ok(Request::Hello { version, compress_level, .. }) => {
             wire.send(
                 &Response::Hello {
                     version: PROTOCOL_VERSION,
@@ -54,17 +47,12 @@ pub fn serve(root: PathBuf, input: impl Read, output: impl Write) -> Result<(), 
             )?;
             wire.flush()?;
             if version != PROTOCOL_VERSION {
-                return Err(AgentError::Version {
-                    ours: PROTOCOL_VERSION,
-                    theirs: version,
-                });
+                return Err(AgentError::Version { ours: PROTOCOL_VERSION, theirs: version });
             }
             compress_level
         }
         Ok(other) => {
-            return Err(AgentError::Protocol(format!(
-                "expected hello, got {other:?}"
-            )));
+            return Err(AgentError::Protocol(format!("expected hello, got {other:?}")));
         }
         Err(e) => return Err(AgentError::Protocol(e.to_string())),
     };
@@ -112,12 +100,7 @@ pub fn serve(root: PathBuf, input: impl Read, output: impl Write) -> Result<(), 
                 stage(&mut failed, || dest.stage_data(&d));
                 continue;
             }
-            Request::StageReuse {
-                from,
-                offset,
-                len,
-                hash,
-            } => {
+            Request::StageReuse { from, offset, len, hash } => {
                 stage(&mut failed, || dest.stage_reuse(&from, offset, len, &hash));
                 continue;
             }
@@ -149,11 +132,7 @@ pub fn serve(root: PathBuf, input: impl Read, output: impl Write) -> Result<(), 
                         transient: false,
                         message: format!("client sent a bad manifest: {e}"),
                     },
-                    (None, Ok(manifest)) => match dest.commit(&Commit {
-                        run_id,
-                        ops,
-                        manifest,
-                    }) {
+                    (None, Ok(manifest)) => match dest.commit(&Commit { run_id, ops, manifest }) {
                         Ok(report) => Response::Committed(report),
                         Err(e) => error_reply(&e),
                     },

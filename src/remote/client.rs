@@ -1,7 +1,7 @@
 //! The client side of the protocol: a [`Transport`] that drives a remote agent over any pair of
 //! byte streams (an SSH channel in production, pipes in tests).
 
-use super::wire::Wire;
+use super::wire::{Counted, Wire};
 use super::{MAX_DATA, PROTOCOL_VERSION, Request, Response};
 use crate::hash::ContentHash;
 use crate::manifest::{Manifest, write_atomic};
@@ -9,8 +9,10 @@ use crate::path::RelPath;
 use crate::transport::{
     Commit, CommitReport, StageHeader, StageOutcome, Transport, TransportError,
 };
+use std::cell::Cell;
 use std::io::{Read, Write};
 use std::path::PathBuf;
+use std::rc::Rc;
 
 /// Ops per `CommitOps` frame: small enough that a frame stays far below the limit even with
 /// maximal paths (8 KiB per op at most).
@@ -22,6 +24,8 @@ pub struct RemoteClient<'a> {
     name: String,
     /// Where to keep a copy of the remote manifest, so an unchanged one is not fetched again.
     cache_file: Option<PathBuf>,
+    /// Bytes written to the peer (after compression).
+    sent: Rc<Cell<u64>>,
 }
 
 impl<'a> RemoteClient<'a> {
@@ -34,28 +38,29 @@ impl<'a> RemoteClient<'a> {
         compress_level: i32,
         cache_file: Option<PathBuf>,
     ) -> Result<Option<Self>, TransportError> {
-        let mut wire = Wire::plain(r, w);
-        let io = |e| TransportError::Connection {
-            host: name.clone(),
-            source: e,
-        };
+        let sent = Rc::new(Cell::new(0));
+        let mut wire = Wire::plain(r, Counted { inner: w, count: sent.clone() });
+        let io = |e| TransportError::Connection { host: name.clone(), source: e };
         let hello = Request::Hello {
             version: PROTOCOL_VERSION,
             tern: env!("CARGO_PKG_VERSION").into(),
             compress_level,
         };
         // A peer that is not a tern agent may close before reading; that is "no agent" too.
-        if wire
-            .send(&hello.encode())
-            .and_then(|()| wire.flush())
-            .is_err()
-        {
+        if wire.send(&hello.encode()).and_then(|()| wire.flush()).is_err() {
             return Ok(None);
         }
+        let not_tern = || {
+            TransportError::Protocol(format!(
+                "the remote command on {name} did not answer as a tern agent; check --remote-tern, \
+                 and that the remote shell prints nothing at login"
+            ))
+        };
         let body = match wire.recv() {
             Ok(Some(b)) => b,
             Ok(None) => return Ok(None),
             Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(None),
+            Err(e) if e.kind() == std::io::ErrorKind::InvalidData => return Err(not_tern()),
             Err(e) => return Err(io(e)),
         };
         match Response::decode(&body) {
@@ -68,18 +73,15 @@ impl<'a> RemoteClient<'a> {
                     their_version: tern,
                 });
             }
-            _ => {
-                return Err(TransportError::Protocol(format!(
-                    "{name} did not answer as a tern agent"
-                )));
-            }
+            _ => return Err(not_tern()),
         }
         let wire = wire.compressed(compress_level).map_err(io)?;
-        Ok(Some(RemoteClient {
-            wire,
-            name,
-            cache_file,
-        }))
+        Ok(Some(RemoteClient { wire, name, cache_file, sent }))
+    }
+
+    /// Bytes written to the peer so far, as they went on the wire.
+    pub fn bytes_written(&self) -> u64 {
+        self.sent.get()
     }
 
     fn send(&mut self, req: &Request) -> Result<(), TransportError> {
@@ -87,10 +89,7 @@ impl<'a> RemoteClient<'a> {
     }
 
     fn io(&self, e: std::io::Error) -> TransportError {
-        TransportError::Connection {
-            host: self.name.clone(),
-            source: e,
-        }
+        TransportError::Connection { host: self.name.clone(), source: e }
     }
 
     /// Send `req`, flush, and read the answer; an agent error becomes a `TransportError`.
@@ -115,10 +114,7 @@ impl<'a> RemoteClient<'a> {
                 transient,
             }),
             Ok(r) => Ok(r),
-            Err(e) => Err(TransportError::Protocol(format!(
-                "{} sent a bad reply: {e}",
-                self.name
-            ))),
+            Err(e) => Err(TransportError::Protocol(format!("{} sent a bad reply: {e}", self.name))),
         }
     }
 
@@ -134,15 +130,21 @@ impl<'a> RemoteClient<'a> {
 
     fn cached_manifest(&self, hash: &ContentHash) -> Option<Manifest> {
         let bytes = std::fs::read(self.cache_file.as_ref()?).ok()?;
-        (ContentHash::of(&bytes) == *hash)
-            .then(|| Manifest::decode(&bytes).ok())
-            .flatten()
+        (ContentHash::of(&bytes) == *hash).then(|| Manifest::decode(&bytes).ok()).flatten()
     }
 }
 
 impl Transport for RemoteClient<'_> {
     fn describe(&self) -> String {
         self.name.clone()
+    }
+
+    fn mode(&self) -> &'static str {
+        "tern agent"
+    }
+
+    fn wire_bytes(&self) -> Option<u64> {
+        Some(self.bytes_written())
     }
 
     fn lock(&mut self) -> Result<(), TransportError> {
@@ -208,12 +210,7 @@ impl Transport for RemoteClient<'_> {
         len: u64,
         hash: &ContentHash,
     ) -> Result<(), TransportError> {
-        self.send(&Request::StageReuse {
-            from: from.clone(),
-            offset,
-            len,
-            hash: *hash,
-        })
+        self.send(&Request::StageReuse { from: from.clone(), offset, len, hash: *hash })
     }
 
     fn stage_end(&mut self) -> Result<(), TransportError> {
@@ -235,9 +232,7 @@ impl Transport for RemoteClient<'_> {
         for part in encoded.chunks(MAX_DATA) {
             self.send(&Request::CommitManifest(part.to_vec()))?;
         }
-        let report = match self.ask(&Request::Commit {
-            run_id: commit.run_id.clone(),
-        })? {
+        let report = match self.ask(&Request::Commit { run_id: commit.run_id.clone() })? {
             Response::Committed(r) => r,
             r => return Err(self.unexpected(&r)),
         };
@@ -320,24 +315,14 @@ mod tests {
         let agent = std::thread::spawn(move || {
             super::super::agent::serve(PathBuf::from("/nonexistent"), agent_in, agent_out)
         });
-        let hello = Request::Hello {
-            version: 999,
-            tern: "9.9.9".into(),
-            compress_level: 0,
-        };
+        let hello = Request::Hello { version: 999, tern: "9.9.9".into(), compress_level: 0 };
         super::super::write_frame(&mut client_out, &hello.encode()).unwrap();
         let reply = super::super::read_frame(&mut client_in).unwrap().unwrap();
         assert!(matches!(
             Response::decode(&reply).unwrap(),
-            Response::Hello {
-                version: PROTOCOL_VERSION,
-                ..
-            }
+            Response::Hello { version: PROTOCOL_VERSION, .. }
         ));
         let err = agent.join().unwrap().unwrap_err().to_string();
-        assert!(
-            err.contains("999") && err.contains(&PROTOCOL_VERSION.to_string()),
-            "{err}"
-        );
+        assert!(err.contains("999") && err.contains(&PROTOCOL_VERSION.to_string()), "{err}");
     }
 }

@@ -36,29 +36,18 @@ const MAX_TEXT: usize = 64 * 1024;
 /// Client to agent.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Request {
-    Hello {
-        version: u32,
-        tern: String,
-        compress_level: i32,
-    },
+    Hello { version: u32, tern: String, compress_level: i32 },
     ManifestInfo,
     ReadManifest,
     Lock,
     StageBegin(StageHeader),
     StageData(Vec<u8>),
-    StageReuse {
-        from: RelPath,
-        offset: u64,
-        len: u64,
-        hash: ContentHash,
-    },
+    StageReuse { from: RelPath, offset: u64, len: u64, hash: ContentHash },
     StageEnd,
     FinishStaging,
     CommitOps(Vec<CommitOp>),
     CommitManifest(Vec<u8>),
-    Commit {
-        run_id: String,
-    },
+    Commit { run_id: String },
     Bye,
 }
 
@@ -125,21 +114,11 @@ fn encode_op(w: &mut Writer, op: &CommitOp) {
             w.u8(1);
             w.bytes(p.as_bytes());
         }
-        CommitOp::Symlink {
-            path,
-            target,
-            mtime,
-        } => {
+        CommitOp::Symlink { path, target, mtime } => {
             w.u8(2);
             w.bytes(path.as_bytes());
             w.bytes(target);
-            encode_meta(
-                w,
-                &Meta {
-                    mode: 0,
-                    mtime: *mtime,
-                },
-            );
+            encode_meta(w, &Meta { mode: 0, mtime: *mtime });
         }
         CommitOp::Place { path, id } => {
             w.u8(3);
@@ -163,23 +142,13 @@ fn decode_op(r: &mut Reader<'_>) -> Result<CommitOp, DecodeError> {
             let path = rel_path(r, "path")?;
             let target = r.bytes("symlink target", MAX_PATH_LEN)?;
             if target.is_empty() || target.contains(&0) {
-                return Err(DecodeError::invalid(
-                    "symlink target",
-                    "empty or contains NUL",
-                ));
+                return Err(DecodeError::invalid("symlink target", "empty or contains NUL"));
             }
             let target = target.to_vec();
             let mtime = decode_meta(r)?.mtime;
-            CommitOp::Symlink {
-                path,
-                target,
-                mtime,
-            }
+            CommitOp::Symlink { path, target, mtime }
         }
-        3 => CommitOp::Place {
-            path: rel_path(r, "path")?,
-            id: r.varint("id")?,
-        },
+        3 => CommitOp::Place { path: rel_path(r, "path")?, id: r.varint("id")? },
         4 => {
             let path = rel_path(r, "path")?;
             let meta = decode_meta(r)?;
@@ -209,10 +178,7 @@ fn decode_outcome(r: &mut Reader<'_>) -> Result<StageOutcome, DecodeError> {
         2 => StageOutcome::Mismatch,
         3 => StageOutcome::Failed(text(r, "failure")?),
         t => {
-            return Err(DecodeError::invalid(
-                "outcome",
-                format!("unknown outcome {t}"),
-            ));
+            return Err(DecodeError::invalid("outcome", format!("unknown outcome {t}")));
         }
     })
 }
@@ -221,11 +187,7 @@ impl Request {
     pub fn encode(&self) -> Vec<u8> {
         let mut w = Writer::new();
         match self {
-            Request::Hello {
-                version,
-                tern,
-                compress_level,
-            } => {
+            Request::Hello { version, tern, compress_level } => {
                 w.u8(0);
                 w.varint(u64::from(*version));
                 put_text(&mut w, tern);
@@ -245,12 +207,7 @@ impl Request {
                 w.u8(5);
                 w.bytes(d);
             }
-            Request::StageReuse {
-                from,
-                offset,
-                len,
-                hash,
-            } => {
+            Request::StageReuse { from, offset, len, hash } => {
                 w.u8(6);
                 w.bytes(from.as_bytes());
                 w.varint(*offset);
@@ -314,15 +271,10 @@ impl Request {
                 Request::CommitOps(ops)
             }
             10 => Request::CommitManifest(r.bytes("manifest", MAX_DATA)?.to_vec()),
-            11 => Request::Commit {
-                run_id: text(&mut r, "run id")?,
-            },
+            11 => Request::Commit { run_id: text(&mut r, "run id")? },
             12 => Request::Bye,
             t => {
-                return Err(DecodeError::invalid(
-                    "request",
-                    format!("unknown request {t}"),
-                ));
+                return Err(DecodeError::invalid("request", format!("unknown request {t}")));
             }
         };
         r.finish("request")?;
@@ -410,22 +362,14 @@ impl Response {
                 let repaired = r.varint("repaired")?;
                 let dir = text(&mut r, "trash dir")?;
                 let trash_dir = (!dir.is_empty()).then_some(dir);
-                Response::Committed(CommitReport {
-                    generation,
-                    trashed,
-                    trash_dir,
-                    repaired,
-                })
+                Response::Committed(CommitReport { generation, trashed, trash_dir, repaired })
             }
             7 => Response::Error {
                 transient: r.u8("transient")? != 0,
                 message: text(&mut r, "message")?,
             },
             t => {
-                return Err(DecodeError::invalid(
-                    "response",
-                    format!("unknown response {t}"),
-                ));
+                return Err(DecodeError::invalid("response", format!("unknown response {t}")));
             }
         };
         r.finish("response")?;
@@ -436,10 +380,7 @@ impl Response {
 /// Write one frame (not flushed).
 pub fn write_frame(w: &mut dyn Write, body: &[u8]) -> io::Result<()> {
     if body.len() > MAX_FRAME {
-        return Err(io::Error::other(format!(
-            "frame of {} bytes is too large",
-            body.len()
-        )));
+        return Err(io::Error::other(format!("frame of {} bytes is too large", body.len())));
     }
     w.write_all(&(body.len() as u32).to_le_bytes())?;
     w.write_all(body)
@@ -481,52 +422,24 @@ mod tests {
 
     #[test]
     fn every_message_round_trips() {
-        let meta = Meta {
-            mode: 0o644,
-            mtime: Mtime { secs: -3, nanos: 7 },
-        };
+        let meta = Meta { mode: 0o644, mtime: Mtime { secs: -3, nanos: 7 } };
         let h = ContentHash::of(b"x");
         let requests = vec![
-            Request::Hello {
-                version: 1,
-                tern: "0.1.0".into(),
-                compress_level: -3,
-            },
+            Request::Hello { version: 1, tern: "0.1.0".into(), compress_level: -3 },
             Request::ManifestInfo,
             Request::ReadManifest,
             Request::Lock,
-            Request::StageBegin(StageHeader {
-                id: 9,
-                size: 10,
-                hash: h,
-                meta,
-            }),
+            Request::StageBegin(StageHeader { id: 9, size: 10, hash: h, meta }),
             Request::StageData(vec![1, 2, 3]),
-            Request::StageReuse {
-                from: p("a/b"),
-                offset: 5,
-                len: 6,
-                hash: h,
-            },
+            Request::StageReuse { from: p("a/b"), offset: 5, len: 6, hash: h },
             Request::StageEnd,
             Request::FinishStaging,
             Request::CommitOps(vec![
                 CommitOp::Trash(p("t")),
                 CommitOp::MkDir(p("d")),
-                CommitOp::Symlink {
-                    path: p("l"),
-                    target: b"../x".to_vec(),
-                    mtime: meta.mtime,
-                },
-                CommitOp::Place {
-                    path: p("f"),
-                    id: 3,
-                },
-                CommitOp::SetMeta {
-                    path: p("m"),
-                    meta,
-                    kind: KindTag::Dir,
-                },
+                CommitOp::Symlink { path: p("l"), target: b"../x".to_vec(), mtime: meta.mtime },
+                CommitOp::Place { path: p("f"), id: 3 },
+                CommitOp::SetMeta { path: p("m"), meta, kind: KindTag::Dir },
             ]),
             Request::CommitManifest(vec![0; 100]),
             Request::Commit { run_id: "r".into() },
@@ -536,10 +449,7 @@ mod tests {
             assert_eq!(Request::decode(&req.encode()).unwrap(), req);
         }
         let responses = vec![
-            Response::Hello {
-                version: 1,
-                tern: "x".into(),
-            },
+            Response::Hello { version: 1, tern: "x".into() },
             Response::ManifestInfo(None),
             Response::ManifestInfo(Some((4, h))),
             Response::Data(vec![9; 10]),
@@ -557,10 +467,7 @@ mod tests {
                 trash_dir: Some("/t".into()),
                 repaired: 1,
             }),
-            Response::Error {
-                transient: true,
-                message: "locked".into(),
-            },
+            Response::Error { transient: true, message: "locked".into() },
         ];
         for resp in responses {
             assert_eq!(Response::decode(&resp.encode()).unwrap(), resp);
@@ -585,13 +492,9 @@ mod tests {
         // truncated frames and bodies
         let mut short: &[u8] = &[5, 0, 0, 0, 1];
         assert!(read_frame(&mut short).is_err());
-        let body = Request::StageReuse {
-            from: p("a"),
-            offset: 1,
-            len: 2,
-            hash: ContentHash::of(b""),
-        }
-        .encode();
+        let body =
+            Request::StageReuse { from: p("a"), offset: 1, len: 2, hash: ContentHash::of(b"") }
+                .encode();
         for n in 0..body.len() {
             assert!(Request::decode(&body[..n]).is_err());
         }

@@ -51,12 +51,7 @@ pub struct LocalDir {
 
 impl LocalDir {
     pub fn new(root: impl Into<PathBuf>) -> Self {
-        LocalDir {
-            root: root.into(),
-            lock: None,
-            current: None,
-            outcomes: Vec::new(),
-        }
+        LocalDir { root: root.into(), lock: None, current: None, outcomes: Vec::new() }
     }
 
     pub fn root(&self) -> &Path {
@@ -94,10 +89,7 @@ impl LocalDir {
                 }
             }
         }
-        OpenOptions::new()
-            .read(true)
-            .custom_flags(libc::O_NOFOLLOW)
-            .open(self.at(p))
+        OpenOptions::new().read(true).custom_flags(libc::O_NOFOLLOW).open(self.at(p))
     }
 
     fn fail_current(&mut self, outcome: StageOutcome) {
@@ -168,10 +160,7 @@ impl Transport for LocalDir {
                     "" => "unknown process".to_string(),
                     h => h.to_string(),
                 };
-                return Err(TransportError::Locked {
-                    path: self.describe(),
-                    holder,
-                });
+                return Err(TransportError::Locked { path: self.describe(), holder });
             }
             Err(fs::TryLockError::Error(e)) => return Err(self.io("lock", &lock_path, e)),
         }
@@ -203,14 +192,10 @@ impl Transport for LocalDir {
 
     fn stage_begin(&mut self, header: &StageHeader) -> Result<(), TransportError> {
         if self.lock.is_none() {
-            return Err(TransportError::Protocol(
-                "staging without the destination lock".into(),
-            ));
+            return Err(TransportError::Protocol("staging without the destination lock".into()));
         }
         if self.current.is_some() {
-            return Err(TransportError::Protocol(
-                "stage_begin before stage_end".into(),
-            ));
+            return Err(TransportError::Protocol("stage_begin before stage_end".into()));
         }
         let path = self.staged_file(header.id);
         let file = OpenOptions::new()
@@ -246,9 +231,7 @@ impl Transport for LocalDir {
             return if self.current.is_some() {
                 Ok(())
             } else {
-                Err(TransportError::Protocol(
-                    "stage reuse without a file".into(),
-                ))
+                Err(TransportError::Protocol("stage reuse without a file".into()))
             };
         }
         let read = (|| -> io::Result<Vec<u8>> {
@@ -283,8 +266,7 @@ impl Transport for LocalDir {
             None => {
                 let meta = s.header.meta;
                 let finish = || -> io::Result<()> {
-                    s.file
-                        .set_permissions(fs::Permissions::from_mode(meta.mode))?;
+                    s.file.set_permissions(fs::Permissions::from_mode(meta.mode))?;
                     filetime::set_file_handle_times(&s.file, None, Some(to_filetime(meta.mtime)))?;
                     s.file.sync_all()
                 };
@@ -301,18 +283,14 @@ impl Transport for LocalDir {
 
     fn finish_staging(&mut self) -> Result<Vec<(u64, StageOutcome)>, TransportError> {
         if self.current.is_some() {
-            return Err(TransportError::Protocol(
-                "finish_staging with a file still open".into(),
-            ));
+            return Err(TransportError::Protocol("finish_staging with a file still open".into()));
         }
         Ok(std::mem::take(&mut self.outcomes))
     }
 
     fn commit(&mut self, commit: &Commit) -> Result<CommitReport, TransportError> {
         if self.lock.is_none() {
-            return Err(TransportError::Protocol(
-                "commit without the destination lock".into(),
-            ));
+            return Err(TransportError::Protocol("commit without the destination lock".into()));
         }
         let mut c = Committer::new(self, &commit.run_id);
         let half = commit.ops.len() / 2;
@@ -325,10 +303,7 @@ impl Transport for LocalDir {
         crate::failpoint::hit("before-manifest");
         c.finish_dirs(&commit.manifest)?;
         let manifest_path = self.state().join("manifest");
-        commit
-            .manifest
-            .store(&manifest_path)
-            .map_err(|e| self.io("write", &manifest_path, e))?;
+        commit.manifest.store(&manifest_path).map_err(|e| self.io("write", &manifest_path, e))?;
         crate::failpoint::hit("after-manifest");
         let report = c.report(commit.manifest.generation);
         let _ = fs::remove_dir_all(self.staging_dir());
@@ -381,11 +356,7 @@ impl<'a> Committer<'a> {
                 self.ensure_dir(p)?;
                 self.touched.insert(Some(p.clone()));
             }
-            CommitOp::Symlink {
-                path,
-                target,
-                mtime,
-            } => {
+            CommitOp::Symlink { path, target, mtime } => {
                 self.ensure_parents(path)?;
                 let tmp = self.dest.staging_dir().join("symlink.tmp");
                 let _ = fs::remove_file(&tmp);
@@ -595,15 +566,9 @@ impl<'a> Committer<'a> {
     }
 
     fn report(&self, generation: u64) -> CommitReport {
-        let trash_dir = fs::symlink_metadata(&self.trash)
-            .is_ok()
-            .then(|| self.trash.display().to_string());
-        CommitReport {
-            generation,
-            trashed: self.trashed,
-            trash_dir,
-            repaired: self.repaired,
-        }
+        let trash_dir =
+            fs::symlink_metadata(&self.trash).is_ok().then(|| self.trash.display().to_string());
+        CommitReport { generation, trashed: self.trashed, trash_dir, repaired: self.repaired }
     }
 }
 

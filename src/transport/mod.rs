@@ -9,6 +9,8 @@
 //! stream them without a round trip. Outcomes arrive in one batch from `finish_staging`.
 
 pub mod local;
+pub mod sftp;
+pub mod ssh;
 
 use crate::hash::ContentHash;
 use crate::manifest::{KindTag, Manifest, ManifestFileError, Meta, Mtime};
@@ -46,19 +48,11 @@ pub enum CommitOp {
     /// Make sure a directory exists at the path (its mode and mtime are set at the end).
     MkDir(RelPath),
     /// Put a symlink at the path, keeping any old entry there in the trash.
-    Symlink {
-        path: RelPath,
-        target: Vec<u8>,
-        mtime: Mtime,
-    },
+    Symlink { path: RelPath, target: Vec<u8>, mtime: Mtime },
     /// Move a staged file into place, keeping any old entry there in the trash.
     Place { path: RelPath, id: u64 },
     /// Set mode and mtime of an existing entry.
-    SetMeta {
-        path: RelPath,
-        meta: Meta,
-        kind: KindTag,
-    },
+    SetMeta { path: RelPath, meta: Meta, kind: KindTag },
 }
 
 impl CommitOp {
@@ -125,12 +119,9 @@ pub enum TransportError {
         "remote tern speaks protocol {theirs} (tern {their_version}), this tern speaks {ours} \
          (tern {our_version}); install the same tern version on both hosts"
     )]
-    Version {
-        ours: u32,
-        theirs: u32,
-        our_version: String,
-        their_version: String,
-    },
+    Version { ours: u32, theirs: u32, our_version: String, their_version: String },
+    #[error(transparent)]
+    Ssh(#[from] ssh::SshError),
     /// The connection failed or dropped.
     #[error("connection to {host} failed")]
     Connection {
@@ -146,11 +137,7 @@ impl TransportError {
         path: impl std::fmt::Display,
         source: std::io::Error,
     ) -> Self {
-        TransportError::Io {
-            action,
-            path: path.to_string(),
-            source,
-        }
+        TransportError::Io { action, path: path.to_string(), source }
     }
 
     /// Whether trying again later may succeed (a held lock, a dropped connection).
@@ -158,6 +145,7 @@ impl TransportError {
         match self {
             TransportError::Locked { .. } | TransportError::Connection { .. } => true,
             TransportError::Remote { transient, .. } => *transient,
+            TransportError::Ssh(e) => e.is_transient(),
             TransportError::Io { source, .. } => matches!(
                 source.kind(),
                 std::io::ErrorKind::TimedOut
@@ -175,6 +163,21 @@ impl TransportError {
 pub trait Transport {
     /// How to name this destination in messages.
     fn describe(&self) -> String;
+
+    /// How this destination is reached, for summaries ("local", "ssh (remote tern agent)"...).
+    fn mode(&self) -> &'static str {
+        "local"
+    }
+
+    /// Whether `stage_reuse` works here; if not, every file is sent whole.
+    fn reuses_chunks(&self) -> bool {
+        true
+    }
+
+    /// Bytes written to the network so far, where there is a network.
+    fn wire_bytes(&self) -> Option<u64> {
+        None
+    }
 
     /// Take the exclusive write lock, creating the destination if needed. Held until drop.
     fn lock(&mut self) -> Result<(), TransportError>;

@@ -8,20 +8,13 @@ use std::time::Duration;
 /// A synced destination and a changed source (updates, deletions, creations, kind changes).
 fn prepared(files: usize, size: usize) -> (Env, Snapshot, Snapshot) {
     let env = Env::new();
-    let mut t = env
-        .tree("src")
-        .symlink("link", "f0")
-        .file("kind/x", "dir first");
+    let mut t = env.tree("src").symlink("link", "f0").file("kind/x", "dir first");
     for i in 0..files {
         t = t.file(format!("d{}/f{i}", i % 7), noise(i as u64, size));
     }
     env.sync(&[]);
     let old = snapshot(&env.dst());
-    let mut t = env
-        .tree("src")
-        .remove("kind")
-        .file("kind", "now a file")
-        .remove("link");
+    let mut t = env.tree("src").remove("kind").file("kind", "now a file").remove("link");
     t = t.symlink("link", "f1");
     for i in 0..files {
         let p = format!("d{}/f{i}", i % 7);
@@ -52,15 +45,9 @@ fn assert_old_or_new(dst: &Path, old: &Snapshot, new: &Snapshot) {
     }
     for (path, node) in old {
         if !matches!(node, Node::Dir { .. })
-            && new
-                .get(path)
-                .is_some_and(|n| !matches!(n, Node::Dir { .. }))
+            && new.get(path).is_some_and(|n| !matches!(n, Node::Dir { .. }))
         {
-            assert!(
-                now.contains_key(path),
-                "{} vanished mid-sync",
-                String::from_utf8_lossy(path)
-            );
+            assert!(now.contains_key(path), "{} vanished mid-sync", String::from_utf8_lossy(path));
         }
     }
 }
@@ -68,33 +55,16 @@ fn assert_old_or_new(dst: &Path, old: &Snapshot, new: &Snapshot) {
 #[cfg(feature = "failpoints")]
 #[test]
 fn killed_at_each_commit_step_then_completed_by_the_next_run() {
-    for point in [
-        "before-commit",
-        "commit-midway",
-        "before-manifest",
-        "after-manifest",
-    ] {
+    for point in ["before-commit", "commit-midway", "before-manifest", "after-manifest"] {
         let (env, old, new) = prepared(40, 20_000);
-        let done = env
-            .tern(["sync", "src", "dst"])
-            .env("TERN_FAILPOINT", point)
-            .output();
-        assert!(
-            !done.out.status.success(),
-            "failpoint {point} did not fire\n{}",
-            done.describe()
-        );
-        assert!(
-            done.stderr().contains(&format!("failpoint {point}")),
-            "{}",
-            done.describe()
-        );
+        let done = env.tern(["sync", "src", "dst"]).env("TERN_FAILPOINT", point).output();
+        assert!(!done.out.status.success(), "failpoint {point} did not fire\n{}", done.describe());
+        assert!(done.stderr().contains(&format!("failpoint {point}")), "{}", done.describe());
         assert_old_or_new(&env.dst(), &old, &new);
         env.sync(&[]);
         env.assert_replica();
         // and the run after that has nothing left to do
-        env.sync(&[])
-            .stdout_has("0 created, 0 updated, 0 metadata, 0 replaced, 0 deleted");
+        env.sync(&[]).stdout_has("0 created, 0 updated, 0 metadata, 0 replaced, 0 deleted");
     }
 }
 

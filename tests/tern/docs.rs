@@ -22,11 +22,7 @@ fn completions_command_prints_a_script() {
     let env = Env::new();
     for shell in ["bash", "zsh", "fish", "powershell", "elvish"] {
         let done = env.tern(["completions", shell]).ok();
-        assert!(
-            done.stdout().contains("sync"),
-            "{shell}: {}",
-            done.describe()
-        );
+        assert!(done.stdout().contains("sync"), "{shell}: {}", done.describe());
     }
     env.tern(["completions", "tcsh"]).code(64);
 }

@@ -17,10 +17,7 @@ fn missing_source() {
 fn source_is_a_file() {
     let env = Env::new();
     env.tree("").file("plain", "x");
-    env.tern(["sync", "plain", "dst"])
-        .code(1)
-        .one_line_error()
-        .stderr_has("is not a directory");
+    env.tern(["sync", "plain", "dst"]).code(1).one_line_error().stderr_has("is not a directory");
 }
 
 #[test]
@@ -37,10 +34,7 @@ fn destination_is_a_file() {
 #[test]
 fn nested_source_and_destination() {
     let env = Env::new();
-    env.tern(["sync", "src", "src/inner"])
-        .code(1)
-        .one_line_error()
-        .stderr_has("is inside source");
+    env.tern(["sync", "src", "src/inner"]).code(1).one_line_error().stderr_has("is inside source");
     env.tree("").dir("outer/src2");
     env.tern(["sync", "outer/src2", "outer"])
         .code(1)
@@ -79,10 +73,7 @@ fn corrupt_manifest_is_refused_and_nothing_changes() {
     assert_eq!(fs::read(env.dst().join("a")).unwrap(), b"1");
     assert!(!env.dst().join("b").exists());
     fs::write(&manifest, b"TERNMANI\x09\x00whatever").unwrap();
-    env.tern(["plan", "src", "dst"])
-        .code(1)
-        .one_line_error()
-        .stderr_has("version 9");
+    env.tern(["plan", "src", "dst"]).code(1).one_line_error().stderr_has("version 9");
 }
 
 #[test]
@@ -90,18 +81,14 @@ fn usage_errors_exit_64() {
     let env = Env::new();
     env.tern(["sync", "src"]).code(64);
     env.tern(["frobnicate"]).code(64);
-    env.tern(["sync", "--detailed-exitcode", "src", "dst"])
-        .code(64);
+    env.tern(["sync", "--detailed-exitcode", "src", "dst"]).code(64);
     env.tern(["--help"]).ok().stdout_has("Exit status:");
 }
 
 #[test]
 fn remote_destinations_are_refused_clearly_for_now() {
     let env = Env::new();
-    env.tern(["sync", "src", "host:/srv/x"])
-        .code(1)
-        .one_line_error()
-        .stderr_has("host:/srv/x");
+    env.tern(["sync", "src", "host:/srv/x"]).code(1).one_line_error().stderr_has("host:/srv/x");
 }
 
 fn euid() -> u32 {
@@ -111,15 +98,9 @@ fn euid() -> u32 {
 #[test]
 fn unreadable_source_entries_are_skipped_and_their_copies_kept() {
     let env = Env::new();
-    env.tree("src")
-        .file("ok.txt", "v1")
-        .file("secret.txt", "s1")
-        .file("locked/inner", "i1");
+    env.tree("src").file("ok.txt", "v1").file("secret.txt", "s1").file("locked/inner", "i1");
     env.sync(&[]);
-    env.tree("src")
-        .file("ok.txt", "v2")
-        .mode("secret.txt", 0o000)
-        .mode("locked", 0o000);
+    env.tree("src").file("ok.txt", "v2").mode("secret.txt", 0o000).mode("locked", 0o000);
 
     let mut args: Vec<String> = Vec::new();
     if euid() == 0 {
@@ -137,26 +118,18 @@ fn unreadable_source_entries_are_skipped_and_their_copies_kept() {
     let mut run = env.tern(Vec::<String>::new());
     if euid() == 0 {
         run.cmd = std::process::Command::new("setpriv");
-        run.cmd
-            .args(&args)
-            .current_dir(env.dir.path())
-            .env("TERN_CACHE_DIR", env.path("cache"));
+        run.cmd.args(&args).current_dir(env.dir.path()).env("TERN_CACHE_DIR", env.path("cache"));
     } else {
         run.cmd.args(&args);
     }
     let done = run.code(3);
-    done.stderr_has("cannot read secret.txt")
-        .stderr_has("cannot read locked");
+    done.stderr_has("cannot read secret.txt").stderr_has("cannot read locked");
     assert_eq!(fs::read(env.dst().join("ok.txt")).unwrap(), b"v2");
     assert_eq!(fs::read(env.dst().join("secret.txt")).unwrap(), b"s1");
     assert_eq!(fs::read(env.dst().join("locked/inner")).unwrap(), b"i1");
     // once readable again, the next run completes the work and mirrors
     fs::set_permissions(env.src().join("locked"), fs::Permissions::from_mode(0o755)).unwrap();
-    fs::set_permissions(
-        env.src().join("secret.txt"),
-        fs::Permissions::from_mode(0o644),
-    )
-    .unwrap();
+    fs::set_permissions(env.src().join("secret.txt"), fs::Permissions::from_mode(0o644)).unwrap();
     env.sync(&[]);
     env.assert_replica();
 }
@@ -167,10 +140,7 @@ fn a_second_sync_is_refused_while_the_destination_is_locked() {
     env.tree("src").file("a", "1");
     env.sync(&[]);
     // hold the lock the way a running tern does
-    let lock = fs::OpenOptions::new()
-        .write(true)
-        .open(env.dst().join(".tern/lock"))
-        .unwrap();
+    let lock = fs::OpenOptions::new().write(true).open(env.dst().join(".tern/lock")).unwrap();
     lock.try_lock().unwrap();
     env.tree("src").file("a", "2");
     env.tern(["sync", "src", "dst"])

@@ -8,24 +8,12 @@ use tern::path::RelPath;
 const GOLDEN: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/golden/manifest-v1.bin");
 
 fn fixed_manifest() -> Manifest {
-    let meta = |mode, secs, nanos| Meta {
-        mode,
-        mtime: Mtime { secs, nanos },
-    };
+    let meta = |mode, secs, nanos| Meta { mode, mtime: Mtime { secs, nanos } };
     let h = |s: &[u8]| ContentHash::of(s);
     let chunked = FileDigest::new(
         100_000,
         h(b"whole"),
-        vec![
-            ChunkRef {
-                len: 60_000,
-                hash: h(b"one"),
-            },
-            ChunkRef {
-                len: 40_000,
-                hash: h(b"two"),
-            },
-        ],
+        vec![ChunkRef { len: 60_000, hash: h(b"one") }, ChunkRef { len: 40_000, hash: h(b"two") }],
     )
     .unwrap();
     let entries = vec![
@@ -50,10 +38,7 @@ fn fixed_manifest() -> Manifest {
             kind: Kind::Symlink(b"../target".to_vec()),
         },
     ];
-    Manifest {
-        generation: 42,
-        entries,
-    }
+    Manifest { generation: 42, entries }
 }
 
 #[test]
@@ -64,18 +49,10 @@ fn golden_manifest_decodes_and_encodes_to_the_same_body() {
         std::fs::write(GOLDEN, m.encode()).unwrap();
     }
     let golden = std::fs::read(GOLDEN).expect("golden file; create it with TERN_UPDATE_GOLDEN=1");
-    assert_eq!(
-        Manifest::decode(&golden).unwrap(),
-        m,
-        "the golden manifest decodes differently"
-    );
+    assert_eq!(Manifest::decode(&golden).unwrap(), m, "the golden manifest decodes differently");
     // compression output may differ across zstd versions; the body is the contract
     let body_of = |bytes: &[u8]| zstd::decode_all(&bytes[10..]).unwrap();
-    assert_eq!(
-        body_of(&golden),
-        m.encode_body(),
-        "the encoder changed the format"
-    );
+    assert_eq!(body_of(&golden), m.encode_body(), "the encoder changed the format");
     assert_eq!(&golden[..10], b"TERNMANI\x01\x00");
 }
 
@@ -94,9 +71,6 @@ fn every_corruption_of_the_golden_file_is_an_error_or_a_valid_manifest() {
         }
     }
     for n in 0..body.len() {
-        assert!(
-            Manifest::decode_body(&body[..n]).is_err(),
-            "truncated body at {n} decoded"
-        );
+        assert!(Manifest::decode_body(&body[..n]).is_err(), "truncated body at {n} decoded");
     }
 }

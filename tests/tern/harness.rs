@@ -20,10 +20,7 @@ pub struct Env {
 
 impl Env {
     pub fn new() -> Env {
-        let dir = tempfile::Builder::new()
-            .prefix("tern-test-")
-            .tempdir()
-            .expect("tempdir");
+        let dir = tempfile::Builder::new().prefix("tern-test-").tempdir().expect("tempdir");
         fs::create_dir(dir.path().join("src")).expect("mkdir src");
         Env { dir }
     }
@@ -42,9 +39,7 @@ impl Env {
 
     /// A builder for the tree below `rel` (e.g. "src").
     pub fn tree(&self, rel: &str) -> Tree {
-        Tree {
-            root: self.path(rel),
-        }
+        Tree { root: self.path(rel) }
     }
 
     /// `tern ARGS...` with this environment's cache directory.
@@ -195,20 +190,12 @@ impl Done {
     }
 
     pub fn stdout_has(self, needle: &str) -> Self {
-        assert!(
-            self.stdout().contains(needle),
-            "stdout lacks {needle:?}\n{}",
-            self.describe()
-        );
+        assert!(self.stdout().contains(needle), "stdout lacks {needle:?}\n{}", self.describe());
         self
     }
 
     pub fn stderr_has(self, needle: &str) -> Self {
-        assert!(
-            self.stderr().contains(needle),
-            "stderr lacks {needle:?}\n{}",
-            self.describe()
-        );
+        assert!(self.stderr().contains(needle), "stderr lacks {needle:?}\n{}", self.describe());
         self
     }
 
@@ -229,19 +216,9 @@ impl Done {
 /// What a test compares for one entry.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Node {
-    File {
-        content: Vec<u8>,
-        mode: u32,
-        mtime: (i64, i64),
-    },
-    Dir {
-        mode: u32,
-        mtime: (i64, i64),
-    },
-    Symlink {
-        target: Vec<u8>,
-        mtime: (i64, i64),
-    },
+    File { content: Vec<u8>, mode: u32, mtime: (i64, i64) },
+    Dir { mode: u32, mtime: (i64, i64) },
+    Symlink { target: Vec<u8>, mtime: (i64, i64) },
 }
 
 /// A tree as tests compare it: relative path bytes to entry.
@@ -251,36 +228,19 @@ pub type Snapshot = BTreeMap<Vec<u8>, Node>;
 pub fn snapshot(root: &Path) -> Snapshot {
     let mut out = BTreeMap::new();
     let walk = walkdir::WalkDir::new(root).min_depth(1).follow_links(false);
-    for e in walk
-        .into_iter()
-        .filter_entry(|e| !(e.depth() == 1 && e.file_name() == ".tern"))
-    {
+    for e in walk.into_iter().filter_entry(|e| !(e.depth() == 1 && e.file_name() == ".tern")) {
         let e = e.expect("walk");
         let md = fs::symlink_metadata(e.path()).expect("lstat");
-        let rel = e
-            .path()
-            .strip_prefix(root)
-            .expect("prefix")
-            .as_os_str()
-            .as_bytes()
-            .to_vec();
+        let rel = e.path().strip_prefix(root).expect("prefix").as_os_str().as_bytes().to_vec();
         let mtime = (md.mtime(), md.mtime_nsec());
         let mode = md.mode() & 0o7777;
         let node = if md.file_type().is_symlink() {
-            let target = fs::read_link(e.path())
-                .expect("readlink")
-                .as_os_str()
-                .as_bytes()
-                .to_vec();
+            let target = fs::read_link(e.path()).expect("readlink").as_os_str().as_bytes().to_vec();
             Node::Symlink { target, mtime }
         } else if md.is_dir() {
             Node::Dir { mode, mtime }
         } else {
-            Node::File {
-                content: fs::read(e.path()).expect("read"),
-                mode,
-                mtime,
-            }
+            Node::File { content: fs::read(e.path()).expect("read"), mode, mtime }
         };
         out.insert(rel, node);
     }
@@ -292,11 +252,7 @@ pub fn assert_same_tree(a: &Path, b: &Path) {
     let (sa, sb) = (snapshot(a), snapshot(b));
     for (k, va) in &sa {
         match sb.get(k) {
-            None => panic!(
-                "{} is missing from {}",
-                String::from_utf8_lossy(k),
-                b.display()
-            ),
+            None => panic!("{} is missing from {}", String::from_utf8_lossy(k), b.display()),
             Some(vb) => assert!(
                 va == vb,
                 "{} differs:\n  {}: {}\n  {}: {}",
@@ -309,22 +265,13 @@ pub fn assert_same_tree(a: &Path, b: &Path) {
         }
     }
     for k in sb.keys() {
-        assert!(
-            sa.contains_key(k),
-            "{} is extra in {}",
-            String::from_utf8_lossy(k),
-            b.display()
-        );
+        assert!(sa.contains_key(k), "{} is extra in {}", String::from_utf8_lossy(k), b.display());
     }
 }
 
 fn short(n: &Node) -> String {
     match n {
-        Node::File {
-            content,
-            mode,
-            mtime,
-        } => {
+        Node::File { content, mode, mtime } => {
             format!("file {} bytes mode {mode:o} mtime {mtime:?}", content.len())
         }
         other => format!("{other:?}"),
@@ -356,13 +303,7 @@ pub fn trash_files(dst: &Path) -> Vec<String> {
         for e in walkdir::WalkDir::new(&run).min_depth(1) {
             let e = e.expect("walk trash");
             if !e.file_type().is_dir() {
-                out.push(
-                    e.path()
-                        .strip_prefix(&run)
-                        .expect("prefix")
-                        .display()
-                        .to_string(),
-                );
+                out.push(e.path().strip_prefix(&run).expect("prefix").display().to_string());
             }
         }
     }

@@ -22,11 +22,7 @@ fn first_sync_replicates_content_modes_mtimes_links_and_empty_dirs() {
     let env = Env::new();
     sample(&env);
     let done = env.sync(&[]);
-    assert!(
-        done.stdout().contains("synced: 8 created"),
-        "{}",
-        done.describe()
-    );
+    assert!(done.stdout().contains("synced: 8 created"), "{}", done.describe());
     // not a terminal: no progress bar noise, and nothing on stderr for a clean run
     assert_eq!(done.stderr(), "");
     env.assert_replica();
@@ -50,14 +46,9 @@ fn a_second_run_without_changes_reads_no_file_and_writes_nothing() {
     );
     done.stderr_has("0 files hashed (0 B), 3 from cache");
     assert_eq!(fs::read(&manifest).unwrap(), before);
-    assert_eq!(
-        fs::metadata(&manifest).unwrap().modified().unwrap(),
-        before_mtime
-    );
+    assert_eq!(fs::metadata(&manifest).unwrap().modified().unwrap(), before_mtime);
     // --checksum re-reads everything but still finds nothing to do
-    env.sync(&["-v", "--checksum"])
-        .stderr_has("3 files hashed")
-        .stdout_has("0 created");
+    env.sync(&["-v", "--checksum"]).stderr_has("3 files hashed").stdout_has("0 created");
 }
 
 #[test]
@@ -96,21 +87,10 @@ fn modify_add_delete_rename_and_type_changes() {
     }
     let done = env.sync(&[]);
     // only the 48 new bytes travel; the renamed 400 kB file is rebuilt from the destination's copy
-    assert!(
-        done.stdout().contains("; 48 B sent, 390.62 KiB reused"),
-        "{}",
-        done.describe()
-    );
+    assert!(done.stdout().contains("; 48 B sent, 390.62 KiB reused"), "{}", done.describe());
     env.assert_replica();
     let trash = trash_files(&env.dst());
-    for t in [
-        "big.bin",
-        "dangling",
-        "dir-to-file/x",
-        "file-to-dir",
-        "index.html",
-        "link-to-file",
-    ] {
+    for t in ["big.bin", "dangling", "dir-to-file/x", "file-to-dir", "index.html", "link-to-file"] {
         assert!(trash.iter().any(|x| x == t), "{t} not in trash {trash:?}");
     }
 }
@@ -118,15 +98,11 @@ fn modify_add_delete_rename_and_type_changes() {
 #[test]
 fn overwritten_and_deleted_files_keep_their_old_content_in_the_trash() {
     let env = Env::new();
-    env.tree("src")
-        .file("a.txt", "version 1")
-        .file("b.txt", "delete me");
+    env.tree("src").file("a.txt", "version 1").file("b.txt", "delete me");
     env.sync(&[]);
     env.tree("src").file("a.txt", "version 2").remove("b.txt");
     env.sync(&[]);
-    let runs: Vec<_> = fs::read_dir(env.dst().join(".tern/trash"))
-        .unwrap()
-        .collect();
+    let runs: Vec<_> = fs::read_dir(env.dst().join(".tern/trash")).unwrap().collect();
     assert_eq!(runs.len(), 1);
     let run = runs[0].as_ref().unwrap().path();
     assert_eq!(fs::read(run.join("a.txt")).unwrap(), b"version 1");
@@ -137,17 +113,10 @@ fn overwritten_and_deleted_files_keep_their_old_content_in_the_trash() {
 #[test]
 fn no_delete_keeps_destination_extras() {
     let env = Env::new();
-    env.tree("src")
-        .file("keep/me.txt", "1")
-        .file("stay.txt", "2");
+    env.tree("src").file("keep/me.txt", "1").file("stay.txt", "2");
     env.sync(&[]);
-    env.tree("src")
-        .remove("keep")
-        .remove("stay.txt")
-        .file("new.txt", "3");
-    env.sync(&["--no-delete"])
-        .stdout_has("1 created")
-        .stdout_has("0 deleted");
+    env.tree("src").remove("keep").remove("stay.txt").file("new.txt", "3");
+    env.sync(&["--no-delete"]).stdout_has("1 created").stdout_has("0 deleted");
     assert_eq!(fs::read(env.dst().join("keep/me.txt")).unwrap(), b"1");
     assert_eq!(fs::read(env.dst().join("new.txt")).unwrap(), b"3");
     // the kept entries stay known to tern: a later mirroring sync removes them
@@ -160,20 +129,10 @@ fn metadata_only_changes_send_no_data() {
     let env = Env::new();
     env.tree("src").file("f", "content").dir("d");
     env.sync(&[]);
-    env.tree("src")
-        .mode("f", 0o640)
-        .mtime("f", 1_500_000_000, 42)
-        .mode("d", 0o700);
+    env.tree("src").mode("f", 0o640).mtime("f", 1_500_000_000, 42).mode("d", 0o700);
     let plan = env.tern(["plan", "-v", "src", "dst"]).ok();
-    assert!(
-        plan.stdout()
-            .contains(". file    f (mode 644 -> 640, mtime)"),
-        "{}",
-        plan.describe()
-    );
-    env.sync(&[])
-        .stdout_has("2 metadata")
-        .stdout_has("0 B sent");
+    assert!(plan.stdout().contains(". file    f (mode 644 -> 640, mtime)"), "{}", plan.describe());
+    env.sync(&[]).stdout_has("2 metadata").stdout_has("0 B sent");
     env.assert_replica();
     assert!(trash_files(&env.dst()).is_empty());
 }
@@ -195,15 +154,11 @@ fn odd_and_non_utf8_names_survive() {
     env.assert_replica();
     env.tree("src").file(b"bad\xffutf8", "changed");
     let plan = env.tern(["plan", "src", "dst"]).ok();
-    assert_eq!(
-        plan.stdout().lines().next().unwrap(),
-        "> file    bad\\xffutf8 (7 B)"
-    );
+    assert_eq!(plan.stdout().lines().next().unwrap(), "> file    bad\\xffutf8 (7 B)");
     env.tree("src").file("evil\n+ file    forged", "x");
     let plan = env.tern(["plan", "src", "dst"]).ok();
     assert!(
-        plan.stdout()
-            .contains("+ file    evil\\n+ file    forged (1 B)"),
+        plan.stdout().contains("+ file    evil\\n+ file    forged (1 B)"),
         "{}",
         plan.describe()
     );
@@ -214,9 +169,7 @@ fn odd_and_non_utf8_names_survive() {
 fn source_symlinks_are_copied_not_followed() {
     let env = Env::new();
     env.tree("outside").file("secret", "do not copy");
-    env.tree("src")
-        .symlink("escape", "../outside")
-        .file("f", "x");
+    env.tree("src").symlink("escape", "../outside").file("f", "x");
     env.sync(&[]);
     let md = fs::symlink_metadata(env.dst().join("escape")).unwrap();
     assert!(md.file_type().is_symlink());
@@ -229,9 +182,7 @@ fn a_symlink_planted_at_the_destination_never_redirects_a_write() {
     let env = Env::new();
     env.tree("src").file("d/f", "v1").file("g", "g1");
     env.sync(&[]);
-    env.tree("outside")
-        .file("f", "outside data")
-        .file("g", "outside g");
+    env.tree("outside").file("f", "outside data").file("g", "outside g");
     // out of band: the directory d and the file g become symlinks to outside the destination
     fs::remove_dir_all(env.dst().join("d")).unwrap();
     std::os::unix::fs::symlink(env.path("outside"), env.dst().join("d")).unwrap();
@@ -279,43 +230,28 @@ fn read_only_directories_are_replicated_and_still_updatable() {
 fn dry_run_and_plan_change_nothing() {
     let env = Env::new();
     env.tree("src").file("a", "1");
-    env.tern(["sync", "--dry-run", "src", "dst"])
-        .ok()
-        .stdout_has("+ file    a (1 B)");
+    env.tern(["sync", "--dry-run", "src", "dst"]).ok().stdout_has("+ file    a (1 B)");
     assert!(!env.dst().exists());
     env.sync(&[]);
     env.tree("src").file("a", "2").file("b", "3");
     let manifest = fs::read(env.dst().join(".tern/manifest")).unwrap();
-    env.tern(["plan", "src", "dst"])
-        .ok()
-        .stdout_has("> file    a");
-    env.tern(["sync", "-n", "--detailed-exitcode", "src", "dst"])
-        .code(2);
-    env.tern(["plan", "--detailed-exitcode", "src", "dst"])
-        .code(2);
+    env.tern(["plan", "src", "dst"]).ok().stdout_has("> file    a");
+    env.tern(["sync", "-n", "--detailed-exitcode", "src", "dst"]).code(2);
+    env.tern(["plan", "--detailed-exitcode", "src", "dst"]).code(2);
     assert_eq!(fs::read(env.dst().join("a")).unwrap(), b"1");
     assert!(!env.dst().join("b").exists());
-    assert_eq!(
-        fs::read(env.dst().join(".tern/manifest")).unwrap(),
-        manifest
-    );
+    assert_eq!(fs::read(env.dst().join(".tern/manifest")).unwrap(), manifest);
     env.sync(&[]);
-    env.tern(["plan", "--detailed-exitcode", "src", "dst"])
-        .code(0);
+    env.tern(["plan", "--detailed-exitcode", "src", "dst"]).code(0);
 }
 
 #[test]
 fn files_the_destination_had_before_tern_are_kept_or_trashed_never_lost() {
     let env = Env::new();
-    env.tree("dst")
-        .file("theirs.txt", "not tern's")
-        .file("clash.txt", "old clash");
+    env.tree("dst").file("theirs.txt", "not tern's").file("clash.txt", "old clash");
     env.tree("src").file("clash.txt", "new clash");
     env.sync(&[]);
-    assert_eq!(
-        fs::read(env.dst().join("theirs.txt")).unwrap(),
-        b"not tern's"
-    );
+    assert_eq!(fs::read(env.dst().join("theirs.txt")).unwrap(), b"not tern's");
     assert_eq!(fs::read(env.dst().join("clash.txt")).unwrap(), b"new clash");
     assert_eq!(trash_files(&env.dst()), ["clash.txt"]);
 }

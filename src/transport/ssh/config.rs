@@ -1,0 +1,126 @@
+//! Who and where to connect: a destination's host, resolved through `ssh_config` and tern's flags.
+//!
+//! Precedence follows OpenSSH: what the destination says (`user@host:port`) and command-line flags
+//! win over the config file, whose first matching value wins over defaults.
+
+use super::known_hosts::HostKeyPolicy;
+use super::{SshError, SshOptions, SshTarget};
+use ssh2_config::{ParseRule, SshConfig};
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Everything needed to open the connection.
+#[derive(Debug, Clone)]
+pub struct Resolved {
+    /// The name given on the command line (an alias, maybe).
+    pub alias: String,
+    /// The host to connect to.
+    pub host_name: String,
+    pub port: u16,
+    pub user: String,
+    /// Identity files to try after the agent, in order.
+    pub identities: Vec<PathBuf>,
+    /// known_hosts files: the first is where accepted keys are recorded.
+    pub known_hosts: Vec<PathBuf>,
+    pub policy: HostKeyPolicy,
+    pub connect_timeout: Duration,
+}
+
+fn home() -> PathBuf {
+    std::env::var_os("HOME").map(PathBuf::from).or_else(dirs::home_dir).unwrap_or_default()
+}
+
+fn expand(p: &str) -> PathBuf {
+    match p.strip_prefix("~/") {
+        Some(rest) => home().join(rest),
+        None if p == "~" => home(),
+        None => PathBuf::from(p),
+    }
+}
+
+/// The local user name, for when neither the destination nor the config names one.
+fn local_user() -> String {
+    for var in ["USER", "LOGNAME"] {
+        if let Ok(u) = std::env::var(var)
+            && !u.is_empty()
+        {
+            return u;
+        }
+    }
+    use std::os::unix::fs::MetadataExt;
+    let uid = std::fs::metadata("/proc/self").map(|m| m.uid()).unwrap_or(0);
+    std::fs::read_to_string("/etc/passwd")
+        .ok()
+        .and_then(|p| {
+            p.lines().find_map(|l| {
+                let f: Vec<&str> = l.split(':').collect();
+                (f.len() > 2 && f[2] == uid.to_string()).then(|| f[0].to_string())
+            })
+        })
+        .unwrap_or_else(|| "root".into())
+}
+
+fn load_config(opts: &SshOptions) -> Result<Option<SshConfig>, SshError> {
+    let (path, required) = match &opts.config_file {
+        Some(p) => (p.clone(), true),
+        None => (home().join(".ssh/config"), false),
+    };
+    let file = match std::fs::File::open(&path) {
+        Ok(f) => f,
+        Err(e) if !required && e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(SshError::Config { path, message: e.to_string() }),
+    };
+    let rules = ParseRule::ALLOW_UNKNOWN_FIELDS | ParseRule::ALLOW_UNSUPPORTED_FIELDS;
+    SshConfig::default()
+        .home_dir(home())
+        .parse(&mut std::io::BufReader::new(file), rules)
+        .map(Some)
+        .map_err(|e| SshError::Config { path, message: e.to_string() })
+}
+
+/// Resolve `target` with the config file and flags.
+pub fn resolve(target: &SshTarget, opts: &SshOptions) -> Result<Resolved, SshError> {
+    let params = load_config(opts)?.map(|c| c.query(&target.host));
+    let field = |name: &str| -> Option<Vec<String>> {
+        let p = params.as_ref()?;
+        p.unsupported_fields.get(name).or_else(|| p.ignored_fields.get(name)).cloned()
+    };
+    let host_name =
+        params.as_ref().and_then(|p| p.host_name.clone()).unwrap_or_else(|| target.host.clone());
+    let port = target.port.or(params.as_ref().and_then(|p| p.port)).unwrap_or(22);
+    let user = target
+        .user
+        .clone()
+        .or_else(|| params.as_ref().and_then(|p| p.user.clone()))
+        .unwrap_or_else(local_user);
+    let mut identities = opts.identities.clone();
+    if let Some(files) = params.as_ref().and_then(|p| p.identity_file.clone()) {
+        identities.extend(files);
+    }
+    let known_hosts = match (&opts.known_hosts, field("userknownhostsfile")) {
+        (Some(f), _) => vec![f.clone()],
+        (None, Some(files)) if !files.is_empty() => files.iter().map(|f| expand(f)).collect(),
+        _ => vec![home().join(".ssh/known_hosts")],
+    };
+    let policy = match (opts.host_key_policy, field("stricthostkeychecking")) {
+        (Some(p), _) => p,
+        (None, Some(v)) => match v.first().map(|s| s.to_ascii_lowercase()).as_deref() {
+            // tern never connects to a host whose key changed, so "no" means accept-new here
+            Some("accept-new" | "no" | "off") => HostKeyPolicy::AcceptNew,
+            _ => HostKeyPolicy::Strict,
+        },
+        (None, None) => HostKeyPolicy::Strict,
+    };
+    let connect_timeout =
+        params.as_ref().and_then(|p| p.connect_timeout).unwrap_or(Duration::from_secs(15));
+    Ok(Resolved {
+        alias: target.host.clone(),
+        host_name,
+        port,
+        user,
+        identities,
+        known_hosts,
+        policy,
+        connect_timeout,
+    })
+}

@@ -1,0 +1,553 @@
+//! SSH destinations: connecting with libssh2 (through the `ssh2` crate), checking the host key,
+//! authenticating, and starting the remote agent (`tern serve`) on an exec channel.
+//!
+//! When the remote host has no tern, the destination falls back to plain SFTP
+//! ([`crate::transport::sftp`]). Either way the core sees only a [`Transport`].
+
+pub mod config;
+pub mod known_hosts;
+
+use super::{Commit, CommitReport, StageHeader, StageOutcome, Transport, TransportError};
+use crate::hash::ContentHash;
+use crate::manifest::Manifest;
+use crate::path::RelPath;
+use crate::remote::client::RemoteClient;
+use config::Resolved;
+use known_hosts::{HostKeyPolicy, KnownHosts, Verdict, fingerprint, host_string};
+use ssh2::{HostKeyType, MethodType, Session};
+use std::io::Read;
+use std::net::{TcpStream, ToSocketAddrs};
+use std::path::PathBuf;
+
+/// Ciphers tern prefers, fastest first; the rest of what libssh2 supports follows.
+const PREFERRED_CIPHERS: &[&str] = &[
+    "aes128-gcm@openssh.com",
+    "chacha20-poly1305@openssh.com",
+    "aes256-gcm@openssh.com",
+    "aes128-ctr",
+];
+
+/// `[user@]host[:port]` and a path on that host.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SshTarget {
+    pub user: Option<String>,
+    pub host: String,
+    pub port: Option<u16>,
+    /// As given: relative paths are relative to the remote user's home.
+    pub path: String,
+}
+
+impl std::fmt::Display for SshTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let user = self.user.as_ref().map(|u| format!("{u}@")).unwrap_or_default();
+        let host =
+            if self.host.contains(':') { format!("[{}]", self.host) } else { self.host.clone() };
+        match self.port {
+            Some(p) => write!(f, "ssh://{user}{host}:{p}/{}", self.path.trim_start_matches('/')),
+            None => write!(f, "{user}{host}:{}", self.path),
+        }
+    }
+}
+
+/// SSH settings from the command line (or a job).
+#[derive(Debug, Clone, Default)]
+pub struct SshOptions {
+    /// `-F`: an ssh_config file instead of `~/.ssh/config`.
+    pub config_file: Option<PathBuf>,
+    /// `-i`: identity files tried before the config's and the defaults.
+    pub identities: Vec<PathBuf>,
+    /// `--known-hosts`: the known_hosts file instead of the config's or `~/.ssh/known_hosts`.
+    pub known_hosts: Option<PathBuf>,
+    pub host_key_policy: Option<HostKeyPolicy>,
+    /// The tern binary on the remote host.
+    pub remote_tern: String,
+    /// zstd level for the stream; 0 turns compression off.
+    pub compress_level: i32,
+    /// Where to keep copies of remote manifests (`None`: always fetch).
+    pub cache_dir: Option<PathBuf>,
+}
+
+/// Why an SSH connection could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum SshError {
+    #[error("ssh config {}: {message}; fix the file or pass another with -F", path.display())]
+    Config { path: PathBuf, message: String },
+    #[error("cannot resolve host {host}: {message}; check the name or the HostName in ssh_config")]
+    Resolve { host: String, message: String },
+    #[error(
+        "cannot connect to {host} port {port}: {source}; check that sshd runs there and the port is right"
+    )]
+    Connect {
+        host: String,
+        port: u16,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("ssh handshake with {host} failed: {message}")]
+    Handshake { host: String, message: String },
+    #[error(
+        "host key of {host} is unknown ({key_type} {fingerprint}); if it is right, run again with \
+         --host-key-policy accept-new, or add it with `ssh-keyscan {keyscan} >> ~/.ssh/known_hosts`"
+    )]
+    UnknownHostKey { host: String, key_type: String, fingerprint: String, keyscan: String },
+    #[error(
+        "HOST KEY OF {host} HAS CHANGED (now {key_type} {fingerprint}; {}:{line} has another): \
+         someone may be intercepting the connection; if the change is expected, remove the old \
+         key with `ssh-keygen -R '{host}'`",
+        file.display()
+    )]
+    ChangedHostKey {
+        host: String,
+        key_type: String,
+        fingerprint: String,
+        file: PathBuf,
+        line: usize,
+    },
+    #[error("host key of {host} ({fingerprint}) is revoked in {}:{line}; refusing to connect", file.display())]
+    RevokedHostKey { host: String, fingerprint: String, file: PathBuf, line: usize },
+    #[error("cannot record the host key of {host} in {}: {source}", file.display())]
+    RecordHostKey {
+        host: String,
+        file: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("authentication as {user}@{host} failed (tried {tried}){hint}")]
+    Auth { user: String, host: String, tried: String, hint: String },
+    #[error("ssh error on {host}: {message}")]
+    Session { host: String, message: String },
+}
+
+impl SshError {
+    /// Connection problems may go away; key and authentication problems will not.
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self,
+            SshError::Connect { .. } | SshError::Resolve { .. } | SshError::Handshake { .. }
+        )
+    }
+}
+
+fn key_type_name(t: HostKeyType) -> &'static str {
+    match t {
+        HostKeyType::Rsa => "ssh-rsa",
+        HostKeyType::Dss => "ssh-dss",
+        HostKeyType::Ecdsa256 => "ecdsa-sha2-nistp256",
+        HostKeyType::Ecdsa384 => "ecdsa-sha2-nistp384",
+        HostKeyType::Ecdsa521 => "ecdsa-sha2-nistp521",
+        HostKeyType::Ed25519 => "ssh-ed25519",
+        HostKeyType::Unknown => "unknown",
+    }
+}
+
+/// The libssh2 host key methods that produce a key of a known_hosts key type.
+fn methods_for(key_type: &str) -> &'static [&'static str] {
+    match key_type {
+        "ssh-ed25519" => &["ssh-ed25519"],
+        "ecdsa-sha2-nistp256" => &["ecdsa-sha2-nistp256"],
+        "ecdsa-sha2-nistp384" => &["ecdsa-sha2-nistp384"],
+        "ecdsa-sha2-nistp521" => &["ecdsa-sha2-nistp521"],
+        "ssh-rsa" => &["rsa-sha2-512", "rsa-sha2-256", "ssh-rsa"],
+        _ => &[],
+    }
+}
+
+/// Put `preferred` (those supported) first, then the rest of what is supported.
+fn preference(sess: &Session, method: MethodType, preferred: &[&str]) -> Option<String> {
+    let supported = sess.supported_algs(method).ok()?;
+    let mut list: Vec<&str> = preferred.iter().copied().filter(|p| supported.contains(p)).collect();
+    if list.is_empty() {
+        return None;
+    }
+    let rest: Vec<&str> = supported.iter().copied().filter(|s| !list.contains(s)).collect();
+    list.extend(rest);
+    Some(list.join(","))
+}
+
+/// An authenticated SSH session.
+pub struct Connection {
+    pub session: Session,
+    pub resolved: Resolved,
+}
+
+impl Connection {
+    fn session_err(&self, e: ssh2::Error) -> SshError {
+        SshError::Session { host: self.resolved.alias.clone(), message: e.message().to_string() }
+    }
+}
+
+/// Connect, verify the host key, and authenticate.
+pub fn connect(target: &SshTarget, opts: &SshOptions) -> Result<Connection, SshError> {
+    let r = config::resolve(target, opts)?;
+    let host = host_string(&r.host_name, r.port);
+    let addrs: Vec<_> = (r.host_name.as_str(), r.port)
+        .to_socket_addrs()
+        .map_err(|e| SshError::Resolve { host: r.host_name.clone(), message: e.to_string() })?
+        .collect();
+    let mut last = std::io::Error::new(std::io::ErrorKind::NotFound, "no address");
+    let mut tcp = None;
+    for addr in &addrs {
+        match TcpStream::connect_timeout(addr, r.connect_timeout) {
+            Ok(s) => {
+                tcp = Some(s);
+                break;
+            }
+            Err(e) => last = e,
+        }
+    }
+    let Some(tcp) = tcp else {
+        return Err(SshError::Connect { host: r.host_name.clone(), port: r.port, source: last });
+    };
+    let _ = tcp.set_nodelay(true);
+    let handshake = |m: String| SshError::Handshake { host: host.clone(), message: m };
+    let mut sess = Session::new().map_err(|e| handshake(e.to_string()))?;
+    sess.set_tcp_stream(tcp);
+    sess.set_timeout(r.connect_timeout.as_millis() as u32);
+    for method in [MethodType::CryptCs, MethodType::CryptSc] {
+        if let Some(pref) = preference(&sess, method, PREFERRED_CIPHERS) {
+            let _ = sess.method_pref(method, &pref);
+        }
+    }
+    let known = KnownHosts::load(&r.known_hosts)
+        .map_err(|e| SshError::Config { path: r.known_hosts[0].clone(), message: e.to_string() })?;
+    // Ask for a key of a type we know for this host, so a known host is not mistaken for new.
+    let known_methods: Vec<&str> = known
+        .key_types(&r.host_name, r.port)
+        .iter()
+        .flat_map(|t| methods_for(t).iter().copied())
+        .collect();
+    if let Some(pref) = preference(&sess, MethodType::HostKey, &known_methods) {
+        let _ = sess.method_pref(MethodType::HostKey, &pref);
+    }
+    sess.handshake().map_err(|e| handshake(e.message().to_string()))?;
+    verify_host_key(&sess, &r, &known)?;
+    authenticate(&sess, &r)?;
+    // Data transfers may take long between two reads; keep the connection alive instead.
+    sess.set_timeout(0);
+    sess.set_keepalive(true, 30);
+    Ok(Connection { session: sess, resolved: r })
+}
+
+fn verify_host_key(sess: &Session, r: &Resolved, known: &KnownHosts) -> Result<(), SshError> {
+    let host = host_string(&r.host_name, r.port);
+    let Some((key, ktype)) = sess.host_key() else {
+        return Err(SshError::Handshake { host, message: "server sent no host key".into() });
+    };
+    let key_type = key_type_name(ktype).to_string();
+    match known.check(&r.host_name, r.port, &key_type, key) {
+        Verdict::Known => Ok(()),
+        Verdict::Changed { file, line } => Err(SshError::ChangedHostKey {
+            host,
+            key_type,
+            fingerprint: fingerprint(key),
+            file,
+            line,
+        }),
+        Verdict::Revoked { file, line } => {
+            Err(SshError::RevokedHostKey { host, fingerprint: fingerprint(key), file, line })
+        }
+        Verdict::Unknown if r.policy == HostKeyPolicy::AcceptNew => {
+            let file = r.known_hosts[0].clone();
+            known_hosts::append(&file, &r.host_name, r.port, &key_type, key).map_err(|source| {
+                SshError::RecordHostKey { host: host.clone(), file: file.clone(), source }
+            })?;
+            eprintln!("tern: added {host} ({key_type} {}) to {}", fingerprint(key), file.display());
+            Ok(())
+        }
+        Verdict::Unknown => Err(SshError::UnknownHostKey {
+            keyscan: if r.port == 22 {
+                r.host_name.clone()
+            } else {
+                format!("-p {} {}", r.port, r.host_name)
+            },
+            host,
+            key_type,
+            fingerprint: fingerprint(key),
+        }),
+    }
+}
+
+/// Whether a private key file is protected by a passphrase.
+fn key_is_encrypted(path: &std::path::Path) -> bool {
+    let Ok(text) = std::fs::read_to_string(path) else { return false };
+    if text.contains("ENCRYPTED") {
+        return true;
+    }
+    // OpenSSH format: base64 body starting with "openssh-key-v1\0", then the cipher name.
+    let body: String = text.lines().filter(|l| !l.starts_with("-----")).collect();
+    use base64::Engine;
+    let Ok(raw) = base64::engine::general_purpose::STANDARD.decode(body.trim()) else {
+        return false;
+    };
+    let Some(rest) = raw.strip_prefix(b"openssh-key-v1\0") else { return false };
+    if rest.len() < 4 {
+        return false;
+    }
+    let n = u32::from_be_bytes([rest[0], rest[1], rest[2], rest[3]]) as usize;
+    rest.get(4..4 + n).is_some_and(|cipher| cipher != b"none")
+}
+
+/// ssh-agent first, then identity files: `-i`, the config's, then the default `~/.ssh/id_*`.
+fn authenticate(sess: &Session, r: &Resolved) -> Result<(), SshError> {
+    let mut tried = Vec::new();
+    if std::env::var_os("SSH_AUTH_SOCK").is_some()
+        && let Ok(mut agent) = sess.agent()
+        && agent.connect().is_ok()
+        && agent.list_identities().is_ok()
+    {
+        let ids = agent.identities().unwrap_or_default();
+        tried.push(format!("ssh-agent ({} keys)", ids.len()));
+        for id in &ids {
+            if agent.userauth(&r.user, id).is_ok() && sess.authenticated() {
+                return Ok(());
+            }
+        }
+        let _ = agent.disconnect();
+    }
+    let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_default();
+    let defaults = ["id_ed25519", "id_ecdsa", "id_rsa"].map(|n| home.join(".ssh").join(n));
+    let explicit = r.identities.len();
+    let mut encrypted = Vec::new();
+    for (i, key) in r.identities.iter().chain(defaults.iter()).enumerate() {
+        if !key.exists() {
+            if i < explicit {
+                tried.push(format!("{} (missing)", key.display()));
+            }
+            continue;
+        }
+        if key_is_encrypted(key) {
+            encrypted.push(key.display().to_string());
+            continue;
+        }
+        tried.push(key.display().to_string());
+        if sess.userauth_pubkey_file(&r.user, None, key, None).is_ok() && sess.authenticated() {
+            return Ok(());
+        }
+    }
+    let hint = match encrypted.first() {
+        Some(k) => format!(
+            "; identity file {k} is encrypted and no ssh-agent offers it: run `ssh-add {k}` first"
+        ),
+        None => "; add your key to the remote ~/.ssh/authorized_keys or name it with -i".into(),
+    };
+    let tried = if tried.is_empty() { "no keys: none found".into() } else { tried.join(", ") };
+    Err(SshError::Auth { user: r.user.clone(), host: r.alias.clone(), tried, hint })
+}
+
+/// Quote `s` for a POSIX shell.
+pub fn shell_quote(s: &str) -> String {
+    if !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"/._-+:,=@%".contains(&b)) {
+        return s.to_string();
+    }
+    format!("'{}'", s.replace('\'', "'\\''"))
+}
+
+/// A remote agent reached over SSH.
+pub struct SshAgentDest {
+    // Field order matters: the client (and its streams) must go before the channel and session.
+    client: RemoteClient<'static>,
+    channel: ssh2::Channel,
+    conn: Connection,
+    name: String,
+}
+
+impl SshAgentDest {
+    /// The agent's stderr and exit status, to explain why it stopped answering.
+    fn agent_story(&mut self) -> String {
+        self.conn.session.set_timeout(2000);
+        let mut err = String::new();
+        let _ = self.channel.stderr().take(64 * 1024).read_to_string(&mut err);
+        let _ = self.channel.wait_close();
+        let status =
+            self.channel.exit_status().map(|s| format!("exit status {s}")).unwrap_or_default();
+        let err = err.lines().last().unwrap_or("").trim().to_string();
+        [err, status].into_iter().filter(|s| !s.is_empty()).collect::<Vec<_>>().join(", ")
+    }
+
+    fn explain<T>(&mut self, r: Result<T, TransportError>) -> Result<T, TransportError> {
+        match r {
+            Err(TransportError::Connection { host, source }) => {
+                let story = self.agent_story();
+                let source = if story.is_empty() {
+                    source
+                } else {
+                    std::io::Error::new(source.kind(), format!("{source} (agent: {story})"))
+                };
+                Err(TransportError::Connection { host, source })
+            }
+            other => other,
+        }
+    }
+}
+
+impl Drop for SshAgentDest {
+    fn drop(&mut self) {
+        self.client.bye();
+        let _ = self.channel.send_eof();
+        self.conn.session.set_timeout(5000);
+        let _ = self.channel.wait_close();
+    }
+}
+
+impl Transport for SshAgentDest {
+    fn describe(&self) -> String {
+        self.name.clone()
+    }
+
+    fn mode(&self) -> &'static str {
+        "ssh (remote tern agent)"
+    }
+
+    fn lock(&mut self) -> Result<(), TransportError> {
+        let r = self.client.lock();
+        self.explain(r)
+    }
+
+    fn read_manifest(&mut self) -> Result<Option<Manifest>, TransportError> {
+        let r = self.client.read_manifest();
+        self.explain(r)
+    }
+
+    fn stage_begin(&mut self, header: &StageHeader) -> Result<(), TransportError> {
+        let r = self.client.stage_begin(header);
+        self.explain(r)
+    }
+
+    fn stage_data(&mut self, data: &[u8]) -> Result<(), TransportError> {
+        let r = self.client.stage_data(data);
+        self.explain(r)
+    }
+
+    fn stage_reuse(
+        &mut self,
+        from: &RelPath,
+        offset: u64,
+        len: u64,
+        hash: &ContentHash,
+    ) -> Result<(), TransportError> {
+        let r = self.client.stage_reuse(from, offset, len, hash);
+        self.explain(r)
+    }
+
+    fn stage_end(&mut self) -> Result<(), TransportError> {
+        let r = self.client.stage_end();
+        self.explain(r)
+    }
+
+    fn finish_staging(&mut self) -> Result<Vec<(u64, StageOutcome)>, TransportError> {
+        let r = self.client.finish_staging();
+        self.explain(r)
+    }
+
+    fn commit(&mut self, commit: &Commit) -> Result<CommitReport, TransportError> {
+        let r = self.client.commit(commit);
+        self.explain(r)
+    }
+
+    fn wire_bytes(&self) -> Option<u64> {
+        Some(self.client.bytes_written())
+    }
+}
+
+/// Connect to `target` and start the remote agent; fall back to SFTP if the host has no tern.
+pub fn open(target: &SshTarget, opts: &SshOptions) -> Result<Box<dyn Transport>, TransportError> {
+    let conn = connect(target, opts)?;
+    let name = target.to_string();
+    let mut channel = conn.session.channel_session().map_err(|e| conn.session_err(e))?;
+    let command =
+        format!("{} serve --root {}", shell_quote(&opts.remote_tern), shell_quote(&target.path));
+    channel.exec(&command).map_err(|e| conn.session_err(e))?;
+    let cache_file = opts.cache_dir.as_ref().map(|d| {
+        let key = format!(
+            "{}@{}:{}:{}",
+            conn.resolved.user, conn.resolved.host_name, conn.resolved.port, target.path
+        );
+        d.join(format!("remote-{}", &ContentHash::of(key.as_bytes()).to_hex()[..32]))
+    });
+    let handshake = RemoteClient::handshake(
+        channel.stream(0),
+        channel.stream(0),
+        name.clone(),
+        opts.compress_level,
+        cache_file,
+    );
+    match handshake {
+        Ok(Some(client)) => Ok(Box::new(SshAgentDest { client, channel, conn, name })),
+        Ok(None) => {
+            // No agent answered: find out why.
+            conn.session.set_timeout(5000);
+            let mut err = String::new();
+            let _ = channel.stderr().take(64 * 1024).read_to_string(&mut err);
+            let _ = channel.wait_close();
+            let status = channel.exit_status().unwrap_or(-1);
+            if status == 127 {
+                eprintln!(
+                    "tern: {} has no `{}` (exit status 127); falling back to SFTP: whole files, \
+                     no compression",
+                    conn.resolved.alias, opts.remote_tern
+                );
+                conn.session.set_timeout(0);
+                return Ok(Box::new(super::sftp::SftpDest::new(conn, target, name)?));
+            }
+            let err = err.trim().lines().last().unwrap_or("").to_string();
+            Err(TransportError::Protocol(format!(
+                "the tern agent on {} failed to start (exit status {status}): {err}; check \
+                 --remote-tern",
+                conn.resolved.alias
+            )))
+        }
+        Err(e) => Err(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shell_quoting() {
+        assert_eq!(shell_quote("/srv/x"), "/srv/x");
+        assert_eq!(shell_quote("a b"), "'a b'");
+        assert_eq!(shell_quote("it's"), "'it'\\''s'");
+        assert_eq!(shell_quote("$(rm -rf ~)"), "'$(rm -rf ~)'");
+        assert_eq!(shell_quote(""), "''");
+    }
+
+    #[test]
+    fn encrypted_keys_are_recognised() {
+        let dir = tempfile::tempdir().unwrap();
+        let pem = dir.path().join("pem");
+        std::fs::write(&pem, "-----BEGIN RSA PRIVATE KEY-----\nProc-Type: 4,ENCRYPTED\n").unwrap();
+        assert!(key_is_encrypted(&pem));
+        use base64::Engine;
+        let mk = |cipher: &[u8]| {
+            let mut raw = b"openssh-key-v1\0".to_vec();
+            raw.extend_from_slice(&(cipher.len() as u32).to_be_bytes());
+            raw.extend_from_slice(cipher);
+            let b64 = base64::engine::general_purpose::STANDARD.encode(raw);
+            format!(
+                "-----BEGIN OPENSSH PRIVATE KEY-----\n{b64}\n-----END OPENSSH PRIVATE KEY-----\n"
+            )
+        };
+        let enc = dir.path().join("enc");
+        std::fs::write(&enc, mk(b"aes256-ctr")).unwrap();
+        assert!(key_is_encrypted(&enc));
+        let plain = dir.path().join("plain");
+        std::fs::write(&plain, mk(b"none")).unwrap();
+        assert!(!key_is_encrypted(&plain));
+    }
+
+    #[test]
+    fn targets_display_as_given() {
+        let t =
+            SshTarget { user: Some("a".into()), host: "h".into(), port: None, path: "x/y".into() };
+        assert_eq!(t.to_string(), "a@h:x/y");
+        let t = SshTarget {
+            user: Some("a".into()),
+            host: "h".into(),
+            port: Some(2222),
+            path: "/srv".into(),
+        };
+        assert_eq!(t.to_string(), "ssh://a@h:2222/srv");
+    }
+}
