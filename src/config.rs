@@ -94,7 +94,10 @@ pub fn parse_destination(arg: &str) -> Result<Destination, ConfigError> {
         return Ok(Destination::Ssh(SshTarget { user, host, port, path: path.to_string() }));
     }
     // scp style: a colon before the first slash (outside [brackets]) means host:path
-    let bracket_end = if arg.starts_with('[') { arg.find(']').map_or(0, |i| i + 1) } else { 0 };
+        let bracket_end = match (arg.find('['), arg.find(']')) {
+        (Some(o), Some(c)) if o < c && !arg[..o].contains('/') => c + 1,
+        _ => 0,
+    };
     let colon = arg[bracket_end..].find(':').map(|c| c + bracket_end);
     let remote = colon.filter(|&c| arg.find('/').is_none_or(|s| c < s));
     let Some(c) = remote else { return Ok(Destination::Local(PathBuf::from(arg))) };
