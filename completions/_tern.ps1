@@ -32,11 +32,20 @@ Register-ArgumentCompleter -Native -CommandName 'tern' -ScriptBlock {
             [CompletionResult]::new('sync', 'sync', [CompletionResultType]::ParameterValue, 'Replicate SOURCE into DEST (mirroring: entries missing from SOURCE go to DEST''s trash)')
             [CompletionResult]::new('plan', 'plan', [CompletionResultType]::ParameterValue, 'Show what `tern sync` would change, without writing anything anywhere')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a completion script for SHELL to standard output')
+            [CompletionResult]::new('serve', 'serve', [CompletionResultType]::ParameterValue, 'Serve a destination to a tern client on stdin/stdout (started by tern itself over SSH)')
             [CompletionResult]::new('generate-docs', 'generate-docs', [CompletionResultType]::ParameterValue, 'Write man pages and completion scripts into DIR/man and DIR/completions (for packagers)')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
         'tern;sync' {
+            [CompletionResult]::new('-F', '-F ', [CompletionResultType]::ParameterName, 'Read this ssh_config file instead of ~/.ssh/config')
+            [CompletionResult]::new('--ssh-config', '--ssh-config', [CompletionResultType]::ParameterName, 'Read this ssh_config file instead of ~/.ssh/config')
+            [CompletionResult]::new('-i', '-i', [CompletionResultType]::ParameterName, 'Try this private key (after ssh-agent, before the config''s and the defaults); repeatable')
+            [CompletionResult]::new('--identity', '--identity', [CompletionResultType]::ParameterName, 'Try this private key (after ssh-agent, before the config''s and the defaults); repeatable')
+            [CompletionResult]::new('--known-hosts', '--known-hosts', [CompletionResultType]::ParameterName, 'Check host keys against this known_hosts file (and record accepted ones there)')
+            [CompletionResult]::new('--host-key-policy', '--host-key-policy', [CompletionResultType]::ParameterName, 'What to do with an unknown host key: refuse it (strict) or record it (accept-new); a changed key is always refused [default: strict, or the config''s StrictHostKeyChecking]')
+            [CompletionResult]::new('--remote-tern', '--remote-tern', [CompletionResultType]::ParameterName, 'The tern binary on the remote host')
+            [CompletionResult]::new('--compress-level', '--compress-level', [CompletionResultType]::ParameterName, 'zstd level for data sent over SSH (1-22); 0 turns compression off')
             [CompletionResult]::new('--no-delete', '--no-delete', [CompletionResultType]::ParameterName, 'Keep destination entries that are missing from the source instead of deleting them')
             [CompletionResult]::new('-c', '-c', [CompletionResultType]::ParameterName, 'Re-hash every source file instead of trusting the hash cache of unchanged files')
             [CompletionResult]::new('--checksum', '--checksum', [CompletionResultType]::ParameterName, 'Re-hash every source file instead of trusting the hash cache of unchanged files')
@@ -53,6 +62,14 @@ Register-ArgumentCompleter -Native -CommandName 'tern' -ScriptBlock {
             break
         }
         'tern;plan' {
+            [CompletionResult]::new('-F', '-F ', [CompletionResultType]::ParameterName, 'Read this ssh_config file instead of ~/.ssh/config')
+            [CompletionResult]::new('--ssh-config', '--ssh-config', [CompletionResultType]::ParameterName, 'Read this ssh_config file instead of ~/.ssh/config')
+            [CompletionResult]::new('-i', '-i', [CompletionResultType]::ParameterName, 'Try this private key (after ssh-agent, before the config''s and the defaults); repeatable')
+            [CompletionResult]::new('--identity', '--identity', [CompletionResultType]::ParameterName, 'Try this private key (after ssh-agent, before the config''s and the defaults); repeatable')
+            [CompletionResult]::new('--known-hosts', '--known-hosts', [CompletionResultType]::ParameterName, 'Check host keys against this known_hosts file (and record accepted ones there)')
+            [CompletionResult]::new('--host-key-policy', '--host-key-policy', [CompletionResultType]::ParameterName, 'What to do with an unknown host key: refuse it (strict) or record it (accept-new); a changed key is always refused [default: strict, or the config''s StrictHostKeyChecking]')
+            [CompletionResult]::new('--remote-tern', '--remote-tern', [CompletionResultType]::ParameterName, 'The tern binary on the remote host')
+            [CompletionResult]::new('--compress-level', '--compress-level', [CompletionResultType]::ParameterName, 'zstd level for data sent over SSH (1-22); 0 turns compression off')
             [CompletionResult]::new('--no-delete', '--no-delete', [CompletionResultType]::ParameterName, 'Keep destination entries that are missing from the source instead of deleting them')
             [CompletionResult]::new('-c', '-c', [CompletionResultType]::ParameterName, 'Re-hash every source file instead of trusting the hash cache of unchanged files')
             [CompletionResult]::new('--checksum', '--checksum', [CompletionResultType]::ParameterName, 'Re-hash every source file instead of trusting the hash cache of unchanged files')
@@ -75,6 +92,16 @@ Register-ArgumentCompleter -Native -CommandName 'tern' -ScriptBlock {
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             break
         }
+        'tern;serve' {
+            [CompletionResult]::new('--root', '--root', [CompletionResultType]::ParameterName, 'The destination directory')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print nothing but errors: no progress bar, no summary')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print nothing but errors: no progress bar, no summary')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Say more: list every change a sync makes, and metadata details in plans')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Say more: list every change a sync makes, and metadata details in plans')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
         'tern;generate-docs' {
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print nothing but errors: no progress bar, no summary')
             [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print nothing but errors: no progress bar, no summary')
@@ -88,6 +115,7 @@ Register-ArgumentCompleter -Native -CommandName 'tern' -ScriptBlock {
             [CompletionResult]::new('sync', 'sync', [CompletionResultType]::ParameterValue, 'Replicate SOURCE into DEST (mirroring: entries missing from SOURCE go to DEST''s trash)')
             [CompletionResult]::new('plan', 'plan', [CompletionResultType]::ParameterValue, 'Show what `tern sync` would change, without writing anything anywhere')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a completion script for SHELL to standard output')
+            [CompletionResult]::new('serve', 'serve', [CompletionResultType]::ParameterValue, 'Serve a destination to a tern client on stdin/stdout (started by tern itself over SSH)')
             [CompletionResult]::new('generate-docs', 'generate-docs', [CompletionResultType]::ParameterValue, 'Write man pages and completion scripts into DIR/man and DIR/completions (for packagers)')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
@@ -99,6 +127,9 @@ Register-ArgumentCompleter -Native -CommandName 'tern' -ScriptBlock {
             break
         }
         'tern;help;completions' {
+            break
+        }
+        'tern;help;serve' {
             break
         }
         'tern;help;generate-docs' {

@@ -28,6 +28,9 @@ _tern() {
             tern,plan)
                 cmd="tern__subcmd__plan"
                 ;;
+            tern,serve)
+                cmd="tern__subcmd__serve"
+                ;;
             tern,sync)
                 cmd="tern__subcmd__sync"
                 ;;
@@ -43,6 +46,9 @@ _tern() {
             tern__subcmd__help,plan)
                 cmd="tern__subcmd__help__subcmd__plan"
                 ;;
+            tern__subcmd__help,serve)
+                cmd="tern__subcmd__help__subcmd__serve"
+                ;;
             tern__subcmd__help,sync)
                 cmd="tern__subcmd__help__subcmd__sync"
                 ;;
@@ -53,7 +59,7 @@ _tern() {
 
     case "${cmd}" in
         tern)
-            opts="-q -v -h -V --quiet --verbose --help --version sync plan completions generate-docs help"
+            opts="-q -v -h -V --quiet --verbose --help --version sync plan completions serve generate-docs help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -95,7 +101,7 @@ _tern() {
             return 0
             ;;
         tern__subcmd__help)
-            opts="sync plan completions generate-docs help"
+            opts="sync plan completions serve generate-docs help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -164,6 +170,20 @@ _tern() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        tern__subcmd__help__subcmd__serve)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         tern__subcmd__help__subcmd__sync)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -179,12 +199,62 @@ _tern() {
             return 0
             ;;
         tern__subcmd__plan)
-            opts="-c -q -v -h --no-delete --checksum --no-cache --detailed-exitcode --quiet --verbose --help"
+            opts="-c -F -i -q -v -h --no-delete --checksum --no-cache --ssh-config --identity --known-hosts --host-key-policy --remote-tern --compress-level --detailed-exitcode --quiet --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --ssh-config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -F)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --identity)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -i)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --known-hosts)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --host-key-policy)
+                    COMPREPLY=($(compgen -W "strict accept-new" -- "${cur}"))
+                    return 0
+                    ;;
+                --remote-tern)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --compress-level)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        tern__subcmd__serve)
+            opts="-q -v -h --root --quiet --verbose --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --root)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -193,12 +263,44 @@ _tern() {
             return 0
             ;;
         tern__subcmd__sync)
-            opts="-c -n -q -v -h --no-delete --checksum --no-cache --dry-run --detailed-exitcode --quiet --verbose --help"
+            opts="-c -F -i -n -q -v -h --no-delete --checksum --no-cache --ssh-config --identity --known-hosts --host-key-policy --remote-tern --compress-level --dry-run --detailed-exitcode --quiet --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --ssh-config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -F)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --identity)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -i)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --known-hosts)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --host-key-policy)
+                    COMPREPLY=($(compgen -W "strict accept-new" -- "${cur}"))
+                    return 0
+                    ;;
+                --remote-tern)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --compress-level)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;

@@ -29,10 +29,19 @@ set edit:completion:arg-completer[tern] = {|@words|
             cand sync 'Replicate SOURCE into DEST (mirroring: entries missing from SOURCE go to DEST''s trash)'
             cand plan 'Show what `tern sync` would change, without writing anything anywhere'
             cand completions 'Print a completion script for SHELL to standard output'
+            cand serve 'Serve a destination to a tern client on stdin/stdout (started by tern itself over SSH)'
             cand generate-docs 'Write man pages and completion scripts into DIR/man and DIR/completions (for packagers)'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'tern;sync'= {
+            cand -F 'Read this ssh_config file instead of ~/.ssh/config'
+            cand --ssh-config 'Read this ssh_config file instead of ~/.ssh/config'
+            cand -i 'Try this private key (after ssh-agent, before the config''s and the defaults); repeatable'
+            cand --identity 'Try this private key (after ssh-agent, before the config''s and the defaults); repeatable'
+            cand --known-hosts 'Check host keys against this known_hosts file (and record accepted ones there)'
+            cand --host-key-policy 'What to do with an unknown host key: refuse it (strict) or record it (accept-new); a changed key is always refused [default: strict, or the config''s StrictHostKeyChecking]'
+            cand --remote-tern 'The tern binary on the remote host'
+            cand --compress-level 'zstd level for data sent over SSH (1-22); 0 turns compression off'
             cand --no-delete 'Keep destination entries that are missing from the source instead of deleting them'
             cand -c 'Re-hash every source file instead of trusting the hash cache of unchanged files'
             cand --checksum 'Re-hash every source file instead of trusting the hash cache of unchanged files'
@@ -48,6 +57,14 @@ set edit:completion:arg-completer[tern] = {|@words|
             cand --help 'Print help'
         }
         &'tern;plan'= {
+            cand -F 'Read this ssh_config file instead of ~/.ssh/config'
+            cand --ssh-config 'Read this ssh_config file instead of ~/.ssh/config'
+            cand -i 'Try this private key (after ssh-agent, before the config''s and the defaults); repeatable'
+            cand --identity 'Try this private key (after ssh-agent, before the config''s and the defaults); repeatable'
+            cand --known-hosts 'Check host keys against this known_hosts file (and record accepted ones there)'
+            cand --host-key-policy 'What to do with an unknown host key: refuse it (strict) or record it (accept-new); a changed key is always refused [default: strict, or the config''s StrictHostKeyChecking]'
+            cand --remote-tern 'The tern binary on the remote host'
+            cand --compress-level 'zstd level for data sent over SSH (1-22); 0 turns compression off'
             cand --no-delete 'Keep destination entries that are missing from the source instead of deleting them'
             cand -c 'Re-hash every source file instead of trusting the hash cache of unchanged files'
             cand --checksum 'Re-hash every source file instead of trusting the hash cache of unchanged files'
@@ -68,6 +85,15 @@ set edit:completion:arg-completer[tern] = {|@words|
             cand -h 'Print help'
             cand --help 'Print help'
         }
+        &'tern;serve'= {
+            cand --root 'The destination directory'
+            cand -q 'Print nothing but errors: no progress bar, no summary'
+            cand --quiet 'Print nothing but errors: no progress bar, no summary'
+            cand -v 'Say more: list every change a sync makes, and metadata details in plans'
+            cand --verbose 'Say more: list every change a sync makes, and metadata details in plans'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
         &'tern;generate-docs'= {
             cand -q 'Print nothing but errors: no progress bar, no summary'
             cand --quiet 'Print nothing but errors: no progress bar, no summary'
@@ -80,6 +106,7 @@ set edit:completion:arg-completer[tern] = {|@words|
             cand sync 'Replicate SOURCE into DEST (mirroring: entries missing from SOURCE go to DEST''s trash)'
             cand plan 'Show what `tern sync` would change, without writing anything anywhere'
             cand completions 'Print a completion script for SHELL to standard output'
+            cand serve 'Serve a destination to a tern client on stdin/stdout (started by tern itself over SSH)'
             cand generate-docs 'Write man pages and completion scripts into DIR/man and DIR/completions (for packagers)'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
@@ -88,6 +115,8 @@ set edit:completion:arg-completer[tern] = {|@words|
         &'tern;help;plan'= {
         }
         &'tern;help;completions'= {
+        }
+        &'tern;help;serve'= {
         }
         &'tern;help;generate-docs'= {
         }

@@ -31,8 +31,16 @@ complete -c tern -n "__fish_tern_needs_command" -s V -l version -d 'Print versio
 complete -c tern -n "__fish_tern_needs_command" -f -a "sync" -d 'Replicate SOURCE into DEST (mirroring: entries missing from SOURCE go to DEST\'s trash)'
 complete -c tern -n "__fish_tern_needs_command" -f -a "plan" -d 'Show what `tern sync` would change, without writing anything anywhere'
 complete -c tern -n "__fish_tern_needs_command" -f -a "completions" -d 'Print a completion script for SHELL to standard output'
+complete -c tern -n "__fish_tern_needs_command" -f -a "serve" -d 'Serve a destination to a tern client on stdin/stdout (started by tern itself over SSH)'
 complete -c tern -n "__fish_tern_needs_command" -f -a "generate-docs" -d 'Write man pages and completion scripts into DIR/man and DIR/completions (for packagers)'
 complete -c tern -n "__fish_tern_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c tern -n "__fish_tern_using_subcommand sync" -s F -l ssh-config -d 'Read this ssh_config file instead of ~/.ssh/config' -r -F
+complete -c tern -n "__fish_tern_using_subcommand sync" -s i -l identity -d 'Try this private key (after ssh-agent, before the config\'s and the defaults); repeatable' -r -F
+complete -c tern -n "__fish_tern_using_subcommand sync" -l known-hosts -d 'Check host keys against this known_hosts file (and record accepted ones there)' -r -F
+complete -c tern -n "__fish_tern_using_subcommand sync" -l host-key-policy -d 'What to do with an unknown host key: refuse it (strict) or record it (accept-new); a changed key is always refused [default: strict, or the config\'s StrictHostKeyChecking]' -r -f -a "strict\t''
+accept-new\t''"
+complete -c tern -n "__fish_tern_using_subcommand sync" -l remote-tern -d 'The tern binary on the remote host' -r
+complete -c tern -n "__fish_tern_using_subcommand sync" -l compress-level -d 'zstd level for data sent over SSH (1-22); 0 turns compression off' -r
 complete -c tern -n "__fish_tern_using_subcommand sync" -l no-delete -d 'Keep destination entries that are missing from the source instead of deleting them'
 complete -c tern -n "__fish_tern_using_subcommand sync" -s c -l checksum -d 'Re-hash every source file instead of trusting the hash cache of unchanged files'
 complete -c tern -n "__fish_tern_using_subcommand sync" -l no-cache -d 'Do not read or write the source hash cache'
@@ -41,6 +49,13 @@ complete -c tern -n "__fish_tern_using_subcommand sync" -l detailed-exitcode -d 
 complete -c tern -n "__fish_tern_using_subcommand sync" -s q -l quiet -d 'Print nothing but errors: no progress bar, no summary'
 complete -c tern -n "__fish_tern_using_subcommand sync" -s v -l verbose -d 'Say more: list every change a sync makes, and metadata details in plans'
 complete -c tern -n "__fish_tern_using_subcommand sync" -s h -l help -d 'Print help'
+complete -c tern -n "__fish_tern_using_subcommand plan" -s F -l ssh-config -d 'Read this ssh_config file instead of ~/.ssh/config' -r -F
+complete -c tern -n "__fish_tern_using_subcommand plan" -s i -l identity -d 'Try this private key (after ssh-agent, before the config\'s and the defaults); repeatable' -r -F
+complete -c tern -n "__fish_tern_using_subcommand plan" -l known-hosts -d 'Check host keys against this known_hosts file (and record accepted ones there)' -r -F
+complete -c tern -n "__fish_tern_using_subcommand plan" -l host-key-policy -d 'What to do with an unknown host key: refuse it (strict) or record it (accept-new); a changed key is always refused [default: strict, or the config\'s StrictHostKeyChecking]' -r -f -a "strict\t''
+accept-new\t''"
+complete -c tern -n "__fish_tern_using_subcommand plan" -l remote-tern -d 'The tern binary on the remote host' -r
+complete -c tern -n "__fish_tern_using_subcommand plan" -l compress-level -d 'zstd level for data sent over SSH (1-22); 0 turns compression off' -r
 complete -c tern -n "__fish_tern_using_subcommand plan" -l no-delete -d 'Keep destination entries that are missing from the source instead of deleting them'
 complete -c tern -n "__fish_tern_using_subcommand plan" -s c -l checksum -d 'Re-hash every source file instead of trusting the hash cache of unchanged files'
 complete -c tern -n "__fish_tern_using_subcommand plan" -l no-cache -d 'Do not read or write the source hash cache'
@@ -51,11 +66,16 @@ complete -c tern -n "__fish_tern_using_subcommand plan" -s h -l help -d 'Print h
 complete -c tern -n "__fish_tern_using_subcommand completions" -s q -l quiet -d 'Print nothing but errors: no progress bar, no summary'
 complete -c tern -n "__fish_tern_using_subcommand completions" -s v -l verbose -d 'Say more: list every change a sync makes, and metadata details in plans'
 complete -c tern -n "__fish_tern_using_subcommand completions" -s h -l help -d 'Print help'
+complete -c tern -n "__fish_tern_using_subcommand serve" -l root -d 'The destination directory' -r -F
+complete -c tern -n "__fish_tern_using_subcommand serve" -s q -l quiet -d 'Print nothing but errors: no progress bar, no summary'
+complete -c tern -n "__fish_tern_using_subcommand serve" -s v -l verbose -d 'Say more: list every change a sync makes, and metadata details in plans'
+complete -c tern -n "__fish_tern_using_subcommand serve" -s h -l help -d 'Print help'
 complete -c tern -n "__fish_tern_using_subcommand generate-docs" -s q -l quiet -d 'Print nothing but errors: no progress bar, no summary'
 complete -c tern -n "__fish_tern_using_subcommand generate-docs" -s v -l verbose -d 'Say more: list every change a sync makes, and metadata details in plans'
 complete -c tern -n "__fish_tern_using_subcommand generate-docs" -s h -l help -d 'Print help'
-complete -c tern -n "__fish_tern_using_subcommand help; and not __fish_seen_subcommand_from sync plan completions generate-docs help" -f -a "sync" -d 'Replicate SOURCE into DEST (mirroring: entries missing from SOURCE go to DEST\'s trash)'
-complete -c tern -n "__fish_tern_using_subcommand help; and not __fish_seen_subcommand_from sync plan completions generate-docs help" -f -a "plan" -d 'Show what `tern sync` would change, without writing anything anywhere'
-complete -c tern -n "__fish_tern_using_subcommand help; and not __fish_seen_subcommand_from sync plan completions generate-docs help" -f -a "completions" -d 'Print a completion script for SHELL to standard output'
-complete -c tern -n "__fish_tern_using_subcommand help; and not __fish_seen_subcommand_from sync plan completions generate-docs help" -f -a "generate-docs" -d 'Write man pages and completion scripts into DIR/man and DIR/completions (for packagers)'
-complete -c tern -n "__fish_tern_using_subcommand help; and not __fish_seen_subcommand_from sync plan completions generate-docs help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c tern -n "__fish_tern_using_subcommand help; and not __fish_seen_subcommand_from sync plan completions serve generate-docs help" -f -a "sync" -d 'Replicate SOURCE into DEST (mirroring: entries missing from SOURCE go to DEST\'s trash)'
+complete -c tern -n "__fish_tern_using_subcommand help; and not __fish_seen_subcommand_from sync plan completions serve generate-docs help" -f -a "plan" -d 'Show what `tern sync` would change, without writing anything anywhere'
+complete -c tern -n "__fish_tern_using_subcommand help; and not __fish_seen_subcommand_from sync plan completions serve generate-docs help" -f -a "completions" -d 'Print a completion script for SHELL to standard output'
+complete -c tern -n "__fish_tern_using_subcommand help; and not __fish_seen_subcommand_from sync plan completions serve generate-docs help" -f -a "serve" -d 'Serve a destination to a tern client on stdin/stdout (started by tern itself over SSH)'
+complete -c tern -n "__fish_tern_using_subcommand help; and not __fish_seen_subcommand_from sync plan completions serve generate-docs help" -f -a "generate-docs" -d 'Write man pages and completion scripts into DIR/man and DIR/completions (for packagers)'
+complete -c tern -n "__fish_tern_using_subcommand help; and not __fish_seen_subcommand_from sync plan completions serve generate-docs help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

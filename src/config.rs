@@ -94,7 +94,7 @@ pub fn parse_destination(arg: &str) -> Result<Destination, ConfigError> {
         return Ok(Destination::Ssh(SshTarget { user, host, port, path: path.to_string() }));
     }
     // scp style: a colon before the first slash (outside [brackets]) means host:path
-        let bracket_end = match (arg.find('['), arg.find(']')) {
+    let bracket_end = match (arg.find('['), arg.find(']')) {
         (Some(o), Some(c)) if o < c && !arg[..o].contains('/') => c + 1,
         _ => 0,
     };

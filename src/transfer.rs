@@ -13,7 +13,7 @@ use crate::transport::{
     Commit, CommitOp, CommitReport, StageHeader, StageOutcome, Transport, TransportError,
 };
 use indicatif::ProgressBar;
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
 use std::os::unix::fs::OpenOptionsExt;
@@ -42,8 +42,8 @@ pub struct Applied {
     pub skipped: Vec<Skipped>,
 }
 
-/// Apply `plan` (computed against the destination manifest of generation `base_generation`),
-/// reading file contents from `source_root`. The caller holds the destination lock.
+/// Apply `plan` (computed against the destination manifest `dest_manifest`), reading file
+/// contents from `source_root`. The caller holds the destination lock.
 pub fn apply(
     plan: &Plan,
     source_root: &Path,
@@ -53,61 +53,90 @@ pub fn apply(
     progress: &ProgressBar,
 ) -> Result<Applied, TransportError> {
     let mut applied = Applied::default();
-    let writes: Vec<(u64, &Change)> = plan
+    // Files to write, by id: the plan's writes (id = change index), then repairs.
+    let mut writes: Vec<(u64, &Entry, Option<&[Piece]>)> = plan
         .changes
         .iter()
         .enumerate()
-        .filter(|(_, c)| c.recipe.is_some())
-        .map(|(i, c)| (i as u64, c))
+        .filter_map(|(i, c)| {
+            let pieces = c.recipe.as_ref()?.pieces.as_slice();
+            Some((i as u64, c.new.as_ref()?, Some(pieces)))
+        })
         .collect();
-    let total: u64 = writes.iter().filter_map(|(_, c)| c.new.as_ref()).map(Entry::size).sum();
-    progress.set_length(total);
+    progress.set_length(writes.iter().map(|(_, e, _)| e.size()).sum());
     progress.set_position(0);
 
     // First pass: as planned (or whole files, where the destination cannot reuse ranges).
-    // Local read errors are remembered per file.
     let whole_files = !dest.reuses_chunks();
     let mut local_errors: HashMap<u64, String> = HashMap::new();
-    for &(id, c) in &writes {
-        if let Err(e) = stage(dest, source_root, id, c, whole_files, &mut applied, progress) {
+    let mut src = Source { root: source_root, applied: &mut applied, progress };
+    for &(id, entry, pieces) in &writes {
+        let pieces = if whole_files { None } else { pieces };
+        if let Err(e) = src.stage(dest, id, entry, pieces) {
             local_errors.insert(id, e?);
         }
     }
-    let outcomes = dest.finish_staging()?;
+    let mut outcomes: HashMap<u64, StageOutcome> = dest.finish_staging()?.into_iter().collect();
 
-    // Second pass: files whose reused ranges were wrong at the destination get all their bytes.
-    let retry: HashSet<u64> = outcomes
-        .iter()
-        .filter(|(id, o)| *o == StageOutcome::ReuseFailed && !local_errors.contains_key(id))
-        .map(|(id, _)| *id)
-        .collect();
-    let mut outcomes: HashMap<u64, StageOutcome> = outcomes.into_iter().collect();
-    for &(id, c) in writes.iter().filter(|(id, _)| retry.contains(id)) {
-        applied.repaired_files += 1;
-        if let Err(e) = stage(dest, source_root, id, c, true, &mut applied, progress) {
+    // Second pass: a file whose reused ranges were wrong gets all its bytes; and the destination
+    // file they came from, now known to be damaged, is sent again too unless the plan rewrites it.
+    let mut damaged: BTreeSet<RelPath> = BTreeSet::new();
+    let mut retry = Vec::new();
+    for &(id, entry, _) in &writes {
+        if let Some(StageOutcome::ReuseFailed(from)) = outcomes.get(&id) {
+            damaged.insert(from.clone());
+            if !local_errors.contains_key(&id) {
+                retry.push((id, entry));
+            }
+        }
+    }
+    let rewritten: HashSet<&RelPath> = writes.iter().map(|(_, e, _)| &e.path).collect();
+    let mut next_id = plan.changes.len() as u64;
+    let mut repairs = Vec::new();
+    for path in damaged.iter().filter(|p| !rewritten.contains(p)) {
+        match plan.new_manifest.get(path) {
+            Some(entry) if entry.digest().is_some() => {
+                repairs.push((next_id, entry));
+                next_id += 1;
+            }
+            // Not in the source any more: it is deleted or kept as it is; nothing to send.
+            _ => {}
+        }
+    }
+    for &(id, entry) in retry.iter().chain(&repairs) {
+        src.applied.repaired_files += 1;
+        src.progress.inc_length(entry.size());
+        if let Err(e) = src.stage(dest, id, entry, None) {
             local_errors.insert(id, e?);
         }
     }
     outcomes.extend(dest.finish_staging()?);
+    writes.extend(repairs.iter().map(|&(id, e)| (id, e, None)));
 
     let mut dropped: HashSet<RelPath> = HashSet::new();
-    for &(id, c) in &writes {
+    for &(id, entry, _) in &writes {
         let reason = match (local_errors.remove(&id), outcomes.get(&id)) {
             (Some(e), _) => e,
             (None, Some(StageOutcome::Ok)) => continue,
             (None, Some(StageOutcome::Mismatch)) => {
                 "changed while being sent; it will be sent on the next run".to_string()
             }
-            (None, Some(StageOutcome::ReuseFailed)) => "destination could not rebuild it".into(),
+            (None, Some(StageOutcome::ReuseFailed(_))) => "destination could not rebuild it".into(),
             (None, Some(StageOutcome::Failed(e))) => e.clone(),
             (None, None) => "destination reported no outcome".into(),
         };
-        progress.println(format!("tern: error: {}: {reason}", c.path.display()));
-        applied.skipped.push(Skipped { path: c.path.clone(), reason });
-        dropped.insert(c.path.clone());
+        progress.println(format!("tern: error: {}: {reason}", entry.path.display()));
+        applied.skipped.push(Skipped { path: entry.path.clone(), reason });
+        dropped.insert(entry.path.clone());
     }
 
-    let ops = commit_ops(plan, &dropped);
+    let mut ops = commit_ops(plan, &dropped);
+    ops.extend(
+        repairs
+            .iter()
+            .filter(|(_, e)| !dropped.contains(&e.path))
+            .map(|&(id, e)| CommitOp::Place { path: e.path.clone(), id }),
+    );
     let mut manifest = if dropped.is_empty() {
         plan.new_manifest.clone()
     } else {
@@ -119,37 +148,41 @@ pub fn apply(
     Ok(applied)
 }
 
-/// Stream one file's recipe. `Err(Ok(msg))` is a local problem with this file (the run goes on);
-/// `Err(Err(e))` is a transport failure that ends the run.
-fn stage(
-    dest: &mut dyn Transport,
-    source_root: &Path,
-    id: u64,
-    c: &Change,
-    all_data: bool,
-    applied: &mut Applied,
-    progress: &ProgressBar,
-) -> Result<(), Result<String, TransportError>> {
-    let (Some(entry), Some(recipe)) = (&c.new, &c.recipe) else {
-        return Ok(());
-    };
-    let Kind::File(digest) = &entry.kind else {
-        return Ok(());
-    };
-    let header = StageHeader { id, size: digest.size, hash: digest.hash, meta: entry.meta };
-    dest.stage_begin(&header).map_err(Err)?;
-    let whole;
-    let pieces: &[Piece] = if all_data {
-        whole = [Piece::Send { offset: 0, len: digest.size, hash: digest.hash }];
-        &whole
-    } else {
-        &recipe.pieces
-    };
-    let mut source: Option<File> = None;
-    let result =
-        send_pieces(dest, source_root, &entry.path, pieces, &mut source, applied, progress);
-    dest.stage_end().map_err(Err)?;
-    result
+/// Reads source files and streams them to the destination.
+struct Source<'a> {
+    root: &'a Path,
+    applied: &'a mut Applied,
+    progress: &'a ProgressBar,
+}
+
+impl Source<'_> {
+    /// Stream one file: its recipe's pieces, or (`None`) all its bytes. `Err(Ok(msg))` is a
+    /// local problem with this file (the run goes on); `Err(Err(e))` ends the run.
+    fn stage(
+        &mut self,
+        dest: &mut dyn Transport,
+        id: u64,
+        entry: &Entry,
+        pieces: Option<&[Piece]>,
+    ) -> Result<(), Result<String, TransportError>> {
+        let Kind::File(digest) = &entry.kind else { return Ok(()) };
+        let header = StageHeader { id, size: digest.size, hash: digest.hash, meta: entry.meta };
+        let whole = [Piece::Send { offset: 0, len: digest.size, hash: digest.hash }];
+        let pieces = pieces.unwrap_or(&whole);
+        dest.stage_begin(&header).map_err(Err)?;
+        let mut source: Option<File> = None;
+        let result = send_pieces(
+            dest,
+            self.root,
+            &entry.path,
+            pieces,
+            &mut source,
+            self.applied,
+            self.progress,
+        );
+        dest.stage_end().map_err(Err)?;
+        result
+    }
 }
 
 fn send_pieces(

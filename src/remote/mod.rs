@@ -162,7 +162,10 @@ fn decode_op(r: &mut Reader<'_>) -> Result<CommitOp, DecodeError> {
 fn encode_outcome(w: &mut Writer, o: &StageOutcome) {
     match o {
         StageOutcome::Ok => w.u8(0),
-        StageOutcome::ReuseFailed => w.u8(1),
+        StageOutcome::ReuseFailed(from) => {
+            w.u8(1);
+            w.bytes(from.as_bytes());
+        }
         StageOutcome::Mismatch => w.u8(2),
         StageOutcome::Failed(m) => {
             w.u8(3);
@@ -174,7 +177,7 @@ fn encode_outcome(w: &mut Writer, o: &StageOutcome) {
 fn decode_outcome(r: &mut Reader<'_>) -> Result<StageOutcome, DecodeError> {
     Ok(match r.u8("outcome")? {
         0 => StageOutcome::Ok,
-        1 => StageOutcome::ReuseFailed,
+        1 => StageOutcome::ReuseFailed(rel_path(r, "path")?),
         2 => StageOutcome::Mismatch,
         3 => StageOutcome::Failed(text(r, "failure")?),
         t => {
@@ -457,7 +460,7 @@ mod tests {
             Response::Ok,
             Response::Outcomes(vec![
                 (1, StageOutcome::Ok),
-                (2, StageOutcome::ReuseFailed),
+                (2, StageOutcome::ReuseFailed(p("x/y"))),
                 (3, StageOutcome::Mismatch),
                 (4, StageOutcome::Failed("disk".into())),
             ]),

@@ -247,7 +247,7 @@ impl Transport for LocalDir {
                 self.write_current(&buf)
             }
             _ => {
-                self.fail_current(StageOutcome::ReuseFailed);
+                self.fail_current(StageOutcome::ReuseFailed(from.clone()));
                 Ok(())
             }
         }

@@ -30,9 +30,9 @@ pub struct StageHeader {
 pub enum StageOutcome {
     /// Staged, verified, durable.
     Ok,
-    /// A range the destination was asked to reuse did not match its hash (changed out of band, or
-    /// gone): send the file's bytes instead.
-    ReuseFailed,
+    /// A range the destination was asked to reuse from this file did not match its hash (changed
+    /// out of band, or gone): send the file's bytes instead, and repair that file too.
+    ReuseFailed(RelPath),
     /// The assembled file does not have the announced size or hash: the source changed while it
     /// was read.
     Mismatch,

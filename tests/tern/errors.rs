@@ -86,9 +86,14 @@ fn usage_errors_exit_64() {
 }
 
 #[test]
-fn remote_destinations_are_refused_clearly_for_now() {
+fn malformed_remote_destinations() {
     let env = Env::new();
-    env.tern(["sync", "src", "host:/srv/x"]).code(1).one_line_error().stderr_has("host:/srv/x");
+    env.tern(["sync", "src", "ssh://host"])
+        .code(1)
+        .one_line_error()
+        .stderr_has("destination ssh://host is not valid: an ssh:// destination needs a path");
+    env.tern(["sync", "src", "ssh://host:99999/x"]).code(1).one_line_error().stderr_has("port");
+    env.tern(["plan", "--compress-level", "99", "src", "h:x"]).code(64);
 }
 
 fn euid() -> u32 {

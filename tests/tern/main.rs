@@ -2,9 +2,12 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod agent;
 mod crash;
 mod docs;
 mod errors;
 mod format;
 mod harness;
+mod ssh;
+mod sshd;
 mod sync;

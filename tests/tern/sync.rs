@@ -265,3 +265,23 @@ fn quiet_prints_nothing() {
     assert_eq!(done.stderr(), "");
     env.assert_replica();
 }
+
+#[test]
+fn a_damaged_destination_file_is_repaired_when_another_file_reuses_its_bytes() {
+    let env = Env::new();
+    let content = noise(9, 300_000);
+    env.tree("src").file("original", &content);
+    env.sync(&[]);
+    // damaged behind tern's back; its source copy does not change
+    let mut damaged = content.clone();
+    damaged[100_000] ^= 0xff;
+    fs::write(env.dst().join("original"), &damaged).unwrap();
+    // a new copy makes tern reuse (and so verify) the damaged file's bytes
+    env.tree("src").file("copy", &content);
+    let done = env.sync(&[]);
+    assert!(done.stdout().contains("2 repaired"), "{}", done.describe());
+    assert_eq!(fs::read(env.dst().join("original")).unwrap(), content);
+    assert_eq!(fs::read(env.dst().join("copy")).unwrap(), content);
+    // the damaged version is kept in the trash, like anything tern overwrites
+    assert_eq!(trash_files(&env.dst()), ["original"]);
+}

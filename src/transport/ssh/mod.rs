@@ -352,27 +352,13 @@ pub struct SshAgentDest {
 }
 
 impl SshAgentDest {
-    /// The agent's stderr and exit status, to explain why it stopped answering.
-    fn agent_story(&mut self) -> String {
-        self.conn.session.set_timeout(2000);
-        let mut err = String::new();
-        let _ = self.channel.stderr().take(64 * 1024).read_to_string(&mut err);
-        let _ = self.channel.wait_close();
-        let status =
-            self.channel.exit_status().map(|s| format!("exit status {s}")).unwrap_or_default();
-        let err = err.lines().last().unwrap_or("").trim().to_string();
-        [err, status].into_iter().filter(|s| !s.is_empty()).collect::<Vec<_>>().join(", ")
-    }
-
+    /// Add how the agent ended to a connection error, to explain why it stopped answering.
     fn explain<T>(&mut self, r: Result<T, TransportError>) -> Result<T, TransportError> {
         match r {
             Err(TransportError::Connection { host, source }) => {
-                let story = self.agent_story();
-                let source = if story.is_empty() {
-                    source
-                } else {
-                    std::io::Error::new(source.kind(), format!("{source} (agent: {story})"))
-                };
+                let ending = Ending::of(&self.conn.session, &mut self.channel);
+                let source =
+                    std::io::Error::new(source.kind(), format!("{source} (agent {ending})"));
                 Err(TransportError::Connection { host, source })
             }
             other => other,
@@ -449,6 +435,40 @@ impl Transport for SshAgentDest {
     }
 }
 
+/// How a remote command ended: the last line of its stderr, its exit status or signal.
+struct Ending {
+    stderr: String,
+    status: Option<i32>,
+    signal: Option<String>,
+}
+
+impl Ending {
+    fn of(session: &Session, channel: &mut ssh2::Channel) -> Ending {
+        session.set_timeout(5000);
+        let mut err = String::new();
+        let _ = channel.stderr().take(64 * 1024).read_to_string(&mut err);
+        let _ = channel.wait_close();
+        let signal = channel.exit_signal().ok().and_then(|s| s.exit_signal);
+        let status = if signal.is_some() { None } else { channel.exit_status().ok() };
+        let stderr = err.trim().lines().last().unwrap_or("").to_string();
+        Ending { stderr, status, signal }
+    }
+}
+
+impl std::fmt::Display for Ending {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match (&self.signal, self.status) {
+            (Some(s), _) => write!(f, "killed by signal {s}")?,
+            (None, Some(s)) => write!(f, "exit status {s}")?,
+            (None, None) => write!(f, "gone")?,
+        }
+        if !self.stderr.is_empty() {
+            write!(f, ": {}", self.stderr)?;
+        }
+        Ok(())
+    }
+}
+
 /// Connect to `target` and start the remote agent; fall back to SFTP if the host has no tern.
 pub fn open(target: &SshTarget, opts: &SshOptions) -> Result<Box<dyn Transport>, TransportError> {
     let conn = connect(target, opts)?;
@@ -475,12 +495,8 @@ pub fn open(target: &SshTarget, opts: &SshOptions) -> Result<Box<dyn Transport>,
         Ok(Some(client)) => Ok(Box::new(SshAgentDest { client, channel, conn, name })),
         Ok(None) => {
             // No agent answered: find out why.
-            conn.session.set_timeout(5000);
-            let mut err = String::new();
-            let _ = channel.stderr().take(64 * 1024).read_to_string(&mut err);
-            let _ = channel.wait_close();
-            let status = channel.exit_status().unwrap_or(-1);
-            if status == 127 {
+            let ending = Ending::of(&conn.session, &mut channel);
+            if ending.status == Some(127) {
                 eprintln!(
                     "tern: {} has no `{}` (exit status 127); falling back to SFTP: whole files, \
                      no compression",
@@ -489,10 +505,8 @@ pub fn open(target: &SshTarget, opts: &SshOptions) -> Result<Box<dyn Transport>,
                 conn.session.set_timeout(0);
                 return Ok(Box::new(super::sftp::SftpDest::new(conn, target, name)?));
             }
-            let err = err.trim().lines().last().unwrap_or("").to_string();
             Err(TransportError::Protocol(format!(
-                "the tern agent on {} failed to start (exit status {status}): {err}; check \
-                 --remote-tern",
+                "the tern agent on {} failed to start ({ending}); check --remote-tern",
                 conn.resolved.alias
             )))
         }

@@ -1,0 +1,151 @@
+//! The agent (`tern serve`) confined to its root: hostile frames from a client are refused and
+//! nothing is written or read outside the root, symlinks included.
+
+use crate::harness::*;
+use std::fs;
+use std::io::Write;
+use std::process::{Child, Command, Stdio};
+use tern::codec::Writer;
+use tern::hash::ContentHash;
+use tern::manifest::{Manifest, Meta, Mtime};
+use tern::path::RelPath;
+use tern::remote::{PROTOCOL_VERSION, Request, Response, read_frame, write_frame};
+use tern::transport::{CommitOp, StageHeader, StageOutcome};
+
+struct Agent {
+    child: Child,
+}
+
+impl Agent {
+    fn start(root: &std::path::Path) -> Agent {
+        let child = Command::new(TERN)
+            .args(["serve", "--root"])
+            .arg(root)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut a = Agent { child };
+        let hello =
+            Request::Hello { version: PROTOCOL_VERSION, tern: "test".into(), compress_level: 0 };
+        a.send_raw(&hello.encode());
+        assert!(matches!(a.recv(), Response::Hello { .. }));
+        a
+    }
+
+    fn send_raw(&mut self, body: &[u8]) {
+        let stdin = self.child.stdin.as_mut().unwrap();
+        write_frame(stdin, body).unwrap();
+        stdin.flush().unwrap();
+    }
+
+    fn send(&mut self, r: Request) {
+        self.send_raw(&r.encode());
+    }
+
+    fn recv(&mut self) -> Response {
+        let body = read_frame(self.child.stdout.as_mut().unwrap()).unwrap().expect("a reply");
+        Response::decode(&body).unwrap()
+    }
+
+    /// Close stdin and collect the exit status and stderr.
+    fn finish(mut self) -> (bool, String) {
+        drop(self.child.stdin.take());
+        let out = self.child.wait_with_output().unwrap();
+        (out.status.success(), String::from_utf8_lossy(&out.stderr).into_owned())
+    }
+}
+
+fn p(s: &str) -> RelPath {
+    RelPath::new(s).unwrap()
+}
+
+#[test]
+fn paths_that_escape_the_root_end_the_session() {
+    let env = Env::new();
+    env.tree("outside").file("victim", "untouched");
+    for bad in [&b"../outside/victim"[..], b"/etc/passwd", b"a//b", b"a/./b", b"x\0y"] {
+        let mut agent = Agent::start(&env.dst());
+        agent.send(Request::Lock);
+        assert_eq!(agent.recv(), Response::Ok);
+        // a Trash op naming the bad path, encoded by hand since RelPath refuses to hold it
+        let mut w = Writer::new();
+        w.u8(9);
+        w.varint(1);
+        w.u8(0);
+        w.bytes(bad);
+        agent.send_raw(&w.buf);
+        let (ok, err) = agent.finish();
+        assert!(!ok, "agent accepted {bad:?}");
+        assert!(err.contains("bad request"), "{err}");
+    }
+    assert_eq!(fs::read(env.path("outside/victim")).unwrap(), b"untouched");
+}
+
+#[test]
+fn reuse_through_a_symlink_is_refused_and_writes_stay_inside() {
+    let env = Env::new();
+    env.tree("outside").file("secret", "top secret data");
+    fs::create_dir(env.dst()).unwrap();
+    std::os::unix::fs::symlink(env.path("outside"), env.dst().join("link")).unwrap();
+    let secret_hash = ContentHash::of(b"top secret data");
+    let mut agent = Agent::start(&env.dst());
+    agent.send(Request::Lock);
+    assert_eq!(agent.recv(), Response::Ok);
+    let meta = Meta { mode: 0o644, mtime: Mtime { secs: 1, nanos: 0 } };
+    agent.send(Request::StageBegin(StageHeader { id: 1, size: 15, hash: secret_hash, meta }));
+    agent.send(Request::StageReuse {
+        from: p("link/secret"),
+        offset: 0,
+        len: 15,
+        hash: secret_hash,
+    });
+    agent.send(Request::StageEnd);
+    // a file staged from sent data, to be placed *through* the symlinked directory
+    let data = b"inside only";
+    let hash = ContentHash::of(data);
+    agent.send(Request::StageBegin(StageHeader { id: 2, size: data.len() as u64, hash, meta }));
+    agent.send(Request::StageData(data.to_vec()));
+    agent.send(Request::StageEnd);
+    agent.send(Request::FinishStaging);
+    let Response::Outcomes(outcomes) = agent.recv() else { panic!("no outcomes") };
+    assert_eq!(
+        outcomes,
+        vec![(1, StageOutcome::ReuseFailed(p("link/secret"))), (2, StageOutcome::Ok)]
+    );
+    agent.send(Request::CommitOps(vec![CommitOp::Place { path: p("link/x"), id: 2 }]));
+    let manifest = Manifest::default();
+    agent.send(Request::CommitManifest(manifest.encode()));
+    agent.send(Request::Commit { run_id: "r1".into() });
+    assert!(matches!(agent.recv(), Response::Committed(_)));
+    agent.send(Request::Bye);
+    assert!(agent.finish().0);
+    // nothing landed outside; the symlink went to the trash and a real directory took its place
+    assert!(!env.path("outside/x").exists());
+    assert_eq!(fs::read(env.dst().join("link/x")).unwrap(), data);
+    assert!(fs::symlink_metadata(env.dst().join("link")).unwrap().is_dir());
+    assert!(
+        fs::symlink_metadata(env.dst().join(".tern/trash/r1/link"))
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+}
+
+#[test]
+fn oversized_and_garbage_frames_are_refused() {
+    let env = Env::new();
+    let mut agent = Agent::start(&env.dst());
+    let stdin = agent.child.stdin.as_mut().unwrap();
+    stdin.write_all(&u32::MAX.to_le_bytes()).unwrap();
+    stdin.flush().unwrap();
+    let (ok, err) = agent.finish();
+    assert!(!ok);
+    assert!(err.contains("limit"), "{err}");
+    let mut agent = Agent::start(&env.dst());
+    agent.send_raw(&[200, 1, 2, 3]);
+    let (ok, err) = agent.finish();
+    assert!(!ok && err.contains("bad request"), "{err}");
+    assert!(!env.dst().join(".tern").exists(), "garbage must not create state");
+}

@@ -1,0 +1,387 @@
+//! SSH destinations against a real sshd: syntax, ssh_config, authentication, host keys, deltas,
+//! the SFTP fallback, and interrupted connections.
+
+use crate::harness::*;
+use crate::sshd::{Agent, Sshd};
+use std::fs;
+use std::path::Path;
+use std::time::Duration;
+
+/// The bytes a sync summary says were sent (parsed from its human-readable figure).
+fn sent_bytes(summary: &str) -> f64 {
+    let before = summary.split(" sent").next().unwrap();
+    let figure = before.rsplit([';', ',']).next().unwrap().trim();
+    let (num, unit) = figure.split_once(' ').unwrap();
+    let n: f64 = num.parse().unwrap();
+    n * match unit {
+        "B" => 1.0,
+        "KiB" => 1024.0,
+        "MiB" => 1024.0 * 1024.0,
+        "GiB" => 1024.0 * 1024.0 * 1024.0,
+        u => panic!("unit {u}"),
+    }
+}
+
+/// Same entries, kinds, contents, modes and link targets; mtimes to the second (SFTP's precision).
+fn assert_same_content(a: &Path, b: &Path) {
+    let strip = |s: Snapshot| -> Vec<(Vec<u8>, String)> {
+        s.into_iter()
+            .map(|(k, n)| {
+                let v = match n {
+                    Node::File { content, mode, mtime } => {
+                        format!("file {content:?} {mode:o} {}", mtime.0)
+                    }
+                    Node::Dir { mode, .. } => format!("dir {mode:o}"),
+                    Node::Symlink { target, .. } => format!("link {target:?}"),
+                };
+                (k, v)
+            })
+            .collect()
+    };
+    assert_eq!(
+        strip(snapshot(a)),
+        strip(snapshot(b)),
+        "{} and {} differ",
+        a.display(),
+        b.display()
+    );
+}
+
+#[test]
+fn ssh_url_with_the_default_remote_tern_on_path() {
+    let env = Env::new();
+    let sshd = Sshd::start(&env);
+    env.tree("src")
+        .file("a.txt", "alpha")
+        .file("sub/b.bin", noise(1, 200_000))
+        .symlink("l", "a.txt");
+    let url = sshd.url(&env.dst());
+    let done = sshd.tern(&env, ["sync", "src", &url]).ok();
+    assert!(done.stdout().contains("via ssh (remote tern agent)"), "{}", done.describe());
+    env.assert_replica();
+    let again = sshd.tern(&env, ["sync", "src", &url]).ok();
+    assert!(again.stdout().contains("0 created, 0 updated"), "{}", again.describe());
+    // `plan` reads the remote manifest and writes nothing there
+    env.tree("src").file("a.txt", "changed");
+    let manifest = fs::read(env.dst().join(".tern/manifest")).unwrap();
+    sshd.tern(&env, ["plan", "--detailed-exitcode", "src", &url])
+        .code(2)
+        .stdout_has("> file    a.txt");
+    assert_eq!(fs::read(env.dst().join(".tern/manifest")).unwrap(), manifest);
+    assert_eq!(fs::read(env.dst().join("a.txt")).unwrap(), b"alpha");
+    // without compression too
+    sshd.tern(&env, ["sync", "--compress-level", "0", "src", &url]).ok();
+    env.assert_replica();
+}
+
+#[test]
+fn scp_syntax_through_an_ssh_config_alias() {
+    let env = Env::new();
+    let sshd = Sshd::start(&env);
+    let keys = env.path("keys");
+    fs::create_dir(&keys).unwrap();
+    // the key and known_hosts live where only the config says
+    fs::rename(sshd.home().join(".ssh/id_ed25519"), keys.join("id")).unwrap();
+    fs::rename(sshd.home().join(".ssh/known_hosts"), keys.join("kh")).unwrap();
+    let config = sshd.config_with_alias(&format!(
+        "  IdentityFile {}\n  UserKnownHostsFile {}\n",
+        keys.join("id").display(),
+        keys.join("kh").display()
+    ));
+    env.tree("src").file("f", "via alias");
+    let dst = format!("backup1:{}", env.dst().display());
+    sshd.tern(&env, ["sync", "-F", config.to_str().unwrap(), "src", &dst]).ok();
+    env.assert_replica();
+    let dst2 = format!("{}@backup1:{}", sshd.user, env.path("dst2").display());
+    sshd.tern(&env, ["sync", "-F", config.to_str().unwrap(), "src", &dst2]).ok();
+    assert_same_tree(&env.src(), &env.path("dst2"));
+    // the alias is unknown without the config
+    sshd.tern(&env, ["plan", "src", &dst]).code(1).one_line_error().stderr_has("backup1");
+}
+
+#[test]
+fn ssh_agent_authentication() {
+    let env = Env::new();
+    let sshd = Sshd::start(&env);
+    let key = env.path("agent_key");
+    fs::rename(sshd.home().join(".ssh/id_ed25519"), &key).unwrap();
+    env.tree("src").file("f", "x");
+    let url = sshd.url(&env.dst());
+    // no key anywhere: a clear refusal
+    sshd.tern(&env, ["sync", "src", &url])
+        .code(1)
+        .one_line_error()
+        .stderr_has("authentication as")
+        .stderr_has("failed");
+    let agent = Agent::start(&env.path(""), &key);
+    sshd.tern(&env, ["sync", "src", &url]).env("SSH_AUTH_SOCK", &agent.sock).ok();
+    env.assert_replica();
+}
+
+#[test]
+fn identity_file_given_with_dash_i() {
+    let env = Env::new();
+    let sshd = Sshd::start(&env);
+    let key = env.path("elsewhere");
+    fs::rename(sshd.home().join(".ssh/id_ed25519"), &key).unwrap();
+    env.tree("src").file("f", "x");
+    let url = sshd.url(&env.dst());
+    sshd.tern(&env, ["sync", "-i", key.to_str().unwrap(), "src", &url]).ok();
+    env.assert_replica();
+}
+
+#[test]
+fn an_encrypted_key_without_an_agent_is_explained() {
+    let env = Env::new();
+    let sshd = Sshd::start(&env);
+    fs::remove_file(sshd.home().join(".ssh/id_ed25519")).unwrap();
+    let key = env.path("locked_key");
+    let status = std::process::Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "secret phrase", "-f"])
+        .arg(&key)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    fs::copy(key.with_extension("pub"), sshd.dir.join("authorized_keys")).unwrap();
+    env.tree("src").file("f", "x");
+    sshd.tern(&env, ["sync", "-i", key.to_str().unwrap(), "src", &sshd.url(&env.dst())])
+        .code(1)
+        .one_line_error()
+        .stderr_has("is encrypted and no ssh-agent offers it")
+        .stderr_has("ssh-add");
+    assert!(!env.dst().exists());
+}
+
+#[test]
+fn unknown_and_changed_host_keys_are_refused() {
+    let env = Env::new();
+    let sshd = Sshd::start(&env);
+    env.tree("src").file("f", "x");
+    let url = sshd.url(&env.dst());
+    let kh = sshd.home().join(".ssh/known_hosts");
+
+    fs::write(&kh, "").unwrap();
+    sshd.tern(&env, ["sync", "src", &url])
+        .code(1)
+        .one_line_error()
+        .stderr_has(&format!(
+            "host key of [127.0.0.1]:{} is unknown (ssh-ed25519 SHA256:",
+            sshd.port
+        ))
+        .stderr_has("--host-key-policy accept-new");
+    assert!(!env.dst().exists());
+
+    // a bare-host entry is for port 22 only
+    fs::write(&kh, format!("127.0.0.1 {}\n", sshd.host_key())).unwrap();
+    sshd.tern(&env, ["sync", "src", &url]).code(1).stderr_has("is unknown");
+
+    // another key for this host and port: refused loudly, even with accept-new
+    let other = env.path("other_key");
+    std::process::Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+        .arg(&other)
+        .status()
+        .unwrap();
+    let other_pub = fs::read_to_string(other.with_extension("pub")).unwrap();
+    let other_line: Vec<&str> = other_pub.split_whitespace().take(2).collect();
+    fs::write(&kh, format!("[127.0.0.1]:{} {}\n", sshd.port, other_line.join(" "))).unwrap();
+    sshd.tern(&env, ["sync", "--host-key-policy", "accept-new", "src", &url])
+        .code(1)
+        .one_line_error()
+        .stderr_has("HAS CHANGED")
+        .stderr_has("ssh-keygen -R");
+    assert!(!env.dst().exists());
+    assert!(
+        !fs::read_to_string(&kh).unwrap().contains(&sshd.host_key()),
+        "changed key was recorded"
+    );
+}
+
+#[test]
+fn accept_new_records_the_key_and_hashed_entries_match() {
+    let env = Env::new();
+    let sshd = Sshd::start(&env);
+    env.tree("src").file("f", "x");
+    let url = sshd.url(&env.dst());
+    let kh = env.path("fresh_known_hosts");
+    let kh_arg = kh.to_str().unwrap();
+    sshd.tern(
+        &env,
+        ["sync", "--known-hosts", kh_arg, "--host-key-policy", "accept-new", "src", &url],
+    )
+    .ok()
+    .stderr_has("added [127.0.0.1]:");
+    assert!(fs::read_to_string(&kh).unwrap().contains(&sshd.host_key()));
+    // now known: the strict default accepts it
+    sshd.tern(&env, ["sync", "--known-hosts", kh_arg, "src", &url]).ok();
+    // hashed entries (ssh-keygen -H) match as well
+    let status =
+        std::process::Command::new("ssh-keygen").arg("-H").arg("-f").arg(&kh).output().unwrap();
+    assert!(status.status.success());
+    assert!(fs::read_to_string(&kh).unwrap().starts_with("|1|"));
+    env.tree("src").file("g", "y");
+    sshd.tern(&env, ["sync", "--known-hosts", kh_arg, "src", &url]).ok();
+    env.assert_replica();
+}
+
+#[test]
+fn deltas_send_only_what_the_destination_lacks() {
+    let env = Env::new();
+    let sshd = Sshd::start(&env);
+    let url = sshd.url(&env.dst());
+    let big = noise(42, 8 << 20);
+    env.tree("src").file("big.bin", &big);
+    let first = sshd.tern(&env, ["sync", "src", &url]).ok();
+    assert!(sent_bytes(&first.stdout()) >= (8 << 20) as f64);
+
+    // an edit in the middle
+    let mut edited = big.clone();
+    edited[4_000_000..4_000_100].fill(b'#');
+    env.tree("src").file("big.bin", &edited);
+    let done = sshd.tern(&env, ["sync", "src", &url]).ok();
+    assert!(sent_bytes(&done.stdout()) < 200.0 * 1024.0, "{}", done.describe());
+    env.assert_replica();
+
+    // an insertion that shifts everything after it
+    edited.splice(1_000_000..1_000_000, b"INSERTED BYTES".iter().copied());
+    env.tree("src").file("big.bin", &edited);
+    let done = sshd.tern(&env, ["sync", "src", &url]).ok();
+    assert!(sent_bytes(&done.stdout()) < 200.0 * 1024.0, "{}", done.describe());
+    env.assert_replica();
+
+    // a rename and a copy travel as recipes, not data
+    env.tree("src").rename("big.bin", "moved.bin");
+    fs::copy(env.src().join("moved.bin"), env.src().join("copy.bin")).unwrap();
+    filetime::set_file_mtime(
+        env.src().join("copy.bin"),
+        filetime::FileTime::from_unix_time(1_600_000_000, 0),
+    )
+    .unwrap();
+    let done = sshd.tern(&env, ["sync", "src", &url]).ok();
+    assert!(sent_bytes(&done.stdout()) == 0.0, "{}", done.describe());
+    env.assert_replica();
+
+    // the destination copy changed out of band: the agent notices and asks for the bytes
+    for copy in ["moved.bin", "copy.bin"] {
+        let mut damaged = fs::read(env.dst().join(copy)).unwrap();
+        damaged[6_000_000..6_000_010].fill(0);
+        fs::write(env.dst().join(copy), &damaged).unwrap();
+    }
+    edited.extend_from_slice(b"tail");
+    env.tree("src").file("moved.bin", &edited);
+    let done = sshd.tern(&env, ["sync", "src", &url]).ok();
+    assert!(done.stdout().contains("repaired"), "{}", done.describe());
+    env.assert_replica();
+}
+
+#[test]
+fn sftp_fallback_when_the_host_has_no_tern() {
+    let env = Env::new();
+    let sshd = Sshd::start(&env);
+    let url = sshd.url(&env.dst());
+    env.tree("src")
+        .file("a", "one")
+        .file("d/b", noise(3, 100_000))
+        .symlink("l", "a")
+        .mode("a", 0o600);
+    let done = sshd.tern(&env, ["sync", "--remote-tern", "/nonexistent/tern", "src", &url]).ok();
+    assert!(done.stdout().contains("via sftp"), "{}", done.describe());
+    done.stderr_has("falling back to SFTP");
+    assert_same_content(&env.src(), &env.dst());
+
+    env.tree("src").file("a", "two").remove("d").symlink("m", "d-gone");
+    sshd.tern(&env, ["sync", "--remote-tern", "/nonexistent/tern", "src", &url]).ok();
+    assert_same_content(&env.src(), &env.dst());
+    let trash = trash_files(&env.dst());
+    assert!(trash.contains(&"a".to_string()) && trash.contains(&"d/b".to_string()), "{trash:?}");
+    // the manifest it wrote is the one a tern agent reads: switching modes needs no rescan
+    sshd.tern(&env, ["plan", "--detailed-exitcode", "src", &url]).ok();
+}
+
+#[test]
+fn a_remote_command_that_is_not_tern_is_reported() {
+    let env = Env::new();
+    let sshd = Sshd::start(&env);
+    env.tree("src").file("a", "one");
+    sshd.tern(&env, ["sync", "--remote-tern", "/bin/false", "src", &sshd.url(&env.dst())])
+        .code(1)
+        .one_line_error()
+        .stderr_has("failed to start");
+}
+
+#[test]
+fn connection_refused_is_one_clear_line() {
+    let env = Env::new();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    env.tree("src").file("a", "one");
+    env.tern(["sync", "src", &format!("ssh://127.0.0.1:{port}/tmp/x")])
+        .code(1)
+        .one_line_error()
+        .stderr_has(&format!("cannot connect to 127.0.0.1 port {port}"));
+}
+
+#[test]
+fn a_connection_killed_mid_sync_is_completed_by_the_next_run() {
+    let env = Env::new();
+    let sshd = Sshd::start(&env);
+    let url = sshd.url(&env.dst());
+    let mut t = env.tree("src");
+    for i in 0..60 {
+        t = t.file(format!("f{i}"), noise(i, 300_000));
+    }
+    sshd.tern(&env, ["sync", "src", &url]).ok();
+    let old = snapshot(&env.dst());
+    let mut t = env.tree("src");
+    for i in 0..60 {
+        t = t.file(format!("f{i}"), noise(100 + i, 300_000));
+    }
+    let new = snapshot(&env.src());
+    for delay in [50, 150, 400] {
+        let mut child =
+            sshd.tern(&env, ["sync", "--compress-level", "0", "src", &url]).cmd.spawn().unwrap();
+        std::thread::sleep(Duration::from_millis(delay));
+        let _ = child.kill();
+        let _ = child.wait();
+        for (path, node) in snapshot(&env.dst()) {
+            if !matches!(node, Node::Dir { .. }) {
+                assert!(old.get(&path) == Some(&node) || new.get(&path) == Some(&node));
+            }
+        }
+    }
+    sshd.tern(&env, ["sync", "src", &url]).ok();
+    env.assert_replica();
+}
+
+#[test]
+fn the_agent_killed_mid_sync_gives_an_error_and_the_next_run_completes() {
+    let env = Env::new();
+    let sshd = Sshd::start(&env);
+    let url = sshd.url(&env.dst());
+    let mut t = env.tree("src");
+    for i in 0..80 {
+        t = t.file(format!("f{i}"), noise(i, 250_000));
+    }
+    let mut run = sshd.tern(&env, ["sync", "--compress-level", "0", "src", &url]);
+    let child = run.cmd.stderr(std::process::Stdio::piped()).spawn().unwrap();
+    // kill the remote agent as soon as it is running
+    let pattern = format!("serve --root {}", env.dst().display());
+    for _ in 0..200 {
+        if std::process::Command::new("pkill")
+            .args(["-9", "-f", &pattern])
+            .status()
+            .unwrap()
+            .success()
+        {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let out = child.wait_with_output().unwrap();
+    if !out.status.success() {
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(err.lines().count(), 1, "{:?} {err}", out.status);
+        assert!(err.starts_with("tern: error: "), "{err}");
+    }
+    sshd.tern(&env, ["sync", "src", &url]).ok();
+    env.assert_replica();
+}

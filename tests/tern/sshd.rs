@@ -1,0 +1,187 @@
+//! A real OpenSSH server for the tests: `/usr/sbin/sshd` on 127.0.0.1, a free port, throwaway host
+//! and user keys, stopped when dropped. No mock stands in for it.
+
+use crate::harness::*;
+use std::fs;
+use std::io::Write;
+use std::net::{TcpListener, TcpStream};
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const SSHD: &str = "/usr/sbin/sshd";
+
+pub struct Sshd {
+    child: Child,
+    pub port: u16,
+    /// Holds the server's files and the client's home.
+    pub dir: PathBuf,
+    pub user: String,
+}
+
+fn keygen(path: &Path, passphrase: &str) {
+    let status = Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", passphrase, "-C", "tern-test", "-f"])
+        .arg(path)
+        .stdin(Stdio::null())
+        .status()
+        .expect("ssh-keygen (apt-get install openssh-client)");
+    assert!(status.success(), "ssh-keygen failed");
+}
+
+fn current_user() -> String {
+    let uid = fs::metadata("/proc/self").unwrap().uid();
+    let passwd = fs::read_to_string("/etc/passwd").unwrap();
+    passwd
+        .lines()
+        .find_map(|l| {
+            let f: Vec<&str> = l.split(':').collect();
+            (f[2] == uid.to_string()).then(|| f[0].to_string())
+        })
+        .unwrap()
+}
+
+impl Sshd {
+    /// Start a server in `env`'s scratch directory. A missing sshd is a failure that says how to
+    /// install it, never a silent skip.
+    pub fn start(env: &Env) -> Sshd {
+        assert!(
+            Path::new(SSHD).exists(),
+            "the SSH tests need {SSHD}: install it with `apt-get install openssh-server` (or run \
+             `bash .ci/run`, which does)"
+        );
+        let dir = env.path("ssh");
+        let home = dir.join("home");
+        fs::create_dir_all(home.join(".ssh")).unwrap();
+        fs::create_dir_all(dir.join("bin")).unwrap();
+        keygen(&dir.join("host_key"), "");
+        keygen(&home.join(".ssh/id_ed25519"), "");
+        fs::copy(home.join(".ssh/id_ed25519.pub"), dir.join("authorized_keys")).unwrap();
+        // `tern` on the remote PATH is this build's binary
+        std::os::unix::fs::symlink(TERN, dir.join("bin/tern")).unwrap();
+        if fs::metadata("/proc/self").unwrap().uid() == 0 {
+            // privilege separation needs it; it is normally made by the service manager
+            fs::create_dir_all("/run/sshd").unwrap();
+        }
+        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let d = dir.display();
+        let config = format!(
+            "Port {port}\nListenAddress 127.0.0.1\nHostKey {d}/host_key\nPidFile {d}/sshd.pid\n\
+             AuthorizedKeysFile {d}/authorized_keys\nUsePAM no\nStrictModes no\n\
+             PasswordAuthentication no\nKbdInteractiveAuthentication no\nPubkeyAuthentication yes\n\
+             PermitRootLogin yes\nSetEnv PATH={d}/bin:/usr/local/bin:/usr/bin:/bin\n\
+             Subsystem sftp internal-sftp\nLogLevel VERBOSE\nMaxStartups 50\n"
+        );
+        fs::write(dir.join("sshd_config"), config).unwrap();
+        let log = fs::File::create(dir.join("sshd.log")).unwrap();
+        let child = Command::new(SSHD)
+            .args(["-D", "-e", "-f"])
+            .arg(dir.join("sshd_config"))
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .expect("start sshd");
+        let mut sshd = Sshd { child, port, dir, user: current_user() };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            if let Ok(Some(status)) = sshd.child.try_wait() {
+                panic!("sshd exited with {status}:\n{}", sshd.log());
+            }
+            assert!(Instant::now() < deadline, "sshd did not listen:\n{}", sshd.log());
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        sshd.write_known_hosts(&sshd.home().join(".ssh/known_hosts"));
+        sshd
+    }
+
+    pub fn log(&self) -> String {
+        fs::read_to_string(self.dir.join("sshd.log")).unwrap_or_default()
+    }
+
+    pub fn home(&self) -> PathBuf {
+        self.dir.join("home")
+    }
+
+    /// The server's public host key line (`type base64`).
+    pub fn host_key(&self) -> String {
+        let pubkey = fs::read_to_string(self.dir.join("host_key.pub")).unwrap();
+        pubkey.split_whitespace().take(2).collect::<Vec<_>>().join(" ")
+    }
+
+    pub fn write_known_hosts(&self, file: &Path) {
+        fs::write(file, format!("[127.0.0.1]:{} {}\n", self.port, self.host_key())).unwrap();
+    }
+
+    /// `ssh://user@127.0.0.1:port/ABS` for a path inside the scratch directory.
+    pub fn url(&self, abs: &Path) -> String {
+        format!("ssh://{}@127.0.0.1:{}{}", self.user, self.port, abs.display())
+    }
+
+    /// An ssh_config with the alias `backup1` for this server.
+    pub fn config_with_alias(&self, extra: &str) -> PathBuf {
+        let path = self.dir.join("ssh_config");
+        let mut f = fs::File::create(&path).unwrap();
+        write!(
+            f,
+            "Host backup1\n  HostName 127.0.0.1\n  Port {}\n  User {}\n{extra}",
+            self.port, self.user
+        )
+        .unwrap();
+        path
+    }
+
+    /// `tern ARGS` as a client of this server: its own HOME, no ssh-agent.
+    pub fn tern<I, S>(&self, env: &Env, args: I) -> Run
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<std::ffi::OsStr>,
+    {
+        let mut run = env.tern(args);
+        run.cmd.env("HOME", self.home()).env_remove("SSH_AUTH_SOCK");
+        run
+    }
+}
+
+impl Drop for Sshd {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// An ssh-agent holding `key`, stopped when dropped.
+pub struct Agent {
+    pub sock: PathBuf,
+    pid: String,
+}
+
+impl Agent {
+    pub fn start(dir: &Path, key: &Path) -> Agent {
+        let sock = dir.join("agent.sock");
+        let out =
+            Command::new("ssh-agent").arg("-a").arg(&sock).arg("-s").output().expect("ssh-agent");
+        let text = String::from_utf8_lossy(&out.stdout);
+        let pid = text
+            .split(';')
+            .find_map(|s| s.trim().strip_prefix("SSH_AGENT_PID="))
+            .expect("agent pid")
+            .to_string();
+        let status = Command::new("ssh-add")
+            .arg(key)
+            .env("SSH_AUTH_SOCK", &sock)
+            .stdin(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .unwrap();
+        assert!(status.success(), "ssh-add failed");
+        Agent { sock, pid }
+    }
+}
+
+impl Drop for Agent {
+    fn drop(&mut self) {
+        let _ = Command::new("kill").arg(&self.pid).status();
+    }
+}
