@@ -18,6 +18,7 @@ pub mod chunk;
 pub mod cli;
 pub mod codec;
 pub mod config;
+pub mod delta;
 pub mod exit;
 pub mod failpoint;
 pub mod hash;

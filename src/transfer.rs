@@ -195,12 +195,24 @@ fn send_pieces(
     progress: &ProgressBar,
 ) -> Result<(), Result<String, TransportError>> {
     let mut buf = Vec::new();
-    for piece in pieces {
+    let mut i = 0;
+    while i < pieces.len() {
+        let piece = &pieces[i];
+        i += 1;
         match piece {
-            Piece::Reuse { from, offset, len, hash } => {
-                dest.stage_reuse(from, *offset, *len, hash).map_err(Err)?;
-                applied.bytes_reused += len;
-                progress.inc(*len);
+            Piece::Reuse { from, offset, len, .. } => {
+                // One request for a run of chunks that follow each other in the same file.
+                let mut total = *len;
+                while let Some(Piece::Reuse { from: f, offset: o, len: l, .. }) = pieces.get(i) {
+                    if f != from || *o != offset + total {
+                        break;
+                    }
+                    total += l;
+                    i += 1;
+                }
+                dest.stage_reuse(from, *offset, total).map_err(Err)?;
+                applied.bytes_reused += total;
+                progress.inc(total);
             }
             Piece::Send { offset, len, .. } => {
                 if source.is_none() {

@@ -8,6 +8,7 @@
 
 use super::wire::Wire;
 use super::{MAX_DATA, PROTOCOL_VERSION, Request, Response};
+use crate::delta::Delta;
 use crate::hash::ContentHash;
 use crate::manifest::Manifest;
 use crate::transport::local::LocalDir;
@@ -61,7 +62,7 @@ pub fn serve(root: PathBuf, input: impl Read, output: impl Write) -> Result<(), 
     // The first error while staging: reported at the next question, later staging is ignored.
     let mut failed: Option<TransportError> = None;
     let mut ops = Vec::new();
-    let mut manifest = Vec::new();
+    let mut delta = Vec::new();
     while let Some(body) = wire.recv()? {
         let req = Request::decode(&body).map_err(|e| AgentError::Protocol(e.to_string()))?;
         let reply = match req {
@@ -100,8 +101,8 @@ pub fn serve(root: PathBuf, input: impl Read, output: impl Write) -> Result<(), 
                 stage(&mut failed, || dest.stage_data(&d));
                 continue;
             }
-            Request::StageReuse { from, offset, len, hash } => {
-                stage(&mut failed, || dest.stage_reuse(&from, offset, len, &hash));
+            Request::StageReuse { from, offset, len } => {
+                stage(&mut failed, || dest.stage_reuse(&from, offset, len));
                 continue;
             }
             Request::StageEnd => {
@@ -119,22 +120,21 @@ pub fn serve(root: PathBuf, input: impl Read, output: impl Write) -> Result<(), 
                 ops.extend(more);
                 continue;
             }
-            Request::CommitManifest(part) => {
-                manifest.extend_from_slice(&part);
+            Request::CommitDelta(part) => {
+                delta.extend_from_slice(&part);
                 continue;
             }
             Request::Commit { run_id } => {
-                let bytes = std::mem::take(&mut manifest);
+                let bytes = std::mem::take(&mut delta);
                 let ops = std::mem::take(&mut ops);
-                match (failed.take(), Manifest::decode(&bytes)) {
-                    (Some(e), _) => error_reply(&e),
-                    (None, Err(e)) => Response::Error {
-                        transient: false,
-                        message: format!("client sent a bad manifest: {e}"),
-                    },
-                    (None, Ok(manifest)) => match dest.commit(&Commit { run_id, ops, manifest }) {
-                        Ok(report) => Response::Committed(report),
-                        Err(e) => error_reply(&e),
+                match failed.take() {
+                    Some(e) => error_reply(&e),
+                    None => match next_manifest(&mut dest, &bytes) {
+                        Err(message) => Response::Error { transient: false, message },
+                        Ok(manifest) => match dest.commit(&Commit { run_id, ops, manifest }) {
+                            Ok(report) => Response::Committed(report),
+                            Err(e) => error_reply(&e),
+                        },
                     },
                 }
             }
@@ -143,6 +143,16 @@ pub fn serve(root: PathBuf, input: impl Read, output: impl Write) -> Result<(), 
         wire.flush()?;
     }
     Ok(())
+}
+
+/// The manifest a commit will store: the committed one with the client's delta applied.
+fn next_manifest(dest: &mut LocalDir, delta: &[u8]) -> Result<Manifest, String> {
+    let delta =
+        Delta::decode(delta).map_err(|e| format!("client sent a bad manifest delta: {e}"))?;
+    let base = dest.read_manifest().map_err(|e| format!("{e:#}"))?.unwrap_or_default();
+    delta
+        .apply(&base, |id| dest.staged_digest(id).cloned())
+        .map_err(|e| format!("cannot apply the manifest delta: {e}; run the sync again"))
 }
 
 fn stage(failed: &mut Option<TransportError>, f: impl FnOnce() -> Result<(), TransportError>) {

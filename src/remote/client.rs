@@ -3,13 +3,15 @@
 
 use super::wire::{Counted, Wire};
 use super::{MAX_DATA, PROTOCOL_VERSION, Request, Response};
+use crate::delta::Delta;
 use crate::hash::ContentHash;
 use crate::manifest::{Manifest, write_atomic};
 use crate::path::RelPath;
 use crate::transport::{
-    Commit, CommitReport, StageHeader, StageOutcome, Transport, TransportError,
+    Commit, CommitOp, CommitReport, StageHeader, StageOutcome, Transport, TransportError,
 };
 use std::cell::Cell;
+use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::path::PathBuf;
 use std::rc::Rc;
@@ -26,6 +28,8 @@ pub struct RemoteClient<'a> {
     cache_file: Option<PathBuf>,
     /// Bytes written to the peer (after compression).
     sent: Rc<Cell<u64>>,
+    /// The destination's manifest as last read or committed: the base of the next delta.
+    base: Option<Manifest>,
 }
 
 impl<'a> RemoteClient<'a> {
@@ -76,7 +80,7 @@ impl<'a> RemoteClient<'a> {
             _ => return Err(not_tern()),
         }
         let wire = wire.compressed(compress_level).map_err(io)?;
-        Ok(Some(RemoteClient { wire, name, cache_file, sent }))
+        Ok(Some(RemoteClient { wire, name, cache_file, sent, base: None }))
     }
 
     /// Bytes written to the peer so far, as they went on the wire.
@@ -128,33 +132,8 @@ impl<'a> RemoteClient<'a> {
         let _ = self.wire.flush();
     }
 
-    fn cached_manifest(&self, hash: &ContentHash) -> Option<Manifest> {
-        let bytes = std::fs::read(self.cache_file.as_ref()?).ok()?;
-        (ContentHash::of(&bytes) == *hash).then(|| Manifest::decode(&bytes).ok()).flatten()
-    }
-}
-
-impl Transport for RemoteClient<'_> {
-    fn describe(&self) -> String {
-        self.name.clone()
-    }
-
-    fn mode(&self) -> &'static str {
-        "tern agent"
-    }
-
-    fn wire_bytes(&self) -> Option<u64> {
-        Some(self.bytes_written())
-    }
-
-    fn lock(&mut self) -> Result<(), TransportError> {
-        match self.ask(&Request::Lock)? {
-            Response::Ok => Ok(()),
-            r => Err(self.unexpected(&r)),
-        }
-    }
-
-    fn read_manifest(&mut self) -> Result<Option<Manifest>, TransportError> {
+    /// The remote manifest, from the local copy when the remote one has not changed.
+    fn fetch_manifest(&mut self) -> Result<Option<Manifest>, TransportError> {
         let hash = match self.ask(&Request::ManifestInfo)? {
             Response::ManifestInfo(None) => return Ok(None),
             Response::ManifestInfo(Some((_, hash))) => hash,
@@ -192,6 +171,38 @@ impl Transport for RemoteClient<'_> {
         Ok(Some(manifest))
     }
 
+    fn cached_manifest(&self, hash: &ContentHash) -> Option<Manifest> {
+        let bytes = std::fs::read(self.cache_file.as_ref()?).ok()?;
+        (ContentHash::of(&bytes) == *hash).then(|| Manifest::decode(&bytes).ok()).flatten()
+    }
+}
+
+impl Transport for RemoteClient<'_> {
+    fn describe(&self) -> String {
+        self.name.clone()
+    }
+
+    fn mode(&self) -> &'static str {
+        "tern agent"
+    }
+
+    fn wire_bytes(&self) -> Option<u64> {
+        Some(self.bytes_written())
+    }
+
+    fn lock(&mut self) -> Result<(), TransportError> {
+        match self.ask(&Request::Lock)? {
+            Response::Ok => Ok(()),
+            r => Err(self.unexpected(&r)),
+        }
+    }
+
+    fn read_manifest(&mut self) -> Result<Option<Manifest>, TransportError> {
+        let m = self.fetch_manifest()?;
+        self.base.clone_from(&m);
+        Ok(m)
+    }
+
     fn stage_begin(&mut self, header: &StageHeader) -> Result<(), TransportError> {
         self.send(&Request::StageBegin(header.clone()))
     }
@@ -203,14 +214,8 @@ impl Transport for RemoteClient<'_> {
         Ok(())
     }
 
-    fn stage_reuse(
-        &mut self,
-        from: &RelPath,
-        offset: u64,
-        len: u64,
-        hash: &ContentHash,
-    ) -> Result<(), TransportError> {
-        self.send(&Request::StageReuse { from: from.clone(), offset, len, hash: *hash })
+    fn stage_reuse(&mut self, from: &RelPath, offset: u64, len: u64) -> Result<(), TransportError> {
+        self.send(&Request::StageReuse { from: from.clone(), offset, len })
     }
 
     fn stage_end(&mut self) -> Result<(), TransportError> {
@@ -228,9 +233,19 @@ impl Transport for RemoteClient<'_> {
         for batch in commit.ops.chunks(OPS_PER_FRAME) {
             self.send(&Request::CommitOps(batch.to_vec()))?;
         }
-        let encoded = commit.manifest.encode();
-        for part in encoded.chunks(MAX_DATA) {
-            self.send(&Request::CommitManifest(part.to_vec()))?;
+        // Only what changed travels; files just staged go without their chunk lists.
+        let staged: HashMap<RelPath, u64> = commit
+            .ops
+            .iter()
+            .filter_map(|op| match op {
+                CommitOp::Place { path, id } => Some((path.clone(), *id)),
+                _ => None,
+            })
+            .collect();
+        let base = self.base.take().unwrap_or_default();
+        let delta = Delta::between(&base, &commit.manifest, &staged).encode();
+        for part in delta.chunks(MAX_DATA) {
+            self.send(&Request::CommitDelta(part.to_vec()))?;
         }
         let report = match self.ask(&Request::Commit { run_id: commit.run_id.clone() })? {
             Response::Committed(r) => r,
@@ -241,8 +256,9 @@ impl Transport for RemoteClient<'_> {
             if let Some(dir) = f.parent() {
                 let _ = std::fs::create_dir_all(dir);
             }
-            let _ = write_atomic(f, &encoded);
+            let _ = write_atomic(f, &commit.manifest.encode());
         }
+        self.base = Some(commit.manifest.clone());
         Ok(report)
     }
 }

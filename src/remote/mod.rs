@@ -42,11 +42,11 @@ pub enum Request {
     Lock,
     StageBegin(StageHeader),
     StageData(Vec<u8>),
-    StageReuse { from: RelPath, offset: u64, len: u64, hash: ContentHash },
+    StageReuse { from: RelPath, offset: u64, len: u64 },
     StageEnd,
     FinishStaging,
     CommitOps(Vec<CommitOp>),
-    CommitManifest(Vec<u8>),
+    CommitDelta(Vec<u8>),
     Commit { run_id: String },
     Bye,
 }
@@ -210,12 +210,11 @@ impl Request {
                 w.u8(5);
                 w.bytes(d);
             }
-            Request::StageReuse { from, offset, len, hash } => {
+            Request::StageReuse { from, offset, len } => {
                 w.u8(6);
                 w.bytes(from.as_bytes());
                 w.varint(*offset);
                 w.varint(*len);
-                w.fixed(&hash.0);
             }
             Request::StageEnd => w.u8(7),
             Request::FinishStaging => w.u8(8),
@@ -226,7 +225,7 @@ impl Request {
                     encode_op(&mut w, op);
                 }
             }
-            Request::CommitManifest(d) => {
+            Request::CommitDelta(d) => {
                 w.u8(10);
                 w.bytes(d);
             }
@@ -260,8 +259,7 @@ impl Request {
             6 => Request::StageReuse {
                 from: rel_path(&mut r, "path")?,
                 offset: r.varint("offset")?,
-                len: r.varint_max("length", MAX_DATA as u64 * 1024)?,
-                hash: ContentHash(r.fixed("hash")?),
+                len: r.varint("length")?,
             },
             7 => Request::StageEnd,
             8 => Request::FinishStaging,
@@ -273,7 +271,7 @@ impl Request {
                 }
                 Request::CommitOps(ops)
             }
-            10 => Request::CommitManifest(r.bytes("manifest", MAX_DATA)?.to_vec()),
+            10 => Request::CommitDelta(r.bytes("manifest", MAX_DATA)?.to_vec()),
             11 => Request::Commit { run_id: text(&mut r, "run id")? },
             12 => Request::Bye,
             t => {
@@ -434,7 +432,7 @@ mod tests {
             Request::Lock,
             Request::StageBegin(StageHeader { id: 9, size: 10, hash: h, meta }),
             Request::StageData(vec![1, 2, 3]),
-            Request::StageReuse { from: p("a/b"), offset: 5, len: 6, hash: h },
+            Request::StageReuse { from: p("a/b"), offset: 5, len: 6 },
             Request::StageEnd,
             Request::FinishStaging,
             Request::CommitOps(vec![
@@ -444,7 +442,7 @@ mod tests {
                 CommitOp::Place { path: p("f"), id: 3 },
                 CommitOp::SetMeta { path: p("m"), meta, kind: KindTag::Dir },
             ]),
-            Request::CommitManifest(vec![0; 100]),
+            Request::CommitDelta(vec![0; 100]),
             Request::Commit { run_id: "r".into() },
             Request::Bye,
         ];
@@ -486,7 +484,6 @@ mod tests {
             w.bytes(bad);
             w.varint(0);
             w.varint(1);
-            w.fixed(&[0; 32]);
             assert!(Request::decode(&w.buf).is_err(), "{bad:?}");
         }
         // a frame length beyond the limit is refused before allocating
@@ -495,9 +492,7 @@ mod tests {
         // truncated frames and bodies
         let mut short: &[u8] = &[5, 0, 0, 0, 1];
         assert!(read_frame(&mut short).is_err());
-        let body =
-            Request::StageReuse { from: p("a"), offset: 1, len: 2, hash: ContentHash::of(b"") }
-                .encode();
+        let body = Request::StageReuse { from: p("a"), offset: 1, len: 2 }.encode();
         for n in 0..body.len() {
             assert!(Request::decode(&body[..n]).is_err());
         }

@@ -16,12 +16,13 @@
 //!   dies, so a crashed run never leaves the destination locked.
 
 use super::{Commit, CommitOp, CommitReport, StageHeader, StageOutcome, Transport, TransportError};
-use crate::hash::{ContentHash, Hasher};
+use crate::chunk::{ChunkAt, FileDigest};
+use crate::hash::ContentHash;
 use crate::manifest::{KindTag, Manifest, Meta, Mtime};
 use crate::path::RelPath;
 use crate::scan::STATE_DIR;
 use filetime::FileTime;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::ffi::OsStr;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};
@@ -29,14 +30,11 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
-const IO_BUF: usize = 256 * 1024;
-
 /// A file being staged.
 struct Staging {
     header: StageHeader,
     file: File,
     path: PathBuf,
-    hasher: Hasher,
     written: u64,
     failed: Option<StageOutcome>,
 }
@@ -47,15 +45,31 @@ pub struct LocalDir {
     lock: Option<File>,
     current: Option<Staging>,
     outcomes: Vec<(u64, StageOutcome)>,
+    /// The committed manifest, loaded when a reused range must be verified against it.
+    manifest: Option<Manifest>,
+    /// Digests of the files staged (and verified) since the last commit, by id.
+    staged: HashMap<u64, FileDigest>,
 }
 
 impl LocalDir {
     pub fn new(root: impl Into<PathBuf>) -> Self {
-        LocalDir { root: root.into(), lock: None, current: None, outcomes: Vec::new() }
+        LocalDir {
+            root: root.into(),
+            lock: None,
+            current: None,
+            outcomes: Vec::new(),
+            manifest: None,
+            staged: HashMap::new(),
+        }
     }
 
     pub fn root(&self) -> &Path {
         &self.root
+    }
+
+    /// The digest of staged file `id`, computed from its bytes at the destination.
+    pub fn staged_digest(&self, id: u64) -> Option<&FileDigest> {
+        self.staged.get(&id)
     }
 
     fn state(&self) -> PathBuf {
@@ -111,7 +125,6 @@ impl LocalDir {
             // A full disk or a failing device: the destination stays as it is.
             return Err(TransportError::io("write staged file", s.path.display(), e));
         }
-        s.hasher.update(data);
         s.written += data.len() as u64;
         Ok(())
     }
@@ -205,14 +218,8 @@ impl Transport for LocalDir {
             .custom_flags(libc::O_NOFOLLOW)
             .open(&path)
             .map_err(|e| self.io("create staged file", &path, e))?;
-        self.current = Some(Staging {
-            header: header.clone(),
-            file,
-            path,
-            hasher: Hasher::new(),
-            written: 0,
-            failed: None,
-        });
+        self.current =
+            Some(Staging { header: header.clone(), file, path, written: 0, failed: None });
         Ok(())
     }
 
@@ -220,37 +227,54 @@ impl Transport for LocalDir {
         self.write_current(data)
     }
 
-    fn stage_reuse(
-        &mut self,
-        from: &RelPath,
-        offset: u64,
-        len: u64,
-        hash: &ContentHash,
-    ) -> Result<(), TransportError> {
-        if self.current.as_ref().is_none_or(|s| s.failed.is_some()) {
-            return if self.current.is_some() {
-                Ok(())
-            } else {
-                Err(TransportError::Protocol("stage reuse without a file".into()))
-            };
+    fn stage_reuse(&mut self, from: &RelPath, offset: u64, len: u64) -> Result<(), TransportError> {
+        match &self.current {
+            None => return Err(TransportError::Protocol("stage reuse without a file".into())),
+            Some(s) if s.failed.is_some() => return Ok(()),
+            Some(_) => {}
         }
-        let read = (|| -> io::Result<Vec<u8>> {
-            let mut f = self.open_inside(from)?;
+        if self.manifest.is_none() {
+            self.manifest = Some(self.read_manifest()?.unwrap_or_default());
+        }
+        // The chunks of `from` that make up the range, with the hashes they must still have.
+        let chunks: Vec<ChunkAt> = self
+            .manifest
+            .as_ref()
+            .and_then(|m| m.get(from))
+            .and_then(|e| e.digest())
+            .map(|d| d.chunks())
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|c| c.offset >= offset && c.offset < offset + len)
+            .collect();
+        let covered: u64 = chunks.iter().map(|c| u64::from(c.len)).sum();
+        let aligned = chunks.first().is_some_and(|c| c.offset == offset) && covered == len;
+        if !aligned {
+            self.fail_current(StageOutcome::ReuseFailed(from.clone()));
+            return Ok(());
+        }
+        let mut file = match self.open_inside(from).and_then(|mut f| {
             f.seek(SeekFrom::Start(offset))?;
-            let mut buf = Vec::with_capacity(len.min(IO_BUF as u64) as usize);
-            f.take(len).read_to_end(&mut buf)?;
-            Ok(buf)
-        })();
-        // Verify before use: the destination may have been changed behind tern's back.
-        match read {
-            Ok(buf) if buf.len() as u64 == len && ContentHash::of(&buf) == *hash => {
-                self.write_current(&buf)
-            }
-            _ => {
+            Ok(f)
+        }) {
+            Ok(f) => f,
+            Err(_) => {
                 self.fail_current(StageOutcome::ReuseFailed(from.clone()));
-                Ok(())
+                return Ok(());
             }
+        };
+        // Verify before use: the destination may have been changed behind tern's back.
+        let mut buf = Vec::new();
+        for c in chunks {
+            buf.clear();
+            let read = (&mut file).take(u64::from(c.len)).read_to_end(&mut buf);
+            if read.is_err() || buf.len() != c.len as usize || ContentHash::of(&buf) != c.hash {
+                self.fail_current(StageOutcome::ReuseFailed(from.clone()));
+                return Ok(());
+            }
+            self.write_current(&buf)?;
         }
+        Ok(())
     }
 
     fn stage_end(&mut self) -> Result<(), TransportError> {
@@ -258,9 +282,17 @@ impl Transport for LocalDir {
             return Err(TransportError::Protocol("stage_end without a file".into()));
         };
         let id = s.header.id;
+        // Read the staged bytes back (from the page cache) to hash and chunk them: the digest both
+        // verifies the file and gives the chunk list a manifest delta may refer to.
+        let digest = match s.failed {
+            None if s.written == s.header.size => File::open(&s.path)
+                .and_then(crate::chunk::digest_reader)
+                .map_err(|e| self.io("read staged file", &s.path, e))?,
+            _ => FileDigest::empty(),
+        };
         let outcome = match s.failed {
             Some(o) => o,
-            None if s.written != s.header.size || s.hasher.finish() != s.header.hash => {
+            None if s.written != s.header.size || digest.hash != s.header.hash => {
                 StageOutcome::Mismatch
             }
             None => {
@@ -274,7 +306,9 @@ impl Transport for LocalDir {
                 StageOutcome::Ok
             }
         };
-        if outcome != StageOutcome::Ok {
+        if outcome == StageOutcome::Ok {
+            self.staged.insert(id, digest);
+        } else {
             let _ = fs::remove_file(&s.path);
         }
         self.outcomes.push((id, outcome));
@@ -306,6 +340,8 @@ impl Transport for LocalDir {
         commit.manifest.store(&manifest_path).map_err(|e| self.io("write", &manifest_path, e))?;
         crate::failpoint::hit("after-manifest");
         let report = c.report(commit.manifest.generation);
+        self.manifest = None;
+        self.staged.clear();
         let _ = fs::remove_dir_all(self.staging_dir());
         let _ = fs::create_dir_all(self.staging_dir());
         Ok(report)

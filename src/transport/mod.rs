@@ -191,14 +191,10 @@ pub trait Transport {
     /// Append bytes sent from the source.
     fn stage_data(&mut self, data: &[u8]) -> Result<(), TransportError>;
 
-    /// Append a range the destination already holds in `from`, if it still hashes to `hash`.
-    fn stage_reuse(
-        &mut self,
-        from: &RelPath,
-        offset: u64,
-        len: u64,
-        hash: &ContentHash,
-    ) -> Result<(), TransportError>;
+    /// Append `len` bytes at `offset` of the destination's file `from`. The range must start
+    /// and end on chunk boundaries of `from`'s manifest entry; the destination verifies every chunk
+    /// against that manifest before using it, and reports `ReuseFailed` if one does not match.
+    fn stage_reuse(&mut self, from: &RelPath, offset: u64, len: u64) -> Result<(), TransportError>;
 
     /// Finish the current file: verify it and make it durable.
     fn stage_end(&mut self) -> Result<(), TransportError>;

@@ -14,7 +14,7 @@
 use super::ssh::Connection;
 use super::ssh::SshTarget;
 use super::{Commit, CommitOp, CommitReport, StageHeader, StageOutcome, Transport, TransportError};
-use crate::hash::{ContentHash, Hasher};
+use crate::hash::Hasher;
 use crate::manifest::{KindTag, Manifest, Meta};
 use crate::path::RelPath;
 use crate::scan::STATE_DIR;
@@ -279,13 +279,7 @@ impl Transport for SftpDest {
         Ok(())
     }
 
-    fn stage_reuse(
-        &mut self,
-        _: &RelPath,
-        _: u64,
-        _: u64,
-        _: &ContentHash,
-    ) -> Result<(), TransportError> {
+    fn stage_reuse(&mut self, _: &RelPath, _: u64, _: u64) -> Result<(), TransportError> {
         Err(TransportError::Protocol("SFTP destinations cannot reuse ranges".into()))
     }
 

@@ -5,9 +5,11 @@ use crate::harness::*;
 use std::fs;
 use std::io::Write;
 use std::process::{Child, Command, Stdio};
+use tern::chunk::FileDigest;
 use tern::codec::Writer;
+use tern::delta::Delta;
 use tern::hash::ContentHash;
-use tern::manifest::{Manifest, Meta, Mtime};
+use tern::manifest::{Entry, Kind, Manifest, Meta, Mtime};
 use tern::path::RelPath;
 use tern::remote::{PROTOCOL_VERSION, Request, Response, read_frame, write_frame};
 use tern::transport::{CommitOp, StageHeader, StageOutcome};
@@ -90,17 +92,25 @@ fn reuse_through_a_symlink_is_refused_and_writes_stay_inside() {
     fs::create_dir(env.dst()).unwrap();
     std::os::unix::fs::symlink(env.path("outside"), env.dst().join("link")).unwrap();
     let secret_hash = ContentHash::of(b"top secret data");
+    // a manifest that claims link/ is a directory holding that very file: only the symlink check
+    // can stop the agent from reading outside its root
+    fs::create_dir(env.dst().join(".tern")).unwrap();
+    let meta0 = Meta { mode: 0o755, mtime: Mtime { secs: 1, nanos: 0 } };
+    let digest = FileDigest::new(15, secret_hash, vec![]).unwrap();
+    let claimed = Manifest {
+        generation: 1,
+        entries: vec![
+            Entry { path: p("link"), meta: meta0, kind: Kind::Dir },
+            Entry { path: p("link/secret"), meta: meta0, kind: Kind::File(digest) },
+        ],
+    };
+    claimed.store(&env.dst().join(".tern/manifest")).unwrap();
     let mut agent = Agent::start(&env.dst());
     agent.send(Request::Lock);
     assert_eq!(agent.recv(), Response::Ok);
     let meta = Meta { mode: 0o644, mtime: Mtime { secs: 1, nanos: 0 } };
     agent.send(Request::StageBegin(StageHeader { id: 1, size: 15, hash: secret_hash, meta }));
-    agent.send(Request::StageReuse {
-        from: p("link/secret"),
-        offset: 0,
-        len: 15,
-        hash: secret_hash,
-    });
+    agent.send(Request::StageReuse { from: p("link/secret"), offset: 0, len: 15 });
     agent.send(Request::StageEnd);
     // a file staged from sent data, to be placed *through* the symlinked directory
     let data = b"inside only";
@@ -115,8 +125,19 @@ fn reuse_through_a_symlink_is_refused_and_writes_stay_inside() {
         vec![(1, StageOutcome::ReuseFailed(p("link/secret"))), (2, StageOutcome::Ok)]
     );
     agent.send(Request::CommitOps(vec![CommitOp::Place { path: p("link/x"), id: 2 }]));
-    let manifest = Manifest::default();
-    agent.send(Request::CommitManifest(manifest.encode()));
+    let next = Manifest {
+        generation: 2,
+        entries: vec![
+            Entry { path: p("link"), meta: meta0, kind: Kind::Dir },
+            Entry {
+                path: p("link/x"),
+                meta,
+                kind: Kind::File(FileDigest::new(11, hash, vec![]).unwrap()),
+            },
+        ],
+    };
+    let staged = std::collections::HashMap::from([(p("link/x"), 2)]);
+    agent.send(Request::CommitDelta(Delta::between(&claimed, &next, &staged).encode()));
     agent.send(Request::Commit { run_id: "r1".into() });
     assert!(matches!(agent.recv(), Response::Committed(_)));
     agent.send(Request::Bye);

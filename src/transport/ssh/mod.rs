@@ -404,14 +404,8 @@ impl Transport for SshAgentDest {
         self.explain(r)
     }
 
-    fn stage_reuse(
-        &mut self,
-        from: &RelPath,
-        offset: u64,
-        len: u64,
-        hash: &ContentHash,
-    ) -> Result<(), TransportError> {
-        let r = self.client.stage_reuse(from, offset, len, hash);
+    fn stage_reuse(&mut self, from: &RelPath, offset: u64, len: u64) -> Result<(), TransportError> {
+        let r = self.client.stage_reuse(from, offset, len);
         self.explain(r)
     }
 
