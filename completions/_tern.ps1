@@ -31,6 +31,7 @@ Register-ArgumentCompleter -Native -CommandName 'tern' -ScriptBlock {
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             [CompletionResult]::new('sync', 'sync', [CompletionResultType]::ParameterValue, 'Replicate SOURCE into DEST (mirroring: entries missing from SOURCE go to DEST''s trash)')
             [CompletionResult]::new('plan', 'plan', [CompletionResultType]::ParameterValue, 'Show what `tern sync` would change, without writing anything anywhere')
+            [CompletionResult]::new('apply', 'apply', [CompletionResultType]::ParameterValue, 'Apply a plan saved with `tern plan --out`, exactly as it was reviewed')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a completion script for SHELL to standard output')
             [CompletionResult]::new('serve', 'serve', [CompletionResultType]::ParameterValue, 'Serve a destination to a tern client on stdin/stdout (started by tern itself over SSH)')
             [CompletionResult]::new('generate-docs', 'generate-docs', [CompletionResultType]::ParameterValue, 'Write man pages and completion scripts into DIR/man and DIR/completions (for packagers)')
@@ -46,6 +47,7 @@ Register-ArgumentCompleter -Native -CommandName 'tern' -ScriptBlock {
             [CompletionResult]::new('--host-key-policy', '--host-key-policy', [CompletionResultType]::ParameterName, 'What to do with an unknown host key: refuse it (strict) or record it (accept-new); a changed key is always refused [default: strict, or the config''s StrictHostKeyChecking]')
             [CompletionResult]::new('--remote-tern', '--remote-tern', [CompletionResultType]::ParameterName, 'The tern binary on the remote host')
             [CompletionResult]::new('--compress-level', '--compress-level', [CompletionResultType]::ParameterName, 'zstd level for data sent over SSH (1-22); 0 turns compression off')
+            [CompletionResult]::new('--max-delete', '--max-delete', [CompletionResultType]::ParameterName, 'Refuse to delete more than N destination entries, or more than N% of them')
             [CompletionResult]::new('--no-delete', '--no-delete', [CompletionResultType]::ParameterName, 'Keep destination entries that are missing from the source instead of deleting them')
             [CompletionResult]::new('-c', '-c', [CompletionResultType]::ParameterName, 'Re-hash every source file instead of trusting the hash cache of unchanged files')
             [CompletionResult]::new('--checksum', '--checksum', [CompletionResultType]::ParameterName, 'Re-hash every source file instead of trusting the hash cache of unchanged files')
@@ -53,6 +55,7 @@ Register-ArgumentCompleter -Native -CommandName 'tern' -ScriptBlock {
             [CompletionResult]::new('-n', '-n', [CompletionResultType]::ParameterName, 'Print what would change and change nothing (the same plan `tern plan` shows)')
             [CompletionResult]::new('--dry-run', '--dry-run', [CompletionResultType]::ParameterName, 'Print what would change and change nothing (the same plan `tern plan` shows)')
             [CompletionResult]::new('--detailed-exitcode', '--detailed-exitcode', [CompletionResultType]::ParameterName, 'With --dry-run: exit 2 when changes are pending, 0 when in sync')
+            [CompletionResult]::new('--force', '--force', [CompletionResultType]::ParameterName, 'Mirror an empty source onto a non-empty destination (refused otherwise)')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print nothing but errors: no progress bar, no summary')
             [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print nothing but errors: no progress bar, no summary')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Say more: list every change a sync makes, and metadata details in plans')
@@ -70,11 +73,35 @@ Register-ArgumentCompleter -Native -CommandName 'tern' -ScriptBlock {
             [CompletionResult]::new('--host-key-policy', '--host-key-policy', [CompletionResultType]::ParameterName, 'What to do with an unknown host key: refuse it (strict) or record it (accept-new); a changed key is always refused [default: strict, or the config''s StrictHostKeyChecking]')
             [CompletionResult]::new('--remote-tern', '--remote-tern', [CompletionResultType]::ParameterName, 'The tern binary on the remote host')
             [CompletionResult]::new('--compress-level', '--compress-level', [CompletionResultType]::ParameterName, 'zstd level for data sent over SSH (1-22); 0 turns compression off')
+            [CompletionResult]::new('--format', '--format', [CompletionResultType]::ParameterName, 'Report format: itemized text, JSON (docs/plan-json.md), or Markdown for CI summaries')
+            [CompletionResult]::new('--out', '--out', [CompletionResultType]::ParameterName, 'Also save the plan to FILE, to be applied later with `tern apply FILE`')
+            [CompletionResult]::new('--limit', '--limit', [CompletionResultType]::ParameterName, 'Most changes a Markdown report lists')
+            [CompletionResult]::new('--max-delete', '--max-delete', [CompletionResultType]::ParameterName, 'Refuse to delete more than N destination entries, or more than N% of them')
             [CompletionResult]::new('--no-delete', '--no-delete', [CompletionResultType]::ParameterName, 'Keep destination entries that are missing from the source instead of deleting them')
             [CompletionResult]::new('-c', '-c', [CompletionResultType]::ParameterName, 'Re-hash every source file instead of trusting the hash cache of unchanged files')
             [CompletionResult]::new('--checksum', '--checksum', [CompletionResultType]::ParameterName, 'Re-hash every source file instead of trusting the hash cache of unchanged files')
             [CompletionResult]::new('--no-cache', '--no-cache', [CompletionResultType]::ParameterName, 'Do not read or write the source hash cache')
-            [CompletionResult]::new('--detailed-exitcode', '--detailed-exitcode', [CompletionResultType]::ParameterName, 'Exit 2 when changes are pending, 0 when in sync, 1 on error')
+            [CompletionResult]::new('--detailed-exitcode', '--detailed-exitcode', [CompletionResultType]::ParameterName, 'Exit 2 when changes are pending, 0 when in sync, 1 on error (or a refusing guard)')
+            [CompletionResult]::new('--force', '--force', [CompletionResultType]::ParameterName, 'Mirror an empty source onto a non-empty destination (refused otherwise)')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print nothing but errors: no progress bar, no summary')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print nothing but errors: no progress bar, no summary')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Say more: list every change a sync makes, and metadata details in plans')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Say more: list every change a sync makes, and metadata details in plans')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'tern;apply' {
+            [CompletionResult]::new('-F', '-F ', [CompletionResultType]::ParameterName, 'Read this ssh_config file instead of ~/.ssh/config')
+            [CompletionResult]::new('--ssh-config', '--ssh-config', [CompletionResultType]::ParameterName, 'Read this ssh_config file instead of ~/.ssh/config')
+            [CompletionResult]::new('-i', '-i', [CompletionResultType]::ParameterName, 'Try this private key (after ssh-agent, before the config''s and the defaults); repeatable')
+            [CompletionResult]::new('--identity', '--identity', [CompletionResultType]::ParameterName, 'Try this private key (after ssh-agent, before the config''s and the defaults); repeatable')
+            [CompletionResult]::new('--known-hosts', '--known-hosts', [CompletionResultType]::ParameterName, 'Check host keys against this known_hosts file (and record accepted ones there)')
+            [CompletionResult]::new('--host-key-policy', '--host-key-policy', [CompletionResultType]::ParameterName, 'What to do with an unknown host key: refuse it (strict) or record it (accept-new); a changed key is always refused [default: strict, or the config''s StrictHostKeyChecking]')
+            [CompletionResult]::new('--remote-tern', '--remote-tern', [CompletionResultType]::ParameterName, 'The tern binary on the remote host')
+            [CompletionResult]::new('--compress-level', '--compress-level', [CompletionResultType]::ParameterName, 'zstd level for data sent over SSH (1-22); 0 turns compression off')
+            [CompletionResult]::new('--max-delete', '--max-delete', [CompletionResultType]::ParameterName, 'Refuse to delete more than N destination entries, or more than N% of them')
+            [CompletionResult]::new('--force', '--force', [CompletionResultType]::ParameterName, 'Mirror an empty source onto a non-empty destination (refused otherwise)')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print nothing but errors: no progress bar, no summary')
             [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print nothing but errors: no progress bar, no summary')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Say more: list every change a sync makes, and metadata details in plans')
@@ -114,6 +141,7 @@ Register-ArgumentCompleter -Native -CommandName 'tern' -ScriptBlock {
         'tern;help' {
             [CompletionResult]::new('sync', 'sync', [CompletionResultType]::ParameterValue, 'Replicate SOURCE into DEST (mirroring: entries missing from SOURCE go to DEST''s trash)')
             [CompletionResult]::new('plan', 'plan', [CompletionResultType]::ParameterValue, 'Show what `tern sync` would change, without writing anything anywhere')
+            [CompletionResult]::new('apply', 'apply', [CompletionResultType]::ParameterValue, 'Apply a plan saved with `tern plan --out`, exactly as it was reviewed')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a completion script for SHELL to standard output')
             [CompletionResult]::new('serve', 'serve', [CompletionResultType]::ParameterValue, 'Serve a destination to a tern client on stdin/stdout (started by tern itself over SSH)')
             [CompletionResult]::new('generate-docs', 'generate-docs', [CompletionResultType]::ParameterValue, 'Write man pages and completion scripts into DIR/man and DIR/completions (for packagers)')
@@ -124,6 +152,9 @@ Register-ArgumentCompleter -Native -CommandName 'tern' -ScriptBlock {
             break
         }
         'tern;help;plan' {
+            break
+        }
+        'tern;help;apply' {
             break
         }
         'tern;help;completions' {

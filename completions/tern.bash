@@ -16,6 +16,9 @@ _tern() {
             ",$1")
                 cmd="tern"
                 ;;
+            tern,apply)
+                cmd="tern__subcmd__apply"
+                ;;
             tern,completions)
                 cmd="tern__subcmd__completions"
                 ;;
@@ -33,6 +36,9 @@ _tern() {
                 ;;
             tern,sync)
                 cmd="tern__subcmd__sync"
+                ;;
+            tern__subcmd__help,apply)
+                cmd="tern__subcmd__help__subcmd__apply"
                 ;;
             tern__subcmd__help,completions)
                 cmd="tern__subcmd__help__subcmd__completions"
@@ -59,12 +65,62 @@ _tern() {
 
     case "${cmd}" in
         tern)
-            opts="-q -v -h -V --quiet --verbose --help --version sync plan completions serve generate-docs help"
+            opts="-q -v -h -V --quiet --verbose --help --version sync plan apply completions serve generate-docs help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        tern__subcmd__apply)
+            opts="-F -i -q -v -h --ssh-config --identity --known-hosts --host-key-policy --remote-tern --compress-level --max-delete --force --quiet --verbose --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --ssh-config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -F)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --identity)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -i)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --known-hosts)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --host-key-policy)
+                    COMPREPLY=($(compgen -W "strict accept-new" -- "${cur}"))
+                    return 0
+                    ;;
+                --remote-tern)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --compress-level)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-delete)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -101,8 +157,22 @@ _tern() {
             return 0
             ;;
         tern__subcmd__help)
-            opts="sync plan completions serve generate-docs help"
+            opts="sync plan apply completions serve generate-docs help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        tern__subcmd__help__subcmd__apply)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -199,7 +269,7 @@ _tern() {
             return 0
             ;;
         tern__subcmd__plan)
-            opts="-c -F -i -q -v -h --no-delete --checksum --no-cache --ssh-config --identity --known-hosts --host-key-policy --remote-tern --compress-level --detailed-exitcode --quiet --verbose --help"
+            opts="-c -F -i -q -v -h --no-delete --checksum --no-cache --ssh-config --identity --known-hosts --host-key-policy --remote-tern --compress-level --detailed-exitcode --format --out --limit --max-delete --force --quiet --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -234,6 +304,22 @@ _tern() {
                     return 0
                     ;;
                 --compress-level)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "text json markdown" -- "${cur}"))
+                    return 0
+                    ;;
+                --out)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --limit)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-delete)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -263,7 +349,7 @@ _tern() {
             return 0
             ;;
         tern__subcmd__sync)
-            opts="-c -F -i -n -q -v -h --no-delete --checksum --no-cache --ssh-config --identity --known-hosts --host-key-policy --remote-tern --compress-level --dry-run --detailed-exitcode --quiet --verbose --help"
+            opts="-c -F -i -n -q -v -h --no-delete --checksum --no-cache --ssh-config --identity --known-hosts --host-key-policy --remote-tern --compress-level --dry-run --detailed-exitcode --max-delete --force --quiet --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -298,6 +384,10 @@ _tern() {
                     return 0
                     ;;
                 --compress-level)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-delete)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

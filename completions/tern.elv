@@ -28,6 +28,7 @@ set edit:completion:arg-completer[tern] = {|@words|
             cand --version 'Print version'
             cand sync 'Replicate SOURCE into DEST (mirroring: entries missing from SOURCE go to DEST''s trash)'
             cand plan 'Show what `tern sync` would change, without writing anything anywhere'
+            cand apply 'Apply a plan saved with `tern plan --out`, exactly as it was reviewed'
             cand completions 'Print a completion script for SHELL to standard output'
             cand serve 'Serve a destination to a tern client on stdin/stdout (started by tern itself over SSH)'
             cand generate-docs 'Write man pages and completion scripts into DIR/man and DIR/completions (for packagers)'
@@ -42,6 +43,7 @@ set edit:completion:arg-completer[tern] = {|@words|
             cand --host-key-policy 'What to do with an unknown host key: refuse it (strict) or record it (accept-new); a changed key is always refused [default: strict, or the config''s StrictHostKeyChecking]'
             cand --remote-tern 'The tern binary on the remote host'
             cand --compress-level 'zstd level for data sent over SSH (1-22); 0 turns compression off'
+            cand --max-delete 'Refuse to delete more than N destination entries, or more than N% of them'
             cand --no-delete 'Keep destination entries that are missing from the source instead of deleting them'
             cand -c 'Re-hash every source file instead of trusting the hash cache of unchanged files'
             cand --checksum 'Re-hash every source file instead of trusting the hash cache of unchanged files'
@@ -49,6 +51,7 @@ set edit:completion:arg-completer[tern] = {|@words|
             cand -n 'Print what would change and change nothing (the same plan `tern plan` shows)'
             cand --dry-run 'Print what would change and change nothing (the same plan `tern plan` shows)'
             cand --detailed-exitcode 'With --dry-run: exit 2 when changes are pending, 0 when in sync'
+            cand --force 'Mirror an empty source onto a non-empty destination (refused otherwise)'
             cand -q 'Print nothing but errors: no progress bar, no summary'
             cand --quiet 'Print nothing but errors: no progress bar, no summary'
             cand -v 'Say more: list every change a sync makes, and metadata details in plans'
@@ -65,11 +68,34 @@ set edit:completion:arg-completer[tern] = {|@words|
             cand --host-key-policy 'What to do with an unknown host key: refuse it (strict) or record it (accept-new); a changed key is always refused [default: strict, or the config''s StrictHostKeyChecking]'
             cand --remote-tern 'The tern binary on the remote host'
             cand --compress-level 'zstd level for data sent over SSH (1-22); 0 turns compression off'
+            cand --format 'Report format: itemized text, JSON (docs/plan-json.md), or Markdown for CI summaries'
+            cand --out 'Also save the plan to FILE, to be applied later with `tern apply FILE`'
+            cand --limit 'Most changes a Markdown report lists'
+            cand --max-delete 'Refuse to delete more than N destination entries, or more than N% of them'
             cand --no-delete 'Keep destination entries that are missing from the source instead of deleting them'
             cand -c 'Re-hash every source file instead of trusting the hash cache of unchanged files'
             cand --checksum 'Re-hash every source file instead of trusting the hash cache of unchanged files'
             cand --no-cache 'Do not read or write the source hash cache'
-            cand --detailed-exitcode 'Exit 2 when changes are pending, 0 when in sync, 1 on error'
+            cand --detailed-exitcode 'Exit 2 when changes are pending, 0 when in sync, 1 on error (or a refusing guard)'
+            cand --force 'Mirror an empty source onto a non-empty destination (refused otherwise)'
+            cand -q 'Print nothing but errors: no progress bar, no summary'
+            cand --quiet 'Print nothing but errors: no progress bar, no summary'
+            cand -v 'Say more: list every change a sync makes, and metadata details in plans'
+            cand --verbose 'Say more: list every change a sync makes, and metadata details in plans'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'tern;apply'= {
+            cand -F 'Read this ssh_config file instead of ~/.ssh/config'
+            cand --ssh-config 'Read this ssh_config file instead of ~/.ssh/config'
+            cand -i 'Try this private key (after ssh-agent, before the config''s and the defaults); repeatable'
+            cand --identity 'Try this private key (after ssh-agent, before the config''s and the defaults); repeatable'
+            cand --known-hosts 'Check host keys against this known_hosts file (and record accepted ones there)'
+            cand --host-key-policy 'What to do with an unknown host key: refuse it (strict) or record it (accept-new); a changed key is always refused [default: strict, or the config''s StrictHostKeyChecking]'
+            cand --remote-tern 'The tern binary on the remote host'
+            cand --compress-level 'zstd level for data sent over SSH (1-22); 0 turns compression off'
+            cand --max-delete 'Refuse to delete more than N destination entries, or more than N% of them'
+            cand --force 'Mirror an empty source onto a non-empty destination (refused otherwise)'
             cand -q 'Print nothing but errors: no progress bar, no summary'
             cand --quiet 'Print nothing but errors: no progress bar, no summary'
             cand -v 'Say more: list every change a sync makes, and metadata details in plans'
@@ -105,6 +131,7 @@ set edit:completion:arg-completer[tern] = {|@words|
         &'tern;help'= {
             cand sync 'Replicate SOURCE into DEST (mirroring: entries missing from SOURCE go to DEST''s trash)'
             cand plan 'Show what `tern sync` would change, without writing anything anywhere'
+            cand apply 'Apply a plan saved with `tern plan --out`, exactly as it was reviewed'
             cand completions 'Print a completion script for SHELL to standard output'
             cand serve 'Serve a destination to a tern client on stdin/stdout (started by tern itself over SSH)'
             cand generate-docs 'Write man pages and completion scripts into DIR/man and DIR/completions (for packagers)'
@@ -113,6 +140,8 @@ set edit:completion:arg-completer[tern] = {|@words|
         &'tern;help;sync'= {
         }
         &'tern;help;plan'= {
+        }
+        &'tern;help;apply'= {
         }
         &'tern;help;completions'= {
         }

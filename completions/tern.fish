@@ -30,6 +30,7 @@ complete -c tern -n "__fish_tern_needs_command" -s h -l help -d 'Print help (see
 complete -c tern -n "__fish_tern_needs_command" -s V -l version -d 'Print version'
 complete -c tern -n "__fish_tern_needs_command" -f -a "sync" -d 'Replicate SOURCE into DEST (mirroring: entries missing from SOURCE go to DEST\'s trash)'
 complete -c tern -n "__fish_tern_needs_command" -f -a "plan" -d 'Show what `tern sync` would change, without writing anything anywhere'
+complete -c tern -n "__fish_tern_needs_command" -f -a "apply" -d 'Apply a plan saved with `tern plan --out`, exactly as it was reviewed'
 complete -c tern -n "__fish_tern_needs_command" -f -a "completions" -d 'Print a completion script for SHELL to standard output'
 complete -c tern -n "__fish_tern_needs_command" -f -a "serve" -d 'Serve a destination to a tern client on stdin/stdout (started by tern itself over SSH)'
 complete -c tern -n "__fish_tern_needs_command" -f -a "generate-docs" -d 'Write man pages and completion scripts into DIR/man and DIR/completions (for packagers)'
@@ -41,11 +42,13 @@ complete -c tern -n "__fish_tern_using_subcommand sync" -l host-key-policy -d 'W
 accept-new\t''"
 complete -c tern -n "__fish_tern_using_subcommand sync" -l remote-tern -d 'The tern binary on the remote host' -r
 complete -c tern -n "__fish_tern_using_subcommand sync" -l compress-level -d 'zstd level for data sent over SSH (1-22); 0 turns compression off' -r
+complete -c tern -n "__fish_tern_using_subcommand sync" -l max-delete -d 'Refuse to delete more than N destination entries, or more than N% of them' -r
 complete -c tern -n "__fish_tern_using_subcommand sync" -l no-delete -d 'Keep destination entries that are missing from the source instead of deleting them'
 complete -c tern -n "__fish_tern_using_subcommand sync" -s c -l checksum -d 'Re-hash every source file instead of trusting the hash cache of unchanged files'
 complete -c tern -n "__fish_tern_using_subcommand sync" -l no-cache -d 'Do not read or write the source hash cache'
 complete -c tern -n "__fish_tern_using_subcommand sync" -s n -l dry-run -d 'Print what would change and change nothing (the same plan `tern plan` shows)'
 complete -c tern -n "__fish_tern_using_subcommand sync" -l detailed-exitcode -d 'With --dry-run: exit 2 when changes are pending, 0 when in sync'
+complete -c tern -n "__fish_tern_using_subcommand sync" -l force -d 'Mirror an empty source onto a non-empty destination (refused otherwise)'
 complete -c tern -n "__fish_tern_using_subcommand sync" -s q -l quiet -d 'Print nothing but errors: no progress bar, no summary'
 complete -c tern -n "__fish_tern_using_subcommand sync" -s v -l verbose -d 'Say more: list every change a sync makes, and metadata details in plans'
 complete -c tern -n "__fish_tern_using_subcommand sync" -s h -l help -d 'Print help'
@@ -56,13 +59,32 @@ complete -c tern -n "__fish_tern_using_subcommand plan" -l host-key-policy -d 'W
 accept-new\t''"
 complete -c tern -n "__fish_tern_using_subcommand plan" -l remote-tern -d 'The tern binary on the remote host' -r
 complete -c tern -n "__fish_tern_using_subcommand plan" -l compress-level -d 'zstd level for data sent over SSH (1-22); 0 turns compression off' -r
+complete -c tern -n "__fish_tern_using_subcommand plan" -l format -d 'Report format: itemized text, JSON (docs/plan-json.md), or Markdown for CI summaries' -r -f -a "text\t''
+json\t''
+markdown\t''"
+complete -c tern -n "__fish_tern_using_subcommand plan" -l out -d 'Also save the plan to FILE, to be applied later with `tern apply FILE`' -r -F
+complete -c tern -n "__fish_tern_using_subcommand plan" -l limit -d 'Most changes a Markdown report lists' -r
+complete -c tern -n "__fish_tern_using_subcommand plan" -l max-delete -d 'Refuse to delete more than N destination entries, or more than N% of them' -r
 complete -c tern -n "__fish_tern_using_subcommand plan" -l no-delete -d 'Keep destination entries that are missing from the source instead of deleting them'
 complete -c tern -n "__fish_tern_using_subcommand plan" -s c -l checksum -d 'Re-hash every source file instead of trusting the hash cache of unchanged files'
 complete -c tern -n "__fish_tern_using_subcommand plan" -l no-cache -d 'Do not read or write the source hash cache'
-complete -c tern -n "__fish_tern_using_subcommand plan" -l detailed-exitcode -d 'Exit 2 when changes are pending, 0 when in sync, 1 on error'
+complete -c tern -n "__fish_tern_using_subcommand plan" -l detailed-exitcode -d 'Exit 2 when changes are pending, 0 when in sync, 1 on error (or a refusing guard)'
+complete -c tern -n "__fish_tern_using_subcommand plan" -l force -d 'Mirror an empty source onto a non-empty destination (refused otherwise)'
 complete -c tern -n "__fish_tern_using_subcommand plan" -s q -l quiet -d 'Print nothing but errors: no progress bar, no summary'
 complete -c tern -n "__fish_tern_using_subcommand plan" -s v -l verbose -d 'Say more: list every change a sync makes, and metadata details in plans'
 complete -c tern -n "__fish_tern_using_subcommand plan" -s h -l help -d 'Print help'
+complete -c tern -n "__fish_tern_using_subcommand apply" -s F -l ssh-config -d 'Read this ssh_config file instead of ~/.ssh/config' -r -F
+complete -c tern -n "__fish_tern_using_subcommand apply" -s i -l identity -d 'Try this private key (after ssh-agent, before the config\'s and the defaults); repeatable' -r -F
+complete -c tern -n "__fish_tern_using_subcommand apply" -l known-hosts -d 'Check host keys against this known_hosts file (and record accepted ones there)' -r -F
+complete -c tern -n "__fish_tern_using_subcommand apply" -l host-key-policy -d 'What to do with an unknown host key: refuse it (strict) or record it (accept-new); a changed key is always refused [default: strict, or the config\'s StrictHostKeyChecking]' -r -f -a "strict\t''
+accept-new\t''"
+complete -c tern -n "__fish_tern_using_subcommand apply" -l remote-tern -d 'The tern binary on the remote host' -r
+complete -c tern -n "__fish_tern_using_subcommand apply" -l compress-level -d 'zstd level for data sent over SSH (1-22); 0 turns compression off' -r
+complete -c tern -n "__fish_tern_using_subcommand apply" -l max-delete -d 'Refuse to delete more than N destination entries, or more than N% of them' -r
+complete -c tern -n "__fish_tern_using_subcommand apply" -l force -d 'Mirror an empty source onto a non-empty destination (refused otherwise)'
+complete -c tern -n "__fish_tern_using_subcommand apply" -s q -l quiet -d 'Print nothing but errors: no progress bar, no summary'
+complete -c tern -n "__fish_tern_using_subcommand apply" -s v -l verbose -d 'Say more: list every change a sync makes, and metadata details in plans'
+complete -c tern -n "__fish_tern_using_subcommand apply" -s h -l help -d 'Print help'
 complete -c tern -n "__fish_tern_using_subcommand completions" -s q -l quiet -d 'Print nothing but errors: no progress bar, no summary'
 complete -c tern -n "__fish_tern_using_subcommand completions" -s v -l verbose -d 'Say more: list every change a sync makes, and metadata details in plans'
 complete -c tern -n "__fish_tern_using_subcommand completions" -s h -l help -d 'Print help'
@@ -73,9 +95,10 @@ complete -c tern -n "__fish_tern_using_subcommand serve" -s h -l help -d 'Print 
 complete -c tern -n "__fish_tern_using_subcommand generate-docs" -s q -l quiet -d 'Print nothing but errors: no progress bar, no summary'
 complete -c tern -n "__fish_tern_using_subcommand generate-docs" -s v -l verbose -d 'Say more: list every change a sync makes, and metadata details in plans'
 complete -c tern -n "__fish_tern_using_subcommand generate-docs" -s h -l help -d 'Print help'
-complete -c tern -n "__fish_tern_using_subcommand help; and not __fish_seen_subcommand_from sync plan completions serve generate-docs help" -f -a "sync" -d 'Replicate SOURCE into DEST (mirroring: entries missing from SOURCE go to DEST\'s trash)'
-complete -c tern -n "__fish_tern_using_subcommand help; and not __fish_seen_subcommand_from sync plan completions serve generate-docs help" -f -a "plan" -d 'Show what `tern sync` would change, without writing anything anywhere'
-complete -c tern -n "__fish_tern_using_subcommand help; and not __fish_seen_subcommand_from sync plan completions serve generate-docs help" -f -a "completions" -d 'Print a completion script for SHELL to standard output'
-complete -c tern -n "__fish_tern_using_subcommand help; and not __fish_seen_subcommand_from sync plan completions serve generate-docs help" -f -a "serve" -d 'Serve a destination to a tern client on stdin/stdout (started by tern itself over SSH)'
-complete -c tern -n "__fish_tern_using_subcommand help; and not __fish_seen_subcommand_from sync plan completions serve generate-docs help" -f -a "generate-docs" -d 'Write man pages and completion scripts into DIR/man and DIR/completions (for packagers)'
-complete -c tern -n "__fish_tern_using_subcommand help; and not __fish_seen_subcommand_from sync plan completions serve generate-docs help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c tern -n "__fish_tern_using_subcommand help; and not __fish_seen_subcommand_from sync plan apply completions serve generate-docs help" -f -a "sync" -d 'Replicate SOURCE into DEST (mirroring: entries missing from SOURCE go to DEST\'s trash)'
+complete -c tern -n "__fish_tern_using_subcommand help; and not __fish_seen_subcommand_from sync plan apply completions serve generate-docs help" -f -a "plan" -d 'Show what `tern sync` would change, without writing anything anywhere'
+complete -c tern -n "__fish_tern_using_subcommand help; and not __fish_seen_subcommand_from sync plan apply completions serve generate-docs help" -f -a "apply" -d 'Apply a plan saved with `tern plan --out`, exactly as it was reviewed'
+complete -c tern -n "__fish_tern_using_subcommand help; and not __fish_seen_subcommand_from sync plan apply completions serve generate-docs help" -f -a "completions" -d 'Print a completion script for SHELL to standard output'
+complete -c tern -n "__fish_tern_using_subcommand help; and not __fish_seen_subcommand_from sync plan apply completions serve generate-docs help" -f -a "serve" -d 'Serve a destination to a tern client on stdin/stdout (started by tern itself over SSH)'
+complete -c tern -n "__fish_tern_using_subcommand help; and not __fish_seen_subcommand_from sync plan apply completions serve generate-docs help" -f -a "generate-docs" -d 'Write man pages and completion scripts into DIR/man and DIR/completions (for packagers)'
+complete -c tern -n "__fish_tern_using_subcommand help; and not __fish_seen_subcommand_from sync plan apply completions serve generate-docs help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

@@ -1,20 +1,25 @@
 //! Running a parsed command: parse, then resolve, then run.
 //!
 //! This is the only place that knows about the terminal (progress bars, what goes to stdout and
-//! stderr) and that maps outcomes onto [`Status`].
+//! stderr) and that maps outcomes onto [`Status`]. `plan`, `sync --dry-run`, `sync` and `apply`
+//! all go through [`prepare`], so they compute the very same plan; only `execute` writes.
 
-use crate::cli::{Cli, Command, TreeArgs};
-use crate::config::{Destination, SyncSpec, resolve};
+use crate::cli::{ApplyArgs, Cli, Command, FormatArg, PlanArgs};
+use crate::config::{Destination, SyncSpec, guard_policy, parse_destination, resolve, ssh_options};
 use crate::exit::Status;
-use crate::manifest::Manifest;
-use crate::plan::{Plan, plan};
-use crate::scan::{Scan, scan};
+use crate::guard::{self, Verdict};
+use crate::manifest::{Manifest, write_atomic};
+use crate::plan::{Plan, PlanOptions, plan};
+use crate::report::{self, Format, PlanReport};
+use crate::saved::{SavedPlan, fingerprint};
+use crate::scan::{Scan, ScanOptions, default_cache_file, scan};
 use crate::transport::Transport;
 use crate::transport::local::LocalDir;
-use crate::{report, transfer};
-use anyhow::Context;
+use crate::{timefmt, transfer};
+use anyhow::{Context, bail};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::{IsTerminal, Write};
+use std::path::Path;
 use std::time::{Instant, SystemTime};
 
 /// Run `cli` and say how it ended.
@@ -22,14 +27,21 @@ pub fn run(cli: Cli) -> anyhow::Result<Status> {
     let ui = Ui { quiet: cli.quiet, verbose: cli.verbose };
     match cli.command {
         Command::Sync(args) => {
-            let spec = resolve(&args.tree)?;
+            let mut spec = resolve(&args.tree)?;
+            spec.guards = guard_policy(&args.guards);
             if args.dry_run {
-                dry_run(&ui, &spec, args.detailed_exitcode)
+                let out = Output { format: Format::Text, save: None, limit: usize::MAX };
+                plan_command(&ui, &spec, &out, args.detailed_exitcode)
             } else {
                 sync(&ui, &spec)
             }
         }
-        Command::Plan(args) => plan_command(&ui, &args.tree, args.detailed_exitcode),
+        Command::Plan(args) => {
+            let mut spec = resolve(&args.tree)?;
+            spec.guards = guard_policy(&args.guards);
+            plan_command(&ui, &spec, &Output::of(&args), args.detailed_exitcode)
+        }
+        Command::Apply(args) => apply_command(&ui, &args),
         Command::Completions { shell } => {
             crate::cli::write_completions(shell, &mut std::io::stdout().lock());
             Ok(Status::Success)
@@ -71,6 +83,24 @@ impl Ui {
     }
 }
 
+/// Where and how a plan is reported.
+struct Output<'a> {
+    format: Format,
+    save: Option<&'a Path>,
+    limit: usize,
+}
+
+impl<'a> Output<'a> {
+    fn of(args: &'a PlanArgs) -> Self {
+        let format = match args.format {
+            FormatArg::Text => Format::Text,
+            FormatArg::Json => Format::Json,
+            FormatArg::Markdown => Format::Markdown,
+        };
+        Output { format, save: args.out.as_deref(), limit: args.limit }
+    }
+}
+
 fn open_destination(spec: &SyncSpec) -> anyhow::Result<Box<dyn Transport>> {
     Ok(match &spec.dest {
         Destination::Local(p) => Box::new(LocalDir::new(p)),
@@ -78,13 +108,16 @@ fn open_destination(spec: &SyncSpec) -> anyhow::Result<Box<dyn Transport>> {
     })
 }
 
-/// Scan the source, read the destination manifest, and plan. Shared by `plan`, `sync --dry-run`
-/// and `sync`, so all three see the same plan.
-fn scan_and_plan(
-    ui: &Ui,
-    spec: &SyncSpec,
-    dest: &mut dyn Transport,
-) -> anyhow::Result<(Scan, Manifest, Plan)> {
+/// A plan with what it was computed from.
+struct Prepared {
+    scanned: Scan,
+    dest_manifest: Manifest,
+    plan: Plan,
+    verdicts: Vec<Verdict>,
+}
+
+/// Scan the source, read the destination manifest, plan, and check the guards.
+fn prepare(ui: &Ui, spec: &SyncSpec, dest: &mut dyn Transport) -> anyhow::Result<Prepared> {
     let dest_manifest = dest.read_manifest()?.unwrap_or_default();
     let bar = ui.progress("scanning");
     let scanned = scan(&spec.source, &spec.scan, &bar)?;
@@ -106,72 +139,197 @@ fn scan_and_plan(
             s.cached_files
         );
     }
+    let (plan, verdicts) = plan_and_check(spec, &scanned, &dest_manifest);
+    Ok(Prepared { scanned, dest_manifest, plan, verdicts })
+}
+
+fn plan_and_check(spec: &SyncSpec, scanned: &Scan, dest: &Manifest) -> (Plan, Vec<Verdict>) {
     let protected: Vec<_> = scanned.issues.iter().map(|i| i.path.clone()).collect();
-    let plan = plan(&scanned.manifest, &dest_manifest, &protected, &spec.plan);
-    Ok((scanned, dest_manifest, plan))
+    let plan = plan(&scanned.manifest, dest, &protected, &spec.plan);
+    let verdicts = guard::check(&plan, &spec.guards);
+    (plan, verdicts)
 }
 
-fn plan_command(ui: &Ui, args: &TreeArgs, detailed: bool) -> anyhow::Result<Status> {
-    let spec = resolve(args)?;
-    dry_run(ui, &spec, detailed)
-}
-
-fn dry_run(ui: &Ui, spec: &SyncSpec, detailed: bool) -> anyhow::Result<Status> {
-    let mut dest = open_destination(spec)?;
-    let (scanned, _, plan) = scan_and_plan(ui, spec, dest.as_mut())?;
-    let mut out = std::io::stdout().lock();
-    write_or_pipe_closed(&mut out, report::plan_lines(&plan, ui.verbose).as_bytes())?;
-    if !ui.quiet {
-        let line = format!("plan: {}\n", report::plan_summary(&plan.stats));
-        write_or_pipe_closed(&mut out, line.as_bytes())?;
+/// The error for a plan a guard refuses.
+fn refused(verdicts: &[Verdict]) -> anyhow::Result<()> {
+    if let Some(v) = guard::refusal(verdicts) {
+        let hint = v.override_hint.as_deref().unwrap_or("");
+        bail!("refused by the {} guard: {}; nothing was written; {hint}", v.guard, v.detail);
     }
-    Ok(if !scanned.issues.is_empty() {
-        Status::Partial
-    } else if detailed && !plan.is_empty() {
+    Ok(())
+}
+
+fn plan_command(
+    ui: &Ui,
+    spec: &SyncSpec,
+    out: &Output<'_>,
+    detailed: bool,
+) -> anyhow::Result<Status> {
+    let mut dest = open_destination(spec)?;
+    let p = prepare(ui, spec, dest.as_mut())?;
+    let now = SystemTime::now();
+    let r = PlanReport {
+        source: spec.source.display().to_string(),
+        destination: spec.dest.to_string(),
+        generated_at: timefmt::rfc3339(now),
+        plan: &p.plan,
+        verdicts: &p.verdicts,
+        issues: &p.scanned.issues,
+    };
+    let text = if ui.quiet && out.format == Format::Text {
+        report::plan_lines(&p.plan, false)
+    } else {
+        report::render(&r, out.format, ui.verbose, out.limit)
+    };
+    write_or_pipe_closed(&mut std::io::stdout().lock(), text.as_bytes())?;
+    if let Some(file) = out.save {
+        save_plan(spec, &p, now, file)?;
+    }
+    refused(&p.verdicts)?;
+    Ok(if !p.scanned.issues.is_empty() {
+        if detailed { Status::Error } else { Status::Partial }
+    } else if detailed && !p.plan.is_empty() {
         Status::ChangesPending
     } else {
         Status::Success
     })
 }
 
+fn save_plan(spec: &SyncSpec, p: &Prepared, now: SystemTime, file: &Path) -> anyhow::Result<()> {
+    let (dest_generation, dest_hash) = fingerprint(&p.dest_manifest);
+    let saved = SavedPlan {
+        source: std::fs::canonicalize(&spec.source)
+            .with_context(|| format!("cannot resolve {}", spec.source.display()))?,
+        destination: spec.dest.to_string(),
+        created_at: timefmt::rfc3339(now),
+        delete: spec.plan.delete,
+        protected: p.scanned.issues.iter().map(|i| i.path.clone()).collect(),
+        dest_generation,
+        dest_hash,
+        source_manifest: p.scanned.manifest.clone(),
+    };
+    write_atomic(file, &saved.encode())
+        .with_context(|| format!("cannot write plan {}", file.display()))?;
+    eprintln!(
+        "tern: plan saved to {}; apply it with `tern apply {}`",
+        file.display(),
+        file.display()
+    );
+    Ok(())
+}
+
 fn sync(ui: &Ui, spec: &SyncSpec) -> anyhow::Result<Status> {
     let started = Instant::now();
     let mut dest = open_destination(spec)?;
-    dest.lock()?;
-    let (scanned, dest_manifest, plan) = scan_and_plan(ui, spec, dest.as_mut())?;
-    let mut out = std::io::stdout().lock();
-    if ui.verbose {
-        write_or_pipe_closed(&mut out, report::plan_lines(&plan, false).as_bytes())?;
+    let mut p = prepare(ui, spec, dest.as_mut())?;
+    refused(&p.verdicts)?;
+    if !p.plan.is_empty() {
+        dest.lock()?;
+        // Planned without the lock: if another run committed meanwhile, plan again.
+        let current = dest.read_manifest()?.unwrap_or_default();
+        if current != p.dest_manifest {
+            (p.plan, p.verdicts) = plan_and_check(spec, &p.scanned, &current);
+            p.dest_manifest = current;
+            refused(&p.verdicts)?;
+        }
     }
-    if plan.is_empty() {
+    execute(ui, spec, dest.as_mut(), &p, started)
+}
+
+/// Apply a prepared plan (the caller holds the lock unless the plan is empty) and report.
+fn execute(
+    ui: &Ui,
+    spec: &SyncSpec,
+    dest: &mut dyn Transport,
+    p: &Prepared,
+    started: Instant,
+) -> anyhow::Result<Status> {
+    let mut out = std::io::stdout().lock();
+    let partial = !p.scanned.issues.is_empty();
+    if p.plan.is_empty() {
         // In sync already: leave the destination exactly as it is.
         if !ui.quiet {
-            let line =
-                report::sync_summary(&plan, &Default::default(), dest.as_ref(), started.elapsed());
+            let line = report::sync_summary(&p.plan, &Default::default(), dest, started.elapsed());
             write_or_pipe_closed(&mut out, format!("{line}\n").as_bytes())?;
         }
-        return Ok(if scanned.issues.is_empty() { Status::Success } else { Status::Partial });
+        return Ok(if partial { Status::Partial } else { Status::Success });
+    }
+    if ui.verbose {
+        write_or_pipe_closed(&mut out, report::plan_lines(&p.plan, false).as_bytes())?;
     }
     let bar = ui.progress("syncing");
-    let applied = transfer::apply(
-        &plan,
-        &spec.source,
-        &dest_manifest,
-        dest.as_mut(),
-        &run_id(SystemTime::now()),
-        &bar,
-    )
-    .with_context(|| format!("sync to {} failed; run it again to complete it", dest.describe()))?;
+    let run_id = timefmt::run_id(SystemTime::now());
+    let applied = transfer::apply(&p.plan, &spec.source, &p.dest_manifest, dest, &run_id, &bar)
+        .with_context(|| {
+            format!("sync to {} failed; run it again to complete it", dest.describe())
+        })?;
     bar.finish_and_clear();
     if !ui.quiet {
-        let line = report::sync_summary(&plan, &applied, dest.as_ref(), started.elapsed());
+        let line = report::sync_summary(&p.plan, &applied, dest, started.elapsed());
         write_or_pipe_closed(&mut out, format!("{line}\n").as_bytes())?;
     }
-    Ok(if scanned.issues.is_empty() && applied.skipped.is_empty() {
-        Status::Success
-    } else {
-        Status::Partial
-    })
+    Ok(if partial || !applied.skipped.is_empty() { Status::Partial } else { Status::Success })
+}
+
+fn apply_command(ui: &Ui, args: &ApplyArgs) -> anyhow::Result<Status> {
+    let started = Instant::now();
+    let saved = SavedPlan::load(&args.plan).map_err(anyhow::Error::msg)?;
+    let spec = SyncSpec {
+        dest: parse_destination(&saved.destination)?,
+        scan: ScanOptions { checksum: false, cache_file: default_cache_file(&saved.source) },
+        plan: PlanOptions { delete: saved.delete },
+        ssh: ssh_options(&args.ssh),
+        guards: guard_policy(&args.guards),
+        source: saved.source.clone(),
+    };
+    let stale = |what: String| {
+        anyhow::anyhow!(
+            "{what} since plan {} was made ({}); nothing was written; make a new plan with `tern plan --out`",
+            args.plan.display(),
+            saved.created_at
+        )
+    };
+    let mut dest = open_destination(&spec)?;
+    let check_dest = |m: &Manifest| -> anyhow::Result<()> {
+        let (generation, hash) = fingerprint(m);
+        if (generation, hash) != (saved.dest_generation, saved.dest_hash) {
+            return Err(stale(format!(
+                "the destination {} changed (manifest generation {generation}, planned against {})",
+                spec.dest, saved.dest_generation
+            )));
+        }
+        Ok(())
+    };
+    let dest_manifest = dest.read_manifest()?.unwrap_or_default();
+    check_dest(&dest_manifest)?;
+    let plan = plan(&saved.source_manifest, &dest_manifest, &saved.protected, &spec.plan);
+    let verdicts = guard::check(&plan, &spec.guards);
+    refused(&verdicts)?;
+    // Every entry the plan writes must still be, in the source, what was planned.
+    let bar = ui.progress("checking");
+    let scanned = scan(&spec.source, &spec.scan, &bar)?;
+    bar.finish_and_clear();
+    let changed: Vec<String> = plan
+        .changes
+        .iter()
+        .filter(|c| c.new.as_ref().is_some_and(|e| scanned.manifest.get(&c.path) != Some(e)))
+        .map(|c| c.path.display().to_string())
+        .collect();
+    if let Some(first) = changed.first() {
+        let more = if changed.len() > 1 {
+            format!(" and {} more", changed.len() - 1)
+        } else {
+            String::new()
+        };
+        return Err(stale(format!("source entry {first}{more} changed")));
+    }
+    if !plan.is_empty() {
+        dest.lock()?;
+        check_dest(&dest.read_manifest()?.unwrap_or_default())?;
+    }
+    let scanned = Scan { issues: Vec::new(), ..scanned };
+    let p = Prepared { scanned, dest_manifest, plan, verdicts };
+    execute(ui, &spec, dest.as_mut(), &p, started)
 }
 
 /// Write to stdout, treating a closed pipe (`tern plan | head`) as success.
@@ -179,48 +337,5 @@ fn write_or_pipe_closed(out: &mut impl Write, data: &[u8]) -> anyhow::Result<()>
     match out.write_all(data).and_then(|()| out.flush()) {
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
         r => Ok(r.context("cannot write to standard output")?),
-    }
-}
-
-/// A sortable, unique-enough name for one run: `20261126T034512.345Z`.
-pub fn run_id(now: SystemTime) -> String {
-    let d = now.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default();
-    let secs = d.as_secs() as i64;
-    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    let (y, m, day) = civil_from_days(days);
-    format!(
-        "{y:04}{m:02}{day:02}T{:02}{:02}{:02}.{:03}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60,
-        d.subsec_millis()
-    )
-}
-
-/// Days since 1970-01-01 to a proleptic Gregorian (year, month, day) (H. Hinnant's algorithm).
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (yoe + era * 400 + i64::from(m <= 2), m, d)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::time::Duration;
-
-    #[test]
-    fn run_ids_are_utc_timestamps() {
-        let t = SystemTime::UNIX_EPOCH + Duration::from_millis(1_795_664_712_345);
-        assert_eq!(run_id(t), "20261126T034512.345Z");
-        assert_eq!(run_id(SystemTime::UNIX_EPOCH), "19700101T000000.000Z");
-        let leap = SystemTime::UNIX_EPOCH + Duration::from_secs(951_782_400); // 2000-02-29
-        assert_eq!(&run_id(leap)[..8], "20000229");
     }
 }

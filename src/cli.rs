@@ -56,6 +56,10 @@ pub enum Command {
     #[command(after_help = EXIT_CODES)]
     Plan(PlanArgs),
 
+    /// Apply a plan saved with `tern plan --out`, exactly as it was reviewed
+    #[command(after_help = EXIT_CODES)]
+    Apply(ApplyArgs),
+
     /// Print a completion script for SHELL to standard output
     Completions {
         /// The shell to complete for
@@ -155,6 +159,43 @@ pub struct SyncArgs {
     /// With --dry-run: exit 2 when changes are pending, 0 when in sync
     #[arg(long, requires = "dry_run")]
     pub detailed_exitcode: bool,
+
+    #[command(flatten)]
+    pub guards: GuardArgs,
+}
+
+/// Deletion guardrails.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Guardrails")]
+pub struct GuardArgs {
+    /// Refuse to delete more than N destination entries, or more than N% of them
+    #[arg(long, value_name = "N|N%")]
+    pub max_delete: Option<crate::guard::MaxDelete>,
+
+    /// Mirror an empty source onto a non-empty destination (refused otherwise)
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// Report formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum FormatArg {
+    Text,
+    Json,
+    Markdown,
+}
+
+#[derive(Debug, Args)]
+pub struct ApplyArgs {
+    /// The plan file written by `tern plan --out`
+    #[arg(value_name = "PLAN")]
+    pub plan: PathBuf,
+
+    #[command(flatten)]
+    pub ssh: SshArgs,
+
+    #[command(flatten)]
+    pub guards: GuardArgs,
 }
 
 #[derive(Debug, Args)]
@@ -162,9 +203,24 @@ pub struct PlanArgs {
     #[command(flatten)]
     pub tree: TreeArgs,
 
-    /// Exit 2 when changes are pending, 0 when in sync, 1 on error
+    /// Exit 2 when changes are pending, 0 when in sync, 1 on error (or a refusing guard)
     #[arg(long)]
     pub detailed_exitcode: bool,
+
+    /// Report format: itemized text, JSON (docs/plan-json.md), or Markdown for CI summaries
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: FormatArg,
+
+    /// Also save the plan to FILE, to be applied later with `tern apply FILE`
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+
+    /// Most changes a Markdown report lists
+    #[arg(long, value_name = "N", default_value_t = 100)]
+    pub limit: usize,
+
+    #[command(flatten)]
+    pub guards: GuardArgs,
 }
 
 /// The clap command, for docs and completions.

@@ -144,6 +144,13 @@ impl<'a> Reader<'a> {
         Ok(out)
     }
 
+    /// Everything not read yet.
+    pub fn fixed_rest(&mut self) -> &'a [u8] {
+        let rest = &self.buf[self.pos..];
+        self.pos = self.buf.len();
+        rest
+    }
+
     /// Fails unless every byte was consumed.
     pub fn finish(&self, what: &'static str) -> Result<(), DecodeError> {
         if self.is_empty() {

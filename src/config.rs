@@ -3,7 +3,8 @@
 //! Everything that can be rejected without touching the destination is rejected here, with a
 //! one-line message that names the offending value and says what to do.
 
-use crate::cli::{HostKeyPolicyArg, SshArgs, TreeArgs};
+use crate::cli::{GuardArgs, HostKeyPolicyArg, SshArgs, TreeArgs};
+use crate::guard::GuardPolicy;
 use crate::plan::PlanOptions;
 use crate::scan::{ScanOptions, default_cache_file};
 use crate::transport::ssh::known_hosts::HostKeyPolicy;
@@ -36,6 +37,7 @@ pub struct SyncSpec {
     pub scan: ScanOptions,
     pub plan: PlanOptions,
     pub ssh: SshOptions,
+    pub guards: GuardPolicy,
 }
 
 /// Arguments that cannot work.
@@ -178,7 +180,13 @@ pub fn resolve(args: &TreeArgs) -> Result<SyncSpec, ConfigError> {
         scan: ScanOptions { checksum: args.checksum, cache_file },
         plan: PlanOptions { delete: !args.no_delete },
         ssh: ssh_options(&args.ssh),
+        guards: GuardPolicy::default(),
     })
+}
+
+/// Guardrails from the command line.
+pub fn guard_policy(args: &GuardArgs) -> GuardPolicy {
+    GuardPolicy { max_delete: args.max_delete, force: args.force }
 }
 
 fn check_local_destination(source: &Path, dest_path: &Path) -> Result<(), ConfigError> {

@@ -8,6 +8,7 @@ mod docs;
 mod errors;
 mod format;
 mod harness;
+mod plans;
 mod ssh;
 mod sshd;
 mod sync;

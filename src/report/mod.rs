@@ -7,13 +7,69 @@
 //! Codes: `+` created, `>` content updated, `.` metadata only, `-` deleted, `~` kind changed,
 //! `R` renamed (content moved from a path this plan deletes), `C` copied from an existing file.
 
+pub mod json;
+pub mod markdown;
+
+use crate::guard::Verdict;
 use crate::manifest::{Entry, Kind};
 use crate::plan::{Action, Change, Plan, PlanStats};
+use crate::scan::ScanIssue;
 use crate::transfer::Applied;
 use crate::transport::Transport;
 use indicatif::HumanBytes;
 use std::fmt::Write;
 use std::time::Duration;
+
+/// A plan and everything a report shows with it.
+pub struct PlanReport<'a> {
+    pub source: String,
+    pub destination: String,
+    /// RFC 3339, UTC.
+    pub generated_at: String,
+    pub plan: &'a Plan,
+    pub verdicts: &'a [Verdict],
+    pub issues: &'a [ScanIssue],
+}
+
+/// Output formats of `tern plan`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Text,
+    Json,
+    Markdown,
+}
+
+/// Render `r` in `format`. `limit` caps the changes a Markdown report lists.
+pub fn render(r: &PlanReport<'_>, format: Format, verbose: bool, limit: usize) -> String {
+    match format {
+        Format::Text => text(r, verbose),
+        Format::Json => json::render(r),
+        Format::Markdown => markdown::render(r, limit),
+    }
+}
+
+/// The itemized plan, its summary and the guard verdicts.
+pub fn text(r: &PlanReport<'_>, verbose: bool) -> String {
+    let mut out = plan_lines(r.plan, verbose);
+    let _ = writeln!(out, "plan: {}", plan_summary(&r.plan.stats));
+    let _ = writeln!(out, "{}", guard_line(r.verdicts));
+    out
+}
+
+/// All verdicts in one line: `guards: empty-source passed; max-delete REFUSED (...)`.
+pub fn guard_line(verdicts: &[Verdict]) -> String {
+    let parts: Vec<String> = verdicts
+        .iter()
+        .map(|v| {
+            if v.passed {
+                format!("{} passed", v.guard)
+            } else {
+                format!("{} REFUSED ({})", v.guard, v.detail)
+            }
+        })
+        .collect();
+    format!("guards: {}", parts.join("; "))
+}
 
 /// The one-character code of a change.
 pub fn code(c: &Change) -> char {
@@ -75,7 +131,10 @@ pub fn change_line(c: &Change, verbose: bool) -> String {
         }
         Action::Metadata => {}
     }
-    if verbose && let (Some(old), Some(new)) = (&c.old, &c.new) {
+    if verbose
+        && c.action != Action::Replace
+        && let (Some(old), Some(new)) = (&c.old, &c.new)
+    {
         if old.meta.mode != new.meta.mode && !matches!(new.kind, Kind::Symlink(_)) {
             details.push(format!("mode {:o} -> {:o}", old.meta.mode, new.meta.mode));
         }

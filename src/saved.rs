@@ -1,0 +1,134 @@
+//! Saved plans: `tern plan --out FILE` and `tern apply FILE`.
+//!
+//! A saved plan does not store the list of changes; it stores what the plan was computed from: the
+//! source manifest, the options, and a fingerprint (generation and hash) of the destination
+//! manifest. Because planning is a pure function, `apply` recomputes exactly the same plan after
+//! checking that the destination manifest is still the one planned against and that every source
+//! entry the plan would write is still as it was. Anything else is refused before a byte is
+//! written.
+//!
+//! Format: magic `TERNPLAN`, version u16 LE, one zstd frame holding: source path bytes,
+//! destination text, created-at text, delete flag u8, protected path count and paths, destination
+//! generation varint, destination manifest hash [32], then the source manifest body.
+
+use crate::codec::{DecodeError, Reader, Writer};
+use crate::hash::ContentHash;
+use crate::manifest::{Manifest, open_container, seal_container};
+use crate::path::{MAX_PATH_LEN, RelPath};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+const MAGIC: &[u8; 8] = b"TERNPLAN";
+const VERSION: u16 = 1;
+
+/// Everything needed to recompute and check a plan later.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SavedPlan {
+    /// The source directory, absolute.
+    pub source: PathBuf,
+    /// The destination as the user wrote it.
+    pub destination: String,
+    pub created_at: String,
+    /// Mirror deletions (false for `--no-delete`).
+    pub delete: bool,
+    /// Source paths the scan could not read, whose destination copies the plan keeps.
+    pub protected: Vec<RelPath>,
+    pub dest_generation: u64,
+    pub dest_hash: ContentHash,
+    pub source_manifest: Manifest,
+}
+
+/// The fingerprint of a destination manifest: it changes with every commit.
+pub fn fingerprint(m: &Manifest) -> (u64, ContentHash) {
+    (m.generation, ContentHash::of(&m.encode_body()))
+}
+
+impl SavedPlan {
+    pub fn encode(&self) -> Vec<u8> {
+        let mut w = Writer::new();
+        w.bytes(self.source.as_os_str().as_bytes());
+        w.bytes(self.destination.as_bytes());
+        w.bytes(self.created_at.as_bytes());
+        w.u8(u8::from(self.delete));
+        w.varint(self.protected.len() as u64);
+        for p in &self.protected {
+            w.bytes(p.as_bytes());
+        }
+        w.varint(self.dest_generation);
+        w.fixed(&self.dest_hash.0);
+        w.fixed(&self.source_manifest.encode_body());
+        seal_container(&w.buf, MAGIC, VERSION)
+    }
+
+    pub fn decode(data: &[u8]) -> Result<Self, DecodeError> {
+        let body = open_container(data, MAGIC, VERSION, "saved plan")?;
+        let mut r = Reader::new(&body);
+        let text = |r: &mut Reader<'_>, what| -> Result<String, DecodeError> {
+            String::from_utf8(r.bytes(what, 64 * 1024)?.to_vec())
+                .map_err(|_| DecodeError::invalid(what, "not UTF-8"))
+        };
+        let source = PathBuf::from(std::ffi::OsStr::from_bytes(r.bytes("source", 64 * 1024)?));
+        let destination = text(&mut r, "destination")?;
+        let created_at = text(&mut r, "created at")?;
+        let delete = r.u8("delete flag")? != 0;
+        let n = r.varint("protected count")?;
+        let mut protected = Vec::with_capacity(n.min(r.remaining() as u64 / 2) as usize);
+        for _ in 0..n {
+            let p = r.bytes("protected path", MAX_PATH_LEN)?;
+            protected
+                .push(RelPath::new(p).map_err(|e| DecodeError::invalid("path", e.to_string()))?);
+        }
+        let dest_generation = r.varint("destination generation")?;
+        let dest_hash = ContentHash(r.fixed("destination hash")?);
+        let rest = r.fixed_rest();
+        let source_manifest = Manifest::decode_body(rest)?;
+        Ok(SavedPlan {
+            source,
+            destination,
+            created_at,
+            delete,
+            protected,
+            dest_generation,
+            dest_hash,
+            source_manifest,
+        })
+    }
+
+    /// Read a saved plan file, with a message that names it.
+    pub fn load(path: &Path) -> Result<Self, String> {
+        let data =
+            std::fs::read(path).map_err(|e| format!("cannot read plan {}: {e}", path.display()))?;
+        Self::decode(&data).map_err(|e| {
+            format!(
+                "{} is not a usable tern plan ({e}); make a new one with `tern plan --out`",
+                path.display()
+            )
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::manifest::tests::file;
+
+    #[test]
+    fn round_trip_and_corruption() {
+        let plan = SavedPlan {
+            source: PathBuf::from("/srv/site"),
+            destination: "backup1:/srv/site".into(),
+            created_at: "2026-11-26T04:00:00Z".into(),
+            delete: true,
+            protected: vec![RelPath::new("locked").unwrap()],
+            dest_generation: 7,
+            dest_hash: ContentHash::of(b"x"),
+            source_manifest: Manifest { generation: 0, entries: vec![file("a", b"1")] },
+        };
+        let bytes = plan.encode();
+        assert_eq!(SavedPlan::decode(&bytes).unwrap(), plan);
+        for n in 0..bytes.len() {
+            assert!(SavedPlan::decode(&bytes[..n]).is_err());
+        }
+        assert!(SavedPlan::decode(&Manifest::default().encode()).is_err());
+    }
+}
