@@ -30,6 +30,7 @@ pub mod remote;
 pub mod report;
 pub mod saved;
 pub mod scan;
+pub mod schedule;
 pub mod timefmt;
 pub mod transfer;
 pub mod transport;
