@@ -269,12 +269,16 @@ _tern() {
             return 0
             ;;
         tern__subcmd__plan)
-            opts="-c -F -i -q -v -h --no-delete --checksum --no-cache --ssh-config --identity --known-hosts --host-key-policy --remote-tern --compress-level --detailed-exitcode --format --out --limit --max-delete --force --quiet --verbose --help"
+            opts="-c -F -i -q -v -h --no-delete --checksum --no-cache --exclude --ssh-config --identity --known-hosts --host-key-policy --remote-tern --compress-level --detailed-exitcode --format --out --limit --max-delete --force --quiet --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --exclude)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --ssh-config)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -349,12 +353,16 @@ _tern() {
             return 0
             ;;
         tern__subcmd__sync)
-            opts="-c -F -i -n -q -v -h --no-delete --checksum --no-cache --ssh-config --identity --known-hosts --host-key-policy --remote-tern --compress-level --dry-run --detailed-exitcode --max-delete --force --quiet --verbose --help"
+            opts="-c -F -i -n -q -v -h --no-delete --checksum --no-cache --exclude --ssh-config --identity --known-hosts --host-key-policy --remote-tern --compress-level --dry-run --detailed-exitcode --max-delete --force --quiet --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --exclude)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --ssh-config)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0

@@ -35,6 +35,7 @@ set edit:completion:arg-completer[tern] = {|@words|
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'tern;sync'= {
+            cand --exclude 'Leave out entries matching PATTERN (gitignore syntax: "*.tmp", "cache/", "/build"); matching destination entries are kept. Repeatable'
             cand -F 'Read this ssh_config file instead of ~/.ssh/config'
             cand --ssh-config 'Read this ssh_config file instead of ~/.ssh/config'
             cand -i 'Try this private key (after ssh-agent, before the config''s and the defaults); repeatable'
@@ -60,6 +61,7 @@ set edit:completion:arg-completer[tern] = {|@words|
             cand --help 'Print help'
         }
         &'tern;plan'= {
+            cand --exclude 'Leave out entries matching PATTERN (gitignore syntax: "*.tmp", "cache/", "/build"); matching destination entries are kept. Repeatable'
             cand -F 'Read this ssh_config file instead of ~/.ssh/config'
             cand --ssh-config 'Read this ssh_config file instead of ~/.ssh/config'
             cand -i 'Try this private key (after ssh-agent, before the config''s and the defaults); repeatable'

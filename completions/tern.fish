@@ -35,6 +35,7 @@ complete -c tern -n "__fish_tern_needs_command" -f -a "completions" -d 'Print a 
 complete -c tern -n "__fish_tern_needs_command" -f -a "serve" -d 'Serve a destination to a tern client on stdin/stdout (started by tern itself over SSH)'
 complete -c tern -n "__fish_tern_needs_command" -f -a "generate-docs" -d 'Write man pages and completion scripts into DIR/man and DIR/completions (for packagers)'
 complete -c tern -n "__fish_tern_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c tern -n "__fish_tern_using_subcommand sync" -l exclude -d 'Leave out entries matching PATTERN (gitignore syntax: "*.tmp", "cache/", "/build"); matching destination entries are kept. Repeatable' -r
 complete -c tern -n "__fish_tern_using_subcommand sync" -s F -l ssh-config -d 'Read this ssh_config file instead of ~/.ssh/config' -r -F
 complete -c tern -n "__fish_tern_using_subcommand sync" -s i -l identity -d 'Try this private key (after ssh-agent, before the config\'s and the defaults); repeatable' -r -F
 complete -c tern -n "__fish_tern_using_subcommand sync" -l known-hosts -d 'Check host keys against this known_hosts file (and record accepted ones there)' -r -F
@@ -52,6 +53,7 @@ complete -c tern -n "__fish_tern_using_subcommand sync" -l force -d 'Mirror an e
 complete -c tern -n "__fish_tern_using_subcommand sync" -s q -l quiet -d 'Print nothing but errors: no progress bar, no summary'
 complete -c tern -n "__fish_tern_using_subcommand sync" -s v -l verbose -d 'Say more: list every change a sync makes, and metadata details in plans'
 complete -c tern -n "__fish_tern_using_subcommand sync" -s h -l help -d 'Print help'
+complete -c tern -n "__fish_tern_using_subcommand plan" -l exclude -d 'Leave out entries matching PATTERN (gitignore syntax: "*.tmp", "cache/", "/build"); matching destination entries are kept. Repeatable' -r
 complete -c tern -n "__fish_tern_using_subcommand plan" -s F -l ssh-config -d 'Read this ssh_config file instead of ~/.ssh/config' -r -F
 complete -c tern -n "__fish_tern_using_subcommand plan" -s i -l identity -d 'Try this private key (after ssh-agent, before the config\'s and the defaults); repeatable' -r -F
 complete -c tern -n "__fish_tern_using_subcommand plan" -l known-hosts -d 'Check host keys against this known_hosts file (and record accepted ones there)' -r -F

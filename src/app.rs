@@ -203,6 +203,7 @@ fn save_plan(spec: &SyncSpec, p: &Prepared, now: SystemTime, file: &Path) -> any
         destination: spec.dest.to_string(),
         created_at: timefmt::rfc3339(now),
         delete: spec.plan.delete,
+        excludes: spec.plan.excludes.patterns().to_vec(),
         protected: p.scanned.issues.iter().map(|i| i.path.clone()).collect(),
         dest_generation,
         dest_hash,
@@ -274,10 +275,15 @@ fn execute(
 fn apply_command(ui: &Ui, args: &ApplyArgs) -> anyhow::Result<Status> {
     let started = Instant::now();
     let saved = SavedPlan::load(&args.plan).map_err(anyhow::Error::msg)?;
+    let excludes = crate::filter::Excludes::new(&saved.excludes).map_err(anyhow::Error::msg)?;
     let spec = SyncSpec {
         dest: parse_destination(&saved.destination)?,
-        scan: ScanOptions { checksum: false, cache_file: default_cache_file(&saved.source) },
-        plan: PlanOptions { delete: saved.delete },
+        scan: ScanOptions {
+            checksum: false,
+            cache_file: default_cache_file(&saved.source),
+            excludes: excludes.clone(),
+        },
+        plan: PlanOptions { delete: saved.delete, excludes },
         ssh: ssh_options(&args.ssh),
         guards: guard_policy(&args.guards),
         source: saved.source.clone(),

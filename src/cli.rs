@@ -106,6 +106,11 @@ pub struct TreeArgs {
     #[arg(long)]
     pub no_cache: bool,
 
+    /// Leave out entries matching PATTERN (gitignore syntax: "*.tmp", "cache/", "/build");
+    /// matching destination entries are kept. Repeatable
+    #[arg(long, value_name = "PATTERN")]
+    pub exclude: Vec<String>,
+
     #[command(flatten)]
     pub ssh: SshArgs,
 }

@@ -4,6 +4,7 @@
 //! one-line message that names the offending value and says what to do.
 
 use crate::cli::{GuardArgs, HostKeyPolicyArg, SshArgs, TreeArgs};
+use crate::filter::Excludes;
 use crate::guard::GuardPolicy;
 use crate::plan::PlanOptions;
 use crate::scan::{ScanOptions, default_cache_file};
@@ -67,6 +68,8 @@ pub enum ConfigError {
         .0.display()
     )]
     MissingDestParent(PathBuf),
+    #[error("{0}; patterns use gitignore syntax, e.g. \"*.tmp\" or \"cache/\"")]
+    Exclude(String),
     #[error("cannot resolve {}", path.display())]
     Resolve {
         path: PathBuf,
@@ -174,11 +177,12 @@ pub fn resolve(args: &TreeArgs) -> Result<SyncSpec, ConfigError> {
         check_local_destination(&source, dest_path)?;
     }
     let cache_file = if args.no_cache { None } else { default_cache_file(&source) };
+    let excludes = Excludes::new(&args.exclude).map_err(ConfigError::Exclude)?;
     Ok(SyncSpec {
         source,
         dest,
-        scan: ScanOptions { checksum: args.checksum, cache_file },
-        plan: PlanOptions { delete: !args.no_delete },
+        scan: ScanOptions { checksum: args.checksum, cache_file, excludes: excludes.clone() },
+        plan: PlanOptions { delete: !args.no_delete, excludes },
         ssh: ssh_options(&args.ssh),
         guards: GuardPolicy::default(),
     })

@@ -21,6 +21,7 @@ pub mod config;
 pub mod delta;
 pub mod exit;
 pub mod failpoint;
+pub mod filter;
 pub mod guard;
 pub mod hash;
 pub mod manifest;

@@ -7,6 +7,7 @@
 //! be sent.
 
 use crate::chunk::ChunkAt;
+use crate::filter::Excludes;
 use crate::hash::ContentHash;
 use crate::manifest::{Entry, Kind, Manifest};
 use crate::path::RelPath;
@@ -17,11 +18,13 @@ use std::collections::{HashMap, HashSet};
 pub struct PlanOptions {
     /// Remove destination entries that the source does not have (mirror). Off = `--no-delete`.
     pub delete: bool,
+    /// Destination entries these match are left alone, like unreadable source entries.
+    pub excludes: Excludes,
 }
 
 impl Default for PlanOptions {
     fn default() -> Self {
-        PlanOptions { delete: true }
+        PlanOptions { delete: true, excludes: Excludes::default() }
     }
 }
 
@@ -152,7 +155,10 @@ impl Plan {
 /// are kept as they are rather than deleted or overwritten.
 pub fn plan(source: &Manifest, dest: &Manifest, protected: &[RelPath], opts: &PlanOptions) -> Plan {
     let index = ChunkIndex::build(dest);
-    let is_protected = |p: &RelPath| protected.iter().any(|q| p.is_within(q));
+    let is_protected = |e: &Entry| {
+        protected.iter().any(|q| e.path.is_within(q))
+            || opts.excludes.excludes(&e.path, e.kind == Kind::Dir)
+    };
     let mut changes: Vec<Change> = Vec::new();
     let mut new_entries: Vec<Entry> = Vec::with_capacity(source.entries.len());
     let mut stats = PlanStats {
@@ -207,7 +213,7 @@ pub fn plan(source: &Manifest, dest: &Manifest, protected: &[RelPath], opts: &Pl
                         .binary_search_by(|e| e.path.cmp(&p))
                         .is_ok_and(|k| new_entries[k].kind == Kind::Dir)
                 });
-                if (!opts.delete || is_protected(&d.path)) && parent_kept {
+                if (!opts.delete || is_protected(d)) && parent_kept {
                     new_entries.push(d.clone());
                     stats.kept += 1;
                 } else {
@@ -461,7 +467,7 @@ mod tests {
     fn no_delete_keeps_extra_entries_in_the_new_manifest() {
         let d = m(vec![e("a", Kind::Dir), file("a/1", b"one"), file("b", b"b")]);
         let s = m(vec![file("b", b"b")]);
-        let p = plan(&s, &d, &[], &PlanOptions { delete: false });
+        let p = plan(&s, &d, &[], &PlanOptions { delete: false, ..Default::default() });
         assert!(p.is_empty());
         assert_eq!(p.new_manifest.entries, d.entries);
         assert_eq!(p.stats.kept, 2);
@@ -482,7 +488,7 @@ mod tests {
     fn kept_entries_under_a_replaced_dir_are_not_orphaned() {
         let d = m(vec![e("a", Kind::Dir), file("a/1", b"one")]);
         let s = m(vec![file("a", b"now a file")]);
-        let p = plan(&s, &d, &[], &PlanOptions { delete: false });
+        let p = plan(&s, &d, &[], &PlanOptions { delete: false, ..Default::default() });
         assert_eq!(summary(&p), ["replace a"]);
         assert_eq!(p.changes[0].removed_entries, 2);
         p.new_manifest.validate().unwrap();

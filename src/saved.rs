@@ -8,7 +8,8 @@
 //! written.
 //!
 //! Format: magic `TERNPLAN`, version u16 LE, one zstd frame holding: source path bytes,
-//! destination text, created-at text, delete flag u8, protected path count and paths, destination
+//! destination text, created-at text, delete flag u8, exclude patterns (count, texts), protected
+//! path count and paths, destination
 //! generation varint, destination manifest hash [32], then the source manifest body.
 
 use crate::codec::{DecodeError, Reader, Writer};
@@ -31,6 +32,8 @@ pub struct SavedPlan {
     pub created_at: String,
     /// Mirror deletions (false for `--no-delete`).
     pub delete: bool,
+    /// Exclude patterns.
+    pub excludes: Vec<String>,
     /// Source paths the scan could not read, whose destination copies the plan keeps.
     pub protected: Vec<RelPath>,
     pub dest_generation: u64,
@@ -50,6 +53,10 @@ impl SavedPlan {
         w.bytes(self.destination.as_bytes());
         w.bytes(self.created_at.as_bytes());
         w.u8(u8::from(self.delete));
+        w.varint(self.excludes.len() as u64);
+        for e in &self.excludes {
+            w.bytes(e.as_bytes());
+        }
         w.varint(self.protected.len() as u64);
         for p in &self.protected {
             w.bytes(p.as_bytes());
@@ -71,6 +78,11 @@ impl SavedPlan {
         let destination = text(&mut r, "destination")?;
         let created_at = text(&mut r, "created at")?;
         let delete = r.u8("delete flag")? != 0;
+        let n = r.varint("exclude count")?;
+        let mut excludes = Vec::with_capacity(n.min(r.remaining() as u64) as usize);
+        for _ in 0..n {
+            excludes.push(text(&mut r, "exclude pattern")?);
+        }
         let n = r.varint("protected count")?;
         let mut protected = Vec::with_capacity(n.min(r.remaining() as u64 / 2) as usize);
         for _ in 0..n {
@@ -87,6 +99,7 @@ impl SavedPlan {
             destination,
             created_at,
             delete,
+            excludes,
             protected,
             dest_generation,
             dest_hash,
@@ -119,6 +132,7 @@ mod tests {
             destination: "backup1:/srv/site".into(),
             created_at: "2026-11-26T04:00:00Z".into(),
             delete: true,
+            excludes: vec!["*.tmp".into()],
             protected: vec![RelPath::new("locked").unwrap()],
             dest_generation: 7,
             dest_hash: ContentHash::of(b"x"),

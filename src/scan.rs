@@ -8,6 +8,7 @@
 
 use crate::chunk::digest_reader;
 use crate::codec::{DecodeError, Reader, Writer};
+use crate::filter::Excludes;
 use crate::manifest::{
     Entry, Kind, Manifest, Meta, Mtime, decode_digest, decode_meta, encode_digest, encode_meta,
     open_container, seal_container, write_atomic,
@@ -38,6 +39,8 @@ pub struct ScanOptions {
     pub checksum: bool,
     /// Where the hash cache for this source lives; `None` disables it.
     pub cache_file: Option<PathBuf>,
+    /// Entries not to replicate.
+    pub excludes: Excludes,
 }
 
 /// Something in the source that could not be read. Its destination copy is protected.
@@ -142,7 +145,13 @@ pub fn scan(root: &Path, opts: &ScanOptions, progress: &ProgressBar) -> Result<S
     let mut entries = Vec::new();
     let mut pending = Vec::new();
     let walk = walkdir::WalkDir::new(root).min_depth(1).follow_links(false).into_iter();
-    let walk = walk.filter_entry(|e| !(e.depth() == 1 && e.file_name() == STATE_DIR));
+    let walk = walk.filter_entry(|e| {
+        if e.depth() == 1 && e.file_name() == STATE_DIR {
+            return false;
+        }
+        let rel = e.path().strip_prefix(root).ok().and_then(|p| RelPath::from_path(p).ok());
+        !rel.is_some_and(|p| opts.excludes.excludes(&p, e.file_type().is_dir()))
+    });
     for item in walk {
         let de = match item {
             Ok(de) => de,
@@ -415,7 +424,7 @@ mod tests {
         let root = dir.path().join("src");
         std::fs::create_dir(&root).unwrap();
         std::fs::write(root.join("f"), b"data").unwrap();
-        let opts = ScanOptions { checksum: false, cache_file: Some(dir.path().join("cache")) };
+        let opts = ScanOptions { cache_file: Some(dir.path().join("cache")), ..Default::default() };
         let first = scan(&root, &opts, &ProgressBar::hidden()).unwrap();
         assert_eq!(first.stats.hashed_files, 1);
         // the file was written right before the scan: racy, so hashed again

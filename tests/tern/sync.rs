@@ -286,3 +286,29 @@ fn a_damaged_destination_file_is_repaired_when_another_file_reuses_its_bytes() {
     // the damaged version is kept in the trash, like anything tern overwrites
     assert_eq!(trash_files(&env.dst()), ["original"]);
 }
+
+#[test]
+fn excluded_entries_are_not_replicated_and_not_deleted() {
+    let env = Env::new();
+    env.tree("src")
+        .file("keep.txt", "k")
+        .file("junk.tmp", "j")
+        .file("sub/cache/blob", "c")
+        .file("sub/x.tmp", "x");
+    let args = ["sync", "--exclude", "*.tmp", "--exclude", "cache/", "src", "dst"];
+    env.tern(args).ok().stdout_has("2 created");
+    assert!(env.dst().join("keep.txt").exists());
+    assert!(!env.dst().join("junk.tmp").exists());
+    assert!(!env.dst().join("sub/cache").exists());
+    assert!(!env.dst().join("sub/x.tmp").exists());
+    // excluded entries that live at the destination are left alone
+    env.tree("dst").file("local.tmp", "the replica's own").file("sub/cache/local", "own cache");
+    env.tree("src").remove("keep.txt");
+    env.tern(args).ok().stdout_has("1 deleted");
+    assert_eq!(fs::read(env.dst().join("local.tmp")).unwrap(), b"the replica's own");
+    assert_eq!(fs::read(env.dst().join("sub/cache/local")).unwrap(), b"own cache");
+    env.tern(["sync", "--exclude", "[", "src", "dst"])
+        .code(1)
+        .one_line_error()
+        .stderr_has("exclude pattern");
+}
