@@ -307,7 +307,7 @@ fn excluded_entries_are_not_replicated_and_not_deleted() {
     env.tern(args).ok().stdout_has("1 deleted");
     assert_eq!(fs::read(env.dst().join("local.tmp")).unwrap(), b"the replica's own");
     assert_eq!(fs::read(env.dst().join("sub/cache/local")).unwrap(), b"own cache");
-    env.tern(["sync", "--exclude", "[", "src", "dst"])
+    env.tern(["sync", "--exclude", "{a,b", "src", "dst"])
         .code(1)
         .one_line_error()
         .stderr_has("exclude pattern");
