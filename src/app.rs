@@ -6,20 +6,21 @@
 
 use crate::cli::{ApplyArgs, Cli, Command, FormatArg, PlanArgs};
 use crate::config::{Destination, SyncSpec, guard_policy, parse_destination, resolve, ssh_options};
+use crate::engine::{self, OnChange, Planned};
 use crate::exit::Status;
-use crate::guard::{self, Verdict};
-use crate::manifest::{Manifest, write_atomic};
-use crate::plan::{Plan, PlanOptions, plan};
+use crate::manifest::write_atomic;
+use crate::plan::PlanOptions;
 use crate::report::{self, Format, PlanReport};
 use crate::saved::{SavedPlan, fingerprint};
 use crate::scan::{Scan, ScanOptions, default_cache_file, scan};
+use crate::timefmt;
 use crate::transport::Transport;
 use crate::transport::local::LocalDir;
-use crate::{timefmt, transfer};
-use anyhow::{Context, bail};
+use anyhow::Context;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::{IsTerminal, Write};
 use std::path::Path;
+use std::sync::atomic::AtomicBool;
 use std::time::{Instant, SystemTime};
 
 /// Run `cli` and say how it ended.
@@ -108,17 +109,14 @@ fn open_destination(spec: &SyncSpec) -> anyhow::Result<Box<dyn Transport>> {
     })
 }
 
-/// A plan with what it was computed from.
+/// A scanned source and the plan against one destination.
 struct Prepared {
     scanned: Scan,
-    dest_manifest: Manifest,
-    plan: Plan,
-    verdicts: Vec<Verdict>,
+    planned: Planned,
 }
 
-/// Scan the source, read the destination manifest, plan, and check the guards.
-fn prepare(ui: &Ui, spec: &SyncSpec, dest: &mut dyn Transport) -> anyhow::Result<Prepared> {
-    let dest_manifest = dest.read_manifest()?.unwrap_or_default();
+/// Scan the source and print what it could not read (and, verbose, what it read).
+fn scan_source(ui: &Ui, spec: &SyncSpec) -> anyhow::Result<Scan> {
     let bar = ui.progress("scanning");
     let scanned = scan(&spec.source, &spec.scan, &bar)?;
     bar.finish_and_clear();
@@ -139,24 +137,15 @@ fn prepare(ui: &Ui, spec: &SyncSpec, dest: &mut dyn Transport) -> anyhow::Result
             s.cached_files
         );
     }
-    let (plan, verdicts) = plan_and_check(spec, &scanned, &dest_manifest);
-    Ok(Prepared { scanned, dest_manifest, plan, verdicts })
+    Ok(scanned)
 }
 
-fn plan_and_check(spec: &SyncSpec, scanned: &Scan, dest: &Manifest) -> (Plan, Vec<Verdict>) {
-    let protected: Vec<_> = scanned.issues.iter().map(|i| i.path.clone()).collect();
-    let plan = plan(&scanned.manifest, dest, &protected, &spec.plan);
-    let verdicts = guard::check(&plan, &spec.guards);
-    (plan, verdicts)
-}
-
-/// The error for a plan a guard refuses.
-fn refused(verdicts: &[Verdict]) -> anyhow::Result<()> {
-    if let Some(v) = guard::refusal(verdicts) {
-        let hint = v.override_hint.as_deref().unwrap_or("");
-        bail!("refused by the {} guard: {}; nothing was written; {hint}", v.guard, v.detail);
-    }
-    Ok(())
+/// Read the destination manifest, scan the source, plan, and check the guards.
+fn prepare(ui: &Ui, spec: &SyncSpec, dest: &mut dyn Transport) -> anyhow::Result<Prepared> {
+    let dest_manifest = dest.read_manifest()?.unwrap_or_default();
+    let scanned = scan_source(ui, spec)?;
+    let planned = engine::plan_against(spec, &scanned, dest_manifest);
+    Ok(Prepared { scanned, planned })
 }
 
 fn plan_command(
@@ -172,12 +161,12 @@ fn plan_command(
         source: spec.source.display().to_string(),
         destination: spec.dest.to_string(),
         generated_at: timefmt::rfc3339(now),
-        plan: &p.plan,
-        verdicts: &p.verdicts,
+        plan: &p.planned.plan,
+        verdicts: &p.planned.verdicts,
         issues: &p.scanned.issues,
     };
     let text = if ui.quiet && out.format == Format::Text {
-        report::plan_lines(&p.plan, false)
+        report::plan_lines(&p.planned.plan, false)
     } else {
         report::render(&r, out.format, ui.verbose, out.limit)
     };
@@ -185,10 +174,10 @@ fn plan_command(
     if let Some(file) = out.save {
         save_plan(spec, &p, now, file)?;
     }
-    refused(&p.verdicts)?;
+    engine::check_guards(&p.planned)?;
     Ok(if !p.scanned.issues.is_empty() {
         if detailed { Status::Error } else { Status::Partial }
-    } else if detailed && !p.plan.is_empty() {
+    } else if detailed && !p.planned.plan.is_empty() {
         Status::ChangesPending
     } else {
         Status::Success
@@ -196,7 +185,7 @@ fn plan_command(
 }
 
 fn save_plan(spec: &SyncSpec, p: &Prepared, now: SystemTime, file: &Path) -> anyhow::Result<()> {
-    let (dest_generation, dest_hash) = fingerprint(&p.dest_manifest);
+    let (dest_generation, dest_hash) = fingerprint(&p.planned.dest_manifest);
     let saved = SavedPlan {
         source: std::fs::canonicalize(&spec.source)
             .with_context(|| format!("cannot resolve {}", spec.source.display()))?,
@@ -222,54 +211,36 @@ fn save_plan(spec: &SyncSpec, p: &Prepared, now: SystemTime, file: &Path) -> any
 fn sync(ui: &Ui, spec: &SyncSpec) -> anyhow::Result<Status> {
     let started = Instant::now();
     let mut dest = open_destination(spec)?;
-    let mut p = prepare(ui, spec, dest.as_mut())?;
-    refused(&p.verdicts)?;
-    if !p.plan.is_empty() {
-        dest.lock()?;
-        // Planned without the lock: if another run committed meanwhile, plan again.
-        let current = dest.read_manifest()?.unwrap_or_default();
-        if current != p.dest_manifest {
-            (p.plan, p.verdicts) = plan_and_check(spec, &p.scanned, &current);
-            p.dest_manifest = current;
-            refused(&p.verdicts)?;
-        }
-    }
-    execute(ui, spec, dest.as_mut(), &p, started)
+    let p = prepare(ui, spec, dest.as_mut())?;
+    execute(ui, spec, dest.as_mut(), p, OnChange::Replan, started)
 }
 
-/// Apply a prepared plan (the caller holds the lock unless the plan is empty) and report.
+/// Apply a prepared plan and report.
 fn execute(
     ui: &Ui,
     spec: &SyncSpec,
     dest: &mut dyn Transport,
-    p: &Prepared,
+    p: Prepared,
+    on_change: OnChange,
     started: Instant,
 ) -> anyhow::Result<Status> {
-    let mut out = std::io::stdout().lock();
-    let partial = !p.scanned.issues.is_empty();
-    if p.plan.is_empty() {
-        // In sync already: leave the destination exactly as it is.
-        if !ui.quiet {
-            let line = report::sync_summary(&p.plan, &Default::default(), dest, started.elapsed());
-            write_or_pipe_closed(&mut out, format!("{line}\n").as_bytes())?;
-        }
-        return Ok(if partial { Status::Partial } else { Status::Success });
-    }
-    if ui.verbose {
-        write_or_pipe_closed(&mut out, report::plan_lines(&p.plan, false).as_bytes())?;
-    }
     let bar = ui.progress("syncing");
     let run_id = timefmt::run_id(SystemTime::now());
-    let applied = transfer::apply(&p.plan, &spec.source, &p.dest_manifest, dest, &run_id, &bar)
-        .with_context(|| {
-            format!("sync to {} failed; run it again to complete it", dest.describe())
-        })?;
+    let never = AtomicBool::new(false);
+    let synced =
+        engine::apply_planned(spec, &p.scanned, dest, p.planned, on_change, &run_id, &never, &bar)?;
     bar.finish_and_clear();
+    let mut out = std::io::stdout().lock();
+    if ui.verbose && synced.applied.is_some() {
+        write_or_pipe_closed(&mut out, report::plan_lines(&synced.planned.plan, false).as_bytes())?;
+    }
+    let applied = synced.applied.unwrap_or_default();
     if !ui.quiet {
-        let line = report::sync_summary(&p.plan, &applied, dest, started.elapsed());
+        let line = report::sync_summary(&synced.planned.plan, &applied, dest, started.elapsed());
         write_or_pipe_closed(&mut out, format!("{line}\n").as_bytes())?;
     }
-    Ok(if partial || !applied.skipped.is_empty() { Status::Partial } else { Status::Success })
+    let partial = !p.scanned.issues.is_empty() || !applied.skipped.is_empty();
+    Ok(if partial { Status::Partial } else { Status::Success })
 }
 
 fn apply_command(ui: &Ui, args: &ApplyArgs) -> anyhow::Result<Status> {
@@ -296,46 +267,49 @@ fn apply_command(ui: &Ui, args: &ApplyArgs) -> anyhow::Result<Status> {
         )
     };
     let mut dest = open_destination(&spec)?;
-    let check_dest = |m: &Manifest| -> anyhow::Result<()> {
-        let (generation, hash) = fingerprint(m);
-        if (generation, hash) != (saved.dest_generation, saved.dest_hash) {
-            return Err(stale(format!(
-                "the destination {} changed (manifest generation {generation}, planned against {})",
-                spec.dest, saved.dest_generation
-            )));
-        }
-        Ok(())
-    };
     let dest_manifest = dest.read_manifest()?.unwrap_or_default();
-    check_dest(&dest_manifest)?;
-    let plan = plan(&saved.source_manifest, &dest_manifest, &saved.protected, &spec.plan);
-    let verdicts = guard::check(&plan, &spec.guards);
-    refused(&verdicts)?;
+    let (generation, hash) = fingerprint(&dest_manifest);
+    if (generation, hash) != (saved.dest_generation, saved.dest_hash) {
+        return Err(stale(format!(
+            "the destination {} changed (manifest generation {generation}, planned against {})",
+            spec.dest, saved.dest_generation
+        )));
+    }
     // Every entry the plan writes must still be, in the source, what was planned.
-    let bar = ui.progress("checking");
-    let scanned = scan(&spec.source, &spec.scan, &bar)?;
-    bar.finish_and_clear();
-    let changed: Vec<String> = plan
-        .changes
-        .iter()
-        .filter(|c| c.new.as_ref().is_some_and(|e| scanned.manifest.get(&c.path) != Some(e)))
-        .map(|c| c.path.display().to_string())
-        .collect();
-    if let Some(first) = changed.first() {
-        let more = if changed.len() > 1 {
-            format!(" and {} more", changed.len() - 1)
-        } else {
-            String::new()
-        };
-        return Err(stale(format!("source entry {first}{more} changed")));
-    }
-    if !plan.is_empty() {
-        dest.lock()?;
-        check_dest(&dest.read_manifest()?.unwrap_or_default())?;
-    }
-    let scanned = Scan { issues: Vec::new(), ..scanned };
-    let p = Prepared { scanned, dest_manifest, plan, verdicts };
-    execute(ui, &spec, dest.as_mut(), &p, started)
+    let mut scanned = scan_source(ui, &spec)?;
+    let planned = {
+        // Plan from the saved source manifest; the saved unreadable entries stay protected.
+        let source_now = std::mem::replace(&mut scanned.manifest, saved.source_manifest.clone());
+        scanned.issues = saved
+            .protected
+            .iter()
+            .map(|p| crate::scan::ScanIssue {
+                path: p.clone(),
+                message: "unreadable when planned".into(),
+            })
+            .collect();
+        let planned = engine::plan_against(&spec, &scanned, dest_manifest);
+        let changed: Vec<String> = planned
+            .plan
+            .changes
+            .iter()
+            .filter(|c| c.new.as_ref().is_some_and(|e| source_now.get(&c.path) != Some(e)))
+            .map(|c| c.path.display().to_string())
+            .collect();
+        if let Some(first) = changed.first() {
+            let more = if changed.len() > 1 {
+                format!(" and {} more", changed.len() - 1)
+            } else {
+                String::new()
+            };
+            return Err(stale(format!("source entry {first}{more} changed")));
+        }
+        planned
+    };
+    // Those entries were reported when the plan was made; they do not make this run partial.
+    scanned.issues.clear();
+    let p = Prepared { scanned, planned };
+    execute(ui, &spec, dest.as_mut(), p, OnChange::Refuse, started)
 }
 
 /// Write to stdout, treating a closed pipe (`tern plan | head`) as success.

@@ -4,6 +4,19 @@
 //! `SIGKILL`: no destructors, no flushing) when `TERN_FAILPOINT=name`. Without the feature it
 //! compiles to nothing, so release builds carry no trace of it.
 
+/// Sleep `TERN_FAILPOINT_DELAY_MS` milliseconds here if `TERN_FAILPOINT_DELAY=name` (to make a
+/// run slow in daemon tests).
+#[inline]
+pub fn delay(name: &str) {
+    #[cfg(feature = "failpoints")]
+    if std::env::var("TERN_FAILPOINT_DELAY").is_ok_and(|v| v == name) {
+        let ms = std::env::var("TERN_FAILPOINT_DELAY_MS").ok().and_then(|v| v.parse().ok());
+        std::thread::sleep(std::time::Duration::from_millis(ms.unwrap_or(1000)));
+    }
+    #[cfg(not(feature = "failpoints"))]
+    let _ = name;
+}
+
 /// Abort here if the failpoint `name` is armed.
 #[inline]
 pub fn hit(name: &str) {

@@ -19,6 +19,7 @@ pub mod cli;
 pub mod codec;
 pub mod config;
 pub mod delta;
+pub mod engine;
 pub mod exit;
 pub mod failpoint;
 pub mod filter;

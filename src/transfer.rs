@@ -18,6 +18,7 @@ use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Largest block of source bytes handed to the transport at once.
 const SEND_BLOCK: usize = 256 * 1024;
@@ -50,6 +51,7 @@ pub fn apply(
     dest_manifest: &Manifest,
     dest: &mut dyn Transport,
     run_id: &str,
+    cancel: &AtomicBool,
     progress: &ProgressBar,
 ) -> Result<Applied, TransportError> {
     let mut applied = Applied::default();
@@ -71,6 +73,11 @@ pub fn apply(
     let mut local_errors: HashMap<u64, String> = HashMap::new();
     let mut src = Source { root: source_root, applied: &mut applied, progress };
     for &(id, entry, pieces) in &writes {
+        // A safe point: nothing is committed yet, so stopping here changes nothing.
+        if cancel.load(Ordering::Relaxed) {
+            return Err(TransportError::Interrupted);
+        }
+        crate::failpoint::delay("stage");
         let pieces = if whole_files { None } else { pieces };
         if let Err(e) = src.stage(dest, id, entry, pieces) {
             local_errors.insert(id, e?);
@@ -143,6 +150,9 @@ pub fn apply(
         revert(&plan.new_manifest, dest_manifest, &dropped)
     };
     manifest.generation = dest_manifest.generation + 1;
+    if cancel.load(Ordering::Relaxed) {
+        return Err(TransportError::Interrupted);
+    }
     crate::failpoint::hit("before-commit");
     applied.commit = dest.commit(&Commit { run_id: run_id.to_string(), ops, manifest })?;
     Ok(applied)

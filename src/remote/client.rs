@@ -296,7 +296,9 @@ mod tests {
             let before = c.read_manifest().unwrap().unwrap_or_default();
             let s = scan(src, &ScanOptions::default(), &ProgressBar::hidden()).unwrap();
             let p = plan(&s.manifest, &before, &[], &PlanOptions::default());
-            let applied = apply(&p, src, &before, c, "run", &ProgressBar::hidden()).unwrap();
+            let never = std::sync::atomic::AtomicBool::new(false);
+            let applied =
+                apply(&p, src, &before, c, "run", &never, &ProgressBar::hidden()).unwrap();
             assert!(applied.skipped.is_empty());
             let after = c.read_manifest().unwrap().unwrap();
             assert_eq!(after.entries, s.manifest.entries);

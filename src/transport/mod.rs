@@ -122,6 +122,8 @@ pub enum TransportError {
     Version { ours: u32, theirs: u32, our_version: String, their_version: String },
     #[error(transparent)]
     Ssh(#[from] ssh::SshError),
+    #[error("interrupted before the commit; the destination was not changed")]
+    Interrupted,
     /// The connection failed or dropped.
     #[error("connection to {host} failed")]
     Connection {

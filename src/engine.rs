@@ -1,0 +1,140 @@
+//! One sync of a scanned source to one destination, without any terminal I/O.
+//!
+//! `tern sync`, `tern run` and the daemon all come through here, so there is one sync path:
+//! read the destination manifest, plan, check the guards, and only if there is work, lock,
+//! re-read (another run may have committed meanwhile), re-plan if needed, and apply.
+
+use crate::config::SyncSpec;
+use crate::guard::{self, Verdict};
+use crate::manifest::Manifest;
+use crate::plan::{Plan, plan};
+use crate::scan::Scan;
+use crate::transfer::{self, Applied};
+use crate::transport::{Transport, TransportError};
+use indicatif::ProgressBar;
+use std::sync::atomic::AtomicBool;
+
+/// A plan with what it was computed against.
+#[derive(Debug)]
+pub struct Planned {
+    pub dest_manifest: Manifest,
+    pub plan: Plan,
+    pub verdicts: Vec<Verdict>,
+}
+
+/// Why a sync did not complete.
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    #[error("refused by the {} guard: {}; nothing was written; {}", .0.guard, .0.detail, .0.override_hint.as_deref().unwrap_or(""))]
+    Refused(Verdict),
+    #[error(
+        "the destination {0} changed since the plan was made; nothing was written; make a new plan"
+    )]
+    Stale(String),
+    #[error("sync to {dest} failed; run it again to complete it")]
+    Transport {
+        dest: String,
+        #[source]
+        source: TransportError,
+    },
+}
+
+impl SyncError {
+    /// Whether trying again soon may succeed (a held lock, a dropped connection).
+    pub fn is_transient(&self) -> bool {
+        match self {
+            SyncError::Refused(_) | SyncError::Stale(_) => false,
+            SyncError::Transport { source, .. } => source.is_transient(),
+        }
+    }
+}
+
+/// Plan `scanned` against what `dest` holds now.
+pub fn plan_against(spec: &SyncSpec, scanned: &Scan, dest_manifest: Manifest) -> Planned {
+    let protected: Vec<_> = scanned.issues.iter().map(|i| i.path.clone()).collect();
+    let plan = plan(&scanned.manifest, &dest_manifest, &protected, &spec.plan);
+    let verdicts = guard::check(&plan, &spec.guards);
+    Planned { dest_manifest, plan, verdicts }
+}
+
+/// Read the destination manifest and plan.
+pub fn plan_for(
+    spec: &SyncSpec,
+    scanned: &Scan,
+    dest: &mut dyn Transport,
+) -> Result<Planned, SyncError> {
+    let err = |source| SyncError::Transport { dest: dest_name(spec), source };
+    let manifest = dest.read_manifest().map_err(err)?.unwrap_or_default();
+    Ok(plan_against(spec, scanned, manifest))
+}
+
+fn dest_name(spec: &SyncSpec) -> String {
+    spec.dest.to_string()
+}
+
+/// Fail with the first guard that refuses the plan.
+pub fn check_guards(p: &Planned) -> Result<(), SyncError> {
+    match guard::refusal(&p.verdicts) {
+        Some(v) => Err(SyncError::Refused(v.clone())),
+        None => Ok(()),
+    }
+}
+
+/// What one sync did: the plan it carried out and, unless there was nothing to do, how.
+#[derive(Debug)]
+pub struct Synced {
+    pub planned: Planned,
+    pub applied: Option<Applied>,
+}
+
+/// What to do when the destination changed between planning and locking.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnChange {
+    /// Plan again (a sync).
+    Replan,
+    /// Refuse (a saved plan must be applied exactly).
+    Refuse,
+}
+
+/// Carry out `planned` (made without the lock) at `dest`: lock, re-plan if the destination moved
+/// on meanwhile, apply. `cancel` stops the transfer at the next file, before the commit.
+#[allow(clippy::too_many_arguments)]
+pub fn apply_planned(
+    spec: &SyncSpec,
+    scanned: &Scan,
+    dest: &mut dyn Transport,
+    mut planned: Planned,
+    on_change: OnChange,
+    run_id: &str,
+    cancel: &AtomicBool,
+    progress: &ProgressBar,
+) -> Result<Synced, SyncError> {
+    check_guards(&planned)?;
+    if planned.plan.is_empty() {
+        return Ok(Synced { planned, applied: None });
+    }
+    let err = |source| SyncError::Transport { dest: dest_name(spec), source };
+    dest.lock().map_err(err)?;
+    let current = dest.read_manifest().map_err(err)?.unwrap_or_default();
+    if current != planned.dest_manifest {
+        if on_change == OnChange::Refuse {
+            return Err(SyncError::Stale(dest_name(spec)));
+        }
+        planned = plan_against(spec, scanned, current);
+        check_guards(&planned)?;
+        if planned.plan.is_empty() {
+            return Ok(Synced { planned, applied: None });
+        }
+    }
+    let applied = transfer::apply(
+        &planned.plan,
+        &spec.source,
+        &planned.dest_manifest,
+        dest,
+        run_id,
+        cancel,
+        progress,
+    )
+    .map_err(err)?;
+    Ok(Synced { planned, applied: Some(applied) })
+}
