@@ -35,7 +35,7 @@ pub enum SyncError {
     Transport {
         dest: String,
         #[source]
-        source: TransportError,
+        source: Box<TransportError>,
     },
 }
 
@@ -63,7 +63,7 @@ pub fn plan_for(
     scanned: &Scan,
     dest: &mut dyn Transport,
 ) -> Result<Planned, SyncError> {
-    let err = |source| SyncError::Transport { dest: dest_name(spec), source };
+    let err = |source| SyncError::Transport { dest: dest_name(spec), source: Box::new(source) };
     let manifest = dest.read_manifest().map_err(err)?.unwrap_or_default();
     Ok(plan_against(spec, scanned, manifest))
 }
@@ -113,7 +113,7 @@ pub fn apply_planned(
     if planned.plan.is_empty() {
         return Ok(Synced { planned, applied: None });
     }
-    let err = |source| SyncError::Transport { dest: dest_name(spec), source };
+    let err = |source| SyncError::Transport { dest: dest_name(spec), source: Box::new(source) };
     dest.lock().map_err(err)?;
     let current = dest.read_manifest().map_err(err)?.unwrap_or_default();
     if current != planned.dest_manifest {
