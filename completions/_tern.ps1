@@ -32,6 +32,11 @@ Register-ArgumentCompleter -Native -CommandName 'tern' -ScriptBlock {
             [CompletionResult]::new('sync', 'sync', [CompletionResultType]::ParameterValue, 'Replicate SOURCE into DEST (mirroring: entries missing from SOURCE go to DEST''s trash)')
             [CompletionResult]::new('plan', 'plan', [CompletionResultType]::ParameterValue, 'Show what `tern sync` would change, without writing anything anywhere')
             [CompletionResult]::new('apply', 'apply', [CompletionResultType]::ParameterValue, 'Apply a plan saved with `tern plan --out`, exactly as it was reviewed')
+            [CompletionResult]::new('config', 'config', [CompletionResultType]::ParameterValue, 'Check the job file; every problem is listed with file:line')
+            [CompletionResult]::new('jobs', 'jobs', [CompletionResultType]::ParameterValue, 'List the configured jobs: schedule in words, time zone, destinations, next fire times')
+            [CompletionResult]::new('run', 'run', [CompletionResultType]::ParameterValue, 'Run one configured job now, in the foreground (recorded in the history)')
+            [CompletionResult]::new('daemon', 'daemon', [CompletionResultType]::ParameterValue, 'Run every scheduled job on its cron schedule until SIGTERM or SIGINT (SIGHUP reloads)')
+            [CompletionResult]::new('status', 'status', [CompletionResultType]::ParameterValue, 'The last run and next run of every job and destination')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a completion script for SHELL to standard output')
             [CompletionResult]::new('serve', 'serve', [CompletionResultType]::ParameterValue, 'Serve a destination to a tern client on stdin/stdout (started by tern itself over SSH)')
             [CompletionResult]::new('generate-docs', 'generate-docs', [CompletionResultType]::ParameterValue, 'Write man pages and completion scripts into DIR/man and DIR/completions (for packagers)')
@@ -112,6 +117,82 @@ Register-ArgumentCompleter -Native -CommandName 'tern' -ScriptBlock {
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             break
         }
+        'tern;config' {
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print nothing but errors: no progress bar, no summary')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print nothing but errors: no progress bar, no summary')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Say more: list every change a sync makes, and metadata details in plans')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Say more: list every change a sync makes, and metadata details in plans')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('check', 'check', [CompletionResultType]::ParameterValue, 'Validate the job file')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'tern;config;check' {
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'The job file [default: $TERN_CONFIG or ~/.config/tern/tern.toml]')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print nothing but errors: no progress bar, no summary')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print nothing but errors: no progress bar, no summary')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Say more: list every change a sync makes, and metadata details in plans')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Say more: list every change a sync makes, and metadata details in plans')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'tern;config;help' {
+            [CompletionResult]::new('check', 'check', [CompletionResultType]::ParameterValue, 'Validate the job file')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'tern;config;help;check' {
+            break
+        }
+        'tern;config;help;help' {
+            break
+        }
+        'tern;jobs' {
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'The job file [default: $TERN_CONFIG or ~/.config/tern/tern.toml]')
+            [CompletionResult]::new('--next', '--next', [CompletionResultType]::ParameterName, 'How many fire times to show per job')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print nothing but errors: no progress bar, no summary')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print nothing but errors: no progress bar, no summary')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Say more: list every change a sync makes, and metadata details in plans')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Say more: list every change a sync makes, and metadata details in plans')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'tern;run' {
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'The job file [default: $TERN_CONFIG or ~/.config/tern/tern.toml]')
+            [CompletionResult]::new('--log-format', '--log-format', [CompletionResultType]::ParameterName, 'log-format')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print nothing but errors: no progress bar, no summary')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print nothing but errors: no progress bar, no summary')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Say more: list every change a sync makes, and metadata details in plans')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Say more: list every change a sync makes, and metadata details in plans')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'tern;daemon' {
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'The job file [default: $TERN_CONFIG or ~/.config/tern/tern.toml]')
+            [CompletionResult]::new('--log-format', '--log-format', [CompletionResultType]::ParameterName, 'Log lines as text or as JSON objects (job and destination in every line)')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print nothing but errors: no progress bar, no summary')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print nothing but errors: no progress bar, no summary')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Say more: list every change a sync makes, and metadata details in plans')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Say more: list every change a sync makes, and metadata details in plans')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'tern;status' {
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'The job file [default: $TERN_CONFIG or ~/.config/tern/tern.toml]')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print JSON instead of a table')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print nothing but errors: no progress bar, no summary')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print nothing but errors: no progress bar, no summary')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Say more: list every change a sync makes, and metadata details in plans')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Say more: list every change a sync makes, and metadata details in plans')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
         'tern;completions' {
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print nothing but errors: no progress bar, no summary')
             [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print nothing but errors: no progress bar, no summary')
@@ -144,6 +225,11 @@ Register-ArgumentCompleter -Native -CommandName 'tern' -ScriptBlock {
             [CompletionResult]::new('sync', 'sync', [CompletionResultType]::ParameterValue, 'Replicate SOURCE into DEST (mirroring: entries missing from SOURCE go to DEST''s trash)')
             [CompletionResult]::new('plan', 'plan', [CompletionResultType]::ParameterValue, 'Show what `tern sync` would change, without writing anything anywhere')
             [CompletionResult]::new('apply', 'apply', [CompletionResultType]::ParameterValue, 'Apply a plan saved with `tern plan --out`, exactly as it was reviewed')
+            [CompletionResult]::new('config', 'config', [CompletionResultType]::ParameterValue, 'Check the job file; every problem is listed with file:line')
+            [CompletionResult]::new('jobs', 'jobs', [CompletionResultType]::ParameterValue, 'List the configured jobs: schedule in words, time zone, destinations, next fire times')
+            [CompletionResult]::new('run', 'run', [CompletionResultType]::ParameterValue, 'Run one configured job now, in the foreground (recorded in the history)')
+            [CompletionResult]::new('daemon', 'daemon', [CompletionResultType]::ParameterValue, 'Run every scheduled job on its cron schedule until SIGTERM or SIGINT (SIGHUP reloads)')
+            [CompletionResult]::new('status', 'status', [CompletionResultType]::ParameterValue, 'The last run and next run of every job and destination')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a completion script for SHELL to standard output')
             [CompletionResult]::new('serve', 'serve', [CompletionResultType]::ParameterValue, 'Serve a destination to a tern client on stdin/stdout (started by tern itself over SSH)')
             [CompletionResult]::new('generate-docs', 'generate-docs', [CompletionResultType]::ParameterValue, 'Write man pages and completion scripts into DIR/man and DIR/completions (for packagers)')
@@ -157,6 +243,25 @@ Register-ArgumentCompleter -Native -CommandName 'tern' -ScriptBlock {
             break
         }
         'tern;help;apply' {
+            break
+        }
+        'tern;help;config' {
+            [CompletionResult]::new('check', 'check', [CompletionResultType]::ParameterValue, 'Validate the job file')
+            break
+        }
+        'tern;help;config;check' {
+            break
+        }
+        'tern;help;jobs' {
+            break
+        }
+        'tern;help;run' {
+            break
+        }
+        'tern;help;daemon' {
+            break
+        }
+        'tern;help;status' {
             break
         }
         'tern;help;completions' {

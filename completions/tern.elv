@@ -29,6 +29,11 @@ set edit:completion:arg-completer[tern] = {|@words|
             cand sync 'Replicate SOURCE into DEST (mirroring: entries missing from SOURCE go to DEST''s trash)'
             cand plan 'Show what `tern sync` would change, without writing anything anywhere'
             cand apply 'Apply a plan saved with `tern plan --out`, exactly as it was reviewed'
+            cand config 'Check the job file; every problem is listed with file:line'
+            cand jobs 'List the configured jobs: schedule in words, time zone, destinations, next fire times'
+            cand run 'Run one configured job now, in the foreground (recorded in the history)'
+            cand daemon 'Run every scheduled job on its cron schedule until SIGTERM or SIGINT (SIGHUP reloads)'
+            cand status 'The last run and next run of every job and destination'
             cand completions 'Print a completion script for SHELL to standard output'
             cand serve 'Serve a destination to a tern client on stdin/stdout (started by tern itself over SSH)'
             cand generate-docs 'Write man pages and completion scripts into DIR/man and DIR/completions (for packagers)'
@@ -105,6 +110,73 @@ set edit:completion:arg-completer[tern] = {|@words|
             cand -h 'Print help'
             cand --help 'Print help'
         }
+        &'tern;config'= {
+            cand -q 'Print nothing but errors: no progress bar, no summary'
+            cand --quiet 'Print nothing but errors: no progress bar, no summary'
+            cand -v 'Say more: list every change a sync makes, and metadata details in plans'
+            cand --verbose 'Say more: list every change a sync makes, and metadata details in plans'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand check 'Validate the job file'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'tern;config;check'= {
+            cand --config 'The job file [default: $TERN_CONFIG or ~/.config/tern/tern.toml]'
+            cand -q 'Print nothing but errors: no progress bar, no summary'
+            cand --quiet 'Print nothing but errors: no progress bar, no summary'
+            cand -v 'Say more: list every change a sync makes, and metadata details in plans'
+            cand --verbose 'Say more: list every change a sync makes, and metadata details in plans'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'tern;config;help'= {
+            cand check 'Validate the job file'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'tern;config;help;check'= {
+        }
+        &'tern;config;help;help'= {
+        }
+        &'tern;jobs'= {
+            cand --config 'The job file [default: $TERN_CONFIG or ~/.config/tern/tern.toml]'
+            cand --next 'How many fire times to show per job'
+            cand -q 'Print nothing but errors: no progress bar, no summary'
+            cand --quiet 'Print nothing but errors: no progress bar, no summary'
+            cand -v 'Say more: list every change a sync makes, and metadata details in plans'
+            cand --verbose 'Say more: list every change a sync makes, and metadata details in plans'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'tern;run'= {
+            cand --config 'The job file [default: $TERN_CONFIG or ~/.config/tern/tern.toml]'
+            cand --log-format 'log-format'
+            cand -q 'Print nothing but errors: no progress bar, no summary'
+            cand --quiet 'Print nothing but errors: no progress bar, no summary'
+            cand -v 'Say more: list every change a sync makes, and metadata details in plans'
+            cand --verbose 'Say more: list every change a sync makes, and metadata details in plans'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'tern;daemon'= {
+            cand --config 'The job file [default: $TERN_CONFIG or ~/.config/tern/tern.toml]'
+            cand --log-format 'Log lines as text or as JSON objects (job and destination in every line)'
+            cand -q 'Print nothing but errors: no progress bar, no summary'
+            cand --quiet 'Print nothing but errors: no progress bar, no summary'
+            cand -v 'Say more: list every change a sync makes, and metadata details in plans'
+            cand --verbose 'Say more: list every change a sync makes, and metadata details in plans'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'tern;status'= {
+            cand --config 'The job file [default: $TERN_CONFIG or ~/.config/tern/tern.toml]'
+            cand --json 'Print JSON instead of a table'
+            cand -q 'Print nothing but errors: no progress bar, no summary'
+            cand --quiet 'Print nothing but errors: no progress bar, no summary'
+            cand -v 'Say more: list every change a sync makes, and metadata details in plans'
+            cand --verbose 'Say more: list every change a sync makes, and metadata details in plans'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
         &'tern;completions'= {
             cand -q 'Print nothing but errors: no progress bar, no summary'
             cand --quiet 'Print nothing but errors: no progress bar, no summary'
@@ -134,6 +206,11 @@ set edit:completion:arg-completer[tern] = {|@words|
             cand sync 'Replicate SOURCE into DEST (mirroring: entries missing from SOURCE go to DEST''s trash)'
             cand plan 'Show what `tern sync` would change, without writing anything anywhere'
             cand apply 'Apply a plan saved with `tern plan --out`, exactly as it was reviewed'
+            cand config 'Check the job file; every problem is listed with file:line'
+            cand jobs 'List the configured jobs: schedule in words, time zone, destinations, next fire times'
+            cand run 'Run one configured job now, in the foreground (recorded in the history)'
+            cand daemon 'Run every scheduled job on its cron schedule until SIGTERM or SIGINT (SIGHUP reloads)'
+            cand status 'The last run and next run of every job and destination'
             cand completions 'Print a completion script for SHELL to standard output'
             cand serve 'Serve a destination to a tern client on stdin/stdout (started by tern itself over SSH)'
             cand generate-docs 'Write man pages and completion scripts into DIR/man and DIR/completions (for packagers)'
@@ -144,6 +221,19 @@ set edit:completion:arg-completer[tern] = {|@words|
         &'tern;help;plan'= {
         }
         &'tern;help;apply'= {
+        }
+        &'tern;help;config'= {
+            cand check 'Validate the job file'
+        }
+        &'tern;help;config;check'= {
+        }
+        &'tern;help;jobs'= {
+        }
+        &'tern;help;run'= {
+        }
+        &'tern;help;daemon'= {
+        }
+        &'tern;help;status'= {
         }
         &'tern;help;completions'= {
         }

@@ -60,6 +60,55 @@ pub enum Command {
     #[command(after_help = EXIT_CODES)]
     Apply(ApplyArgs),
 
+    /// Check the job file; every problem is listed with file:line
+    Config {
+        #[command(subcommand)]
+        action: ConfigAction,
+    },
+
+    /// List the configured jobs: schedule in words, time zone, destinations, next fire times
+    Jobs {
+        #[command(flatten)]
+        file: JobFileArg,
+
+        /// How many fire times to show per job
+        #[arg(long, value_name = "N", default_value_t = 3)]
+        next: usize,
+    },
+
+    /// Run one configured job now, in the foreground (recorded in the history)
+    #[command(after_help = EXIT_CODES)]
+    Run {
+        #[command(flatten)]
+        file: JobFileArg,
+
+        /// The job's name
+        name: String,
+
+        #[arg(long, value_enum, default_value = "human")]
+        log_format: LogFormatArg,
+    },
+
+    /// Run every scheduled job on its cron schedule until SIGTERM or SIGINT (SIGHUP reloads)
+    Daemon {
+        #[command(flatten)]
+        file: JobFileArg,
+
+        /// Log lines as text or as JSON objects (job and destination in every line)
+        #[arg(long, value_enum, default_value = "human")]
+        log_format: LogFormatArg,
+    },
+
+    /// The last run and next run of every job and destination
+    Status {
+        #[command(flatten)]
+        file: JobFileArg,
+
+        /// Print JSON instead of a table
+        #[arg(long)]
+        json: bool,
+    },
+
     /// Print a completion script for SHELL to standard output
     Completions {
         /// The shell to complete for
@@ -81,6 +130,31 @@ pub enum Command {
         /// The directory to write into (the repository root)
         dir: PathBuf,
     },
+}
+
+/// `tern config` actions.
+#[derive(Debug, Subcommand)]
+pub enum ConfigAction {
+    /// Validate the job file
+    Check {
+        #[command(flatten)]
+        file: JobFileArg,
+    },
+}
+
+/// Which job file to read.
+#[derive(Debug, Args)]
+pub struct JobFileArg {
+    /// The job file [default: $TERN_CONFIG or ~/.config/tern/tern.toml]
+    #[arg(long = "config", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+}
+
+/// `--log-format` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormatArg {
+    Human,
+    Json,
 }
 
 /// What to replicate, where, and how.

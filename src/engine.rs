@@ -4,12 +4,13 @@
 //! read the destination manifest, plan, check the guards, and only if there is work, lock,
 //! re-read (another run may have committed meanwhile), re-plan if needed, and apply.
 
-use crate::config::SyncSpec;
+use crate::config::{Destination, SyncSpec};
 use crate::guard::{self, Verdict};
 use crate::manifest::Manifest;
 use crate::plan::{Plan, plan};
 use crate::scan::Scan;
 use crate::transfer::{self, Applied};
+use crate::transport::local::LocalDir;
 use crate::transport::{Transport, TransportError};
 use indicatif::ProgressBar;
 use std::sync::atomic::AtomicBool;
@@ -47,6 +48,16 @@ impl SyncError {
             SyncError::Transport { source, .. } => source.is_transient(),
         }
     }
+}
+
+/// Open the destination of `spec`: a local directory, or an SSH host (agent or SFTP).
+pub fn open(spec: &SyncSpec) -> Result<Box<dyn Transport>, SyncError> {
+    Ok(match &spec.dest {
+        Destination::Local(p) => Box::new(LocalDir::new(p)),
+        Destination::Ssh(t) => crate::transport::ssh::open(t, &spec.ssh).map_err(|source| {
+            SyncError::Transport { dest: dest_name(spec), source: Box::new(source) }
+        })?,
+    })
 }
 
 /// Plan `scanned` against what `dest` holds now.

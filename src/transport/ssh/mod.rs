@@ -75,7 +75,7 @@ pub enum SshError {
     #[error("cannot resolve host {host}: {message}; check the name or the HostName in ssh_config")]
     Resolve { host: String, message: String },
     #[error(
-        "cannot connect to {host} port {port}: {source}; check that sshd runs there and the port is right"
+        "cannot connect to {host} port {port}; check that sshd runs there and the port is right"
     )]
     Connect {
         host: String,
@@ -105,7 +105,7 @@ pub enum SshError {
     },
     #[error("host key of {host} ({fingerprint}) is revoked in {}:{line}; refusing to connect", file.display())]
     RevokedHostKey { host: String, fingerprint: String, file: PathBuf, line: usize },
-    #[error("cannot record the host key of {host} in {}: {source}", file.display())]
+    #[error("cannot record the host key of {host} in {}", file.display())]
     RecordHostKey {
         host: String,
         file: PathBuf,

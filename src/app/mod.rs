@@ -4,8 +4,10 @@
 //! stderr) and that maps outcomes onto [`Status`]. `plan`, `sync --dry-run`, `sync` and `apply`
 //! all go through [`prepare`], so they compute the very same plan; only `execute` writes.
 
-use crate::cli::{ApplyArgs, Cli, Command, FormatArg, PlanArgs};
-use crate::config::{Destination, SyncSpec, guard_policy, parse_destination, resolve, ssh_options};
+mod jobs;
+
+use crate::cli::{ApplyArgs, Cli, Command, ConfigAction, FormatArg, PlanArgs};
+use crate::config::{SyncSpec, guard_policy, parse_destination, resolve, ssh_options};
 use crate::engine::{self, OnChange, Planned};
 use crate::exit::Status;
 use crate::manifest::write_atomic;
@@ -15,7 +17,6 @@ use crate::saved::{SavedPlan, fingerprint};
 use crate::scan::{Scan, ScanOptions, default_cache_file, scan};
 use crate::timefmt;
 use crate::transport::Transport;
-use crate::transport::local::LocalDir;
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::{IsTerminal, Write};
@@ -43,6 +44,13 @@ pub fn run(cli: Cli) -> anyhow::Result<Status> {
             plan_command(&ui, &spec, &Output::of(&args), args.detailed_exitcode)
         }
         Command::Apply(args) => apply_command(&ui, &args),
+        Command::Config { action: ConfigAction::Check { file } } => jobs::config_check(&file),
+        Command::Jobs { file, next } => jobs::list_jobs(&file, next),
+        Command::Run { file, name, log_format } => {
+            jobs::run_job(&file, &name, log_format, ui.quiet)
+        }
+        Command::Daemon { file, log_format } => jobs::run_daemon(&file, log_format),
+        Command::Status { file, json } => jobs::status(&file, json),
         Command::Completions { shell } => {
             crate::cli::write_completions(shell, &mut std::io::stdout().lock());
             Ok(Status::Success)
@@ -102,13 +110,6 @@ impl<'a> Output<'a> {
     }
 }
 
-fn open_destination(spec: &SyncSpec) -> anyhow::Result<Box<dyn Transport>> {
-    Ok(match &spec.dest {
-        Destination::Local(p) => Box::new(LocalDir::new(p)),
-        Destination::Ssh(t) => crate::transport::ssh::open(t, &spec.ssh)?,
-    })
-}
-
 /// A scanned source and the plan against one destination.
 struct Prepared {
     scanned: Scan,
@@ -154,7 +155,7 @@ fn plan_command(
     out: &Output<'_>,
     detailed: bool,
 ) -> anyhow::Result<Status> {
-    let mut dest = open_destination(spec)?;
+    let mut dest = engine::open(spec)?;
     let p = prepare(ui, spec, dest.as_mut())?;
     let now = SystemTime::now();
     let r = PlanReport {
@@ -210,7 +211,7 @@ fn save_plan(spec: &SyncSpec, p: &Prepared, now: SystemTime, file: &Path) -> any
 
 fn sync(ui: &Ui, spec: &SyncSpec) -> anyhow::Result<Status> {
     let started = Instant::now();
-    let mut dest = open_destination(spec)?;
+    let mut dest = engine::open(spec)?;
     let p = prepare(ui, spec, dest.as_mut())?;
     execute(ui, spec, dest.as_mut(), p, OnChange::Replan, started)
 }
@@ -266,7 +267,7 @@ fn apply_command(ui: &Ui, args: &ApplyArgs) -> anyhow::Result<Status> {
             saved.created_at
         )
     };
-    let mut dest = open_destination(&spec)?;
+    let mut dest = engine::open(&spec)?;
     let dest_manifest = dest.read_manifest()?.unwrap_or_default();
     let (generation, hash) = fingerprint(&dest_manifest);
     if (generation, hash) != (saved.dest_generation, saved.dest_hash) {
@@ -313,7 +314,7 @@ fn apply_command(ui: &Ui, args: &ApplyArgs) -> anyhow::Result<Status> {
 }
 
 /// Write to stdout, treating a closed pipe (`tern plan | head`) as success.
-fn write_or_pipe_closed(out: &mut impl Write, data: &[u8]) -> anyhow::Result<()> {
+pub(crate) fn write_or_pipe_closed(out: &mut impl Write, data: &[u8]) -> anyhow::Result<()> {
     match out.write_all(data).and_then(|()| out.flush()) {
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
         r => Ok(r.context("cannot write to standard output")?),

@@ -1,0 +1,198 @@
+//! The job commands: `config check`, `jobs`, `run`, `daemon`, `status`.
+
+use super::write_or_pipe_closed;
+use crate::cli::{JobFileArg, LogFormatArg};
+use crate::exit::Status;
+use crate::history::{self, Outcome, Record};
+use crate::jobs::{self, JobFile};
+use crate::log::{LogFormat, Logger};
+use crate::{daemon, runner};
+use chrono::Utc;
+use indicatif::HumanBytes;
+use serde::Serialize;
+use std::fmt::Write as _;
+use std::path::PathBuf;
+use std::sync::atomic::AtomicBool;
+
+fn config_path(arg: &JobFileArg) -> PathBuf {
+    arg.config.clone().unwrap_or_else(jobs::default_path)
+}
+
+fn load(arg: &JobFileArg) -> anyhow::Result<JobFile> {
+    Ok(jobs::load(&config_path(arg))?)
+}
+
+fn logger(f: LogFormatArg) -> Logger {
+    Logger { format: if f == LogFormatArg::Json { LogFormat::Json } else { LogFormat::Human } }
+}
+
+pub(super) fn config_check(arg: &JobFileArg) -> anyhow::Result<Status> {
+    let path = config_path(arg);
+    match jobs::load(&path) {
+        Ok(file) => {
+            let scheduled = file.jobs.iter().filter(|j| j.schedule.is_some()).count();
+            println!("{}: ok, {} jobs ({scheduled} scheduled)", path.display(), file.jobs.len());
+            Ok(Status::Success)
+        }
+        Err(errors) => {
+            for e in &errors.0 {
+                eprintln!("tern: error: {e}");
+            }
+            Ok(Status::Error)
+        }
+    }
+}
+
+pub(super) fn list_jobs(arg: &JobFileArg, next: usize) -> anyhow::Result<Status> {
+    let file = load(arg)?;
+    let mut out = String::new();
+    let now = Utc::now();
+    for job in &file.jobs {
+        let _ = writeln!(out, "{}", job.name);
+        let _ = writeln!(out, "  source:       {}", job.source.display());
+        for (d, _) in &job.destinations {
+            let _ = writeln!(out, "  destination:  {d}");
+        }
+        match &job.schedule {
+            Some(s) => {
+                let _ =
+                    writeln!(out, "  schedule:     {} ({}) in {}", s.expr(), s.describe(), s.tz());
+                for t in s.upcoming(now, next) {
+                    let _ =
+                        writeln!(out, "  next:         {}", t.format("%Y-%m-%d %H:%M:%S %Z (%:z)"));
+                }
+            }
+            None => {
+                let _ = writeln!(out, "  schedule:     none (run it with `tern run {}`)", job.name);
+            }
+        }
+    }
+    write_or_pipe_closed(&mut std::io::stdout().lock(), out.as_bytes())?;
+    Ok(Status::Success)
+}
+
+pub(super) fn run_job(
+    arg: &JobFileArg,
+    name: &str,
+    log: LogFormatArg,
+    quiet: bool,
+) -> anyhow::Result<Status> {
+    let file = load(arg)?;
+    let Some(job) = file.job(name) else {
+        let known: Vec<&str> = file.jobs.iter().map(|j| j.name.as_str()).collect();
+        anyhow::bail!(
+            "no job named {name:?} in {}; the jobs are: {}",
+            file.path.display(),
+            known.join(", ")
+        );
+    };
+    let never = AtomicBool::new(false);
+    let records = runner::run_job(job, "manual", &never, &logger(log), &history::default_path());
+    if !quiet {
+        let mut out = String::new();
+        for r in &records {
+            let _ = writeln!(out, "{}", status_line(r));
+        }
+        write_or_pipe_closed(&mut std::io::stdout().lock(), out.as_bytes())?;
+    }
+    Ok(if records.iter().all(|r| r.outcome == Outcome::Success) {
+        Status::Success
+    } else if records.iter().all(|r| matches!(r.outcome, Outcome::Success | Outcome::Partial)) {
+        Status::Partial
+    } else {
+        Status::Error
+    })
+}
+
+fn status_line(r: &Record) -> String {
+    let mut s = format!(
+        "{} -> {}: {} ({} created, {} updated, {} deleted, {} sent, {:.1}s)",
+        r.job,
+        r.destination,
+        r.outcome.name(),
+        r.created,
+        r.updated,
+        r.deleted,
+        HumanBytes(r.bytes_sent),
+        r.duration_ms as f64 / 1000.0
+    );
+    if let Some(e) = &r.error {
+        let _ = write!(s, ": {e}");
+    }
+    s
+}
+
+pub(super) fn run_daemon(arg: &JobFileArg, log: LogFormatArg) -> anyhow::Result<Status> {
+    daemon::run(daemon::Options {
+        config: config_path(arg),
+        history: history::default_path(),
+        log: logger(log),
+    })
+}
+
+#[derive(Serialize)]
+struct StatusRow<'a> {
+    job: &'a str,
+    destination: &'a str,
+    last_run: Option<&'a Record>,
+    next_run: Option<String>,
+}
+
+pub(super) fn status(arg: &JobFileArg, json: bool) -> anyhow::Result<Status> {
+    let file = load(arg)?;
+    let records = history::read(&history::default_path())?;
+    let now = Utc::now();
+    let mut rows = Vec::new();
+    for job in &file.jobs {
+        let next_run = job.schedule.as_ref().and_then(|s| s.next_after(now)).map(|t| {
+            let tz = job.schedule.as_ref().map(|s| s.tz()).unwrap_or(chrono_tz::Tz::UTC);
+            t.with_timezone(&tz).to_rfc3339()
+        });
+        for (d, _) in &job.destinations {
+            let last = records.iter().rev().find(|r| {
+                r.job == job.name && &r.destination == d && r.outcome != Outcome::Skipped
+            });
+            rows.push(StatusRow {
+                job: &job.name,
+                destination: d,
+                last_run: last,
+                next_run: next_run.clone(),
+            });
+        }
+    }
+    let text = if json {
+        let mut t = serde_json::to_string_pretty(&rows)?;
+        t.push('\n');
+        t
+    } else {
+        let mut t = String::new();
+        for r in &rows {
+            let _ = writeln!(t, "{} -> {}", r.job, r.destination);
+            match r.last_run {
+                Some(l) => {
+                    let _ = writeln!(
+                        t,
+                        "  last run: {} {} in {:.1}s, {} created, {} updated, {} deleted, {} sent",
+                        l.started,
+                        l.outcome.name(),
+                        l.duration_ms as f64 / 1000.0,
+                        l.created,
+                        l.updated,
+                        l.deleted,
+                        HumanBytes(l.bytes_sent)
+                    );
+                    if let Some(e) = &l.error {
+                        let _ = writeln!(t, "  error:    {e}");
+                    }
+                }
+                None => {
+                    let _ = writeln!(t, "  last run: never");
+                }
+            }
+            let _ = writeln!(t, "  next run: {}", r.next_run.as_deref().unwrap_or("not scheduled"));
+        }
+        t
+    };
+    write_or_pipe_closed(&mut std::io::stdout().lock(), text.as_bytes())?;
+    Ok(Status::Success)
+}

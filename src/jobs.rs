@@ -1,0 +1,456 @@
+//! The job file (`~/.config/tern/tern.toml`): TOML in, validated [`Job`]s out.
+//!
+//! Every error names `file:line` and says what to do: syntax and type errors come from the TOML
+//! parser's spans; semantic ones (a bad cron expression, an unknown time zone, a duplicate job
+//! name, a missing source) from the spans kept on each value. All errors of a file are reported
+//! at once, so `tern config check` shows everything to fix in one go.
+
+use crate::config::{Destination, SyncSpec, parse_destination};
+use crate::filter::Excludes;
+use crate::guard::{GuardPolicy, MaxDelete};
+use crate::plan::PlanOptions;
+use crate::scan::{ScanOptions, default_cache_file};
+use crate::schedule::{Schedule, parse_tz};
+use crate::transport::ssh::SshOptions;
+use crate::transport::ssh::known_hosts::HostKeyPolicy;
+use serde::Deserialize;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use toml::Spanned;
+
+/// Largest value accepted for `retries`.
+const MAX_RETRIES: u32 = 100;
+/// Longest `jitter` and `retry_delay`.
+const MAX_DELAY: Duration = Duration::from_secs(24 * 3600);
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFile {
+    #[serde(default, rename = "job")]
+    jobs: Vec<Spanned<RawJob>>,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum RawMaxDelete {
+    Count(u64),
+    Text(String),
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawJob {
+    name: Spanned<String>,
+    source: Spanned<String>,
+    destinations: Spanned<Vec<Spanned<String>>>,
+    schedule: Option<Spanned<String>>,
+    timezone: Option<Spanned<String>>,
+    #[serde(default)]
+    exclude: Vec<Spanned<String>>,
+    max_delete: Option<Spanned<RawMaxDelete>>,
+    delete: Option<bool>,
+    force: Option<bool>,
+    jitter: Option<Spanned<String>>,
+    catch_up: Option<bool>,
+    retries: Option<Spanned<u32>>,
+    retry_delay: Option<Spanned<String>>,
+    on_success: Option<String>,
+    on_failure: Option<String>,
+    ssh_config: Option<String>,
+    #[serde(default)]
+    identity: Vec<String>,
+    known_hosts: Option<String>,
+    host_key_policy: Option<Spanned<String>>,
+    remote_tern: Option<String>,
+    compress_level: Option<Spanned<i64>>,
+}
+
+/// A validated job.
+#[derive(Debug, Clone)]
+pub struct Job {
+    pub name: String,
+    pub source: PathBuf,
+    /// The destinations as written, and parsed.
+    pub destinations: Vec<(String, Destination)>,
+    /// `None`: run only with `tern run`.
+    pub schedule: Option<Schedule>,
+    pub excludes: Excludes,
+    pub delete: bool,
+    pub guards: GuardPolicy,
+    /// Random delay (up to this) added to each scheduled run.
+    pub jitter: Duration,
+    /// Run once at daemon start-up if a scheduled run was missed while it was down.
+    pub catch_up: bool,
+    /// Attempts after the first for transient failures.
+    pub retries: u32,
+    /// Delay before the first retry; doubled for each further one.
+    pub retry_delay: Duration,
+    pub on_success: Option<String>,
+    pub on_failure: Option<String>,
+    pub ssh: SshOptions,
+}
+
+impl Job {
+    /// The sync of this job to its `i`-th destination.
+    pub fn spec(&self, i: usize) -> SyncSpec {
+        SyncSpec {
+            source: self.source.clone(),
+            dest: self.destinations[i].1.clone(),
+            scan: self.scan_options(),
+            plan: PlanOptions { delete: self.delete, excludes: self.excludes.clone() },
+            ssh: self.ssh.clone(),
+            guards: self.guards.clone(),
+        }
+    }
+
+    pub fn scan_options(&self) -> ScanOptions {
+        ScanOptions {
+            checksum: false,
+            cache_file: default_cache_file(&self.source),
+            excludes: self.excludes.clone(),
+        }
+    }
+}
+
+/// A loaded job file.
+#[derive(Debug, Clone)]
+pub struct JobFile {
+    pub path: PathBuf,
+    pub jobs: Vec<Job>,
+}
+
+impl JobFile {
+    pub fn job(&self, name: &str) -> Option<&Job> {
+        self.jobs.iter().find(|j| j.name == name)
+    }
+}
+
+/// One problem in a job file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileError {
+    pub file: PathBuf,
+    pub line: usize,
+    pub message: String,
+}
+
+impl std::fmt::Display for FileError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}: {}", self.file.display(), self.line, self.message)
+    }
+}
+
+/// All problems of a job file.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{}", .0.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n"))]
+pub struct FileErrors(pub Vec<FileError>);
+
+/// `$TERN_CONFIG`, else `~/.config/tern/tern.toml`.
+pub fn default_path() -> PathBuf {
+    std::env::var_os("TERN_CONFIG")
+        .map(PathBuf::from)
+        .or_else(|| dirs::config_dir().map(|d| d.join("tern").join("tern.toml")))
+        .unwrap_or_else(|| PathBuf::from("tern.toml"))
+}
+
+/// Parse a duration like `30s`, `5m`, `2h`, `1d` or a plain number of seconds.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let t = s.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("{s:?} is not a duration; write e.g. \"30s\", \"5m\" or \"1h\""))?;
+    let secs = match unit.trim() {
+        "" | "s" => n,
+        "m" => n.saturating_mul(60),
+        "h" => n.saturating_mul(3600),
+        "d" => n.saturating_mul(86_400),
+        _ => return Err(format!("{s:?} is not a duration; write e.g. \"30s\", \"5m\" or \"1h\"")),
+    };
+    Ok(Duration::from_secs(secs))
+}
+
+/// Read and validate a job file.
+pub fn load(path: &Path) -> Result<JobFile, FileErrors> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        let hint = if e.kind() == std::io::ErrorKind::NotFound {
+            "; create it (see contrib/tern.example.toml) or pass --config FILE"
+        } else {
+            ""
+        };
+        FileErrors(vec![FileError {
+            file: path.to_owned(),
+            line: 0,
+            message: format!("cannot read: {e}{hint}"),
+        }])
+    })?;
+    parse(path, &text)
+}
+
+/// Validate the text of a job file named `path`.
+pub fn parse(path: &Path, text: &str) -> Result<JobFile, FileErrors> {
+    let line_of = |offset: usize| text[..offset.min(text.len())].matches('\n').count() + 1;
+    let raw: RawFile = toml::from_str(text).map_err(|e| {
+        let line = e.span().map_or(1, |s| line_of(s.start));
+        let message = e.message().trim().to_string();
+        FileErrors(vec![FileError { file: path.to_owned(), line, message }])
+    })?;
+    let mut errors = Vec::new();
+    let mut jobs = Vec::new();
+    let mut names: HashMap<String, usize> = HashMap::new();
+    let base = path.parent().unwrap_or(Path::new("."));
+    for raw in raw.jobs {
+        let raw = raw.into_inner();
+        let mut err = |span: std::ops::Range<usize>, message: String| {
+            errors.push(FileError { file: path.to_owned(), line: line_of(span.start), message });
+        };
+        let name = raw.name.get_ref().trim().to_string();
+        if name.is_empty() || name.contains(char::is_whitespace) || name.contains('/') {
+            err(
+                raw.name.span(),
+                format!("job name {name:?} must be a non-empty word without spaces or '/'"),
+            );
+        } else if let Some(first) = names.insert(name.clone(), line_of(raw.name.span().start)) {
+            err(
+                raw.name.span(),
+                format!(
+                    "job name {name:?} is used twice (first at line {first}); give each job its own name"
+                ),
+            );
+        }
+        let source = base.join(raw.source.get_ref());
+        match std::fs::metadata(&source) {
+            Ok(md) if md.is_dir() => {}
+            Ok(_) => {
+                err(raw.source.span(), format!("source {} is not a directory", source.display()))
+            }
+            Err(e) => err(
+                raw.source.span(),
+                format!("source {} cannot be read ({e}); check the path", source.display()),
+            ),
+        }
+        let mut destinations = Vec::new();
+        if raw.destinations.get_ref().is_empty() {
+            err(raw.destinations.span(), "job has no destinations; list at least one".into());
+        }
+        for d in raw.destinations.get_ref() {
+            match parse_destination(d.get_ref()) {
+                Ok(Destination::Local(p)) => {
+                    let p = base.join(p);
+                    let parent_ok =
+                        p.parent().is_none_or(|q| q.as_os_str().is_empty() || q.is_dir());
+                    if p.exists() && !p.is_dir() {
+                        err(d.span(), format!("destination {} is not a directory", p.display()));
+                    } else if !parent_ok {
+                        err(
+                            d.span(),
+                            format!(
+                                "destination {} cannot be created: its parent does not exist",
+                                p.display()
+                            ),
+                        );
+                    }
+                    destinations.push((d.get_ref().clone(), Destination::Local(p)));
+                }
+                Ok(remote) => destinations.push((d.get_ref().clone(), remote)),
+                Err(e) => err(d.span(), e.to_string()),
+            }
+        }
+        let tz = match &raw.timezone {
+            Some(t) => parse_tz(Some(t.get_ref())).map_err(|e| err(t.span(), e)).ok(),
+            None => Some(parse_tz(None).unwrap_or(chrono_tz::Tz::UTC)),
+        };
+        let schedule = match (&raw.schedule, tz) {
+            (Some(s), Some(tz)) => {
+                Schedule::parse(s.get_ref(), tz).map_err(|e| err(s.span(), e)).ok()
+            }
+            _ => None,
+        };
+        let excludes = {
+            let patterns: Vec<String> = raw.exclude.iter().map(|p| p.get_ref().clone()).collect();
+            Excludes::new(&patterns)
+                .map_err(|e| err(raw.exclude.first().map_or(0..0, |p| p.span()), e))
+                .unwrap_or_default()
+        };
+        let max_delete = raw.max_delete.as_ref().and_then(|m| {
+            let parsed = match m.get_ref() {
+                RawMaxDelete::Count(n) => Ok(MaxDelete::Count(*n)),
+                RawMaxDelete::Text(t) => t.parse::<MaxDelete>(),
+            };
+            parsed.map_err(|e| err(m.span(), format!("max_delete: {e}"))).ok()
+        });
+        let mut duration = |v: &Option<Spanned<String>>, what: &str, default: Duration| match v {
+            None => default,
+            Some(s) => match parse_duration(s.get_ref()) {
+                Ok(d) if d <= MAX_DELAY => d,
+                Ok(_) => {
+                    err(s.span(), format!("{what} {:?} is longer than a day", s.get_ref()));
+                    default
+                }
+                Err(e) => {
+                    err(s.span(), format!("{what}: {e}"));
+                    default
+                }
+            },
+        };
+        let jitter = duration(&raw.jitter, "jitter", Duration::ZERO);
+        let retry_delay = duration(&raw.retry_delay, "retry_delay", Duration::from_secs(5));
+        let retries = match &raw.retries {
+            Some(r) if *r.get_ref() > MAX_RETRIES => {
+                err(
+                    r.span(),
+                    format!("retries = {} is too many; at most {MAX_RETRIES}", r.get_ref()),
+                );
+                3
+            }
+            Some(r) => *r.get_ref(),
+            None => 3,
+        };
+        let host_key_policy =
+            raw.host_key_policy.as_ref().and_then(|p| match p.get_ref().as_str() {
+                "strict" => Some(HostKeyPolicy::Strict),
+                "accept-new" => Some(HostKeyPolicy::AcceptNew),
+                other => {
+                    err(
+                        p.span(),
+                        format!("host_key_policy {other:?} is not \"strict\" or \"accept-new\""),
+                    );
+                    None
+                }
+            });
+        let compress_level = match &raw.compress_level {
+            Some(c) if !(0..=22).contains(c.get_ref()) => {
+                err(c.span(), format!("compress_level {} is not from 0 to 22", c.get_ref()));
+                3
+            }
+            Some(c) => *c.get_ref() as i32,
+            None => 3,
+        };
+        let cache_dir = std::env::var_os("TERN_CACHE_DIR")
+            .map(PathBuf::from)
+            .or_else(|| dirs::cache_dir().map(|d| d.join("tern")));
+        let ssh = SshOptions {
+            config_file: raw.ssh_config.as_ref().map(|p| base.join(p)),
+            identities: raw.identity.iter().map(|p| base.join(p)).collect(),
+            known_hosts: raw.known_hosts.as_ref().map(|p| base.join(p)),
+            host_key_policy,
+            remote_tern: raw.remote_tern.clone().unwrap_or_else(|| "tern".into()),
+            compress_level,
+            cache_dir,
+        };
+        jobs.push(Job {
+            name,
+            source,
+            destinations,
+            schedule,
+            excludes,
+            delete: raw.delete.unwrap_or(true),
+            guards: GuardPolicy { max_delete, force: raw.force.unwrap_or(false) },
+            jitter,
+            catch_up: raw.catch_up.unwrap_or(true),
+            retries,
+            retry_delay,
+            on_success: raw.on_success,
+            on_failure: raw.on_failure,
+            ssh,
+        });
+    }
+    if errors.is_empty() {
+        Ok(JobFile { path: path.to_owned(), jobs })
+    } else {
+        errors.sort_by_key(|e| e.line);
+        Err(FileErrors(errors))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(text: &str) -> Result<JobFile, Vec<String>> {
+        parse(Path::new("/etc/t.toml"), text)
+            .map_err(|e| e.0.iter().map(|e| e.to_string()).collect())
+    }
+
+    #[test]
+    fn a_valid_file() {
+        let text = r#"
+[[job]]
+name = "site"
+source = "/tmp"
+destinations = ["backup1:/srv/site", "ssh://alice@b2:2222/srv"]
+schedule = "*/15 * * * *"
+timezone = "Europe/Berlin"
+exclude = ["*.tmp", "cache/"]
+max_delete = "10%"
+jitter = "30s"
+retries = 2
+"#;
+        let f = check(text).unwrap();
+        let j = &f.jobs[0];
+        assert_eq!(j.name, "site");
+        assert_eq!(j.destinations.len(), 2);
+        assert_eq!(j.guards.max_delete, Some(MaxDelete::Percent(10.0)));
+        assert_eq!(j.jitter, Duration::from_secs(30));
+        assert_eq!(j.schedule.as_ref().unwrap().tz(), chrono_tz::Europe::Berlin);
+    }
+
+    #[test]
+    fn every_error_names_its_line() {
+        let text = r#"
+[[job]]
+name = "a"
+source = "/nonexistent/source"
+destinations = ["/tmp/x"]
+schedule = "61 * * * *"
+timezone = "Mars/Base"
+
+[[job]]
+name = "a"
+source = "/tmp"
+destinations = ["ssh://host"]
+max_delete = "lots"
+retries = 1000
+jitter = "soon"
+"#;
+        let errs = check(text).unwrap_err();
+        let want = [
+            "/etc/t.toml:4: source /nonexistent/source cannot be read",
+            "/etc/t.toml:7: unknown time zone \"Mars/Base\"",
+            "/etc/t.toml:10: job name \"a\" is used twice (first at line 3)",
+            "/etc/t.toml:12: destination ssh://host is not valid",
+            "/etc/t.toml:13: max_delete:",
+            "/etc/t.toml:14: retries = 1000 is too many",
+            "/etc/t.toml:15: jitter:",
+        ];
+        for w in want {
+            assert!(errs.iter().any(|e| e.starts_with(w)), "no error like {w:?} in {errs:#?}");
+        }
+        // the bad cron expression is reported too, once the zone is valid
+        let errs = check("[[job]]\nname = \"b\"\nsource = \"/tmp\"\ndestinations = [\"/tmp/y\"]\nschedule = \"61 * * * *\"\n").unwrap_err();
+        assert!(errs[0].starts_with("/etc/t.toml:5: invalid cron expression"), "{errs:?}");
+    }
+
+    #[test]
+    fn unknown_keys_and_wrong_types_name_their_line() {
+        let errs = check("[[job]]\nname = \"a\"\nsource = \"/tmp\"\ndestinations = [\"/tmp/z\"]\nschedul = \"* * * * *\"\n").unwrap_err();
+        assert!(errs[0].starts_with("/etc/t.toml:5: unknown field `schedul`"), "{errs:?}");
+        let errs = check("[[job]]\nname = \"a\"\nsource = \"/tmp\"\ndestinations = \"/tmp/z\"\n")
+            .unwrap_err();
+        assert!(errs[0].starts_with("/etc/t.toml:4: invalid type"), "{errs:?}");
+        let errs = check("[[job]]\nname = \"a\"\nretries = 99999999999\n").unwrap_err();
+        assert!(errs[0].starts_with("/etc/t.toml:3:"), "{errs:?}");
+        let errs = check("[[job]\nname = 1\n").unwrap_err();
+        assert!(errs[0].starts_with("/etc/t.toml:1:"), "{errs:?}");
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("90").unwrap(), Duration::from_secs(90));
+        assert_eq!(parse_duration("5m").unwrap(), Duration::from_secs(300));
+        assert_eq!(parse_duration("2h").unwrap(), Duration::from_secs(7200));
+        assert!(parse_duration("5 minutes").is_err());
+        assert!(parse_duration("").is_err());
+    }
+}

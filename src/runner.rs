@@ -1,0 +1,290 @@
+//! Running one job: scan its source once, replicate to every destination in parallel (each with
+//! its own plan, retries and outcome), record the history, and run the job's hooks.
+//!
+//! Used by `tern run` and by the daemon; both go through [`crate::engine`], the one sync path.
+
+use crate::engine::{self, OnChange, SyncError};
+use crate::history::{self, Outcome, Record};
+use crate::jobs::Job;
+use crate::log::Logger;
+use crate::scan::{Scan, scan};
+use crate::timefmt;
+use crate::transport::TransportError;
+use indicatif::ProgressBar;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant, SystemTime};
+
+/// Run `job` now. `trigger` says why (`manual`, `schedule`, `catch-up`). Returns one record per
+/// destination, already appended to the history at `history_file`.
+pub fn run_job(
+    job: &Job,
+    trigger: &str,
+    cancel: &AtomicBool,
+    log: &Logger,
+    history_file: &Path,
+) -> Vec<Record> {
+    let name = Some(job.name.as_str());
+    let started = SystemTime::now();
+    let clock = Instant::now();
+    log.info(
+        name,
+        None,
+        &format!("run started ({trigger}), {} destinations", job.destinations.len()),
+    );
+    let records: Vec<Record> = match scan(&job.source, &job.scan_options(), &ProgressBar::hidden())
+    {
+        Err(e) => {
+            log.error(name, None, &format!("{e:#}"));
+            let ended = SystemTime::now();
+            job.destinations
+                .iter()
+                .map(|(d, _)| {
+                    let mut r =
+                        record(job, d, trigger, started, ended, clock.elapsed(), Outcome::Failed);
+                    r.error = Some(e.to_string());
+                    r
+                })
+                .collect()
+        }
+        Ok(scanned) => {
+            for issue in &scanned.issues {
+                log.warn(
+                    name,
+                    None,
+                    &format!(
+                        "cannot read {}: {}; its destination copies are kept",
+                        issue.path.display(),
+                        issue.message
+                    ),
+                );
+            }
+            std::thread::scope(|s| {
+                let handles: Vec<_> = (0..job.destinations.len())
+                    .map(|i| {
+                        let scanned = &scanned;
+                        s.spawn(move || sync_destination(job, i, scanned, trigger, cancel, log))
+                    })
+                    .collect();
+                handles
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, h)| {
+                        h.join().unwrap_or_else(|_| {
+                            let now = SystemTime::now();
+                            let d = &job.destinations[i].0;
+                            let mut r = record(
+                                job,
+                                d,
+                                trigger,
+                                started,
+                                now,
+                                clock.elapsed(),
+                                Outcome::Failed,
+                            );
+                            r.error = Some("internal error: the sync thread panicked".into());
+                            r
+                        })
+                    })
+                    .collect()
+            })
+        }
+    };
+    if let Err(e) = history::append(history_file, &records) {
+        log.error(name, None, &format!("cannot record history in {}: {e}", history_file.display()));
+    }
+    for r in &records {
+        let hook = if r.outcome.is_ok() { &job.on_success } else { &job.on_failure };
+        if let Some(cmd) = hook {
+            run_hook(cmd, r, log);
+        }
+    }
+    records
+}
+
+fn record(
+    job: &Job,
+    dest: &str,
+    trigger: &str,
+    started: SystemTime,
+    ended: SystemTime,
+    took: Duration,
+    outcome: Outcome,
+) -> Record {
+    Record {
+        job: job.name.clone(),
+        destination: dest.to_string(),
+        trigger: trigger.to_string(),
+        started: timefmt::rfc3339(started),
+        ended: timefmt::rfc3339(ended),
+        duration_ms: took.as_millis() as u64,
+        outcome,
+        created: 0,
+        updated: 0,
+        deleted: 0,
+        bytes_sent: 0,
+        attempts: 0,
+        error: None,
+    }
+}
+
+/// Sleep `d`, waking early if `cancel` is set. Returns false when cancelled.
+fn sleep_unless(cancel: &AtomicBool, d: Duration) -> bool {
+    let until = Instant::now() + d;
+    while Instant::now() < until {
+        if cancel.load(Ordering::Relaxed) {
+            return false;
+        }
+        std::thread::sleep((until - Instant::now()).min(Duration::from_millis(100)));
+    }
+    !cancel.load(Ordering::Relaxed)
+}
+
+/// Replicate to destination `i`, retrying transient failures with exponential backoff.
+fn sync_destination(
+    job: &Job,
+    i: usize,
+    scanned: &Scan,
+    trigger: &str,
+    cancel: &AtomicBool,
+    log: &Logger,
+) -> Record {
+    let spec = job.spec(i);
+    let dest_name = job.destinations[i].0.as_str();
+    let (name, dest) = (Some(job.name.as_str()), Some(dest_name));
+    let started = SystemTime::now();
+    let clock = Instant::now();
+    let run_id = timefmt::run_id(started);
+    let mut attempts = 0u32;
+    let result = loop {
+        attempts += 1;
+        let attempt = (|| -> Result<engine::Synced, SyncError> {
+            let mut transport = engine::open(&spec)?;
+            let planned = engine::plan_for(&spec, scanned, transport.as_mut())?;
+            let hidden = ProgressBar::hidden();
+            engine::apply_planned(
+                &spec,
+                scanned,
+                transport.as_mut(),
+                planned,
+                OnChange::Replan,
+                &run_id,
+                cancel,
+                &hidden,
+            )
+        })();
+        match attempt {
+            Err(e)
+                if e.is_transient()
+                    && attempts <= job.retries
+                    && !cancel.load(Ordering::Relaxed) =>
+            {
+                let delay = job.retry_delay.saturating_mul(1 << (attempts - 1).min(16));
+                log.warn(
+                    name,
+                    dest,
+                    &format!(
+                        "attempt {attempts} failed: {:#}; retrying in {}s",
+                        anyhow::Error::from(e),
+                        delay.as_secs()
+                    ),
+                );
+                if !sleep_unless(cancel, delay) {
+                    break Err(SyncError::Transport {
+                        dest: dest_name.into(),
+                        source: Box::new(TransportError::Interrupted),
+                    });
+                }
+            }
+            other => break other,
+        }
+    };
+    let mut rec = record(
+        job,
+        dest_name,
+        trigger,
+        started,
+        SystemTime::now(),
+        clock.elapsed(),
+        Outcome::Success,
+    );
+    rec.attempts = attempts;
+    match result {
+        Ok(synced) => {
+            let s = &synced.planned.plan.stats;
+            rec.created = s.created;
+            rec.updated = s.updated;
+            rec.deleted = s.deleted;
+            let skipped = synced.applied.as_ref().map_or(0, |a| a.skipped.len());
+            rec.bytes_sent = synced.applied.as_ref().map_or(0, |a| a.bytes_sent);
+            if !scanned.issues.is_empty() || skipped > 0 {
+                rec.outcome = Outcome::Partial;
+                rec.error = Some(format!(
+                    "{} source entries unreadable, {skipped} files skipped",
+                    scanned.issues.len()
+                ));
+            }
+            log.info(
+                name,
+                dest,
+                &format!(
+                    "{}: {} created, {} updated, {} deleted, {} bytes sent in {:.2}s",
+                    rec.outcome.name(),
+                    rec.created,
+                    rec.updated,
+                    rec.deleted,
+                    rec.bytes_sent,
+                    clock.elapsed().as_secs_f64()
+                ),
+            );
+        }
+        Err(e) => {
+            rec.outcome = match &e {
+                SyncError::Refused(_) => Outcome::Refused,
+                SyncError::Transport { source, .. }
+                    if matches!(**source, TransportError::Interrupted) =>
+                {
+                    Outcome::Interrupted
+                }
+                _ => Outcome::Failed,
+            };
+            let msg = format!("{:#}", anyhow::Error::from(e));
+            log.error(name, dest, &format!("{}: {msg}", rec.outcome.name()));
+            rec.error = Some(msg);
+        }
+    }
+    rec
+}
+
+/// Run a hook with the run's facts in its environment; its failure is logged, not fatal.
+fn run_hook(cmd: &str, r: &Record, log: &Logger) {
+    let status = Command::new("sh")
+        .arg("-c")
+        .arg(cmd)
+        .env("TERN_JOB", &r.job)
+        .env("TERN_DESTINATION", &r.destination)
+        .env("TERN_OUTCOME", r.outcome.name())
+        .env("TERN_TRIGGER", &r.trigger)
+        .env("TERN_STARTED", &r.started)
+        .env("TERN_ENDED", &r.ended)
+        .env("TERN_DURATION_MS", r.duration_ms.to_string())
+        .env("TERN_CREATED", r.created.to_string())
+        .env("TERN_UPDATED", r.updated.to_string())
+        .env("TERN_DELETED", r.deleted.to_string())
+        .env("TERN_BYTES_SENT", r.bytes_sent.to_string())
+        .env("TERN_ERROR", r.error.as_deref().unwrap_or(""))
+        .stdin(Stdio::null())
+        .status();
+    match status {
+        Ok(s) if s.success() => {}
+        Ok(s) => {
+            log.warn(Some(&r.job), Some(&r.destination), &format!("hook `{cmd}` exited with {s}"))
+        }
+        Err(e) => log.warn(
+            Some(&r.job),
+            Some(&r.destination),
+            &format!("hook `{cmd}` could not run: {e}"),
+        ),
+    }
+}
