@@ -205,6 +205,9 @@ async fn job_loop(
             }
         }
         run_now(&job, "schedule", &cancel, &opts).await;
+        if *stop.borrow() {
+            return;
+        }
         let ended = Utc::now();
         // No overlap: fire times that passed during the run are skipped, and recorded.
         let mut missed = 0u32;

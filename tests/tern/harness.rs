@@ -52,6 +52,8 @@ impl Env {
         cmd.args(args)
             .current_dir(self.dir.path())
             .env("TERN_CACHE_DIR", self.path("cache"))
+            .env("TERN_STATE_DIR", self.path("state"))
+            .env_remove("TERN_CONFIG")
             .env_remove("TERN_FAILPOINT")
             .stdin(Stdio::null());
         Run { cmd }

@@ -4,6 +4,7 @@
 
 mod agent;
 mod crash;
+mod daemon;
 mod docs;
 mod errors;
 mod format;
