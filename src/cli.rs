@@ -16,6 +16,28 @@ Exit status:
       (their destination copies were kept)
   64  usage error: bad command-line arguments";
 
+const JOB_FILE: &str = "\
+Job file (~/.config/tern/tern.toml, $TERN_CONFIG, or --config FILE; see contrib/tern.example.toml):
+  [[job]]
+  name = \"site\"                        unique word
+  source = \"/var/www/site\"             directory (relative paths: relative to the job file)
+  destinations = [\"backup1:/srv/site\", \"/mnt/usb/site\"]   scanned once, sent to each
+  schedule = \"*/15 * * * *\"            crontab(5); 6 fields = seconds first; @daily...; omit: run only
+  timezone = \"Europe/Berlin\"           IANA name; default: local time
+  exclude = [\"*.tmp\", \"cache/\"]        gitignore syntax
+  max_delete = \"10%\"                   or a number; delete = false; force = true
+  jitter = \"30s\"                       random delay per run; catch_up = true (run once if missed)
+  retries = 3                           transient errors only; retry_delay = \"5s\", doubled each time
+  on_success = \"cmd\"                   also on_failure; environment: TERN_JOB, TERN_DESTINATION,
+                                        TERN_OUTCOME, TERN_ERROR, TERN_TRIGGER, TERN_STARTED, TERN_ENDED,
+                                        TERN_DURATION_MS, TERN_CREATED, TERN_UPDATED, TERN_DELETED,
+                                        TERN_BYTES_SENT
+  ssh_config, identity = [..], known_hosts, host_key_policy, remote_tern, compress_level: as the flags
+
+History: $TERN_STATE_DIR or ~/.local/state/tern/history.jsonl (JSON lines, bounded to 4 MiB).
+Daemon signals: SIGTERM/SIGINT stop (running transfers stop before their commit; exit 0),
+SIGHUP reloads the job file (a bad file is reported and the old jobs keep running).";
+
 const ABOUT: &str =
     "Replicate file trees to local directories or SSH hosts, sending only what changed";
 
@@ -61,6 +83,7 @@ pub enum Command {
     Apply(ApplyArgs),
 
     /// Check the job file; every problem is listed with file:line
+    #[command(after_help = JOB_FILE)]
     Config {
         #[command(subcommand)]
         action: ConfigAction,
@@ -90,6 +113,7 @@ pub enum Command {
     },
 
     /// Run every scheduled job on its cron schedule until SIGTERM or SIGINT (SIGHUP reloads)
+    #[command(after_help = JOB_FILE)]
     Daemon {
         #[command(flatten)]
         file: JobFileArg,
