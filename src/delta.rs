@@ -73,36 +73,10 @@ impl Delta {
     /// The delta from `base` to `next`. Files whose path is in `staged` (path to staged id) and
     /// whose chunk list is not trivial are sent by reference to their staged copy.
     pub fn between(base: &Manifest, next: &Manifest, staged: &HashMap<RelPath, u64>) -> Delta {
-        let old: HashMap<&RelPath, &Entry> = base.entries.iter().map(|e| (&e.path, e)).collect();
-        let new_paths: HashSet<&RelPath> = next.entries.iter().map(|e| &e.path).collect();
-        let mut removes: Vec<RelPath> = Vec::new();
-        for e in &base.entries {
-            let covered = removes.last().is_some_and(|r| r.is_ancestor_of(&e.path));
-            if !covered && !new_paths.contains(&e.path) {
-                removes.push(e.path.clone());
-            }
-        }
-        let mut upserts = Vec::new();
-        for e in &next.entries {
-            if old.get(&e.path).is_some_and(|o| *o == e) {
-                continue;
-            }
-            let upsert = match (&e.kind, staged.get(&e.path)) {
-                (Kind::File(d), Some(&id)) if !d.stored_chunks().is_empty() => Upsert::File {
-                    path: e.path.clone(),
-                    meta: e.meta,
-                    chunks: Chunks::Staged { id, size: d.size, hash: d.hash },
-                },
-                _ => Upsert::Entry(e.clone()),
-            };
-            upserts.push(upsert);
-        }
-        Delta {
-            base_generation: base.generation,
-            generation: next.generation,
-            removes,
-            upserts,
-            expected: ContentHash::of(&next.encode_body()),
+        // Encoding borrows the entries; decoding our own encoding cannot fail.
+        match Delta::decode(&encode_between(base, next, staged)) {
+            Ok(d) => d,
+            Err(e) => unreachable!("a delta tern encoded does not decode: {e}"),
         }
     }
 
@@ -174,25 +148,15 @@ impl Delta {
         w.varint(self.upserts.len() as u64);
         for u in &self.upserts {
             match u {
-                Upsert::Entry(e) => {
-                    w.u8(0);
-                    crate::manifest::encode_entry(&mut w, e);
-                }
-                Upsert::File { path, meta, chunks } => {
+                Upsert::Entry(e) => encode_upsert_entry(&mut w, e),
+                Upsert::File { path, meta, chunks: Chunks::Inline(d) } => {
                     w.bytes(path.as_bytes());
                     encode_meta(&mut w, meta);
-                    match chunks {
-                        Chunks::Inline(d) => {
-                            w.u8(1);
-                            encode_digest(&mut w, d);
-                        }
-                        Chunks::Staged { id, size, hash } => {
-                            w.u8(2);
-                            w.varint(*id);
-                            w.varint(*size);
-                            w.fixed(&hash.0);
-                        }
-                    }
+                    w.u8(1);
+                    encode_digest(&mut w, d);
+                }
+                Upsert::File { path, meta, chunks: Chunks::Staged { id, size, hash } } => {
+                    encode_upsert_staged(&mut w, path, meta, *id, *size, hash)
                 }
             }
         }
@@ -236,6 +200,61 @@ impl Delta {
         r.finish("manifest delta")?;
         Ok(Delta { base_generation, generation, removes, upserts, expected })
     }
+}
+
+fn encode_upsert_entry(w: &mut Writer, e: &Entry) {
+    w.u8(0);
+    crate::manifest::encode_entry(w, e);
+}
+
+fn encode_upsert_staged(
+    w: &mut Writer,
+    path: &RelPath,
+    meta: &Meta,
+    id: u64,
+    size: u64,
+    hash: &ContentHash,
+) {
+    w.bytes(path.as_bytes());
+    encode_meta(w, meta);
+    w.u8(2);
+    w.varint(id);
+    w.varint(size);
+    w.fixed(&hash.0);
+}
+
+/// The encoded delta from `base` to `next` (see [`Delta::between`]), written straight from the
+/// two manifests: a sync of a large tree does not hold a second copy of its entries.
+pub fn encode_between(base: &Manifest, next: &Manifest, staged: &HashMap<RelPath, u64>) -> Vec<u8> {
+    let new_paths: HashSet<&RelPath> = next.entries.iter().map(|e| &e.path).collect();
+    let mut removes: Vec<&RelPath> = Vec::new();
+    for e in &base.entries {
+        let covered = removes.last().is_some_and(|r| r.is_ancestor_of(&e.path));
+        if !covered && !new_paths.contains(&e.path) {
+            removes.push(&e.path);
+        }
+    }
+    drop(new_paths);
+    let changed: Vec<&Entry> =
+        next.entries.iter().filter(|e| base.get(&e.path) != Some(*e)).collect();
+    let mut w = Writer::new();
+    w.varint(base.generation);
+    w.varint(next.generation);
+    w.fixed(&ContentHash::of(&next.encode_body()).0);
+    w.varint(removes.len() as u64);
+    for r in removes {
+        w.bytes(r.as_bytes());
+    }
+    w.varint(changed.len() as u64);
+    for e in changed {
+        match (&e.kind, staged.get(&e.path)) {
+            (Kind::File(d), Some(&id)) if !d.stored_chunks().is_empty() => {
+                encode_upsert_staged(&mut w, &e.path, &e.meta, id, d.size, &d.hash)
+            }
+            _ => encode_upsert_entry(&mut w, e),
+        }
+    }
+    w.buf
 }
 
 #[cfg(test)]

@@ -138,7 +138,7 @@ pub struct PlanStats {
 #[derive(Debug, Clone)]
 pub struct Plan {
     pub changes: Vec<Change>,
-    /// The manifest to commit once every change is applied (generation set at commit).
+    /// The manifest to commit once every change is applied (the next generation).
     pub new_manifest: Manifest,
     pub stats: PlanStats,
 }
@@ -308,7 +308,7 @@ pub fn plan(source: &Manifest, dest: &Manifest, protected: &[RelPath], opts: &Pl
             stats.bytes_reused += r.bytes_reused();
         }
     }
-    let new_manifest = Manifest { generation: dest.generation, entries: new_entries };
+    let new_manifest = Manifest { generation: dest.generation + 1, entries: new_entries };
     Plan { changes, new_manifest, stats }
 }
 

@@ -16,7 +16,6 @@ use crate::manifest::{
 use crate::path::{MAX_PATH_LEN, RelPath};
 use indicatif::ProgressBar;
 use rayon::prelude::*;
-use std::collections::HashMap;
 use std::fs::{File, Metadata};
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
@@ -225,25 +224,25 @@ pub fn scan(root: &Path, opts: &ScanOptions, progress: &ProgressBar) -> Result<S
     let total: u64 = pending.iter().map(|p| p.stamp.size).sum();
     progress.set_length(total);
     let results: Vec<Result<(Entry, Stamp, bool), ScanIssue>> = pending
-        .par_iter()
+        .into_par_iter()
         .map(|p| {
             if let Some(hit) = cache.lookup(&p.path, &p.stamp) {
                 progress.inc(p.stamp.size);
-                let entry = Entry {
-                    path: p.path.clone(),
-                    meta: hit.meta,
-                    kind: Kind::File(hit.digest.clone()),
-                };
+                let entry =
+                    Entry { path: p.path, meta: hit.meta, kind: Kind::File(hit.digest.clone()) };
                 return Ok((entry, p.stamp, false));
             }
             let (entry, stamp) = hash_file(&root.join(p.path.as_path()), &p.path)
-                .map_err(|message| ScanIssue { path: p.path.clone(), message })?;
+                .map_err(|message| ScanIssue { path: p.path, message })?;
             progress.inc(p.stamp.size);
             Ok((entry, stamp, true))
         })
         .collect();
 
-    let mut new_cache = HashCache { scan_start: Some(started), entries: HashMap::new() };
+    let old_cache_len = cache.entries.len();
+    drop(cache);
+    // Files with their stamps, for the next scan's cache; directories and links without.
+    let mut stamped: Vec<(Entry, Option<Stamp>)> = entries.into_iter().map(|e| (e, None)).collect();
     for r in results {
         match r {
             Ok((entry, stamp, hashed)) => {
@@ -255,23 +254,22 @@ pub fn scan(root: &Path, opts: &ScanOptions, progress: &ProgressBar) -> Result<S
                 } else {
                     stats.cached_files += 1;
                 }
-                if let Kind::File(d) = &entry.kind {
-                    let cached = CachedFile { stamp, meta: entry.meta, digest: d.clone() };
-                    new_cache.entries.insert(entry.path.clone(), cached);
-                }
-                entries.push(entry);
+                stamped.push((entry, Some(stamp)));
             }
             Err(issue) => issues.push(issue),
         }
     }
+    stamped.sort_by(|a, b| a.0.path.cmp(&b.0.path));
+    // Every file a hit and no file gone: the cache on disk already says all this.
+    let unchanged = stats.hashed_files == 0 && stats.files as usize == old_cache_len;
     if let Some(f) = &opts.cache_file
-        && let Err(e) = new_cache.store(f)
+        && !unchanged
+        && let Err(e) = HashCache::store(f, started, &stamped)
     {
         progress.println(format!("tern: warning: cannot write hash cache {}: {e}", f.display()));
     }
-
-    let mut manifest = Manifest { generation: 0, entries };
-    manifest.sort();
+    let manifest =
+        Manifest { generation: 0, entries: stamped.into_iter().map(|(e, _)| e).collect() };
     stats.entries = manifest.entries.len() as u64;
     issues.sort_by(|a, b| a.path.cmp(&b.path));
     Ok(Scan { manifest, issues, stats })
@@ -309,17 +307,19 @@ struct CachedFile {
     digest: crate::chunk::FileDigest,
 }
 
-/// Digests of the previous scan of one source, keyed by path.
+/// Digests of the previous scan of one source, sorted by path (a sorted Vec costs far less memory
+/// than a map, and the file is written in that order).
 #[derive(Default)]
 struct HashCache {
     scan_start: Option<SystemTime>,
-    entries: HashMap<RelPath, CachedFile>,
+    entries: Vec<(RelPath, CachedFile)>,
 }
 
 impl HashCache {
     fn lookup(&self, path: &RelPath, stamp: &Stamp) -> Option<&CachedFile> {
         let start = self.scan_start?;
-        let hit = self.entries.get(path).filter(|c| c.stamp == *stamp)?;
+        let i = self.entries.binary_search_by(|(p, _)| p.cmp(path)).ok()?;
+        let hit = Some(&self.entries[i].1).filter(|c| c.stamp == *stamp)?;
         let ctime = SystemTime::UNIX_EPOCH.checked_add(Duration::new(
             hit.stamp.ctime.secs.max(0) as u64,
             hit.stamp.ctime.nanos,
@@ -343,7 +343,7 @@ impl HashCache {
         let nanos = r.varint_max("scan start", 999_999_999)? as u32;
         let scan_start = SystemTime::UNIX_EPOCH.checked_add(Duration::new(secs, nanos));
         let n = r.varint("cache entries")?;
-        let mut entries = HashMap::with_capacity(n.min(r.remaining() as u64 / 40) as usize);
+        let mut entries = Vec::with_capacity(n.min(r.remaining() as u64 / 40) as usize);
         for _ in 0..n {
             let path = RelPath::new(r.bytes("path", MAX_PATH_LEN)?)
                 .map_err(|e| DecodeError::invalid("path", e.to_string()))?;
@@ -353,29 +353,37 @@ impl HashCache {
             let dev = r.varint("device")?;
             let digest = decode_digest(&mut r)?;
             let stamp = Stamp { size: digest.size, mtime: meta.mtime, ctime, ino, dev };
-            entries.insert(path, CachedFile { stamp, meta, digest });
+            entries.push((path, CachedFile { stamp, meta, digest }));
         }
         r.finish("hash cache")?;
+        // Written sorted; a file that is not is still usable once sorted.
+        if !entries.is_sorted_by(|a, b| a.0 < b.0) {
+            entries.sort_by(|a, b| a.0.cmp(&b.0));
+            entries.dedup_by(|a, b| a.0 == b.0);
+        }
         Ok(HashCache { scan_start, entries })
     }
 
-    fn store(&self, file: &Path) -> std::io::Result<()> {
+    /// Write the files of `stamped` (sorted by path) as the cache of a scan started at `start`.
+    fn store(
+        file: &Path,
+        start: SystemTime,
+        stamped: &[(Entry, Option<Stamp>)],
+    ) -> std::io::Result<()> {
         let mut w = Writer::new();
-        let since = self
-            .scan_start
-            .and_then(|s| s.duration_since(SystemTime::UNIX_EPOCH).ok())
-            .unwrap_or_default();
+        let since = start.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default();
         w.varint(since.as_secs());
         w.varint(u64::from(since.subsec_nanos()));
-        w.varint(self.entries.len() as u64);
-        for (path, c) in &self.entries {
-            w.bytes(path.as_bytes());
-            encode_meta(&mut w, &c.meta);
-            w.zigzag(c.stamp.ctime.secs);
-            w.varint(u64::from(c.stamp.ctime.nanos));
-            w.varint(c.stamp.ino);
-            w.varint(c.stamp.dev);
-            encode_digest(&mut w, &c.digest);
+        let files = || stamped.iter().filter_map(|(e, s)| Some((e, s.as_ref()?, e.digest()?)));
+        w.varint(files().count() as u64);
+        for (e, stamp, digest) in files() {
+            w.bytes(e.path.as_bytes());
+            encode_meta(&mut w, &e.meta);
+            w.zigzag(stamp.ctime.secs);
+            w.varint(u64::from(stamp.ctime.nanos));
+            w.varint(stamp.ino);
+            w.varint(stamp.dev);
+            encode_digest(&mut w, digest);
         }
         if let Some(dir) = file.parent() {
             std::fs::create_dir_all(dir)?;

@@ -13,6 +13,7 @@ use crate::transport::{
     Commit, CommitOp, CommitReport, StageHeader, StageOutcome, Transport, TransportError,
 };
 use indicatif::ProgressBar;
+use std::borrow::Cow;
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
@@ -144,12 +145,11 @@ pub fn apply(
             .filter(|(_, e)| !dropped.contains(&e.path))
             .map(|&(id, e)| CommitOp::Place { path: e.path.clone(), id }),
     );
-    let mut manifest = if dropped.is_empty() {
-        plan.new_manifest.clone()
+    let manifest = if dropped.is_empty() {
+        Cow::Borrowed(&plan.new_manifest)
     } else {
-        revert(&plan.new_manifest, dest_manifest, &dropped)
+        Cow::Owned(revert(&plan.new_manifest, dest_manifest, &dropped))
     };
-    manifest.generation = dest_manifest.generation + 1;
     if cancel.load(Ordering::Relaxed) {
         return Err(TransportError::Interrupted);
     }

@@ -13,6 +13,7 @@ use crate::hash::ContentHash;
 use crate::manifest::Manifest;
 use crate::transport::local::LocalDir;
 use crate::transport::{Commit, Transport, TransportError};
+use std::borrow::Cow;
 use std::io::{self, Read, Write};
 use std::path::PathBuf;
 
@@ -131,10 +132,12 @@ pub fn serve(root: PathBuf, input: impl Read, output: impl Write) -> Result<(), 
                     Some(e) => error_reply(&e),
                     None => match next_manifest(&mut dest, &bytes) {
                         Err(message) => Response::Error { transient: false, message },
-                        Ok(manifest) => match dest.commit(&Commit { run_id, ops, manifest }) {
-                            Ok(report) => Response::Committed(report),
-                            Err(e) => error_reply(&e),
-                        },
+                        Ok(m) => {
+                            match dest.commit(&Commit { run_id, ops, manifest: Cow::Owned(m) }) {
+                                Ok(report) => Response::Committed(report),
+                                Err(e) => error_reply(&e),
+                            }
+                        }
                     },
                 }
             }

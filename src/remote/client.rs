@@ -3,7 +3,6 @@
 
 use super::wire::{Counted, Wire};
 use super::{MAX_DATA, PROTOCOL_VERSION, Request, Response};
-use crate::delta::Delta;
 use crate::hash::ContentHash;
 use crate::manifest::{Manifest, write_atomic};
 use crate::path::RelPath;
@@ -243,7 +242,7 @@ impl Transport for RemoteClient<'_> {
             })
             .collect();
         let base = self.base.take().unwrap_or_default();
-        let delta = Delta::between(&base, &commit.manifest, &staged).encode();
+        let delta = crate::delta::encode_between(&base, &commit.manifest, &staged);
         for part in delta.chunks(MAX_DATA) {
             self.send(&Request::CommitDelta(part.to_vec()))?;
         }
@@ -258,7 +257,6 @@ impl Transport for RemoteClient<'_> {
             }
             let _ = write_atomic(f, &commit.manifest.encode());
         }
-        self.base = Some(commit.manifest.clone());
         Ok(report)
     }
 }

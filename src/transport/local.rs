@@ -36,8 +36,13 @@ struct Staging {
     file: File,
     path: PathBuf,
     written: u64,
+    /// The bytes written, while the file is small: its digest is then computed from memory.
+    small: Vec<u8>,
     failed: Option<StageOutcome>,
 }
+
+/// Files up to this size are digested from memory rather than read back.
+const DIGEST_IN_MEMORY: u64 = 1 << 20;
 
 /// A destination directory on this machine.
 pub struct LocalDir {
@@ -126,7 +131,17 @@ impl LocalDir {
             return Err(TransportError::io("write staged file", s.path.display(), e));
         }
         s.written += data.len() as u64;
+        if s.header.size <= DIGEST_IN_MEMORY && s.written <= DIGEST_IN_MEMORY {
+            s.small.extend_from_slice(data);
+        }
         Ok(())
+    }
+
+    /// Make everything written so far durable: one `syncfs` instead of an fsync per file or
+    /// directory (the difference between seconds and minutes for 100k small files).
+    fn sync_filesystem(&self) -> Result<(), TransportError> {
+        let dir = File::open(self.state()).map_err(|e| self.io("open", &self.state(), e))?;
+        rustix::fs::syncfs(&dir).map_err(|e| self.io("sync", &self.root, e.into()))
     }
 }
 
@@ -218,8 +233,14 @@ impl Transport for LocalDir {
             .custom_flags(libc::O_NOFOLLOW)
             .open(&path)
             .map_err(|e| self.io("create staged file", &path, e))?;
-        self.current =
-            Some(Staging { header: header.clone(), file, path, written: 0, failed: None });
+        self.current = Some(Staging {
+            header: header.clone(),
+            file,
+            path,
+            written: 0,
+            small: Vec::new(),
+            failed: None,
+        });
         Ok(())
     }
 
@@ -285,6 +306,10 @@ impl Transport for LocalDir {
         // Read the staged bytes back (from the page cache) to hash and chunk them: the digest both
         // verifies the file and gives the chunk list a manifest delta may refer to.
         let digest = match s.failed {
+            None if s.written == s.header.size && s.small.len() as u64 == s.written => {
+                crate::chunk::digest_reader(&s.small[..])
+                    .map_err(|e| self.io("digest staged file", &s.path, e))?
+            }
             None if s.written == s.header.size => File::open(&s.path)
                 .and_then(crate::chunk::digest_reader)
                 .map_err(|e| self.io("read staged file", &s.path, e))?,
@@ -299,8 +324,7 @@ impl Transport for LocalDir {
                 let meta = s.header.meta;
                 let finish = || -> io::Result<()> {
                     s.file.set_permissions(fs::Permissions::from_mode(meta.mode))?;
-                    filetime::set_file_handle_times(&s.file, None, Some(to_filetime(meta.mtime)))?;
-                    s.file.sync_all()
+                    filetime::set_file_handle_times(&s.file, None, Some(to_filetime(meta.mtime)))
                 };
                 finish().map_err(|e| self.io("finish staged file", &s.path, e))?;
                 StageOutcome::Ok
@@ -319,6 +343,10 @@ impl Transport for LocalDir {
         if self.current.is_some() {
             return Err(TransportError::Protocol("finish_staging with a file still open".into()));
         }
+        // Staged content is durable before any of it is renamed into place.
+        if !self.outcomes.is_empty() {
+            self.sync_filesystem()?;
+        }
         Ok(std::mem::take(&mut self.outcomes))
     }
 
@@ -336,6 +364,8 @@ impl Transport for LocalDir {
         }
         crate::failpoint::hit("before-manifest");
         c.finish_dirs(&commit.manifest)?;
+        // Every rename is durable before the manifest says it happened.
+        self.sync_filesystem()?;
         let manifest_path = self.state().join("manifest");
         commit.manifest.store(&manifest_path).map_err(|e| self.io("write", &manifest_path, e))?;
         crate::failpoint::hit("after-manifest");
@@ -587,7 +617,7 @@ impl<'a> Committer<'a> {
                     f.set_permissions(fs::Permissions::from_mode(meta.mode))?;
                     filetime::set_file_handle_times(&f, None, Some(to_filetime(meta.mtime)))?;
                 }
-                f.sync_all()
+                Ok(())
             };
             match finish() {
                 Ok(()) => {}

@@ -68,10 +68,11 @@ impl CommitOp {
 
 /// A batch of operations and the manifest that describes the destination after them.
 #[derive(Debug, Clone)]
-pub struct Commit {
+pub struct Commit<'a> {
     pub run_id: String,
     pub ops: Vec<CommitOp>,
-    pub manifest: Manifest,
+    /// Borrowed from the plan when nothing was dropped, so a large manifest is not copied.
+    pub manifest: std::borrow::Cow<'a, Manifest>,
 }
 
 /// What a commit did.

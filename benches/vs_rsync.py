@@ -1,0 +1,474 @@
+#!/usr/bin/env python3
+"""tern against rsync, over the same OpenSSH server, on one machine, in one run.
+
+Starts its own sshd on 127.0.0.1 (throwaway keys, as the tests do) behind a counting TCP relay,
+generates seeded data sets, and runs `tern sync`, `rsync -a --delete` and
+`rsync -a --delete -z --compress-choice=zstd` on each scenario, alternating the tools, several
+times, reporting medians of:
+
+- wall time, client CPU time and peak RSS (GNU time around the client, which includes the ssh
+  child for rsync, as tern's SSH is in-process);
+- remote CPU time and peak RSS (the remote command runs under GNU time through a wrapper given as
+  `--remote-tern` / `--rsync-path`). GNU time, a small C program, is the parent because Linux folds
+  the pre-exec memory of a forking parent into the child's peak RSS: measured from Python, every
+  tool would show Python's size;
+- bytes on the wire in both directions, counted by the relay between client and sshd (SSH framing
+  included, the same for every tool).
+
+Usage: benches/vs-rsync.sh [SIZE]   (SIZE scales every data set; 1 = the sizes of issue 6)
+"""
+import argparse
+import json
+import os
+import random
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TERN = os.path.join(ROOT, "target", "release", "tern")
+TIME = "/usr/bin/time"
+TIME_FORMAT = "%e %U %S %M"
+SSHD = "/usr/sbin/sshd"
+TOOLS = ["tern", "rsync", "rsync-z"]
+
+WORDS = (
+    "the of and to in is that for it as was with be by on not he this are or his from at which "
+    "but have an they you were her she there been one all we their has would when if so no will "
+    "error warning info debug request response user session token index value key count total "
+    "fn let mut pub struct impl return match Some None Ok Err self use mod crate where async await "
+    "GET POST 200 404 500 /api/v1/items /static/app.js latency_ms bytes=1024 host=web-01 pid=4242"
+).split()
+
+
+# ---------------------------------------------------------------- data sets (seeded, reproducible)
+
+def text(rng, n):
+    out, size = [], 0
+    while size < n:
+        line = " ".join(rng.choice(WORDS) for _ in range(rng.randint(4, 14))) + "\n"
+        out.append(line)
+        size += len(line)
+    return "".join(out).encode()[:n]
+
+
+def set_mtime(path, secs):
+    os.utime(path, (secs, secs), follow_symlinks=False)
+
+
+def small_tree(root, seed, files, dirs):
+    rng = random.Random(seed)
+    for i in range(files):
+        d = os.path.join(root, f"d{i % dirs:04d}")
+        os.makedirs(d, exist_ok=True)
+        size = int(64 * (512 ** rng.random()))  # 64 B .. 32 KiB, log-uniform
+        p = os.path.join(d, f"f{i:06d}.txt")
+        with open(p, "wb") as f:
+            f.write(text(rng, size))
+        set_mtime(p, 1_700_000_000 + i)
+
+
+def churn(root, seed, files, dirs):
+    """1% of the files changed, 0.5% added, 0.5% deleted."""
+    rng = random.Random(seed)
+    paths = sorted(os.path.join(dp, f) for dp, _, fs in os.walk(root) for f in fs)
+    k = max(1, len(paths) // 100)
+    for p in rng.sample(paths, k):
+        size = os.path.getsize(p)
+        with open(p, "wb") as f:
+            f.write(text(rng, size))
+        set_mtime(p, 1_800_000_000)
+    for p in rng.sample(paths, max(1, k // 2)):
+        if os.path.exists(p):
+            os.unlink(p)
+    for i in range(max(1, k // 2)):
+        d = os.path.join(root, f"d{rng.randrange(dirs):04d}")
+        os.makedirs(d, exist_ok=True)
+        p = os.path.join(d, f"new{seed}_{i}.txt")
+        with open(p, "wb") as f:
+            f.write(text(rng, int(64 * (512 ** rng.random()))))
+
+
+def big_file(root, seed, size):
+    """Half compressible text, half random."""
+    rng = random.Random(seed)
+    p = os.path.join(root, "big.bin")
+    block = 1 << 20
+    with open(p, "wb") as f:
+        written = 0
+        while written < size:
+            n = min(block, size - written)
+            f.write(text(rng, n) if written < size // 2 else rng.randbytes(n))
+            written += n
+    set_mtime(p, 1_700_000_000)
+
+
+def big_edit(root, seed):
+    """10 scattered 4 KiB overwrites and 3 small insertions that shift the content."""
+    rng = random.Random(seed)
+    p = os.path.join(root, "big.bin")
+    size = os.path.getsize(p)
+    with open(p, "r+b") as f:
+        for _ in range(10):
+            f.seek(rng.randrange(0, max(1, size - 4096)))
+            f.write(rng.randbytes(4096))
+    inserts = sorted(rng.randrange(0, size) for _ in range(3))
+    tmp = p + ".tmp"
+    with open(p, "rb") as src, open(tmp, "wb") as dst:
+        pos = 0
+        for at in inserts:
+            dst.write(src.read(at - pos))
+            dst.write(b"<<inserted %d>>" % at)
+            pos = at
+        shutil.copyfileobj(src, dst, 1 << 20)
+    os.replace(tmp, p)
+    set_mtime(p, 1_800_000_000)
+
+
+def bulk_text(root, seed, total):
+    rng = random.Random(seed)
+    i = 0
+    while total > 0:
+        n = min(total, 1 << 20)
+        d = os.path.join(root, f"logs{i // 100:03d}")
+        os.makedirs(d, exist_ok=True)
+        p = os.path.join(d, f"part{i:05d}.log")
+        with open(p, "wb") as f:
+            f.write(text(rng, n))
+        set_mtime(p, 1_700_000_000 + i)
+        total -= n
+        i += 1
+
+
+def tiny_tree(root, seed, files):
+    rng = random.Random(seed)
+    for i in range(files):
+        d = os.path.join(root, f"t{i // 200:05d}")
+        if i % 200 == 0:
+            os.makedirs(d, exist_ok=True)
+        p = os.path.join(d, f"{i:07d}")
+        with open(p, "wb") as f:
+            f.write(text(rng, 100))
+        set_mtime(p, 1_700_000_000)
+
+
+def parse_time(line):
+    """A `%e %U %S %M` line of GNU time: wall, user, system seconds, peak RSS in KiB."""
+    parts = line.split()
+    if len(parts) != 4:
+        return None
+    wall, user, system, rss = parts
+    return {"wall": float(wall), "cpu": float(user) + float(system), "rss": int(rss)}
+
+
+# ---------------------------------------------------------------- sshd and the counting relay
+
+class Relay:
+    """A TCP relay from a local port to sshd that counts bytes in both directions."""
+
+    def __init__(self, target):
+        self.target = target
+        self.up = self.down = 0
+        self.lock = threading.Lock()
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.port = self.sock.getsockname()[1]
+        threading.Thread(target=self.accept, daemon=True).start()
+
+    def accept(self):
+        while True:
+            client, _ = self.sock.accept()
+            server = socket.create_connection(("127.0.0.1", self.target))
+            for a, b, up in ((client, server, True), (server, client, False)):
+                threading.Thread(target=self.pump, args=(a, b, up), daemon=True).start()
+
+    def pump(self, a, b, up):
+        try:
+            while True:
+                data = a.recv(1 << 16)
+                if not data:
+                    break
+                with self.lock:
+                    if up:
+                        self.up += len(data)
+                    else:
+                        self.down += len(data)
+                b.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for s in (a, b):
+                try:
+                    s.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+    def take(self):
+        with self.lock:
+            up, down = self.up, self.down
+            self.up = self.down = 0
+        return up, down
+
+
+class Sshd:
+    def __init__(self, base):
+        self.dir = os.path.join(base, "ssh")
+        self.home = os.path.join(self.dir, "home")
+        os.makedirs(os.path.join(self.home, ".ssh"))
+        bindir = os.path.join(self.dir, "bin")
+        os.makedirs(bindir)
+        for key in (os.path.join(self.dir, "host_key"), os.path.join(self.home, ".ssh", "id_ed25519")):
+            subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", key], check=True)
+        shutil.copy(os.path.join(self.home, ".ssh", "id_ed25519.pub"), os.path.join(self.dir, "authorized_keys"))
+        self.remote_log = os.path.join(self.dir, "remote.jsonl")
+        for name, real in (("tern-measured", TERN), ("rsync-measured", shutil.which("rsync"))):
+            with open(os.path.join(bindir, name), "w") as f:
+                f.write(f'#!/bin/sh\nexec {TIME} -a -o {self.remote_log} -f "{TIME_FORMAT}" {real} "$@"\n')
+            os.chmod(os.path.join(bindir, name), 0o755)
+        self.bindir = bindir
+        if os.geteuid() == 0:
+            os.makedirs("/run/sshd", exist_ok=True)
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        self.port = s.getsockname()[1]
+        s.close()
+        d = self.dir
+        with open(os.path.join(d, "sshd_config"), "w") as f:
+            f.write(
+                f"Port {self.port}\nListenAddress 127.0.0.1\nHostKey {d}/host_key\nPidFile {d}/sshd.pid\n"
+                f"AuthorizedKeysFile {d}/authorized_keys\nUsePAM no\nStrictModes no\n"
+                "PasswordAuthentication no\nKbdInteractiveAuthentication no\nPermitRootLogin yes\n"
+                f"SetEnv PATH={bindir}:/usr/local/bin:/usr/bin:/bin\nMaxStartups 50\nCompression no\n"
+            )
+        self.log = open(os.path.join(d, "sshd.log"), "w")
+        self.proc = subprocess.Popen([SSHD, "-D", "-e", "-f", os.path.join(d, "sshd_config")],
+                                     stdout=self.log, stderr=self.log, stdin=subprocess.DEVNULL)
+        deadline = time.time() + 10
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", self.port)).close()
+                break
+            except OSError:
+                if time.time() > deadline or self.proc.poll() is not None:
+                    sys.exit("sshd did not start; see " + os.path.join(d, "sshd.log"))
+                time.sleep(0.05)
+        self.relay = Relay(self.port)
+        with open(os.path.join(d, "host_key.pub")) as f:
+            key = " ".join(f.read().split()[:2])
+        with open(os.path.join(self.home, ".ssh", "known_hosts"), "w") as f:
+            f.write(f"[127.0.0.1]:{self.relay.port} {key}\n")
+        self.user = subprocess.run(["id", "-un"], capture_output=True, text=True).stdout.strip()
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait()
+
+    def remote_usage(self):
+        """Sum the CPU and take the peak RSS of the remote processes since the last call."""
+        if not os.path.exists(self.remote_log):
+            return 0.0, 0
+        with open(self.remote_log) as f:
+            rows = [parse_time(line) for line in f if line.strip()]
+        os.unlink(self.remote_log)
+        rows = [r for r in rows if r]
+        return sum(r["cpu"] for r in rows), max((r["rss"] for r in rows), default=0)
+
+
+# ---------------------------------------------------------------- running the tools
+
+class Bench:
+    def __init__(self, base, sshd):
+        self.base = base
+        self.sshd = sshd
+        self.cache = os.path.join(base, "tern-cache")
+        self.env = dict(os.environ, HOME=sshd.home, TERN_CACHE_DIR=self.cache)
+        self.env.pop("SSH_AUTH_SOCK", None)
+        key = os.path.join(sshd.home, ".ssh", "id_ed25519")
+        kh = os.path.join(sshd.home, ".ssh", "known_hosts")
+        self.ssh = (f"ssh -p {sshd.relay.port} -i {key} -o UserKnownHostsFile={kh} "
+                    "-o StrictHostKeyChecking=yes -o BatchMode=yes -o Compression=no")
+
+    def command(self, tool, src, dst):
+        s = self.sshd
+        if tool == "tern":
+            return [TERN, "sync", "-q", "--remote-tern", os.path.join(s.bindir, "tern-measured"), src,
+                    f"ssh://{s.user}@127.0.0.1:{s.relay.port}{dst}"]
+        cmd = ["rsync", "-a", "--delete", "-e", self.ssh, "--rsync-path", os.path.join(s.bindir, "rsync-measured")]
+        if tool == "rsync-z":
+            cmd += ["-z", "--compress-choice=zstd"]
+        return cmd + [src + "/", f"{s.user}@127.0.0.1:{dst}/"]
+
+    def run(self, tool, src, dst):
+        self.sshd.relay.take()
+        self.sshd.remote_usage()
+        usage = os.path.join(self.base, "client-usage")
+        cmd = [TIME, "-o", usage, "-f", TIME_FORMAT] + self.command(tool, src, dst)
+        p = subprocess.run(cmd, env=self.env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                           stderr=subprocess.PIPE)
+        if p.returncode != 0:
+            sys.exit(f"{tool} failed ({p.returncode}): {p.stderr.decode(errors='replace')}")
+        with open(usage) as f:
+            client = parse_time(f.read().strip().splitlines()[-1])
+        up, down = self.sshd.relay.take()
+        rcpu, rrss = self.sshd.remote_usage()
+        return {"wall": client["wall"], "cpu": client["cpu"], "rss": client["rss"], "rcpu": rcpu,
+                "rrss": rrss, "up": up, "down": down, "bytes": up + down}
+
+    def dst(self, scenario, tool):
+        parent = os.path.join(self.base, "dst", scenario)
+        os.makedirs(parent, exist_ok=True)
+        return os.path.join(parent, tool)
+
+
+def same_tree(a, b):
+    out = subprocess.run(["rsync", "-anc", "--delete", "--exclude=/.tern", a + "/", b + "/", "--itemize-changes"],
+                         capture_output=True, text=True).stdout
+    # the top directory's own mtime is not part of a replica (tern replicates contents)
+    changes = [l for l in out.splitlines() if l.strip() and not l.endswith(" ./")]
+    return not changes, changes[:5]
+
+
+def medians(rows):
+    return {k: statistics.median(r[k] for r in rows) for k in rows[0]}
+
+
+def scenario(bench, name, reps, prepare, before_rep=None, fresh=True, verify=True):
+    """Run every tool `reps` times, alternating their order; `prepare(tool)` returns the source."""
+    results = {t: [] for t in TOOLS}
+    for rep in range(reps):
+        order = TOOLS[rep % 3:] + TOOLS[:rep % 3]
+        if before_rep:
+            before_rep(rep)
+        for tool in order:
+            dst = bench.dst(name, tool)
+            src = prepare(tool, rep)
+            if fresh:
+                shutil.rmtree(dst, ignore_errors=True)
+                shutil.rmtree(bench.cache, ignore_errors=True)
+            results[tool].append(bench.run(tool, src, dst))
+            if verify and rep == 0:
+                ok, diff = same_tree(src, dst)
+                if not ok:
+                    sys.exit(f"{name}: {tool} left {dst} different from {src}: {diff}")
+    return {t: medians(r) for t, r in results.items()}
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--size", type=float, default=0.02, help="scale of every data set (1 = issue 6 sizes)")
+    ap.add_argument("--reps", type=int, default=3)
+    ap.add_argument("--out", default=None, help="write the table here too")
+    ap.add_argument("--only", default=None, help="comma-separated scenario numbers")
+    args = ap.parse_args()
+    S = args.size
+    only = set(args.only.split(",")) if args.only else None
+    base = tempfile.mkdtemp(prefix="tern-bench-")
+    sshd = Sshd(base)
+    bench = Bench(base, sshd)
+    rows = []
+    try:
+        n_small = max(200, int(50_000 * S))
+        n_dirs = max(4, int(1000 * S))
+        data = os.path.join(base, "data")
+
+        def want(n):
+            return only is None or str(n) in only
+
+        if want(1) or want(2) or want(3):
+            small = os.path.join(data, "small")
+            small_tree(small, 1, n_small, n_dirs)
+            r1 = scenario(bench, "small", args.reps, lambda t, rep: small)
+            if want(1):
+                rows.append(("1 initial small files", f"{n_small} files", r1))
+            if want(2):
+                # the destinations of scenario 1 are in sync: run again with no change
+                r2 = scenario(bench, "small", args.reps, lambda t, rep: small, fresh=False)
+                rows.append(("2 no change", f"{n_small} files", r2))
+            if want(3):
+                work = os.path.join(data, "small-work")
+
+                def reset(rep):
+                    subprocess.run(["rsync", "-a", "--delete", small + "/", work + "/"], check=True)
+                    for t in TOOLS:  # every destination back to the base state, untimed
+                        bench.run(t, work, bench.dst("churn", t))
+                    churn(work, 100 + rep, n_small, n_dirs)
+
+                r3 = scenario(bench, "churn", args.reps, lambda t, rep: work, before_rep=reset, fresh=False)
+                rows.append(("3 1% churn", f"{n_small} files", r3))
+        if want(4):
+            big = os.path.join(data, "big")
+            os.makedirs(big)
+            size = max(8 << 20, int((1 << 30) * S))
+
+            def reset_big(rep):
+                shutil.rmtree(big)
+                os.makedirs(big)
+                big_file(big, 4, size)
+                for t in TOOLS:
+                    bench.run(t, big, bench.dst("big", t))
+                big_edit(big, 200 + rep)
+
+            r4 = scenario(bench, "big", args.reps, lambda t, rep: big, before_rep=reset_big, fresh=False)
+            rows.append(("4 large file edits", f"{size >> 20} MiB", r4))
+        if want(5):
+            bulk = os.path.join(data, "bulk")
+            size = max(8 << 20, int((1 << 30) * S))
+            bulk_text(bulk, 5, size)
+            r5 = scenario(bench, "bulk", args.reps, lambda t, rep: bulk)
+            rows.append(("5 compressible bulk", f"{size >> 20} MiB", r5))
+        if want(6):
+            tiny = os.path.join(data, "tiny")
+            n = max(1000, int(200_000 * S))
+            tiny_tree(tiny, 6, n)
+            r6 = scenario(bench, "tiny", max(1, args.reps - 1), lambda t, rep: tiny)
+            for t in r6:
+                r6[t]["rss_per_100k"] = r6[t]["rss"] * 100_000 / n
+                r6[t]["rrss_per_100k"] = r6[t]["rrss"] * 100_000 / n
+            rows.append(("6 memory, many files", f"{n} files", r6))
+    finally:
+        sshd.stop()
+        shutil.rmtree(base, ignore_errors=True)
+    report = table(rows, S, args.reps)
+    print(report)
+    if args.out:
+        with open(args.out, "w") as f:
+            f.write(report)
+
+
+def table(rows, size, reps):
+    def ratio(a, b):
+        return f"{a / b:.2f}" if b else "-"
+
+    lines = [
+        f"tern vs rsync, size {size}, medians of {reps} runs, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}",
+        "",
+        "| scenario | data | metric | tern | rsync | rsync -z | tern/rsync | tern/rsync -z |",
+        "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    metrics = [
+        ("wall", "wall time (s)", lambda v: f"{v:.2f}"),
+        ("cpu", "client CPU (s)", lambda v: f"{v:.2f}"),
+        ("rcpu", "remote CPU (s)", lambda v: f"{v:.2f}"),
+        ("bytes", "bytes on the wire (KiB)", lambda v: f"{v / 1024:.0f}"),
+        ("rss", "client peak RSS (MiB)", lambda v: f"{v / 1024:.1f}"),
+        ("rrss", "remote peak RSS (MiB)", lambda v: f"{v / 1024:.1f}"),
+        ("rss_per_100k", "client RSS per 100k files (MiB)", lambda v: f"{v / 1024:.1f}"),
+        ("rrss_per_100k", "remote RSS per 100k files (MiB)", lambda v: f"{v / 1024:.1f}"),
+    ]
+    for name, data, r in rows:
+        for key, label, fmt in metrics:
+            if key not in r["tern"]:
+                continue
+            t, a, z = r["tern"][key], r["rsync"][key], r["rsync-z"][key]
+            lines.append(f"| {name} | {data} | {label} | {fmt(t)} | {fmt(a)} | {fmt(z)} | {ratio(t, a)} | {ratio(t, z)} |")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    main()
