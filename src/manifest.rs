@@ -348,12 +348,23 @@ pub(crate) fn decode_entry(r: &mut Reader<'_>) -> Result<Entry, DecodeError> {
 
 /// Write `data` to `path` atomically and durably.
 pub fn write_atomic(path: &Path, data: &[u8]) -> std::io::Result<()> {
+    write_replacing(path, data, true)
+}
+
+/// Write `data` to `path` atomically (a reader sees the old or the new content), and durably when
+/// `durable`. A cache need not be durable: a torn one fails to decode and is ignored.
+pub fn write_replacing(path: &Path, data: &[u8], durable: bool) -> std::io::Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let mut tmp = tempfile::Builder::new().prefix(".tmp-").tempfile_in(dir)?;
     tmp.write_all(data)?;
-    tmp.as_file().sync_all()?;
+    if durable {
+        tmp.as_file().sync_all()?;
+    }
     tmp.persist(path).map_err(|e| e.error)?;
-    std::fs::File::open(dir)?.sync_all()
+    if durable {
+        std::fs::File::open(dir)?.sync_all()?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

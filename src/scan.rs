@@ -11,7 +11,7 @@ use crate::codec::{DecodeError, Reader, Writer};
 use crate::filter::Excludes;
 use crate::manifest::{
     Entry, Kind, Manifest, Meta, Mtime, decode_digest, decode_meta, encode_digest, encode_meta,
-    open_container, seal_container, write_atomic,
+    open_container, seal_container, write_replacing,
 };
 use crate::path::{MAX_PATH_LEN, RelPath};
 use indicatif::ProgressBar;
@@ -388,7 +388,7 @@ impl HashCache {
         if let Some(dir) = file.parent() {
             std::fs::create_dir_all(dir)?;
         }
-        write_atomic(file, &seal_container(&w.buf, CACHE_MAGIC, CACHE_VERSION))
+        write_replacing(file, &seal_container(&w.buf, CACHE_MAGIC, CACHE_VERSION), false)
     }
 }
 
