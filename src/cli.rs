@@ -14,6 +14,7 @@ Exit status:
   2   `plan --detailed-exitcode` / `sync --dry-run --detailed-exitcode`: changes are pending
   3   partial: the run completed, but some source entries could not be read or sent and were skipped
       (their destination copies were kept)
+  4   `verify`: the destination differs from its manifest (or, with a source, from the source)
   64  usage error: bad command-line arguments";
 
 const JOB_FILE: &str = "\
@@ -133,6 +134,30 @@ pub enum Command {
         json: bool,
     },
 
+    /// Re-hash the destination against its manifest: what is missing, changed or extra
+    #[command(after_help = EXIT_CODES)]
+    Verify(VerifyArgs),
+
+    /// List or purge the trash of a destination (what syncs deleted or overwrote)
+    Trash {
+        #[command(subcommand)]
+        action: TrashAction,
+    },
+
+    /// Put back what a run deleted or overwrote (the newest run unless --run); undoable itself
+    Undo {
+        /// The run to undo, as `tern trash list` shows it
+        #[arg(long, value_name = "RUN")]
+        run: Option<String>,
+
+        /// The destination
+        #[arg(value_name = "DEST")]
+        dest: String,
+
+        #[command(flatten)]
+        ssh: SshArgs,
+    },
+
     /// Print a completion script for SHELL to standard output
     Completions {
         /// The shell to complete for
@@ -153,6 +178,65 @@ pub enum Command {
     GenerateDocs {
         /// The directory to write into (the repository root)
         dir: PathBuf,
+    },
+}
+
+/// `tern verify` arguments.
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// [SOURCE] DEST: with a source, also compare the destination's manifest with it
+    #[arg(value_name = "PATH", num_args = 1..=2, required = true)]
+    pub paths: Vec<String>,
+
+    /// The source to compare with (same as giving it before DEST)
+    #[arg(long, value_name = "SOURCE")]
+    pub source: Option<PathBuf>,
+
+    /// Re-send from the source whatever is missing or wrong at the destination (fetches nothing)
+    #[arg(long)]
+    pub repair: bool,
+
+    /// Report format
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: VerifyFormat,
+
+    #[command(flatten)]
+    pub ssh: SshArgs,
+}
+
+/// `tern verify --format` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum VerifyFormat {
+    Text,
+    Json,
+}
+
+/// `tern trash` actions.
+#[derive(Debug, Subcommand)]
+pub enum TrashAction {
+    /// The runs with trashed entries: how many, how large, how old
+    List {
+        #[arg(value_name = "DEST")]
+        dest: String,
+
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
+
+        #[command(flatten)]
+        ssh: SshArgs,
+    },
+    /// Delete trash runs for good (all of them, or those older than --older-than)
+    Purge {
+        #[arg(value_name = "DEST")]
+        dest: String,
+
+        /// Only runs older than this (e.g. 7d, 12h, 30m)
+        #[arg(long, value_name = "DURATION")]
+        older_than: Option<String>,
+
+        #[command(flatten)]
+        ssh: SshArgs,
     },
 }
 
@@ -203,6 +287,10 @@ pub struct TreeArgs {
     /// Do not read or write the source hash cache
     #[arg(long)]
     pub no_cache: bool,
+
+    /// After a successful sync, purge trash runs older than DURATION ("forever" keeps them)
+    #[arg(long, value_name = "DURATION", default_value = "7d")]
+    pub keep_trash: String,
 
     /// Leave out entries matching PATTERN (gitignore syntax: "*.tmp", "cache/", "/build");
     /// matching destination entries are kept. Repeatable

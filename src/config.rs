@@ -39,6 +39,19 @@ pub struct SyncSpec {
     pub plan: PlanOptions,
     pub ssh: SshOptions,
     pub guards: GuardPolicy,
+    /// Trash runs older than this are purged after a successful sync; `None` keeps them.
+    pub keep_trash: Option<std::time::Duration>,
+}
+
+/// The default trash retention: 7 days.
+pub const DEFAULT_KEEP_TRASH: std::time::Duration = std::time::Duration::from_secs(7 * 86_400);
+
+/// `--keep-trash` / `keep_trash`: a duration, or `forever`.
+pub fn parse_keep_trash(s: &str) -> Result<Option<std::time::Duration>, String> {
+    if s.eq_ignore_ascii_case("forever") {
+        return Ok(None);
+    }
+    crate::jobs::parse_duration(s).map(Some)
 }
 
 /// Arguments that cannot work.
@@ -68,6 +81,8 @@ pub enum ConfigError {
         .0.display()
     )]
     MissingDestParent(PathBuf),
+    #[error("--keep-trash: {0} (or \"forever\")")]
+    KeepTrash(String),
     #[error("{0}; patterns use gitignore syntax, e.g. \"*.tmp\" or \"cache/\"")]
     Exclude(String),
     #[error("cannot resolve {}", path.display())]
@@ -185,6 +200,7 @@ pub fn resolve(args: &TreeArgs) -> Result<SyncSpec, ConfigError> {
         plan: PlanOptions { delete: !args.no_delete, excludes },
         ssh: ssh_options(&args.ssh),
         guards: GuardPolicy::default(),
+        keep_trash: parse_keep_trash(&args.keep_trash).map_err(ConfigError::KeepTrash)?,
     })
 }
 

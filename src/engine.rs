@@ -6,6 +6,7 @@
 
 use crate::config::{Destination, SyncSpec};
 use crate::guard::{self, Verdict};
+use crate::maintain::AdminOp;
 use crate::manifest::Manifest;
 use crate::plan::{Plan, plan};
 use crate::scan::Scan;
@@ -147,5 +148,12 @@ pub fn apply_planned(
         progress,
     )
     .map_err(err)?;
+    // Retention: old trash goes once this run has committed. A destination that cannot purge
+    // (SFTP) keeps its trash; that is never an error.
+    if let Some(keep) = spec.keep_trash {
+        let older_than_secs = Some(keep.as_secs());
+        let _ =
+            dest.admin(&AdminOp::TrashPurge { older_than_secs, except: Some(run_id.to_string()) });
+    }
     Ok(Synced { planned, applied: Some(applied) })
 }

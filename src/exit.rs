@@ -13,6 +13,8 @@ pub enum Status {
     ChangesPending,
     /// The run completed but skipped entries it could not read or send.
     Partial,
+    /// `tern verify` found the destination different from its manifest (or source).
+    Differences,
     /// The command line was wrong.
     Usage,
 }
@@ -24,6 +26,7 @@ impl Status {
             Status::Error => 1,
             Status::ChangesPending => 2,
             Status::Partial => 3,
+            Status::Differences => 4,
             Status::Usage => 64,
         }
     }

@@ -57,6 +57,7 @@ struct RawJob {
     retry_delay: Option<Spanned<String>>,
     on_success: Option<String>,
     on_failure: Option<String>,
+    keep_trash: Option<Spanned<String>>,
     ssh_config: Option<String>,
     #[serde(default)]
     identity: Vec<String>,
@@ -89,6 +90,8 @@ pub struct Job {
     pub on_success: Option<String>,
     pub on_failure: Option<String>,
     pub ssh: SshOptions,
+    /// Trash runs older than this are purged after a successful run; `None` keeps them.
+    pub keep_trash: Option<Duration>,
 }
 
 impl Job {
@@ -101,6 +104,7 @@ impl Job {
             plan: PlanOptions { delete: self.delete, excludes: self.excludes.clone() },
             ssh: self.ssh.clone(),
             guards: self.guards.clone(),
+            keep_trash: self.keep_trash,
         }
     }
 
@@ -327,6 +331,12 @@ pub fn parse(path: &Path, text: &str) -> Result<JobFile, FileErrors> {
             Some(c) => *c.get_ref() as i32,
             None => 3,
         };
+        let keep_trash = match &raw.keep_trash {
+            None => Some(crate::config::DEFAULT_KEEP_TRASH),
+            Some(k) => crate::config::parse_keep_trash(k.get_ref())
+                .map_err(|e| err(k.span(), format!("keep_trash: {e} (or \"forever\")")))
+                .unwrap_or(Some(crate::config::DEFAULT_KEEP_TRASH)),
+        };
         let cache_dir = std::env::var_os("TERN_CACHE_DIR")
             .map(PathBuf::from)
             .or_else(|| dirs::cache_dir().map(|d| d.join("tern")));
@@ -354,6 +364,7 @@ pub fn parse(path: &Path, text: &str) -> Result<JobFile, FileErrors> {
             on_success: raw.on_success,
             on_failure: raw.on_failure,
             ssh,
+            keep_trash,
         });
     }
     if errors.is_empty() {

@@ -29,6 +29,7 @@ pub mod hash;
 pub mod history;
 pub mod jobs;
 pub mod log;
+pub mod maintain;
 pub mod manifest;
 pub mod path;
 pub mod plan;

@@ -5,6 +5,7 @@
 //! all go through [`prepare`], so they compute the very same plan; only `execute` writes.
 
 mod jobs;
+mod maintain;
 
 use crate::cli::{ApplyArgs, Cli, Command, ConfigAction, FormatArg, PlanArgs};
 use crate::config::{SyncSpec, guard_policy, parse_destination, resolve, ssh_options};
@@ -44,6 +45,9 @@ pub fn run(cli: Cli) -> anyhow::Result<Status> {
             plan_command(&ui, &spec, &Output::of(&args), args.detailed_exitcode)
         }
         Command::Apply(args) => apply_command(&ui, &args),
+        Command::Verify(args) => maintain::verify(&ui, &args),
+        Command::Trash { action } => maintain::trash(&action),
+        Command::Undo { run, dest, ssh } => maintain::undo(run.as_deref(), &dest, &ssh),
         Command::Config { action: ConfigAction::Check { file } } => jobs::config_check(&file),
         Command::Jobs { file, next } => jobs::list_jobs(&file, next),
         Command::Run { file, name, log_format } => {
@@ -258,6 +262,7 @@ fn apply_command(ui: &Ui, args: &ApplyArgs) -> anyhow::Result<Status> {
         plan: PlanOptions { delete: saved.delete, excludes },
         ssh: ssh_options(&args.ssh),
         guards: guard_policy(&args.guards),
+        keep_trash: Some(crate::config::DEFAULT_KEEP_TRASH),
         source: saved.source.clone(),
     };
     let stale = |what: String| {

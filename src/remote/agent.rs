@@ -69,6 +69,18 @@ pub fn serve(root: PathBuf, input: impl Read, output: impl Write) -> Result<(), 
         let reply = match req {
             Request::Hello { .. } => return Err(AgentError::Protocol("second hello".into())),
             Request::Bye => return Ok(()),
+            Request::Admin(json) => match serde_json::from_str::<crate::maintain::AdminOp>(&json) {
+                Err(e) => Response::Error {
+                    transient: false,
+                    message: format!("bad maintenance request: {e}"),
+                },
+                Ok(op) => match dest.admin(&op) {
+                    Ok(result) => {
+                        Response::Json(serde_json::to_string(&result).unwrap_or_default())
+                    }
+                    Err(e) => error_reply(&e),
+                },
+            },
             Request::ManifestInfo => match manifest_file(&dest) {
                 Ok(Some(bytes)) => {
                     let generation = Manifest::decode(&bytes).map(|m| m.generation).unwrap_or(0);

@@ -4,6 +4,7 @@
 use super::wire::{Counted, Wire};
 use super::{MAX_DATA, PROTOCOL_VERSION, Request, Response};
 use crate::hash::ContentHash;
+use crate::maintain::{AdminOp, AdminResult};
 use crate::manifest::{Manifest, write_atomic};
 use crate::path::RelPath;
 use crate::transport::{
@@ -224,6 +225,20 @@ impl Transport for RemoteClient<'_> {
     fn finish_staging(&mut self) -> Result<Vec<(u64, StageOutcome)>, TransportError> {
         match self.ask(&Request::FinishStaging)? {
             Response::Outcomes(o) => Ok(o),
+            r => Err(self.unexpected(&r)),
+        }
+    }
+
+    fn admin(&mut self, op: &AdminOp) -> Result<AdminResult, TransportError> {
+        let json =
+            serde_json::to_string(op).map_err(|e| TransportError::Protocol(e.to_string()))?;
+        match self.ask(&Request::Admin(json))? {
+            Response::Json(j) => serde_json::from_str(&j).map_err(|e| {
+                TransportError::Protocol(format!(
+                    "{} sent a bad maintenance answer: {e}",
+                    self.name
+                ))
+            }),
             r => Err(self.unexpected(&r)),
         }
     }

@@ -36,19 +36,31 @@ const MAX_TEXT: usize = 64 * 1024;
 /// Client to agent.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Request {
-    Hello { version: u32, tern: String, compress_level: i32 },
+    Hello {
+        version: u32,
+        tern: String,
+        compress_level: i32,
+    },
     ManifestInfo,
     ReadManifest,
     Lock,
     StageBegin(StageHeader),
     StageData(Vec<u8>),
-    StageReuse { from: RelPath, offset: u64, len: u64 },
+    StageReuse {
+        from: RelPath,
+        offset: u64,
+        len: u64,
+    },
     StageEnd,
     FinishStaging,
     CommitOps(Vec<CommitOp>),
     CommitDelta(Vec<u8>),
-    Commit { run_id: String },
+    Commit {
+        run_id: String,
+    },
     Bye,
+    /// A maintenance request, as JSON ([`crate::maintain::AdminOp`]).
+    Admin(String),
 }
 
 /// Agent to client.
@@ -70,11 +82,19 @@ pub enum Response {
         transient: bool,
         message: String,
     },
+    /// The answer to `Admin`, as JSON ([`crate::maintain::AdminResult`]).
+    Json(String),
 }
 
 fn text(r: &mut Reader<'_>, what: &'static str) -> Result<String, DecodeError> {
     String::from_utf8(r.bytes(what, MAX_TEXT)?.to_vec())
         .map_err(|_| DecodeError::invalid(what, "not UTF-8"))
+}
+
+/// A JSON document (larger than other text fields).
+fn json_text(r: &mut Reader<'_>) -> Result<String, DecodeError> {
+    String::from_utf8(r.bytes("json", MAX_DATA)?.to_vec())
+        .map_err(|_| DecodeError::invalid("json", "not UTF-8"))
 }
 
 fn rel_path(r: &mut Reader<'_>, what: &'static str) -> Result<RelPath, DecodeError> {
@@ -234,6 +254,10 @@ impl Request {
                 put_text(&mut w, run_id);
             }
             Request::Bye => w.u8(12),
+            Request::Admin(j) => {
+                w.u8(13);
+                w.bytes(j.as_bytes());
+            }
         }
         w.buf
     }
@@ -274,6 +298,7 @@ impl Request {
             10 => Request::CommitDelta(r.bytes("manifest", MAX_DATA)?.to_vec()),
             11 => Request::Commit { run_id: text(&mut r, "run id")? },
             12 => Request::Bye,
+            13 => Request::Admin(json_text(&mut r)?),
             t => {
                 return Err(DecodeError::invalid("request", format!("unknown request {t}")));
             }
@@ -329,6 +354,10 @@ impl Response {
                 w.u8(u8::from(*transient));
                 put_text(&mut w, message);
             }
+            Response::Json(j) => {
+                w.u8(8);
+                w.bytes(j.as_bytes());
+            }
         }
         w.buf
     }
@@ -369,6 +398,7 @@ impl Response {
                 transient: r.u8("transient")? != 0,
                 message: text(&mut r, "message")?,
             },
+            8 => Response::Json(json_text(&mut r)?),
             t => {
                 return Err(DecodeError::invalid("response", format!("unknown response {t}")));
             }
@@ -445,6 +475,7 @@ mod tests {
             Request::CommitDelta(vec![0; 100]),
             Request::Commit { run_id: "r".into() },
             Request::Bye,
+            Request::Admin("{\"op\":\"verify\"}".into()),
         ];
         for req in requests {
             assert_eq!(Request::decode(&req.encode()).unwrap(), req);
@@ -469,6 +500,7 @@ mod tests {
                 repaired: 1,
             }),
             Response::Error { transient: true, message: "locked".into() },
+            Response::Json("{}".into()),
         ];
         for resp in responses {
             assert_eq!(Response::decode(&resp.encode()).unwrap(), resp);

@@ -18,6 +18,7 @@
 use super::{Commit, CommitOp, CommitReport, StageHeader, StageOutcome, Transport, TransportError};
 use crate::chunk::{ChunkAt, FileDigest};
 use crate::hash::ContentHash;
+use crate::maintain::{AdminOp, AdminResult};
 use crate::manifest::{KindTag, Manifest, Meta, Mtime};
 use crate::path::RelPath;
 use crate::scan::STATE_DIR;
@@ -350,6 +351,10 @@ impl Transport for LocalDir {
         Ok(std::mem::take(&mut self.outcomes))
     }
 
+    fn admin(&mut self, op: &AdminOp) -> Result<AdminResult, TransportError> {
+        self.admin_op(op)
+    }
+
     fn commit(&mut self, commit: &Commit) -> Result<CommitReport, TransportError> {
         if self.lock.is_none() {
             return Err(TransportError::Protocol("commit without the destination lock".into()));
@@ -375,6 +380,51 @@ impl Transport for LocalDir {
         let _ = fs::remove_dir_all(self.staging_dir());
         let _ = fs::create_dir_all(self.staging_dir());
         Ok(report)
+    }
+}
+
+impl LocalDir {
+    fn admin_op(&mut self, op: &AdminOp) -> Result<AdminResult, TransportError> {
+        use crate::maintain;
+        if !self.root.is_dir() {
+            return Err(TransportError::NotADirectory(self.describe()));
+        }
+        let root = self.root.clone();
+        let io = move |e: io::Error| TransportError::io("maintain", root.display(), e);
+        Ok(match op {
+            AdminOp::Verify => {
+                let manifest = self.read_manifest()?.unwrap_or_default();
+                let (findings, files, bytes) =
+                    maintain::verify(&self.root, &manifest).map_err(io)?;
+                AdminResult::Verified { findings, files, bytes }
+            }
+            AdminOp::TrashList => {
+                AdminResult::Trash { runs: maintain::trash_list(&self.root).map_err(io)? }
+            }
+            AdminOp::TrashPurge { older_than_secs, except } => {
+                if self.lock.is_none() {
+                    self.lock()?;
+                }
+                let older = older_than_secs.map(std::time::Duration::from_secs);
+                let (runs, bytes) =
+                    maintain::trash_purge(&self.root, older, except.as_deref()).map_err(io)?;
+                AdminResult::Purged { runs, bytes }
+            }
+            AdminOp::Undo { run, new_run } => {
+                if self.lock.is_none() {
+                    self.lock()?;
+                }
+                let manifest = self.read_manifest()?.unwrap_or_default();
+                let (next, run, restored, displaced) =
+                    maintain::undo(&self.root, &manifest, run.as_deref(), new_run)
+                        .map_err(TransportError::Protocol)?;
+                self.sync_filesystem()?;
+                let path = self.state().join("manifest");
+                next.store(&path).map_err(|e| self.io("write", &path, e))?;
+                self.manifest = None;
+                AdminResult::Undone { run, restored, displaced, generation: next.generation }
+            }
+        })
     }
 }
 
@@ -571,8 +621,18 @@ impl<'a> Committer<'a> {
         fs::rename(new, &full).map_err(|e| self.err("move into place", &full, e))
     }
 
-    /// A free path in this run's trash for `p`, with its parent directories created.
-    fn trash_slot(&self, p: &RelPath) -> Result<PathBuf, TransportError> {
+    /// A free path in this run's trash for `p`, with its parent directories created. The pair is
+    /// recorded in the run's trash index first, so `tern undo` knows what to put back where.
+    fn trash_slot(&mut self, p: &RelPath) -> Result<PathBuf, TransportError> {
+        let slot = self.free_trash_slot(p)?;
+        let rel = slot.strip_prefix(&self.trash).unwrap_or(&slot).to_path_buf();
+        let index = crate::maintain::index_path(&self.trash);
+        crate::maintain::append_trash_index(&index, p, &rel)
+            .map_err(|e| self.err("write", &index, e))?;
+        Ok(slot)
+    }
+
+    fn free_trash_slot(&self, p: &RelPath) -> Result<PathBuf, TransportError> {
         let mut target = self.trash.join(p.as_path());
         if let Some(parent) = target.parent() {
             fs::create_dir_all(parent).map_err(|e| self.err("create", parent, e))?;

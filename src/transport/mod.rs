@@ -13,6 +13,7 @@ pub mod sftp;
 pub mod ssh;
 
 use crate::hash::ContentHash;
+use crate::maintain::{AdminOp, AdminResult};
 use crate::manifest::{KindTag, Manifest, ManifestFileError, Meta, Mtime};
 use crate::path::RelPath;
 
@@ -207,4 +208,14 @@ pub trait Transport {
 
     /// Apply `commit.ops` in order, then store `commit.manifest` as the destination's manifest.
     fn commit(&mut self, commit: &Commit) -> Result<CommitReport, TransportError>;
+
+    /// Verify, list or purge the trash, undo: maintenance done where the files are.
+    fn admin(&mut self, op: &AdminOp) -> Result<AdminResult, TransportError> {
+        let _ = op;
+        Err(TransportError::Protocol(format!(
+            "{} cannot do that over {}; install tern on the destination host",
+            self.describe(),
+            self.mode()
+        )))
+    }
 }

@@ -427,6 +427,14 @@ impl Transport for SshAgentDest {
     fn wire_bytes(&self) -> Option<u64> {
         Some(self.client.bytes_written())
     }
+
+    fn admin(
+        &mut self,
+        op: &crate::maintain::AdminOp,
+    ) -> Result<crate::maintain::AdminResult, TransportError> {
+        let r = self.client.admin(op);
+        self.explain(r)
+    }
 }
 
 /// How a remote command ended: the last line of its stderr, its exit status or signal.

@@ -1,0 +1,434 @@
+//! Maintenance of a destination directory: verify it against its manifest, list and purge its
+//! trash, and undo a run. The same code serves a local destination and, through the agent, a
+//! remote one ([`AdminOp`] travels as JSON).
+//!
+//! Every run that moves something aside keeps `.tern/trash/<run-id>/` (the entries, under their
+//! original paths) and `.tern/trash/<run-id>.index` (each original path with its place in the
+//! trash, written before the move). `undo` puts a run's entries back; whatever stands in the way
+//! goes to a new trash run, so an undo can itself be undone.
+
+use crate::chunk::digest_reader;
+use crate::codec::{Reader, Writer};
+use crate::manifest::{Entry, Kind, Manifest};
+use crate::path::{MAX_PATH_LEN, RelPath};
+use crate::scan::{STATE_DIR, meta_of};
+use serde::{Deserialize, Serialize};
+use std::ffi::OsString;
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+/// A maintenance request.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", tag = "op")]
+pub enum AdminOp {
+    /// Re-hash every file against the manifest.
+    Verify,
+    TrashList,
+    /// Remove trash runs older than this many seconds (`None`: all), except run `except`.
+    TrashPurge {
+        older_than_secs: Option<u64>,
+        #[serde(default)]
+        except: Option<String>,
+    },
+    /// Put back what a run (the newest, if `None`) moved to the trash.
+    Undo {
+        run: Option<String>,
+        new_run: String,
+    },
+}
+
+/// What a maintenance request found or did.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", tag = "result")]
+pub enum AdminResult {
+    Verified { findings: Vec<Finding>, files: u64, bytes: u64 },
+    Trash { runs: Vec<TrashRun> },
+    Purged { runs: u64, bytes: u64 },
+    Undone { run: String, restored: u64, displaced: u64, generation: u64 },
+}
+
+/// One difference between the destination and its manifest.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Finding {
+    /// Escaped for display.
+    pub path: String,
+    /// The exact bytes, for repair.
+    #[serde(with = "bytes_b64")]
+    pub path_bytes: Vec<u8>,
+    /// `missing`, `changed`, `kind` (a different kind of entry), `metadata`, `extra`.
+    pub problem: String,
+    pub detail: String,
+}
+
+/// One run's trash.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TrashRun {
+    pub run: String,
+    pub entries: u64,
+    pub bytes: u64,
+    pub age_secs: u64,
+}
+
+mod bytes_b64 {
+    use base64::Engine;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(b: &[u8], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&base64::engine::general_purpose::STANDARD.encode(b))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+        let s = String::deserialize(d)?;
+        base64::engine::general_purpose::STANDARD.decode(s).map_err(serde::de::Error::custom)
+    }
+}
+
+/// The index file beside a run's trash directory.
+pub fn index_path(trash_run: &Path) -> PathBuf {
+    let mut s: OsString = trash_run.as_os_str().to_owned();
+    s.push(".index");
+    PathBuf::from(s)
+}
+
+/// Record that `original` is about to be moved to `slot` (relative to the run's trash dir).
+pub fn append_trash_index(index: &Path, original: &RelPath, slot: &Path) -> io::Result<()> {
+    let mut w = Writer::new();
+    w.bytes(original.as_bytes());
+    w.bytes(slot.as_os_str().as_bytes());
+    let mut f = OpenOptions::new().append(true).create(true).mode(0o600).open(index)?;
+    f.write_all(&w.buf)
+}
+
+/// The (original path, trash slot) pairs of an index; a torn last record is ignored. A pair
+/// without a slot records a path an undo put back where nothing stood: undoing that undo moves
+/// it aside again.
+fn read_trash_index(index: &Path) -> io::Result<Vec<(RelPath, Option<PathBuf>)>> {
+    let data = fs::read(index)?;
+    let mut r = Reader::new(&data);
+    let mut out = Vec::new();
+    while !r.is_empty() {
+        let Ok(orig) = r.bytes("path", MAX_PATH_LEN) else { break };
+        let Ok(slot) = r.bytes("slot", MAX_PATH_LEN + 16) else { break };
+        let Ok(orig) = RelPath::new(orig) else { continue };
+        if slot.is_empty() {
+            out.push((orig, None));
+            continue;
+        }
+        let Ok(slot_rel) = RelPath::new(slot) else { continue };
+        out.push((orig, Some(slot_rel.as_path().to_path_buf())));
+    }
+    Ok(out)
+}
+
+fn trash_root(root: &Path) -> PathBuf {
+    root.join(STATE_DIR).join("trash")
+}
+
+fn size_of_tree(p: &Path) -> (u64, u64) {
+    let (mut entries, mut bytes) = (0, 0);
+    for e in walkdir::WalkDir::new(p).min_depth(1).into_iter().flatten() {
+        entries += 1;
+        if let Ok(md) = e.metadata()
+            && md.is_file()
+        {
+            bytes += md.len();
+        }
+    }
+    (entries, bytes)
+}
+
+/// Trash runs, oldest first.
+pub fn trash_list(root: &Path) -> io::Result<Vec<TrashRun>> {
+    let dir = trash_root(root);
+    let mut runs = Vec::new();
+    let list = match fs::read_dir(&dir) {
+        Ok(l) => l,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(runs),
+        Err(e) => return Err(e),
+    };
+    for e in list {
+        let e = e?;
+        if !e.file_type()?.is_dir() {
+            continue;
+        }
+        let run = e.file_name().to_string_lossy().into_owned();
+        let (entries, bytes) = size_of_tree(&e.path());
+        let age_secs = e
+            .metadata()?
+            .modified()
+            .ok()
+            .and_then(|m| SystemTime::now().duration_since(m).ok())
+            .map_or(0, |d| d.as_secs());
+        runs.push(TrashRun { run, entries, bytes, age_secs });
+    }
+    runs.sort_by(|a, b| a.run.cmp(&b.run));
+    Ok(runs)
+}
+
+/// Delete trash runs older than `older_than` (all of them when `None`), except run `except`.
+pub fn trash_purge(
+    root: &Path,
+    older_than: Option<Duration>,
+    except: Option<&str>,
+) -> io::Result<(u64, u64)> {
+    let (mut runs, mut bytes) = (0, 0);
+    for run in trash_list(root)? {
+        if older_than.is_some_and(|d| run.age_secs < d.as_secs())
+            || except == Some(run.run.as_str())
+        {
+            continue;
+        }
+        let dir = trash_root(root).join(&run.run);
+        // Trashed directories may have lost their write bits with the mode tern replicated.
+        for e in walkdir::WalkDir::new(&dir).into_iter().flatten() {
+            if e.file_type().is_dir() {
+                use std::os::unix::fs::PermissionsExt;
+                let _ = fs::set_permissions(e.path(), fs::Permissions::from_mode(0o700));
+            }
+        }
+        fs::remove_dir_all(&dir)?;
+        let _ = fs::remove_file(index_path(&dir));
+        runs += 1;
+        bytes += run.bytes;
+    }
+    Ok((runs, bytes))
+}
+
+/// Re-hash the destination against `manifest`: what is missing, changed, of another kind, or
+/// not in the manifest at all.
+pub fn verify(root: &Path, manifest: &Manifest) -> io::Result<(Vec<Finding>, u64, u64)> {
+    let mut findings = Vec::new();
+    let (mut files, mut bytes) = (0, 0);
+    let finding = |path: &RelPath, problem: &str, detail: String| Finding {
+        path: path.display().to_string(),
+        path_bytes: path.as_bytes().to_vec(),
+        problem: problem.into(),
+        detail,
+    };
+    for e in &manifest.entries {
+        let full = root.join(e.path.as_path());
+        // Never look through a symlink that replaced a directory.
+        if e.path.parent().is_some_and(|p| {
+            !fs::symlink_metadata(root.join(p.as_path())).is_ok_and(|m| m.is_dir())
+        }) {
+            findings.push(finding(&e.path, "missing", "a parent is no longer a directory".into()));
+            continue;
+        }
+        let md = match fs::symlink_metadata(&full) {
+            Ok(md) => md,
+            Err(err) if err.kind() == io::ErrorKind::NotFound => {
+                findings.push(finding(&e.path, "missing", "not at the destination".into()));
+                continue;
+            }
+            Err(err) => return Err(err),
+        };
+        let actual = if md.is_dir() {
+            "dir"
+        } else if md.file_type().is_symlink() {
+            "symlink"
+        } else if md.is_file() {
+            "file"
+        } else {
+            "special"
+        };
+        if actual != e.kind.tag().name() {
+            findings.push(finding(
+                &e.path,
+                "kind",
+                format!("a {actual} where the manifest has a {}", e.kind.tag().name()),
+            ));
+            continue;
+        }
+        match &e.kind {
+            Kind::File(d) => {
+                files += 1;
+                bytes += md.len();
+                let got = File::options()
+                    .read(true)
+                    .custom_flags(libc::O_NOFOLLOW)
+                    .open(&full)
+                    .and_then(digest_reader)?;
+                if got.size != d.size || got.hash != d.hash {
+                    findings.push(finding(
+                        &e.path,
+                        "changed",
+                        format!("content differs ({} bytes, manifest says {})", got.size, d.size),
+                    ));
+                    continue;
+                }
+            }
+            Kind::Symlink(t) => {
+                let target = fs::read_link(&full)?;
+                if target.as_os_str().as_bytes() != t.as_slice() {
+                    findings.push(finding(
+                        &e.path,
+                        "changed",
+                        "the symlink points elsewhere".into(),
+                    ));
+                    continue;
+                }
+            }
+            Kind::Dir => {}
+        }
+        let meta = meta_of(&md);
+        let mode_differs = !matches!(e.kind, Kind::Symlink(_)) && meta.mode != e.meta.mode;
+        if mode_differs || meta.mtime != e.meta.mtime {
+            findings.push(finding(&e.path, "metadata", "mode or mtime differs".into()));
+        }
+    }
+    let walk = walkdir::WalkDir::new(root).min_depth(1).follow_links(false).into_iter();
+    for item in walk.filter_entry(|e| !(e.depth() == 1 && e.file_name() == STATE_DIR)) {
+        let item = item.map_err(io::Error::other)?;
+        let Ok(rel) = RelPath::from_path(item.path().strip_prefix(root).unwrap_or(item.path()))
+        else {
+            continue;
+        };
+        if manifest.get(&rel).is_none() {
+            findings.push(finding(
+                &rel,
+                "extra",
+                "not in the manifest (not written by tern)".into(),
+            ));
+        }
+    }
+    findings.sort_by(|a, b| a.path_bytes.cmp(&b.path_bytes));
+    Ok((findings, files, bytes))
+}
+
+/// The manifest entries of what is now on disk at `path` and below (no symlinks followed).
+fn entries_at(root: &Path, path: &RelPath) -> io::Result<Vec<Entry>> {
+    let mut out = Vec::new();
+    for item in walkdir::WalkDir::new(root.join(path.as_path())).follow_links(false) {
+        let item = item.map_err(io::Error::other)?;
+        let Ok(rel) = RelPath::from_path(item.path().strip_prefix(root).unwrap_or(item.path()))
+        else {
+            continue;
+        };
+        let md = fs::symlink_metadata(item.path())?;
+        let kind = if md.is_dir() {
+            Kind::Dir
+        } else if md.file_type().is_symlink() {
+            Kind::Symlink(fs::read_link(item.path())?.as_os_str().as_bytes().to_vec())
+        } else if md.is_file() {
+            let f = File::options().read(true).custom_flags(libc::O_NOFOLLOW).open(item.path())?;
+            Kind::File(digest_reader(f)?)
+        } else {
+            continue;
+        };
+        out.push(Entry { path: rel, meta: meta_of(&md), kind });
+    }
+    Ok(out)
+}
+
+/// Put back what run `run` (the newest if `None`) moved to the trash. Whatever is in the way goes
+/// to the trash of run `new_run`. Returns the new manifest and (restored, displaced) counts.
+/// The caller holds the destination lock and stores the manifest.
+pub fn undo(
+    root: &Path,
+    manifest: &Manifest,
+    run: Option<&str>,
+    new_run: &str,
+) -> Result<(Manifest, String, u64, u64), String> {
+    let runs = trash_list(root).map_err(|e| format!("cannot list the trash: {e}"))?;
+    let run = match run {
+        Some(r) => runs
+            .iter()
+            .find(|t| t.run == r)
+            .map(|t| t.run.clone())
+            .ok_or_else(|| format!("no trash run {r:?}; `tern trash list` shows the runs"))?,
+        None => runs.last().map(|t| t.run.clone()).ok_or("the trash is empty: nothing to undo")?,
+    };
+    let run_dir = trash_root(root).join(&run);
+    let pairs = read_trash_index(&index_path(&run_dir)).map_err(|e| {
+        format!(
+            "run {run} has no usable trash index ({e}); restore by hand from {}",
+            run_dir.display()
+        )
+    })?;
+    let new_dir = trash_root(root).join(new_run);
+    let new_index = index_path(&new_dir);
+    let mut entries = manifest.entries.clone();
+    let (mut restored, mut displaced) = (0, 0);
+    let io = |what: &str, p: &Path, e: io::Error| format!("cannot {what} {}: {e}", p.display());
+    for (orig, slot) in pairs {
+        let to = root.join(orig.as_path());
+        let Some(slot) = slot else {
+            // Put back by an earlier undo where nothing stood: undoing means moving it aside.
+            if fs::symlink_metadata(&to).is_ok() {
+                displace(root, &new_dir, &new_index, &orig)
+                    .map_err(|e| io("move aside", &to, e))?;
+                displaced += 1;
+                entries.retain(|e| !e.path.is_within(&orig));
+            }
+            continue;
+        };
+        let from = run_dir.join(&slot);
+        if fs::symlink_metadata(&from).is_err() {
+            continue;
+        }
+        // Parents must be real directories; anything else in the way is displaced.
+        let mut at = root.to_path_buf();
+        let mut rel = PathBuf::new();
+        for c in orig
+            .parent()
+            .iter()
+            .flat_map(|p| p.components().map(|c| c.to_vec()).collect::<Vec<_>>())
+        {
+            at.push(std::ffi::OsStr::from_bytes(&c));
+            rel.push(std::ffi::OsStr::from_bytes(&c));
+            match fs::symlink_metadata(&at) {
+                Ok(md) if md.is_dir() => {}
+                Ok(_) => {
+                    let p = RelPath::from_path(&rel).map_err(|e| e.to_string())?;
+                    displace(root, &new_dir, &new_index, &p)
+                        .map_err(|e| io("move aside", &at, e))?;
+                    displaced += 1;
+                    fs::create_dir(&at).map_err(|e| io("create", &at, e))?;
+                }
+                Err(_) => fs::create_dir(&at).map_err(|e| io("create", &at, e))?,
+            }
+        }
+        if fs::symlink_metadata(&to).is_ok() {
+            displace(root, &new_dir, &new_index, &orig).map_err(|e| io("move aside", &to, e))?;
+            displaced += 1;
+        } else {
+            fs::create_dir_all(&new_dir).map_err(|e| io("create", &new_dir, e))?;
+            append_trash_index(&new_index, &orig, Path::new(""))
+                .map_err(|e| io("write", &new_index, e))?;
+        }
+        fs::rename(&from, &to).map_err(|e| io("restore", &to, e))?;
+        restored += 1;
+        // The manifest follows: drop what was there, add what is back (and any new parents).
+        entries.retain(|e| !e.path.is_within(&orig));
+        entries.extend(entries_at(root, &orig).map_err(|e| io("read", &to, e))?);
+        let mut parent = orig.parent();
+        while let Some(p) = parent {
+            if !entries.iter().any(|e| e.path == p) {
+                entries.extend(
+                    entries_at(root, &p).map_err(|e| io("read", &to, e))?.into_iter().take(1),
+                );
+            }
+            parent = p.parent();
+        }
+    }
+    let _ = fs::remove_file(index_path(&run_dir));
+    let _ = fs::remove_dir_all(&run_dir);
+    let mut m = Manifest { generation: manifest.generation + 1, entries };
+    m.sort();
+    m.entries.dedup_by(|a, b| a.path == b.path);
+    m.validate().map_err(|e| format!("the restored tree does not make a valid manifest: {e}"))?;
+    Ok((m, run, restored, displaced))
+}
+
+fn displace(root: &Path, new_dir: &Path, new_index: &Path, p: &RelPath) -> io::Result<()> {
+    let slot = new_dir.join(p.as_path());
+    if let Some(parent) = slot.parent() {
+        fs::create_dir_all(parent)?;
+    }
+    append_trash_index(new_index, p, p.as_path())?;
+    fs::rename(root.join(p.as_path()), slot)
+}
