@@ -37,6 +37,9 @@ Register-ArgumentCompleter -Native -CommandName 'tern' -ScriptBlock {
             [CompletionResult]::new('run', 'run', [CompletionResultType]::ParameterValue, 'Run one configured job now, in the foreground (recorded in the history)')
             [CompletionResult]::new('daemon', 'daemon', [CompletionResultType]::ParameterValue, 'Run every scheduled job on its cron schedule until SIGTERM or SIGINT (SIGHUP reloads)')
             [CompletionResult]::new('status', 'status', [CompletionResultType]::ParameterValue, 'The last run and next run of every job and destination')
+            [CompletionResult]::new('verify', 'verify', [CompletionResultType]::ParameterValue, 'Re-hash the destination against its manifest: what is missing, changed or extra')
+            [CompletionResult]::new('trash', 'trash', [CompletionResultType]::ParameterValue, 'List or purge the trash of a destination (what syncs deleted or overwrote)')
+            [CompletionResult]::new('undo', 'undo', [CompletionResultType]::ParameterValue, 'Put back what a run deleted or overwrote (the newest run unless --run); undoable itself')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a completion script for SHELL to standard output')
             [CompletionResult]::new('serve', 'serve', [CompletionResultType]::ParameterValue, 'Serve a destination to a tern client on stdin/stdout (started by tern itself over SSH)')
             [CompletionResult]::new('generate-docs', 'generate-docs', [CompletionResultType]::ParameterValue, 'Write man pages and completion scripts into DIR/man and DIR/completions (for packagers)')
@@ -44,6 +47,7 @@ Register-ArgumentCompleter -Native -CommandName 'tern' -ScriptBlock {
             break
         }
         'tern;sync' {
+            [CompletionResult]::new('--keep-trash', '--keep-trash', [CompletionResultType]::ParameterName, 'After a successful sync, purge trash runs older than DURATION ("forever" keeps them)')
             [CompletionResult]::new('--exclude', '--exclude', [CompletionResultType]::ParameterName, 'Leave out entries matching PATTERN (gitignore syntax: "*.tmp", "cache/", "/build"); matching destination entries are kept. Repeatable')
             [CompletionResult]::new('-F', '-F ', [CompletionResultType]::ParameterName, 'Read this ssh_config file instead of ~/.ssh/config')
             [CompletionResult]::new('--ssh-config', '--ssh-config', [CompletionResultType]::ParameterName, 'Read this ssh_config file instead of ~/.ssh/config')
@@ -71,6 +75,7 @@ Register-ArgumentCompleter -Native -CommandName 'tern' -ScriptBlock {
             break
         }
         'tern;plan' {
+            [CompletionResult]::new('--keep-trash', '--keep-trash', [CompletionResultType]::ParameterName, 'After a successful sync, purge trash runs older than DURATION ("forever" keeps them)')
             [CompletionResult]::new('--exclude', '--exclude', [CompletionResultType]::ParameterName, 'Leave out entries matching PATTERN (gitignore syntax: "*.tmp", "cache/", "/build"); matching destination entries are kept. Repeatable')
             [CompletionResult]::new('-F', '-F ', [CompletionResultType]::ParameterName, 'Read this ssh_config file instead of ~/.ssh/config')
             [CompletionResult]::new('--ssh-config', '--ssh-config', [CompletionResultType]::ParameterName, 'Read this ssh_config file instead of ~/.ssh/config')
@@ -193,6 +198,107 @@ Register-ArgumentCompleter -Native -CommandName 'tern' -ScriptBlock {
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             break
         }
+        'tern;verify' {
+            [CompletionResult]::new('--source', '--source', [CompletionResultType]::ParameterName, 'The source to compare with (same as giving it before DEST)')
+            [CompletionResult]::new('--format', '--format', [CompletionResultType]::ParameterName, 'Report format')
+            [CompletionResult]::new('-F', '-F ', [CompletionResultType]::ParameterName, 'Read this ssh_config file instead of ~/.ssh/config')
+            [CompletionResult]::new('--ssh-config', '--ssh-config', [CompletionResultType]::ParameterName, 'Read this ssh_config file instead of ~/.ssh/config')
+            [CompletionResult]::new('-i', '-i', [CompletionResultType]::ParameterName, 'Try this private key (after ssh-agent, before the config''s and the defaults); repeatable')
+            [CompletionResult]::new('--identity', '--identity', [CompletionResultType]::ParameterName, 'Try this private key (after ssh-agent, before the config''s and the defaults); repeatable')
+            [CompletionResult]::new('--known-hosts', '--known-hosts', [CompletionResultType]::ParameterName, 'Check host keys against this known_hosts file (and record accepted ones there)')
+            [CompletionResult]::new('--host-key-policy', '--host-key-policy', [CompletionResultType]::ParameterName, 'What to do with an unknown host key: refuse it (strict) or record it (accept-new); a changed key is always refused [default: strict, or the config''s StrictHostKeyChecking]')
+            [CompletionResult]::new('--remote-tern', '--remote-tern', [CompletionResultType]::ParameterName, 'The tern binary on the remote host')
+            [CompletionResult]::new('--compress-level', '--compress-level', [CompletionResultType]::ParameterName, 'zstd level for data sent over SSH (1-22); 0 turns compression off')
+            [CompletionResult]::new('--repair', '--repair', [CompletionResultType]::ParameterName, 'Re-send from the source whatever is missing or wrong at the destination (fetches nothing)')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print nothing but errors: no progress bar, no summary')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print nothing but errors: no progress bar, no summary')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Say more: list every change a sync makes, and metadata details in plans')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Say more: list every change a sync makes, and metadata details in plans')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'tern;trash' {
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print nothing but errors: no progress bar, no summary')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print nothing but errors: no progress bar, no summary')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Say more: list every change a sync makes, and metadata details in plans')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Say more: list every change a sync makes, and metadata details in plans')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'The runs with trashed entries: how many, how large, how old')
+            [CompletionResult]::new('purge', 'purge', [CompletionResultType]::ParameterValue, 'Delete trash runs for good (all of them, or those older than --older-than)')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'tern;trash;list' {
+            [CompletionResult]::new('-F', '-F ', [CompletionResultType]::ParameterName, 'Read this ssh_config file instead of ~/.ssh/config')
+            [CompletionResult]::new('--ssh-config', '--ssh-config', [CompletionResultType]::ParameterName, 'Read this ssh_config file instead of ~/.ssh/config')
+            [CompletionResult]::new('-i', '-i', [CompletionResultType]::ParameterName, 'Try this private key (after ssh-agent, before the config''s and the defaults); repeatable')
+            [CompletionResult]::new('--identity', '--identity', [CompletionResultType]::ParameterName, 'Try this private key (after ssh-agent, before the config''s and the defaults); repeatable')
+            [CompletionResult]::new('--known-hosts', '--known-hosts', [CompletionResultType]::ParameterName, 'Check host keys against this known_hosts file (and record accepted ones there)')
+            [CompletionResult]::new('--host-key-policy', '--host-key-policy', [CompletionResultType]::ParameterName, 'What to do with an unknown host key: refuse it (strict) or record it (accept-new); a changed key is always refused [default: strict, or the config''s StrictHostKeyChecking]')
+            [CompletionResult]::new('--remote-tern', '--remote-tern', [CompletionResultType]::ParameterName, 'The tern binary on the remote host')
+            [CompletionResult]::new('--compress-level', '--compress-level', [CompletionResultType]::ParameterName, 'zstd level for data sent over SSH (1-22); 0 turns compression off')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print JSON')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print nothing but errors: no progress bar, no summary')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print nothing but errors: no progress bar, no summary')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Say more: list every change a sync makes, and metadata details in plans')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Say more: list every change a sync makes, and metadata details in plans')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'tern;trash;purge' {
+            [CompletionResult]::new('--older-than', '--older-than', [CompletionResultType]::ParameterName, 'Only runs older than this (e.g. 7d, 12h, 30m)')
+            [CompletionResult]::new('-F', '-F ', [CompletionResultType]::ParameterName, 'Read this ssh_config file instead of ~/.ssh/config')
+            [CompletionResult]::new('--ssh-config', '--ssh-config', [CompletionResultType]::ParameterName, 'Read this ssh_config file instead of ~/.ssh/config')
+            [CompletionResult]::new('-i', '-i', [CompletionResultType]::ParameterName, 'Try this private key (after ssh-agent, before the config''s and the defaults); repeatable')
+            [CompletionResult]::new('--identity', '--identity', [CompletionResultType]::ParameterName, 'Try this private key (after ssh-agent, before the config''s and the defaults); repeatable')
+            [CompletionResult]::new('--known-hosts', '--known-hosts', [CompletionResultType]::ParameterName, 'Check host keys against this known_hosts file (and record accepted ones there)')
+            [CompletionResult]::new('--host-key-policy', '--host-key-policy', [CompletionResultType]::ParameterName, 'What to do with an unknown host key: refuse it (strict) or record it (accept-new); a changed key is always refused [default: strict, or the config''s StrictHostKeyChecking]')
+            [CompletionResult]::new('--remote-tern', '--remote-tern', [CompletionResultType]::ParameterName, 'The tern binary on the remote host')
+            [CompletionResult]::new('--compress-level', '--compress-level', [CompletionResultType]::ParameterName, 'zstd level for data sent over SSH (1-22); 0 turns compression off')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print nothing but errors: no progress bar, no summary')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print nothing but errors: no progress bar, no summary')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Say more: list every change a sync makes, and metadata details in plans')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Say more: list every change a sync makes, and metadata details in plans')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'tern;trash;help' {
+            [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'The runs with trashed entries: how many, how large, how old')
+            [CompletionResult]::new('purge', 'purge', [CompletionResultType]::ParameterValue, 'Delete trash runs for good (all of them, or those older than --older-than)')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'tern;trash;help;list' {
+            break
+        }
+        'tern;trash;help;purge' {
+            break
+        }
+        'tern;trash;help;help' {
+            break
+        }
+        'tern;undo' {
+            [CompletionResult]::new('--run', '--run', [CompletionResultType]::ParameterName, 'The run to undo, as `tern trash list` shows it')
+            [CompletionResult]::new('-F', '-F ', [CompletionResultType]::ParameterName, 'Read this ssh_config file instead of ~/.ssh/config')
+            [CompletionResult]::new('--ssh-config', '--ssh-config', [CompletionResultType]::ParameterName, 'Read this ssh_config file instead of ~/.ssh/config')
+            [CompletionResult]::new('-i', '-i', [CompletionResultType]::ParameterName, 'Try this private key (after ssh-agent, before the config''s and the defaults); repeatable')
+            [CompletionResult]::new('--identity', '--identity', [CompletionResultType]::ParameterName, 'Try this private key (after ssh-agent, before the config''s and the defaults); repeatable')
+            [CompletionResult]::new('--known-hosts', '--known-hosts', [CompletionResultType]::ParameterName, 'Check host keys against this known_hosts file (and record accepted ones there)')
+            [CompletionResult]::new('--host-key-policy', '--host-key-policy', [CompletionResultType]::ParameterName, 'What to do with an unknown host key: refuse it (strict) or record it (accept-new); a changed key is always refused [default: strict, or the config''s StrictHostKeyChecking]')
+            [CompletionResult]::new('--remote-tern', '--remote-tern', [CompletionResultType]::ParameterName, 'The tern binary on the remote host')
+            [CompletionResult]::new('--compress-level', '--compress-level', [CompletionResultType]::ParameterName, 'zstd level for data sent over SSH (1-22); 0 turns compression off')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print nothing but errors: no progress bar, no summary')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print nothing but errors: no progress bar, no summary')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Say more: list every change a sync makes, and metadata details in plans')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Say more: list every change a sync makes, and metadata details in plans')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
         'tern;completions' {
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print nothing but errors: no progress bar, no summary')
             [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print nothing but errors: no progress bar, no summary')
@@ -230,6 +336,9 @@ Register-ArgumentCompleter -Native -CommandName 'tern' -ScriptBlock {
             [CompletionResult]::new('run', 'run', [CompletionResultType]::ParameterValue, 'Run one configured job now, in the foreground (recorded in the history)')
             [CompletionResult]::new('daemon', 'daemon', [CompletionResultType]::ParameterValue, 'Run every scheduled job on its cron schedule until SIGTERM or SIGINT (SIGHUP reloads)')
             [CompletionResult]::new('status', 'status', [CompletionResultType]::ParameterValue, 'The last run and next run of every job and destination')
+            [CompletionResult]::new('verify', 'verify', [CompletionResultType]::ParameterValue, 'Re-hash the destination against its manifest: what is missing, changed or extra')
+            [CompletionResult]::new('trash', 'trash', [CompletionResultType]::ParameterValue, 'List or purge the trash of a destination (what syncs deleted or overwrote)')
+            [CompletionResult]::new('undo', 'undo', [CompletionResultType]::ParameterValue, 'Put back what a run deleted or overwrote (the newest run unless --run); undoable itself')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a completion script for SHELL to standard output')
             [CompletionResult]::new('serve', 'serve', [CompletionResultType]::ParameterValue, 'Serve a destination to a tern client on stdin/stdout (started by tern itself over SSH)')
             [CompletionResult]::new('generate-docs', 'generate-docs', [CompletionResultType]::ParameterValue, 'Write man pages and completion scripts into DIR/man and DIR/completions (for packagers)')
@@ -262,6 +371,23 @@ Register-ArgumentCompleter -Native -CommandName 'tern' -ScriptBlock {
             break
         }
         'tern;help;status' {
+            break
+        }
+        'tern;help;verify' {
+            break
+        }
+        'tern;help;trash' {
+            [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'The runs with trashed entries: how many, how large, how old')
+            [CompletionResult]::new('purge', 'purge', [CompletionResultType]::ParameterValue, 'Delete trash runs for good (all of them, or those older than --older-than)')
+            break
+        }
+        'tern;help;trash;list' {
+            break
+        }
+        'tern;help;trash;purge' {
+            break
+        }
+        'tern;help;undo' {
             break
         }
         'tern;help;completions' {

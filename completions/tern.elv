@@ -34,12 +34,16 @@ set edit:completion:arg-completer[tern] = {|@words|
             cand run 'Run one configured job now, in the foreground (recorded in the history)'
             cand daemon 'Run every scheduled job on its cron schedule until SIGTERM or SIGINT (SIGHUP reloads)'
             cand status 'The last run and next run of every job and destination'
+            cand verify 'Re-hash the destination against its manifest: what is missing, changed or extra'
+            cand trash 'List or purge the trash of a destination (what syncs deleted or overwrote)'
+            cand undo 'Put back what a run deleted or overwrote (the newest run unless --run); undoable itself'
             cand completions 'Print a completion script for SHELL to standard output'
             cand serve 'Serve a destination to a tern client on stdin/stdout (started by tern itself over SSH)'
             cand generate-docs 'Write man pages and completion scripts into DIR/man and DIR/completions (for packagers)'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'tern;sync'= {
+            cand --keep-trash 'After a successful sync, purge trash runs older than DURATION ("forever" keeps them)'
             cand --exclude 'Leave out entries matching PATTERN (gitignore syntax: "*.tmp", "cache/", "/build"); matching destination entries are kept. Repeatable'
             cand -F 'Read this ssh_config file instead of ~/.ssh/config'
             cand --ssh-config 'Read this ssh_config file instead of ~/.ssh/config'
@@ -66,6 +70,7 @@ set edit:completion:arg-completer[tern] = {|@words|
             cand --help 'Print help'
         }
         &'tern;plan'= {
+            cand --keep-trash 'After a successful sync, purge trash runs older than DURATION ("forever" keeps them)'
             cand --exclude 'Leave out entries matching PATTERN (gitignore syntax: "*.tmp", "cache/", "/build"); matching destination entries are kept. Repeatable'
             cand -F 'Read this ssh_config file instead of ~/.ssh/config'
             cand --ssh-config 'Read this ssh_config file instead of ~/.ssh/config'
@@ -177,6 +182,98 @@ set edit:completion:arg-completer[tern] = {|@words|
             cand -h 'Print help'
             cand --help 'Print help'
         }
+        &'tern;verify'= {
+            cand --source 'The source to compare with (same as giving it before DEST)'
+            cand --format 'Report format'
+            cand -F 'Read this ssh_config file instead of ~/.ssh/config'
+            cand --ssh-config 'Read this ssh_config file instead of ~/.ssh/config'
+            cand -i 'Try this private key (after ssh-agent, before the config''s and the defaults); repeatable'
+            cand --identity 'Try this private key (after ssh-agent, before the config''s and the defaults); repeatable'
+            cand --known-hosts 'Check host keys against this known_hosts file (and record accepted ones there)'
+            cand --host-key-policy 'What to do with an unknown host key: refuse it (strict) or record it (accept-new); a changed key is always refused [default: strict, or the config''s StrictHostKeyChecking]'
+            cand --remote-tern 'The tern binary on the remote host'
+            cand --compress-level 'zstd level for data sent over SSH (1-22); 0 turns compression off'
+            cand --repair 'Re-send from the source whatever is missing or wrong at the destination (fetches nothing)'
+            cand -q 'Print nothing but errors: no progress bar, no summary'
+            cand --quiet 'Print nothing but errors: no progress bar, no summary'
+            cand -v 'Say more: list every change a sync makes, and metadata details in plans'
+            cand --verbose 'Say more: list every change a sync makes, and metadata details in plans'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'tern;trash'= {
+            cand -q 'Print nothing but errors: no progress bar, no summary'
+            cand --quiet 'Print nothing but errors: no progress bar, no summary'
+            cand -v 'Say more: list every change a sync makes, and metadata details in plans'
+            cand --verbose 'Say more: list every change a sync makes, and metadata details in plans'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand list 'The runs with trashed entries: how many, how large, how old'
+            cand purge 'Delete trash runs for good (all of them, or those older than --older-than)'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'tern;trash;list'= {
+            cand -F 'Read this ssh_config file instead of ~/.ssh/config'
+            cand --ssh-config 'Read this ssh_config file instead of ~/.ssh/config'
+            cand -i 'Try this private key (after ssh-agent, before the config''s and the defaults); repeatable'
+            cand --identity 'Try this private key (after ssh-agent, before the config''s and the defaults); repeatable'
+            cand --known-hosts 'Check host keys against this known_hosts file (and record accepted ones there)'
+            cand --host-key-policy 'What to do with an unknown host key: refuse it (strict) or record it (accept-new); a changed key is always refused [default: strict, or the config''s StrictHostKeyChecking]'
+            cand --remote-tern 'The tern binary on the remote host'
+            cand --compress-level 'zstd level for data sent over SSH (1-22); 0 turns compression off'
+            cand --json 'Print JSON'
+            cand -q 'Print nothing but errors: no progress bar, no summary'
+            cand --quiet 'Print nothing but errors: no progress bar, no summary'
+            cand -v 'Say more: list every change a sync makes, and metadata details in plans'
+            cand --verbose 'Say more: list every change a sync makes, and metadata details in plans'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'tern;trash;purge'= {
+            cand --older-than 'Only runs older than this (e.g. 7d, 12h, 30m)'
+            cand -F 'Read this ssh_config file instead of ~/.ssh/config'
+            cand --ssh-config 'Read this ssh_config file instead of ~/.ssh/config'
+            cand -i 'Try this private key (after ssh-agent, before the config''s and the defaults); repeatable'
+            cand --identity 'Try this private key (after ssh-agent, before the config''s and the defaults); repeatable'
+            cand --known-hosts 'Check host keys against this known_hosts file (and record accepted ones there)'
+            cand --host-key-policy 'What to do with an unknown host key: refuse it (strict) or record it (accept-new); a changed key is always refused [default: strict, or the config''s StrictHostKeyChecking]'
+            cand --remote-tern 'The tern binary on the remote host'
+            cand --compress-level 'zstd level for data sent over SSH (1-22); 0 turns compression off'
+            cand -q 'Print nothing but errors: no progress bar, no summary'
+            cand --quiet 'Print nothing but errors: no progress bar, no summary'
+            cand -v 'Say more: list every change a sync makes, and metadata details in plans'
+            cand --verbose 'Say more: list every change a sync makes, and metadata details in plans'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'tern;trash;help'= {
+            cand list 'The runs with trashed entries: how many, how large, how old'
+            cand purge 'Delete trash runs for good (all of them, or those older than --older-than)'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'tern;trash;help;list'= {
+        }
+        &'tern;trash;help;purge'= {
+        }
+        &'tern;trash;help;help'= {
+        }
+        &'tern;undo'= {
+            cand --run 'The run to undo, as `tern trash list` shows it'
+            cand -F 'Read this ssh_config file instead of ~/.ssh/config'
+            cand --ssh-config 'Read this ssh_config file instead of ~/.ssh/config'
+            cand -i 'Try this private key (after ssh-agent, before the config''s and the defaults); repeatable'
+            cand --identity 'Try this private key (after ssh-agent, before the config''s and the defaults); repeatable'
+            cand --known-hosts 'Check host keys against this known_hosts file (and record accepted ones there)'
+            cand --host-key-policy 'What to do with an unknown host key: refuse it (strict) or record it (accept-new); a changed key is always refused [default: strict, or the config''s StrictHostKeyChecking]'
+            cand --remote-tern 'The tern binary on the remote host'
+            cand --compress-level 'zstd level for data sent over SSH (1-22); 0 turns compression off'
+            cand -q 'Print nothing but errors: no progress bar, no summary'
+            cand --quiet 'Print nothing but errors: no progress bar, no summary'
+            cand -v 'Say more: list every change a sync makes, and metadata details in plans'
+            cand --verbose 'Say more: list every change a sync makes, and metadata details in plans'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
         &'tern;completions'= {
             cand -q 'Print nothing but errors: no progress bar, no summary'
             cand --quiet 'Print nothing but errors: no progress bar, no summary'
@@ -211,6 +308,9 @@ set edit:completion:arg-completer[tern] = {|@words|
             cand run 'Run one configured job now, in the foreground (recorded in the history)'
             cand daemon 'Run every scheduled job on its cron schedule until SIGTERM or SIGINT (SIGHUP reloads)'
             cand status 'The last run and next run of every job and destination'
+            cand verify 'Re-hash the destination against its manifest: what is missing, changed or extra'
+            cand trash 'List or purge the trash of a destination (what syncs deleted or overwrote)'
+            cand undo 'Put back what a run deleted or overwrote (the newest run unless --run); undoable itself'
             cand completions 'Print a completion script for SHELL to standard output'
             cand serve 'Serve a destination to a tern client on stdin/stdout (started by tern itself over SSH)'
             cand generate-docs 'Write man pages and completion scripts into DIR/man and DIR/completions (for packagers)'
@@ -234,6 +334,18 @@ set edit:completion:arg-completer[tern] = {|@words|
         &'tern;help;daemon'= {
         }
         &'tern;help;status'= {
+        }
+        &'tern;help;verify'= {
+        }
+        &'tern;help;trash'= {
+            cand list 'The runs with trashed entries: how many, how large, how old'
+            cand purge 'Delete trash runs for good (all of them, or those older than --older-than)'
+        }
+        &'tern;help;trash;list'= {
+        }
+        &'tern;help;trash;purge'= {
+        }
+        &'tern;help;undo'= {
         }
         &'tern;help;completions'= {
         }

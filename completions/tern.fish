@@ -36,10 +36,14 @@ complete -c tern -n "__fish_tern_needs_command" -f -a "jobs" -d 'List the config
 complete -c tern -n "__fish_tern_needs_command" -f -a "run" -d 'Run one configured job now, in the foreground (recorded in the history)'
 complete -c tern -n "__fish_tern_needs_command" -f -a "daemon" -d 'Run every scheduled job on its cron schedule until SIGTERM or SIGINT (SIGHUP reloads)'
 complete -c tern -n "__fish_tern_needs_command" -f -a "status" -d 'The last run and next run of every job and destination'
+complete -c tern -n "__fish_tern_needs_command" -f -a "verify" -d 'Re-hash the destination against its manifest: what is missing, changed or extra'
+complete -c tern -n "__fish_tern_needs_command" -f -a "trash" -d 'List or purge the trash of a destination (what syncs deleted or overwrote)'
+complete -c tern -n "__fish_tern_needs_command" -f -a "undo" -d 'Put back what a run deleted or overwrote (the newest run unless --run); undoable itself'
 complete -c tern -n "__fish_tern_needs_command" -f -a "completions" -d 'Print a completion script for SHELL to standard output'
 complete -c tern -n "__fish_tern_needs_command" -f -a "serve" -d 'Serve a destination to a tern client on stdin/stdout (started by tern itself over SSH)'
 complete -c tern -n "__fish_tern_needs_command" -f -a "generate-docs" -d 'Write man pages and completion scripts into DIR/man and DIR/completions (for packagers)'
 complete -c tern -n "__fish_tern_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c tern -n "__fish_tern_using_subcommand sync" -l keep-trash -d 'After a successful sync, purge trash runs older than DURATION ("forever" keeps them)' -r
 complete -c tern -n "__fish_tern_using_subcommand sync" -l exclude -d 'Leave out entries matching PATTERN (gitignore syntax: "*.tmp", "cache/", "/build"); matching destination entries are kept. Repeatable' -r
 complete -c tern -n "__fish_tern_using_subcommand sync" -s F -l ssh-config -d 'Read this ssh_config file instead of ~/.ssh/config' -r -F
 complete -c tern -n "__fish_tern_using_subcommand sync" -s i -l identity -d 'Try this private key (after ssh-agent, before the config\'s and the defaults); repeatable' -r -F
@@ -58,6 +62,7 @@ complete -c tern -n "__fish_tern_using_subcommand sync" -l force -d 'Mirror an e
 complete -c tern -n "__fish_tern_using_subcommand sync" -s q -l quiet -d 'Print nothing but errors: no progress bar, no summary'
 complete -c tern -n "__fish_tern_using_subcommand sync" -s v -l verbose -d 'Say more: list every change a sync makes, and metadata details in plans'
 complete -c tern -n "__fish_tern_using_subcommand sync" -s h -l help -d 'Print help'
+complete -c tern -n "__fish_tern_using_subcommand plan" -l keep-trash -d 'After a successful sync, purge trash runs older than DURATION ("forever" keeps them)' -r
 complete -c tern -n "__fish_tern_using_subcommand plan" -l exclude -d 'Leave out entries matching PATTERN (gitignore syntax: "*.tmp", "cache/", "/build"); matching destination entries are kept. Repeatable' -r
 complete -c tern -n "__fish_tern_using_subcommand plan" -s F -l ssh-config -d 'Read this ssh_config file instead of ~/.ssh/config' -r -F
 complete -c tern -n "__fish_tern_using_subcommand plan" -s i -l identity -d 'Try this private key (after ssh-agent, before the config\'s and the defaults); repeatable' -r -F
@@ -125,6 +130,62 @@ complete -c tern -n "__fish_tern_using_subcommand status" -l json -d 'Print JSON
 complete -c tern -n "__fish_tern_using_subcommand status" -s q -l quiet -d 'Print nothing but errors: no progress bar, no summary'
 complete -c tern -n "__fish_tern_using_subcommand status" -s v -l verbose -d 'Say more: list every change a sync makes, and metadata details in plans'
 complete -c tern -n "__fish_tern_using_subcommand status" -s h -l help -d 'Print help'
+complete -c tern -n "__fish_tern_using_subcommand verify" -l source -d 'The source to compare with (same as giving it before DEST)' -r -F
+complete -c tern -n "__fish_tern_using_subcommand verify" -l format -d 'Report format' -r -f -a "text\t''
+json\t''"
+complete -c tern -n "__fish_tern_using_subcommand verify" -s F -l ssh-config -d 'Read this ssh_config file instead of ~/.ssh/config' -r -F
+complete -c tern -n "__fish_tern_using_subcommand verify" -s i -l identity -d 'Try this private key (after ssh-agent, before the config\'s and the defaults); repeatable' -r -F
+complete -c tern -n "__fish_tern_using_subcommand verify" -l known-hosts -d 'Check host keys against this known_hosts file (and record accepted ones there)' -r -F
+complete -c tern -n "__fish_tern_using_subcommand verify" -l host-key-policy -d 'What to do with an unknown host key: refuse it (strict) or record it (accept-new); a changed key is always refused [default: strict, or the config\'s StrictHostKeyChecking]' -r -f -a "strict\t''
+accept-new\t''"
+complete -c tern -n "__fish_tern_using_subcommand verify" -l remote-tern -d 'The tern binary on the remote host' -r
+complete -c tern -n "__fish_tern_using_subcommand verify" -l compress-level -d 'zstd level for data sent over SSH (1-22); 0 turns compression off' -r
+complete -c tern -n "__fish_tern_using_subcommand verify" -l repair -d 'Re-send from the source whatever is missing or wrong at the destination (fetches nothing)'
+complete -c tern -n "__fish_tern_using_subcommand verify" -s q -l quiet -d 'Print nothing but errors: no progress bar, no summary'
+complete -c tern -n "__fish_tern_using_subcommand verify" -s v -l verbose -d 'Say more: list every change a sync makes, and metadata details in plans'
+complete -c tern -n "__fish_tern_using_subcommand verify" -s h -l help -d 'Print help'
+complete -c tern -n "__fish_tern_using_subcommand trash; and not __fish_seen_subcommand_from list purge help" -s q -l quiet -d 'Print nothing but errors: no progress bar, no summary'
+complete -c tern -n "__fish_tern_using_subcommand trash; and not __fish_seen_subcommand_from list purge help" -s v -l verbose -d 'Say more: list every change a sync makes, and metadata details in plans'
+complete -c tern -n "__fish_tern_using_subcommand trash; and not __fish_seen_subcommand_from list purge help" -s h -l help -d 'Print help'
+complete -c tern -n "__fish_tern_using_subcommand trash; and not __fish_seen_subcommand_from list purge help" -f -a "list" -d 'The runs with trashed entries: how many, how large, how old'
+complete -c tern -n "__fish_tern_using_subcommand trash; and not __fish_seen_subcommand_from list purge help" -f -a "purge" -d 'Delete trash runs for good (all of them, or those older than --older-than)'
+complete -c tern -n "__fish_tern_using_subcommand trash; and not __fish_seen_subcommand_from list purge help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c tern -n "__fish_tern_using_subcommand trash; and __fish_seen_subcommand_from list" -s F -l ssh-config -d 'Read this ssh_config file instead of ~/.ssh/config' -r -F
+complete -c tern -n "__fish_tern_using_subcommand trash; and __fish_seen_subcommand_from list" -s i -l identity -d 'Try this private key (after ssh-agent, before the config\'s and the defaults); repeatable' -r -F
+complete -c tern -n "__fish_tern_using_subcommand trash; and __fish_seen_subcommand_from list" -l known-hosts -d 'Check host keys against this known_hosts file (and record accepted ones there)' -r -F
+complete -c tern -n "__fish_tern_using_subcommand trash; and __fish_seen_subcommand_from list" -l host-key-policy -d 'What to do with an unknown host key: refuse it (strict) or record it (accept-new); a changed key is always refused [default: strict, or the config\'s StrictHostKeyChecking]' -r -f -a "strict\t''
+accept-new\t''"
+complete -c tern -n "__fish_tern_using_subcommand trash; and __fish_seen_subcommand_from list" -l remote-tern -d 'The tern binary on the remote host' -r
+complete -c tern -n "__fish_tern_using_subcommand trash; and __fish_seen_subcommand_from list" -l compress-level -d 'zstd level for data sent over SSH (1-22); 0 turns compression off' -r
+complete -c tern -n "__fish_tern_using_subcommand trash; and __fish_seen_subcommand_from list" -l json -d 'Print JSON'
+complete -c tern -n "__fish_tern_using_subcommand trash; and __fish_seen_subcommand_from list" -s q -l quiet -d 'Print nothing but errors: no progress bar, no summary'
+complete -c tern -n "__fish_tern_using_subcommand trash; and __fish_seen_subcommand_from list" -s v -l verbose -d 'Say more: list every change a sync makes, and metadata details in plans'
+complete -c tern -n "__fish_tern_using_subcommand trash; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help'
+complete -c tern -n "__fish_tern_using_subcommand trash; and __fish_seen_subcommand_from purge" -l older-than -d 'Only runs older than this (e.g. 7d, 12h, 30m)' -r
+complete -c tern -n "__fish_tern_using_subcommand trash; and __fish_seen_subcommand_from purge" -s F -l ssh-config -d 'Read this ssh_config file instead of ~/.ssh/config' -r -F
+complete -c tern -n "__fish_tern_using_subcommand trash; and __fish_seen_subcommand_from purge" -s i -l identity -d 'Try this private key (after ssh-agent, before the config\'s and the defaults); repeatable' -r -F
+complete -c tern -n "__fish_tern_using_subcommand trash; and __fish_seen_subcommand_from purge" -l known-hosts -d 'Check host keys against this known_hosts file (and record accepted ones there)' -r -F
+complete -c tern -n "__fish_tern_using_subcommand trash; and __fish_seen_subcommand_from purge" -l host-key-policy -d 'What to do with an unknown host key: refuse it (strict) or record it (accept-new); a changed key is always refused [default: strict, or the config\'s StrictHostKeyChecking]' -r -f -a "strict\t''
+accept-new\t''"
+complete -c tern -n "__fish_tern_using_subcommand trash; and __fish_seen_subcommand_from purge" -l remote-tern -d 'The tern binary on the remote host' -r
+complete -c tern -n "__fish_tern_using_subcommand trash; and __fish_seen_subcommand_from purge" -l compress-level -d 'zstd level for data sent over SSH (1-22); 0 turns compression off' -r
+complete -c tern -n "__fish_tern_using_subcommand trash; and __fish_seen_subcommand_from purge" -s q -l quiet -d 'Print nothing but errors: no progress bar, no summary'
+complete -c tern -n "__fish_tern_using_subcommand trash; and __fish_seen_subcommand_from purge" -s v -l verbose -d 'Say more: list every change a sync makes, and metadata details in plans'
+complete -c tern -n "__fish_tern_using_subcommand trash; and __fish_seen_subcommand_from purge" -s h -l help -d 'Print help'
+complete -c tern -n "__fish_tern_using_subcommand trash; and __fish_seen_subcommand_from help" -f -a "list" -d 'The runs with trashed entries: how many, how large, how old'
+complete -c tern -n "__fish_tern_using_subcommand trash; and __fish_seen_subcommand_from help" -f -a "purge" -d 'Delete trash runs for good (all of them, or those older than --older-than)'
+complete -c tern -n "__fish_tern_using_subcommand trash; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c tern -n "__fish_tern_using_subcommand undo" -l run -d 'The run to undo, as `tern trash list` shows it' -r
+complete -c tern -n "__fish_tern_using_subcommand undo" -s F -l ssh-config -d 'Read this ssh_config file instead of ~/.ssh/config' -r -F
+complete -c tern -n "__fish_tern_using_subcommand undo" -s i -l identity -d 'Try this private key (after ssh-agent, before the config\'s and the defaults); repeatable' -r -F
+complete -c tern -n "__fish_tern_using_subcommand undo" -l known-hosts -d 'Check host keys against this known_hosts file (and record accepted ones there)' -r -F
+complete -c tern -n "__fish_tern_using_subcommand undo" -l host-key-policy -d 'What to do with an unknown host key: refuse it (strict) or record it (accept-new); a changed key is always refused [default: strict, or the config\'s StrictHostKeyChecking]' -r -f -a "strict\t''
+accept-new\t''"
+complete -c tern -n "__fish_tern_using_subcommand undo" -l remote-tern -d 'The tern binary on the remote host' -r
+complete -c tern -n "__fish_tern_using_subcommand undo" -l compress-level -d 'zstd level for data sent over SSH (1-22); 0 turns compression off' -r
+complete -c tern -n "__fish_tern_using_subcommand undo" -s q -l quiet -d 'Print nothing but errors: no progress bar, no summary'
+complete -c tern -n "__fish_tern_using_subcommand undo" -s v -l verbose -d 'Say more: list every change a sync makes, and metadata details in plans'
+complete -c tern -n "__fish_tern_using_subcommand undo" -s h -l help -d 'Print help'
 complete -c tern -n "__fish_tern_using_subcommand completions" -s q -l quiet -d 'Print nothing but errors: no progress bar, no summary'
 complete -c tern -n "__fish_tern_using_subcommand completions" -s v -l verbose -d 'Say more: list every change a sync makes, and metadata details in plans'
 complete -c tern -n "__fish_tern_using_subcommand completions" -s h -l help -d 'Print help'
@@ -135,16 +196,21 @@ complete -c tern -n "__fish_tern_using_subcommand serve" -s h -l help -d 'Print 
 complete -c tern -n "__fish_tern_using_subcommand generate-docs" -s q -l quiet -d 'Print nothing but errors: no progress bar, no summary'
 complete -c tern -n "__fish_tern_using_subcommand generate-docs" -s v -l verbose -d 'Say more: list every change a sync makes, and metadata details in plans'
 complete -c tern -n "__fish_tern_using_subcommand generate-docs" -s h -l help -d 'Print help'
-complete -c tern -n "__fish_tern_using_subcommand help; and not __fish_seen_subcommand_from sync plan apply config jobs run daemon status completions serve generate-docs help" -f -a "sync" -d 'Replicate SOURCE into DEST (mirroring: entries missing from SOURCE go to DEST\'s trash)'
-complete -c tern -n "__fish_tern_using_subcommand help; and not __fish_seen_subcommand_from sync plan apply config jobs run daemon status completions serve generate-docs help" -f -a "plan" -d 'Show what `tern sync` would change, without writing anything anywhere'
-complete -c tern -n "__fish_tern_using_subcommand help; and not __fish_seen_subcommand_from sync plan apply config jobs run daemon status completions serve generate-docs help" -f -a "apply" -d 'Apply a plan saved with `tern plan --out`, exactly as it was reviewed'
-complete -c tern -n "__fish_tern_using_subcommand help; and not __fish_seen_subcommand_from sync plan apply config jobs run daemon status completions serve generate-docs help" -f -a "config" -d 'Check the job file; every problem is listed with file:line'
-complete -c tern -n "__fish_tern_using_subcommand help; and not __fish_seen_subcommand_from sync plan apply config jobs run daemon status completions serve generate-docs help" -f -a "jobs" -d 'List the configured jobs: schedule in words, time zone, destinations, next fire times'
-complete -c tern -n "__fish_tern_using_subcommand help; and not __fish_seen_subcommand_from sync plan apply config jobs run daemon status completions serve generate-docs help" -f -a "run" -d 'Run one configured job now, in the foreground (recorded in the history)'
-complete -c tern -n "__fish_tern_using_subcommand help; and not __fish_seen_subcommand_from sync plan apply config jobs run daemon status completions serve generate-docs help" -f -a "daemon" -d 'Run every scheduled job on its cron schedule until SIGTERM or SIGINT (SIGHUP reloads)'
-complete -c tern -n "__fish_tern_using_subcommand help; and not __fish_seen_subcommand_from sync plan apply config jobs run daemon status completions serve generate-docs help" -f -a "status" -d 'The last run and next run of every job and destination'
-complete -c tern -n "__fish_tern_using_subcommand help; and not __fish_seen_subcommand_from sync plan apply config jobs run daemon status completions serve generate-docs help" -f -a "completions" -d 'Print a completion script for SHELL to standard output'
-complete -c tern -n "__fish_tern_using_subcommand help; and not __fish_seen_subcommand_from sync plan apply config jobs run daemon status completions serve generate-docs help" -f -a "serve" -d 'Serve a destination to a tern client on stdin/stdout (started by tern itself over SSH)'
-complete -c tern -n "__fish_tern_using_subcommand help; and not __fish_seen_subcommand_from sync plan apply config jobs run daemon status completions serve generate-docs help" -f -a "generate-docs" -d 'Write man pages and completion scripts into DIR/man and DIR/completions (for packagers)'
-complete -c tern -n "__fish_tern_using_subcommand help; and not __fish_seen_subcommand_from sync plan apply config jobs run daemon status completions serve generate-docs help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c tern -n "__fish_tern_using_subcommand help; and not __fish_seen_subcommand_from sync plan apply config jobs run daemon status verify trash undo completions serve generate-docs help" -f -a "sync" -d 'Replicate SOURCE into DEST (mirroring: entries missing from SOURCE go to DEST\'s trash)'
+complete -c tern -n "__fish_tern_using_subcommand help; and not __fish_seen_subcommand_from sync plan apply config jobs run daemon status verify trash undo completions serve generate-docs help" -f -a "plan" -d 'Show what `tern sync` would change, without writing anything anywhere'
+complete -c tern -n "__fish_tern_using_subcommand help; and not __fish_seen_subcommand_from sync plan apply config jobs run daemon status verify trash undo completions serve generate-docs help" -f -a "apply" -d 'Apply a plan saved with `tern plan --out`, exactly as it was reviewed'
+complete -c tern -n "__fish_tern_using_subcommand help; and not __fish_seen_subcommand_from sync plan apply config jobs run daemon status verify trash undo completions serve generate-docs help" -f -a "config" -d 'Check the job file; every problem is listed with file:line'
+complete -c tern -n "__fish_tern_using_subcommand help; and not __fish_seen_subcommand_from sync plan apply config jobs run daemon status verify trash undo completions serve generate-docs help" -f -a "jobs" -d 'List the configured jobs: schedule in words, time zone, destinations, next fire times'
+complete -c tern -n "__fish_tern_using_subcommand help; and not __fish_seen_subcommand_from sync plan apply config jobs run daemon status verify trash undo completions serve generate-docs help" -f -a "run" -d 'Run one configured job now, in the foreground (recorded in the history)'
+complete -c tern -n "__fish_tern_using_subcommand help; and not __fish_seen_subcommand_from sync plan apply config jobs run daemon status verify trash undo completions serve generate-docs help" -f -a "daemon" -d 'Run every scheduled job on its cron schedule until SIGTERM or SIGINT (SIGHUP reloads)'
+complete -c tern -n "__fish_tern_using_subcommand help; and not __fish_seen_subcommand_from sync plan apply config jobs run daemon status verify trash undo completions serve generate-docs help" -f -a "status" -d 'The last run and next run of every job and destination'
+complete -c tern -n "__fish_tern_using_subcommand help; and not __fish_seen_subcommand_from sync plan apply config jobs run daemon status verify trash undo completions serve generate-docs help" -f -a "verify" -d 'Re-hash the destination against its manifest: what is missing, changed or extra'
+complete -c tern -n "__fish_tern_using_subcommand help; and not __fish_seen_subcommand_from sync plan apply config jobs run daemon status verify trash undo completions serve generate-docs help" -f -a "trash" -d 'List or purge the trash of a destination (what syncs deleted or overwrote)'
+complete -c tern -n "__fish_tern_using_subcommand help; and not __fish_seen_subcommand_from sync plan apply config jobs run daemon status verify trash undo completions serve generate-docs help" -f -a "undo" -d 'Put back what a run deleted or overwrote (the newest run unless --run); undoable itself'
+complete -c tern -n "__fish_tern_using_subcommand help; and not __fish_seen_subcommand_from sync plan apply config jobs run daemon status verify trash undo completions serve generate-docs help" -f -a "completions" -d 'Print a completion script for SHELL to standard output'
+complete -c tern -n "__fish_tern_using_subcommand help; and not __fish_seen_subcommand_from sync plan apply config jobs run daemon status verify trash undo completions serve generate-docs help" -f -a "serve" -d 'Serve a destination to a tern client on stdin/stdout (started by tern itself over SSH)'
+complete -c tern -n "__fish_tern_using_subcommand help; and not __fish_seen_subcommand_from sync plan apply config jobs run daemon status verify trash undo completions serve generate-docs help" -f -a "generate-docs" -d 'Write man pages and completion scripts into DIR/man and DIR/completions (for packagers)'
+complete -c tern -n "__fish_tern_using_subcommand help; and not __fish_seen_subcommand_from sync plan apply config jobs run daemon status verify trash undo completions serve generate-docs help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c tern -n "__fish_tern_using_subcommand help; and __fish_seen_subcommand_from config" -f -a "check" -d 'Validate the job file'
+complete -c tern -n "__fish_tern_using_subcommand help; and __fish_seen_subcommand_from trash" -f -a "list" -d 'The runs with trashed entries: how many, how large, how old'
+complete -c tern -n "__fish_tern_using_subcommand help; and __fish_seen_subcommand_from trash" -f -a "purge" -d 'Delete trash runs for good (all of them, or those older than --older-than)'

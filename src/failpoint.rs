@@ -17,6 +17,17 @@ pub fn delay(name: &str) {
     let _ = name;
 }
 
+/// An injected `ENOSPC` (disk full) when `TERN_FAILPOINT=name`.
+#[inline]
+pub fn error(name: &str) -> std::io::Result<()> {
+    #[cfg(feature = "failpoints")]
+    if std::env::var("TERN_FAILPOINT").is_ok_and(|v| v == name) {
+        return Err(std::io::Error::from_raw_os_error(libc::ENOSPC));
+    }
+    let _ = name;
+    Ok(())
+}
+
 /// Abort here if the failpoint `name` is armed.
 #[inline]
 pub fn hit(name: &str) {

@@ -173,7 +173,10 @@ pub fn scan(root: &Path, opts: &ScanOptions, progress: &ProgressBar) -> Result<S
             Ok(p) => p,
             Err(e) => {
                 // Only reachable for names the kernel allows but tern cannot carry; report, skip.
-                progress.println(format!("tern: warning: skipping {}: {e}", rel.display()));
+                crate::report::say(
+                    progress,
+                    format!("tern: warning: skipping {}: {e}", rel.display()),
+                );
                 continue;
             }
         };
@@ -206,16 +209,22 @@ pub fn scan(root: &Path, opts: &ScanOptions, progress: &ProgressBar) -> Result<S
             }
         } else {
             stats.skipped_special += 1;
-            progress.println(format!(
-                "tern: warning: skipping {}: not a file, directory or symlink",
-                path.display()
-            ));
+            crate::report::say(
+                progress,
+                format!(
+                    "tern: warning: skipping {}: not a file, directory or symlink",
+                    path.display()
+                ),
+            );
         }
     }
 
     let cache = match &opts.cache_file {
         Some(f) if !opts.checksum => HashCache::load(f).unwrap_or_else(|e| {
-            progress.println(format!("tern: warning: ignoring hash cache {}: {e}", f.display()));
+            crate::report::say(
+                progress,
+                format!("tern: warning: ignoring hash cache {}: {e}", f.display()),
+            );
             HashCache::default()
         }),
         _ => HashCache::default(),
@@ -266,7 +275,10 @@ pub fn scan(root: &Path, opts: &ScanOptions, progress: &ProgressBar) -> Result<S
         && !unchanged
         && let Err(e) = HashCache::store(f, started, &stamped)
     {
-        progress.println(format!("tern: warning: cannot write hash cache {}: {e}", f.display()));
+        crate::report::say(
+            progress,
+            format!("tern: warning: cannot write hash cache {}: {e}", f.display()),
+        );
     }
     let manifest =
         Manifest { generation: 0, entries: stamped.into_iter().map(|(e, _)| e).collect() };

@@ -133,7 +133,7 @@ pub fn apply(
             (None, Some(StageOutcome::Failed(e))) => e.clone(),
             (None, None) => "destination reported no outcome".into(),
         };
-        progress.println(format!("tern: error: {}: {reason}", entry.path.display()));
+        crate::report::say(progress, format!("tern: error: {}: {reason}", entry.path.display()));
         applied.skipped.push(Skipped { path: entry.path.clone(), reason });
         dropped.insert(entry.path.clone());
     }

@@ -29,7 +29,19 @@ pub enum AgentError {
 }
 
 fn error_reply(e: &TransportError) -> Response {
-    Response::Error { transient: e.is_transient(), message: format!("{e:#}") }
+    Response::Error { transient: e.is_transient(), message: error_chain(e) }
+}
+
+/// An error with all its causes: `cannot write x: No space left on device`.
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        cause = c.source();
+    }
+    s
 }
 
 /// Serve one client until it says `Bye` or hangs up.
@@ -164,7 +176,7 @@ pub fn serve(root: PathBuf, input: impl Read, output: impl Write) -> Result<(), 
 fn next_manifest(dest: &mut LocalDir, delta: &[u8]) -> Result<Manifest, String> {
     let delta =
         Delta::decode(delta).map_err(|e| format!("client sent a bad manifest delta: {e}"))?;
-    let base = dest.read_manifest().map_err(|e| format!("{e:#}"))?.unwrap_or_default();
+    let base = dest.read_manifest().map_err(|e| error_chain(&e))?.unwrap_or_default();
     delta
         .apply(&base, |id| dest.staged_digest(id).cloned())
         .map_err(|e| format!("cannot apply the manifest delta: {e}; run the sync again"))

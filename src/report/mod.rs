@@ -16,9 +16,15 @@ use crate::plan::{Action, Change, Plan, PlanStats};
 use crate::scan::ScanIssue;
 use crate::transfer::Applied;
 use crate::transport::Transport;
-use indicatif::HumanBytes;
+use indicatif::{HumanBytes, ProgressBar};
 use std::fmt::Write;
 use std::time::Duration;
+
+/// Print a line on stderr without tearing a progress bar, and print it even when the bar is
+/// hidden (not a terminal), where `ProgressBar::println` would drop it.
+pub fn say(progress: &ProgressBar, line: impl AsRef<str>) {
+    progress.suspend(|| eprintln!("{}", line.as_ref()));
+}
 
 /// A plan and everything a report shows with it.
 pub struct PlanReport<'a> {

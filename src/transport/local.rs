@@ -127,7 +127,7 @@ impl LocalDir {
         if s.failed.is_some() {
             return Ok(());
         }
-        if let Err(e) = s.file.write_all(data) {
+        if let Err(e) = crate::failpoint::error("disk-full").and_then(|()| s.file.write_all(data)) {
             // A full disk or a failing device: the destination stays as it is.
             return Err(TransportError::io("write staged file", s.path.display(), e));
         }

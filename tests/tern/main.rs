@@ -10,6 +10,7 @@ mod errors;
 mod format;
 mod harness;
 mod plans;
+mod safety;
 mod ssh;
 mod sshd;
 mod sync;

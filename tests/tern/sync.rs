@@ -102,9 +102,13 @@ fn overwritten_and_deleted_files_keep_their_old_content_in_the_trash() {
     env.sync(&[]);
     env.tree("src").file("a.txt", "version 2").remove("b.txt");
     env.sync(&[]);
-    let runs: Vec<_> = fs::read_dir(env.dst().join(".tern/trash")).unwrap().collect();
+    let runs: Vec<_> = fs::read_dir(env.dst().join(".tern/trash"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_dir())
+        .collect();
     assert_eq!(runs.len(), 1);
-    let run = runs[0].as_ref().unwrap().path();
+    let run = &runs[0];
     assert_eq!(fs::read(run.join("a.txt")).unwrap(), b"version 1");
     assert_eq!(fs::read(run.join("b.txt")).unwrap(), b"delete me");
     env.assert_replica();
