@@ -137,7 +137,7 @@ fn reuse_through_a_symlink_is_refused_and_writes_stay_inside() {
         ],
     };
     let staged = std::collections::HashMap::from([(p("link/x"), 2)]);
-    agent.send(Request::CommitDelta(Delta::between(&claimed, &next, &staged).encode()));
+    agent.send(Request::CommitDelta(Delta::between(&claimed, &next, &staged).unwrap().encode()));
     agent.send(Request::Commit { run_id: "r1".into() });
     assert!(matches!(agent.recv(), Response::Committed(_)));
     agent.send(Request::Bye);

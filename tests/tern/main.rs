@@ -10,6 +10,7 @@ mod errors;
 mod format;
 mod harness;
 mod plans;
+mod properties;
 mod safety;
 mod ssh;
 mod sshd;
