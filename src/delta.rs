@@ -94,16 +94,7 @@ impl Delta {
             });
         }
         let removed: HashSet<&RelPath> = self.removes.iter().collect();
-        let is_removed = |p: &RelPath| {
-            let mut at = Some(p.clone());
-            while let Some(q) = at {
-                if removed.contains(&q) {
-                    return true;
-                }
-                at = q.parent();
-            }
-            false
-        };
+        let is_removed = |p: &RelPath| p.self_and_ancestors().any(|q| removed.contains(&q));
         let mut upserted: HashMap<&RelPath, Entry> = HashMap::with_capacity(self.upserts.len());
         for u in &self.upserts {
             let entry = match u {

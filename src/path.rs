@@ -100,6 +100,11 @@ impl RelPath {
         self.0.iter().filter(|&&b| b == b'/').count() + 1
     }
 
+    /// This path, then its parent, up to the top-level component.
+    pub fn self_and_ancestors(&self) -> impl Iterator<Item = RelPath> {
+        std::iter::successors(Some(self.clone()), RelPath::parent)
+    }
+
     /// Whether `self` is a strict ancestor of `other`.
     pub fn is_ancestor_of(&self, other: &RelPath) -> bool {
         other.0.len() > self.0.len()
@@ -244,6 +249,8 @@ mod tests {
         let names: Vec<_> = v.iter().map(|p| p.display().to_string()).collect();
         assert_eq!(names, ["a", "a/b", "a/z", "a-b", "b"]);
         assert_eq!(p.depth(), 3);
+        let chain: Vec<String> = p.self_and_ancestors().map(|a| a.display().to_string()).collect();
+        assert_eq!(chain, ["a/b/c", "a/b", "a"]);
     }
 
     #[test]

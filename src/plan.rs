@@ -272,19 +272,9 @@ pub fn plan(source: &Manifest, dest: &Manifest, protected: &[RelPath], opts: &Pl
         .filter(|c| matches!(c.action, Action::Delete | Action::Replace))
         .map(|c| c.path.clone())
         .collect();
-    let is_removed = |p: &RelPath| {
-        let mut at = Some(p.clone());
-        while let Some(q) = at {
-            if removed.contains(&q) {
-                return true;
-            }
-            at = q.parent();
-        }
-        false
-    };
     for c in &mut changes {
         if let Some(from) = c.recipe.as_ref().and_then(|r| r.whole_copy_of.as_ref()) {
-            c.renamed = is_removed(from);
+            c.renamed = from.self_and_ancestors().any(|p| removed.contains(&p));
         }
     }
 

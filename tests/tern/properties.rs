@@ -13,13 +13,25 @@ use tern::saved::SavedPlan;
 /// Path-ish byte strings: components from a small alphabet (so paths share prefixes and nest),
 /// with the bytes that matter: '/', '.', NUL, newline, 0xff.
 fn raw_path() -> impl Strategy<Value = Vec<u8>> {
-    prop::collection::vec(prop::sample::select(vec![b'a', b'b', b'/', b'.', 0u8, b'\n', 0xff, b'-']), 0..24)
+    prop::collection::vec(
+        prop::sample::select(vec![b'a', b'b', b'/', b'.', 0u8, b'\n', 0xff, b'-']),
+        0..24,
+    )
 }
 
 /// A valid manifest: unique paths whose parents are directories.
 fn manifest() -> impl Strategy<Value = Manifest> {
-    let names = prop::collection::vec(prop::collection::vec(prop::sample::select(vec![b'a', b'b', b'c', b'\xff']), 1..3), 1..4);
-    (prop::collection::vec((names, 0u8..3, any::<u32>(), any::<i64>(), 0u32..1_000_000_000, any::<u8>()), 0..20), any::<u64>())
+    let names = prop::collection::vec(
+        prop::collection::vec(prop::sample::select(vec![b'a', b'b', b'c', b'\xff']), 1..3),
+        1..4,
+    );
+    (
+        prop::collection::vec(
+            (names, 0u8..3, any::<u32>(), any::<i64>(), 0u32..1_000_000_000, any::<u8>()),
+            0..20,
+        ),
+        any::<u64>(),
+    )
         .prop_map(|(items, generation)| {
             let mut seen = BTreeSet::new();
             let mut entries = Vec::new();
@@ -140,16 +152,25 @@ proptest! {
 fn fuzz_seeds() {
     use tern::transport::{CommitOp, StageHeader};
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus");
-    let golden = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/golden/manifest-v1.bin")).unwrap();
+    let golden =
+        std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/golden/manifest-v1.bin"))
+            .unwrap();
     let body = zstd::decode_all(&golden[10..]).unwrap();
     let m = Manifest::decode_body(&body).unwrap();
     let p = |s: &str| RelPath::new(s).unwrap();
     let meta = Meta { mode: 0o644, mtime: Mtime { secs: 1, nanos: 2 } };
     let frames: Vec<Vec<u8>> = vec![
         Request::Hello { version: 1, tern: "0.1.0".into(), compress_level: 3 }.encode(),
-        Request::StageBegin(StageHeader { id: 1, size: 5, hash: tern::hash::ContentHash::of(b"hello"), meta }).encode(),
+        Request::StageBegin(StageHeader {
+            id: 1,
+            size: 5,
+            hash: tern::hash::ContentHash::of(b"hello"),
+            meta,
+        })
+        .encode(),
         Request::StageReuse { from: p("a/b"), offset: 0, len: 4096 }.encode(),
-        Request::CommitOps(vec![CommitOp::Trash(p("x")), CommitOp::Place { path: p("y"), id: 1 }]).encode(),
+        Request::CommitOps(vec![CommitOp::Trash(p("x")), CommitOp::Place { path: p("y"), id: 1 }])
+            .encode(),
         Response::Outcomes(vec![(1, tern::transport::StageOutcome::Ok)]).encode(),
         Response::Error { transient: true, message: "locked".into() }.encode(),
     ];
@@ -157,22 +178,36 @@ fn fuzz_seeds() {
     next.generation += 1;
     next.entries.pop();
     let delta = Delta::between(&m, &next, &Default::default()).unwrap().encode();
-    let seeds: Vec<(&str, String, Vec<u8>)> = std::iter::once(("manifest", "golden-body".to_string(), body.clone()))
-        .chain(frames.into_iter().enumerate().map(|(i, f)| ("protocol", format!("frame-{i}"), f)))
-        .chain(std::iter::once(("delta", "drop-one".to_string(), delta)))
-        .chain(["a/b/c", "../x", "/abs", "caf\u{e9}/\n", "a//b"].iter().enumerate().map(|(i, s)| ("relpath", format!("p{i}"), s.as_bytes().to_vec())))
-        .chain(std::iter::once((
-            "jobfile",
-            "example".to_string(),
-            std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/contrib/tern.example.toml")).unwrap(),
-        )))
-        .collect();
+    let seeds: Vec<(&str, String, Vec<u8>)> =
+        std::iter::once(("manifest", "golden-body".to_string(), body.clone()))
+            .chain(
+                frames.into_iter().enumerate().map(|(i, f)| ("protocol", format!("frame-{i}"), f)),
+            )
+            .chain(std::iter::once(("delta", "drop-one".to_string(), delta)))
+            .chain(
+                ["a/b/c", "../x", "/abs", "caf\u{e9}/\n", "a//b"]
+                    .iter()
+                    .enumerate()
+                    .map(|(i, s)| ("relpath", format!("p{i}"), s.as_bytes().to_vec())),
+            )
+            .chain(std::iter::once((
+                "jobfile",
+                "example".to_string(),
+                std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/contrib/tern.example.toml"))
+                    .unwrap(),
+            )))
+            .collect();
     for (target, name, data) in &seeds {
         let file = dir.join(target).join(name);
         if std::env::var_os("TERN_WRITE_FUZZ_SEEDS").is_some() {
             std::fs::create_dir_all(file.parent().unwrap()).unwrap();
             std::fs::write(&file, data).unwrap();
         }
-        assert_eq!(&std::fs::read(&file).unwrap_or_default(), data, "stale fuzz seed {}; rewrite with TERN_WRITE_FUZZ_SEEDS=1", file.display());
+        assert_eq!(
+            &std::fs::read(&file).unwrap_or_default(),
+            data,
+            "stale fuzz seed {}; rewrite with TERN_WRITE_FUZZ_SEEDS=1",
+            file.display()
+        );
     }
 }
