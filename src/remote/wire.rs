@@ -31,7 +31,7 @@ impl<'a> Wire<'a> {
         let mut encoder = zstd::stream::write::Encoder::new(self.writer, level)?;
         // Use the other cores for compression when they are there.
         let threads = std::thread::available_parallelism().map_or(1, |n| n.get()) as u32;
-                if threads > 1 {
+        if threads > 1 {
             let _ = encoder.multithread(threads);
             // zstd's default job (4 windows, 8 MiB at level 3) costs ~40 MiB of buffers per
             // connection; 1 MiB jobs keep the workers busy at a fraction of that.

@@ -385,3 +385,63 @@ fn the_agent_killed_mid_sync_gives_an_error_and_the_next_run_completes() {
     sshd.tern(&env, ["sync", "src", &url]).ok();
     env.assert_replica();
 }
+
+/// A fake agent that answers the hello (with protocol `version`), then replies to the first
+/// request with `reply` (a raw frame body, hex).
+fn lying_agent(env: &Env, version: u32, reply_hex: &str) -> String {
+    let script = env.path(&format!("liar-{version}-{}", &reply_hex[..reply_hex.len().min(8)]));
+    fs::write(
+        &script,
+        format!(
+            r#"#!/usr/bin/env python3
+import struct, sys
+inp, out = sys.stdin.buffer, sys.stdout.buffer
+def frame():
+    n = struct.unpack("<I", inp.read(4))[0]
+    return inp.read(n)
+def send(body):
+    out.write(struct.pack("<I", len(body)) + body)
+    out.flush()
+frame()
+send(bytes([0, {version}, 4]) + b"fake")
+frame()
+send(bytes.fromhex("{reply_hex}"))
+frame()
+"#
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    fs::set_permissions(&script, fs::Permissions::from_mode(0o755)).unwrap();
+    script.to_str().unwrap().to_string()
+}
+
+#[test]
+fn an_agent_that_lies_or_answers_out_of_order_is_noticed() {
+    let env = Env::new();
+    let sshd = Sshd::start(&env);
+    let url = sshd.url(&env.dst());
+    env.tree("src").file("a", "1");
+    let run = |agent: &str| {
+        sshd.tern(&env, ["sync", "--compress-level", "0", "--remote-tern", agent, "src", &url])
+    };
+    // "Ok" where the manifest's generation and hash belong
+    run(&lying_agent(&env, 1, "04"))
+        .code(1)
+        .one_line_error()
+        .stderr_has("sent an unexpected reply");
+    // a manifest with a hash, then bytes that are no manifest at all
+    let info = format!("0101{}{}", "07", "ab".repeat(32));
+    let liar = lying_agent(&env, 1, &info);
+    // after the info, answer the manifest request with garbage data and its end
+    let text = fs::read_to_string(&liar).unwrap().trim_end().to_string()
+        + "\nsend(bytes([2, 3]) + b\"bad\")\nsend(bytes([3]))\nframe()\n";
+    fs::write(&liar, text).unwrap();
+    run(&liar).code(1).one_line_error().stderr_has("is corrupt");
+    // another protocol version: both are named
+    run(&lying_agent(&env, 9, "04"))
+        .code(1)
+        .one_line_error()
+        .stderr_has("remote tern speaks protocol 9 (tern fake), this tern speaks 1");
+    assert!(!env.dst().exists(), "nothing may be written through a lying agent");
+}
