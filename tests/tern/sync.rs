@@ -316,3 +316,17 @@ fn excluded_entries_are_not_replicated_and_not_deleted() {
         .one_line_error()
         .stderr_has("exclude pattern");
 }
+
+#[test]
+fn very_deep_trees_and_long_names_replicate() {
+    let env = Env::new();
+    // 200 levels (a 2,000-byte path) and a 255-byte file name at the bottom
+    let deep: String = (0..200).map(|i| format!("d{i:03}/")).collect();
+    let name = "n".repeat(255);
+    env.tree("src").file(format!("{deep}{name}"), "bottom").file("top", "t");
+    env.sync(&[]);
+    env.assert_replica();
+    env.tree("src").remove("d000");
+    env.sync(&[]).stdout_has("201 deleted");
+    env.assert_replica();
+}
