@@ -628,7 +628,7 @@ _tern() {
             return 0
             ;;
         tern__subcmd__plan)
-            opts="-c -F -i -q -v -h --no-delete --checksum --no-cache --keep-trash --exclude --ssh-config --identity --known-hosts --host-key-policy --remote-tern --compress-level --detailed-exitcode --format --out --limit --max-delete --force --quiet --verbose --help"
+            opts="-c -F -i -q -v -h --no-delete --checksum --no-cache --check-dest --keep-trash --exclude --ssh-config --identity --known-hosts --host-key-policy --remote-tern --compress-level --detailed-exitcode --format --out --limit --max-delete --force --quiet --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -756,7 +756,7 @@ _tern() {
             return 0
             ;;
         tern__subcmd__sync)
-            opts="-c -F -i -n -q -v -h --no-delete --checksum --no-cache --keep-trash --exclude --ssh-config --identity --known-hosts --host-key-policy --remote-tern --compress-level --dry-run --detailed-exitcode --max-delete --force --quiet --verbose --help"
+            opts="-c -F -i -n -q -v -h --no-delete --checksum --no-cache --check-dest --keep-trash --exclude --ssh-config --identity --known-hosts --host-key-policy --remote-tern --compress-level --dry-run --detailed-exitcode --max-delete --force --quiet --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -288,6 +288,11 @@ pub struct TreeArgs {
     #[arg(long)]
     pub no_cache: bool,
 
+    /// Before planning, stat every destination entry and send again what was changed, deleted or
+    /// replaced there out of band (the destination is not read, only stat'ed)
+    #[arg(long)]
+    pub check_dest: bool,
+
     /// After a successful sync, purge trash runs older than DURATION ("forever" keeps them)
     #[arg(long, value_name = "DURATION", default_value = "7d")]
     pub keep_trash: String,

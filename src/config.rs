@@ -41,6 +41,8 @@ pub struct SyncSpec {
     pub guards: GuardPolicy,
     /// Trash runs older than this are purged after a successful sync; `None` keeps them.
     pub keep_trash: Option<std::time::Duration>,
+    /// Stat every destination entry before planning, and send again what changed out of band.
+    pub check_dest: bool,
 }
 
 /// The default trash retention: 7 days.
@@ -201,6 +203,7 @@ pub fn resolve(args: &TreeArgs) -> Result<SyncSpec, ConfigError> {
         ssh: ssh_options(&args.ssh),
         guards: GuardPolicy::default(),
         keep_trash: parse_keep_trash(&args.keep_trash).map_err(ConfigError::KeepTrash)?,
+        check_dest: args.check_dest,
     })
 }
 

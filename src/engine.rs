@@ -6,8 +6,9 @@
 
 use crate::config::{Destination, SyncSpec};
 use crate::guard::{self, Verdict};
-use crate::maintain::AdminOp;
+use crate::maintain::{AdminOp, AdminResult};
 use crate::manifest::Manifest;
+use crate::path::RelPath;
 use crate::plan::{Plan, plan};
 use crate::scan::Scan;
 use crate::transfer::{self, Applied};
@@ -19,7 +20,10 @@ use std::sync::atomic::AtomicBool;
 /// A plan with what it was computed against.
 #[derive(Debug)]
 pub struct Planned {
+    /// The manifest planned against: the destination's, less `corrected`.
     pub dest_manifest: Manifest,
+    /// Entries found wrong at the destination (`--check-dest`), planned to be sent again.
+    pub corrected: Vec<RelPath>,
     pub plan: Plan,
     pub verdicts: Vec<Verdict>,
 }
@@ -66,18 +70,41 @@ pub fn plan_against(spec: &SyncSpec, scanned: &Scan, dest_manifest: Manifest) ->
     let protected: Vec<_> = scanned.issues.iter().map(|i| i.path.clone()).collect();
     let plan = plan(&scanned.manifest, &dest_manifest, &protected, &spec.plan);
     let verdicts = guard::check(&plan, &spec.guards);
-    Planned { dest_manifest, plan, verdicts }
+    Planned { dest_manifest, corrected: Vec::new(), plan, verdicts }
 }
 
-/// Read the destination manifest and plan.
+/// The destination's manifest, and (with `check_dest`) the entries that a stat of each one found
+/// changed out of band, already taken out of the manifest so the plan sends them again.
+pub fn read_dest(
+    spec: &SyncSpec,
+    dest: &mut dyn Transport,
+) -> Result<(Manifest, Vec<RelPath>), SyncError> {
+    let err = |source| SyncError::Transport { dest: dest_name(spec), source: Box::new(source) };
+    let manifest = dest.read_manifest().map_err(err)?.unwrap_or_default();
+    if !spec.check_dest || manifest.entries.is_empty() {
+        return Ok((manifest, Vec::new()));
+    }
+    // A destination that cannot check itself (SFTP) is planned as it is.
+    let Ok(AdminResult::Verified { findings, .. }) = dest.admin(&AdminOp::Verify { deep: false })
+    else {
+        return Ok((manifest, Vec::new()));
+    };
+    let broken: Vec<RelPath> = findings
+        .into_iter()
+        .filter(|f| f.problem != "extra")
+        .filter_map(|f| RelPath::new(f.path_bytes).ok())
+        .collect();
+    Ok((manifest.without(&broken), broken))
+}
+
+/// Read the destination manifest (checking the destination with `check_dest`) and plan.
 pub fn plan_for(
     spec: &SyncSpec,
     scanned: &Scan,
     dest: &mut dyn Transport,
 ) -> Result<Planned, SyncError> {
-    let err = |source| SyncError::Transport { dest: dest_name(spec), source: Box::new(source) };
-    let manifest = dest.read_manifest().map_err(err)?.unwrap_or_default();
-    Ok(plan_against(spec, scanned, manifest))
+    let (manifest, corrected) = read_dest(spec, dest)?;
+    Ok(Planned { corrected, ..plan_against(spec, scanned, manifest) })
 }
 
 fn dest_name(spec: &SyncSpec) -> String {
@@ -127,12 +154,13 @@ pub fn apply_planned(
     }
     let err = |source| SyncError::Transport { dest: dest_name(spec), source: Box::new(source) };
     dest.lock().map_err(err)?;
-    let current = dest.read_manifest().map_err(err)?.unwrap_or_default();
+    let current =
+        dest.read_manifest().map_err(err)?.unwrap_or_default().without(&planned.corrected);
     if current != planned.dest_manifest {
         if on_change == OnChange::Refuse {
             return Err(SyncError::Stale(dest_name(spec)));
         }
-        planned = plan_against(spec, scanned, current);
+        planned = Planned { corrected: planned.corrected, ..plan_against(spec, scanned, current) };
         check_guards(&planned)?;
         if planned.plan.is_empty() {
             return Ok(Synced { planned, applied: None });

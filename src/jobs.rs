@@ -58,6 +58,7 @@ struct RawJob {
     on_success: Option<String>,
     on_failure: Option<String>,
     keep_trash: Option<Spanned<String>>,
+    check_dest: Option<bool>,
     ssh_config: Option<String>,
     #[serde(default)]
     identity: Vec<String>,
@@ -92,6 +93,8 @@ pub struct Job {
     pub ssh: SshOptions,
     /// Trash runs older than this are purged after a successful run; `None` keeps them.
     pub keep_trash: Option<Duration>,
+    /// Stat the destination before each run and repair what changed there out of band.
+    pub check_dest: bool,
 }
 
 impl Job {
@@ -105,6 +108,7 @@ impl Job {
             ssh: self.ssh.clone(),
             guards: self.guards.clone(),
             keep_trash: self.keep_trash,
+            check_dest: self.check_dest,
         }
     }
 
@@ -365,6 +369,7 @@ pub fn parse(path: &Path, text: &str) -> Result<JobFile, FileErrors> {
             on_failure: raw.on_failure,
             ssh,
             keep_trash,
+            check_dest: raw.check_dest.unwrap_or(false),
         });
     }
     if errors.is_empty() {

@@ -25,8 +25,12 @@ use std::time::{Duration, SystemTime};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case", tag = "op")]
 pub enum AdminOp {
-    /// Re-hash every file against the manifest.
-    Verify,
+    /// Check every entry against the manifest: re-hash files when `deep`, else compare size and
+    /// mtime only (a stat per entry, no reading).
+    Verify {
+        #[serde(default = "yes")]
+        deep: bool,
+    },
     TrashList,
     /// Remove trash runs older than this many seconds (`None`: all), except run `except`.
     TrashPurge {
@@ -71,6 +75,10 @@ pub struct TrashRun {
     pub entries: u64,
     pub bytes: u64,
     pub age_secs: u64,
+}
+
+fn yes() -> bool {
+    true
 }
 
 mod bytes_b64 {
@@ -198,9 +206,14 @@ pub fn trash_purge(
     Ok((runs, bytes))
 }
 
-/// Re-hash the destination against `manifest`: what is missing, changed, of another kind, or
-/// not in the manifest at all.
-pub fn verify(root: &Path, manifest: &Manifest) -> io::Result<(Vec<Finding>, u64, u64)> {
+/// Check the destination against `manifest`: what is missing, changed, of another kind, or not
+/// in the manifest at all. `deep` re-hashes every file; otherwise a file counts as changed when
+/// its size or mtime differ, and nothing is read (and extra entries are not looked for).
+pub fn verify(
+    root: &Path,
+    manifest: &Manifest,
+    deep: bool,
+) -> io::Result<(Vec<Finding>, u64, u64)> {
     let mut findings = Vec::new();
     let (mut files, mut bytes) = (0, 0);
     let finding = |path: &RelPath, problem: &str, detail: String| Finding {
@@ -244,6 +257,18 @@ pub fn verify(root: &Path, manifest: &Manifest) -> io::Result<(Vec<Finding>, u64
             continue;
         }
         match &e.kind {
+            Kind::File(d) if !deep => {
+                files += 1;
+                bytes += md.len();
+                if md.len() != d.size || meta_of(&md).mtime != e.meta.mtime {
+                    findings.push(finding(
+                        &e.path,
+                        "changed",
+                        "size or mtime differs from the manifest".into(),
+                    ));
+                    continue;
+                }
+            }
             Kind::File(d) => {
                 files += 1;
                 bytes += md.len();
@@ -279,6 +304,9 @@ pub fn verify(root: &Path, manifest: &Manifest) -> io::Result<(Vec<Finding>, u64
         if mode_differs || meta.mtime != e.meta.mtime {
             findings.push(finding(&e.path, "metadata", "mode or mtime differs".into()));
         }
+    }
+    if !deep {
+        return Ok((findings, files, bytes));
     }
     let walk = walkdir::WalkDir::new(root).min_depth(1).follow_links(false).into_iter();
     for item in walk.filter_entry(|e| !(e.depth() == 1 && e.file_name() == STATE_DIR)) {

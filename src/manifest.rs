@@ -127,6 +127,13 @@ impl Manifest {
         self.entries.sort_by(|a, b| a.path.cmp(&b.path));
     }
 
+    /// This manifest without the entries at or below `paths`: planning against it sends them again.
+    pub fn without(&self, paths: &[RelPath]) -> Manifest {
+        let entries =
+            self.entries.iter().filter(|e| !paths.iter().any(|p| e.path.is_within(p))).cloned();
+        Manifest { generation: self.generation, entries: entries.collect() }
+    }
+
     pub fn total_bytes(&self) -> u64 {
         self.entries.iter().map(Entry::size).sum()
     }

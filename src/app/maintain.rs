@@ -8,7 +8,6 @@ use crate::exit::Status;
 use crate::filter::Excludes;
 use crate::guard::GuardPolicy;
 use crate::maintain::{AdminOp, AdminResult};
-use crate::manifest::Manifest;
 use crate::path::RelPath;
 use crate::plan::PlanOptions;
 use crate::scan::{ScanOptions, default_cache_file};
@@ -35,6 +34,7 @@ fn spec(source: Option<PathBuf>, dest: &str, ssh: &SshArgs) -> anyhow::Result<Sy
         ssh: ssh_options(ssh),
         guards: GuardPolicy::default(),
         keep_trash: Some(DEFAULT_KEEP_TRASH),
+        check_dest: false,
     })
 }
 
@@ -57,7 +57,9 @@ pub(super) fn verify(ui: &Ui, args: &VerifyArgs) -> anyhow::Result<Status> {
     if args.repair {
         t.lock()?;
     }
-    let AdminResult::Verified { findings, files, bytes } = t.admin(&AdminOp::Verify)? else {
+    let AdminResult::Verified { findings, files, bytes } =
+        t.admin(&AdminOp::Verify { deep: true })?
+    else {
         bail!("{} gave an unexpected answer to verify", t.describe());
     };
     let wrong: Vec<&crate::maintain::Finding> =
@@ -71,14 +73,7 @@ pub(super) fn verify(ui: &Ui, args: &VerifyArgs) -> anyhow::Result<Status> {
             // Plan against the manifest minus what is wrong: those entries are sent again.
             let broken: Vec<RelPath> =
                 wrong.iter().filter_map(|f| RelPath::new(f.path_bytes.clone()).ok()).collect();
-            let entries = manifest
-                .entries
-                .iter()
-                .filter(|e| !broken.iter().any(|b| e.path.is_within(b)))
-                .cloned();
-            let corrected =
-                Manifest { generation: manifest.generation, entries: entries.collect() };
-            let planned = engine::plan_against(&spec, &scanned, corrected);
+            let planned = engine::plan_against(&spec, &scanned, manifest.without(&broken));
             engine::check_guards(&planned)?;
             let applied = if planned.plan.is_empty() {
                 Default::default()

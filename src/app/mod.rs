@@ -147,9 +147,13 @@ fn scan_source(ui: &Ui, spec: &SyncSpec) -> anyhow::Result<Scan> {
 
 /// Read the destination manifest, scan the source, plan, and check the guards.
 fn prepare(ui: &Ui, spec: &SyncSpec, dest: &mut dyn Transport) -> anyhow::Result<Prepared> {
-    let dest_manifest = dest.read_manifest()?.unwrap_or_default();
+    let (dest_manifest, corrected) = engine::read_dest(spec, dest)?;
+    for p in &corrected {
+        eprintln!("tern: {} changed at the destination; sending it again", p.display());
+    }
     let scanned = scan_source(ui, spec)?;
-    let planned = engine::plan_against(spec, &scanned, dest_manifest);
+    let planned =
+        engine::Planned { corrected, ..engine::plan_against(spec, &scanned, dest_manifest) };
     Ok(Prepared { scanned, planned })
 }
 
@@ -263,6 +267,7 @@ fn apply_command(ui: &Ui, args: &ApplyArgs) -> anyhow::Result<Status> {
         ssh: ssh_options(&args.ssh),
         guards: guard_policy(&args.guards),
         keep_trash: Some(crate::config::DEFAULT_KEEP_TRASH),
+        check_dest: false,
         source: saved.source.clone(),
     };
     let stale = |what: String| {

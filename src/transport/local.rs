@@ -392,10 +392,10 @@ impl LocalDir {
         let root = self.root.clone();
         let io = move |e: io::Error| TransportError::io("maintain", root.display(), e);
         Ok(match op {
-            AdminOp::Verify => {
+            AdminOp::Verify { deep } => {
                 let manifest = self.read_manifest()?.unwrap_or_default();
                 let (findings, files, bytes) =
-                    maintain::verify(&self.root, &manifest).map_err(io)?;
+                    maintain::verify(&self.root, &manifest, *deep).map_err(io)?;
                 AdminResult::Verified { findings, files, bytes }
             }
             AdminOp::TrashList => {

@@ -243,3 +243,30 @@ fn a_source_file_that_changes_while_sent_is_never_replicated_torn() {
     env.sync(&[]);
     env.assert_replica();
 }
+
+#[test]
+fn check_dest_repairs_out_of_band_edits_deletions_and_replacements_in_a_plain_sync() {
+    let env = Env::new();
+    env.tree("src")
+        .file("edited", "original")
+        .file("deleted", "d")
+        .file("d/replaced", "r")
+        .file("same", "s");
+    env.sync(&[]);
+    std::thread::sleep(Duration::from_millis(20));
+    fs::write(env.dst().join("edited"), "changed behind tern's back").unwrap();
+    fs::remove_file(env.dst().join("deleted")).unwrap();
+    fs::remove_dir_all(env.dst().join("d")).unwrap();
+    std::os::unix::fs::symlink("/etc", env.dst().join("d")).unwrap();
+    // without the check, the manifest is trusted: nothing to do
+    env.sync(&[]).stdout_has("0 created, 0 updated");
+    let done = env.sync(&["--check-dest"]);
+    done.stderr_has("edited changed at the destination")
+        .stderr_has("deleted changed at the destination");
+    env.assert_replica();
+    assert!(fs::symlink_metadata(env.dst().join("d")).unwrap().is_dir());
+    // and the writes never went through the planted symlink
+    assert!(!std::path::Path::new("/etc/replaced").exists());
+    env.sync(&["--check-dest"])
+        .stdout_has("0 created, 0 updated, 0 metadata, 0 replaced, 0 deleted");
+}
