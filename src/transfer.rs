@@ -21,8 +21,8 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-/// Largest block of source bytes handed to the transport at once.
-const SEND_BLOCK: usize = 256 * 1024;
+/// Largest block of source bytes handed to the transport at once: one chunk.
+const SEND_BLOCK: usize = crate::chunk::MAX_CHUNK;
 
 /// A file of the plan that was not replicated, and why.
 #[derive(Debug, Clone)]
@@ -177,7 +177,15 @@ impl Source<'_> {
     ) -> Result<(), Result<String, TransportError>> {
         let Kind::File(digest) = &entry.kind else { return Ok(()) };
         let header = StageHeader { id, size: digest.size, hash: digest.hash, meta: entry.meta };
-        let whole = [Piece::Send { offset: 0, len: digest.size, hash: digest.hash }];
+        // All bytes: every chunk of the file, sent.
+        let whole: Vec<Piece> = match pieces {
+            Some(_) => Vec::new(),
+            None => digest
+                .chunks()
+                .into_iter()
+                .map(|c| Piece::Send { offset: c.offset, len: u64::from(c.len), hash: c.hash })
+                .collect(),
+        };
         let pieces = pieces.unwrap_or(&whole);
         dest.stage_begin(&header).map_err(Err)?;
         let mut source: Option<File> = None;
@@ -237,20 +245,14 @@ fn send_pieces(
                 let Some(f) = source.as_mut() else { continue };
                 let read_err = |e: io::Error| Ok(format!("cannot read source file: {e}"));
                 f.seek(SeekFrom::Start(*offset)).map_err(read_err)?;
-                let mut left = *len;
-                while left > 0 {
-                    let n = left.min(SEND_BLOCK as u64) as usize;
-                    buf.resize(n, 0);
-                    let got = read_full(f, &mut buf).map_err(read_err)?;
-                    if got == 0 {
-                        // The file shrank: the destination's size check will reject it.
-                        return Ok(());
-                    }
-                    dest.stage_data(&buf[..got]).map_err(Err)?;
-                    applied.bytes_sent += got as u64;
-                    progress.inc(got as u64);
-                    left -= got as u64;
-                }
+                // A sent piece is one chunk (at most 64 KiB), sent as one: its boundaries become
+                // the staged file's chunk list at the destination.
+                buf.resize((*len).min(SEND_BLOCK as u64) as usize, 0);
+                let got = read_full(f, &mut buf).map_err(read_err)?;
+                // A file that shrank sends less; the destination's size check rejects it.
+                dest.stage_chunk(&buf[..got]).map_err(Err)?;
+                applied.bytes_sent += got as u64;
+                progress.inc(got as u64);
             }
         }
     }

@@ -130,6 +130,10 @@ pub fn serve(root: PathBuf, input: impl Read, output: impl Write) -> Result<(), 
                 stage(&mut failed, || dest.stage_reuse(&from, offset, len));
                 continue;
             }
+            Request::StageChunk(d) => {
+                stage(&mut failed, || dest.stage_chunk(&d));
+                continue;
+            }
             Request::StageEnd => {
                 stage(&mut failed, || dest.stage_end());
                 continue;

@@ -207,6 +207,10 @@ impl Transport for RemoteClient<'_> {
         self.send(&Request::StageBegin(header.clone()))
     }
 
+    fn stage_chunk(&mut self, data: &[u8]) -> Result<(), TransportError> {
+        self.send(&Request::StageChunk(data.to_vec()))
+    }
+
     fn stage_data(&mut self, data: &[u8]) -> Result<(), TransportError> {
         for part in data.chunks(MAX_DATA) {
             self.send(&Request::StageData(part.to_vec()))?;

@@ -61,6 +61,8 @@ pub enum Request {
     Bye,
     /// A maintenance request, as JSON ([`crate::maintain::AdminOp`]).
     Admin(String),
+    /// Bytes that are exactly one chunk of the file being staged.
+    StageChunk(Vec<u8>),
 }
 
 /// Agent to client.
@@ -258,6 +260,10 @@ impl Request {
                 w.u8(13);
                 w.bytes(j.as_bytes());
             }
+            Request::StageChunk(d) => {
+                w.u8(14);
+                w.bytes(d);
+            }
         }
         w.buf
     }
@@ -299,6 +305,7 @@ impl Request {
             11 => Request::Commit { run_id: text(&mut r, "run id")? },
             12 => Request::Bye,
             13 => Request::Admin(json_text(&mut r)?),
+            14 => Request::StageChunk(r.bytes("chunk", MAX_DATA)?.to_vec()),
             t => {
                 return Err(DecodeError::invalid("request", format!("unknown request {t}")));
             }
@@ -476,6 +483,7 @@ mod tests {
             Request::Commit { run_id: "r".into() },
             Request::Bye,
             Request::Admin("{\"op\":\"verify\"}".into()),
+            Request::StageChunk(vec![7; 100]),
         ];
         for req in requests {
             assert_eq!(Request::decode(&req.encode()).unwrap(), req);

@@ -16,8 +16,8 @@
 //!   dies, so a crashed run never leaves the destination locked.
 
 use super::{Commit, CommitOp, CommitReport, StageHeader, StageOutcome, Transport, TransportError};
-use crate::chunk::{ChunkAt, FileDigest};
-use crate::hash::ContentHash;
+use crate::chunk::{ChunkAt, ChunkRef, FileDigest};
+use crate::hash::{ContentHash, Hasher};
 use crate::maintain::{AdminOp, AdminResult};
 use crate::manifest::{KindTag, Manifest, Meta, Mtime};
 use crate::path::RelPath;
@@ -37,13 +37,13 @@ struct Staging {
     file: File,
     path: PathBuf,
     written: u64,
-    /// The bytes written, while the file is small: its digest is then computed from memory.
-    small: Vec<u8>,
+    /// The whole file's SHA-256, computed as bytes are written.
+    hasher: Hasher,
+    /// The file's chunks so far, while every byte came as a whole chunk (reused and verified, or
+    /// sent as one); `None` once some bytes came otherwise, and the file is chunked at the end.
+    chunks: Option<Vec<ChunkRef>>,
     failed: Option<StageOutcome>,
 }
-
-/// Files up to this size are digested from memory rather than read back.
-const DIGEST_IN_MEMORY: u64 = 1 << 20;
 
 /// A destination directory on this machine.
 pub struct LocalDir {
@@ -132,10 +132,17 @@ impl LocalDir {
             return Err(TransportError::io("write staged file", s.path.display(), e));
         }
         s.written += data.len() as u64;
-        if s.header.size <= DIGEST_IN_MEMORY && s.written <= DIGEST_IN_MEMORY {
-            s.small.extend_from_slice(data);
-        }
+        s.hasher.update(data);
         Ok(())
+    }
+
+    /// Record that the last bytes written were one chunk with this length and hash.
+    fn note_chunk(&mut self, len: usize, hash: ContentHash) {
+        if let Some(s) = &mut self.current
+            && let Some(list) = &mut s.chunks
+        {
+            list.push(ChunkRef { len: len as u32, hash });
+        }
     }
 
     /// Make everything written so far durable: one `syncfs` instead of an fsync per file or
@@ -239,14 +246,24 @@ impl Transport for LocalDir {
             file,
             path,
             written: 0,
-            small: Vec::new(),
+            hasher: Hasher::new(),
+            chunks: Some(Vec::new()),
             failed: None,
         });
         Ok(())
     }
 
     fn stage_data(&mut self, data: &[u8]) -> Result<(), TransportError> {
+        if let Some(s) = &mut self.current {
+            s.chunks = None;
+        }
         self.write_current(data)
+    }
+
+    fn stage_chunk(&mut self, data: &[u8]) -> Result<(), TransportError> {
+        self.write_current(data)?;
+        self.note_chunk(data.len(), ContentHash::of(data));
+        Ok(())
     }
 
     fn stage_reuse(&mut self, from: &RelPath, offset: u64, len: u64) -> Result<(), TransportError> {
@@ -295,6 +312,7 @@ impl Transport for LocalDir {
                 return Ok(());
             }
             self.write_current(&buf)?;
+            self.note_chunk(buf.len(), c.hash);
         }
         Ok(())
     }
@@ -304,14 +322,19 @@ impl Transport for LocalDir {
             return Err(TransportError::Protocol("stage_end without a file".into()));
         };
         let id = s.header.id;
-        // Read the staged bytes back (from the page cache) to hash and chunk them: the digest both
-        // verifies the file and gives the chunk list a manifest delta may refer to.
-        let digest = match s.failed {
-            None if s.written == s.header.size && s.small.len() as u64 == s.written => {
-                crate::chunk::digest_reader(&s.small[..])
-                    .map_err(|e| self.io("digest staged file", &s.path, e))?
+        // The digest verifies the file and gives the chunk list a manifest delta may refer to:
+        // from the chunks as they came, or, when some bytes came otherwise, by reading the staged
+        // file back (from the page cache) and chunking it.
+        let whole = s.hasher.clone().finish();
+        let digest = match (&s.failed, &s.chunks) {
+            (None, Some(list)) if s.written == s.header.size => {
+                FileDigest::new(s.written, whole, list.clone()).ok()
             }
-            None if s.written == s.header.size => File::open(&s.path)
+            _ => None,
+        };
+        let digest = match (digest, &s.failed) {
+            (Some(d), _) => d,
+            (None, None) if s.written == s.header.size => File::open(&s.path)
                 .and_then(crate::chunk::digest_reader)
                 .map_err(|e| self.io("read staged file", &s.path, e))?,
             _ => FileDigest::empty(),

@@ -195,6 +195,12 @@ pub trait Transport {
     /// Append bytes sent from the source.
     fn stage_data(&mut self, data: &[u8]) -> Result<(), TransportError>;
 
+    /// Append bytes that are exactly one content-defined chunk of the new file, so the
+    /// destination knows the file's chunk list without chunking it again.
+    fn stage_chunk(&mut self, data: &[u8]) -> Result<(), TransportError> {
+        self.stage_data(data)
+    }
+
     /// Append `len` bytes at `offset` of the destination's file `from`. The range must start
     /// and end on chunk boundaries of `from`'s manifest entry; the destination verifies every chunk
     /// against that manifest before using it, and reports `ReuseFailed` if one does not match.

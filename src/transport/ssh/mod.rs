@@ -404,6 +404,11 @@ impl Transport for SshAgentDest {
         self.explain(r)
     }
 
+    fn stage_chunk(&mut self, data: &[u8]) -> Result<(), TransportError> {
+        let r = self.client.stage_chunk(data);
+        self.explain(r)
+    }
+
     fn stage_reuse(&mut self, from: &RelPath, offset: u64, len: u64) -> Result<(), TransportError> {
         let r = self.client.stage_reuse(from, offset, len);
         self.explain(r)
