@@ -350,7 +350,8 @@ def scenario(bench, name, reps, prepare, before_rep=None, fresh=True, verify=Tru
             src = prepare(tool, rep)
             if fresh:
                 shutil.rmtree(dst, ignore_errors=True)
-                shutil.rmtree(bench.cache, ignore_errors=True)
+                if tool == "tern":  # an initial sync starts without tern's caches
+                    shutil.rmtree(bench.cache, ignore_errors=True)
             results[tool].append(bench.run(tool, src, dst))
             if verify and rep == 0:
                 ok, diff = same_tree(src, dst)

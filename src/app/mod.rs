@@ -145,16 +145,28 @@ fn scan_source(ui: &Ui, spec: &SyncSpec) -> anyhow::Result<Scan> {
     Ok(scanned)
 }
 
-/// Read the destination manifest, scan the source, plan, and check the guards.
-fn prepare(ui: &Ui, spec: &SyncSpec, dest: &mut dyn Transport) -> anyhow::Result<Prepared> {
-    let (dest_manifest, corrected) = engine::read_dest(spec, dest)?;
+/// Open the destination and read its manifest while the source is scanned on another thread
+/// (connecting over SSH then costs no time of its own), then plan and check the guards.
+fn prepare(ui: &Ui, spec: &SyncSpec) -> anyhow::Result<(Box<dyn Transport>, Prepared)> {
+    let (dest, scanned) = std::thread::scope(|s| {
+        let scan = s.spawn(|| scan_source(ui, spec));
+        let dest = engine::open(spec).and_then(|mut d| {
+            let read = engine::read_dest(spec, d.as_mut())?;
+            Ok((d, read))
+        });
+        (dest, scan.join())
+    });
+    let (dest, (dest_manifest, corrected)) = dest?;
+    let scanned = match scanned {
+        Ok(r) => r?,
+        Err(_) => anyhow::bail!("internal error: the source scan panicked"),
+    };
     for p in &corrected {
         eprintln!("tern: {} changed at the destination; sending it again", p.display());
     }
-    let scanned = scan_source(ui, spec)?;
     let planned =
         engine::Planned { corrected, ..engine::plan_against(spec, &scanned, dest_manifest) };
-    Ok(Prepared { scanned, planned })
+    Ok((dest, Prepared { scanned, planned }))
 }
 
 fn plan_command(
@@ -163,8 +175,7 @@ fn plan_command(
     out: &Output<'_>,
     detailed: bool,
 ) -> anyhow::Result<Status> {
-    let mut dest = engine::open(spec)?;
-    let p = prepare(ui, spec, dest.as_mut())?;
+    let (_dest, p) = prepare(ui, spec)?;
     let now = SystemTime::now();
     let r = PlanReport {
         source: spec.source.display().to_string(),
@@ -219,8 +230,7 @@ fn save_plan(spec: &SyncSpec, p: &Prepared, now: SystemTime, file: &Path) -> any
 
 fn sync(ui: &Ui, spec: &SyncSpec) -> anyhow::Result<Status> {
     let started = Instant::now();
-    let mut dest = engine::open(spec)?;
-    let p = prepare(ui, spec, dest.as_mut())?;
+    let (mut dest, p) = prepare(ui, spec)?;
     execute(ui, spec, dest.as_mut(), p, OnChange::Replan, started)
 }
 
