@@ -305,6 +305,9 @@ class Bench:
         return cmd + [src + "/", f"{s.user}@127.0.0.1:{dst}/"]
 
     def run(self, tool, src, dst):
+        # Start every run with no dirty data in the page cache: otherwise a tool that makes its
+        # writes durable (tern's syncfs) pays for flushing what the previous tool left behind.
+        os.sync()
         self.sshd.relay.take()
         self.sshd.remote_usage()
         usage = os.path.join(self.base, "client-usage")
