@@ -188,75 +188,68 @@ impl Source<'_> {
         };
         let pieces = pieces.unwrap_or(&whole);
         dest.stage_begin(&header).map_err(Err)?;
-        let mut source: Option<File> = None;
-        let result = send_pieces(
-            dest,
-            self.root,
-            &entry.path,
-            pieces,
-            &mut source,
-            self.applied,
-            self.progress,
-        );
+        let result = self.send_pieces(dest, &entry.path, pieces);
         dest.stage_end().map_err(Err)?;
         result
     }
-}
 
-fn send_pieces(
-    dest: &mut dyn Transport,
-    source_root: &Path,
-    path: &RelPath,
-    pieces: &[Piece],
-    source: &mut Option<File>,
-    applied: &mut Applied,
-    progress: &ProgressBar,
-) -> Result<(), Result<String, TransportError>> {
-    let mut buf = Vec::new();
-    let mut i = 0;
-    while i < pieces.len() {
-        let piece = &pieces[i];
-        i += 1;
-        match piece {
-            Piece::Reuse { from, offset, len, .. } => {
-                // One request for a run of chunks that follow each other in the same file.
-                let mut total = *len;
-                while let Some(Piece::Reuse { from: f, offset: o, len: l, .. }) = pieces.get(i) {
-                    if f != from || *o != offset + total {
-                        break;
+    /// Hand `pieces` of the file at `path` to the destination: reused runs as ranges, sent ones
+    /// one chunk at a time, read from the source file (opened on the first sent piece).
+    fn send_pieces(
+        &mut self,
+        dest: &mut dyn Transport,
+        path: &RelPath,
+        pieces: &[Piece],
+    ) -> Result<(), Result<String, TransportError>> {
+        let (applied, progress, source_root) = (&mut *self.applied, self.progress, self.root);
+        let mut source: Option<File> = None;
+        let mut buf = Vec::new();
+        let mut i = 0;
+        while i < pieces.len() {
+            let piece = &pieces[i];
+            i += 1;
+            match piece {
+                Piece::Reuse { from, offset, len, .. } => {
+                    // One request for a run of chunks that follow each other in the same file.
+                    let mut total = *len;
+                    while let Some(Piece::Reuse { from: f, offset: o, len: l, .. }) = pieces.get(i)
+                    {
+                        if f != from || *o != offset + total {
+                            break;
+                        }
+                        total += l;
+                        i += 1;
                     }
-                    total += l;
-                    i += 1;
+                    dest.stage_reuse(from, *offset, total).map_err(Err)?;
+                    applied.bytes_reused += total;
+                    progress.inc(total);
                 }
-                dest.stage_reuse(from, *offset, total).map_err(Err)?;
-                applied.bytes_reused += total;
-                progress.inc(total);
-            }
-            Piece::Send { offset, len, .. } => {
-                if source.is_none() {
-                    let full = source_root.join(path.as_path());
-                    let f = File::options()
-                        .read(true)
-                        .custom_flags(libc::O_NOFOLLOW)
-                        .open(&full)
-                        .map_err(|e| Ok(format!("cannot read source file: {e}")))?;
-                    *source = Some(f);
+                Piece::Send { offset, len, .. } => {
+                    if source.is_none() {
+                        let full = source_root.join(path.as_path());
+                        let f = File::options()
+                            .read(true)
+                            .custom_flags(libc::O_NOFOLLOW)
+                            .open(&full)
+                            .map_err(|e| Ok(format!("cannot read source file: {e}")))?;
+                        source = Some(f);
+                    }
+                    let Some(f) = source.as_mut() else { continue };
+                    let read_err = |e: io::Error| Ok(format!("cannot read source file: {e}"));
+                    f.seek(SeekFrom::Start(*offset)).map_err(read_err)?;
+                    // A sent piece is one chunk (at most 64 KiB), sent as one: its boundaries become
+                    // the staged file's chunk list at the destination.
+                    buf.resize((*len).min(SEND_BLOCK as u64) as usize, 0);
+                    let got = read_full(f, &mut buf).map_err(read_err)?;
+                    // A file that shrank sends less; the destination's size check rejects it.
+                    dest.stage_chunk(&buf[..got]).map_err(Err)?;
+                    applied.bytes_sent += got as u64;
+                    progress.inc(got as u64);
                 }
-                let Some(f) = source.as_mut() else { continue };
-                let read_err = |e: io::Error| Ok(format!("cannot read source file: {e}"));
-                f.seek(SeekFrom::Start(*offset)).map_err(read_err)?;
-                // A sent piece is one chunk (at most 64 KiB), sent as one: its boundaries become
-                // the staged file's chunk list at the destination.
-                buf.resize((*len).min(SEND_BLOCK as u64) as usize, 0);
-                let got = read_full(f, &mut buf).map_err(read_err)?;
-                // A file that shrank sends less; the destination's size check rejects it.
-                dest.stage_chunk(&buf[..got]).map_err(Err)?;
-                applied.bytes_sent += got as u64;
-                progress.inc(got as u64);
             }
         }
+        Ok(())
     }
-    Ok(())
 }
 
 fn read_full(f: &mut File, buf: &mut [u8]) -> io::Result<usize> {
