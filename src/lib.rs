@@ -3,13 +3,21 @@
 //! The data flows one way, each step a module that owns one thing:
 //!
 //! ```text
-//! scan (source walk) ──> Manifest(src) ─┐
-//!                                       ├─> plan (pure diff) ─┬─> report (tern plan)
-//! Transport::read_manifest ─────────────┘                     └─> transfer ─> Transport ─> commit
+//! scan (source walk + hash cache) ─> Manifest(src) ─┐
+//!                                                   ├─> plan (pure diff) + guard ─┬─> report (tern plan)
+//! Transport::read_manifest ─────────────────────────┘                             └─> transfer ─> Transport ─> commit
+//! schedule (pure cron) ─> daemon ─> runner ─> engine (the one sync path)
 //! ```
 //!
-//! `cli` parses, `config` resolves and validates, `app` runs and decides the exit status (via
-//! `exit`). The core modules never import clap.
+//! - `cli` parses, `config`/`jobs` resolve and validate, `app` runs and decides the exit status
+//!   (via `exit`); the core modules never import clap.
+//! - `engine` is the one sync path used by `sync`, `apply`, `run` and the daemon.
+//! - `transport` is the destination interface: `local` (the crash-safe writer, also used by the
+//!   remote agent), `ssh` (libssh2 + agent, with `known_hosts`), `sftp` (fallback).
+//! - `remote` is the wire protocol and the agent; `delta` the manifest deltas it commits.
+//! - `manifest`, `chunk`, `hash`, `path`, `codec` are the data types and their encodings;
+//!   `saved` is the saved-plan format; `maintain` verify/trash/undo; `history` and `log` the
+//!   daemon's records.
 
 #![forbid(unsafe_code)]
 
