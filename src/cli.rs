@@ -184,7 +184,7 @@ pub enum Command {
 /// `tern verify` arguments.
 #[derive(Debug, Args)]
 pub struct VerifyArgs {
-    /// [SOURCE] DEST: with a source, also compare the destination's manifest with it
+    /// `[SOURCE] DEST`: with a source, also compare the destination's manifest with it
     #[arg(value_name = "PATH", num_args = 1..=2, required = true)]
     pub paths: Vec<String>,
 

@@ -10,7 +10,7 @@
 //! Format: magic `TERNPLAN`, version u16 LE, one zstd frame holding: source path bytes,
 //! destination text, created-at text, delete flag u8, exclude patterns (count, texts), protected
 //! path count and paths, destination
-//! generation varint, destination manifest hash [32], then the source manifest body.
+//! generation varint, destination manifest hash (32 bytes), then the source manifest body.
 
 use crate::codec::{DecodeError, Reader, Writer};
 use crate::hash::ContentHash;

@@ -2,7 +2,7 @@
 //!
 //! This is the only place that knows about the terminal (progress bars, what goes to stdout and
 //! stderr) and that maps outcomes onto [`Status`]. `plan`, `sync --dry-run`, `sync` and `apply`
-//! all go through [`prepare`], so they compute the very same plan; only `execute` writes.
+//! all go through `prepare`, so they compute the very same plan; only `execute` writes.
 
 mod jobs;
 mod maintain;
