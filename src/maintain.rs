@@ -301,8 +301,11 @@ pub fn verify(
         }
         let meta = meta_of(&md);
         let mode_differs = !matches!(e.kind, Kind::Symlink(_)) && meta.mode != e.meta.mode;
-        if mode_differs || meta.mtime != e.meta.mtime {
-            findings.push(finding(&e.path, "metadata", "mode or mtime differs".into()));
+        // Owners are replicated only by root, so only root can expect them to match.
+        let owner_differs =
+            crate::transport::local::is_root() && (meta.uid, meta.gid) != (e.meta.uid, e.meta.gid);
+        if mode_differs || owner_differs || meta.mtime != e.meta.mtime {
+            findings.push(finding(&e.path, "metadata", "mode, owner or mtime differs".into()));
         }
     }
     if !deep {

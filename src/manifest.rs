@@ -10,6 +10,7 @@
 //! body   one zstd frame        decompressed size bounded by MAX_BODY
 //!   generation varint, entry count varint, then per entry:
 //!   path bytes, kind u8 (0 file, 1 dir, 2 symlink), mode varint, mtime secs zigzag, nanos varint,
+//!   uid varint, gid varint,
 //!   file:    size varint, sha256 [32], chunk count varint, per chunk: len varint, sha256 [32]
 //!   symlink: target bytes
 //! ```
@@ -45,6 +46,9 @@ pub struct Meta {
     /// Permission bits (`0o7777`), without the file type.
     pub mode: u32,
     pub mtime: Mtime,
+    /// Numeric owner and group (applied where the destination runs as root, like rsync -a).
+    pub uid: u32,
+    pub gid: u32,
 }
 
 /// What an entry is.
@@ -285,13 +289,17 @@ pub(crate) fn encode_meta(w: &mut Writer, m: &Meta) {
     w.varint(u64::from(m.mode));
     w.zigzag(m.mtime.secs);
     w.varint(u64::from(m.mtime.nanos));
+    w.varint(u64::from(m.uid));
+    w.varint(u64::from(m.gid));
 }
 
 pub(crate) fn decode_meta(r: &mut Reader<'_>) -> Result<Meta, DecodeError> {
     let mode = r.varint_max("mode", 0o7777)? as u32;
     let secs = r.zigzag("mtime")?;
     let nanos = r.varint_max("mtime nanoseconds", 999_999_999)? as u32;
-    Ok(Meta { mode, mtime: Mtime { secs, nanos } })
+    let uid = r.varint_max("owner", u64::from(u32::MAX))? as u32;
+    let gid = r.varint_max("group", u64::from(u32::MAX))? as u32;
+    Ok(Meta { mode, mtime: Mtime { secs, nanos }, uid, gid })
 }
 
 pub(crate) fn encode_digest(w: &mut Writer, d: &FileDigest) {
@@ -381,7 +389,11 @@ pub(crate) mod tests {
     pub(crate) fn e(path: &str, kind: Kind) -> Entry {
         Entry {
             path: RelPath::new(path).unwrap(),
-            meta: Meta { mode: 0o644, mtime: Mtime { secs: 1_700_000_000, nanos: 5 } },
+            meta: Meta {
+                mode: 0o644,
+                mtime: Mtime { secs: 1_700_000_000, nanos: 5 },
+                ..Default::default()
+            },
             kind,
         }
     }

@@ -313,8 +313,10 @@ fn compare_same_kind(s: &Entry, d: &Entry) -> Option<Action> {
         return Some(Action::Update);
     }
     let meta_differs = match s.kind {
-        // Linux ignores a symlink's mode; only its mtime is preserved.
-        Kind::Symlink(_) => s.meta.mtime != d.meta.mtime,
+        // Linux ignores a symlink's mode; its mtime and owner are preserved.
+        Kind::Symlink(_) => {
+            s.meta.mtime != d.meta.mtime || (s.meta.uid, s.meta.gid) != (d.meta.uid, d.meta.gid)
+        }
         _ => s.meta != d.meta,
     };
     meta_differs.then_some(Action::Metadata)
@@ -429,7 +431,7 @@ mod tests {
     #[test]
     fn metadata_only() {
         let mut s = file("a", b"same");
-        s.meta = Meta { mode: 0o600, mtime: Mtime { secs: 5, nanos: 1 } };
+        s.meta = Meta { mode: 0o600, mtime: Mtime { secs: 5, nanos: 1 }, ..Default::default() };
         let p = plan_default(&m(vec![s]), &m(vec![file("a", b"same")]));
         assert_eq!(summary(&p), ["metadata a"]);
         assert_eq!(p.stats.bytes_to_send, 0);

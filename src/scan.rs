@@ -24,7 +24,7 @@ use std::time::{Duration, SystemTime};
 /// The destination state directory's name; never replicated from a source's top level.
 pub const STATE_DIR: &str = ".tern";
 const CACHE_MAGIC: &[u8; 8] = b"TERNCACH";
-const CACHE_VERSION: u16 = 1;
+const CACHE_VERSION: u16 = 2;
 /// A cache entry whose ctime is this close to the start of the scan that wrote it may have been
 /// modified again within the same clock tick, so it is not trusted.
 const RACY_MARGIN: Duration = Duration::from_millis(20);
@@ -114,7 +114,7 @@ pub(crate) fn mtime_of(md: &Metadata) -> Mtime {
 }
 
 pub(crate) fn meta_of(md: &Metadata) -> Meta {
-    Meta { mode: md.mode() & 0o7777, mtime: mtime_of(md) }
+    Meta { mode: md.mode() & 0o7777, mtime: mtime_of(md), uid: md.uid(), gid: md.gid() }
 }
 
 struct PendingFile {
@@ -345,6 +345,13 @@ impl HashCache {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Self::default()),
             Err(e) => return Err(e.to_string()),
         };
+        // A cache written by another tern version is just rebuilt.
+        if data.len() >= 10
+            && data[..8] == CACHE_MAGIC[..]
+            && data[8..10] != CACHE_VERSION.to_le_bytes()
+        {
+            return Ok(Self::default());
+        }
         Self::decode(&data).map_err(|e| e.to_string())
     }
 

@@ -284,7 +284,7 @@ pub fn commit_ops(plan: &Plan, dropped: &HashSet<RelPath>) -> Vec<CommitOp> {
             }
             (_, Kind::Dir) => CommitOp::MkDir(c.path.clone()),
             (_, Kind::Symlink(t)) => {
-                CommitOp::Symlink { path: c.path.clone(), target: t.clone(), mtime: new.meta.mtime }
+                CommitOp::Symlink { path: c.path.clone(), target: t.clone(), meta: new.meta }
             }
             (_, Kind::File(_)) => CommitOp::Place { path: c.path.clone(), id: id as u64 },
         };

@@ -18,7 +18,7 @@ pub mod wire;
 
 use crate::codec::{DecodeError, Reader, Writer};
 use crate::hash::ContentHash;
-use crate::manifest::{KindTag, Meta, decode_meta, encode_meta};
+use crate::manifest::{KindTag, decode_meta, encode_meta};
 use crate::path::{MAX_PATH_LEN, RelPath};
 use crate::transport::{CommitOp, CommitReport, StageHeader, StageOutcome};
 use std::io::{self, Read, Write};
@@ -136,11 +136,11 @@ fn encode_op(w: &mut Writer, op: &CommitOp) {
             w.u8(1);
             w.bytes(p.as_bytes());
         }
-        CommitOp::Symlink { path, target, mtime } => {
+        CommitOp::Symlink { path, target, meta } => {
             w.u8(2);
             w.bytes(path.as_bytes());
             w.bytes(target);
-            encode_meta(w, &Meta { mode: 0, mtime: *mtime });
+            encode_meta(w, meta);
         }
         CommitOp::Place { path, id } => {
             w.u8(3);
@@ -167,8 +167,8 @@ fn decode_op(r: &mut Reader<'_>) -> Result<CommitOp, DecodeError> {
                 return Err(DecodeError::invalid("symlink target", "empty or contains NUL"));
             }
             let target = target.to_vec();
-            let mtime = decode_meta(r)?.mtime;
-            CommitOp::Symlink { path, target, mtime }
+            let meta = decode_meta(r)?;
+            CommitOp::Symlink { path, target, meta }
         }
         3 => CommitOp::Place { path: rel_path(r, "path")?, id: r.varint("id")? },
         4 => {
@@ -452,7 +452,7 @@ pub fn read_frame(r: &mut dyn Read) -> io::Result<Option<Vec<u8>>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::manifest::Mtime;
+    use crate::manifest::{Meta, Mtime};
 
     fn p(s: &str) -> RelPath {
         RelPath::new(s).unwrap()
@@ -460,7 +460,7 @@ mod tests {
 
     #[test]
     fn every_message_round_trips() {
-        let meta = Meta { mode: 0o644, mtime: Mtime { secs: -3, nanos: 7 } };
+        let meta = Meta { mode: 0o644, mtime: Mtime { secs: -3, nanos: 7 }, ..Default::default() };
         let h = ContentHash::of(b"x");
         let requests = vec![
             Request::Hello { version: 1, tern: "0.1.0".into(), compress_level: -3 },
@@ -475,7 +475,7 @@ mod tests {
             Request::CommitOps(vec![
                 CommitOp::Trash(p("t")),
                 CommitOp::MkDir(p("d")),
-                CommitOp::Symlink { path: p("l"), target: b"../x".to_vec(), mtime: meta.mtime },
+                CommitOp::Symlink { path: p("l"), target: b"../x".to_vec(), meta },
                 CommitOp::Place { path: p("f"), id: 3 },
                 CommitOp::SetMeta { path: p("m"), meta, kind: KindTag::Dir },
             ]),

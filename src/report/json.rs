@@ -115,6 +115,8 @@ struct ChangeDoc {
     mode: Option<Change2<String>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     mtime: Option<Change2<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    owner: Option<Change2<String>>,
 }
 
 fn mtime_text(m: Mtime) -> String {
@@ -138,6 +140,18 @@ fn change_doc(c: &Change) -> ChangeDoc {
     };
     let writes = matches!(c.action, Action::Create | Action::Update | Action::Replace);
     let removes = matches!(c.action, Action::Delete | Action::Replace);
+    let owner = match (&c.old, &c.new) {
+        (Some(o), Some(n))
+            if c.action != Action::Replace
+                && (o.meta.uid, o.meta.gid) != (n.meta.uid, n.meta.gid) =>
+        {
+            Some(Change2 {
+                old: format!("{}:{}", o.meta.uid, o.meta.gid),
+                new: format!("{}:{}", n.meta.uid, n.meta.gid),
+            })
+        }
+        _ => None,
+    };
     let (mode, mtime) = match (&c.old, &c.new) {
         (Some(o), Some(n)) if c.action != Action::Replace => (
             (o.meta.mode != n.meta.mode && !matches!(n.kind, Kind::Symlink(_))).then(|| Change2 {
@@ -169,6 +183,7 @@ fn change_doc(c: &Change) -> ChangeDoc {
         removed_bytes: removes.then_some(c.removed_bytes),
         mode,
         mtime,
+        owner,
     }
 }
 

@@ -144,6 +144,12 @@ pub fn change_line(c: &Change, verbose: bool) -> String {
         if old.meta.mode != new.meta.mode && !matches!(new.kind, Kind::Symlink(_)) {
             details.push(format!("mode {:o} -> {:o}", old.meta.mode, new.meta.mode));
         }
+        if (old.meta.uid, old.meta.gid) != (new.meta.uid, new.meta.gid) {
+            details.push(format!(
+                "owner {}:{} -> {}:{}",
+                old.meta.uid, old.meta.gid, new.meta.uid, new.meta.gid
+            ));
+        }
         if old.meta.mtime != new.meta.mtime {
             details.push("mtime".into());
         }

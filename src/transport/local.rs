@@ -347,6 +347,10 @@ impl Transport for LocalDir {
             None => {
                 let meta = s.header.meta;
                 let finish = || -> io::Result<()> {
+                    // Owner first: changing it clears the set-user-ID and set-group-ID bits.
+                    if is_root() {
+                        std::os::unix::fs::fchown(&s.file, Some(meta.uid), Some(meta.gid))?;
+                    }
                     s.file.set_permissions(fs::Permissions::from_mode(meta.mode))?;
                     filetime::set_file_handle_times(&s.file, None, Some(to_filetime(meta.mtime)))
                 };
@@ -495,13 +499,17 @@ impl<'a> Committer<'a> {
                 self.ensure_dir(p)?;
                 self.touched.insert(Some(p.clone()));
             }
-            CommitOp::Symlink { path, target, mtime } => {
+            CommitOp::Symlink { path, target, meta } => {
                 self.ensure_parents(path)?;
                 let tmp = self.dest.staging_dir().join("symlink.tmp");
                 let _ = fs::remove_file(&tmp);
                 std::os::unix::fs::symlink(os_str(target), &tmp)
                     .map_err(|e| self.err("create symlink", &tmp, e))?;
-                let t = to_filetime(*mtime);
+                if is_root() {
+                    std::os::unix::fs::lchown(&tmp, Some(meta.uid), Some(meta.gid))
+                        .map_err(|e| self.err("set owner of", &tmp, e))?;
+                }
+                let t = to_filetime(meta.mtime);
                 filetime::set_symlink_file_times(&tmp, t, t)
                     .map_err(|e| self.err("set time of", &tmp, e))?;
                 self.replace_with(path, &tmp)?;
@@ -522,6 +530,9 @@ impl<'a> Committer<'a> {
                             .read(true)
                             .custom_flags(libc::O_NOFOLLOW)
                             .open(&full)?;
+                        if is_root() {
+                            std::os::unix::fs::fchown(&f, Some(meta.uid), Some(meta.gid))?;
+                        }
                         f.set_permissions(fs::Permissions::from_mode(meta.mode))?;
                         filetime::set_file_handle_times(&f, None, Some(to_filetime(meta.mtime)))
                     };
@@ -533,6 +544,10 @@ impl<'a> Committer<'a> {
                     let full = self.dest.at(path);
                     let t = to_filetime(meta.mtime);
                     if self.parents_are_dirs(path)? {
+                        if is_root() {
+                            std::os::unix::fs::lchown(&full, Some(meta.uid), Some(meta.gid))
+                                .map_err(|e| self.err("set owner of", &full, e))?;
+                        }
                         filetime::set_symlink_file_times(&full, t, t)
                             .map_err(|e| self.err("set time of", &full, e))?;
                     }
@@ -697,6 +712,9 @@ impl<'a> Committer<'a> {
                     .custom_flags(libc::O_NOFOLLOW | libc::O_DIRECTORY)
                     .open(&full)?;
                 if let Some(meta) = meta {
+                    if is_root() {
+                        std::os::unix::fs::fchown(&f, Some(meta.uid), Some(meta.gid))?;
+                    }
                     f.set_permissions(fs::Permissions::from_mode(meta.mode))?;
                     filetime::set_file_handle_times(&f, None, Some(to_filetime(meta.mtime)))?;
                 }
@@ -719,6 +737,11 @@ impl<'a> Committer<'a> {
             fs::symlink_metadata(&self.trash).is_ok().then(|| self.trash.display().to_string());
         CommitReport { generation, trashed: self.trashed, trash_dir, repaired: self.repaired }
     }
+}
+
+/// Owners are replicated only by a root destination, as rsync does: anyone else cannot chown.
+pub(crate) fn is_root() -> bool {
+    rustix::process::geteuid().is_root()
 }
 
 fn to_filetime(m: Mtime) -> FileTime {

@@ -14,7 +14,7 @@ pub mod ssh;
 
 use crate::hash::ContentHash;
 use crate::maintain::{AdminOp, AdminResult};
-use crate::manifest::{KindTag, Manifest, ManifestFileError, Meta, Mtime};
+use crate::manifest::{KindTag, Manifest, ManifestFileError, Meta};
 use crate::path::RelPath;
 
 /// Announces one file to be staged.
@@ -49,7 +49,7 @@ pub enum CommitOp {
     /// Make sure a directory exists at the path (its mode and mtime are set at the end).
     MkDir(RelPath),
     /// Put a symlink at the path, keeping any old entry there in the trash.
-    Symlink { path: RelPath, target: Vec<u8>, mtime: Mtime },
+    Symlink { path: RelPath, target: Vec<u8>, meta: Meta },
     /// Move a staged file into place, keeping any old entry there in the trash.
     Place { path: RelPath, id: u64 },
     /// Set mode and mtime of an existing entry.

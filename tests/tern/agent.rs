@@ -95,7 +95,7 @@ fn reuse_through_a_symlink_is_refused_and_writes_stay_inside() {
     // a manifest that claims link/ is a directory holding that very file: only the symlink check
     // can stop the agent from reading outside its root
     fs::create_dir(env.dst().join(".tern")).unwrap();
-    let meta0 = Meta { mode: 0o755, mtime: Mtime { secs: 1, nanos: 0 } };
+    let meta0 = Meta { mode: 0o755, mtime: Mtime { secs: 1, nanos: 0 }, ..Default::default() };
     let digest = FileDigest::new(15, secret_hash, vec![]).unwrap();
     let claimed = Manifest {
         generation: 1,
@@ -108,7 +108,7 @@ fn reuse_through_a_symlink_is_refused_and_writes_stay_inside() {
     let mut agent = Agent::start(&env.dst());
     agent.send(Request::Lock);
     assert_eq!(agent.recv(), Response::Ok);
-    let meta = Meta { mode: 0o644, mtime: Mtime { secs: 1, nanos: 0 } };
+    let meta = Meta { mode: 0o644, mtime: Mtime { secs: 1, nanos: 0 }, ..Default::default() };
     agent.send(Request::StageBegin(StageHeader { id: 1, size: 15, hash: secret_hash, meta }));
     agent.send(Request::StageReuse { from: p("link/secret"), offset: 0, len: 15 });
     agent.send(Request::StageEnd);

@@ -8,7 +8,8 @@ use tern::path::RelPath;
 const GOLDEN: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/golden/manifest-v1.bin");
 
 fn fixed_manifest() -> Manifest {
-    let meta = |mode, secs, nanos| Meta { mode, mtime: Mtime { secs, nanos } };
+    let meta =
+        |mode, secs, nanos| Meta { mode, mtime: Mtime { secs, nanos }, ..Default::default() };
     let h = |s: &[u8]| ContentHash::of(s);
     let chunked = FileDigest::new(
         100_000,

@@ -36,7 +36,11 @@ fn manifest() -> impl Strategy<Value = Manifest> {
             let mut seen = BTreeSet::new();
             let mut entries = Vec::new();
             for (comps, kind, mode, secs, nanos, seed) in items {
-                let meta = Meta { mode: mode & 0o7777, mtime: Mtime { secs, nanos } };
+                let meta = Meta {
+                    mode: mode & 0o7777,
+                    mtime: Mtime { secs, nanos },
+                    ..Default::default()
+                };
                 // every ancestor as a directory first
                 for depth in 1..comps.len() {
                     let p = RelPath::new(comps[..depth].join(&b'/')).unwrap();
@@ -158,7 +162,7 @@ fn fuzz_seeds() {
     let body = zstd::decode_all(&golden[10..]).unwrap();
     let m = Manifest::decode_body(&body).unwrap();
     let p = |s: &str| RelPath::new(s).unwrap();
-    let meta = Meta { mode: 0o644, mtime: Mtime { secs: 1, nanos: 2 } };
+    let meta = Meta { mode: 0o644, mtime: Mtime { secs: 1, nanos: 2 }, ..Default::default() };
     let frames: Vec<Vec<u8>> = vec![
         Request::Hello { version: 1, tern: "0.1.0".into(), compress_level: 3 }.encode(),
         Request::StageBegin(StageHeader {

@@ -330,3 +330,39 @@ fn very_deep_trees_and_long_names_replicate() {
     env.sync(&[]).stdout_has("201 deleted");
     env.assert_replica();
 }
+
+#[test]
+fn owners_and_groups_are_replicated_by_a_root_destination() {
+    use std::os::unix::fs::{MetadataExt, lchown};
+    let env = Env::new();
+    env.tree("src").file("f", "x").dir("d").symlink("l", "f");
+    let root = fs::metadata("/proc/self").unwrap().uid() == 0;
+    if !root {
+        // Only root can give files away; a non-root destination keeps its own user, as rsync does.
+        env.sync(&[]);
+        assert_eq!(
+            fs::metadata(env.dst().join("f")).unwrap().uid(),
+            fs::metadata("/proc/self").unwrap().uid()
+        );
+        return;
+    }
+    for p in ["f", "d", "l"] {
+        lchown(env.src().join(p), Some(65534), Some(65533)).unwrap();
+    }
+    env.sync(&[]);
+    for p in ["f", "d", "l"] {
+        let md = fs::symlink_metadata(env.dst().join(p)).unwrap();
+        assert_eq!((md.uid(), md.gid()), (65534, 65533), "{p}");
+    }
+    // an owner change alone is a metadata change, shown and applied
+    lchown(env.src().join("f"), Some(0), Some(0)).unwrap();
+    env.tern(["plan", "-v", "src", "dst"])
+        .ok()
+        .stdout_has(". file    f (owner 65534:65533 -> 0:0)");
+    env.sync(&[]).stdout_has("1 metadata").stdout_has("0 B sent");
+    assert_eq!(fs::metadata(env.dst().join("f")).unwrap().uid(), 0);
+    env.tern(["verify", "dst"]).ok();
+    // out of band, the owner is changed back: verify notices
+    lchown(env.dst().join("f"), Some(1), Some(1)).unwrap();
+    env.tern(["verify", "dst"]).code(4).stdout_has("metadata f:");
+}
