@@ -83,6 +83,8 @@ pub enum ConfigError {
         .0.display()
     )]
     MissingDestParent(PathBuf),
+    #[error("destination parent {} is a file, not a directory; check the path", .0.display())]
+    DestParentNotADirectory(PathBuf),
     #[error("--keep-trash: {0} (or \"forever\")")]
     KeepTrash(String),
     #[error("{0}; patterns use gitignore syntax, e.g. \"*.tmp\" or \"cache/\"")]
@@ -221,6 +223,9 @@ fn check_local_destination(source: &Path, dest_path: &Path) -> Result<(), Config
         Err(_) => {
             let parent = dest_path.parent().filter(|p| !p.as_os_str().is_empty());
             if let Some(parent) = parent.filter(|p| !p.is_dir()) {
+                if parent.exists() {
+                    return Err(ConfigError::DestParentNotADirectory(parent.to_owned()));
+                }
                 return Err(ConfigError::MissingDestParent(parent.to_owned()));
             }
         }

@@ -37,12 +37,22 @@ pub enum SyncError {
         "the destination {0} changed since the plan was made; nothing was written; make a new plan"
     )]
     Stale(String),
-    #[error("sync to {dest} failed; run it again to complete it")]
+    #[error("{}", transport_message(dest, source))]
     Transport {
         dest: String,
         #[source]
         source: Box<TransportError>,
     },
+}
+
+fn transport_message(dest: &str, source: &TransportError) -> String {
+    if source.is_transient() {
+        format!(
+            "sync to {dest} did not complete (the problem may be temporary); run it again to complete it"
+        )
+    } else {
+        format!("sync to {dest} failed")
+    }
 }
 
 impl SyncError {

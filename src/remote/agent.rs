@@ -195,6 +195,9 @@ fn stage(failed: &mut Option<TransportError>, f: impl FnOnce() -> Result<(), Tra
 }
 
 fn manifest_file(dest: &LocalDir) -> Result<Option<Vec<u8>>, TransportError> {
+    if !dest.check_root()? {
+        return Ok(None);
+    }
     let path = dest.root().join(crate::scan::STATE_DIR).join("manifest");
     match std::fs::read(&path) {
         Ok(b) => Ok(Some(b)),

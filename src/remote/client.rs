@@ -113,10 +113,9 @@ impl<'a> RemoteClient<'a> {
             Err(e) => return Err(self.io(e)),
         };
         match Response::decode(&body) {
-            Ok(Response::Error { transient, message }) => Err(TransportError::Remote {
-                message: format!("on {}: {message}", self.name),
-                transient,
-            }),
+            Ok(Response::Error { transient, message }) => {
+                Err(TransportError::Remote { message, transient })
+            }
             Ok(r) => Ok(r),
             Err(e) => Err(TransportError::Protocol(format!("{} sent a bad reply: {e}", self.name))),
         }

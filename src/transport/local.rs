@@ -73,6 +73,20 @@ impl LocalDir {
         &self.root
     }
 
+    /// Whether the destination exists (as a directory); an error naming the problem when it, or
+    /// a parent, is something else.
+    pub fn check_root(&self) -> Result<bool, TransportError> {
+        match fs::metadata(&self.root) {
+            Ok(md) if md.is_dir() => Ok(true),
+            Ok(_) => Err(TransportError::NotADirectory(self.describe())),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+            Err(e) if e.raw_os_error() == Some(libc::ENOTDIR) => {
+                Err(TransportError::ParentNotADirectory(self.describe()))
+            }
+            Err(e) => Err(self.io("read", &self.root, e)),
+        }
+    }
+
     /// The digest of staged file `id`, computed from its bytes at the destination.
     pub fn staged_digest(&self, id: u64) -> Option<&FileDigest> {
         self.staged.get(&id)
@@ -217,11 +231,8 @@ impl Transport for LocalDir {
     }
 
     fn read_manifest(&mut self) -> Result<Option<Manifest>, TransportError> {
-        match fs::metadata(&self.root) {
-            Ok(md) if !md.is_dir() => return Err(TransportError::NotADirectory(self.describe())),
-            Ok(_) => {}
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(self.io("read", &self.root, e)),
+        if !self.check_root()? {
+            return Ok(None);
         }
         Ok(Manifest::load(&self.state().join("manifest"))?)
     }

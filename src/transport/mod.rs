@@ -98,6 +98,8 @@ pub enum TransportError {
     Locked { path: String, holder: String },
     #[error("destination {0} exists but is not a directory; give a directory path")]
     NotADirectory(String),
+    #[error("a parent of destination {0} is a file, not a directory; check the path")]
+    ParentNotADirectory(String),
     #[error(
         "destination parent {0} does not exist; create it first (tern creates only the last \
          path component)"

@@ -44,6 +44,16 @@ fn nested_source_and_destination() {
 }
 
 #[test]
+fn destination_below_a_file() {
+    let env = Env::new();
+    env.tree("").file("plain", "x");
+    env.tern(["sync", "src", "plain/sub"])
+        .code(1)
+        .one_line_error()
+        .stderr_has("destination parent plain is a file, not a directory");
+}
+
+#[test]
 fn destination_parent_missing() {
     let env = Env::new();
     env.tern(["sync", "src", "no/such/dst"])
