@@ -166,7 +166,7 @@ _tern() {
             return 0
             ;;
         tern__subcmd__apply)
-            opts="-F -i -q -v -h --ssh-config --identity --known-hosts --host-key-policy --remote-tern --compress-level --max-delete --force --quiet --verbose --help"
+            opts="-F -i -q -v -h --ssh-config --identity --known-hosts --host-key-policy --remote-tern --bwlimit --compress-level --max-delete --force --quiet --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -197,6 +197,10 @@ _tern() {
                     return 0
                     ;;
                 --remote-tern)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --bwlimit)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -628,7 +632,7 @@ _tern() {
             return 0
             ;;
         tern__subcmd__plan)
-            opts="-c -F -i -q -v -h --no-delete --checksum --no-cache --check-dest --keep-trash --exclude --ssh-config --identity --known-hosts --host-key-policy --remote-tern --compress-level --detailed-exitcode --format --out --limit --max-delete --force --quiet --verbose --help"
+            opts="-c -F -i -q -v -h --no-delete --checksum --no-cache --check-dest --keep-trash --exclude --exclude-from --ssh-config --identity --known-hosts --host-key-policy --remote-tern --bwlimit --compress-level --detailed-exitcode --format --out --limit --max-delete --force --quiet --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -639,6 +643,10 @@ _tern() {
                     return 0
                     ;;
                 --exclude)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --exclude-from)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -667,6 +675,10 @@ _tern() {
                     return 0
                     ;;
                 --remote-tern)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --bwlimit)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -756,7 +768,7 @@ _tern() {
             return 0
             ;;
         tern__subcmd__sync)
-            opts="-c -F -i -n -q -v -h --no-delete --checksum --no-cache --check-dest --keep-trash --exclude --ssh-config --identity --known-hosts --host-key-policy --remote-tern --compress-level --dry-run --detailed-exitcode --max-delete --force --quiet --verbose --help"
+            opts="-c -F -i -n -q -v -h --no-delete --checksum --no-cache --check-dest --keep-trash --exclude --exclude-from --ssh-config --identity --known-hosts --host-key-policy --remote-tern --bwlimit --compress-level --dry-run --detailed-exitcode --max-delete --force --quiet --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -767,6 +779,10 @@ _tern() {
                     return 0
                     ;;
                 --exclude)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --exclude-from)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -795,6 +811,10 @@ _tern() {
                     return 0
                     ;;
                 --remote-tern)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --bwlimit)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -884,7 +904,7 @@ _tern() {
             return 0
             ;;
         tern__subcmd__trash__subcmd__list)
-            opts="-F -i -q -v -h --json --ssh-config --identity --known-hosts --host-key-policy --remote-tern --compress-level --quiet --verbose --help"
+            opts="-F -i -q -v -h --json --ssh-config --identity --known-hosts --host-key-policy --remote-tern --bwlimit --compress-level --quiet --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -918,6 +938,10 @@ _tern() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --bwlimit)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --compress-level)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -930,7 +954,7 @@ _tern() {
             return 0
             ;;
         tern__subcmd__trash__subcmd__purge)
-            opts="-F -i -q -v -h --older-than --ssh-config --identity --known-hosts --host-key-policy --remote-tern --compress-level --quiet --verbose --help"
+            opts="-F -i -q -v -h --older-than --ssh-config --identity --known-hosts --host-key-policy --remote-tern --bwlimit --compress-level --quiet --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -968,6 +992,10 @@ _tern() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --bwlimit)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --compress-level)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -980,7 +1008,7 @@ _tern() {
             return 0
             ;;
         tern__subcmd__undo)
-            opts="-F -i -q -v -h --run --ssh-config --identity --known-hosts --host-key-policy --remote-tern --compress-level --quiet --verbose --help"
+            opts="-F -i -q -v -h --run --ssh-config --identity --known-hosts --host-key-policy --remote-tern --bwlimit --compress-level --quiet --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1018,6 +1046,10 @@ _tern() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --bwlimit)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --compress-level)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -1030,7 +1062,7 @@ _tern() {
             return 0
             ;;
         tern__subcmd__verify)
-            opts="-F -i -q -v -h --source --repair --format --ssh-config --identity --known-hosts --host-key-policy --remote-tern --compress-level --quiet --verbose --help"
+            opts="-F -i -q -v -h --source --repair --format --ssh-config --identity --known-hosts --host-key-policy --remote-tern --bwlimit --compress-level --quiet --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1069,6 +1101,10 @@ _tern() {
                     return 0
                     ;;
                 --remote-tern)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --bwlimit)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

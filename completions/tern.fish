@@ -45,12 +45,14 @@ complete -c tern -n "__fish_tern_needs_command" -f -a "generate-docs" -d 'Write 
 complete -c tern -n "__fish_tern_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c tern -n "__fish_tern_using_subcommand sync" -l keep-trash -d 'After a successful sync, purge trash runs older than DURATION ("forever" keeps them)' -r
 complete -c tern -n "__fish_tern_using_subcommand sync" -l exclude -d 'Leave out entries matching PATTERN (gitignore syntax: "*.tmp", "cache/", "/build"); matching destination entries are kept. Repeatable' -r
+complete -c tern -n "__fish_tern_using_subcommand sync" -l exclude-from -d 'Read exclude patterns from FILE, one per line (blank lines and # comments skipped)' -r -F
 complete -c tern -n "__fish_tern_using_subcommand sync" -s F -l ssh-config -d 'Read this ssh_config file instead of ~/.ssh/config' -r -F
 complete -c tern -n "__fish_tern_using_subcommand sync" -s i -l identity -d 'Try this private key (after ssh-agent, before the config\'s and the defaults); repeatable' -r -F
 complete -c tern -n "__fish_tern_using_subcommand sync" -l known-hosts -d 'Check host keys against this known_hosts file (and record accepted ones there)' -r -F
 complete -c tern -n "__fish_tern_using_subcommand sync" -l host-key-policy -d 'What to do with an unknown host key: refuse it (strict) or record it (accept-new); a changed key is always refused [default: strict, or the config\'s StrictHostKeyChecking]' -r -f -a "strict\t''
 accept-new\t''"
 complete -c tern -n "__fish_tern_using_subcommand sync" -l remote-tern -d 'The tern binary on the remote host' -r
+complete -c tern -n "__fish_tern_using_subcommand sync" -l bwlimit -d 'Send at most RATE over SSH: KiB/s, or with a suffix K, M, G (per second), as rsync' -r
 complete -c tern -n "__fish_tern_using_subcommand sync" -l compress-level -d 'zstd level for data sent over SSH (1-22); 0 turns compression off' -r
 complete -c tern -n "__fish_tern_using_subcommand sync" -l max-delete -d 'Refuse to delete more than N destination entries, or more than N% of them' -r
 complete -c tern -n "__fish_tern_using_subcommand sync" -l no-delete -d 'Keep destination entries that are missing from the source instead of deleting them'
@@ -65,12 +67,14 @@ complete -c tern -n "__fish_tern_using_subcommand sync" -s v -l verbose -d 'Say 
 complete -c tern -n "__fish_tern_using_subcommand sync" -s h -l help -d 'Print help'
 complete -c tern -n "__fish_tern_using_subcommand plan" -l keep-trash -d 'After a successful sync, purge trash runs older than DURATION ("forever" keeps them)' -r
 complete -c tern -n "__fish_tern_using_subcommand plan" -l exclude -d 'Leave out entries matching PATTERN (gitignore syntax: "*.tmp", "cache/", "/build"); matching destination entries are kept. Repeatable' -r
+complete -c tern -n "__fish_tern_using_subcommand plan" -l exclude-from -d 'Read exclude patterns from FILE, one per line (blank lines and # comments skipped)' -r -F
 complete -c tern -n "__fish_tern_using_subcommand plan" -s F -l ssh-config -d 'Read this ssh_config file instead of ~/.ssh/config' -r -F
 complete -c tern -n "__fish_tern_using_subcommand plan" -s i -l identity -d 'Try this private key (after ssh-agent, before the config\'s and the defaults); repeatable' -r -F
 complete -c tern -n "__fish_tern_using_subcommand plan" -l known-hosts -d 'Check host keys against this known_hosts file (and record accepted ones there)' -r -F
 complete -c tern -n "__fish_tern_using_subcommand plan" -l host-key-policy -d 'What to do with an unknown host key: refuse it (strict) or record it (accept-new); a changed key is always refused [default: strict, or the config\'s StrictHostKeyChecking]' -r -f -a "strict\t''
 accept-new\t''"
 complete -c tern -n "__fish_tern_using_subcommand plan" -l remote-tern -d 'The tern binary on the remote host' -r
+complete -c tern -n "__fish_tern_using_subcommand plan" -l bwlimit -d 'Send at most RATE over SSH: KiB/s, or with a suffix K, M, G (per second), as rsync' -r
 complete -c tern -n "__fish_tern_using_subcommand plan" -l compress-level -d 'zstd level for data sent over SSH (1-22); 0 turns compression off' -r
 complete -c tern -n "__fish_tern_using_subcommand plan" -l format -d 'Report format: itemized text, JSON (docs/plan-json.md), or Markdown for CI summaries' -r -f -a "text\t''
 json\t''
@@ -93,6 +97,7 @@ complete -c tern -n "__fish_tern_using_subcommand apply" -l known-hosts -d 'Chec
 complete -c tern -n "__fish_tern_using_subcommand apply" -l host-key-policy -d 'What to do with an unknown host key: refuse it (strict) or record it (accept-new); a changed key is always refused [default: strict, or the config\'s StrictHostKeyChecking]' -r -f -a "strict\t''
 accept-new\t''"
 complete -c tern -n "__fish_tern_using_subcommand apply" -l remote-tern -d 'The tern binary on the remote host' -r
+complete -c tern -n "__fish_tern_using_subcommand apply" -l bwlimit -d 'Send at most RATE over SSH: KiB/s, or with a suffix K, M, G (per second), as rsync' -r
 complete -c tern -n "__fish_tern_using_subcommand apply" -l compress-level -d 'zstd level for data sent over SSH (1-22); 0 turns compression off' -r
 complete -c tern -n "__fish_tern_using_subcommand apply" -l max-delete -d 'Refuse to delete more than N destination entries, or more than N% of them' -r
 complete -c tern -n "__fish_tern_using_subcommand apply" -l force -d 'Mirror an empty source onto a non-empty destination (refused otherwise)'
@@ -141,6 +146,7 @@ complete -c tern -n "__fish_tern_using_subcommand verify" -l known-hosts -d 'Che
 complete -c tern -n "__fish_tern_using_subcommand verify" -l host-key-policy -d 'What to do with an unknown host key: refuse it (strict) or record it (accept-new); a changed key is always refused [default: strict, or the config\'s StrictHostKeyChecking]' -r -f -a "strict\t''
 accept-new\t''"
 complete -c tern -n "__fish_tern_using_subcommand verify" -l remote-tern -d 'The tern binary on the remote host' -r
+complete -c tern -n "__fish_tern_using_subcommand verify" -l bwlimit -d 'Send at most RATE over SSH: KiB/s, or with a suffix K, M, G (per second), as rsync' -r
 complete -c tern -n "__fish_tern_using_subcommand verify" -l compress-level -d 'zstd level for data sent over SSH (1-22); 0 turns compression off' -r
 complete -c tern -n "__fish_tern_using_subcommand verify" -l repair -d 'Re-send from the source whatever is missing or wrong at the destination (fetches nothing)'
 complete -c tern -n "__fish_tern_using_subcommand verify" -s q -l quiet -d 'Print nothing but errors: no progress bar, no summary'
@@ -158,6 +164,7 @@ complete -c tern -n "__fish_tern_using_subcommand trash; and __fish_seen_subcomm
 complete -c tern -n "__fish_tern_using_subcommand trash; and __fish_seen_subcommand_from list" -l host-key-policy -d 'What to do with an unknown host key: refuse it (strict) or record it (accept-new); a changed key is always refused [default: strict, or the config\'s StrictHostKeyChecking]' -r -f -a "strict\t''
 accept-new\t''"
 complete -c tern -n "__fish_tern_using_subcommand trash; and __fish_seen_subcommand_from list" -l remote-tern -d 'The tern binary on the remote host' -r
+complete -c tern -n "__fish_tern_using_subcommand trash; and __fish_seen_subcommand_from list" -l bwlimit -d 'Send at most RATE over SSH: KiB/s, or with a suffix K, M, G (per second), as rsync' -r
 complete -c tern -n "__fish_tern_using_subcommand trash; and __fish_seen_subcommand_from list" -l compress-level -d 'zstd level for data sent over SSH (1-22); 0 turns compression off' -r
 complete -c tern -n "__fish_tern_using_subcommand trash; and __fish_seen_subcommand_from list" -l json -d 'Print JSON'
 complete -c tern -n "__fish_tern_using_subcommand trash; and __fish_seen_subcommand_from list" -s q -l quiet -d 'Print nothing but errors: no progress bar, no summary'
@@ -170,6 +177,7 @@ complete -c tern -n "__fish_tern_using_subcommand trash; and __fish_seen_subcomm
 complete -c tern -n "__fish_tern_using_subcommand trash; and __fish_seen_subcommand_from purge" -l host-key-policy -d 'What to do with an unknown host key: refuse it (strict) or record it (accept-new); a changed key is always refused [default: strict, or the config\'s StrictHostKeyChecking]' -r -f -a "strict\t''
 accept-new\t''"
 complete -c tern -n "__fish_tern_using_subcommand trash; and __fish_seen_subcommand_from purge" -l remote-tern -d 'The tern binary on the remote host' -r
+complete -c tern -n "__fish_tern_using_subcommand trash; and __fish_seen_subcommand_from purge" -l bwlimit -d 'Send at most RATE over SSH: KiB/s, or with a suffix K, M, G (per second), as rsync' -r
 complete -c tern -n "__fish_tern_using_subcommand trash; and __fish_seen_subcommand_from purge" -l compress-level -d 'zstd level for data sent over SSH (1-22); 0 turns compression off' -r
 complete -c tern -n "__fish_tern_using_subcommand trash; and __fish_seen_subcommand_from purge" -s q -l quiet -d 'Print nothing but errors: no progress bar, no summary'
 complete -c tern -n "__fish_tern_using_subcommand trash; and __fish_seen_subcommand_from purge" -s v -l verbose -d 'Say more: list every change a sync makes, and metadata details in plans'
@@ -184,6 +192,7 @@ complete -c tern -n "__fish_tern_using_subcommand undo" -l known-hosts -d 'Check
 complete -c tern -n "__fish_tern_using_subcommand undo" -l host-key-policy -d 'What to do with an unknown host key: refuse it (strict) or record it (accept-new); a changed key is always refused [default: strict, or the config\'s StrictHostKeyChecking]' -r -f -a "strict\t''
 accept-new\t''"
 complete -c tern -n "__fish_tern_using_subcommand undo" -l remote-tern -d 'The tern binary on the remote host' -r
+complete -c tern -n "__fish_tern_using_subcommand undo" -l bwlimit -d 'Send at most RATE over SSH: KiB/s, or with a suffix K, M, G (per second), as rsync' -r
 complete -c tern -n "__fish_tern_using_subcommand undo" -l compress-level -d 'zstd level for data sent over SSH (1-22); 0 turns compression off' -r
 complete -c tern -n "__fish_tern_using_subcommand undo" -s q -l quiet -d 'Print nothing but errors: no progress bar, no summary'
 complete -c tern -n "__fish_tern_using_subcommand undo" -s v -l verbose -d 'Say more: list every change a sync makes, and metadata details in plans'

@@ -33,7 +33,10 @@ Job file (~/.config/tern/tern.toml, $TERN_CONFIG, or --config FILE; see contrib/
                                         TERN_OUTCOME, TERN_ERROR, TERN_TRIGGER, TERN_STARTED, TERN_ENDED,
                                         TERN_DURATION_MS, TERN_CREATED, TERN_UPDATED, TERN_DELETED,
                                         TERN_BYTES_SENT
-  ssh_config, identity = [..], known_hosts, host_key_policy, remote_tern, compress_level: as the flags
+  check_dest = true                      stat the destination first and repair what changed out of band
+  keep_trash = \"7d\"                     purge older trash runs after a successful run (\"forever\" keeps)
+  ssh_config, identity = [..], known_hosts, host_key_policy, remote_tern, compress_level,
+  bwlimit = \"10M\": as the flags
 
 History: $TERN_STATE_DIR or ~/.local/state/tern/history.jsonl (JSON lines, bounded to 4 MiB).
 Daemon signals: SIGTERM/SIGINT stop (running transfers stop before their commit; exit 0),
@@ -302,6 +305,10 @@ pub struct TreeArgs {
     #[arg(long, value_name = "PATTERN")]
     pub exclude: Vec<String>,
 
+    /// Read exclude patterns from FILE, one per line (blank lines and # comments skipped)
+    #[arg(long, value_name = "FILE")]
+    pub exclude_from: Vec<PathBuf>,
+
     #[command(flatten)]
     pub ssh: SshArgs,
 }
@@ -330,6 +337,10 @@ pub struct SshArgs {
     /// The tern binary on the remote host
     #[arg(long, value_name = "PATH", default_value = "tern")]
     pub remote_tern: String,
+
+    /// Send at most RATE over SSH: KiB/s, or with a suffix K, M, G (per second), as rsync
+    #[arg(long, value_name = "RATE", value_parser = crate::config::parse_rate)]
+    pub bwlimit: Option<u64>,
 
     /// zstd level for data sent over SSH (1-22); 0 turns compression off
     #[arg(long, value_name = "N", default_value_t = 3, value_parser = clap::value_parser!(i32).range(0..=22))]

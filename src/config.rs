@@ -159,6 +159,28 @@ fn split_port(s: &str) -> Option<(String, Option<u16>)> {
     Some((host.to_string(), port))
 }
 
+/// A rate as rsync writes it: a number of KiB per second, or with a suffix K, M or G
+/// (KiB, MiB, GiB per second). Returns bytes per second.
+pub fn parse_rate(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let (num, unit) =
+        t.split_at(t.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(t.len()));
+    let n: f64 = num
+        .parse()
+        .map_err(|_| format!("{s:?} is not a rate; write e.g. 500 (KiB/s), 500K or 10M"))?;
+    let mult = match unit.to_ascii_uppercase().as_str() {
+        "" | "K" | "KB" | "KIB" => 1024.0,
+        "M" | "MB" | "MIB" => 1024.0 * 1024.0,
+        "G" | "GB" | "GIB" => 1024.0 * 1024.0 * 1024.0,
+        _ => return Err(format!("{s:?} is not a rate; write e.g. 500 (KiB/s), 500K or 10M")),
+    };
+    let rate = n * mult;
+    if !(1.0..1e15).contains(&rate) {
+        return Err(format!("{s:?} is not a usable rate"));
+    }
+    Ok(rate as u64)
+}
+
 /// SSH settings from the command line.
 pub fn ssh_options(args: &SshArgs) -> SshOptions {
     let cache_dir = std::env::var_os("TERN_CACHE_DIR")
@@ -175,6 +197,7 @@ pub fn ssh_options(args: &SshArgs) -> SshOptions {
         remote_tern: args.remote_tern.clone(),
         compress_level: args.compress_level,
         cache_dir,
+        bwlimit: args.bwlimit,
     }
 }
 
@@ -196,7 +219,16 @@ pub fn resolve(args: &TreeArgs) -> Result<SyncSpec, ConfigError> {
         check_local_destination(&source, dest_path)?;
     }
     let cache_file = if args.no_cache { None } else { default_cache_file(&source) };
-    let excludes = Excludes::new(&args.exclude).map_err(ConfigError::Exclude)?;
+    let mut patterns = args.exclude.clone();
+    for file in &args.exclude_from {
+        let text = std::fs::read_to_string(file).map_err(|e| {
+            ConfigError::Exclude(format!("cannot read exclude file {}: {e}", file.display()))
+        })?;
+        let lines =
+            text.lines().map(str::trim_end).filter(|l| !l.trim().is_empty() && !l.starts_with('#'));
+        patterns.extend(lines.map(String::from));
+    }
+    let excludes = Excludes::new(&patterns).map_err(ConfigError::Exclude)?;
     Ok(SyncSpec {
         source,
         dest,
@@ -268,6 +300,17 @@ fn canonical_maybe_missing(p: &Path) -> Result<PathBuf, ConfigError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rates_are_read_as_rsync_reads_them() {
+        assert_eq!(parse_rate("500").unwrap(), 500 * 1024);
+        assert_eq!(parse_rate("500K").unwrap(), 500 * 1024);
+        assert_eq!(parse_rate("1.5M").unwrap(), 1_572_864);
+        assert_eq!(parse_rate("2g").unwrap(), 2 << 30);
+        for bad in ["", "fast", "10X", "0", "-5"] {
+            assert!(parse_rate(bad).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn destination_syntax() {

@@ -66,6 +66,7 @@ struct RawJob {
     host_key_policy: Option<Spanned<String>>,
     remote_tern: Option<String>,
     compress_level: Option<Spanned<i64>>,
+    bwlimit: Option<Spanned<String>>,
 }
 
 /// A validated job.
@@ -344,6 +345,11 @@ pub fn parse(path: &Path, text: &str) -> Result<JobFile, FileErrors> {
         let cache_dir = std::env::var_os("TERN_CACHE_DIR")
             .map(PathBuf::from)
             .or_else(|| dirs::cache_dir().map(|d| d.join("tern")));
+        let bwlimit = raw.bwlimit.as_ref().and_then(|b| {
+            crate::config::parse_rate(b.get_ref())
+                .map_err(|e| err(b.span(), format!("bwlimit: {e}")))
+                .ok()
+        });
         let ssh = SshOptions {
             config_file: raw.ssh_config.as_ref().map(|p| base.join(p)),
             identities: raw.identity.iter().map(|p| base.join(p)).collect(),
@@ -352,6 +358,7 @@ pub fn parse(path: &Path, text: &str) -> Result<JobFile, FileErrors> {
             remote_tern: raw.remote_tern.clone().unwrap_or_else(|| "tern".into()),
             compress_level,
             cache_dir,
+            bwlimit,
         };
         jobs.push(Job {
             name,

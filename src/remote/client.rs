@@ -41,9 +41,11 @@ impl<'a> RemoteClient<'a> {
         name: String,
         compress_level: i32,
         cache_file: Option<PathBuf>,
+        bwlimit: Option<u64>,
     ) -> Result<Option<Self>, TransportError> {
         let sent = Rc::new(Cell::new(0));
-        let mut wire = Wire::plain(r, Counted { inner: w, count: sent.clone() });
+        let limit = bwlimit.map(|rate| (rate, std::time::Instant::now()));
+        let mut wire = Wire::plain(r, Counted { inner: w, count: sent.clone(), limit });
         let io = |e| TransportError::Connection { host: name.clone(), source: e };
         let hello = Request::Hello {
             version: PROTOCOL_VERSION,
@@ -296,9 +298,10 @@ mod tests {
         let (client_in, agent_out) = std::io::pipe().unwrap();
         let agent =
             std::thread::spawn(move || super::super::agent::serve(root, agent_in, agent_out));
-        let mut client = RemoteClient::handshake(client_in, client_out, "test".into(), level, None)
-            .unwrap()
-            .unwrap();
+        let mut client =
+            RemoteClient::handshake(client_in, client_out, "test".into(), level, None, None)
+                .unwrap()
+                .unwrap();
         let out = f(&mut client);
         client.bye();
         drop(client);

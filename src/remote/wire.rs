@@ -56,16 +56,27 @@ impl<'a> Wire<'a> {
     }
 }
 
-/// Counts the bytes that pass through a writer (what goes on the wire).
+/// Counts the bytes that pass through a writer (what goes on the wire), and holds them to a
+/// rate when one is set (`--bwlimit`).
 pub struct Counted<W> {
     pub inner: W,
     pub count: Rc<Cell<u64>>,
+    /// Bytes per second, and when counting started.
+    pub limit: Option<(u64, std::time::Instant)>,
 }
 
 impl<W: Write> Write for Counted<W> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         let n = self.inner.write(buf)?;
         self.count.set(self.count.get() + n as u64);
+        if let Some((rate, start)) = self.limit {
+            // Sleep until the bytes written so far are within the rate.
+            let due =
+                std::time::Duration::from_secs_f64(self.count.get() as f64 / rate.max(1) as f64);
+            if let Some(wait) = due.checked_sub(start.elapsed()) {
+                std::thread::sleep(wait);
+            }
+        }
         Ok(n)
     }
 

@@ -445,3 +445,21 @@ fn an_agent_that_lies_or_answers_out_of_order_is_noticed() {
         .stderr_has("remote tern speaks protocol 9 (tern fake), this tern speaks 1");
     assert!(!env.dst().exists(), "nothing may be written through a lying agent");
 }
+
+#[test]
+fn bwlimit_holds_the_sender_to_its_rate() {
+    let env = Env::new();
+    let sshd = Sshd::start(&env);
+    env.tree("src").file("random", noise(77, 1 << 20));
+    let start = std::time::Instant::now();
+    // 1 MiB of incompressible data at 256 KiB/s: four seconds at the least
+    sshd.tern(
+        &env,
+        ["sync", "--compress-level", "0", "--bwlimit", "256", "src", &sshd.url(&env.dst())],
+    )
+    .ok();
+    let took = start.elapsed();
+    assert!(took >= std::time::Duration::from_millis(3500), "took {took:?}");
+    env.assert_replica();
+    sshd.tern(&env, ["sync", "--bwlimit", "lots", "src", &sshd.url(&env.dst())]).code(64);
+}

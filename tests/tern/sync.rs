@@ -311,6 +311,13 @@ fn excluded_entries_are_not_replicated_and_not_deleted() {
     env.tern(args).ok().stdout_has("1 deleted");
     assert_eq!(fs::read(env.dst().join("local.tmp")).unwrap(), b"the replica's own");
     assert_eq!(fs::read(env.dst().join("sub/cache/local")).unwrap(), b"own cache");
+    // the same patterns from a file, with comments and blank lines
+    fs::write(env.path("excludes"), "# build junk\n*.tmp\n\ncache/\n").unwrap();
+    env.tern(["plan", "--detailed-exitcode", "--exclude-from", "excludes", "src", "dst"]).ok();
+    env.tern(["plan", "--exclude-from", "missing-file", "src", "dst"])
+        .code(1)
+        .one_line_error()
+        .stderr_has("cannot read exclude file");
     env.tern(["sync", "--exclude", "{a,b", "src", "dst"])
         .code(1)
         .one_line_error()

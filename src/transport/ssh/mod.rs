@@ -65,6 +65,8 @@ pub struct SshOptions {
     pub compress_level: i32,
     /// Where to keep copies of remote manifests (`None`: always fetch).
     pub cache_dir: Option<PathBuf>,
+    /// Most bytes per second to send (`--bwlimit`).
+    pub bwlimit: Option<u64>,
 }
 
 /// Why an SSH connection could not be made.
@@ -497,6 +499,7 @@ pub fn open(target: &SshTarget, opts: &SshOptions) -> Result<Box<dyn Transport>,
         name.clone(),
         opts.compress_level,
         cache_file,
+        opts.bwlimit,
     );
     match handshake {
         Ok(Some(client)) => Ok(Box::new(SshAgentDest { client, channel, conn, name })),
