@@ -101,8 +101,9 @@ pub struct Change {
     pub action: Action,
     /// The entry as it will be; `None` for deletions.
     pub new: Option<Entry>,
-    /// The entry as it is at the destination; `None` for creations.
-    pub old: Option<Entry>,
+    /// The entry as it is at the destination; `None` for creations (boxed: most changes of a
+    /// large plan are creations, and an inline entry would double every change's size).
+    pub old: Option<Box<Entry>>,
     /// For files whose content is written: how.
     pub recipe: Option<Recipe>,
     /// For deletions and replacements: entries and file bytes removed, descendants included.
@@ -222,7 +223,7 @@ pub fn plan(source: &Manifest, dest: &Manifest, protected: &[RelPath], opts: &Pl
                         path: d.path.clone(),
                         action: Action::Delete,
                         new: None,
-                        old: Some(d.clone()),
+                        old: Some(Box::new(d.clone())),
                         recipe: None,
                         removed_entries: 1,
                         removed_bytes: d.size(),
@@ -239,7 +240,7 @@ pub fn plan(source: &Manifest, dest: &Manifest, protected: &[RelPath], opts: &Pl
                         path: s.path.clone(),
                         action: Action::Replace,
                         new: Some(s.clone()),
-                        old: Some(d.clone()),
+                        old: Some(Box::new(d.clone())),
                         recipe: file_recipe(s, &index),
                         removed_entries: 1,
                         removed_bytes: d.size(),
@@ -252,7 +253,7 @@ pub fn plan(source: &Manifest, dest: &Manifest, protected: &[RelPath], opts: &Pl
                         path: s.path.clone(),
                         action,
                         new: Some(s.clone()),
-                        old: Some(d.clone()),
+                        old: Some(Box::new(d.clone())),
                         recipe,
                         removed_entries: 0,
                         removed_bytes: 0,
@@ -356,8 +357,9 @@ fn file_recipe(entry: &Entry, index: &ChunkIndex<'_>) -> Option<Recipe> {
         let whole = Piece::Reuse { from: (*from).clone(), offset: 0, len: d.size, hash: d.hash };
         return Some(Recipe { pieces: vec![whole], whole_copy_of: Some((*from).clone()) });
     }
-    let mut pieces: Vec<Piece> = Vec::new();
-    for c in d.chunks() {
+    let chunks = d.chunks();
+    let mut pieces: Vec<Piece> = Vec::with_capacity(chunks.len());
+    for c in chunks {
         let piece = match index.chunks.get(&c.hash) {
             Some((from, off, len)) if *len == c.len => Piece::Reuse {
                 from: (*from).clone(),

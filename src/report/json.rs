@@ -124,7 +124,7 @@ fn mtime_text(m: Mtime) -> String {
 }
 
 fn change_doc(c: &Change) -> ChangeDoc {
-    let entry: Option<&Entry> = c.new.as_ref().or(c.old.as_ref());
+    let entry: Option<&Entry> = c.new.as_ref().or(c.old.as_deref());
     let (copied_from, copied_from_base64) = c
         .recipe
         .as_ref()
@@ -140,7 +140,7 @@ fn change_doc(c: &Change) -> ChangeDoc {
     };
     let writes = matches!(c.action, Action::Create | Action::Update | Action::Replace);
     let removes = matches!(c.action, Action::Delete | Action::Replace);
-    let owner = match (&c.old, &c.new) {
+    let owner = match (c.old.as_deref(), c.new.as_ref()) {
         (Some(o), Some(n))
             if c.action != Action::Replace
                 && (o.meta.uid, o.meta.gid) != (n.meta.uid, n.meta.gid) =>
@@ -152,7 +152,7 @@ fn change_doc(c: &Change) -> ChangeDoc {
         }
         _ => None,
     };
-    let (mode, mtime) = match (&c.old, &c.new) {
+    let (mode, mtime) = match (c.old.as_deref(), c.new.as_ref()) {
         (Some(o), Some(n)) if c.action != Action::Replace => (
             (o.meta.mode != n.meta.mode && !matches!(n.kind, Kind::Symlink(_))).then(|| Change2 {
                 old: format!("{:o}", o.meta.mode),
@@ -169,7 +169,7 @@ fn change_doc(c: &Change) -> ChangeDoc {
         kind: entry.map_or("unknown", |e| e.kind.tag().name()),
         path: path_doc(c.path.as_bytes()),
         old_kind: (c.action == Action::Replace)
-            .then(|| c.old.as_ref().map(|o| o.kind.tag().name()))
+            .then(|| c.old.as_deref().map(|o| o.kind.tag().name()))
             .flatten(),
         size: c.new.as_ref().and_then(|e| e.digest()).filter(|_| writes).map(|d| d.size),
         bytes_to_send: c.recipe.as_ref().map(|r| r.bytes_to_send()),

@@ -97,7 +97,7 @@ fn kind_name(e: &Entry) -> &'static str {
 
 /// One line describing a change (no trailing newline).
 pub fn change_line(c: &Change, verbose: bool) -> String {
-    let entry = c.new.as_ref().or(c.old.as_ref());
+    let entry = c.new.as_ref().or(c.old.as_deref());
     let kind = entry.map_or("?", kind_name);
     let mut line = format!("{} {:<7} {}", code(c), kind, c.path.display());
     if let Some(Entry { kind: Kind::Dir, .. }) = entry {
@@ -122,7 +122,7 @@ pub fn change_line(c: &Change, verbose: bool) -> String {
                 details.push(format!("-> {}", crate::path::escape(t)));
             }
             if c.action == Action::Replace
-                && let Some(old) = &c.old
+                && let Some(old) = c.old.as_deref()
             {
                 details.push(format!("was {}", kind_name(old)));
             }
@@ -139,7 +139,7 @@ pub fn change_line(c: &Change, verbose: bool) -> String {
     }
     if verbose
         && c.action != Action::Replace
-        && let (Some(old), Some(new)) = (&c.old, &c.new)
+        && let (Some(old), Some(new)) = (c.old.as_deref(), c.new.as_ref())
     {
         if old.meta.mode != new.meta.mode && !matches!(new.kind, Kind::Symlink(_)) {
             details.push(format!("mode {:o} -> {:o}", old.meta.mode, new.meta.mode));
