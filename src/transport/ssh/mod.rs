@@ -18,6 +18,7 @@ use ssh2::{HostKeyType, MethodType, Session};
 use std::io::Read;
 use std::net::{TcpStream, ToSocketAddrs};
 use std::path::PathBuf;
+use std::time::Duration;
 
 /// Ciphers tern prefers, fastest first; the rest of what libssh2 supports follows.
 const PREFERRED_CIPHERS: &[&str] = &[
@@ -201,6 +202,14 @@ pub fn connect(target: &SshTarget, opts: &SshOptions) -> Result<Connection, SshE
         return Err(SshError::Connect { host: r.host_name.clone(), port: r.port, source: last });
     };
     let _ = tcp.set_nodelay(true);
+    // A peer that vanishes without a reset (a cut link, a suspended host) must not leave a sync,
+    // or a scheduled job, blocked forever: the kernel probes an idle connection and fails the
+    // next read after about 90 s of silence. A busy but live agent answers the probes.
+    let keepalive = socket2::TcpKeepalive::new()
+        .with_time(Duration::from_secs(30))
+        .with_interval(Duration::from_secs(10))
+        .with_retries(6);
+    let _ = socket2::SockRef::from(&tcp).set_tcp_keepalive(&keepalive);
     let handshake = |m: String| SshError::Handshake { host: host.clone(), message: m };
     let mut sess = Session::new().map_err(|e| handshake(e.to_string()))?;
     sess.set_tcp_stream(tcp);
@@ -224,9 +233,8 @@ pub fn connect(target: &SshTarget, opts: &SshOptions) -> Result<Connection, SshE
     sess.handshake().map_err(|e| handshake(e.message().to_string()))?;
     verify_host_key(&sess, &r, &known)?;
     authenticate(&sess, &r)?;
-    // Data transfers may take long between two reads; keep the connection alive instead.
+    // Data transfers may take long between two reads: no libssh2 timeout, TCP keepalive instead.
     sess.set_timeout(0);
-    sess.set_keepalive(true, 30);
     Ok(Connection { session: sess, resolved: r })
 }
 
