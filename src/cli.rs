@@ -51,8 +51,9 @@ at the destination (DEST/.tern/manifest), so it never scans the destination: it 
 (reusing cached hashes of unchanged files), diffs the two manifests into a plan, and applies the \
 plan by sending only the content the destination lacks.
 
-Nothing is ever destroyed: entries a sync deletes or overwrites are moved to \
-DEST/.tern/trash/<run-id>/. Every file is replaced atomically, and the manifest is written last, \
+A sync destroys nothing: entries it deletes or overwrites are moved to \
+DEST/.tern/trash/<run-id>/ (kept 7 days by default, see --keep-trash; `tern undo` puts them back). \
+Every file is replaced atomically, and the manifest is written last, \
 so a sync interrupted at any moment leaves each file in its old or new version and the next run \
 completes the work.";
 
