@@ -18,6 +18,8 @@ pub const MAX_CHUNK: usize = 64 * 1024;
 
 /// Read buffer: large enough that the per-buffer carry-over (at most one chunk) is cheap.
 const BUF_SIZE: usize = 1024 * 1024;
+/// Buffers at least this full hash the whole file on a second thread.
+const PARALLEL_FROM: usize = 512 * 1024;
 
 /// One content-defined chunk of a file. Its offset is the sum of the lengths before it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -141,17 +143,33 @@ fn digest_with(mut reader: impl Read, buf: &mut [u8]) -> io::Result<FileDigest> 
             size = filled as u64;
             break;
         }
-        let mut consumed = 0;
+        // Cut points first (cheap); the last cut in a full buffer may only be where the buffer
+        // ended, so that part is carried over to the next read.
+        let mut cuts = Vec::new();
         for c in FastCDC::new(&buf[..filled], MIN_CHUNK, AVG_CHUNK, MAX_CHUNK) {
-            let end = c.offset + c.length;
-            // The last cut in a full buffer may only be where the buffer ended: carry it over.
-            if end == filled && !eof {
+            if c.offset + c.length == filled && !eof {
                 break;
             }
-            let data = &buf[c.offset..end];
+            cuts.push((c.offset, c.length));
+        }
+        let consumed = cuts.last().map_or(0, |&(o, l)| o + l);
+        let data = &buf[..consumed];
+        let hash_chunks = |out: &mut Vec<ChunkRef>| {
+            for &(o, l) in &cuts {
+                out.push(ChunkRef { len: l as u32, hash: ContentHash::of(&data[o..o + l]) });
+            }
+        };
+        if consumed >= PARALLEL_FROM {
+            // A large file: the whole-file hash on a second core, beside the chunk hashes.
+            std::thread::scope(|s| {
+                let whole = &mut whole;
+                let t = s.spawn(move || whole.update(data));
+                hash_chunks(&mut chunks);
+                let _ = t.join();
+            });
+        } else {
             whole.update(data);
-            chunks.push(ChunkRef { len: c.length as u32, hash: ContentHash::of(data) });
-            consumed = end;
+            hash_chunks(&mut chunks);
         }
         size += consumed as u64;
         buf.copy_within(consumed..filled, 0);
