@@ -159,6 +159,15 @@ impl LocalDir {
         }
     }
 
+    /// Store `m` as the destination's manifest, after making every change it describes durable.
+    fn store_manifest(&mut self, m: &Manifest) -> Result<(), TransportError> {
+        self.sync_filesystem()?;
+        let path = self.state().join("manifest");
+        m.store(&path).map_err(|e| self.io("write", &path, e))?;
+        self.manifest = None;
+        Ok(())
+    }
+
     /// Make everything written so far durable: one `syncfs` instead of an fsync per file or
     /// directory (the difference between seconds and minutes for 100k small files).
     fn sync_filesystem(&self) -> Result<(), TransportError> {
@@ -215,9 +224,8 @@ impl Transport for LocalDir {
             Err(fs::TryLockError::Error(e)) => return Err(self.io("lock", &lock_path, e)),
         }
         // Record who holds it, for the message another run prints.
-        let host = fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
         let _ = file.set_len(0);
-        let _ = write!(file, "pid {} on {}", std::process::id(), host.trim());
+        let _ = file.write_all(super::lock_holder().as_bytes());
         self.lock = Some(file);
         // Leftovers of a crashed run are garbage: nothing refers to them.
         let staging = self.staging_dir();
@@ -356,16 +364,8 @@ impl Transport for LocalDir {
                 StageOutcome::Mismatch
             }
             None => {
-                let meta = s.header.meta;
-                let finish = || -> io::Result<()> {
-                    // Owner first: changing it clears the set-user-ID and set-group-ID bits.
-                    if is_root() {
-                        std::os::unix::fs::fchown(&s.file, Some(meta.uid), Some(meta.gid))?;
-                    }
-                    s.file.set_permissions(fs::Permissions::from_mode(meta.mode))?;
-                    filetime::set_file_handle_times(&s.file, None, Some(to_filetime(meta.mtime)))
-                };
-                finish().map_err(|e| self.io("finish staged file", &s.path, e))?;
+                set_handle_meta(&s.file, &s.header.meta)
+                    .map_err(|e| self.io("finish staged file", &s.path, e))?;
                 StageOutcome::Ok
             }
         };
@@ -407,13 +407,9 @@ impl Transport for LocalDir {
         }
         crate::failpoint::hit("before-manifest");
         c.finish_dirs(&commit.manifest)?;
-        // Every rename is durable before the manifest says it happened.
-        self.sync_filesystem()?;
-        let manifest_path = self.state().join("manifest");
-        commit.manifest.store(&manifest_path).map_err(|e| self.io("write", &manifest_path, e))?;
-        crate::failpoint::hit("after-manifest");
         let report = c.report(commit.manifest.generation);
-        self.manifest = None;
+        self.store_manifest(&commit.manifest)?;
+        crate::failpoint::hit("after-manifest");
         self.staged.clear();
         let _ = fs::remove_dir_all(self.staging_dir());
         let _ = fs::create_dir_all(self.staging_dir());
@@ -456,10 +452,7 @@ impl LocalDir {
                 let (next, run, restored, displaced) =
                     maintain::undo(&self.root, &manifest, run.as_deref(), new_run)
                         .map_err(TransportError::Protocol)?;
-                self.sync_filesystem()?;
-                let path = self.state().join("manifest");
-                next.store(&path).map_err(|e| self.io("write", &path, e))?;
-                self.manifest = None;
+                self.store_manifest(&next)?;
                 AdminResult::Undone { run, restored, displaced, generation: next.generation }
             }
         })
@@ -516,13 +509,7 @@ impl<'a> Committer<'a> {
                 let _ = fs::remove_file(&tmp);
                 std::os::unix::fs::symlink(os_str(target), &tmp)
                     .map_err(|e| self.err("create symlink", &tmp, e))?;
-                if is_root() {
-                    std::os::unix::fs::lchown(&tmp, Some(meta.uid), Some(meta.gid))
-                        .map_err(|e| self.err("set owner of", &tmp, e))?;
-                }
-                let t = to_filetime(meta.mtime);
-                filetime::set_symlink_file_times(&tmp, t, t)
-                    .map_err(|e| self.err("set time of", &tmp, e))?;
+                set_symlink_meta(&tmp, meta).map_err(|e| self.err("set metadata of", &tmp, e))?;
                 self.replace_with(path, &tmp)?;
             }
             CommitOp::Place { path, id } => {
@@ -541,11 +528,7 @@ impl<'a> Committer<'a> {
                             .read(true)
                             .custom_flags(libc::O_NOFOLLOW)
                             .open(&full)?;
-                        if is_root() {
-                            std::os::unix::fs::fchown(&f, Some(meta.uid), Some(meta.gid))?;
-                        }
-                        f.set_permissions(fs::Permissions::from_mode(meta.mode))?;
-                        filetime::set_file_handle_times(&f, None, Some(to_filetime(meta.mtime)))
+                        set_handle_meta(&f, meta)
                     };
                     if self.parents_are_dirs(path)? {
                         set().map_err(|e| self.err("set metadata of", &full, e))?;
@@ -553,14 +536,9 @@ impl<'a> Committer<'a> {
                 }
                 KindTag::Symlink => {
                     let full = self.dest.at(path);
-                    let t = to_filetime(meta.mtime);
                     if self.parents_are_dirs(path)? {
-                        if is_root() {
-                            std::os::unix::fs::lchown(&full, Some(meta.uid), Some(meta.gid))
-                                .map_err(|e| self.err("set owner of", &full, e))?;
-                        }
-                        filetime::set_symlink_file_times(&full, t, t)
-                            .map_err(|e| self.err("set time of", &full, e))?;
+                        set_symlink_meta(&full, meta)
+                            .map_err(|e| self.err("set metadata of", &full, e))?;
                     }
                 }
             },
@@ -682,19 +660,11 @@ impl<'a> Committer<'a> {
     }
 
     fn free_trash_slot(&self, p: &RelPath) -> Result<PathBuf, TransportError> {
-        let mut target = self.trash.join(p.as_path());
+        let target = self.trash.join(p.as_path());
         if let Some(parent) = target.parent() {
             fs::create_dir_all(parent).map_err(|e| self.err("create", parent, e))?;
         }
-        let base = target.clone().into_os_string();
-        let mut n = 1;
-        while fs::symlink_metadata(&target).is_ok() {
-            let mut name = base.clone();
-            name.push(format!(".~{n}"));
-            target = PathBuf::from(name);
-            n += 1;
-        }
-        Ok(target)
+        super::free_slot(target, |t| Ok(fs::symlink_metadata(t).is_ok()))
     }
 
     fn move_to_trash(&mut self, p: &RelPath) -> Result<(), TransportError> {
@@ -722,14 +692,10 @@ impl<'a> Committer<'a> {
                     .read(true)
                     .custom_flags(libc::O_NOFOLLOW | libc::O_DIRECTORY)
                     .open(&full)?;
-                if let Some(meta) = meta {
-                    if is_root() {
-                        std::os::unix::fs::fchown(&f, Some(meta.uid), Some(meta.gid))?;
-                    }
-                    f.set_permissions(fs::Permissions::from_mode(meta.mode))?;
-                    filetime::set_file_handle_times(&f, None, Some(to_filetime(meta.mtime)))?;
+                match meta {
+                    Some(meta) => set_handle_meta(&f, &meta),
+                    None => Ok(()),
                 }
-                Ok(())
             };
             match finish() {
                 Ok(()) => {}
@@ -753,6 +719,25 @@ impl<'a> Committer<'a> {
 /// Owners are replicated only by a root destination, as rsync does: anyone else cannot chown.
 pub(crate) fn is_root() -> bool {
     rustix::process::geteuid().is_root()
+}
+
+/// Give an open file or directory the owner (when root), mode and mtime of `meta`. The owner
+/// goes first: changing it clears the set-user-ID and set-group-ID bits.
+fn set_handle_meta(f: &File, meta: &Meta) -> io::Result<()> {
+    if is_root() {
+        std::os::unix::fs::fchown(f, Some(meta.uid), Some(meta.gid))?;
+    }
+    f.set_permissions(fs::Permissions::from_mode(meta.mode))?;
+    filetime::set_file_handle_times(f, None, Some(to_filetime(meta.mtime)))
+}
+
+/// Give the symlink at `p` itself (not its target) the owner (when root) and mtime of `meta`.
+fn set_symlink_meta(p: &Path, meta: &Meta) -> io::Result<()> {
+    if is_root() {
+        std::os::unix::fs::lchown(p, Some(meta.uid), Some(meta.gid))?;
+    }
+    let t = to_filetime(meta.mtime);
+    filetime::set_symlink_file_times(p, t, t)
 }
 
 fn to_filetime(m: Mtime) -> FileTime {

@@ -165,6 +165,33 @@ impl TransportError {
     }
 }
 
+/// This machine's name, as lock holders record it.
+pub(crate) fn this_host() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default().trim().to_string()
+}
+
+/// What a lock records about its holder, for the message another run prints.
+pub(crate) fn lock_holder() -> String {
+    format!("pid {} on {}", std::process::id(), this_host())
+}
+
+/// The first of `base`, `base.~1`, `base.~2`... that `taken` says is free: where an entry moved to
+/// the trash goes when an earlier one of the same run already has its name.
+pub(crate) fn free_slot<E>(
+    base: std::path::PathBuf,
+    mut taken: impl FnMut(&std::path::Path) -> Result<bool, E>,
+) -> Result<std::path::PathBuf, E> {
+    let mut slot = base.clone();
+    let mut n = 1;
+    while taken(&slot)? {
+        let mut name = base.clone().into_os_string();
+        name.push(format!(".~{n}"));
+        slot = name.into();
+        n += 1;
+    }
+    Ok(slot)
+}
+
 /// A destination tern can replicate into.
 pub trait Transport {
     /// How to name this destination in messages.

@@ -149,12 +149,10 @@ impl SftpDest {
     fn take_lock(&mut self) -> Result<(), TransportError> {
         let dir = self.state().join("lock.d");
         let owner = dir.join("owner");
-        let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
-        let host = host.trim().to_string();
+        let host = super::this_host();
         for _ in 0..2 {
             if self.sftp.mkdir(&dir, 0o700).is_ok() {
-                let me = format!("pid {} on {host}", std::process::id());
-                self.write_file(&owner, me.as_bytes())?;
+                self.write_file(&owner, super::lock_holder().as_bytes())?;
                 self.locked = true;
                 return Ok(());
             }
@@ -333,11 +331,7 @@ impl Transport for SftpDest {
                     touched.insert(Some(p.clone()));
                 }
                 CommitOp::Symlink { path, target, .. } => {
-                    report.repaired += self.ensure_parents(&trash, path)?;
-                    if self.lstat(&full)?.is_some() {
-                        self.to_trash(&trash, path)?;
-                        report.trashed += 1;
-                    }
+                    self.make_way(&trash, path, &mut report)?;
                     // OpenSSH's server takes SYMLINK's arguments in the reverse order of the
                     // draft; libssh2 passes them so that this call order works with OpenSSH.
                     let target = Path::new(OsStr::from_bytes(target));
@@ -346,11 +340,7 @@ impl Transport for SftpDest {
                         .map_err(|e| self.err("create symlink", &full, e))?;
                 }
                 CommitOp::Place { path, id } => {
-                    report.repaired += self.ensure_parents(&trash, path)?;
-                    if self.lstat(&full)?.is_some() {
-                        self.to_trash(&trash, path)?;
-                        report.trashed += 1;
-                    }
+                    self.make_way(&trash, path, &mut report)?;
                     let staged = self.state().join("staging").join(id.to_string());
                     self.sftp
                         .rename(&staged, &full, None)
@@ -409,6 +399,21 @@ impl SftpDest {
         Ok(true)
     }
 
+    /// Make `p` free to be written: its parents real directories, an old entry there trashed.
+    fn make_way(
+        &self,
+        trash: &Path,
+        p: &RelPath,
+        report: &mut CommitReport,
+    ) -> Result<(), TransportError> {
+        report.repaired += self.ensure_parents(trash, p)?;
+        if self.lstat(&self.at(p))?.is_some() {
+            self.to_trash(trash, p)?;
+            report.trashed += 1;
+        }
+        Ok(())
+    }
+
     fn ensure_parents(&self, trash: &Path, p: &RelPath) -> Result<u64, TransportError> {
         match p.parent() {
             Some(parent) => self.ensure_dir(trash, &parent),
@@ -438,18 +443,11 @@ impl SftpDest {
     }
 
     fn to_trash(&self, trash: &Path, p: &RelPath) -> Result<(), TransportError> {
-        let mut slot = trash.join(p.as_path());
+        let slot = trash.join(p.as_path());
         if let Some(parent) = slot.parent() {
             self.mkdir_all(parent)?;
         }
-        let base = slot.clone().into_os_string();
-        let mut n = 1;
-        while self.lstat(&slot)?.is_some() {
-            let mut name = base.clone();
-            name.push(format!(".~{n}"));
-            slot = PathBuf::from(name);
-            n += 1;
-        }
+        let slot = super::free_slot(slot, |s| self.lstat(s).map(|st| st.is_some()))?;
         let full = self.at(p);
         self.sftp.rename(&full, &slot, None).map_err(|e| self.err("move to trash", &full, e))
     }
