@@ -239,10 +239,13 @@ impl Source<'_> {
                     f.seek(SeekFrom::Start(*offset)).map_err(read_err)?;
                     // A sent piece is one chunk (at most 64 KiB), sent as one: its boundaries become
                     // the staged file's chunk list at the destination.
-                    buf.resize((*len).min(SEND_BLOCK as u64) as usize, 0);
-                    let got = read_full(f, &mut buf).map_err(read_err)?;
+                    buf.clear();
+                    f.take((*len).min(SEND_BLOCK as u64))
+                        .read_to_end(&mut buf)
+                        .map_err(read_err)?;
+                    let got = buf.len();
                     // A file that shrank sends less; the destination's size check rejects it.
-                    dest.stage_chunk(&buf[..got]).map_err(Err)?;
+                    dest.stage_chunk(&buf).map_err(Err)?;
                     applied.bytes_sent += got as u64;
                     progress.inc(got as u64);
                 }
@@ -250,19 +253,6 @@ impl Source<'_> {
         }
         Ok(())
     }
-}
-
-fn read_full(f: &mut File, buf: &mut [u8]) -> io::Result<usize> {
-    let mut n = 0;
-    while n < buf.len() {
-        match f.read(&mut buf[n..]) {
-            Ok(0) => break,
-            Ok(k) => n += k,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(n)
 }
 
 /// The operations that carry out `plan`, minus the files in `dropped`: removals first (they free
