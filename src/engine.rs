@@ -69,9 +69,7 @@ impl SyncError {
 pub fn open(spec: &SyncSpec) -> Result<Box<dyn Transport>, SyncError> {
     Ok(match &spec.dest {
         Destination::Local(p) => Box::new(LocalDir::new(p)),
-        Destination::Ssh(t) => crate::transport::ssh::open(t, &spec.ssh).map_err(|source| {
-            SyncError::Transport { dest: dest_name(spec), source: Box::new(source) }
-        })?,
+        Destination::Ssh(t) => crate::transport::ssh::open(t, &spec.ssh).map_err(failed(spec))?,
     })
 }
 
@@ -89,8 +87,7 @@ pub fn read_dest(
     spec: &SyncSpec,
     dest: &mut dyn Transport,
 ) -> Result<(Manifest, Vec<RelPath>), SyncError> {
-    let err = |source| SyncError::Transport { dest: dest_name(spec), source: Box::new(source) };
-    let manifest = dest.read_manifest().map_err(err)?.unwrap_or_default();
+    let manifest = dest.read_manifest().map_err(failed(spec))?.unwrap_or_default();
     if !spec.check_dest || manifest.entries.is_empty() {
         return Ok((manifest, Vec::new()));
     }
@@ -119,6 +116,11 @@ pub fn plan_for(
 
 fn dest_name(spec: &SyncSpec) -> String {
     spec.dest.to_string()
+}
+
+/// Turns a destination's error into the error of a sync to it.
+fn failed(spec: &SyncSpec) -> impl Fn(TransportError) -> SyncError + Copy + '_ {
+    |source| SyncError::Transport { dest: dest_name(spec), source: Box::new(source) }
 }
 
 /// Fail with the first guard that refuses the plan.
@@ -162,7 +164,7 @@ pub fn apply_planned(
     if planned.plan.is_empty() {
         return Ok(Synced { planned, applied: None });
     }
-    let err = |source| SyncError::Transport { dest: dest_name(spec), source: Box::new(source) };
+    let err = failed(spec);
     dest.lock().map_err(err)?;
     let current =
         dest.read_manifest().map_err(err)?.unwrap_or_default().without(&planned.corrected);

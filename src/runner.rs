@@ -37,16 +37,10 @@ pub fn run_job(
     {
         Err(e) => {
             log.error(name, None, &format!("{e:#}"));
-            let ended = SystemTime::now();
-            job.destinations
-                .iter()
-                .map(|(d, _)| {
-                    let mut r =
-                        record(job, d, trigger, started, ended, clock.elapsed(), Outcome::Failed);
-                    r.error = Some(e.to_string());
-                    r
-                })
-                .collect()
+            let failed = |(d, _): &(String, _)| {
+                failed_record(job, d, trigger, started, clock.elapsed(), e.to_string())
+            };
+            job.destinations.iter().map(failed).collect()
         }
         Ok(scanned) => {
             for issue in &scanned.issues {
@@ -72,19 +66,9 @@ pub fn run_job(
                     .enumerate()
                     .map(|(i, h)| {
                         h.join().unwrap_or_else(|_| {
-                            let now = SystemTime::now();
                             let d = &job.destinations[i].0;
-                            let mut r = record(
-                                job,
-                                d,
-                                trigger,
-                                started,
-                                now,
-                                clock.elapsed(),
-                                Outcome::Failed,
-                            );
-                            r.error = Some("internal error: the sync thread panicked".into());
-                            r
+                            let error = "internal error: the sync thread panicked".to_string();
+                            failed_record(job, d, trigger, started, clock.elapsed(), error)
                         })
                     })
                     .collect()
@@ -127,6 +111,19 @@ fn record(
         attempts: 0,
         error: None,
     }
+}
+
+/// The record of a destination that failed before its sync could start, ending now.
+fn failed_record(
+    job: &Job,
+    dest: &str,
+    trigger: &str,
+    started: SystemTime,
+    took: Duration,
+    error: String,
+) -> Record {
+    let now = SystemTime::now();
+    Record { error: Some(error), ..record(job, dest, trigger, started, now, took, Outcome::Failed) }
 }
 
 /// Sleep `d`, waking early if `cancel` is set. Returns false when cancelled.
