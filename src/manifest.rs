@@ -195,6 +195,12 @@ impl Manifest {
         Self::decode_body(&body)
     }
 
+    /// The generation of an encoded manifest, without decoding its entries.
+    pub fn peek_generation(data: &[u8]) -> Result<u64, DecodeError> {
+        let body = open_container(data, MAGIC, FORMAT_VERSION, "manifest")?;
+        Reader::new(&body).varint("generation")
+    }
+
     pub fn decode_body(body: &[u8]) -> Result<Self, DecodeError> {
         let mut r = Reader::new(body);
         let generation = r.varint("generation")?;
@@ -415,6 +421,8 @@ pub(crate) mod tests {
         };
         let bytes = m.encode();
         assert_eq!(Manifest::decode(&bytes).unwrap(), m);
+        assert_eq!(Manifest::peek_generation(&bytes).unwrap(), 7);
+        assert!(Manifest::peek_generation(&bytes[..9]).is_err());
         // every truncation is an error, never a panic
         for n in 0..bytes.len() {
             assert!(Manifest::decode(&bytes[..n]).is_err(), "truncated at {n}");

@@ -95,7 +95,8 @@ pub fn serve(root: PathBuf, input: impl Read, output: impl Write) -> Result<(), 
             },
             Request::ManifestInfo => match manifest_file(&dest) {
                 Ok(Some(bytes)) => {
-                    let generation = Manifest::decode(&bytes).map(|m| m.generation).unwrap_or(0);
+                    // Asked before every sync: only the generation, not every entry, is decoded.
+                    let generation = Manifest::peek_generation(&bytes).unwrap_or(0);
                     Response::ManifestInfo(Some((generation, ContentHash::of(&bytes))))
                 }
                 Ok(None) => Response::ManifestInfo(None),
