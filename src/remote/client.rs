@@ -153,23 +153,23 @@ impl<'a> RemoteClient<'a> {
                 r => return Err(self.unexpected(&r)),
             }
         }
-        let manifest = Manifest::decode(&bytes).map_err(|e| {
-            TransportError::Protocol(format!(
-                "the manifest on {} is corrupt ({e}); move its .tern/manifest aside to rebuild the \
-                 destination from scratch",
-                self.name
-            ))
-        })?;
-        if let Some(f) = &self.cache_file
-            && ContentHash::of(&bytes) == hash
-        {
-            // Only a cache: failing to keep it costs a download next time.
+        let manifest = Manifest::decode(&bytes)
+            .map_err(|e| TransportError::corrupt_manifest(&self.name, e))?;
+        if self.cache_file.is_some() && ContentHash::of(&bytes) == hash {
+            self.keep_cache(&bytes);
+        }
+        Ok(Some(manifest))
+    }
+
+    /// Keep `bytes` as the local copy of the remote manifest. Only a cache: failing to keep it
+    /// costs a download next time.
+    fn keep_cache(&self, bytes: &[u8]) {
+        if let Some(f) = &self.cache_file {
             if let Some(dir) = f.parent() {
                 let _ = std::fs::create_dir_all(dir);
             }
-            let _ = write_atomic(f, &bytes);
+            let _ = write_atomic(f, bytes);
         }
-        Ok(Some(manifest))
     }
 
     fn cached_manifest(&self, hash: &ContentHash) -> Option<Manifest> {
@@ -271,11 +271,8 @@ impl Transport for RemoteClient<'_> {
             r => return Err(self.unexpected(&r)),
         };
         // The manifest just committed is what the next run will find there.
-        if let Some(f) = &self.cache_file {
-            if let Some(dir) = f.parent() {
-                let _ = std::fs::create_dir_all(dir);
-            }
-            let _ = write_atomic(f, &commit.manifest.encode());
+        if self.cache_file.is_some() {
+            self.keep_cache(&commit.manifest.encode());
         }
         Ok(report)
     }

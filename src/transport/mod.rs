@@ -138,6 +138,14 @@ pub enum TransportError {
 }
 
 impl TransportError {
+    /// The manifest at destination `dest` could not be decoded.
+    pub(crate) fn corrupt_manifest(dest: &str, e: impl std::fmt::Display) -> Self {
+        TransportError::Protocol(format!(
+            "the manifest on {dest} is corrupt ({e}); move its .tern/manifest aside to rebuild the \
+             destination from scratch"
+        ))
+    }
+
     pub(crate) fn io(
         action: &'static str,
         path: impl std::fmt::Display,

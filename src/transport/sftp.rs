@@ -243,13 +243,9 @@ impl Transport for SftpDest {
                 None => return Ok(None),
             },
         };
-        Manifest::decode(&bytes).map(Some).map_err(|e| {
-            TransportError::Protocol(format!(
-                "the manifest on {} is corrupt ({e}); move its .tern/manifest aside to rebuild the \
-                 destination from scratch",
-                self.name
-            ))
-        })
+        Manifest::decode(&bytes)
+            .map(Some)
+            .map_err(|e| TransportError::corrupt_manifest(&self.name, e))
     }
 
     fn stage_begin(&mut self, header: &StageHeader) -> Result<(), TransportError> {
