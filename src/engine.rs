@@ -96,11 +96,7 @@ pub fn read_dest(
     else {
         return Ok((manifest, Vec::new()));
     };
-    let broken: Vec<RelPath> = findings
-        .into_iter()
-        .filter(|f| f.problem != "extra")
-        .filter_map(|f| RelPath::new(f.path_bytes).ok())
-        .collect();
+    let broken = crate::maintain::wrong_paths(&findings);
     Ok((manifest.without(&broken), broken))
 }
 

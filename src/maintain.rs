@@ -68,6 +68,23 @@ pub struct Finding {
     pub detail: String,
 }
 
+impl Finding {
+    /// Whether the entry is wrong at the destination (anything but an extra entry, which the
+    /// manifest does not describe).
+    pub fn is_wrong(&self) -> bool {
+        self.problem != "extra"
+    }
+}
+
+/// The entries `findings` show to be wrong, as paths to send again.
+pub fn wrong_paths(findings: &[Finding]) -> Vec<RelPath> {
+    findings
+        .iter()
+        .filter(|f| f.is_wrong())
+        .filter_map(|f| RelPath::new(f.path_bytes.clone()).ok())
+        .collect()
+}
+
 /// One run's trash.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TrashRun {

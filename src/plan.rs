@@ -135,6 +135,13 @@ pub struct PlanStats {
     pub dest_entries: u64,
 }
 
+impl PlanStats {
+    /// Entries the plan changes: created, updated, metadata, replaced and deleted ones.
+    pub fn changed_entries(&self) -> u64 {
+        self.created + self.updated + self.metadata + self.replaced + self.deleted
+    }
+}
+
 /// Everything a sync will do, in order, and what the destination will hold afterwards.
 #[derive(Debug, Clone)]
 pub struct Plan {

@@ -8,7 +8,6 @@ use crate::exit::Status;
 use crate::filter::Excludes;
 use crate::guard::GuardPolicy;
 use crate::maintain::{AdminOp, AdminResult};
-use crate::path::RelPath;
 use crate::plan::PlanOptions;
 use crate::scan::{ScanOptions, default_cache_file};
 use crate::{timefmt, transfer};
@@ -62,8 +61,7 @@ pub(super) fn verify(ui: &Ui, args: &VerifyArgs) -> anyhow::Result<Status> {
     else {
         bail!("{} gave an unexpected answer to verify", t.describe());
     };
-    let wrong: Vec<&crate::maintain::Finding> =
-        findings.iter().filter(|f| f.problem != "extra").collect();
+    let wrong = findings.iter().any(crate::maintain::Finding::is_wrong);
     let mut pending = None;
     let mut repaired = None;
     if source.is_some() {
@@ -71,8 +69,7 @@ pub(super) fn verify(ui: &Ui, args: &VerifyArgs) -> anyhow::Result<Status> {
         let manifest = t.read_manifest()?.unwrap_or_default();
         if args.repair {
             // Plan against the manifest minus what is wrong: those entries are sent again.
-            let broken: Vec<RelPath> =
-                wrong.iter().filter_map(|f| RelPath::new(f.path_bytes.clone()).ok()).collect();
+            let broken = crate::maintain::wrong_paths(&findings);
             let planned = engine::plan_against(&spec, &scanned, manifest.without(&broken));
             engine::check_guards(&planned)?;
             let applied = if planned.plan.is_empty() {
@@ -104,7 +101,7 @@ pub(super) fn verify(ui: &Ui, args: &VerifyArgs) -> anyhow::Result<Status> {
             "files": files,
             "bytes": bytes,
             "findings": findings,
-            "pending_changes": pending.as_ref().map(|s| s.created + s.updated + s.metadata + s.replaced + s.deleted),
+            "pending_changes": pending.as_ref().map(|s| s.changed_entries()),
             "repaired_changes": repaired.map(|r| r.0),
         });
         out = serde_json::to_string_pretty(&doc)? + "\n";
@@ -124,10 +121,10 @@ pub(super) fn verify(ui: &Ui, args: &VerifyArgs) -> anyhow::Result<Status> {
             count("extra")
         );
         if let Some(s) = &pending {
-            let n = s.created + s.updated + s.metadata + s.replaced + s.deleted;
             let _ = writeln!(
                 out,
-                "source: {n} changes pending ({} to send); `tern plan` lists them",
+                "source: {} changes pending ({} to send); `tern plan` lists them",
+                s.changed_entries(),
                 HumanBytes(s.bytes_to_send)
             );
         }
@@ -143,11 +140,7 @@ pub(super) fn verify(ui: &Ui, args: &VerifyArgs) -> anyhow::Result<Status> {
     Ok(match repaired {
         Some((_, _, 0)) => Status::Success,
         Some(_) => Status::Partial,
-        None if !wrong.is_empty()
-            || pending.as_ref().is_some_and(|s| {
-                s.created + s.updated + s.metadata + s.replaced + s.deleted > 0
-            }) =>
-        {
+        None if wrong || pending.as_ref().is_some_and(|s| s.changed_entries() > 0) => {
             Status::Differences
         }
         None => Status::Success,
