@@ -1,15 +1,10 @@
 //! The maintenance commands: `verify`, `trash list`, `trash purge`, `undo`.
 
-use super::{Ui, scan_source, write_or_pipe_closed};
+use super::{Ui, dest_spec, scan_source, write_or_pipe_closed};
 use crate::cli::{SshArgs, TrashAction, VerifyArgs, VerifyFormat};
-use crate::config::{DEFAULT_KEEP_TRASH, SyncSpec, parse_destination, ssh_options};
 use crate::engine;
 use crate::exit::Status;
-use crate::filter::Excludes;
-use crate::guard::GuardPolicy;
 use crate::maintain::{AdminOp, AdminResult};
-use crate::plan::PlanOptions;
-use crate::scan::{ScanOptions, default_cache_file};
 use crate::{timefmt, transfer};
 use anyhow::bail;
 use indicatif::HumanBytes;
@@ -17,25 +12,6 @@ use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
 use std::time::SystemTime;
-
-/// A spec for maintenance of `dest` (and, when given, a source to compare with or repair from).
-fn spec(source: Option<PathBuf>, dest: &str, ssh: &SshArgs) -> anyhow::Result<SyncSpec> {
-    let source = source.unwrap_or_default();
-    Ok(SyncSpec {
-        scan: ScanOptions {
-            checksum: false,
-            cache_file: default_cache_file(&source),
-            excludes: Excludes::default(),
-        },
-        source,
-        dest: parse_destination(dest)?,
-        plan: PlanOptions::default(),
-        ssh: ssh_options(ssh),
-        guards: GuardPolicy::default(),
-        keep_trash: Some(DEFAULT_KEEP_TRASH),
-        check_dest: false,
-    })
-}
 
 pub(super) fn verify(ui: &Ui, args: &VerifyArgs) -> anyhow::Result<Status> {
     let (source, dest) = match (args.paths.as_slice(), &args.source) {
@@ -51,7 +27,7 @@ pub(super) fn verify(ui: &Ui, args: &VerifyArgs) -> anyhow::Result<Status> {
     {
         bail!("source {} is not a directory; check the path", s.display());
     }
-    let spec = spec(source.clone(), &dest, &args.ssh)?;
+    let spec = dest_spec(source.clone(), &dest, &args.ssh)?;
     let mut t = engine::open(&spec)?;
     if args.repair {
         t.lock()?;
@@ -150,7 +126,7 @@ pub(super) fn verify(ui: &Ui, args: &VerifyArgs) -> anyhow::Result<Status> {
 pub(super) fn trash(action: &TrashAction) -> anyhow::Result<Status> {
     match action {
         TrashAction::List { dest, json, ssh } => {
-            let mut t = engine::open(&spec(None, dest, ssh)?)?;
+            let mut t = engine::open(&dest_spec(None, dest, ssh)?)?;
             let AdminResult::Trash { runs } = t.admin(&AdminOp::TrashList)? else {
                 bail!("{} gave an unexpected answer", t.describe());
             };
@@ -183,7 +159,7 @@ pub(super) fn trash(action: &TrashAction) -> anyhow::Result<Status> {
                 }
                 None => None,
             };
-            let mut t = engine::open(&spec(None, dest, ssh)?)?;
+            let mut t = engine::open(&dest_spec(None, dest, ssh)?)?;
             let op = AdminOp::TrashPurge { older_than_secs, except: None };
             let AdminResult::Purged { runs, bytes } = t.admin(&op)? else {
                 bail!("{} gave an unexpected answer", t.describe());
@@ -204,7 +180,7 @@ fn humanize(secs: u64) -> String {
 }
 
 pub(super) fn undo(run: Option<&str>, dest: &str, ssh: &SshArgs) -> anyhow::Result<Status> {
-    let mut t = engine::open(&spec(None, dest, ssh)?)?;
+    let mut t = engine::open(&dest_spec(None, dest, ssh)?)?;
     let new_run = timefmt::run_id(SystemTime::now());
     let op = AdminOp::Undo { run: run.map(String::from), new_run: new_run.clone() };
     let AdminResult::Undone { run, restored, displaced, .. } = t.admin(&op)? else {

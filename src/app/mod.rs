@@ -7,10 +7,14 @@
 mod jobs;
 mod maintain;
 
-use crate::cli::{ApplyArgs, Cli, Command, ConfigAction, FormatArg, PlanArgs};
-use crate::config::{SyncSpec, guard_policy, parse_destination, resolve, ssh_options};
+use crate::cli::{ApplyArgs, Cli, Command, ConfigAction, FormatArg, PlanArgs, SshArgs};
+use crate::config::{
+    DEFAULT_KEEP_TRASH, SyncSpec, guard_policy, parse_destination, resolve, ssh_options,
+};
 use crate::engine::{self, OnChange, Planned};
 use crate::exit::Status;
+use crate::filter::Excludes;
+use crate::guard::GuardPolicy;
 use crate::manifest::write_atomic;
 use crate::plan::PlanOptions;
 use crate::report::{self, Format, PlanReport};
@@ -21,7 +25,7 @@ use crate::transport::Transport;
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::{IsTerminal, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 use std::time::{Instant, SystemTime};
 
@@ -266,20 +270,10 @@ fn apply_command(ui: &Ui, args: &ApplyArgs) -> anyhow::Result<Status> {
     let started = Instant::now();
     let saved = SavedPlan::load(&args.plan).map_err(anyhow::Error::msg)?;
     let excludes = crate::filter::Excludes::new(&saved.excludes).map_err(anyhow::Error::msg)?;
-    let spec = SyncSpec {
-        dest: parse_destination(&saved.destination)?,
-        scan: ScanOptions {
-            checksum: false,
-            cache_file: default_cache_file(&saved.source),
-            excludes: excludes.clone(),
-        },
-        plan: PlanOptions { delete: saved.delete, excludes },
-        ssh: ssh_options(&args.ssh),
-        guards: guard_policy(&args.guards),
-        keep_trash: Some(crate::config::DEFAULT_KEEP_TRASH),
-        check_dest: false,
-        source: saved.source.clone(),
-    };
+    let mut spec = dest_spec(Some(saved.source.clone()), &saved.destination, &args.ssh)?;
+    spec.scan.excludes = excludes.clone();
+    spec.plan = PlanOptions { delete: saved.delete, excludes };
+    spec.guards = guard_policy(&args.guards);
     let stale = |what: String| {
         anyhow::anyhow!(
             "{what} since plan {} was made ({}); nothing was written; make a new plan with `tern plan --out`",
@@ -331,6 +325,26 @@ fn apply_command(ui: &Ui, args: &ApplyArgs) -> anyhow::Result<Status> {
     scanned.issues.clear();
     let p = Prepared { scanned, planned };
     execute(ui, &spec, dest.as_mut(), p, OnChange::Refuse, started)
+}
+
+/// A spec for `dest` with the defaults of the command line (and, when given, a source to compare
+/// with or send from): used by `apply` and the maintenance commands.
+fn dest_spec(source: Option<PathBuf>, dest: &str, ssh: &SshArgs) -> anyhow::Result<SyncSpec> {
+    let source = source.unwrap_or_default();
+    Ok(SyncSpec {
+        scan: ScanOptions {
+            checksum: false,
+            cache_file: default_cache_file(&source),
+            excludes: Excludes::default(),
+        },
+        source,
+        dest: parse_destination(dest)?,
+        plan: PlanOptions::default(),
+        ssh: ssh_options(ssh),
+        guards: GuardPolicy::default(),
+        keep_trash: Some(DEFAULT_KEEP_TRASH),
+        check_dest: false,
+    })
 }
 
 /// Write to stdout, treating a closed pipe (`tern plan | head`) as success.
