@@ -106,20 +106,28 @@ pub(super) fn run_job(
 
 fn status_line(r: &Record) -> String {
     let mut s = format!(
-        "{} -> {}: {} ({} created, {} updated, {} deleted, {} sent, {:.1}s)",
+        "{} -> {}: {} ({}, {:.1}s)",
         r.job,
         r.destination,
         r.outcome.name(),
-        r.created,
-        r.updated,
-        r.deleted,
-        HumanBytes(r.bytes_sent),
+        counts(r),
         r.duration_ms as f64 / 1000.0
     );
     if let Some(e) = &r.error {
         let _ = write!(s, ": {e}");
     }
     s
+}
+
+/// What a run changed: `3 created, 1 updated, 0 deleted, 12.0 KiB sent`.
+fn counts(r: &Record) -> String {
+    format!(
+        "{} created, {} updated, {} deleted, {} sent",
+        r.created,
+        r.updated,
+        r.deleted,
+        HumanBytes(r.bytes_sent)
+    )
 }
 
 pub(super) fn run_daemon(arg: &JobFileArg, log: LogFormatArg) -> anyhow::Result<Status> {
@@ -172,14 +180,11 @@ pub(super) fn status(arg: &JobFileArg, json: bool) -> anyhow::Result<Status> {
                 Some(l) => {
                     let _ = writeln!(
                         t,
-                        "  last run: {} {} in {:.1}s, {} created, {} updated, {} deleted, {} sent",
+                        "  last run: {} {} in {:.1}s, {}",
                         l.started,
                         l.outcome.name(),
                         l.duration_ms as f64 / 1000.0,
-                        l.created,
-                        l.updated,
-                        l.deleted,
-                        HumanBytes(l.bytes_sent)
+                        counts(l)
                     );
                     if let Some(e) = &l.error {
                         let _ = writeln!(t, "  error:    {e}");
