@@ -358,7 +358,6 @@ pub struct SshAgentDest {
     client: RemoteClient<'static>,
     channel: ssh2::Channel,
     conn: Connection,
-    name: String,
 }
 
 impl SshAgentDest {
@@ -387,7 +386,7 @@ impl Drop for SshAgentDest {
 
 impl Transport for SshAgentDest {
     fn describe(&self) -> String {
-        self.name.clone()
+        self.client.describe()
     }
 
     fn mode(&self) -> &'static str {
@@ -510,7 +509,7 @@ pub fn open(target: &SshTarget, opts: &SshOptions) -> Result<Box<dyn Transport>,
         opts.bwlimit,
     );
     match handshake {
-        Ok(Some(client)) => Ok(Box::new(SshAgentDest { client, channel, conn, name })),
+        Ok(Some(client)) => Ok(Box::new(SshAgentDest { client, channel, conn })),
         Ok(None) => {
             // No agent answered: find out why.
             let ending = Ending::of(&conn.session, &mut channel);
