@@ -162,9 +162,13 @@ pub fn apply_planned(
     }
     let err = failed(spec);
     dest.lock().map_err(err)?;
+    // Compared, then dropped: a second copy of the destination manifest must not stay in memory
+    // through the transfer.
     let current =
         dest.read_manifest().map_err(err)?.unwrap_or_default().without(&planned.corrected);
-    if current != planned.dest_manifest {
+    if current == planned.dest_manifest {
+        drop(current);
+    } else {
         if on_change == OnChange::Refuse {
             return Err(SyncError::Stale(dest_name(spec)));
         }

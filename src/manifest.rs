@@ -132,10 +132,11 @@ impl Manifest {
     }
 
     /// This manifest without the entries at or below `paths`: planning against it sends them again.
-    pub fn without(&self, paths: &[RelPath]) -> Manifest {
-        let entries =
-            self.entries.iter().filter(|e| !paths.iter().any(|p| e.path.is_within(p))).cloned();
-        Manifest { generation: self.generation, entries: entries.collect() }
+    pub fn without(mut self, paths: &[RelPath]) -> Manifest {
+        if !paths.is_empty() {
+            self.entries.retain(|e| !paths.iter().any(|p| e.path.is_within(p)));
+        }
+        self
     }
 
     pub fn total_bytes(&self) -> u64 {

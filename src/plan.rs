@@ -6,11 +6,12 @@
 //! ranges the destination already has (in any of its files, found by chunk hash) and which must
 //! be sent.
 
-use crate::chunk::ChunkAt;
+use crate::chunk::{ChunkAt, FileDigest};
 use crate::filter::Excludes;
 use crate::hash::ContentHash;
 use crate::manifest::{Entry, Kind, Manifest};
 use crate::path::RelPath;
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 
 /// Policy knobs that change what a plan does.
@@ -77,40 +78,114 @@ impl Piece {
 }
 
 /// How a file's new content is assembled at the destination.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Recipe {
-    pub pieces: Vec<Piece>,
-    /// Set when the whole content already exists at the destination under this path.
-    pub whole_copy_of: Option<RelPath>,
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Recipe {
+    /// Nothing at the destination matches: every chunk is sent (the common case, kept free of
+    /// any per-file allocation).
+    SendAll,
+    /// The whole content already exists at the destination under this path.
+    Copy(RelPath),
+    /// Some chunks are reused from the destination, the others sent, in file order.
+    Pieces(Box<[Piece]>),
 }
 
 impl Recipe {
-    pub fn bytes_to_send(&self) -> u64 {
-        self.pieces.iter().filter(|p| matches!(p, Piece::Send { .. })).map(Piece::len).sum()
+    /// The pieces of a file with this digest, in file order.
+    pub fn pieces<'a>(&'a self, digest: &FileDigest) -> Cow<'a, [Piece]> {
+        match self {
+            Recipe::SendAll => Cow::Owned(
+                digest
+                    .chunks()
+                    .into_iter()
+                    .map(|c| Piece::Send { offset: c.offset, len: u64::from(c.len), hash: c.hash })
+                    .collect(),
+            ),
+            Recipe::Copy(from) => Cow::Owned(vec![Piece::Reuse {
+                from: from.clone(),
+                offset: 0,
+                len: digest.size,
+                hash: digest.hash,
+            }]),
+            Recipe::Pieces(p) => Cow::Borrowed(p),
+        }
     }
 
-    pub fn bytes_reused(&self) -> u64 {
-        self.pieces.iter().filter(|p| matches!(p, Piece::Reuse { .. })).map(Piece::len).sum()
+    /// Set when the whole content already exists at the destination under this path.
+    pub fn whole_copy_of(&self) -> Option<&RelPath> {
+        match self {
+            Recipe::Copy(from) => Some(from),
+            _ => None,
+        }
+    }
+
+    /// Bytes that cross to the destination, for a file of `size` bytes.
+    pub fn bytes_to_send(&self, size: u64) -> u64 {
+        match self {
+            Recipe::SendAll => size,
+            Recipe::Copy(_) => 0,
+            Recipe::Pieces(p) => {
+                p.iter().filter(|p| matches!(p, Piece::Send { .. })).map(Piece::len).sum()
+            }
+        }
+    }
+
+    /// Bytes the destination takes from what it already has, for a file of `size` bytes.
+    pub fn bytes_reused(&self, size: u64) -> u64 {
+        size - self.bytes_to_send(size)
     }
 }
 
-/// One change to one path.
+/// One change to one path, as the plan stores it: the entries it refers to live in the plan's
+/// new manifest (by index) and, for what it replaces or removes, in a box. Read it through
+/// [`Plan::iter`], which resolves both.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Change {
-    pub path: RelPath,
+    action: Action,
+    /// Set when the content is copied from a destination file that this plan deletes.
+    renamed: bool,
+    entries: Refers,
+    recipe: Option<Recipe>,
+    removed_entries: u64,
+    removed_bytes: u64,
+}
+
+/// The entries a change refers to: the one it will be (by index into [`Plan::new_manifest`]),
+/// the one the destination holds now, or both.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Refers {
+    New(u32),
+    Old(Box<Entry>),
+    Both(u32, Box<Entry>),
+}
+
+/// One change with the entries it refers to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChangeRef<'a> {
+    pub path: &'a RelPath,
     pub action: Action,
     /// The entry as it will be; `None` for deletions.
-    pub new: Option<Entry>,
-    /// The entry as it is at the destination; `None` for creations (boxed: most changes of a
-    /// large plan are creations, and an inline entry would double every change's size).
-    pub old: Option<Box<Entry>>,
+    pub new: Option<&'a Entry>,
+    /// The entry as it is at the destination; `None` for creations.
+    pub old: Option<&'a Entry>,
     /// For files whose content is written: how.
-    pub recipe: Option<Recipe>,
+    pub recipe: Option<&'a Recipe>,
     /// For deletions and replacements: entries and file bytes removed, descendants included.
     pub removed_entries: u64,
     pub removed_bytes: u64,
     /// Set when the content is copied from a destination file that this plan deletes.
     pub renamed: bool,
+}
+
+impl ChangeRef<'_> {
+    /// Content bytes this change sends (0 unless it writes a file).
+    pub fn bytes_to_send(&self) -> u64 {
+        self.recipe.zip(self.new).map_or(0, |(r, e)| r.bytes_to_send(e.size()))
+    }
+
+    /// Content bytes this change takes from the destination (0 unless it writes a file).
+    pub fn bytes_reused(&self) -> u64 {
+        self.recipe.zip(self.new).map_or(0, |(r, e)| r.bytes_reused(e.size()))
+    }
 }
 
 /// Totals of a plan, for summaries and guardrails.
@@ -145,7 +220,7 @@ impl PlanStats {
 /// Everything a sync will do, in order, and what the destination will hold afterwards.
 #[derive(Debug, Clone)]
 pub struct Plan {
-    pub changes: Vec<Change>,
+    changes: Vec<Change>,
     /// The manifest to commit once every change is applied (the next generation).
     pub new_manifest: Manifest,
     pub stats: PlanStats,
@@ -154,6 +229,40 @@ pub struct Plan {
 impl Plan {
     pub fn is_empty(&self) -> bool {
         self.changes.is_empty()
+    }
+
+    /// Number of changes.
+    pub fn len(&self) -> usize {
+        self.changes.len()
+    }
+
+    /// Change `i`, in plan order.
+    pub fn change(&self, i: usize) -> ChangeRef<'_> {
+        self.resolve(&self.changes[i])
+    }
+
+    /// The changes, in plan order (parents before their children).
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = ChangeRef<'_>> + '_ {
+        self.changes.iter().map(|c| self.resolve(c))
+    }
+
+    fn resolve<'a>(&'a self, c: &'a Change) -> ChangeRef<'a> {
+        let new = |i: &u32| &self.new_manifest.entries[*i as usize];
+        let (path, new, old) = match &c.entries {
+            Refers::New(i) => (&new(i).path, Some(new(i)), None),
+            Refers::Old(o) => (&o.path, None, Some(&**o)),
+            Refers::Both(i, o) => (&o.path, Some(new(i)), Some(&**o)),
+        };
+        ChangeRef {
+            path,
+            action: c.action,
+            new,
+            old,
+            recipe: c.recipe.as_ref(),
+            removed_entries: c.removed_entries,
+            removed_bytes: c.removed_bytes,
+            renamed: c.renamed,
+        }
     }
 }
 
@@ -174,8 +283,20 @@ pub fn plan(source: &Manifest, dest: &Manifest, protected: &[RelPath], opts: &Pl
         dest_entries: dest.entries.len() as u64,
         ..PlanStats::default()
     };
-    // The most recent removal; destination entries below it go with it.
-    let mut removing: Option<usize> = None;
+    // The most recent removal (its change and path); destination entries below it go with it.
+    let mut removing: Option<(usize, &RelPath)> = None;
+    // The index the next entry of the new manifest will have.
+    let next = |new_entries: &Vec<Entry>| {
+        u32::try_from(new_entries.len()).expect("a manifest holds fewer than 2^32 entries")
+    };
+    let change = |action, entries, recipe| Change {
+        action,
+        renamed: false,
+        entries,
+        recipe,
+        removed_entries: 0,
+        removed_bytes: 0,
+    };
 
     let (mut i, mut j) = (0, 0);
     let (src, dst) = (&source.entries, &dest.entries);
@@ -187,8 +308,8 @@ pub fn plan(source: &Manifest, dest: &Manifest, protected: &[RelPath], opts: &Pl
         };
         // Destination entries below a removed directory leave with it.
         if order != std::cmp::Ordering::Less
-            && let Some(k) = removing
-            && changes[k].path.is_ancestor_of(&dst[j].path)
+            && let Some((k, path)) = removing
+            && path.is_ancestor_of(&dst[j].path)
         {
             let c = &mut changes[k];
             c.removed_entries += 1;
@@ -199,17 +320,8 @@ pub fn plan(source: &Manifest, dest: &Manifest, protected: &[RelPath], opts: &Pl
         match order {
             std::cmp::Ordering::Less => {
                 let s = &src[i];
-                let recipe = file_recipe(s, &index);
-                changes.push(Change {
-                    path: s.path.clone(),
-                    action: Action::Create,
-                    new: Some(s.clone()),
-                    old: None,
-                    recipe,
-                    removed_entries: 0,
-                    removed_bytes: 0,
-                    renamed: false,
-                });
+                let refers = Refers::New(next(&new_entries));
+                changes.push(change(Action::Create, refers, file_recipe(s, &index)));
                 new_entries.push(s.clone());
                 i += 1;
             }
@@ -225,47 +337,30 @@ pub fn plan(source: &Manifest, dest: &Manifest, protected: &[RelPath], opts: &Pl
                     new_entries.push(d.clone());
                     stats.kept += 1;
                 } else {
-                    removing = Some(changes.len());
+                    removing = Some((changes.len(), &d.path));
+                    let refers = Refers::Old(Box::new(d.clone()));
                     changes.push(Change {
-                        path: d.path.clone(),
-                        action: Action::Delete,
-                        new: None,
-                        old: Some(Box::new(d.clone())),
-                        recipe: None,
                         removed_entries: 1,
                         removed_bytes: d.size(),
-                        renamed: false,
+                        ..change(Action::Delete, refers, None)
                     });
                 }
                 j += 1;
             }
             std::cmp::Ordering::Equal => {
                 let (s, d) = (&src[i], &dst[j]);
+                let refers = || Refers::Both(next(&new_entries), Box::new(d.clone()));
                 if s.kind.tag() != d.kind.tag() {
-                    removing = Some(changes.len());
+                    removing = Some((changes.len(), &d.path));
                     changes.push(Change {
-                        path: s.path.clone(),
-                        action: Action::Replace,
-                        new: Some(s.clone()),
-                        old: Some(Box::new(d.clone())),
-                        recipe: file_recipe(s, &index),
                         removed_entries: 1,
                         removed_bytes: d.size(),
-                        renamed: false,
+                        ..change(Action::Replace, refers(), file_recipe(s, &index))
                     });
                 } else if let Some(action) = compare_same_kind(s, d) {
                     let recipe =
                         if action == Action::Update { file_recipe(s, &index) } else { None };
-                    changes.push(Change {
-                        path: s.path.clone(),
-                        action,
-                        new: Some(s.clone()),
-                        old: Some(Box::new(d.clone())),
-                        recipe,
-                        removed_entries: 0,
-                        removed_bytes: 0,
-                        renamed: false,
-                    });
+                    changes.push(change(action, refers(), recipe));
                 }
                 new_entries.push(s.clone());
                 i += 1;
@@ -273,20 +368,37 @@ pub fn plan(source: &Manifest, dest: &Manifest, protected: &[RelPath], opts: &Pl
             }
         }
     }
+    let plan = Plan {
+        changes,
+        new_manifest: Manifest { generation: dest.generation + 1, entries: new_entries },
+        stats,
+    };
+    with_renames_and_stats(plan)
+}
 
-    // A copy whose origin this plan removes is a rename, as far as a reader is concerned.
-    let removed: HashSet<RelPath> = changes
+/// Mark the copies whose origin the plan removes as renames (as far as a reader is concerned),
+/// and count what the plan does.
+fn with_renames_and_stats(mut plan: Plan) -> Plan {
+    let removed: HashSet<&RelPath> = plan
         .iter()
         .filter(|c| matches!(c.action, Action::Delete | Action::Replace))
-        .map(|c| c.path.clone())
+        .map(|c| c.path)
         .collect();
-    for c in &mut changes {
-        if let Some(from) = c.recipe.as_ref().and_then(|r| r.whole_copy_of.as_ref()) {
-            c.renamed = from.self_and_ancestors().any(|p| removed.contains(&p));
-        }
+    let renamed: Vec<bool> = plan
+        .iter()
+        .map(|c| {
+            c.recipe
+                .and_then(Recipe::whole_copy_of)
+                .is_some_and(|from| from.self_and_ancestors().any(|p| removed.contains(&p)))
+        })
+        .collect();
+    drop(removed);
+    for (c, renamed) in plan.changes.iter_mut().zip(renamed) {
+        c.renamed = renamed;
     }
 
-    for c in &changes {
+    let mut stats = plan.stats.clone();
+    for c in plan.iter() {
         match c.action {
             Action::Create => stats.created += 1,
             Action::Update => stats.updated += 1,
@@ -294,20 +406,15 @@ pub fn plan(source: &Manifest, dest: &Manifest, protected: &[RelPath], opts: &Pl
             Action::Replace => stats.replaced += 1,
             Action::Delete => {}
         }
-        stats.deleted += match c.action {
-            Action::Delete | Action::Replace => c.removed_entries,
-            _ => 0,
-        };
         if matches!(c.action, Action::Delete | Action::Replace) {
+            stats.deleted += c.removed_entries;
             stats.deleted_bytes += c.removed_bytes;
         }
-        if let Some(r) = &c.recipe {
-            stats.bytes_to_send += r.bytes_to_send();
-            stats.bytes_reused += r.bytes_reused();
-        }
+        stats.bytes_to_send += c.bytes_to_send();
+        stats.bytes_reused += c.bytes_reused();
     }
-    let new_manifest = Manifest { generation: dest.generation + 1, entries: new_entries };
-    Plan { changes, new_manifest, stats }
+    plan.stats = stats;
+    plan
 }
 
 /// For two entries of the same kind, what (if anything) must change.
@@ -361,24 +468,22 @@ fn file_recipe(entry: &Entry, index: &ChunkIndex<'_>) -> Option<Recipe> {
         return None;
     };
     if let Some(from) = index.files.get(&d.hash) {
-        let whole = Piece::Reuse { from: (*from).clone(), offset: 0, len: d.size, hash: d.hash };
-        return Some(Recipe { pieces: vec![whole], whole_copy_of: Some((*from).clone()) });
+        return Some(Recipe::Copy((*from).clone()));
     }
     let chunks = d.chunks();
-    let mut pieces: Vec<Piece> = Vec::with_capacity(chunks.len());
-    for c in chunks {
-        let piece = match index.chunks.get(&c.hash) {
-            Some((from, off, len)) if *len == c.len => Piece::Reuse {
-                from: (*from).clone(),
-                offset: *off,
-                len: u64::from(c.len),
-                hash: c.hash,
-            },
-            _ => Piece::Send { offset: c.offset, len: u64::from(c.len), hash: c.hash },
-        };
-        pieces.push(piece);
+    if !chunks.iter().any(|c| index.chunks.get(&c.hash).is_some_and(|(_, _, len)| *len == c.len)) {
+        return Some(Recipe::SendAll);
     }
-    Some(Recipe { pieces, whole_copy_of: None })
+    let pieces = chunks.into_iter().map(|c| match index.chunks.get(&c.hash) {
+        Some((from, off, len)) if *len == c.len => Piece::Reuse {
+            from: (*from).clone(),
+            offset: *off,
+            len: u64::from(c.len),
+            hash: c.hash,
+        },
+        _ => Piece::Send { offset: c.offset, len: u64::from(c.len), hash: c.hash },
+    });
+    Some(Recipe::Pieces(pieces.collect()))
 }
 
 #[cfg(test)]
@@ -395,7 +500,7 @@ mod tests {
     }
 
     fn summary(p: &Plan) -> Vec<String> {
-        p.changes.iter().map(|c| format!("{} {}", c.action.name(), c.path.display())).collect()
+        p.iter().map(|c| format!("{} {}", c.action.name(), c.path.display())).collect()
     }
 
     fn plan_default(s: &Manifest, d: &Manifest) -> Plan {
@@ -444,7 +549,7 @@ mod tests {
         let p = plan_default(&m(vec![s]), &m(vec![file("a", b"same")]));
         assert_eq!(summary(&p), ["metadata a"]);
         assert_eq!(p.stats.bytes_to_send, 0);
-        assert!(p.changes[0].recipe.is_none());
+        assert!(p.change(0).recipe.is_none());
     }
 
     #[test]
@@ -459,8 +564,8 @@ mod tests {
         let s = m(vec![file("a-b", b"sibling")]);
         let p = plan_default(&s, &d);
         assert_eq!(summary(&p), ["delete a"]);
-        assert_eq!(p.changes[0].removed_entries, 4);
-        assert_eq!(p.changes[0].removed_bytes, 6);
+        assert_eq!(p.change(0).removed_entries, 4);
+        assert_eq!(p.change(0).removed_bytes, 6);
         assert_eq!(p.stats.deleted, 4);
     }
 
@@ -491,7 +596,7 @@ mod tests {
         let s = m(vec![file("a", b"now a file")]);
         let p = plan(&s, &d, &[], &PlanOptions { delete: false, ..Default::default() });
         assert_eq!(summary(&p), ["replace a"]);
-        assert_eq!(p.changes[0].removed_entries, 2);
+        assert_eq!(p.change(0).removed_entries, 2);
         p.new_manifest.validate().unwrap();
     }
 
@@ -504,10 +609,10 @@ mod tests {
         assert_eq!(summary(&p), ["create copy-of-keep", "create new", "delete old"]);
         assert_eq!(p.stats.bytes_to_send, 0);
         assert_eq!(p.stats.bytes_reused, content.len() as u64 + 1);
-        let new = &p.changes[1];
+        let new = &p.change(1);
         assert!(new.renamed);
-        assert_eq!(new.recipe.as_ref().unwrap().whole_copy_of, Some(RelPath::new("old").unwrap()));
-        assert!(!p.changes[0].renamed);
+        assert_eq!(new.recipe.unwrap().whole_copy_of(), Some(&RelPath::new("old").unwrap()));
+        assert!(!p.change(0).renamed);
     }
 
     #[test]
@@ -520,5 +625,31 @@ mod tests {
         let sent = p.stats.bytes_to_send;
         assert!(sent > 0 && sent <= 3 * crate::chunk::MAX_CHUNK as u64, "sent {sent}");
         assert_eq!(sent + p.stats.bytes_reused, edited.len() as u64);
+    }
+
+    #[test]
+    fn recipes_take_the_cheapest_form_and_expand_to_the_same_pieces() {
+        let content = crate::chunk::tests::noise(3, 400_000);
+        let mut edited = content.clone();
+        edited[200_000..200_010].fill(b'#');
+        let d = m(vec![file("a", &content)]);
+        let s = m(vec![file("a", &content), file("b", &edited), file("c", b"fresh")]);
+        let p = plan_default(&s, &d);
+        assert_eq!(summary(&p), ["create b", "create c"]);
+        let (b, c) = (p.change(0), p.change(1));
+        let Some(Kind::File(digest)) = b.new.map(|e| &e.kind) else { panic!("b is a file") };
+        let pieces = b.recipe.unwrap().pieces(digest);
+        assert!(matches!(b.recipe, Some(Recipe::Pieces(_))));
+        assert_eq!(pieces.iter().map(Piece::len).sum::<u64>(), edited.len() as u64);
+        assert!(pieces.iter().any(|p| matches!(p, Piece::Reuse { .. })));
+        assert!(pieces.iter().any(|p| matches!(p, Piece::Send { .. })));
+        assert_eq!(b.bytes_to_send() + b.bytes_reused(), edited.len() as u64);
+        // Nothing at the destination matches "fresh": sent whole, without a piece list.
+        assert_eq!(c.recipe, Some(&Recipe::SendAll));
+        assert_eq!(c.bytes_to_send(), 5);
+        let Some(Kind::File(digest)) = c.new.map(|e| &e.kind) else { panic!("c is a file") };
+        let all = Recipe::SendAll.pieces(digest);
+        assert_eq!(&*all, &[Piece::Send { offset: 0, len: 5, hash: digest.hash }]);
+        assert_eq!(p.stats.bytes_to_send, b.bytes_to_send() + 5);
     }
 }

@@ -280,8 +280,11 @@ pub fn scan(root: &Path, opts: &ScanOptions, progress: &ProgressBar) -> Result<S
             format!("tern: warning: cannot write hash cache {}: {e}", f.display()),
         );
     }
-    let manifest =
-        Manifest { generation: 0, entries: stamped.into_iter().map(|(e, _)| e).collect() };
+    // Collected in place, the entries would keep the larger buffer of `stamped` for the rest of
+    // the run; they live as long as the sync, so they get a buffer of their own size.
+    let mut entries = Vec::with_capacity(stamped.len());
+    entries.extend(stamped.into_iter().map(|(e, _)| e));
+    let manifest = Manifest { generation: 0, entries };
     stats.entries = manifest.entries.len() as u64;
     issues.sort_by(|a, b| a.path.cmp(&b.path));
     Ok(Scan { manifest, issues, stats })

@@ -8,7 +8,7 @@
 
 use crate::manifest::{Entry, Kind, Manifest};
 use crate::path::RelPath;
-use crate::plan::{Action, Change, Piece, Plan};
+use crate::plan::{Action, ChangeRef, Piece, Plan, Recipe};
 use crate::transport::{
     Commit, CommitOp, CommitReport, StageHeader, StageOutcome, Transport, TransportError,
 };
@@ -57,14 +57,10 @@ pub fn apply(
 ) -> Result<Applied, TransportError> {
     let mut applied = Applied::default();
     // Files to write, by id: the plan's writes (id = change index), then repairs.
-    let mut writes: Vec<(u64, &Entry, Option<&[Piece]>)> = plan
-        .changes
+    let mut writes: Vec<(u64, &Entry, Option<&Recipe>)> = plan
         .iter()
         .enumerate()
-        .filter_map(|(i, c)| {
-            let pieces = c.recipe.as_ref()?.pieces.as_slice();
-            Some((i as u64, c.new.as_ref()?, Some(pieces)))
-        })
+        .filter_map(|(i, c)| Some((i as u64, c.new?, Some(c.recipe?))))
         .collect();
     progress.set_length(writes.iter().map(|(_, e, _)| e.size()).sum());
     progress.set_position(0);
@@ -73,14 +69,14 @@ pub fn apply(
     let whole_files = !dest.reuses_chunks();
     let mut local_errors: HashMap<u64, String> = HashMap::new();
     let mut src = Source { root: source_root, applied: &mut applied, progress };
-    for &(id, entry, pieces) in &writes {
+    for &(id, entry, recipe) in &writes {
         // A safe point: nothing is committed yet, so stopping here changes nothing.
         if cancel.load(Ordering::Relaxed) {
             return Err(TransportError::Interrupted);
         }
         crate::failpoint::delay("stage");
-        let pieces = if whole_files { None } else { pieces };
-        if let Err(e) = src.stage(dest, id, entry, pieces) {
+        let recipe = if whole_files { None } else { recipe };
+        if let Err(e) = src.stage(dest, id, entry, recipe) {
             local_errors.insert(id, e?);
         }
     }
@@ -99,7 +95,7 @@ pub fn apply(
         }
     }
     let rewritten: HashSet<&RelPath> = writes.iter().map(|(_, e, _)| &e.path).collect();
-    let mut next_id = plan.changes.len() as u64;
+    let mut next_id = plan.len() as u64;
     let mut repairs = Vec::new();
     for path in damaged.iter().filter(|p| !rewritten.contains(p)) {
         match plan.new_manifest.get(path) {
@@ -173,22 +169,13 @@ impl Source<'_> {
         dest: &mut dyn Transport,
         id: u64,
         entry: &Entry,
-        pieces: Option<&[Piece]>,
+        recipe: Option<&Recipe>,
     ) -> Result<(), Result<String, TransportError>> {
         let Kind::File(digest) = &entry.kind else { return Ok(()) };
         let header = StageHeader { id, size: digest.size, hash: digest.hash, meta: entry.meta };
-        // All bytes: every chunk of the file, sent.
-        let whole: Vec<Piece> = match pieces {
-            Some(_) => Vec::new(),
-            None => digest
-                .chunks()
-                .into_iter()
-                .map(|c| Piece::Send { offset: c.offset, len: u64::from(c.len), hash: c.hash })
-                .collect(),
-        };
-        let pieces = pieces.unwrap_or(&whole);
+        let pieces = recipe.unwrap_or(&Recipe::SendAll).pieces(digest);
         dest.stage_begin(&header).map_err(Err)?;
-        let result = self.send_pieces(dest, &entry.path, pieces);
+        let result = self.send_pieces(dest, &entry.path, &pieces);
         dest.stage_end().map_err(Err)?;
         result
     }
@@ -258,15 +245,15 @@ impl Source<'_> {
 /// The operations that carry out `plan`, minus the files in `dropped`: removals first (they free
 /// names and never destroy anything), then creations and updates in path order (parents first).
 pub fn commit_ops(plan: &Plan, dropped: &HashSet<RelPath>) -> Vec<CommitOp> {
-    let mut ops = Vec::with_capacity(plan.changes.len());
-    let kept = |c: &&Change| !dropped.contains(&c.path);
-    for c in plan.changes.iter().filter(kept) {
+    let mut ops = Vec::with_capacity(plan.len());
+    let kept = |c: &ChangeRef<'_>| !dropped.contains(c.path);
+    for c in plan.iter().filter(kept) {
         if matches!(c.action, Action::Delete | Action::Replace) {
             ops.push(CommitOp::Trash(c.path.clone()));
         }
     }
-    for (id, c) in plan.changes.iter().enumerate().filter(|(_, c)| kept(c)) {
-        let Some(new) = &c.new else { continue };
+    for (id, c) in plan.iter().enumerate().filter(|(_, c)| kept(c)) {
+        let Some(new) = c.new else { continue };
         let op = match (c.action, &new.kind) {
             (Action::Delete, _) => continue,
             (Action::Metadata, kind) => {

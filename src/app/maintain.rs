@@ -64,8 +64,7 @@ pub(super) fn verify(ui: &Ui, args: &VerifyArgs) -> anyhow::Result<Status> {
                     &bar,
                 )?
             };
-            repaired =
-                Some((planned.plan.changes.len(), applied.bytes_sent, applied.skipped.len()));
+            repaired = Some((planned.plan.len(), applied.bytes_sent, applied.skipped.len()));
         } else {
             pending = Some(engine::plan_against(&spec, &scanned, manifest).plan.stats);
         }

@@ -306,9 +306,8 @@ fn apply_command(ui: &Ui, args: &ApplyArgs) -> anyhow::Result<Status> {
         let planned = engine::plan_against(&spec, &scanned, dest_manifest);
         let changed: Vec<String> = planned
             .plan
-            .changes
             .iter()
-            .filter(|c| c.new.as_ref().is_some_and(|e| source_now.get(&c.path) != Some(e)))
+            .filter(|c| c.new.is_some_and(|e| source_now.get(c.path) != Some(e)))
             .map(|c| c.path.display().to_string())
             .collect();
         if let Some(first) = changed.first() {

@@ -6,7 +6,7 @@
 
 use super::{PlanReport, code};
 use crate::manifest::{Entry, Kind, Mtime};
-use crate::plan::{Action, Change};
+use crate::plan::{Action, ChangeRef, Recipe};
 use base64::Engine;
 use serde::Serialize;
 
@@ -123,15 +123,14 @@ fn mtime_text(m: Mtime) -> String {
     crate::timefmt::rfc3339_nanos(m.secs, m.nanos)
 }
 
-fn change_doc(c: &Change) -> ChangeDoc {
-    let entry: Option<&Entry> = c.new.as_ref().or(c.old.as_deref());
+fn change_doc(c: ChangeRef<'_>) -> ChangeDoc {
+    let entry: Option<&Entry> = c.new.or(c.old);
     let (copied_from, copied_from_base64) = c
         .recipe
-        .as_ref()
-        .and_then(|r| r.whole_copy_of.as_ref())
+        .and_then(Recipe::whole_copy_of)
         .map(|p| bytes_doc(p.as_bytes()))
         .map_or((None, None), |(s, b)| (Some(s), b));
-    let (symlink_target, symlink_target_base64) = match c.new.as_ref().map(|e| &e.kind) {
+    let (symlink_target, symlink_target_base64) = match c.new.map(|e| &e.kind) {
         Some(Kind::Symlink(t)) => {
             let (s, b) = bytes_doc(t);
             (Some(s), b)
@@ -140,7 +139,7 @@ fn change_doc(c: &Change) -> ChangeDoc {
     };
     let writes = matches!(c.action, Action::Create | Action::Update | Action::Replace);
     let removes = matches!(c.action, Action::Delete | Action::Replace);
-    let owner = match (c.old.as_deref(), c.new.as_ref()) {
+    let owner = match (c.old, c.new) {
         (Some(o), Some(n))
             if c.action != Action::Replace
                 && (o.meta.uid, o.meta.gid) != (n.meta.uid, n.meta.gid) =>
@@ -152,7 +151,7 @@ fn change_doc(c: &Change) -> ChangeDoc {
         }
         _ => None,
     };
-    let (mode, mtime) = match (c.old.as_deref(), c.new.as_ref()) {
+    let (mode, mtime) = match (c.old, c.new) {
         (Some(o), Some(n)) if c.action != Action::Replace => (
             (o.meta.mode != n.meta.mode && !matches!(n.kind, Kind::Symlink(_))).then(|| Change2 {
                 old: format!("{:o}", o.meta.mode),
@@ -164,16 +163,16 @@ fn change_doc(c: &Change) -> ChangeDoc {
         _ => (None, None),
     };
     ChangeDoc {
-        code: code(c).to_string(),
+        code: code(&c).to_string(),
         action: c.action.name(),
         kind: entry.map_or("unknown", |e| e.kind.tag().name()),
         path: path_doc(c.path.as_bytes()),
         old_kind: (c.action == Action::Replace)
-            .then(|| c.old.as_deref().map(|o| o.kind.tag().name()))
+            .then(|| c.old.map(|o| o.kind.tag().name()))
             .flatten(),
-        size: c.new.as_ref().and_then(|e| e.digest()).filter(|_| writes).map(|d| d.size),
-        bytes_to_send: c.recipe.as_ref().map(|r| r.bytes_to_send()),
-        bytes_reused: c.recipe.as_ref().map(|r| r.bytes_reused()),
+        size: c.new.and_then(|e| e.digest()).filter(|_| writes).map(|d| d.size),
+        bytes_to_send: c.recipe.map(|_| c.bytes_to_send()),
+        bytes_reused: c.recipe.map(|_| c.bytes_reused()),
         copied_from,
         copied_from_base64,
         renamed: c.renamed,
@@ -199,7 +198,7 @@ pub fn render(r: &PlanReport<'_>) -> String {
         in_sync: r.plan.is_empty(),
         refused: crate::guard::refusal(r.verdicts).is_some(),
         summary: Summary {
-            changes: r.plan.changes.len() as u64,
+            changes: r.plan.len() as u64,
             created: s.created,
             updated: s.updated,
             metadata: s.metadata,
@@ -218,7 +217,7 @@ pub fn render(r: &PlanReport<'_>) -> String {
             .iter()
             .map(|i| ScanError { path: path_doc(i.path.as_bytes()), message: i.message.clone() })
             .collect(),
-        changes: r.plan.changes.iter().map(change_doc).collect(),
+        changes: r.plan.iter().map(change_doc).collect(),
     };
     let mut out =
         serde_json::to_string_pretty(&doc).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));

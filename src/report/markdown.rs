@@ -67,15 +67,15 @@ pub fn render(r: &PlanReport<'_>, limit: usize) -> String {
             r.issues.len()
         );
     }
-    if r.plan.changes.is_empty() {
+    if r.plan.is_empty() {
         return out;
     }
     let mut lines = String::new();
-    for c in r.plan.changes.iter().take(limit) {
-        lines.push_str(&change_line(c, false));
+    for c in r.plan.iter().take(limit) {
+        lines.push_str(&change_line(&c, false));
         lines.push('\n');
     }
-    let total = r.plan.changes.len();
+    let total = r.plan.len();
     let shown = total.min(limit);
     let f = fence(&lines, 3);
     let _ = writeln!(

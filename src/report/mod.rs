@@ -12,7 +12,7 @@ pub mod markdown;
 
 use crate::guard::Verdict;
 use crate::manifest::{Entry, Kind};
-use crate::plan::{Action, Change, Plan, PlanStats};
+use crate::plan::{Action, ChangeRef, Plan, PlanStats, Recipe};
 use crate::scan::ScanIssue;
 use crate::transfer::Applied;
 use crate::transport::Transport;
@@ -78,8 +78,8 @@ pub fn guard_line(verdicts: &[Verdict]) -> String {
 }
 
 /// The one-character code of a change.
-pub fn code(c: &Change) -> char {
-    let copy = c.recipe.as_ref().is_some_and(|r| r.whole_copy_of.is_some());
+pub fn code(c: &ChangeRef<'_>) -> char {
+    let copy = c.recipe.and_then(Recipe::whole_copy_of).is_some();
     match c.action {
         Action::Create | Action::Update if copy && c.renamed => 'R',
         Action::Create | Action::Update if copy => 'C',
@@ -96,33 +96,33 @@ fn kind_name(e: &Entry) -> &'static str {
 }
 
 /// One line describing a change (no trailing newline).
-pub fn change_line(c: &Change, verbose: bool) -> String {
-    let entry = c.new.as_ref().or(c.old.as_deref());
+pub fn change_line(c: &ChangeRef<'_>, verbose: bool) -> String {
+    let entry = c.new.or(c.old);
     let kind = entry.map_or("?", kind_name);
     let mut line = format!("{} {:<7} {}", code(c), kind, c.path.display());
     if let Some(Entry { kind: Kind::Dir, .. }) = entry {
         line.push('/');
     }
-    if let Some(from) = c.recipe.as_ref().and_then(|r| r.whole_copy_of.as_ref()) {
+    if let Some(from) = c.recipe.and_then(Recipe::whole_copy_of) {
         let _ = write!(line, " <- {}", from.display());
     }
     let mut details: Vec<String> = Vec::new();
     match c.action {
         Action::Create | Action::Update | Action::Replace => {
-            if let Some(Entry { kind: Kind::File(d), .. }) = &c.new {
+            if let Some(Entry { kind: Kind::File(d), .. }) = c.new {
                 details.push(HumanBytes(d.size).to_string());
-                if let Some(r) = &c.recipe
-                    && r.whole_copy_of.is_none()
-                    && r.bytes_reused() > 0
+                if let Some(r) = c.recipe
+                    && r.whole_copy_of().is_none()
+                    && c.bytes_reused() > 0
                 {
-                    details.push(format!("send {}", HumanBytes(r.bytes_to_send())));
+                    details.push(format!("send {}", HumanBytes(c.bytes_to_send())));
                 }
             }
-            if let Some(Entry { kind: Kind::Symlink(t), .. }) = &c.new {
+            if let Some(Entry { kind: Kind::Symlink(t), .. }) = c.new {
                 details.push(format!("-> {}", crate::path::escape(t)));
             }
             if c.action == Action::Replace
-                && let Some(old) = c.old.as_deref()
+                && let Some(old) = c.old
             {
                 details.push(format!("was {}", kind_name(old)));
             }
@@ -139,7 +139,7 @@ pub fn change_line(c: &Change, verbose: bool) -> String {
     }
     if verbose
         && c.action != Action::Replace
-        && let (Some(old), Some(new)) = (c.old.as_deref(), c.new.as_ref())
+        && let (Some(old), Some(new)) = (c.old, c.new)
     {
         if old.meta.mode != new.meta.mode && !matches!(new.kind, Kind::Symlink(_)) {
             details.push(format!("mode {:o} -> {:o}", old.meta.mode, new.meta.mode));
@@ -162,9 +162,9 @@ pub fn change_line(c: &Change, verbose: bool) -> String {
 
 /// The itemized plan, one line per change.
 pub fn plan_lines(plan: &Plan, verbose: bool) -> String {
-    let mut out = String::with_capacity(plan.changes.len() * 48);
-    for c in &plan.changes {
-        out.push_str(&change_line(c, verbose));
+    let mut out = String::with_capacity(plan.len() * 48);
+    for c in plan.iter() {
+        out.push_str(&change_line(&c, verbose));
         out.push('\n');
     }
     out
