@@ -154,6 +154,12 @@ fn digest_with(mut reader: impl Read, buf: &mut [u8]) -> io::Result<FileDigest> 
         }
         let consumed = cuts.last().map_or(0, |&(o, l)| o + l);
         let data = &buf[..consumed];
+        // The whole file is one chunk: the chunk's hash is the file's, computed once.
+        if eof && size == 0 && cuts.len() == 1 {
+            whole.update(data);
+            size = consumed as u64;
+            break;
+        }
         let hash_chunks = |out: &mut Vec<ChunkRef>| {
             for &(o, l) in &cuts {
                 out.push(ChunkRef { len: l as u32, hash: ContentHash::of(&data[o..o + l]) });
@@ -208,6 +214,28 @@ pub(crate) mod tests {
         assert_eq!(d.chunks(), vec![ChunkAt { offset: 0, len: 5, hash: d.hash }]);
         assert_eq!(digest_reader(&b""[..]).unwrap(), FileDigest::empty());
         assert!(FileDigest::empty().chunks().is_empty());
+    }
+
+    #[test]
+    fn files_of_one_or_a_few_chunks_match_fastcdc_and_sha256() {
+        // Around the sizes where a file stops being a single chunk.
+        let mut counts = Vec::new();
+        for len in [MIN_CHUNK + 1, 9_000, 20_000, 40_000, MAX_CHUNK, MAX_CHUNK + 1, 150_000] {
+            let data = noise(len as u64, len);
+            let d = digest_reader(&data[..]).unwrap();
+            let cuts: Vec<_> = FastCDC::new(&data, MIN_CHUNK, AVG_CHUNK, MAX_CHUNK)
+                .map(|c| ChunkAt {
+                    offset: c.offset as u64,
+                    len: c.length as u32,
+                    hash: ContentHash::of(&data[c.offset..c.offset + c.length]),
+                })
+                .collect();
+            assert_eq!(d.hash, ContentHash::of(&data), "{len} bytes");
+            assert_eq!(d.chunks(), cuts, "{len} bytes");
+            assert_eq!(d.stored_chunks().is_empty(), cuts.len() == 1, "{len} bytes");
+            counts.push(cuts.len());
+        }
+        assert!(counts.contains(&1) && counts.iter().any(|&n| n > 1), "{counts:?}");
     }
 
     #[test]

@@ -17,7 +17,7 @@
 
 use super::{Commit, CommitOp, CommitReport, StageHeader, StageOutcome, Transport, TransportError};
 use crate::chunk::{ChunkAt, ChunkRef, FileDigest};
-use crate::hash::{ContentHash, Hasher};
+use crate::hash::{ContentHash, WholeHasher};
 use crate::maintain::{AdminOp, AdminResult};
 use crate::manifest::{KindTag, Manifest, Meta, Mtime};
 use crate::path::RelPath;
@@ -38,7 +38,10 @@ struct Staging {
     path: PathBuf,
     written: u64,
     /// The whole file's SHA-256, computed as bytes are written.
-    hasher: Hasher,
+    hasher: WholeHasher,
+    /// Set when the file is one chunk: its hash is the whole file's, which is then not computed
+    /// a second time.
+    single: Option<ContentHash>,
     /// The file's chunks so far, while every byte came as a whole chunk (reused and verified, or
     /// sent as one); `None` once some bytes came otherwise, and the file is chunked at the end.
     chunks: Option<Vec<ChunkRef>>,
@@ -134,7 +137,12 @@ impl LocalDir {
         }
     }
 
-    fn write_current(&mut self, data: &[u8]) -> Result<(), TransportError> {
+    /// Write `data` to the staged file; `chunk` is its hash when `data` is one whole chunk.
+    fn write_current(
+        &mut self,
+        data: &[u8],
+        chunk: Option<ContentHash>,
+    ) -> Result<(), TransportError> {
         let Some(s) = &mut self.current else {
             return Err(TransportError::Protocol("stage data without a file".into()));
         };
@@ -145,8 +153,13 @@ impl LocalDir {
             // A full disk or a failing device: the destination stays as it is.
             return Err(TransportError::io("write staged file", s.path.display(), e));
         }
+        match chunk {
+            Some(hash) if s.written == 0 && data.len() as u64 == s.header.size => {
+                s.single = Some(hash);
+            }
+            _ => s.hasher.update(data),
+        }
         s.written += data.len() as u64;
-        s.hasher.update(data);
         Ok(())
     }
 
@@ -265,7 +278,8 @@ impl Transport for LocalDir {
             file,
             path,
             written: 0,
-            hasher: Hasher::new(),
+            hasher: WholeHasher::for_size(header.size),
+            single: None,
             chunks: Some(Vec::new()),
             failed: None,
         });
@@ -276,12 +290,13 @@ impl Transport for LocalDir {
         if let Some(s) = &mut self.current {
             s.chunks = None;
         }
-        self.write_current(data)
+        self.write_current(data, None)
     }
 
     fn stage_chunk(&mut self, data: &[u8]) -> Result<(), TransportError> {
-        self.write_current(data)?;
-        self.note_chunk(data.len(), ContentHash::of(data));
+        let hash = ContentHash::of(data);
+        self.write_current(data, Some(hash))?;
+        self.note_chunk(data.len(), hash);
         Ok(())
     }
 
@@ -330,7 +345,7 @@ impl Transport for LocalDir {
                 self.fail_current(StageOutcome::ReuseFailed(from.clone()));
                 return Ok(());
             }
-            self.write_current(&buf)?;
+            self.write_current(&buf, Some(c.hash))?;
             self.note_chunk(buf.len(), c.hash);
         }
         Ok(())
@@ -344,7 +359,12 @@ impl Transport for LocalDir {
         // The digest verifies the file and gives the chunk list a manifest delta may refer to:
         // from the chunks as they came, or, when some bytes came otherwise, by reading the staged
         // file back (from the page cache) and chunking it.
-        let whole = s.hasher.clone().finish();
+        // A single chunk's hash is the file's; any more bytes than the header announced make
+        // the outcome a mismatch below, whatever hash this is.
+        let whole = match s.single {
+            Some(hash) => hash,
+            None => s.hasher.finish(),
+        };
         let digest = match (&s.failed, &s.chunks) {
             (None, Some(list)) if s.written == s.header.size => {
                 FileDigest::new(s.written, whole, list.clone()).ok()

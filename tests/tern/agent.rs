@@ -170,3 +170,41 @@ fn oversized_and_garbage_frames_are_refused() {
     assert!(!ok && err.contains("bad request"), "{err}");
     assert!(!env.dst().join(".tern").exists(), "garbage must not create state");
 }
+
+#[test]
+fn staged_files_are_checked_against_the_announced_hash_whatever_way_it_is_computed() {
+    let env = Env::new();
+    fs::create_dir(env.dst()).unwrap();
+    let mut agent = Agent::start(&env.dst());
+    agent.send(Request::Lock);
+    assert_eq!(agent.recv(), Response::Ok);
+    let meta = Meta { mode: 0o644, mtime: Mtime { secs: 1, nanos: 0 }, ..Default::default() };
+    let one = b"a file that is one chunk".to_vec();
+    // 3 MiB in 64 KiB frames: the whole-file hash runs on the agent's second thread.
+    let big = noise(5, 3 << 20);
+    let mut flipped = big.clone();
+    flipped[2 << 20] ^= 1;
+    let cases: Vec<(u64, &[u8], ContentHash, Vec<&[u8]>)> = vec![
+        // (id, announced content, hash announced, frames actually sent)
+        (1, &one, ContentHash::of(&one), vec![&one]),
+        (2, &one, ContentHash::of(b"something else"), vec![&one]),
+        // one whole-file chunk first, then bytes beyond the announced size
+        (3, &one, ContentHash::of(&one), vec![&one, b"more"]),
+        (4, &big, ContentHash::of(&big), big.chunks(65536).collect()),
+        (5, &big, ContentHash::of(&big), flipped.chunks(65536).collect()),
+    ];
+    for (id, content, hash, frames) in &cases {
+        let size = content.len() as u64;
+        agent.send(Request::StageBegin(StageHeader { id: *id, size, hash: *hash, meta }));
+        for f in frames {
+            agent.send(Request::StageChunk(f.to_vec()));
+        }
+        agent.send(Request::StageEnd);
+    }
+    agent.send(Request::FinishStaging);
+    let Response::Outcomes(outcomes) = agent.recv() else { panic!("no outcomes") };
+    use StageOutcome::{Mismatch, Ok};
+    assert_eq!(outcomes, vec![(1, Ok), (2, Mismatch), (3, Mismatch), (4, Ok), (5, Mismatch)]);
+    let (ok, err) = agent.finish();
+    assert!(ok, "{err}");
+}
