@@ -184,8 +184,9 @@ fn staged_files_are_checked_against_the_announced_hash_whatever_way_it_is_comput
     let big = noise(5, 3 << 20);
     let mut flipped = big.clone();
     flipped[2 << 20] ^= 1;
-    let cases: Vec<(u64, &[u8], ContentHash, Vec<&[u8]>)> = vec![
-        // (id, announced content, hash announced, frames actually sent)
+    // (id, announced content, hash announced, frames actually sent)
+    type Case<'a> = (u64, &'a [u8], ContentHash, Vec<&'a [u8]>);
+    let cases: Vec<Case<'_>> = vec![
         (1, &one, ContentHash::of(&one), vec![&one]),
         (2, &one, ContentHash::of(b"something else"), vec![&one]),
         // one whole-file chunk first, then bytes beyond the announced size
