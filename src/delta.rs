@@ -34,7 +34,7 @@ pub enum Upsert {
 }
 
 impl Upsert {
-    fn path(&self) -> &RelPath {
+    pub fn path(&self) -> &RelPath {
         match self {
             Upsert::Entry(e) => &e.path,
             Upsert::File { path, .. } => path,
@@ -81,10 +81,12 @@ impl Delta {
         Delta::decode(&encode_between(base, next, staged))
     }
 
-    /// Apply to `base`, taking staged files' digests from `staged`.
+    /// Apply to `base`, taking staged files' digests from `staged`. Both are consumed: entries
+    /// move into the result instead of being copied (on the agent, a commit of 100k files would
+    /// otherwise hold three copies of them).
     pub fn apply(
-        &self,
-        base: &Manifest,
+        self,
+        base: Manifest,
         staged: impl Fn(u64) -> Option<FileDigest>,
     ) -> Result<Manifest, DeltaError> {
         if base.generation != self.base_generation {
@@ -93,34 +95,47 @@ impl Delta {
                 actual: base.generation,
             });
         }
-        let removed: HashSet<&RelPath> = self.removes.iter().collect();
+        let removed: HashSet<RelPath> = self.removes.into_iter().collect();
         let is_removed = |p: &RelPath| p.self_and_ancestors().any(|q| removed.contains(&q));
-        let mut upserted: HashMap<&RelPath, Entry> = HashMap::with_capacity(self.upserts.len());
-        for u in &self.upserts {
-            let entry = match u {
-                Upsert::Entry(e) => e.clone(),
+        let mut upserts: Vec<Entry> = Vec::with_capacity(self.upserts.len());
+        for u in self.upserts {
+            upserts.push(match u {
+                Upsert::Entry(e) => e,
                 Upsert::File { path, meta, chunks: Chunks::Inline(d) } => {
-                    Entry { path: path.clone(), meta: *meta, kind: Kind::File(d.clone()) }
+                    Entry { path, meta, kind: Kind::File(d) }
                 }
                 Upsert::File { path, meta, chunks: Chunks::Staged { id, size, hash } } => {
-                    let d = staged(*id).ok_or(DeltaError::UnknownStaged(*id))?;
-                    if d.size != *size || d.hash != *hash {
-                        return Err(DeltaError::StagedMismatch(*id));
+                    let d = staged(id).ok_or(DeltaError::UnknownStaged(id))?;
+                    if d.size != size || d.hash != hash {
+                        return Err(DeltaError::StagedMismatch(id));
                     }
-                    Entry { path: path.clone(), meta: *meta, kind: Kind::File(d) }
+                    Entry { path, meta, kind: Kind::File(d) }
                 }
-            };
-            upserted.insert(u.path(), entry);
+            });
         }
-        let mut entries: Vec<Entry> = base
-            .entries
-            .iter()
-            .filter(|e| !is_removed(&e.path) && !upserted.contains_key(&e.path))
-            .cloned()
-            .collect();
-        entries.extend(upserted.into_values());
-        let mut m = Manifest { generation: self.generation, entries };
-        m.sort();
+        // In path order; of two upserts of one path the later wins.
+        upserts.sort_by(|a, b| a.path.cmp(&b.path));
+        upserts.dedup_by(|later, kept| {
+            let same = later.path == kept.path;
+            if same {
+                std::mem::swap(later, kept);
+            }
+            same
+        });
+        // Merge the two sorted lists; an upsert replaces the base entry of its path.
+        let mut entries = Vec::with_capacity(base.entries.len() + upserts.len());
+        let mut upserts = upserts.into_iter().peekable();
+        for e in base.entries {
+            while let Some(u) = upserts.next_if(|u| u.path < e.path) {
+                entries.push(u);
+            }
+            if is_removed(&e.path) || upserts.peek().is_some_and(|u| u.path == e.path) {
+                continue;
+            }
+            entries.push(e);
+        }
+        entries.extend(upserts);
+        let m = Manifest { generation: self.generation, entries };
         m.validate().map_err(DeltaError::Invalid)?;
         if ContentHash::of(&m.encode_body()) != self.expected {
             return Err(DeltaError::Differs);
@@ -281,7 +296,7 @@ mod tests {
         assert_eq!(decoded, delta);
         let digest = next.get(&big_path).unwrap().digest().cloned();
         let rebuilt =
-            decoded.apply(&base, |id| (id == 7).then(|| digest.clone()).flatten()).unwrap();
+            decoded.apply(base.clone(), |id| (id == 7).then(|| digest.clone()).flatten()).unwrap();
         assert_eq!(rebuilt, next);
         // the chunk list of the big file travelled by reference only
         assert!(delta.encode().len() < 400, "{} bytes", delta.encode().len());
@@ -293,18 +308,21 @@ mod tests {
         let next = m(2, vec![file("a", b"2")]);
         let delta = Delta::between(&base, &next, &HashMap::new()).unwrap();
         let other = m(5, vec![file("a", b"1")]);
-        assert!(matches!(delta.apply(&other, |_| None), Err(DeltaError::Generation { .. })));
+        assert!(matches!(delta.clone().apply(other, |_| None), Err(DeltaError::Generation { .. })));
         let mut tampered = delta.clone();
         tampered.expected = ContentHash::of(b"other");
-        assert!(matches!(tampered.apply(&base, |_| None), Err(DeltaError::Differs)));
+        assert!(matches!(tampered.apply(base.clone(), |_| None), Err(DeltaError::Differs)));
         let big = crate::chunk::tests::noise(2, 200_000);
         let next = m(2, vec![file("a", &big)]);
         let staged = HashMap::from([(RelPath::new("a").unwrap(), 1)]);
         let delta = Delta::between(&base, &next, &staged).unwrap();
-        assert!(matches!(delta.apply(&base, |_| None), Err(DeltaError::UnknownStaged(1))));
+        assert!(matches!(
+            delta.clone().apply(base.clone(), |_| None),
+            Err(DeltaError::UnknownStaged(1))
+        ));
         let wrong = crate::chunk::digest_reader(&b"nope"[..]).unwrap();
         assert!(matches!(
-            delta.apply(&base, |_| Some(wrong.clone())),
+            delta.apply(base.clone(), |_| Some(wrong.clone())),
             Err(DeltaError::StagedMismatch(1))
         ));
         // removing a directory removes what is below it
@@ -312,9 +330,22 @@ mod tests {
         let next = m(2, vec![]);
         let delta = Delta::between(&base, &next, &HashMap::new()).unwrap();
         assert_eq!(delta.removes.len(), 1);
-        assert_eq!(delta.apply(&base, |_| None).unwrap(), next);
+        assert_eq!(delta.clone().apply(base, |_| None).unwrap(), next);
         for n in 0..delta.encode().len() {
             assert!(Delta::decode(&delta.encode()[..n]).is_err());
         }
+    }
+
+    #[test]
+    fn upserts_in_any_order_and_repeated_paths_apply_as_before() {
+        let base = m(1, vec![file("a", b"1"), file("c", b"3"), file("e", b"5")]);
+        let next = m(2, vec![file("a", b"1"), file("b", b"2"), file("c", b"33"), file("f", b"6")]);
+        let mut delta = Delta::between(&base, &next, &HashMap::new()).unwrap();
+        // out of order, and "c" twice: the later one counts
+        delta.upserts.reverse();
+        let c = delta.upserts.iter().position(|u| u.path().as_bytes() == b"c").unwrap();
+        delta.upserts.insert(0, Upsert::Entry(file("c", b"stale")));
+        assert!(c < delta.upserts.len());
+        assert_eq!(delta.apply(base, |_| None).unwrap(), next);
     }
 }

@@ -6,6 +6,6 @@ use tern::manifest::Manifest;
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(d) = Delta::decode(data) {
-        let _ = d.apply(&Manifest::default(), |_| None);
+        let _ = d.apply(Manifest::default(), |_| None);
     }
 });

@@ -70,7 +70,7 @@ pub fn serve(root: PathBuf, input: impl Read, output: impl Write) -> Result<(), 
         }
         Err(e) => return Err(AgentError::Protocol(e.to_string())),
     };
-    let mut wire = wire.compressed(level)?;
+    let mut wire = wire.compressed(level, false)?;
     let mut dest = LocalDir::new(root);
     // The first error while staging: reported at the next question, later staging is ignored.
     let mut failed: Option<TransportError> = None;
@@ -183,7 +183,7 @@ fn next_manifest(dest: &mut LocalDir, delta: &[u8]) -> Result<Manifest, String> 
         Delta::decode(delta).map_err(|e| format!("client sent a bad manifest delta: {e}"))?;
     let base = dest.read_manifest().map_err(|e| error_chain(&e))?.unwrap_or_default();
     delta
-        .apply(&base, |id| dest.staged_digest(id).cloned())
+        .apply(base, |id| dest.staged_digest(id).cloned())
         .map_err(|e| format!("cannot apply the manifest delta: {e}; run the sync again"))
 }
 

@@ -81,7 +81,7 @@ impl<'a> RemoteClient<'a> {
             }
             _ => return Err(not_tern()),
         }
-        let wire = wire.compressed(compress_level).map_err(io)?;
+        let wire = wire.compressed(compress_level, true).map_err(io)?;
         Ok(Some(RemoteClient { wire, name, cache_file, sent, base: None }))
     }
 

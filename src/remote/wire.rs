@@ -22,12 +22,25 @@ impl<'a> Wire<'a> {
     }
 
     /// From now on, compress what is written at `level` and decompress what is read (level 0:
-    /// stay plain). Bytes already buffered from the peer are kept.
-    pub fn compressed(self, level: i32) -> io::Result<Self> {
+    /// stay plain). Bytes already buffered from the peer are kept. `bulk` is for the side that
+    /// sends file contents (the client): its compression runs on every core. The agent's replies
+    /// are small or already compressed (manifests), and zstd's worker threads would cost it
+    /// several MiB of buffers for nothing.
+    pub fn compressed(self, level: i32, bulk: bool) -> io::Result<Self> {
         if level == 0 {
             return Ok(self);
         }
         let decoder = zstd::stream::read::Decoder::with_buffer(self.reader)?;
+        if !bulk {
+            // Level 1 over a 128 KiB window: a compression context of well under 1 MiB, where
+            // the level-3 one takes ~4 MiB.
+            let mut encoder = zstd::stream::write::Encoder::new(self.writer, 1)?;
+            encoder.set_parameter(zstd::stream::raw::CParameter::WindowLog(17))?;
+            return Ok(Wire {
+                reader: Box::new(BufReader::with_capacity(BUF, decoder)),
+                writer: Box::new(encoder),
+            });
+        }
         let mut encoder = zstd::stream::write::Encoder::new(self.writer, level)?;
         // Use the other cores for compression when they are there.
         let threads = std::thread::available_parallelism().map_or(1, |n| n.get()) as u32;

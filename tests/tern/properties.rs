@@ -122,7 +122,7 @@ proptest! {
         next.sort();
         let delta = Delta::between(&base, &next, &Default::default()).unwrap();
         prop_assert_eq!(Delta::decode(&delta.encode()).unwrap(), delta.clone());
-        prop_assert_eq!(delta.apply(&base, |_| None).unwrap(), next);
+        prop_assert_eq!(delta.apply(base, |_| None).unwrap(), next);
     }
 
     #[test]
