@@ -137,12 +137,6 @@ fn digest_with(mut reader: impl Read, buf: &mut [u8]) -> io::Result<FileDigest> 
         if filled == 0 {
             break;
         }
-        // The whole file fits and is at most one chunk long: its one hash is all there is.
-        if eof && chunks.is_empty() && filled <= MIN_CHUNK {
-            whole.update(&buf[..filled]);
-            size = filled as u64;
-            break;
-        }
         // Cut points first (cheap); the last cut in a full buffer may only be where the buffer
         // ended, so that part is carried over to the next read.
         let mut cuts = Vec::new();
@@ -154,7 +148,8 @@ fn digest_with(mut reader: impl Read, buf: &mut [u8]) -> io::Result<FileDigest> 
         }
         let consumed = cuts.last().map_or(0, |&(o, l)| o + l);
         let data = &buf[..consumed];
-        // The whole file is one chunk: the chunk's hash is the file's, computed once.
+        // The whole file is one chunk (every file up to MIN_CHUNK is): the chunk's hash is the
+        // file's, computed once.
         if eof && size == 0 && cuts.len() == 1 {
             whole.update(data);
             size = consumed as u64;

@@ -97,7 +97,8 @@ impl WholeHasher {
 }
 
 /// SHA-256 on its own thread, fed blocks through a bounded channel; the blocks come back to be
-/// refilled, so a file of any size costs a few blocks of memory.
+/// refilled, so a file of any size costs a few blocks of memory. Dropped unfinished (a file
+/// abandoned mid-way), it closes the channel, which ends the worker without waiting for it.
 pub struct BackgroundHasher {
     pending: Vec<u8>,
     blocks: Option<mpsc::SyncSender<Vec<u8>>>,
@@ -133,7 +134,8 @@ impl BackgroundHasher {
     }
 
     fn hand_over(&mut self) {
-        let mut next = self.recycled.try_recv().unwrap_or_default();
+        let mut next =
+            self.recycled.try_recv().unwrap_or_else(|_| Vec::with_capacity(BACKGROUND_BLOCK));
         next.clear();
         let full = std::mem::replace(&mut self.pending, next);
         if let Some(tx) = &self.blocks
@@ -154,13 +156,6 @@ impl BackgroundHasher {
             Some(Ok(hash)) if complete => hash,
             _ => ContentHash([0xff; 32]),
         }
-    }
-}
-
-impl Drop for BackgroundHasher {
-    fn drop(&mut self) {
-        // Closing the channel ends the worker; a file abandoned mid-way is not waited for.
-        self.blocks = None;
     }
 }
 

@@ -66,6 +66,11 @@ pub enum Piece {
 }
 
 impl Piece {
+    /// The chunk `c` of the source file, sent.
+    pub fn send(c: ChunkAt) -> Piece {
+        Piece::Send { offset: c.offset, len: u64::from(c.len), hash: c.hash }
+    }
+
     pub fn len(&self) -> u64 {
         match self {
             Piece::Reuse { len, .. } | Piece::Send { len, .. } => *len,
@@ -93,13 +98,7 @@ impl Recipe {
     /// The pieces of a file with this digest, in file order.
     pub fn pieces<'a>(&'a self, digest: &FileDigest) -> Cow<'a, [Piece]> {
         match self {
-            Recipe::SendAll => Cow::Owned(
-                digest
-                    .chunks()
-                    .into_iter()
-                    .map(|c| Piece::Send { offset: c.offset, len: u64::from(c.len), hash: c.hash })
-                    .collect(),
-            ),
+            Recipe::SendAll => Cow::Owned(digest.chunks().into_iter().map(Piece::send).collect()),
             Recipe::Copy(from) => Cow::Owned(vec![Piece::Reuse {
                 from: from.clone(),
                 offset: 0,
@@ -368,35 +367,32 @@ pub fn plan(source: &Manifest, dest: &Manifest, protected: &[RelPath], opts: &Pl
             }
         }
     }
-    let plan = Plan {
+    let mut plan = Plan {
         changes,
         new_manifest: Manifest { generation: dest.generation + 1, entries: new_entries },
         stats,
     };
-    with_renames_and_stats(plan)
+    mark_renames(&mut plan);
+    plan.stats = counted(&plan);
+    plan
 }
 
-/// Mark the copies whose origin the plan removes as renames (as far as a reader is concerned),
-/// and count what the plan does.
-fn with_renames_and_stats(mut plan: Plan) -> Plan {
-    let removed: HashSet<&RelPath> = plan
+/// A copy whose origin this plan removes is a rename, as far as a reader is concerned.
+fn mark_renames(plan: &mut Plan) {
+    let removed: HashSet<RelPath> = plan
         .iter()
         .filter(|c| matches!(c.action, Action::Delete | Action::Replace))
-        .map(|c| c.path)
+        .map(|c| c.path.clone())
         .collect();
-    let renamed: Vec<bool> = plan
-        .iter()
-        .map(|c| {
-            c.recipe
-                .and_then(Recipe::whole_copy_of)
-                .is_some_and(|from| from.self_and_ancestors().any(|p| removed.contains(&p)))
-        })
-        .collect();
-    drop(removed);
-    for (c, renamed) in plan.changes.iter_mut().zip(renamed) {
-        c.renamed = renamed;
+    for c in &mut plan.changes {
+        if let Some(from) = c.recipe.as_ref().and_then(Recipe::whole_copy_of) {
+            c.renamed = from.self_and_ancestors().any(|p| removed.contains(&p));
+        }
     }
+}
 
+/// `plan.stats` with what the plan's changes do added up.
+fn counted(plan: &Plan) -> PlanStats {
     let mut stats = plan.stats.clone();
     for c in plan.iter() {
         match c.action {
@@ -413,8 +409,7 @@ fn with_renames_and_stats(mut plan: Plan) -> Plan {
         stats.bytes_to_send += c.bytes_to_send();
         stats.bytes_reused += c.bytes_reused();
     }
-    plan.stats = stats;
-    plan
+    stats
 }
 
 /// For two entries of the same kind, what (if anything) must change.
@@ -460,6 +455,14 @@ impl<'a> ChunkIndex<'a> {
         }
         ChunkIndex { chunks, files }
     }
+
+    /// A destination file and offset holding chunk `c` (same hash, same length).
+    fn holder(&self, c: &ChunkAt) -> Option<(&'a RelPath, u64)> {
+        match self.chunks.get(&c.hash) {
+            Some(&(from, offset, len)) if len == c.len => Some((from, offset)),
+            _ => None,
+        }
+    }
 }
 
 /// How to build the content of `entry` (if it is a file) from the destination's chunks.
@@ -471,17 +474,14 @@ fn file_recipe(entry: &Entry, index: &ChunkIndex<'_>) -> Option<Recipe> {
         return Some(Recipe::Copy((*from).clone()));
     }
     let chunks = d.chunks();
-    if !chunks.iter().any(|c| index.chunks.get(&c.hash).is_some_and(|(_, _, len)| *len == c.len)) {
+    if !chunks.iter().any(|c| index.holder(c).is_some()) {
         return Some(Recipe::SendAll);
     }
-    let pieces = chunks.into_iter().map(|c| match index.chunks.get(&c.hash) {
-        Some((from, off, len)) if *len == c.len => Piece::Reuse {
-            from: (*from).clone(),
-            offset: *off,
-            len: u64::from(c.len),
-            hash: c.hash,
-        },
-        _ => Piece::Send { offset: c.offset, len: u64::from(c.len), hash: c.hash },
+    let pieces = chunks.into_iter().map(|c| match index.holder(&c) {
+        Some((from, offset)) => {
+            Piece::Reuse { from: from.clone(), offset, len: u64::from(c.len), hash: c.hash }
+        }
+        None => Piece::send(c),
     });
     Some(Recipe::Pieces(pieces.collect()))
 }

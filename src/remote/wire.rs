@@ -23,33 +23,33 @@ impl<'a> Wire<'a> {
 
     /// From now on, compress what is written at `level` and decompress what is read (level 0:
     /// stay plain). Bytes already buffered from the peer are kept. `bulk` is for the side that
-    /// sends file contents (the client): its compression runs on every core. The agent's replies
-    /// are small or already compressed (manifests), and zstd's worker threads would cost it
-    /// several MiB of buffers for nothing.
+    /// sends file contents (the client): it compresses at `level` on every core. The other side
+    /// (the agent) compresses at level 1 whatever `level` is: its replies are small or already
+    /// compressed (manifests), and a level-3 context with worker threads would cost it several
+    /// MiB of buffers for nothing.
     pub fn compressed(self, level: i32, bulk: bool) -> io::Result<Self> {
         if level == 0 {
             return Ok(self);
         }
         let decoder = zstd::stream::read::Decoder::with_buffer(self.reader)?;
-        if !bulk {
+        let encoder = if bulk {
+            let mut encoder = zstd::stream::write::Encoder::new(self.writer, level)?;
+            // Use the other cores for compression when they are there.
+            let threads = std::thread::available_parallelism().map_or(1, |n| n.get()) as u32;
+            if threads > 1 {
+                let _ = encoder.multithread(threads);
+                // zstd's default job (4 windows, 8 MiB at level 3) costs ~40 MiB of buffers per
+                // connection; 1 MiB jobs keep the workers busy at a fraction of that.
+                let _ = encoder.set_parameter(zstd::stream::raw::CParameter::JobSize(1 << 20));
+            }
+            encoder
+        } else {
             // Level 1 over a 128 KiB window: a compression context of well under 1 MiB, where
             // the level-3 one takes ~4 MiB.
             let mut encoder = zstd::stream::write::Encoder::new(self.writer, 1)?;
             encoder.set_parameter(zstd::stream::raw::CParameter::WindowLog(17))?;
-            return Ok(Wire {
-                reader: Box::new(BufReader::with_capacity(BUF, decoder)),
-                writer: Box::new(encoder),
-            });
-        }
-        let mut encoder = zstd::stream::write::Encoder::new(self.writer, level)?;
-        // Use the other cores for compression when they are there.
-        let threads = std::thread::available_parallelism().map_or(1, |n| n.get()) as u32;
-        if threads > 1 {
-            let _ = encoder.multithread(threads);
-            // zstd's default job (4 windows, 8 MiB at level 3) costs ~40 MiB of buffers per
-            // connection; 1 MiB jobs keep the workers busy at a fraction of that.
-            let _ = encoder.set_parameter(zstd::stream::raw::CParameter::JobSize(1 << 20));
-        }
+            encoder
+        };
         Ok(Wire {
             reader: Box::new(BufReader::with_capacity(BUF, decoder)),
             writer: Box::new(encoder),

@@ -137,7 +137,8 @@ impl LocalDir {
         }
     }
 
-    /// Write `data` to the staged file; `chunk` is its hash when `data` is one whole chunk.
+    /// Write `data` to the staged file. `chunk` is its hash when `data` is one whole chunk: it goes
+    /// on the file's chunk list, and a file that is that one chunk is not hashed a second time.
     fn write_current(
         &mut self,
         data: &[u8],
@@ -159,17 +160,11 @@ impl LocalDir {
             }
             _ => s.hasher.update(data),
         }
+        if let (Some(hash), Some(list)) = (chunk, &mut s.chunks) {
+            list.push(ChunkRef { len: data.len() as u32, hash });
+        }
         s.written += data.len() as u64;
         Ok(())
-    }
-
-    /// Record that the last bytes written were one chunk with this length and hash.
-    fn note_chunk(&mut self, len: usize, hash: ContentHash) {
-        if let Some(s) = &mut self.current
-            && let Some(list) = &mut s.chunks
-        {
-            list.push(ChunkRef { len: len as u32, hash });
-        }
     }
 
     /// Store `m` as the destination's manifest, after making every change it describes durable.
@@ -294,10 +289,7 @@ impl Transport for LocalDir {
     }
 
     fn stage_chunk(&mut self, data: &[u8]) -> Result<(), TransportError> {
-        let hash = ContentHash::of(data);
-        self.write_current(data, Some(hash))?;
-        self.note_chunk(data.len(), hash);
-        Ok(())
+        self.write_current(data, Some(ContentHash::of(data)))
     }
 
     fn stage_reuse(&mut self, from: &RelPath, offset: u64, len: u64) -> Result<(), TransportError> {
@@ -346,7 +338,6 @@ impl Transport for LocalDir {
                 return Ok(());
             }
             self.write_current(&buf, Some(c.hash))?;
-            self.note_chunk(buf.len(), c.hash);
         }
         Ok(())
     }
