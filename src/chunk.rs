@@ -3,10 +3,12 @@
 //! A file's content is cut where the content says so, not at fixed offsets, so an insertion near the
 //! start of a file moves only the chunks it touches; every later chunk keeps its hash and can be
 //! reused at the destination. This module knows nothing about paths or the network: it turns
-//! `impl Read` into a [`FileDigest`] (whole-file SHA-256 plus the chunk list).
+//! `impl Read` into a [`FileDigest`] (the chunk list, and the file's hash computed from it; see
+//! [`crate::hash`]).
 
-use crate::hash::{ContentHash, Hasher};
+use crate::hash::ContentHash;
 use fastcdc::v2020::FastCDC;
+use rayon::prelude::*;
 use std::io::{self, Read};
 
 /// Smallest chunk, except for the last one of a file.
@@ -18,7 +20,7 @@ pub const MAX_CHUNK: usize = 64 * 1024;
 
 /// Read buffer: large enough that the per-buffer carry-over (at most one chunk) is cheap.
 const BUF_SIZE: usize = 1024 * 1024;
-/// Buffers at least this full hash the whole file on a second thread.
+/// Buffers at least this full hash their chunks on all cores.
 const PARALLEL_FROM: usize = 512 * 1024;
 
 /// One content-defined chunk of a file. Its offset is the sum of the lengths before it.
@@ -31,7 +33,8 @@ pub struct ChunkRef {
 /// What tern knows about a file's content.
 ///
 /// A file of zero or one chunk stores no chunk list: its single chunk is the whole file, with the
-/// file's hash. That keeps manifests of many small files compact.
+/// file's hash. That keeps manifests of many small files compact. The hash of a file of more
+/// chunks is the hash of its chunk list ([`ContentHash::of_file`]), which `new` checks.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FileDigest {
     pub size: u64,
@@ -48,8 +51,9 @@ pub struct ChunkAt {
 }
 
 impl FileDigest {
-    /// Build a digest from its parts; a one-element chunk list is stored as none. Fails when the
-    /// chunk lengths do not add up to `size` or a single chunk's hash is not the file's.
+    /// Build a digest from its parts, as a manifest stores them; a one-element chunk list is
+    /// stored as none. Fails when the chunk lengths do not add up to `size`, or the hash is not
+    /// the one the chunks give.
     pub fn new(size: u64, hash: ContentHash, mut chunks: Vec<ChunkRef>) -> Result<Self, String> {
         if chunks.len() == 1 {
             if chunks[0].hash != hash || u64::from(chunks[0].len) != size {
@@ -65,15 +69,28 @@ impl FileDigest {
             if chunks.iter().any(|c| c.len == 0) {
                 return Err("a chunk has length zero".into());
             }
+            if ContentHash::of_file(chunks.iter().map(|c| &c.hash)) != hash {
+                return Err("the file hash is not the hash of its chunk list".into());
+            }
         } else if size > MAX_CHUNK as u64 {
             return Err(format!("a file of {size} bytes needs a chunk list"));
         }
         Ok(FileDigest { size, hash, chunks })
     }
 
+    /// The digest of a file made of `chunks`, in order: its size and hash follow from them.
+    pub fn of_chunks(mut chunks: Vec<ChunkRef>) -> Self {
+        let size = chunks.iter().map(|c| u64::from(c.len)).sum();
+        let hash = ContentHash::of_file(chunks.iter().map(|c| &c.hash));
+        if chunks.len() == 1 {
+            chunks.clear();
+        }
+        FileDigest { size, hash, chunks }
+    }
+
     /// The digest of an empty file.
     pub fn empty() -> Self {
-        FileDigest { size: 0, hash: ContentHash::empty(), chunks: Vec::new() }
+        Self::of_chunks(Vec::new())
     }
 
     /// The stored chunk list (empty for files of zero or one chunk).
@@ -101,6 +118,45 @@ impl FileDigest {
     }
 }
 
+/// Consecutive runs of `chunks` of at most `limit` bytes each (a longer chunk is a run of its
+/// own), in order.
+pub fn runs_of(chunks: &[ChunkRef], limit: u64) -> impl Iterator<Item = &[ChunkRef]> {
+    let mut rest = chunks;
+    std::iter::from_fn(move || {
+        let mut bytes = 0;
+        let n = rest
+            .iter()
+            .position(|c| {
+                bytes += u64::from(c.len);
+                bytes > limit
+            })
+            .unwrap_or(rest.len())
+            .max(1)
+            .min(rest.len());
+        let (run, tail) = rest.split_at(n);
+        rest = tail;
+        (!run.is_empty()).then_some(run)
+    })
+}
+
+/// Whether `data` is exactly `chunks`, one after the other, each with its hash; the chunks of a
+/// large buffer are hashed on all cores.
+pub fn intact(data: &[u8], chunks: &[ChunkRef]) -> bool {
+    let mut at = Vec::with_capacity(chunks.len());
+    let mut offset = 0usize;
+    for c in chunks {
+        at.push((offset, c));
+        offset += c.len as usize;
+    }
+    if offset != data.len() {
+        return false;
+    }
+    let ok = |&(o, c): &(usize, &ChunkRef)| {
+        ContentHash::of_chunk(&data[o..o + c.len as usize]) == c.hash
+    };
+    if data.len() >= PARALLEL_FROM { at.par_iter().all(ok) } else { at.iter().all(ok) }
+}
+
 thread_local! {
     /// One read buffer per thread, reused: a fresh 1 MiB buffer per file made zeroing it the
     /// largest cost of scanning many small files.
@@ -119,9 +175,7 @@ pub fn digest_reader(reader: impl Read) -> io::Result<FileDigest> {
 }
 
 fn digest_with(mut reader: impl Read, buf: &mut [u8]) -> io::Result<FileDigest> {
-    let mut whole = Hasher::new();
     let mut chunks = Vec::new();
-    let mut size: u64 = 0;
     // bytes [0, filled) hold data not yet cut into chunks
     let mut filled = 0;
     let mut eof = false;
@@ -148,39 +202,20 @@ fn digest_with(mut reader: impl Read, buf: &mut [u8]) -> io::Result<FileDigest> 
         }
         let consumed = cuts.last().map_or(0, |&(o, l)| o + l);
         let data = &buf[..consumed];
-        // The whole file is one chunk (every file up to MIN_CHUNK is): the chunk's hash is the
-        // file's, computed once.
-        if eof && size == 0 && cuts.len() == 1 {
-            whole.update(data);
-            size = consumed as u64;
-            break;
-        }
-        let hash_chunks = |out: &mut Vec<ChunkRef>| {
-            for &(o, l) in &cuts {
-                out.push(ChunkRef { len: l as u32, hash: ContentHash::of(&data[o..o + l]) });
-            }
+        let hash = |&(o, l): &(usize, usize)| ChunkRef {
+            len: l as u32,
+            hash: ContentHash::of_chunk(&data[o..o + l]),
         };
         if consumed >= PARALLEL_FROM {
-            // A large file: the whole-file hash on a second core, beside the chunk hashes.
-            std::thread::scope(|s| {
-                let whole = &mut whole;
-                let t = s.spawn(move || whole.update(data));
-                hash_chunks(&mut chunks);
-                let _ = t.join();
-            });
+            // A large file: its chunks are hashed on every core, in order.
+            chunks.par_extend(cuts.par_iter().map(hash));
         } else {
-            whole.update(data);
-            hash_chunks(&mut chunks);
+            chunks.extend(cuts.iter().map(hash));
         }
-        size += consumed as u64;
         buf.copy_within(consumed..filled, 0);
         filled -= consumed;
     }
-    let hash = whole.finish();
-    if chunks.len() <= 1 {
-        chunks.clear();
-    }
-    Ok(FileDigest { size, hash, chunks })
+    Ok(FileDigest::of_chunks(chunks))
 }
 
 #[cfg(test)]
@@ -204,7 +239,7 @@ pub(crate) mod tests {
     fn small_files_have_one_implicit_chunk() {
         let d = digest_reader(&b"hello"[..]).unwrap();
         assert_eq!(d.size, 5);
-        assert_eq!(d.hash, ContentHash::of(b"hello"));
+        assert_eq!(d.hash, ContentHash::of_chunk(b"hello"));
         assert!(d.stored_chunks().is_empty());
         assert_eq!(d.chunks(), vec![ChunkAt { offset: 0, len: 5, hash: d.hash }]);
         assert_eq!(digest_reader(&b""[..]).unwrap(), FileDigest::empty());
@@ -212,7 +247,7 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn files_of_one_or_a_few_chunks_match_fastcdc_and_sha256() {
+    fn files_of_one_or_a_few_chunks_match_fastcdc_and_the_hash_tree() {
         // Around the sizes where a file stops being a single chunk.
         let mut counts = Vec::new();
         for len in [MIN_CHUNK + 1, 9_000, 20_000, 40_000, MAX_CHUNK, MAX_CHUNK + 1, 150_000] {
@@ -222,10 +257,14 @@ pub(crate) mod tests {
                 .map(|c| ChunkAt {
                     offset: c.offset as u64,
                     len: c.length as u32,
-                    hash: ContentHash::of(&data[c.offset..c.offset + c.length]),
+                    hash: ContentHash::of_chunk(&data[c.offset..c.offset + c.length]),
                 })
                 .collect();
-            assert_eq!(d.hash, ContentHash::of(&data), "{len} bytes");
+            let file_hash = match cuts.len() {
+                1 => ContentHash::of_chunk(&data),
+                _ => ContentHash::of_file(cuts.iter().map(|c| &c.hash)),
+            };
+            assert_eq!(d.hash, file_hash, "{len} bytes");
             assert_eq!(d.chunks(), cuts, "{len} bytes");
             assert_eq!(d.stored_chunks().is_empty(), cuts.len() == 1, "{len} bytes");
             counts.push(cuts.len());
@@ -238,14 +277,14 @@ pub(crate) mod tests {
         let data = noise(7, 3 * BUF_SIZE + 12345);
         let d = digest_reader(&data[..]).unwrap();
         assert_eq!(d.size, data.len() as u64);
-        assert_eq!(d.hash, ContentHash::of(&data));
         let chunks = d.chunks();
+        assert_eq!(d.hash, ContentHash::of_file(chunks.iter().map(|c| &c.hash)));
         assert!(chunks.len() > 10);
         let mut expect_off = 0;
         for (i, c) in chunks.iter().enumerate() {
             assert_eq!(c.offset, expect_off);
             let bytes = &data[c.offset as usize..c.offset as usize + c.len as usize];
-            assert_eq!(c.hash, ContentHash::of(bytes));
+            assert_eq!(c.hash, ContentHash::of_chunk(bytes));
             assert!(c.len as usize <= MAX_CHUNK);
             if i + 1 < chunks.len() {
                 assert!(c.len as usize >= MIN_CHUNK);
@@ -284,12 +323,39 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn runs_and_intact_ranges() {
+        let data = noise(9, 1_500_000); // past PARALLEL_FROM: hashed on all cores
+        let d = digest_reader(&data[..]).unwrap();
+        let list: Vec<ChunkRef> = d.stored_chunks().to_vec();
+        assert!(list.len() > 4);
+        for limit in [0, 1, 40_000, 100_000, 1 << 30] {
+            let runs: Vec<&[ChunkRef]> = runs_of(&list, limit).collect();
+            assert_eq!(runs.concat(), list, "limit {limit}");
+            for r in &runs {
+                let bytes: u64 = r.iter().map(|c| u64::from(c.len)).sum();
+                assert!(r.len() == 1 || bytes <= limit, "limit {limit}: run of {bytes}");
+            }
+        }
+        assert_eq!(runs_of(&[], 10).count(), 0);
+        assert!(intact(&data, &list));
+        let mut bad = data.clone();
+        bad[250_000] ^= 1;
+        assert!(!intact(&bad, &list));
+        assert!(!intact(&data[1..], &list), "a shorter buffer");
+        assert!(intact(&data[..list[0].len as usize], &list[..1]));
+    }
+
+    #[test]
     fn digest_new_validates() {
-        let h = ContentHash::of(b"x");
+        let h = ContentHash::of_chunk(b"x");
         assert!(FileDigest::new(1, h, vec![ChunkRef { len: 1, hash: h }]).is_ok());
         assert!(FileDigest::new(2, h, vec![ChunkRef { len: 1, hash: h }]).is_err());
         let two = vec![ChunkRef { len: 1, hash: h }, ChunkRef { len: 1, hash: h }];
-        assert!(FileDigest::new(3, h, two).is_err());
+        let list_hash = ContentHash::of_file(&[h, h]);
+        assert!(FileDigest::new(3, list_hash, two.clone()).is_err());
+        assert!(FileDigest::new(2, h, two.clone()).is_err(), "a hash that is not the list's");
+        let ok = FileDigest::new(2, list_hash, two.clone()).unwrap();
+        assert_eq!(ok, FileDigest::of_chunks(two));
         assert!(FileDigest::new(1 << 20, h, vec![]).is_err());
     }
 }

@@ -1,11 +1,22 @@
-//! `ContentHash`: the SHA-256 of a file's content or of one chunk.
+//! `ContentHash`: SHA-256 digests of chunks, of files and of other bytes.
 //!
 //! A newtype so that a digest can never be confused with other 32-byte values, and so that every
 //! place that hashes data goes through one function.
+//!
+//! Files are hashed as a two-level tree, with the domain separation of RFC 6962: a chunk's hash
+//! is SHA-256 over a `0` byte and the chunk's bytes; a file of two chunks or more is identified by
+//! SHA-256 over a `1` byte and its chunk hashes in order, and a file of one chunk (or none) by
+//! its chunk's hash. Each side of a transfer then reads a file's bytes through SHA-256 once, for
+//! the chunk hashes, where a separate whole-file hash would be a second pass; and the prefixes
+//! keep a chunk's hash from ever equalling a list's, whatever a file contains.
 
 use sha2::{Digest, Sha256};
 use std::fmt;
-use std::sync::mpsc;
+
+/// Prefix of a chunk's bytes.
+const LEAF: u8 = 0;
+/// Prefix of a list of chunk hashes.
+const NODE: u8 = 1;
 
 /// A SHA-256 digest of some bytes.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -17,9 +28,31 @@ impl ContentHash {
         ContentHash(Sha256::digest(data).into())
     }
 
-    /// The hash of the empty input.
-    pub fn empty() -> Self {
-        Self::of(&[])
+    /// The hash of one chunk of a file (SHA-256 over a `0` byte and the chunk).
+    pub fn of_chunk(data: &[u8]) -> Self {
+        ContentHash(Sha256::new().chain_update([LEAF]).chain_update(data).finalize().into())
+    }
+
+    /// The hash of a file made of the chunks hashed `chunks`, in order: the chunk's own hash for
+    /// a file of one chunk, the empty chunk's for an empty file, else SHA-256 over a `1` byte and
+    /// the chunk hashes.
+    pub fn of_file<'a, I>(chunks: I) -> Self
+    where
+        I: IntoIterator<Item = &'a ContentHash>,
+        I::IntoIter: ExactSizeIterator,
+    {
+        let mut chunks = chunks.into_iter();
+        match chunks.len() {
+            0 => Self::of_chunk(&[]),
+            1 => chunks.next().copied().unwrap_or_else(|| Self::of_chunk(&[])),
+            _ => {
+                let mut h = Sha256::new().chain_update([NODE]);
+                for c in chunks {
+                    h.update(c.0);
+                }
+                ContentHash(h.finalize().into())
+            }
+        }
     }
 
     /// Lower-case hex, 64 characters.
@@ -40,159 +73,34 @@ impl fmt::Debug for ContentHash {
     }
 }
 
-/// An incremental hasher producing a [`ContentHash`].
-#[derive(Default, Clone)]
-pub struct Hasher(Sha256);
-
-impl Hasher {
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    pub fn update(&mut self, data: &[u8]) {
-        self.0.update(data);
-    }
-
-    pub fn finish(self) -> ContentHash {
-        ContentHash(self.0.finalize().into())
-    }
-}
-
-/// Files at least this large are hashed on a second thread as they are staged.
-const BACKGROUND_FROM: u64 = 1 << 20;
-/// Bytes handed to the background thread at a time.
-const BACKGROUND_BLOCK: usize = 1 << 20;
-
-/// A whole-file hash fed as the bytes arrive. For a large file it runs on a second thread, so the
-/// thread writing the file is free for the per-chunk hashes and the I/O (on the agent, that
-/// halves the hashing time of a large file on a machine with two cores).
-pub enum WholeHasher {
-    Inline(Hasher),
-    Background(BackgroundHasher),
-}
-
-impl WholeHasher {
-    /// A hasher suited to a file of `size` bytes.
-    pub fn for_size(size: u64) -> Self {
-        if size >= BACKGROUND_FROM {
-            WholeHasher::Background(BackgroundHasher::new())
-        } else {
-            WholeHasher::Inline(Hasher::new())
-        }
-    }
-
-    pub fn update(&mut self, data: &[u8]) {
-        match self {
-            WholeHasher::Inline(h) => h.update(data),
-            WholeHasher::Background(h) => h.update(data),
-        }
-    }
-
-    pub fn finish(self) -> ContentHash {
-        match self {
-            WholeHasher::Inline(h) => h.finish(),
-            WholeHasher::Background(h) => h.finish(),
-        }
-    }
-}
-
-/// SHA-256 on its own thread, fed blocks through a bounded channel; the blocks come back to be
-/// refilled, so a file of any size costs a few blocks of memory. Dropped unfinished (a file
-/// abandoned mid-way), it closes the channel, which ends the worker without waiting for it.
-pub struct BackgroundHasher {
-    pending: Vec<u8>,
-    blocks: Option<mpsc::SyncSender<Vec<u8>>>,
-    recycled: mpsc::Receiver<Vec<u8>>,
-    worker: Option<std::thread::JoinHandle<ContentHash>>,
-}
-
-impl BackgroundHasher {
-    fn new() -> Self {
-        let (blocks, todo) = mpsc::sync_channel::<Vec<u8>>(2);
-        let (done, recycled) = mpsc::channel();
-        let worker = std::thread::spawn(move || {
-            let mut h = Hasher::new();
-            for block in todo {
-                h.update(&block);
-                let _ = done.send(block);
-            }
-            h.finish()
-        });
-        BackgroundHasher {
-            pending: Vec::with_capacity(BACKGROUND_BLOCK),
-            blocks: Some(blocks),
-            recycled,
-            worker: Some(worker),
-        }
-    }
-
-    fn update(&mut self, data: &[u8]) {
-        self.pending.extend_from_slice(data);
-        if self.pending.len() >= BACKGROUND_BLOCK {
-            self.hand_over();
-        }
-    }
-
-    fn hand_over(&mut self) {
-        let mut next =
-            self.recycled.try_recv().unwrap_or_else(|_| Vec::with_capacity(BACKGROUND_BLOCK));
-        next.clear();
-        let full = std::mem::replace(&mut self.pending, next);
-        if let Some(tx) = &self.blocks
-            && tx.send(full).is_err()
-        {
-            // The worker is gone (it cannot fail on its own): finish() reports a hash no file
-            // has, so the file is rejected as a mismatch rather than accepted unchecked.
-            self.blocks = None;
-        }
-    }
-
-    fn finish(mut self) -> ContentHash {
-        if !self.pending.is_empty() {
-            self.hand_over();
-        }
-        let complete = self.blocks.take().is_some();
-        match self.worker.take().map(std::thread::JoinHandle::join) {
-            Some(Ok(hash)) if complete => hash,
-            _ => ContentHash([0xff; 32]),
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn known_vectors() {
-        assert_eq!(
-            ContentHash::empty().to_hex(),
-            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
-        );
-        let mut h = Hasher::new();
-        h.update(b"ab");
-        h.update(b"c");
-        assert_eq!(h.finish(), ContentHash::of(b"abc"));
         assert!(ContentHash::of(b"abc").to_hex().starts_with("ba7816bf"));
+        // SHA-256 of the single byte 0x00 and of 0x00 "abc".
+        assert_eq!(
+            ContentHash::of_chunk(b"").to_hex(),
+            "6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d"
+        );
+        assert_eq!(ContentHash::of_chunk(b"abc"), ContentHash::of(b"\0abc"));
     }
 
     #[test]
-    fn whole_hashers_agree_inline_and_in_the_background() {
-        let data: Vec<u8> = (0..3_500_000u32).map(|i| (i * 7 + i / 5000) as u8).collect();
-        for size in [0, 10, BACKGROUND_FROM] {
-            let mut h = WholeHasher::for_size(size);
-            assert_eq!(matches!(h, WholeHasher::Background(_)), size >= BACKGROUND_FROM);
-            // Uneven pieces, as frames and reused ranges arrive.
-            for piece in data.chunks(65_521) {
-                h.update(piece);
-            }
-            assert_eq!(h.finish(), ContentHash::of(&data), "size class {size}");
-        }
-        let empty = WholeHasher::for_size(BACKGROUND_FROM);
-        assert_eq!(empty.finish(), ContentHash::empty());
-        // Dropped unfinished: the worker ends with the channel.
-        let mut abandoned = WholeHasher::for_size(BACKGROUND_FROM);
-        abandoned.update(&data);
-        drop(abandoned);
+    fn a_file_hash_is_its_chunk_or_a_prefixed_list() {
+        let (a, b) = (ContentHash::of_chunk(b"a"), ContentHash::of_chunk(b"b"));
+        assert_eq!(ContentHash::of_file(&[]), ContentHash::of_chunk(b""));
+        assert_eq!(ContentHash::of_file(&[a]), a);
+        let mut list = vec![1u8];
+        list.extend_from_slice(&a.0);
+        list.extend_from_slice(&b.0);
+        assert_eq!(ContentHash::of_file(&[a, b]), ContentHash::of(&list));
+        assert_ne!(ContentHash::of_file(&[a, b]), ContentHash::of_file(&[b, a]));
+        // A one-chunk file whose bytes spell out a list does not take that list's hash: the
+        // leaf prefix differs from the node prefix.
+        assert_ne!(ContentHash::of_chunk(&list[1..]), ContentHash::of_file(&[a, b]));
+        assert_ne!(ContentHash::of_chunk(&list), ContentHash::of_file(&[a, b]));
     }
 }

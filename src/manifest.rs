@@ -6,17 +6,20 @@
 //!
 //! ```text
 //! magic  "TERNMANI"            8 bytes
-//! version u16 little-endian    currently 1
+//! version u16 little-endian    currently 2 (1 hashed files whole, not as a chunk list)
 //! body   one zstd frame        decompressed size bounded by MAX_BODY
 //!   generation varint, entry count varint, then per entry:
 //!   path bytes, kind u8 (0 file, 1 dir, 2 symlink), mode varint, mtime secs zigzag, nanos varint,
 //!   uid varint, gid varint,
-//!   file:    size varint, sha256 [32], chunk count varint, per chunk: len varint, sha256 [32]
+//!   file:    size varint, hash [32], chunk count varint, per chunk: len varint, hash [32]
+//!            (a chunk's hash and the file's are those of crate::hash; a file of one chunk lists
+//!            none, and the hash of a file of more is the hash of its list)
 //!   symlink: target bytes
 //! ```
 //!
 //! The decoder validates everything a hostile or corrupt file could get wrong: lengths, order
-//! (strictly increasing, so no duplicates), parents that are directories, chunk lengths that add up.
+//! (strictly increasing, so no duplicates), parents that are directories, chunk lengths that add up
+//! and file hashes that are the hashes of their chunk lists.
 
 use crate::chunk::{ChunkRef, FileDigest, MAX_CHUNK};
 use crate::codec::{DecodeError, Reader, Writer};
@@ -27,7 +30,7 @@ use std::path::Path;
 
 const MAGIC: &[u8; 8] = b"TERNMANI";
 /// The format version this build writes and reads.
-pub const FORMAT_VERSION: u16 = 1;
+pub const FORMAT_VERSION: u16 = 2;
 /// Largest decompressed manifest body accepted (about 10 million small entries).
 const MAX_BODY: u64 = 2 << 30;
 /// Most chunks one file may list (1 TiB at the minimum chunk size).
@@ -264,10 +267,19 @@ pub(crate) fn open_container(
         return Err(DecodeError::invalid(what, "not a tern file (bad magic)"));
     }
     let v = u16::from_le_bytes([data[8], data[9]]);
-    if v != version {
+    if v > version {
         return Err(DecodeError::invalid(
             what,
             format!("format version {v}, this tern reads version {version}; upgrade tern"),
+        ));
+    }
+    if v < version {
+        return Err(DecodeError::invalid(
+            what,
+            format!(
+                "format version {v} was written by an older tern (this one reads version \
+                 {version}); move the file aside and let tern write it again"
+            ),
         ));
     }
     let decoder = zstd::stream::read::Decoder::new(&data[10..])
@@ -444,6 +456,9 @@ pub(crate) mod tests {
         let mut bytes = Manifest::default().encode();
         bytes[8] = 9;
         let err = Manifest::decode(&bytes).unwrap_err().to_string();
-        assert!(err.contains("version 9"), "{err}");
+        assert!(err.contains("version 9") && err.contains("upgrade tern"), "{err}");
+        bytes[8] = 1;
+        let err = Manifest::decode(&bytes).unwrap_err().to_string();
+        assert!(err.contains("version 1 was written by an older tern"), "{err}");
     }
 }

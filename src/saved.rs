@@ -20,7 +20,8 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 const MAGIC: &[u8; 8] = b"TERNPLAN";
-const VERSION: u16 = 1;
+/// 2: file hashes are hashes of chunk lists ([`crate::hash`]).
+const VERSION: u16 = 2;
 
 /// Everything needed to recompute and check a plan later.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -24,7 +24,8 @@ use std::time::{Duration, SystemTime};
 /// The destination state directory's name; never replicated from a source's top level.
 pub const STATE_DIR: &str = ".tern";
 const CACHE_MAGIC: &[u8; 8] = b"TERNCACH";
-const CACHE_VERSION: u16 = 2;
+/// 3: file hashes are hashes of chunk lists ([`crate::hash`]).
+const CACHE_VERSION: u16 = 3;
 /// A cache entry whose ctime is this close to the start of the scan that wrote it may have been
 /// modified again within the same clock tick, so it is not trusted.
 const RACY_MARGIN: Duration = Duration::from_millis(20);

@@ -123,10 +123,6 @@ pub fn serve(root: PathBuf, input: impl Read, output: impl Write) -> Result<(), 
                 stage(&mut failed, || dest.stage_begin(&h));
                 continue;
             }
-            Request::StageData(d) => {
-                stage(&mut failed, || dest.stage_data(&d));
-                continue;
-            }
             Request::StageReuse { from, offset, len } => {
                 stage(&mut failed, || dest.stage_reuse(&from, offset, len));
                 continue;

@@ -212,13 +212,6 @@ impl Transport for RemoteClient<'_> {
         self.send(&Request::StageChunk(data.to_vec()))
     }
 
-    fn stage_data(&mut self, data: &[u8]) -> Result<(), TransportError> {
-        for part in data.chunks(MAX_DATA) {
-            self.send(&Request::StageData(part.to_vec()))?;
-        }
-        Ok(())
-    }
-
     fn stage_reuse(&mut self, from: &RelPath, offset: u64, len: u64) -> Result<(), TransportError> {
         self.send(&Request::StageReuse { from: from.clone(), offset, len })
     }

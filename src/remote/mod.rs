@@ -23,8 +23,9 @@ use crate::path::{MAX_PATH_LEN, RelPath};
 use crate::transport::{CommitOp, CommitReport, StageHeader, StageOutcome};
 use std::io::{self, Read, Write};
 
-/// The protocol version this build speaks. Both ends must speak the same one.
-pub const PROTOCOL_VERSION: u32 = 1;
+/// The protocol version this build speaks. Both ends must speak the same one. Version 2 hashes
+/// files as a tree of chunk hashes (see [`crate::hash`]) and sends file data as chunks only.
+pub const PROTOCOL_VERSION: u32 = 2;
 /// Largest frame body either side accepts.
 pub const MAX_FRAME: usize = 16 << 20;
 /// Largest piece of bulk data (manifest parts, file data) in one frame.
@@ -45,7 +46,6 @@ pub enum Request {
     ReadManifest,
     Lock,
     StageBegin(StageHeader),
-    StageData(Vec<u8>),
     StageReuse {
         from: RelPath,
         offset: u64,
@@ -228,10 +228,6 @@ impl Request {
                 w.fixed(&h.hash.0);
                 encode_meta(&mut w, &h.meta);
             }
-            Request::StageData(d) => {
-                w.u8(5);
-                w.bytes(d);
-            }
             Request::StageReuse { from, offset, len } => {
                 w.u8(6);
                 w.bytes(from.as_bytes());
@@ -285,7 +281,7 @@ impl Request {
                 hash: ContentHash(r.fixed("hash")?),
                 meta: decode_meta(&mut r)?,
             }),
-            5 => Request::StageData(r.bytes("data", MAX_DATA)?.to_vec()),
+            // 5 was unchunked file data, in version 1.
             6 => Request::StageReuse {
                 from: rel_path(&mut r, "path")?,
                 offset: r.varint("offset")?,
@@ -468,7 +464,6 @@ mod tests {
             Request::ReadManifest,
             Request::Lock,
             Request::StageBegin(StageHeader { id: 9, size: 10, hash: h, meta }),
-            Request::StageData(vec![1, 2, 3]),
             Request::StageReuse { from: p("a/b"), offset: 5, len: 6 },
             Request::StageEnd,
             Request::FinishStaging,

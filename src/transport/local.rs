@@ -17,7 +17,7 @@
 
 use super::{Commit, CommitOp, CommitReport, StageHeader, StageOutcome, Transport, TransportError};
 use crate::chunk::{ChunkAt, ChunkRef, FileDigest};
-use crate::hash::{ContentHash, WholeHasher};
+use crate::hash::ContentHash;
 use crate::maintain::{AdminOp, AdminResult};
 use crate::manifest::{KindTag, Manifest, Meta, Mtime};
 use crate::path::RelPath;
@@ -31,20 +31,18 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
+/// Reused bytes read and verified at a time.
+const REUSE_BLOCK: u64 = 4 << 20;
+
 /// A file being staged.
 struct Staging {
     header: StageHeader,
     file: File,
     path: PathBuf,
     written: u64,
-    /// The whole file's SHA-256, computed as bytes are written.
-    hasher: WholeHasher,
-    /// Set when the file is one chunk: its hash is the whole file's, which is then not computed
-    /// a second time.
-    single: Option<ContentHash>,
-    /// The file's chunks so far, while every byte came as a whole chunk (reused and verified, or
-    /// sent as one); `None` once some bytes came otherwise, and the file is chunked at the end.
-    chunks: Option<Vec<ChunkRef>>,
+    /// The file's chunks so far, each reused and verified or sent as one, hashed as it came:
+    /// the file's hash is computed from them at the end, without reading the file again.
+    chunks: Vec<ChunkRef>,
     failed: Option<StageOutcome>,
 }
 
@@ -137,13 +135,8 @@ impl LocalDir {
         }
     }
 
-    /// Write `data` to the staged file. `chunk` is its hash when `data` is one whole chunk: it goes
-    /// on the file's chunk list, and a file that is that one chunk is not hashed a second time.
-    fn write_current(
-        &mut self,
-        data: &[u8],
-        chunk: Option<ContentHash>,
-    ) -> Result<(), TransportError> {
+    /// Append `data` to the file being staged; `chunks` are its chunks, already hashed.
+    fn write_current(&mut self, data: &[u8], chunks: &[ChunkRef]) -> Result<(), TransportError> {
         let Some(s) = &mut self.current else {
             return Err(TransportError::Protocol("stage data without a file".into()));
         };
@@ -154,15 +147,7 @@ impl LocalDir {
             // A full disk or a failing device: the destination stays as it is.
             return Err(TransportError::io("write staged file", s.path.display(), e));
         }
-        match chunk {
-            Some(hash) if s.written == 0 && data.len() as u64 == s.header.size => {
-                s.single = Some(hash);
-            }
-            _ => s.hasher.update(data),
-        }
-        if let (Some(hash), Some(list)) = (chunk, &mut s.chunks) {
-            list.push(ChunkRef { len: data.len() as u32, hash });
-        }
+        s.chunks.extend_from_slice(chunks);
         s.written += data.len() as u64;
         Ok(())
     }
@@ -273,23 +258,17 @@ impl Transport for LocalDir {
             file,
             path,
             written: 0,
-            hasher: WholeHasher::for_size(header.size),
-            single: None,
-            chunks: Some(Vec::new()),
+            chunks: Vec::new(),
             failed: None,
         });
         Ok(())
     }
 
-    fn stage_data(&mut self, data: &[u8]) -> Result<(), TransportError> {
-        if let Some(s) = &mut self.current {
-            s.chunks = None;
-        }
-        self.write_current(data, None)
-    }
-
     fn stage_chunk(&mut self, data: &[u8]) -> Result<(), TransportError> {
-        self.write_current(data, Some(ContentHash::of(data)))
+        let Ok(len) = u32::try_from(data.len()) else {
+            return Err(TransportError::Protocol("a chunk larger than 4 GiB".into()));
+        };
+        self.write_current(data, &[ChunkRef { len, hash: ContentHash::of_chunk(data) }])
     }
 
     fn stage_reuse(&mut self, from: &RelPath, offset: u64, len: u64) -> Result<(), TransportError> {
@@ -328,16 +307,20 @@ impl Transport for LocalDir {
                 return Ok(());
             }
         };
-        // Verify before use: the destination may have been changed behind tern's back.
+        // Verify before use: the destination may have been changed behind tern's back. The range
+        // is read a few MiB at a time, whose chunks are checked on all cores.
+        let chunks: Vec<ChunkRef> =
+            chunks.iter().map(|c| ChunkRef { len: c.len, hash: c.hash }).collect();
         let mut buf = Vec::new();
-        for c in chunks {
+        for group in crate::chunk::runs_of(&chunks, REUSE_BLOCK) {
+            let bytes: u64 = group.iter().map(|c| u64::from(c.len)).sum();
             buf.clear();
-            let read = (&mut file).take(u64::from(c.len)).read_to_end(&mut buf);
-            if read.is_err() || buf.len() != c.len as usize || ContentHash::of(&buf) != c.hash {
+            let read = (&mut file).take(bytes).read_to_end(&mut buf);
+            if read.is_err() || buf.len() as u64 != bytes || !crate::chunk::intact(&buf, group) {
                 self.fail_current(StageOutcome::ReuseFailed(from.clone()));
                 return Ok(());
             }
-            self.write_current(&buf, Some(c.hash))?;
+            self.write_current(&buf, group)?;
         }
         Ok(())
     }
@@ -347,28 +330,9 @@ impl Transport for LocalDir {
             return Err(TransportError::Protocol("stage_end without a file".into()));
         };
         let id = s.header.id;
-        // The digest verifies the file and gives the chunk list a manifest delta may refer to:
-        // from the chunks as they came, or, when some bytes came otherwise, by reading the staged
-        // file back (from the page cache) and chunking it.
-        // A single chunk's hash is the file's; any more bytes than the header announced make
-        // the outcome a mismatch below, whatever hash this is.
-        let whole = match s.single {
-            Some(hash) => hash,
-            None => s.hasher.finish(),
-        };
-        let digest = match (&s.failed, &s.chunks) {
-            (None, Some(list)) if s.written == s.header.size => {
-                FileDigest::new(s.written, whole, list.clone()).ok()
-            }
-            _ => None,
-        };
-        let digest = match (digest, &s.failed) {
-            (Some(d), _) => d,
-            (None, None) if s.written == s.header.size => File::open(&s.path)
-                .and_then(crate::chunk::digest_reader)
-                .map_err(|e| self.io("read staged file", &s.path, e))?,
-            _ => FileDigest::empty(),
-        };
+        // The digest verifies the file and gives the chunk list a manifest delta may refer to.
+        let complete = s.failed.is_none() && s.written == s.header.size;
+        let digest = if complete { FileDigest::of_chunks(s.chunks) } else { FileDigest::empty() };
         let outcome = match s.failed {
             Some(o) => o,
             None if s.written != s.header.size || digest.hash != s.header.hash => {

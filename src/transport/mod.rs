@@ -226,17 +226,13 @@ pub trait Transport {
     /// The manifest of what tern last committed here, `None` for a fresh destination.
     fn read_manifest(&mut self) -> Result<Option<Manifest>, TransportError>;
 
-    /// Start staging one file; followed by `stage_data`/`stage_reuse` calls and `stage_end`.
+    /// Start staging one file; followed by `stage_chunk`/`stage_reuse` calls and `stage_end`.
     fn stage_begin(&mut self, header: &StageHeader) -> Result<(), TransportError>;
 
-    /// Append bytes sent from the source.
-    fn stage_data(&mut self, data: &[u8]) -> Result<(), TransportError>;
-
-    /// Append bytes that are exactly one content-defined chunk of the new file, so the
-    /// destination knows the file's chunk list without chunking it again.
-    fn stage_chunk(&mut self, data: &[u8]) -> Result<(), TransportError> {
-        self.stage_data(data)
-    }
+    /// Append bytes sent from the source that are exactly one content-defined chunk of the new
+    /// file: the destination hashes each chunk as it comes, and the file's hash is the hash of
+    /// that list ([`crate::hash`]), so the file is never read again to verify it.
+    fn stage_chunk(&mut self, data: &[u8]) -> Result<(), TransportError>;
 
     /// Append `len` bytes at `offset` of the destination's file `from`. The range must start
     /// and end on chunk boundaries of `from`'s manifest entry; the destination verifies every chunk

@@ -14,7 +14,8 @@
 use super::ssh::Connection;
 use super::ssh::SshTarget;
 use super::{Commit, CommitOp, CommitReport, StageHeader, StageOutcome, Transport, TransportError};
-use crate::hash::Hasher;
+use crate::chunk::{ChunkRef, FileDigest};
+use crate::hash::ContentHash;
 use crate::manifest::{KindTag, Manifest, Meta};
 use crate::path::RelPath;
 use crate::scan::STATE_DIR;
@@ -29,7 +30,8 @@ struct Upload {
     header: StageHeader,
     file: ssh2::File,
     path: PathBuf,
-    hasher: Hasher,
+    /// The chunks written so far, hashed as they came.
+    chunks: Vec<ChunkRef>,
     written: u64,
 }
 
@@ -259,16 +261,19 @@ impl Transport for SftpDest {
             .open_mode(&path, flags, 0o600, OpenType::File)
             .map_err(|e| self.err("create staged file", &path, e))?;
         self.current =
-            Some(Upload { header: header.clone(), file, path, hasher: Hasher::new(), written: 0 });
+            Some(Upload { header: header.clone(), file, path, chunks: Vec::new(), written: 0 });
         Ok(())
     }
 
-    fn stage_data(&mut self, data: &[u8]) -> Result<(), TransportError> {
+    fn stage_chunk(&mut self, data: &[u8]) -> Result<(), TransportError> {
         let Some(u) = &mut self.current else {
             return Err(TransportError::Protocol("stage data without a file".into()));
         };
         u.file.write_all(data).map_err(|e| TransportError::io("write", u.path.display(), e))?;
-        u.hasher.update(data);
+        let Ok(len) = u32::try_from(data.len()) else {
+            return Err(TransportError::Protocol("a chunk larger than 4 GiB".into()));
+        };
+        u.chunks.push(ChunkRef { len, hash: ContentHash::of_chunk(data) });
         u.written += data.len() as u64;
         Ok(())
     }
@@ -281,7 +286,8 @@ impl Transport for SftpDest {
         let Some(mut u) = self.current.take() else {
             return Err(TransportError::Protocol("stage_end without a file".into()));
         };
-        let ok = u.written == u.header.size && u.hasher.finish() == u.header.hash;
+        let ok = u.written == u.header.size
+            && FileDigest::of_chunks(std::mem::take(&mut u.chunks)).hash == u.header.hash;
         let outcome = if ok {
             let _ = u.file.fsync();
             drop(u.file);

@@ -91,7 +91,7 @@ fn reuse_through_a_symlink_is_refused_and_writes_stay_inside() {
     env.tree("outside").file("secret", "top secret data");
     fs::create_dir(env.dst()).unwrap();
     std::os::unix::fs::symlink(env.path("outside"), env.dst().join("link")).unwrap();
-    let secret_hash = ContentHash::of(b"top secret data");
+    let secret_hash = ContentHash::of_chunk(b"top secret data");
     // a manifest that claims link/ is a directory holding that very file: only the symlink check
     // can stop the agent from reading outside its root
     fs::create_dir(env.dst().join(".tern")).unwrap();
@@ -114,9 +114,9 @@ fn reuse_through_a_symlink_is_refused_and_writes_stay_inside() {
     agent.send(Request::StageEnd);
     // a file staged from sent data, to be placed *through* the symlinked directory
     let data = b"inside only";
-    let hash = ContentHash::of(data);
+    let hash = ContentHash::of_chunk(data);
     agent.send(Request::StageBegin(StageHeader { id: 2, size: data.len() as u64, hash, meta }));
-    agent.send(Request::StageData(data.to_vec()));
+    agent.send(Request::StageChunk(data.to_vec()));
     agent.send(Request::StageEnd);
     agent.send(Request::FinishStaging);
     let Response::Outcomes(outcomes) = agent.recv() else { panic!("no outcomes") };
@@ -172,7 +172,7 @@ fn oversized_and_garbage_frames_are_refused() {
 }
 
 #[test]
-fn staged_files_are_checked_against_the_announced_hash_whatever_way_it_is_computed() {
+fn staged_files_are_checked_against_the_announced_hash_of_their_chunks() {
     let env = Env::new();
     fs::create_dir(env.dst()).unwrap();
     let mut agent = Agent::start(&env.dst());
@@ -180,32 +180,43 @@ fn staged_files_are_checked_against_the_announced_hash_whatever_way_it_is_comput
     assert_eq!(agent.recv(), Response::Ok);
     let meta = Meta { mode: 0o644, mtime: Mtime { secs: 1, nanos: 0 }, ..Default::default() };
     let one = b"a file that is one chunk".to_vec();
-    // 3 MiB in 64 KiB frames: the whole-file hash runs on the agent's second thread.
+    // 3 MiB, sent as its content-defined chunks, one per frame.
     let big = noise(5, 3 << 20);
+    let digest = tern::chunk::digest_reader(&big[..]).unwrap();
+    let frames_of = |data: &'_ [u8]| -> Vec<Vec<u8>> {
+        let at =
+            |c: &tern::chunk::ChunkAt| c.offset as usize..(c.offset + u64::from(c.len)) as usize;
+        digest.chunks().iter().map(|c| data[at(c)].to_vec()).collect()
+    };
     let mut flipped = big.clone();
     flipped[2 << 20] ^= 1;
     // (id, announced content, hash announced, frames actually sent)
-    type Case<'a> = (u64, &'a [u8], ContentHash, Vec<&'a [u8]>);
+    type Case<'a> = (u64, &'a [u8], ContentHash, Vec<Vec<u8>>);
     let cases: Vec<Case<'_>> = vec![
-        (1, &one, ContentHash::of(&one), vec![&one]),
-        (2, &one, ContentHash::of(b"something else"), vec![&one]),
+        (1, &one, ContentHash::of_chunk(&one), vec![one.clone()]),
+        (2, &one, ContentHash::of_chunk(b"something else"), vec![one.clone()]),
         // one whole-file chunk first, then bytes beyond the announced size
-        (3, &one, ContentHash::of(&one), vec![&one, b"more"]),
-        (4, &big, ContentHash::of(&big), big.chunks(65536).collect()),
-        (5, &big, ContentHash::of(&big), flipped.chunks(65536).collect()),
+        (3, &one, ContentHash::of_chunk(&one), vec![one.clone(), b"more".to_vec()]),
+        (4, &big, digest.hash, frames_of(&big)),
+        (5, &big, digest.hash, frames_of(&flipped)),
+        // the right bytes, cut at other places than the announced chunk list's
+        (6, &big, digest.hash, big.chunks(65536).map(<[u8]>::to_vec).collect()),
     ];
     for (id, content, hash, frames) in &cases {
         let size = content.len() as u64;
         agent.send(Request::StageBegin(StageHeader { id: *id, size, hash: *hash, meta }));
         for f in frames {
-            agent.send(Request::StageChunk(f.to_vec()));
+            agent.send(Request::StageChunk(f.clone()));
         }
         agent.send(Request::StageEnd);
     }
     agent.send(Request::FinishStaging);
     let Response::Outcomes(outcomes) = agent.recv() else { panic!("no outcomes") };
     use StageOutcome::{Mismatch, Ok};
-    assert_eq!(outcomes, vec![(1, Ok), (2, Mismatch), (3, Mismatch), (4, Ok), (5, Mismatch)]);
+    assert_eq!(
+        outcomes,
+        vec![(1, Ok), (2, Mismatch), (3, Mismatch), (4, Ok), (5, Mismatch), (6, Mismatch)]
+    );
     let (ok, err) = agent.finish();
     assert!(ok, "{err}");
 }

@@ -5,15 +5,17 @@ use tern::hash::ContentHash;
 use tern::manifest::{Entry, Kind, Manifest, Meta, Mtime};
 use tern::path::RelPath;
 
-const GOLDEN: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/golden/manifest-v1.bin");
+const GOLDEN: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/golden/manifest-v2.bin");
+/// The format before file hashes became hashes of chunk lists.
+const GOLDEN_V1: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/golden/manifest-v1.bin");
 
 fn fixed_manifest() -> Manifest {
     let meta =
         |mode, secs, nanos| Meta { mode, mtime: Mtime { secs, nanos }, ..Default::default() };
-    let h = |s: &[u8]| ContentHash::of(s);
+    let h = |s: &[u8]| ContentHash::of_chunk(s);
     let chunked = FileDigest::new(
         100_000,
-        h(b"whole"),
+        ContentHash::of_file(&[h(b"one"), h(b"two")]),
         vec![ChunkRef { len: 60_000, hash: h(b"one") }, ChunkRef { len: 40_000, hash: h(b"two") }],
     )
     .unwrap();
@@ -54,7 +56,15 @@ fn golden_manifest_decodes_and_encodes_to_the_same_body() {
     // compression output may differ across zstd versions; the body is the contract
     let body_of = |bytes: &[u8]| zstd::decode_all(&bytes[10..]).unwrap();
     assert_eq!(body_of(&golden), m.encode_body(), "the encoder changed the format");
-    assert_eq!(&golden[..10], b"TERNMANI\x01\x00");
+    assert_eq!(&golden[..10], b"TERNMANI\x02\x00");
+}
+
+#[test]
+fn the_previous_format_is_refused_with_what_to_do() {
+    let v1 = std::fs::read(GOLDEN_V1).unwrap();
+    let err = Manifest::decode(&v1).unwrap_err().to_string();
+    assert!(err.contains("version 1 was written by an older tern"), "{err}");
+    assert!(err.contains("move the file aside"), "{err}");
 }
 
 #[test]

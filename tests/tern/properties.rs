@@ -157,18 +157,23 @@ fn fuzz_seeds() {
     use tern::transport::{CommitOp, StageHeader};
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus");
     let golden =
-        std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/golden/manifest-v1.bin"))
+        std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/golden/manifest-v2.bin"))
             .unwrap();
     let body = zstd::decode_all(&golden[10..]).unwrap();
     let m = Manifest::decode_body(&body).unwrap();
     let p = |s: &str| RelPath::new(s).unwrap();
     let meta = Meta { mode: 0o644, mtime: Mtime { secs: 1, nanos: 2 }, ..Default::default() };
     let frames: Vec<Vec<u8>> = vec![
-        Request::Hello { version: 1, tern: "0.1.0".into(), compress_level: 3 }.encode(),
+        Request::Hello {
+            version: tern::remote::PROTOCOL_VERSION,
+            tern: "0.1.0".into(),
+            compress_level: 3,
+        }
+        .encode(),
         Request::StageBegin(StageHeader {
             id: 1,
             size: 5,
-            hash: tern::hash::ContentHash::of(b"hello"),
+            hash: tern::hash::ContentHash::of_chunk(b"hello"),
             meta,
         })
         .encode(),

@@ -426,13 +426,14 @@ fn an_agent_that_lies_or_answers_out_of_order_is_noticed() {
         sshd.tern(&env, ["sync", "--compress-level", "0", "--remote-tern", agent, "src", &url])
     };
     // "Ok" where the manifest's generation and hash belong
-    run(&lying_agent(&env, 1, "04"))
+    let ours = tern::remote::PROTOCOL_VERSION;
+    run(&lying_agent(&env, ours, "04"))
         .code(1)
         .one_line_error()
         .stderr_has("sent an unexpected reply");
     // a manifest with a hash, then bytes that are no manifest at all
     let info = format!("0101{}{}", "07", "ab".repeat(32));
-    let liar = lying_agent(&env, 1, &info);
+    let liar = lying_agent(&env, ours, &info);
     // after the info, answer the manifest request with garbage data and its end
     let text = fs::read_to_string(&liar).unwrap().trim_end().to_string()
         + "\nsend(bytes([2, 3]) + b\"bad\")\nsend(bytes([3]))\nframe()\n";
@@ -442,7 +443,7 @@ fn an_agent_that_lies_or_answers_out_of_order_is_noticed() {
     run(&lying_agent(&env, 9, "04"))
         .code(1)
         .one_line_error()
-        .stderr_has("remote tern speaks protocol 9 (tern fake), this tern speaks 1");
+        .stderr_has(&format!("remote tern speaks protocol 9 (tern fake), this tern speaks {ours}"));
     assert!(!env.dst().exists(), "nothing may be written through a lying agent");
 }
 

@@ -408,11 +408,6 @@ impl Transport for SshAgentDest {
         self.explain(r)
     }
 
-    fn stage_data(&mut self, data: &[u8]) -> Result<(), TransportError> {
-        let r = self.client.stage_data(data);
-        self.explain(r)
-    }
-
     fn stage_chunk(&mut self, data: &[u8]) -> Result<(), TransportError> {
         let r = self.client.stage_chunk(data);
         self.explain(r)
