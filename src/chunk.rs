@@ -82,8 +82,11 @@ impl FileDigest {
     pub fn of_chunks(mut chunks: Vec<ChunkRef>) -> Self {
         let size = chunks.iter().map(|c| u64::from(c.len)).sum();
         let hash = ContentHash::of_file(chunks.iter().map(|c| &c.hash));
-        if chunks.len() == 1 {
-            chunks.clear();
+        if chunks.len() <= 1 {
+            // No spare capacity kept per file: a tree of small files has many.
+            chunks = Vec::new();
+        } else {
+            chunks.shrink_to_fit();
         }
         FileDigest { size, hash, chunks }
     }
@@ -163,12 +166,21 @@ thread_local! {
     static BUFFER: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
-/// Read `reader` to the end, cutting it into chunks and hashing the chunks and the whole.
+/// Read `reader` to the end, cutting it into chunks and hashing them.
 pub fn digest_reader(reader: impl Read) -> io::Result<FileDigest> {
+    digest_sized(reader, u64::MAX)
+}
+
+/// [`digest_reader`] for a file expected to hold `size` bytes (it may hold any number): a thread
+/// that only meets small files keeps a small read buffer.
+pub fn digest_sized(reader: impl Read, size: u64) -> io::Result<FileDigest> {
+    // Room for the whole file and one more byte (to see the end in one read), and never less
+    // than two chunks, so that a full buffer always holds a cut before its end.
+    let want = size.saturating_add(1).clamp(2 * MAX_CHUNK as u64, BUF_SIZE as u64) as usize;
     BUFFER.with(|b| {
         let mut buf = b.borrow_mut();
-        if buf.len() < BUF_SIZE {
-            buf.resize(BUF_SIZE, 0);
+        if buf.len() < want {
+            buf.resize(want, 0);
         }
         digest_with(reader, &mut buf)
     })
@@ -292,6 +304,17 @@ pub(crate) mod tests {
             expect_off += u64::from(c.len);
         }
         assert_eq!(expect_off, data.len() as u64);
+    }
+
+    #[test]
+    fn the_size_hint_changes_no_digest() {
+        let data = noise(4, BUF_SIZE + 3 * MAX_CHUNK + 17);
+        let expected = digest_reader(&data[..]).unwrap();
+        for hint in [0, 10, MAX_CHUNK as u64, 300_000, data.len() as u64, u64::MAX] {
+            // Each on a fresh thread, whose buffer is the one the hint asks for.
+            let got = std::thread::scope(|s| s.spawn(|| digest_sized(&data[..], hint)).join());
+            assert_eq!(got.unwrap().unwrap(), expected, "hint {hint}");
+        }
     }
 
     #[test]

@@ -138,7 +138,7 @@ impl Delta {
         entries.extend(upserts);
         let m = Manifest { generation: self.generation, entries };
         m.validate().map_err(DeltaError::Invalid)?;
-        if ContentHash::of(&m.encode_body()) != self.expected {
+        if m.body_hash() != self.expected {
             return Err(DeltaError::Differs);
         }
         Ok(m)
@@ -248,7 +248,7 @@ pub fn encode_between(base: &Manifest, next: &Manifest, staged: &HashMap<RelPath
     let mut w = Writer::new();
     w.varint(base.generation);
     w.varint(next.generation);
-    w.fixed(&ContentHash::of(&next.encode_body()).0);
+    w.fixed(&next.body_hash().0);
     w.varint(removes.len() as u64);
     for r in removes {
         w.bytes(r.as_bytes());

@@ -13,6 +13,27 @@
 use sha2::{Digest, Sha256};
 use std::fmt;
 
+/// SHA-256 of everything written to it.
+#[derive(Default)]
+pub struct HashWriter(Sha256);
+
+impl HashWriter {
+    pub fn finish(self) -> ContentHash {
+        ContentHash(self.0.finalize().into())
+    }
+}
+
+impl std::io::Write for HashWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.update(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 /// Prefix of a chunk's bytes.
 const LEAF: u8 = 0;
 /// Prefix of a list of chunk hashes.
@@ -86,6 +107,15 @@ mod tests {
             "6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d"
         );
         assert_eq!(ContentHash::of_chunk(b"abc"), ContentHash::of(b"\0abc"));
+    }
+
+    #[test]
+    fn the_hash_writer_hashes_what_it_is_given() {
+        use std::io::Write;
+        let mut w = HashWriter::default();
+        w.write_all(b"ab").unwrap();
+        w.write_all(b"c").unwrap();
+        assert_eq!(w.finish(), ContentHash::of(b"abc"));
     }
 
     #[test]

@@ -177,20 +177,46 @@ impl Manifest {
         Ok(())
     }
 
-    /// Encode into the versioned, compressed on-disk format.
+    /// Encode into the versioned, compressed on-disk format. The body is compressed as it is
+    /// encoded, never held whole.
     pub fn encode(&self) -> Vec<u8> {
-        seal_container(&self.encode_body(), MAGIC, FORMAT_VERSION)
+        let mut out = Vec::new();
+        out.extend_from_slice(MAGIC);
+        out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+        // Level 1 (a 512 KiB window and small tables: under 1.5 MiB of context where level 3
+        // takes 3.5): manifests are sorted, so what repeats is close by.
+        let mut z = zstd::stream::write::Encoder::new(out, 1).expect("a zstd context");
+        let written = self.write_body(&mut z).and_then(|()| z.finish());
+        written.expect("writing to memory")
     }
 
     /// The uncompressed body (exposed for the golden-file test).
     pub fn encode_body(&self) -> Vec<u8> {
+        let mut body = Vec::new();
+        let _ = self.write_body(&mut body);
+        body
+    }
+
+    /// The SHA-256 of the uncompressed body, which identifies a manifest's content.
+    pub fn body_hash(&self) -> ContentHash {
+        let mut h = crate::hash::HashWriter::default();
+        let _ = self.write_body(&mut h);
+        h.finish()
+    }
+
+    /// Encode the body into `out`, a few KiB at a time.
+    fn write_body(&self, out: &mut impl Write) -> std::io::Result<()> {
         let mut w = Writer::new();
         w.varint(self.generation);
         w.varint(self.entries.len() as u64);
         for e in &self.entries {
             encode_entry(&mut w, e);
+            if w.buf.len() >= 64 * 1024 {
+                out.write_all(&w.buf)?;
+                w.buf.clear();
+            }
         }
-        w.buf
+        out.write_all(&w.buf)
     }
 
     /// Decode and validate the on-disk format.
@@ -449,6 +475,19 @@ pub(crate) mod tests {
         let mut file_parent = m.clone();
         file_parent.entries[0].kind = Kind::File(FileDigest::empty());
         assert!(Manifest::decode(&file_parent.encode()).is_err());
+    }
+
+    #[test]
+    fn the_body_hash_is_the_hash_of_the_body() {
+        // Large enough that the body is written in several pieces.
+        let entries = (0..5000)
+            .map(|i| e(&format!("f{i:05}"), Kind::File(crate::chunk::FileDigest::empty())))
+            .collect();
+        let m = Manifest { generation: 3, entries };
+        let body = m.encode_body();
+        assert!(body.len() > 3 * 64 * 1024, "{}", body.len());
+        assert_eq!(m.body_hash(), ContentHash::of(&body));
+        assert_eq!(Manifest::decode(&m.encode()).unwrap(), m);
     }
 
     #[test]

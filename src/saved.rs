@@ -44,7 +44,7 @@ pub struct SavedPlan {
 
 /// The fingerprint of a destination manifest: it changes with every commit.
 pub fn fingerprint(m: &Manifest) -> (u64, ContentHash) {
-    (m.generation, ContentHash::of(&m.encode_body()))
+    (m.generation, m.body_hash())
 }
 
 impl SavedPlan {

@@ -6,7 +6,7 @@
 //! Entries the walk cannot read are reported as [`ScanIssue`]s; the planner then protects their
 //! destination copies instead of deleting them.
 
-use crate::chunk::digest_reader;
+use crate::chunk::digest_sized;
 use crate::codec::{DecodeError, Reader, Writer};
 use crate::filter::Excludes;
 use crate::manifest::{
@@ -304,7 +304,7 @@ fn hash_file(full: &Path, path: &RelPath) -> Result<(Entry, Stamp), String> {
         if !before.is_file() {
             return Err("was replaced by something that is not a file while scanning".into());
         }
-        let digest = digest_reader(&file).map_err(|e| e.to_string())?;
+        let digest = digest_sized(&file, before.len()).map_err(|e| e.to_string())?;
         let after = file.metadata().map_err(|e| e.to_string())?;
         let stamp = Stamp::of(&after);
         if Stamp::of(&before) == stamp && digest.size == stamp.size {

@@ -151,18 +151,18 @@ pub fn serve(root: PathBuf, input: impl Read, output: impl Write) -> Result<(), 
                 continue;
             }
             Request::Commit { run_id } => {
-                let bytes = std::mem::take(&mut delta);
                 let ops = std::mem::take(&mut ops);
-                match failed.take() {
-                    Some(e) => error_reply(&e),
-                    None => match next_manifest(&mut dest, &bytes) {
-                        Err(message) => Response::Error { transient: false, message },
-                        Ok(m) => {
-                            match dest.commit(&Commit { run_id, ops, manifest: Cow::Owned(m) }) {
-                                Ok(report) => Response::Committed(report),
-                                Err(e) => error_reply(&e),
-                            }
-                        }
+                let bytes = std::mem::take(&mut delta);
+                let next = match failed.take() {
+                    Some(e) => Err(error_reply(&e)),
+                    None => next_manifest(&mut dest, bytes)
+                        .map_err(|message| Response::Error { transient: false, message }),
+                };
+                match next {
+                    Err(reply) => reply,
+                    Ok(m) => match dest.commit(&Commit { run_id, ops, manifest: Cow::Owned(m) }) {
+                        Ok(report) => Response::Committed(report),
+                        Err(e) => error_reply(&e),
                     },
                 }
             }
@@ -174,9 +174,11 @@ pub fn serve(root: PathBuf, input: impl Read, output: impl Write) -> Result<(), 
 }
 
 /// The manifest a commit will store: the committed one with the client's delta applied.
-fn next_manifest(dest: &mut LocalDir, delta: &[u8]) -> Result<Manifest, String> {
+fn next_manifest(dest: &mut LocalDir, bytes: Vec<u8>) -> Result<Manifest, String> {
     let delta =
-        Delta::decode(delta).map_err(|e| format!("client sent a bad manifest delta: {e}"))?;
+        Delta::decode(&bytes).map_err(|e| format!("client sent a bad manifest delta: {e}"))?;
+    // The encoded delta goes before the decoded one is applied (memory peaks there).
+    drop(bytes);
     let base = dest.read_manifest().map_err(|e| error_chain(&e))?.unwrap_or_default();
     delta
         .apply(base, |id| dest.staged_digest(id).cloned())

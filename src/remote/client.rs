@@ -256,9 +256,12 @@ impl Transport for RemoteClient<'_> {
             .collect();
         let base = self.base.take().unwrap_or_default();
         let delta = crate::delta::encode_between(&base, &commit.manifest, &staged);
-        for part in delta.chunks(MAX_DATA) {
+        drop((base, staged));
+        // Parts of 1 MiB: each is copied twice on its way out, into a request and into a frame.
+        for part in delta.chunks(DELTA_PART) {
             self.send(&Request::CommitDelta(part.to_vec()))?;
         }
+        drop(delta);
         let report = match self.ask(&Request::Commit { run_id: commit.run_id.clone() })? {
             Response::Committed(r) => r,
             r => return Err(self.unexpected(&r)),
@@ -270,6 +273,10 @@ impl Transport for RemoteClient<'_> {
         Ok(report)
     }
 }
+
+/// Bytes of manifest delta per frame.
+const DELTA_PART: usize = 1 << 20;
+const _: () = assert!(DELTA_PART <= MAX_DATA);
 
 // An op carries at most two 4 KiB paths, so a full batch stays far below the frame limit.
 const _: () = assert!(OPS_PER_FRAME * 9 * 1024 < super::MAX_FRAME);

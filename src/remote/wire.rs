@@ -6,66 +6,118 @@ use std::io::{self, BufRead, BufReader, BufWriter, Read, Write};
 use std::rc::Rc;
 
 const BUF: usize = 256 * 1024;
+/// A bulk sender compresses this much on its own thread before it moves to worker threads:
+/// small transfers then never pay for the workers' buffers (several MiB), large ones lose one
+/// frame boundary's worth of compression.
+const SERIAL_BYTES: u64 = 8 << 20;
+
+type Encoder<'a> = zstd::stream::write::Encoder<'static, Box<dyn Write + 'a>>;
 
 /// The two directions of a connection.
 pub struct Wire<'a> {
     reader: Box<dyn BufRead + 'a>,
-    writer: Box<dyn Write + 'a>,
+    writer: Writer<'a>,
+}
+
+enum Writer<'a> {
+    Plain(Box<dyn Write + 'a>),
+    Zstd(Compressor<'a>),
+}
+
+/// The sending half of a compressed stream.
+struct Compressor<'a> {
+    /// Always `Some` between calls (taken only to change frames).
+    encoder: Option<Encoder<'a>>,
+    level: i32,
+    /// For a bulk sender on a machine with more than one core: the bytes still to compress on
+    /// this thread before moving to that many worker threads.
+    serial: Option<(u64, u32)>,
 }
 
 impl<'a> Wire<'a> {
     pub fn plain(r: impl Read + 'a, w: impl Write + 'a) -> Self {
         Wire {
             reader: Box::new(BufReader::with_capacity(BUF, r)),
-            writer: Box::new(BufWriter::with_capacity(BUF, w)),
+            writer: Writer::Plain(Box::new(BufWriter::with_capacity(BUF, w))),
         }
     }
 
     /// From now on, compress what is written at `level` and decompress what is read (level 0:
     /// stay plain). Bytes already buffered from the peer are kept. `bulk` is for the side that
-    /// sends file contents (the client): it compresses at `level` on every core. The other side
-    /// (the agent) compresses at level 1 whatever `level` is: its replies are small or already
-    /// compressed (manifests), and a level-3 context with worker threads would cost it several
-    /// MiB of buffers for nothing.
+    /// sends file contents (the client): it compresses at `level`, on every core once the first
+    /// [`SERIAL_BYTES`] have gone (a new zstd frame in the same stream). The other side (the
+    /// agent) compresses at level 1 whatever `level` is: its replies are small or already
+    /// compressed (manifests), and a level-3 context would cost it several MiB for nothing.
     pub fn compressed(self, level: i32, bulk: bool) -> io::Result<Self> {
+        let Writer::Plain(writer) = self.writer else { return Ok(self) };
         if level == 0 {
-            return Ok(self);
+            return Ok(Wire { reader: self.reader, writer: Writer::Plain(writer) });
         }
         let decoder = zstd::stream::read::Decoder::with_buffer(self.reader)?;
-        let encoder = if bulk {
-            let mut encoder = zstd::stream::write::Encoder::new(self.writer, level)?;
-            // Use the other cores for compression when they are there.
+        let compressor = if bulk {
             let threads = std::thread::available_parallelism().map_or(1, |n| n.get()) as u32;
-            if threads > 1 {
-                let _ = encoder.multithread(threads);
-                // zstd's default job (4 windows, 8 MiB at level 3) costs ~40 MiB of buffers per
-                // connection; 1 MiB jobs keep the workers busy at a fraction of that.
-                let _ = encoder.set_parameter(zstd::stream::raw::CParameter::JobSize(1 << 20));
+            Compressor {
+                encoder: Some(Encoder::new(writer, level)?),
+                level,
+                serial: (threads > 1).then_some((SERIAL_BYTES, threads)),
             }
-            encoder
         } else {
             // Level 1 over a 128 KiB window: a compression context of well under 1 MiB, where
             // the level-3 one takes ~4 MiB.
-            let mut encoder = zstd::stream::write::Encoder::new(self.writer, 1)?;
+            let mut encoder = Encoder::new(writer, 1)?;
             encoder.set_parameter(zstd::stream::raw::CParameter::WindowLog(17))?;
-            encoder
+            Compressor { encoder: Some(encoder), level: 1, serial: None }
         };
         Ok(Wire {
             reader: Box::new(BufReader::with_capacity(BUF, decoder)),
-            writer: Box::new(encoder),
+            writer: Writer::Zstd(compressor),
         })
     }
 
     pub fn send(&mut self, body: &[u8]) -> io::Result<()> {
-        write_frame(&mut self.writer, body)
+        match &mut self.writer {
+            Writer::Plain(w) => write_frame(w, body),
+            Writer::Zstd(c) => {
+                write_frame(c.encoder()?, body)?;
+                c.sent(body.len() as u64)
+            }
+        }
     }
 
     pub fn flush(&mut self) -> io::Result<()> {
-        self.writer.flush()
+        match &mut self.writer {
+            Writer::Plain(w) => w.flush(),
+            Writer::Zstd(c) => c.encoder()?.flush(),
+        }
     }
 
     pub fn recv(&mut self) -> io::Result<Option<Vec<u8>>> {
         read_frame(&mut self.reader)
+    }
+}
+
+impl<'a> Compressor<'a> {
+    fn encoder(&mut self) -> io::Result<&mut Encoder<'a>> {
+        self.encoder.as_mut().ok_or_else(|| io::Error::other("compressor lost after an error"))
+    }
+
+    /// Count `n` bytes sent; past the serial allowance, end the frame and go on in a new one
+    /// compressed by worker threads. The peer's decoder reads consecutive frames as one stream.
+    fn sent(&mut self, n: u64) -> io::Result<()> {
+        let Some((left, threads)) = self.serial else { return Ok(()) };
+        if n < left {
+            self.serial = Some((left - n, threads));
+            return Ok(());
+        }
+        self.serial = None;
+        let Some(old) = self.encoder.take() else { return Ok(()) };
+        let mut encoder = Encoder::new(old.finish()?, self.level)?;
+        encoder.multithread(threads)?;
+        // zstd's default job (4 windows, 8 MiB at level 3) costs ~40 MiB of buffers per
+        // connection; 1 MiB jobs keep the workers busy at a fraction of that.
+        encoder.set_parameter(zstd::stream::raw::CParameter::JobSize(1 << 20))?;
+        self.encoder = Some(encoder);
+        Ok(())
     }
 }
 
@@ -95,5 +147,37 @@ impl<W: Write> Write for Counted<W> {
 
     fn flush(&mut self) -> io::Result<()> {
         self.inner.flush()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A bulk stream keeps every frame intact across its move to worker threads.
+    #[test]
+    fn a_bulk_stream_decodes_across_its_change_of_frames() {
+        let mut sent = Vec::new();
+        let frames: Vec<Vec<u8>> = (0..40u32)
+            .map(|i| {
+                let line = format!("frame {i} with some text that compresses a little; ");
+                line.repeat(1 + (i as usize * 7919) % 20_000).into_bytes()
+            })
+            .collect();
+        let total: usize = frames.iter().map(Vec::len).sum();
+        assert!(total as u64 > 2 * SERIAL_BYTES, "the test must cross the switch: {total}");
+        {
+            let mut wire = Wire::plain(io::empty(), &mut sent).compressed(3, true).unwrap();
+            for f in &frames {
+                wire.send(f).unwrap();
+            }
+            wire.flush().unwrap();
+        }
+        assert!(sent.len() < total / 10, "compressed to {} of {total}", sent.len());
+        let mut wire = Wire::plain(&sent[..], io::sink()).compressed(3, false).unwrap();
+        for (i, f) in frames.iter().enumerate() {
+            assert_eq!(wire.recv().unwrap().as_ref(), Some(f), "frame {i}");
+        }
+        // (The stream was flushed, not ended: a connection ends with `Bye`, then EOF.)
     }
 }
