@@ -31,6 +31,9 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
+/// Files per staging subdirectory.
+const STAGING_SHARD: u64 = 256;
+
 /// Reused bytes read and verified at a time.
 const REUSE_BLOCK: u64 = 4 << 20;
 
@@ -101,8 +104,11 @@ impl LocalDir {
         self.state().join("staging")
     }
 
+    /// Where the file staged as `id` is: in a directory of at most [`STAGING_SHARD`] files, so
+    /// that creating and renaming them stays cheap (in one directory of 100,000 entries every
+    /// create and rename searches and grows a large index).
     fn staged_file(&self, id: u64) -> PathBuf {
-        self.staging_dir().join(format!("{id}"))
+        self.staging_dir().join(format!("{}", id / STAGING_SHARD)).join(format!("{id}"))
     }
 
     fn at(&self, p: &RelPath) -> PathBuf {
@@ -246,13 +252,26 @@ impl Transport for LocalDir {
             return Err(TransportError::Protocol("stage_begin before stage_end".into()));
         }
         let path = self.staged_file(header.id);
-        let file = OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .custom_flags(libc::O_NOFOLLOW)
-            .open(&path)
-            .map_err(|e| self.io("create staged file", &path, e))?;
+        let create = || {
+            OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .custom_flags(libc::O_NOFOLLOW)
+                .open(&path)
+        };
+        // The shard's directory is made by the first file staged in it.
+        let file = match create() {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                let shard = path.parent().unwrap_or(&path);
+                match fs::create_dir(shard) {
+                    Ok(()) => create(),
+                    Err(e) => Err(e),
+                }
+            }
+            other => other,
+        }
+        .map_err(|e| self.io("create staged file", &path, e))?;
         self.current = Some(Staging {
             header: header.clone(),
             file,

@@ -373,3 +373,24 @@ fn owners_and_groups_are_replicated_by_a_root_destination() {
     lchown(env.dst().join("f"), Some(1), Some(1)).unwrap();
     env.tern(["verify", "dst"]).code(4).stdout_has("metadata f:");
 }
+
+#[test]
+fn more_files_than_one_staging_directory_holds_are_staged_and_cleaned_up() {
+    let env = Env::new();
+    // Staged files go 256 to a directory: 700 files need three.
+    let mut t = env.tree("src");
+    for i in 0..700 {
+        t = t.file(format!("d{}/f{i:03}", i % 3), format!("file {i}"));
+    }
+    env.sync(&[]);
+    env.assert_replica();
+    let mut t = env.tree("src");
+    for i in (0..700).step_by(2) {
+        t = t.file(format!("d{}/f{i:03}", i % 3), format!("file {i}, changed"));
+    }
+    let done = env.sync(&[]);
+    assert!(done.stdout().contains("350 updated"), "{}", done.describe());
+    env.assert_replica();
+    let staging = env.dst().join(".tern/staging");
+    assert_eq!(fs::read_dir(&staging).unwrap().count(), 0, "staging is emptied after a commit");
+}
