@@ -105,6 +105,25 @@ impl LocalDir {
         self.state().join("staging")
     }
 
+    /// An empty staging directory. On ext4 it is marked as the top of a hierarchy (`chattr +T`),
+    /// so that its shards, and the files staged in them, are spread over the block groups the
+    /// way top-level directories are: allocated near one parent, 50,000 new files were created
+    /// 4x slower (the allocator scans its group's bitmap, skipping recently freed inodes).
+    fn reset_staging(&self) -> io::Result<()> {
+        let staging = self.staging_dir();
+        match fs::remove_dir_all(&staging) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+            _ => {}
+        }
+        fs::create_dir_all(&staging)?;
+        // Best effort: other file systems may not know the flag.
+        let _ = File::open(&staging).and_then(|dir| {
+            let flags = rustix::fs::ioctl_getflags(&dir)?;
+            Ok(rustix::fs::ioctl_setflags(&dir, flags | rustix::fs::IFlags::TOPDIR)?)
+        });
+        Ok(())
+    }
+
     /// Where the file staged as `id` is: in a directory of at most [`STAGING_SHARD`] files, so
     /// that creating and renaming them stays cheap (in one directory of 100,000 entries every
     /// create and rename searches and grows a large index).
@@ -229,13 +248,7 @@ impl Transport for LocalDir {
         self.lock = Some(file);
         // Leftovers of a crashed run are garbage: nothing refers to them.
         let staging = self.staging_dir();
-        match fs::remove_dir_all(&staging) {
-            Ok(()) => {}
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-            Err(e) => return Err(self.io("clean", &staging, e)),
-        }
-        fs::create_dir_all(&staging).map_err(|e| self.io("create", &staging, e))?;
-        Ok(())
+        self.reset_staging().map_err(|e| self.io("clean", &staging, e))
     }
 
     fn read_manifest(&mut self) -> Result<Option<Manifest>, TransportError> {
@@ -406,8 +419,7 @@ impl Transport for LocalDir {
         self.store_manifest(&commit.manifest)?;
         crate::failpoint::hit("after-manifest");
         self.staged.clear();
-        let _ = fs::remove_dir_all(self.staging_dir());
-        let _ = fs::create_dir_all(self.staging_dir());
+        let _ = self.reset_staging();
         Ok(report)
     }
 }

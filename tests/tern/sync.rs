@@ -394,3 +394,25 @@ fn more_files_than_one_staging_directory_holds_are_staged_and_cleaned_up() {
     let staging = env.dst().join(".tern/staging");
     assert_eq!(fs::read_dir(&staging).unwrap().count(), 0, "staging is emptied after a commit");
 }
+
+#[test]
+fn the_staging_directory_spreads_new_files_over_the_file_system() {
+    use rustix::fs::{IFlags, ioctl_getflags, ioctl_setflags};
+    let env = Env::new();
+    // Only where the file system has the flag at all (ext2/3/4): probe it on a directory of our own.
+    let probe = env.path("probe");
+    fs::create_dir(&probe).unwrap();
+    let dir = fs::File::open(&probe).unwrap();
+    let supported = ioctl_getflags(&dir)
+        .and_then(|f| ioctl_setflags(&dir, f | IFlags::TOPDIR))
+        .and_then(|()| ioctl_getflags(&dir))
+        .is_ok_and(|f| f.contains(IFlags::TOPDIR));
+    if !supported {
+        eprintln!("skipped: this file system has no top-directory flag");
+        return;
+    }
+    env.tree("src").file("a", "1");
+    env.sync(&[]);
+    let staging = fs::File::open(env.dst().join(".tern/staging")).unwrap();
+    assert!(ioctl_getflags(&staging).unwrap().contains(IFlags::TOPDIR));
+}
