@@ -14,6 +14,7 @@ use std::ffi::OsStr;
 use std::fmt;
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
+use std::sync::Arc;
 
 /// Longest path tern accepts, in bytes (Linux `PATH_MAX`).
 pub const MAX_PATH_LEN: usize = 4096;
@@ -36,8 +37,11 @@ pub enum PathError {
 }
 
 /// A validated, relative, byte-exact path below some root.
+///
+/// Shared, not copied, when cloned: a path is held by the scan, the new manifest, the commit's
+/// operations and more, and 200,000 paths copied three times cost tens of MiB.
 #[derive(Clone, PartialEq, Eq, Hash)]
-pub struct RelPath(Box<[u8]>);
+pub struct RelPath(Arc<[u8]>);
 
 impl Ord for RelPath {
     fn cmp(&self, other: &Self) -> std::cmp::Ordering {
@@ -58,7 +62,7 @@ impl RelPath {
     pub fn new(bytes: impl Into<Vec<u8>>) -> Result<Self, PathError> {
         let bytes = bytes.into();
         validate(&bytes)?;
-        Ok(RelPath(bytes.into_boxed_slice()))
+        Ok(RelPath(Arc::from(bytes)))
     }
 
     /// Convert a filesystem path (relative to some root) into a `RelPath`.
@@ -87,7 +91,7 @@ impl RelPath {
     /// The parent path, or `None` for a top-level entry.
     pub fn parent(&self) -> Option<RelPath> {
         let i = self.0.iter().rposition(|&b| b == b'/')?;
-        Some(RelPath(self.0[..i].into()))
+        Some(RelPath(Arc::from(&self.0[..i])))
     }
 
     /// The components, first to last.
