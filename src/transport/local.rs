@@ -58,7 +58,7 @@ pub struct LocalDir {
     outcomes: Vec<(u64, StageOutcome)>,
     /// The committed manifest, loaded when a reused range must be verified against it.
     manifest: Option<Manifest>,
-    /// Digests of the files staged (and verified) since the last commit, by id.
+    /// Digests of the files of several chunks staged (and verified) since the last commit, by id.
     staged: HashMap<u64, FileDigest>,
 }
 
@@ -378,7 +378,11 @@ impl Transport for LocalDir {
             }
         };
         if outcome == StageOutcome::Ok {
-            self.staged.insert(id, digest);
+            // A manifest delta refers to a staged file only for its chunk list: one of a single
+            // chunk travels inline, so its digest need not be kept.
+            if !digest.stored_chunks().is_empty() {
+                self.staged.insert(id, digest);
+            }
         } else {
             let _ = fs::remove_file(&s.path);
         }
