@@ -367,6 +367,9 @@ pub fn plan(source: &Manifest, dest: &Manifest, protected: &[RelPath], opts: &Pl
             }
         }
     }
+    // Grown by doubling; a plan lives through the whole transfer.
+    changes.shrink_to_fit();
+    new_entries.shrink_to_fit();
     let mut plan = Plan {
         changes,
         new_manifest: Manifest { generation: dest.generation + 1, entries: new_entries },

@@ -80,14 +80,15 @@ pub fn apply(
             local_errors.insert(id, e?);
         }
     }
-    let mut outcomes: HashMap<u64, StageOutcome> = dest.finish_staging()?.into_iter().collect();
+    let mut outcomes = Outcomes::default();
+    outcomes.add(dest.finish_staging()?);
 
     // Second pass: a file whose reused ranges were wrong gets all its bytes; and the destination
     // file they came from, now known to be damaged, is sent again too unless the plan rewrites it.
     let mut damaged: BTreeSet<RelPath> = BTreeSet::new();
     let mut retry = Vec::new();
     for &(id, entry, _) in &writes {
-        if let Some(StageOutcome::ReuseFailed(from)) = outcomes.get(&id) {
+        if let Some(StageOutcome::ReuseFailed(from)) = outcomes.get(id) {
             damaged.insert(from.clone());
             if !local_errors.contains_key(&id) {
                 retry.push((id, entry));
@@ -114,12 +115,12 @@ pub fn apply(
             local_errors.insert(id, e?);
         }
     }
-    outcomes.extend(dest.finish_staging()?);
+    outcomes.add(dest.finish_staging()?);
     writes.extend(repairs.iter().map(|&(id, e)| (id, e, None)));
 
     let mut dropped: HashSet<RelPath> = HashSet::new();
     for &(id, entry, _) in &writes {
-        let reason = match (local_errors.remove(&id), outcomes.get(&id)) {
+        let reason = match (local_errors.remove(&id), outcomes.get(id)) {
             (Some(e), _) => e,
             (None, Some(StageOutcome::Ok)) => continue,
             (None, Some(StageOutcome::Mismatch)) => {
@@ -152,6 +153,31 @@ pub fn apply(
     crate::failpoint::hit("before-commit");
     applied.commit = dest.commit(&Commit { run_id: run_id.to_string(), ops, manifest })?;
     Ok(applied)
+}
+
+/// The destination's outcomes by staged id: a sorted list (a hash map would take twice the
+/// memory), where a later report for an id (a file staged again) replaces an earlier one.
+#[derive(Default)]
+struct Outcomes(Vec<(u64, StageOutcome)>);
+
+impl Outcomes {
+    fn add(&mut self, more: Vec<(u64, StageOutcome)>) {
+        self.0.extend(more);
+        // Stable: of two reports for one id, the later stays second, and is the one kept.
+        self.0.sort_by_key(|(id, _)| *id);
+        self.0.dedup_by(|later, kept| {
+            let same = later.0 == kept.0;
+            if same {
+                std::mem::swap(later, kept);
+            }
+            same
+        });
+    }
+
+    fn get(&self, id: u64) -> Option<&StageOutcome> {
+        let i = self.0.binary_search_by_key(&id, |(id, _)| *id).ok()?;
+        Some(&self.0[i].1)
+    }
 }
 
 /// Reads source files and streams them to the destination.
@@ -282,4 +308,25 @@ fn revert(planned: &Manifest, dest: &Manifest, dropped: &HashSet<RelPath>) -> Ma
     let mut m = Manifest { generation: planned.generation, entries };
     m.sort();
     m
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_later_outcome_for_an_id_replaces_the_earlier_one() {
+        let mut o = Outcomes::default();
+        let reuse = StageOutcome::ReuseFailed(RelPath::new("old").unwrap());
+        o.add(vec![(3, StageOutcome::Ok), (1, reuse.clone()), (7, StageOutcome::Mismatch)]);
+        assert_eq!(o.get(1), Some(&reuse));
+        assert_eq!(o.get(2), None);
+        // The retry of 1 succeeds; a repair gets a new id.
+        o.add(vec![(1, StageOutcome::Ok), (9, StageOutcome::Ok)]);
+        assert_eq!(o.get(1), Some(&StageOutcome::Ok));
+        assert_eq!(o.get(3), Some(&StageOutcome::Ok));
+        assert_eq!(o.get(7), Some(&StageOutcome::Mismatch));
+        assert_eq!(o.get(9), Some(&StageOutcome::Ok));
+        assert_eq!(o.0.len(), 4);
+    }
 }
