@@ -96,24 +96,27 @@ impl Delta {
                 actual: base.generation,
             });
         }
+        let (generation, expected) = (self.generation, self.expected);
         let removed: HashSet<RelPath> = self.removes.into_iter().collect();
         let is_removed = |p: &RelPath| p.self_and_ancestors().any(|q| removed.contains(&q));
-        let mut upserts: Vec<Entry> = Vec::with_capacity(self.upserts.len());
-        for u in self.upserts {
-            upserts.push(match u {
-                Upsert::Entry(e) => e,
+        // Collected in place where the layouts allow it (no second list of every entry).
+        let mut upserts = self
+            .upserts
+            .into_iter()
+            .map(|u| match u {
+                Upsert::Entry(e) => Ok(e),
                 Upsert::File { path, meta, chunks: Chunks::Inline(d) } => {
-                    Entry { path, meta, kind: Kind::File(d) }
+                    Ok(Entry { path, meta, kind: Kind::File(d) })
                 }
                 Upsert::File { path, meta, chunks: Chunks::Staged { id, size, hash } } => {
                     let d = staged(id).ok_or(DeltaError::UnknownStaged(id))?;
                     if d.size != size || d.hash != hash {
                         return Err(DeltaError::StagedMismatch(id));
                     }
-                    Entry { path, meta, kind: Kind::File(d) }
+                    Ok(Entry { path, meta, kind: Kind::File(d) })
                 }
-            });
-        }
+            })
+            .collect::<Result<Vec<Entry>, DeltaError>>()?;
         // In path order; of two upserts of one path the later wins.
         upserts.sort_by(|a, b| a.path.cmp(&b.path));
         upserts.dedup_by(|later, kept| {
@@ -123,7 +126,11 @@ impl Delta {
             }
             same
         });
-        // Merge the two sorted lists; an upsert replaces the base entry of its path.
+        // Merge the two sorted lists; an upsert replaces the base entry of its path. Onto an
+        // empty base (a first sync) the upserts are the manifest, without a copy.
+        if base.entries.is_empty() {
+            return checked(generation, &expected, upserts);
+        }
         let mut entries = Vec::with_capacity(base.entries.len() + upserts.len());
         let mut upserts = upserts.into_iter().peekable();
         for e in base.entries {
@@ -136,12 +143,7 @@ impl Delta {
             entries.push(e);
         }
         entries.extend(upserts);
-        let m = Manifest { generation: self.generation, entries };
-        m.validate().map_err(DeltaError::Invalid)?;
-        if m.body_hash() != self.expected {
-            return Err(DeltaError::Differs);
-        }
-        Ok(m)
+        checked(generation, &expected, entries)
     }
 
     pub fn encode(&self) -> Vec<u8> {
@@ -229,6 +231,20 @@ fn encode_upsert_staged(
     w.varint(id);
     w.varint(size);
     w.fixed(&hash.0);
+}
+
+/// The manifest of `entries`, checked against the hash the client said its body would have.
+fn checked(
+    generation: u64,
+    expected: &ContentHash,
+    entries: Vec<Entry>,
+) -> Result<Manifest, DeltaError> {
+    let m = Manifest { generation, entries };
+    m.validate().map_err(DeltaError::Invalid)?;
+    if m.body_hash() != *expected {
+        return Err(DeltaError::Differs);
+    }
+    Ok(m)
 }
 
 /// The encoded delta from `base` to `next` (see [`Delta::between`]), written straight from the
@@ -348,5 +364,16 @@ mod tests {
         let order: Vec<&[u8]> = delta.upserts.iter().map(|u| u.path().as_bytes()).collect();
         assert_eq!(order, [&b"c"[..], b"f", b"c", b"b"]);
         assert_eq!(delta.apply(base, |_| None).unwrap(), next);
+        // The same onto an empty base (a first sync), where the upserts become the manifest.
+        let empty = m(0, vec![]);
+        let mut first = Delta::between(&empty, &next, &HashMap::new()).unwrap();
+        first.upserts.reverse();
+        first.upserts.push(Upsert::Entry(file("c", b"stale")));
+        first.upserts.push(Upsert::Entry(file("c", b"33")));
+        assert_eq!(first.apply(empty.clone(), |_| None).unwrap(), next);
+        // A stale version last is a different manifest from the one announced.
+        let mut wrong = Delta::between(&empty, &next, &HashMap::new()).unwrap();
+        wrong.upserts.push(Upsert::Entry(file("c", b"stale")));
+        assert!(matches!(wrong.apply(empty, |_| None), Err(DeltaError::Differs)));
     }
 }
