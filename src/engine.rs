@@ -143,12 +143,13 @@ pub enum OnChange {
     Refuse,
 }
 
-/// Carry out `planned` (made without the lock) at `dest`: lock, re-plan if the destination moved
-/// on meanwhile, apply. `cancel` stops the transfer at the next file, before the commit.
+/// Carry out `planned` (made without the lock) at `dest`: lock, re-plan from `scanned` if the
+/// destination moved on meanwhile, apply. An owned `scanned` is freed once the plan is final.
+/// `cancel` stops the transfer at the next file, before the commit.
 #[allow(clippy::too_many_arguments)]
 pub fn apply_planned(
     spec: &SyncSpec,
-    scanned: &Scan,
+    scanned: std::borrow::Cow<'_, Scan>,
     dest: &mut dyn Transport,
     mut planned: Planned,
     on_change: OnChange,
@@ -172,12 +173,15 @@ pub fn apply_planned(
         if on_change == OnChange::Refuse {
             return Err(SyncError::Stale(dest_name(spec)));
         }
-        planned = Planned { corrected: planned.corrected, ..plan_against(spec, scanned, current) };
+        planned = Planned { corrected: planned.corrected, ..plan_against(spec, &scanned, current) };
         check_guards(&planned)?;
         if planned.plan.is_empty() {
             return Ok(Synced { planned, applied: None });
         }
     }
+    // Not needed past this point: a scan handed over (not shared with other destinations) goes
+    // now, instead of doubling the plan's manifest through the transfer.
+    drop(scanned);
     let applied = transfer::apply(
         &planned.plan,
         &spec.source,

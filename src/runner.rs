@@ -162,7 +162,7 @@ fn sync_destination(
             let hidden = ProgressBar::hidden();
             engine::apply_planned(
                 &spec,
-                scanned,
+                std::borrow::Cow::Borrowed(scanned),
                 transport.as_mut(),
                 planned,
                 OnChange::Replan,

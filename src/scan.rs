@@ -66,7 +66,7 @@ pub struct ScanStats {
 }
 
 /// The result of a scan.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Scan {
     pub manifest: Manifest,
     pub issues: Vec<ScanIssue>,

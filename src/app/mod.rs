@@ -250,8 +250,10 @@ fn execute(
     let bar = ui.progress("syncing");
     let run_id = timefmt::run_id(SystemTime::now());
     let never = AtomicBool::new(false);
+    let had_issues = !p.scanned.issues.is_empty();
+    let scanned = std::borrow::Cow::Owned(p.scanned);
     let synced =
-        engine::apply_planned(spec, &p.scanned, dest, p.planned, on_change, &run_id, &never, &bar)?;
+        engine::apply_planned(spec, scanned, dest, p.planned, on_change, &run_id, &never, &bar)?;
     bar.finish_and_clear();
     let mut out = std::io::stdout().lock();
     if ui.verbose && synced.applied.is_some() {
@@ -262,7 +264,7 @@ fn execute(
         let line = report::sync_summary(&synced.planned.plan, &applied, dest, started.elapsed());
         write_or_pipe_closed(&mut out, format!("{line}\n").as_bytes())?;
     }
-    let partial = !p.scanned.issues.is_empty() || !applied.skipped.is_empty();
+    let partial = had_issues || !applied.skipped.is_empty();
     Ok(if partial { Status::Partial } else { Status::Success })
 }
 
