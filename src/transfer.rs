@@ -151,7 +151,7 @@ pub fn apply(
         return Err(TransportError::Interrupted);
     }
     crate::failpoint::hit("before-commit");
-    applied.commit = dest.commit(&Commit { run_id: run_id.to_string(), ops, manifest })?;
+    applied.commit = dest.commit(Commit { run_id: run_id.to_string(), ops, manifest })?;
     Ok(applied)
 }
 

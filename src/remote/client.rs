@@ -241,34 +241,35 @@ impl Transport for RemoteClient<'_> {
         }
     }
 
-    fn commit(&mut self, commit: &Commit) -> Result<CommitReport, TransportError> {
-        for batch in commit.ops.chunks(OPS_PER_FRAME) {
+    fn commit(&mut self, commit: Commit<'_>) -> Result<CommitReport, TransportError> {
+        let Commit { run_id, ops, manifest } = commit;
+        for batch in ops.chunks(OPS_PER_FRAME) {
             self.send(&Request::CommitOps(batch.to_vec()))?;
         }
         // Only what changed travels; files just staged go without their chunk lists.
-        let staged: HashMap<RelPath, u64> = commit
-            .ops
+        let staged: HashMap<RelPath, u64> = ops
             .iter()
             .filter_map(|op| match op {
                 CommitOp::Place { path, id } => Some((path.clone(), *id)),
                 _ => None,
             })
             .collect();
+        drop(ops);
         let base = self.base.take().unwrap_or_default();
-        let delta = crate::delta::encode_between(&base, &commit.manifest, &staged);
+        let delta = crate::delta::encode_between(&base, &manifest, &staged);
         drop((base, staged));
         // Parts of 1 MiB: each is copied twice on its way out, into a request and into a frame.
         for part in delta.chunks(DELTA_PART) {
             self.send(&Request::CommitDelta(part.to_vec()))?;
         }
         drop(delta);
-        let report = match self.ask(&Request::Commit { run_id: commit.run_id.clone() })? {
+        let report = match self.ask(&Request::Commit { run_id })? {
             Response::Committed(r) => r,
             r => return Err(self.unexpected(&r)),
         };
         // The manifest just committed is what the next run will find there.
         if self.cache_file.is_some() {
-            self.keep_cache(&commit.manifest.encode());
+            self.keep_cache(&manifest.encode());
         }
         Ok(report)
     }

@@ -405,22 +405,25 @@ impl Transport for LocalDir {
         self.admin_op(op)
     }
 
-    fn commit(&mut self, commit: &Commit) -> Result<CommitReport, TransportError> {
+    fn commit(&mut self, commit: Commit<'_>) -> Result<CommitReport, TransportError> {
         if self.lock.is_none() {
             return Err(TransportError::Protocol("commit without the destination lock".into()));
         }
-        let mut c = Committer::new(self, &commit.run_id);
-        let half = commit.ops.len() / 2;
-        for (n, op) in commit.ops.iter().enumerate() {
+        let Commit { run_id, ops, manifest } = commit;
+        let mut c = Committer::new(self, &run_id);
+        let half = ops.len() / 2;
+        for (n, op) in ops.iter().enumerate() {
             if n == half {
                 crate::failpoint::hit("commit-midway");
             }
             c.apply(op)?;
         }
         crate::failpoint::hit("before-manifest");
-        c.finish_dirs(&commit.manifest)?;
-        let report = c.report(commit.manifest.generation);
-        self.store_manifest(&commit.manifest)?;
+        c.finish_dirs(&manifest)?;
+        let report = c.report(manifest.generation);
+        // Applied: the operations go before the manifest is encoded.
+        drop(ops);
+        self.store_manifest(&manifest)?;
         crate::failpoint::hit("after-manifest");
         self.staged.clear();
         let _ = self.reset_staging();

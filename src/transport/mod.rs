@@ -246,7 +246,8 @@ pub trait Transport {
     fn finish_staging(&mut self) -> Result<Vec<(u64, StageOutcome)>, TransportError>;
 
     /// Apply `commit.ops` in order, then store `commit.manifest` as the destination's manifest.
-    fn commit(&mut self, commit: &Commit) -> Result<CommitReport, TransportError>;
+    /// Given by value so that each part can be freed as soon as it has been used.
+    fn commit(&mut self, commit: Commit<'_>) -> Result<CommitReport, TransportError>;
 
     /// Verify, list or purge the trash, undo: maintenance done where the files are.
     fn admin(&mut self, op: &AdminOp) -> Result<AdminResult, TransportError> {

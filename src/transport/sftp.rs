@@ -307,7 +307,7 @@ impl Transport for SftpDest {
         Ok(std::mem::take(&mut self.outcomes))
     }
 
-    fn commit(&mut self, commit: &Commit) -> Result<CommitReport, TransportError> {
+    fn commit(&mut self, commit: Commit<'_>) -> Result<CommitReport, TransportError> {
         if !self.locked {
             return Err(TransportError::Protocol("commit without the destination lock".into()));
         }

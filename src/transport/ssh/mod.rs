@@ -428,7 +428,7 @@ impl Transport for SshAgentDest {
         self.explain(r)
     }
 
-    fn commit(&mut self, commit: &Commit) -> Result<CommitReport, TransportError> {
+    fn commit(&mut self, commit: Commit<'_>) -> Result<CommitReport, TransportError> {
         let r = self.client.commit(commit);
         self.explain(r)
     }
