@@ -183,9 +183,6 @@ pub fn parse_rate(s: &str) -> Result<u64, String> {
 
 /// SSH settings from the command line.
 pub fn ssh_options(args: &SshArgs) -> SshOptions {
-    let cache_dir = std::env::var_os("TERN_CACHE_DIR")
-        .map(PathBuf::from)
-        .or_else(|| dirs::cache_dir().map(|d| d.join("tern")));
     SshOptions {
         config_file: args.config.clone(),
         identities: args.identities.clone(),
@@ -196,7 +193,7 @@ pub fn ssh_options(args: &SshArgs) -> SshOptions {
         }),
         remote_tern: args.remote_tern.clone(),
         compress_level: args.compress_level,
-        cache_dir,
+        cache_dir: crate::scan::cache_dir(),
         bwlimit: args.bwlimit,
     }
 }

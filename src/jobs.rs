@@ -342,9 +342,6 @@ pub fn parse(path: &Path, text: &str) -> Result<JobFile, FileErrors> {
                 .map_err(|e| err(k.span(), format!("keep_trash: {e} (or \"forever\")")))
                 .unwrap_or(Some(crate::config::DEFAULT_KEEP_TRASH)),
         };
-        let cache_dir = std::env::var_os("TERN_CACHE_DIR")
-            .map(PathBuf::from)
-            .or_else(|| dirs::cache_dir().map(|d| d.join("tern")));
         let bwlimit = raw.bwlimit.as_ref().and_then(|b| {
             crate::config::parse_rate(b.get_ref())
                 .map_err(|e| err(b.span(), format!("bwlimit: {e}")))
@@ -357,7 +354,7 @@ pub fn parse(path: &Path, text: &str) -> Result<JobFile, FileErrors> {
             host_key_policy,
             remote_tern: raw.remote_tern.clone().unwrap_or_else(|| "tern".into()),
             compress_level,
-            cache_dir,
+            cache_dir: crate::scan::cache_dir(),
             bwlimit,
         };
         jobs.push(Job {

@@ -415,12 +415,16 @@ impl HashCache {
     }
 }
 
-/// The default cache file for a source: `$TERN_CACHE_DIR` or the user's cache directory, keyed by
-/// the source's canonical path.
-pub fn default_cache_file(source: &Path) -> Option<PathBuf> {
-    let base = std::env::var_os("TERN_CACHE_DIR")
+/// tern's cache directory: `$TERN_CACHE_DIR`, else `tern` in the user's cache directory.
+pub fn cache_dir() -> Option<PathBuf> {
+    std::env::var_os("TERN_CACHE_DIR")
         .map(PathBuf::from)
-        .or_else(|| dirs::cache_dir().map(|d| d.join("tern")))?;
+        .or_else(|| dirs::cache_dir().map(|d| d.join("tern")))
+}
+
+/// The default cache file for a source, in [`cache_dir`], keyed by the source's canonical path.
+pub fn default_cache_file(source: &Path) -> Option<PathBuf> {
+    let base = cache_dir()?;
     let canon = std::fs::canonicalize(source).ok()?;
     use std::os::unix::ffi::OsStrExt;
     let key = crate::hash::ContentHash::of(canon.as_os_str().as_bytes()).to_hex();
