@@ -16,7 +16,6 @@ use crate::history::{self, Outcome, Record};
 use crate::jobs::{self, Job, JobFile};
 use crate::log::Logger;
 use crate::runner;
-use crate::timefmt;
 use chrono::{DateTime, Utc};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -223,24 +222,15 @@ async fn job_loop(
             let msg =
                 format!("{missed} scheduled runs skipped: the previous run was still running");
             opts.log.warn(name, None, &msg);
-            let now = timefmt::rfc3339(std::time::SystemTime::now());
+            let now = std::time::SystemTime::now();
             let records: Vec<Record> = job
                 .destinations
                 .iter()
-                .map(|(d, _)| Record {
-                    job: job.name.clone(),
-                    destination: d.clone(),
-                    trigger: "schedule".into(),
-                    started: now.clone(),
-                    ended: now.clone(),
-                    duration_ms: 0,
-                    outcome: Outcome::Skipped,
-                    created: 0,
-                    updated: 0,
-                    deleted: 0,
-                    bytes_sent: 0,
-                    attempts: 0,
-                    error: Some(msg.clone()),
+                .map(|(d, _)| {
+                    let skipped = Outcome::Skipped;
+                    let r =
+                        Record::new(&job.name, d, "schedule", now, now, Duration::ZERO, skipped);
+                    Record { error: Some(msg.clone()), ..r }
                 })
                 .collect();
             let _ = history::append(&opts.history, &records);

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
 
 /// Size past which the history is trimmed to its newer half.
 pub const MAX_BYTES: u64 = 4 << 20;
@@ -69,6 +70,36 @@ pub struct Record {
     pub attempts: u32,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+}
+
+impl Record {
+    /// A record of `job` to `destination` with nothing counted yet: the run started and ended
+    /// at these wall-clock times and took `took` (measured on a monotonic clock).
+    pub fn new(
+        job: &str,
+        destination: &str,
+        trigger: &str,
+        started: SystemTime,
+        ended: SystemTime,
+        took: Duration,
+        outcome: Outcome,
+    ) -> Record {
+        Record {
+            job: job.to_string(),
+            destination: destination.to_string(),
+            trigger: trigger.to_string(),
+            started: crate::timefmt::rfc3339(started),
+            ended: crate::timefmt::rfc3339(ended),
+            duration_ms: took.as_millis() as u64,
+            outcome,
+            created: 0,
+            updated: 0,
+            deleted: 0,
+            bytes_sent: 0,
+            attempts: 0,
+            error: None,
+        }
+    }
 }
 
 /// `$TERN_STATE_DIR/history.jsonl`, else `~/.local/state/tern/history.jsonl`.

@@ -87,32 +87,6 @@ pub fn run_job(
     records
 }
 
-fn record(
-    job: &Job,
-    dest: &str,
-    trigger: &str,
-    started: SystemTime,
-    ended: SystemTime,
-    took: Duration,
-    outcome: Outcome,
-) -> Record {
-    Record {
-        job: job.name.clone(),
-        destination: dest.to_string(),
-        trigger: trigger.to_string(),
-        started: timefmt::rfc3339(started),
-        ended: timefmt::rfc3339(ended),
-        duration_ms: took.as_millis() as u64,
-        outcome,
-        created: 0,
-        updated: 0,
-        deleted: 0,
-        bytes_sent: 0,
-        attempts: 0,
-        error: None,
-    }
-}
-
 /// The record of a destination that failed before its sync could start, ending now.
 fn failed_record(
     job: &Job,
@@ -123,7 +97,8 @@ fn failed_record(
     error: String,
 ) -> Record {
     let now = SystemTime::now();
-    Record { error: Some(error), ..record(job, dest, trigger, started, now, took, Outcome::Failed) }
+    let failed = Record::new(&job.name, dest, trigger, started, now, took, Outcome::Failed);
+    Record { error: Some(error), ..failed }
 }
 
 /// Sleep `d`, waking early if `cancel` is set. Returns false when cancelled.
@@ -197,8 +172,8 @@ fn sync_destination(
             other => break other,
         }
     };
-    let mut rec = record(
-        job,
+    let mut rec = Record::new(
+        &job.name,
         dest_name,
         trigger,
         started,
