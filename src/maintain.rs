@@ -13,6 +13,7 @@ use crate::manifest::{Entry, Kind, Manifest};
 use crate::path::{MAX_PATH_LEN, RelPath};
 use crate::scan::{STATE_DIR, meta_of};
 use serde::{Deserialize, Serialize};
+use std::collections::HashSet;
 use std::ffi::OsString;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
@@ -239,12 +240,13 @@ pub fn verify(
         problem: problem.into(),
         detail,
     };
+    // The directories found to be real ones, each under real ones: the manifest lists a
+    // directory before what it holds, so an entry is looked at only when its parent is here, and
+    // nothing is ever looked up through a symlink that replaced a directory, at any depth.
+    let mut real_dirs: HashSet<RelPath> = HashSet::new();
     for e in &manifest.entries {
         let full = root.join(e.path.as_path());
-        // Never look through a symlink that replaced a directory.
-        if e.path.parent().is_some_and(|p| {
-            !fs::symlink_metadata(root.join(p.as_path())).is_ok_and(|m| m.is_dir())
-        }) {
+        if e.path.parent().is_some_and(|p| !real_dirs.contains(&p)) {
             findings.push(finding(&e.path, "missing", "a parent is no longer a directory".into()));
             continue;
         }
@@ -272,6 +274,9 @@ pub fn verify(
                 format!("a {actual} where the manifest has a {}", e.kind.tag().name()),
             ));
             continue;
+        }
+        if actual == "dir" {
+            real_dirs.insert(e.path.clone());
         }
         match &e.kind {
             Kind::File(d) if !deep => {

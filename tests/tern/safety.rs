@@ -7,6 +7,25 @@ use std::fs;
 use std::time::Duration;
 
 #[test]
+fn verify_never_reads_through_a_directory_replaced_by_a_symlink_at_any_depth() {
+    let env = Env::new();
+    env.tree("src").file("a/b/f", "same").file("a/g", "same too");
+    env.sync(&[]);
+    // `a` moves away and a symlink to it takes its place: every byte below is still the same.
+    fs::rename(env.dst().join("a"), env.path("elsewhere")).unwrap();
+    std::os::unix::fs::symlink(env.path("elsewhere"), env.dst().join("a")).unwrap();
+    let done = env.tern(["verify", "dst"]).code(4);
+    for line in [
+        "kind     a:",
+        "missing  a/b: a parent is no longer a directory",
+        "missing  a/b/f: a parent is no longer a directory",
+        "missing  a/g: a parent is no longer a directory",
+    ] {
+        assert!(done.stdout().contains(line), "no {line:?}:\n{}", done.stdout());
+    }
+}
+
+#[test]
 fn verify_finds_every_kind_of_difference_and_repair_fixes_them() {
     let env = Env::new();
     env.tree("src").file("a", "one").file("d/b", "two").file("e/f", "three").file("g", "four");
