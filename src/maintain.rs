@@ -426,13 +426,10 @@ pub fn undo(
         // Parents must be real directories; anything else in the way is displaced.
         let mut at = root.to_path_buf();
         let mut rel = PathBuf::new();
-        for c in orig
-            .parent()
-            .iter()
-            .flat_map(|p| p.components().map(|c| c.to_vec()).collect::<Vec<_>>())
-        {
-            at.push(std::ffi::OsStr::from_bytes(&c));
-            rel.push(std::ffi::OsStr::from_bytes(&c));
+        let parent = orig.parent();
+        for c in parent.iter().flat_map(|p| p.components()) {
+            at.push(std::ffi::OsStr::from_bytes(c));
+            rel.push(std::ffi::OsStr::from_bytes(c));
             match fs::symlink_metadata(&at) {
                 Ok(md) if md.is_dir() => {}
                 Ok(_) => {

@@ -152,10 +152,10 @@ pub(super) fn status(arg: &JobFileArg, json: bool) -> anyhow::Result<Status> {
     let now = Utc::now();
     let mut rows = Vec::new();
     for job in &file.jobs {
-        let next_run = job.schedule.as_ref().and_then(|s| s.next_after(now)).map(|t| {
-            let tz = job.schedule.as_ref().map(|s| s.tz()).unwrap_or(chrono_tz::Tz::UTC);
-            t.with_timezone(&tz).to_rfc3339()
-        });
+        let next_run = job
+            .schedule
+            .as_ref()
+            .and_then(|s| Some(s.next_after(now)?.with_timezone(&s.tz()).to_rfc3339()));
         for (d, _) in &job.destinations {
             let last = records.iter().rev().find(|r| {
                 r.job == job.name && &r.destination == d && r.outcome != Outcome::Skipped
