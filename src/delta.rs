@@ -79,7 +79,14 @@ impl Delta {
         staged: &HashMap<RelPath, u64>,
     ) -> Result<Delta, DecodeError> {
         // Encoding borrows the entries; the decoder checks what a peer would check.
-        Delta::decode(&encode_between(base, next, staged))
+        let mut encoded = Vec::new();
+        let staged = |p: &RelPath| staged.get(p).copied();
+        encode_between(base, next, staged, usize::MAX, |part| {
+            encoded.extend_from_slice(&part);
+            Ok::<(), std::convert::Infallible>(())
+        })
+        .unwrap_or_else(|never| match never {});
+        Delta::decode(&encoded)
     }
 
     /// Apply to `base`, taking staged files' digests from `staged`. Both are consumed: entries
@@ -118,14 +125,7 @@ impl Delta {
             })
             .collect::<Result<Vec<Entry>, DeltaError>>()?;
         // In path order; of two upserts of one path the later wins.
-        upserts.sort_by(|a, b| a.path.cmp(&b.path));
-        upserts.dedup_by(|later, kept| {
-            let same = later.path == kept.path;
-            if same {
-                std::mem::swap(later, kept);
-            }
-            same
-        });
+        crate::sorted::sort_keep_last(&mut upserts, |a, b| a.path.cmp(&b.path));
         // Merge the two sorted lists; an upsert replaces the base entry of its path. Onto an
         // empty base (a first sync) the upserts are the manifest, without a copy.
         if base.entries.is_empty() {
@@ -248,37 +248,70 @@ fn checked(
 }
 
 /// The encoded delta from `base` to `next` (see [`Delta::between`]), written straight from the
-/// two manifests: a sync of a large tree does not hold a second copy of its entries.
-pub fn encode_between(base: &Manifest, next: &Manifest, staged: &HashMap<RelPath, u64>) -> Vec<u8> {
-    let new_paths: HashSet<&RelPath> = next.entries.iter().map(|e| &e.path).collect();
-    let mut removes: Vec<&RelPath> = Vec::new();
-    for e in &base.entries {
-        let covered = removes.last().is_some_and(|r| r.is_ancestor_of(&e.path));
-        if !covered && !new_paths.contains(&e.path) {
-            removes.push(&e.path);
-        }
-    }
-    drop(new_paths);
-    let changed: Vec<&Entry> =
-        next.entries.iter().filter(|e| base.get(&e.path) != Some(*e)).collect();
+/// two sorted manifests (no second copy of their entries) and handed to `emit` in parts of `part`
+/// bytes as they fill, so the whole encoding is never held either. `staged` gives the staged id
+/// of a file sent by reference.
+pub fn encode_between<E>(
+    base: &Manifest,
+    next: &Manifest,
+    staged: impl Fn(&RelPath) -> Option<u64>,
+    part: usize,
+    mut emit: impl FnMut(Vec<u8>) -> Result<(), E>,
+) -> Result<(), E> {
+    let part = part.max(1);
     let mut w = Writer::new();
+    let mut flush = |w: &mut Writer, all: bool| -> Result<(), E> {
+        while w.buf.len() >= part || (all && !w.buf.is_empty()) {
+            let rest = w.buf.split_off(part.min(w.buf.len()));
+            emit(std::mem::replace(&mut w.buf, rest))?;
+        }
+        Ok(())
+    };
+    let removes = removed_between(base, next);
     w.varint(base.generation);
     w.varint(next.generation);
     w.fixed(&next.body_hash().0);
     w.varint(removes.len() as u64);
     for r in removes {
         w.bytes(r.as_bytes());
+        flush(&mut w, false)?;
     }
-    w.varint(changed.len() as u64);
-    for e in changed {
-        match (&e.kind, staged.get(&e.path)) {
-            (Kind::File(d), Some(&id)) if !d.stored_chunks().is_empty() => {
+    w.varint(changed_between(base, next).count() as u64);
+    for e in changed_between(base, next) {
+        match (&e.kind, staged(&e.path)) {
+            (Kind::File(d), Some(id)) if !d.stored_chunks().is_empty() => {
                 encode_upsert_staged(&mut w, &e.path, &e.meta, id, d.size, &d.hash)
             }
             _ => encode_upsert_entry(&mut w, e),
         }
+        flush(&mut w, false)?;
     }
-    w.buf
+    flush(&mut w, true)
+}
+
+/// The topmost paths of `base` that `next` does not have (a removed directory stands for
+/// everything below it). Both are sorted, so one walk of each finds them.
+fn removed_between<'a>(base: &'a Manifest, next: &Manifest) -> Vec<&'a RelPath> {
+    let mut removes: Vec<&RelPath> = Vec::new();
+    let mut nexts = next.entries.iter().peekable();
+    for e in &base.entries {
+        while nexts.next_if(|n| n.path < e.path).is_some() {}
+        let kept = nexts.peek().is_some_and(|n| n.path == e.path);
+        let covered = removes.last().is_some_and(|r| r.is_ancestor_of(&e.path));
+        if !kept && !covered {
+            removes.push(&e.path);
+        }
+    }
+    removes
+}
+
+/// The entries of `next` that `base` does not have as they are, in order.
+fn changed_between<'a>(base: &'a Manifest, next: &'a Manifest) -> impl Iterator<Item = &'a Entry> {
+    let mut bases = base.entries.iter().peekable();
+    next.entries.iter().filter(move |e| {
+        while bases.next_if(|b| b.path < e.path).is_some() {}
+        bases.peek().is_none_or(|b| b != e)
+    })
 }
 
 #[cfg(test)]
@@ -317,6 +350,48 @@ mod tests {
         assert_eq!(rebuilt, next);
         // the chunk list of the big file travelled by reference only
         assert!(delta.encode().len() < 400, "{} bytes", delta.encode().len());
+    }
+
+    /// Parts of any size join into the one encoding, and none is larger than asked for; a part
+    /// may end inside an entry (the receiver joins them before decoding).
+    #[test]
+    fn the_delta_is_emitted_in_parts_of_the_size_asked_for() {
+        let base = m(1, vec![e("d", Kind::Dir), file("d/gone", b"x"), file("d/a", b"1")]);
+        let mut entries = vec![e("d", Kind::Dir), file("d/a", b"2")];
+        entries.extend((0..50).map(|i| file(&format!("n{i:02}"), format!("{i}").as_bytes())));
+        let next = m(2, entries);
+        let whole = Delta::between(&base, &next, &HashMap::new()).unwrap().encode();
+        for part in [1, 7, 100, whole.len() - 1, whole.len(), whole.len() + 1] {
+            let mut parts = Vec::new();
+            encode_between(
+                &base,
+                &next,
+                |_| None,
+                part,
+                |p| {
+                    parts.push(p);
+                    Ok::<(), ()>(())
+                },
+            )
+            .unwrap();
+            assert!(parts.iter().all(|p| !p.is_empty() && p.len() <= part), "part {part}");
+            assert_eq!(parts.len(), whole.len().div_ceil(part), "part {part}");
+            assert_eq!(parts.concat(), whole, "part {part}");
+        }
+        // An error from the receiver stops the encoding and is returned.
+        let mut calls = 0;
+        let stopped = encode_between(
+            &base,
+            &next,
+            |_| None,
+            10,
+            |_| {
+                calls += 1;
+                if calls == 3 { Err("gone") } else { Ok(()) }
+            },
+        );
+        assert_eq!(stopped, Err("gone"));
+        assert_eq!(calls, 3);
     }
 
     #[test]

@@ -16,7 +16,7 @@
 //!   remote agent), `ssh` (libssh2 + agent, with `known_hosts`), `sftp` (fallback).
 //! - `remote` is the wire protocol and the agent; `delta` the manifest deltas it commits.
 //! - `manifest`, `chunk`, `hash`, `path`, `codec` are the data types and their encodings;
-//!   `saved` is the saved-plan format; `maintain` verify/trash/undo; `history` and `log` the
+//!   `saved` is the saved-plan format; `sorted` the keep-the-last-report rule; `maintain` verify/trash/undo; `history` and `log` the
 //!   daemon's records.
 
 #![forbid(unsafe_code)]
@@ -47,6 +47,7 @@ pub mod runner;
 pub mod saved;
 pub mod scan;
 pub mod schedule;
+pub mod sorted;
 pub mod timefmt;
 pub mod transfer;
 pub mod transport;

@@ -181,13 +181,19 @@ impl Manifest {
     /// encoded, never held whole.
     pub fn encode(&self) -> Vec<u8> {
         let mut out = Vec::new();
-        out.extend_from_slice(MAGIC);
-        out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+        self.write_to(&mut out).expect("writing to memory");
+        out
+    }
+
+    /// Write the encoding of [`Manifest::encode`] to `out` as it is made.
+    pub fn write_to(&self, mut out: impl Write) -> std::io::Result<()> {
+        out.write_all(MAGIC)?;
+        out.write_all(&FORMAT_VERSION.to_le_bytes())?;
         // Level 1 (a 512 KiB window and small tables: under 1.5 MiB of context where level 3
         // takes 3.5): manifests are sorted, so what repeats is close by.
-        let mut z = zstd::stream::write::Encoder::new(out, 1).expect("a zstd context");
-        let written = self.write_body(&mut z).and_then(|()| z.finish());
-        written.expect("writing to memory")
+        let mut z = zstd::stream::write::Encoder::new(out, 1)?;
+        self.write_body(&mut z)?;
+        z.finish()?.flush()
     }
 
     /// The uncompressed body (exposed for the golden-file test).
@@ -414,9 +420,22 @@ pub fn write_atomic(path: &Path, data: &[u8]) -> std::io::Result<()> {
 /// Write `data` to `path` atomically (a reader sees the old or the new content), and durably when
 /// `durable`. A cache need not be durable: a torn one fails to decode and is ignored.
 pub fn write_replacing(path: &Path, data: &[u8], durable: bool) -> std::io::Result<()> {
+    write_replacing_with(path, durable, |w| w.write_all(data))
+}
+
+/// [`write_replacing`] with the content written by `write` as it is made.
+pub fn write_replacing_with(
+    path: &Path,
+    durable: bool,
+    write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
+) -> std::io::Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let mut tmp = tempfile::Builder::new().prefix(".tmp-").tempfile_in(dir)?;
-    tmp.write_all(data)?;
+    {
+        let mut w = std::io::BufWriter::new(tmp.as_file_mut());
+        write(&mut w)?;
+        w.flush()?;
+    }
     if durable {
         tmp.as_file().sync_all()?;
     }

@@ -5,13 +5,12 @@ use super::wire::{Counted, Wire};
 use super::{MAX_DATA, PROTOCOL_VERSION, Request, Response};
 use crate::hash::ContentHash;
 use crate::maintain::{AdminOp, AdminResult};
-use crate::manifest::{Manifest, write_atomic};
+use crate::manifest::{Manifest, write_replacing_with};
 use crate::path::RelPath;
 use crate::transport::{
     Commit, CommitOp, CommitReport, StageHeader, StageOutcome, Transport, TransportError,
 };
 use std::cell::Cell;
-use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::path::PathBuf;
 use std::rc::Rc;
@@ -156,19 +155,21 @@ impl<'a> RemoteClient<'a> {
         let manifest = Manifest::decode(&bytes)
             .map_err(|e| TransportError::corrupt_manifest(&self.name, e))?;
         if self.cache_file.is_some() && ContentHash::of(&bytes) == hash {
-            self.keep_cache(&bytes);
+            self.keep_cache(|w| w.write_all(&bytes));
         }
         Ok(Some(manifest))
     }
 
     /// Keep `bytes` as the local copy of the remote manifest. Only a cache: failing to keep it
     /// costs a download next time.
-    fn keep_cache(&self, bytes: &[u8]) {
+    /// Keep a copy of the destination's manifest, written as `write` makes it. Not durable: a
+    /// torn copy does not match the hash the destination announces, and is fetched again.
+    fn keep_cache(&self, write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>) {
         if let Some(f) = &self.cache_file {
             if let Some(dir) = f.parent() {
                 let _ = std::fs::create_dir_all(dir);
             }
-            let _ = write_atomic(f, bytes);
+            let _ = write_replacing_with(f, false, write);
         }
     }
 
@@ -246,33 +247,41 @@ impl Transport for RemoteClient<'_> {
         for batch in ops.chunks(OPS_PER_FRAME) {
             self.send(&Request::CommitOps(batch.to_vec()))?;
         }
-        // Only what changed travels; files just staged go without their chunk lists.
-        let staged: HashMap<RelPath, u64> = ops
+        // Only what changed travels; files of several chunks just staged go by reference to
+        // their staged copy, without their chunk lists.
+        let mut staged: Vec<(RelPath, u64)> = ops
             .iter()
             .filter_map(|op| match op {
-                CommitOp::Place { path, id } => Some((path.clone(), *id)),
+                CommitOp::Place { path, id } if has_chunk_list(&manifest, path) => {
+                    Some((path.clone(), *id))
+                }
                 _ => None,
             })
             .collect();
         drop(ops);
+        crate::sorted::sort_keep_last(&mut staged, |a, b| a.0.cmp(&b.0));
+        let staged_id =
+            |p: &RelPath| staged.binary_search_by(|(s, _)| s.cmp(p)).ok().map(|i| staged[i].1);
         let base = self.base.take().unwrap_or_default();
-        let delta = crate::delta::encode_between(&base, &manifest, &staged);
+        crate::delta::encode_between(&base, &manifest, staged_id, DELTA_PART, |part| {
+            self.send(&Request::CommitDelta(part))
+        })?;
         drop((base, staged));
-        // Parts of 1 MiB: each is copied twice on its way out, into a request and into a frame.
-        for part in delta.chunks(DELTA_PART) {
-            self.send(&Request::CommitDelta(part.to_vec()))?;
-        }
-        drop(delta);
         let report = match self.ask(&Request::Commit { run_id })? {
             Response::Committed(r) => r,
             r => return Err(self.unexpected(&r)),
         };
         // The manifest just committed is what the next run will find there.
         if self.cache_file.is_some() {
-            self.keep_cache(&manifest.encode());
+            self.keep_cache(|w| manifest.write_to(w));
         }
         Ok(report)
     }
+}
+
+/// Whether the file at `path` in `m` lists its chunks (has more than one).
+fn has_chunk_list(m: &Manifest, path: &RelPath) -> bool {
+    m.get(path).and_then(|e| e.digest()).is_some_and(|d| !d.stored_chunks().is_empty())
 }
 
 /// Bytes of manifest delta per frame.
