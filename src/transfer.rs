@@ -10,7 +10,7 @@ use crate::manifest::{Entry, Kind, Manifest};
 use crate::path::RelPath;
 use crate::plan::{Action, ChangeRef, Piece, Plan, Recipe};
 use crate::transport::{
-    Commit, CommitOp, CommitReport, StageHeader, StageOutcome, Transport, TransportError,
+    Commit, CommitOp, CommitReport, NewLink, StageHeader, StageOutcome, Transport, TransportError,
 };
 use indicatif::ProgressBar;
 use std::borrow::Cow;
@@ -56,20 +56,18 @@ pub fn apply(
     progress: &ProgressBar,
 ) -> Result<Applied, TransportError> {
     let mut applied = Applied::default();
-    // Files to write, by id: the plan's writes (id = change index), then repairs.
-    let mut writes: Vec<(u64, &Entry, Option<&Recipe>)> = plan
-        .iter()
-        .enumerate()
-        .filter_map(|(i, c)| Some((i as u64, c.new?, Some(c.recipe?))))
-        .collect();
-    progress.set_length(writes.iter().map(|(_, e, _)| e.size()).sum());
+    // Files to write, by id: the plan's writes (id = change index), then repairs. Walked again
+    // where needed rather than listed, so a large plan carries no second list of its files.
+    let planned =
+        || plan.iter().enumerate().filter_map(|(i, c)| Some((i as u64, c.new?, Some(c.recipe?))));
+    progress.set_length(planned().map(|(_, e, _)| e.size()).sum());
     progress.set_position(0);
 
     // First pass: as planned (or whole files, where the destination cannot reuse ranges).
     let whole_files = !dest.reuses_chunks();
     let mut local_errors: HashMap<u64, String> = HashMap::new();
     let mut src = Source { root: source_root, applied: &mut applied, progress };
-    for &(id, entry, recipe) in &writes {
+    for (id, entry, recipe) in planned() {
         // A safe point: nothing is committed yet, so stopping here changes nothing.
         if cancel.load(Ordering::Relaxed) {
             return Err(TransportError::Interrupted);
@@ -80,14 +78,15 @@ pub fn apply(
             local_errors.insert(id, e?);
         }
     }
+    let mut next_id = plan.len() as u64;
     let mut outcomes = Outcomes::default();
-    outcomes.add(dest.finish_staging()?);
+    outcomes.add(dest.finish_staging()?, next_id);
 
     // Second pass: a file whose reused ranges were wrong gets all its bytes; and the destination
     // file they came from, now known to be damaged, is sent again too unless the plan rewrites it.
     let mut damaged: BTreeSet<RelPath> = BTreeSet::new();
     let mut retry = Vec::new();
-    for &(id, entry, _) in &writes {
+    for (id, entry, _) in planned() {
         if let Some(StageOutcome::ReuseFailed(from)) = outcomes.get(id) {
             damaged.insert(from.clone());
             if !local_errors.contains_key(&id) {
@@ -95,17 +94,18 @@ pub fn apply(
             }
         }
     }
-    let rewritten: HashSet<&RelPath> = writes.iter().map(|(_, e, _)| &e.path).collect();
-    let mut next_id = plan.len() as u64;
     let mut repairs = Vec::new();
-    for path in damaged.iter().filter(|p| !rewritten.contains(p)) {
-        match plan.new_manifest.get(path) {
-            Some(entry) if entry.digest().is_some() => {
-                repairs.push((next_id, entry));
-                next_id += 1;
+    if !damaged.is_empty() {
+        let rewritten: HashSet<&RelPath> = planned().map(|(_, e, _)| &e.path).collect();
+        for path in damaged.iter().filter(|p| !rewritten.contains(p)) {
+            match plan.new_manifest.get(path) {
+                Some(entry) if entry.digest().is_some() => {
+                    repairs.push((next_id, entry));
+                    next_id += 1;
+                }
+                // Not in the source any more: it is deleted or kept as it is; nothing to send.
+                _ => {}
             }
-            // Not in the source any more: it is deleted or kept as it is; nothing to send.
-            _ => {}
         }
     }
     for &(id, entry) in retry.iter().chain(&repairs) {
@@ -115,11 +115,13 @@ pub fn apply(
             local_errors.insert(id, e?);
         }
     }
-    outcomes.add(dest.finish_staging()?);
-    writes.extend(repairs.iter().map(|&(id, e)| (id, e, None)));
+    if !retry.is_empty() || !repairs.is_empty() {
+        outcomes.add(dest.finish_staging()?, next_id);
+    }
 
     let mut dropped: HashSet<RelPath> = HashSet::new();
-    for &(id, entry, _) in &writes {
+    let writes = planned().map(|(id, e, _)| (id, e)).chain(repairs.iter().copied());
+    for (id, entry) in writes {
         let reason = match (local_errors.remove(&id), outcomes.get(id)) {
             (Some(e), _) => e,
             (None, Some(StageOutcome::Ok)) => continue,
@@ -155,28 +157,50 @@ pub fn apply(
     Ok(applied)
 }
 
-/// The destination's outcomes by staged id: a sorted list (a hash map would take twice the
-/// memory), where a later report for an id (a file staged again) replaces an earlier one.
+/// The destination's latest outcome for each staged id. Almost every file is `Ok`, so those
+/// take one bit each; the other outcomes are a list sorted by id. Ids at or above the bound given
+/// to `add` were never staged and are ignored (a peer cannot make this grow beyond the plan).
 #[derive(Default)]
-struct Outcomes(Vec<(u64, StageOutcome)>);
+struct Outcomes {
+    ok: Vec<u64>,
+    other: Vec<(u64, StageOutcome)>,
+}
+
+static OK: StageOutcome = StageOutcome::Ok;
 
 impl Outcomes {
-    fn add(&mut self, more: Vec<(u64, StageOutcome)>) {
-        self.0.extend(more);
-        // Stable: of two reports for one id, the later stays second, and is the one kept.
-        self.0.sort_by_key(|(id, _)| *id);
-        self.0.dedup_by(|later, kept| {
-            let same = later.0 == kept.0;
-            if same {
-                std::mem::swap(later, kept);
+    /// Take in a batch of reports; a report replaces any earlier one for its id.
+    fn add(&mut self, mut more: Vec<(u64, StageOutcome)>, below: u64) {
+        more.retain(|(id, _)| *id < below);
+        crate::sorted::sort_keep_last(&mut more, |a, b| a.0.cmp(&b.0));
+        for (id, outcome) in more {
+            let (word, bit) = ((id / 64) as usize, 1u64 << (id % 64));
+            if self.ok.len() <= word {
+                self.ok.resize(word + 1, 0);
             }
-            same
-        });
+            if outcome == StageOutcome::Ok {
+                self.ok[word] |= bit;
+            } else {
+                self.ok[word] &= !bit;
+                self.other.push((id, outcome));
+            }
+        }
+        crate::sorted::sort_keep_last(&mut self.other, |a, b| a.0.cmp(&b.0));
+        // An id that failed before and is `Ok` now keeps only its newer report.
+        let ok = &self.ok;
+        self.other.retain(|(id, _)| !Outcomes::bit(ok, *id));
+    }
+
+    fn bit(ok: &[u64], id: u64) -> bool {
+        ok.get((id / 64) as usize).is_some_and(|w| w & (1 << (id % 64)) != 0)
     }
 
     fn get(&self, id: u64) -> Option<&StageOutcome> {
-        let i = self.0.binary_search_by_key(&id, |(id, _)| *id).ok()?;
-        Some(&self.0[i].1)
+        if Outcomes::bit(&self.ok, id) {
+            return Some(&OK);
+        }
+        let i = self.other.binary_search_by_key(&id, |(id, _)| *id).ok()?;
+        Some(&self.other[i].1)
     }
 }
 
@@ -283,11 +307,13 @@ pub fn commit_ops(plan: &Plan, dropped: &HashSet<RelPath>) -> Vec<CommitOp> {
         let op = match (c.action, &new.kind) {
             (Action::Delete, _) => continue,
             (Action::Metadata, kind) => {
-                CommitOp::SetMeta { path: c.path.clone(), meta: new.meta, kind: kind.tag() }
+                let meta = Box::new(new.meta);
+                CommitOp::SetMeta { path: c.path.clone(), meta, kind: kind.tag() }
             }
             (_, Kind::Dir) => CommitOp::MkDir(c.path.clone()),
             (_, Kind::Symlink(t)) => {
-                CommitOp::Symlink { path: c.path.clone(), target: t.clone(), meta: new.meta }
+                let link = Box::new(NewLink { target: t.clone(), meta: new.meta });
+                CommitOp::Symlink { path: c.path.clone(), link }
             }
             (_, Kind::File(_)) => CommitOp::Place { path: c.path.clone(), id: id as u64 },
         };
@@ -318,15 +344,36 @@ mod tests {
     fn a_later_outcome_for_an_id_replaces_the_earlier_one() {
         let mut o = Outcomes::default();
         let reuse = StageOutcome::ReuseFailed(RelPath::new("old").unwrap());
-        o.add(vec![(3, StageOutcome::Ok), (1, reuse.clone()), (7, StageOutcome::Mismatch)]);
+        let failed = StageOutcome::Failed("disk full".into());
+        o.add(
+            vec![
+                (3, StageOutcome::Ok),
+                (1, reuse.clone()),
+                (7, StageOutcome::Mismatch),
+                (70, failed.clone()),
+            ],
+            100,
+        );
         assert_eq!(o.get(1), Some(&reuse));
         assert_eq!(o.get(2), None);
-        // The retry of 1 succeeds; a repair gets a new id.
-        o.add(vec![(1, StageOutcome::Ok), (9, StageOutcome::Ok)]);
+        assert_eq!(o.get(70), Some(&failed));
+        // The retry of 1 succeeds, 3 is staged again and fails; a repair gets a new id. An id
+        // never staged is ignored.
+        o.add(
+            vec![(1, StageOutcome::Ok), (3, StageOutcome::Mismatch), (109, StageOutcome::Ok)],
+            110,
+        );
+        o.add(vec![(1_000_000, StageOutcome::Ok)], 110);
         assert_eq!(o.get(1), Some(&StageOutcome::Ok));
-        assert_eq!(o.get(3), Some(&StageOutcome::Ok));
+        assert_eq!(o.get(3), Some(&StageOutcome::Mismatch));
         assert_eq!(o.get(7), Some(&StageOutcome::Mismatch));
-        assert_eq!(o.get(9), Some(&StageOutcome::Ok));
-        assert_eq!(o.0.len(), 4);
+        assert_eq!(o.get(70), Some(&failed));
+        assert_eq!(o.get(109), Some(&StageOutcome::Ok));
+        assert_eq!(o.get(1_000_000), None);
+        assert_eq!(o.other.len(), 3);
+        assert!(o.ok.len() <= 2, "one bit per id: {} words", o.ok.len());
+        // Within one batch too, the later report wins.
+        o.add(vec![(5, StageOutcome::Mismatch), (5, StageOutcome::Ok)], 110);
+        assert_eq!(o.get(5), Some(&StageOutcome::Ok));
     }
 }

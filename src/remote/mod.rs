@@ -20,7 +20,7 @@ use crate::codec::{DecodeError, Reader, Writer};
 use crate::hash::ContentHash;
 use crate::manifest::{KindTag, decode_meta, encode_meta};
 use crate::path::{MAX_PATH_LEN, RelPath};
-use crate::transport::{CommitOp, CommitReport, StageHeader, StageOutcome};
+use crate::transport::{CommitOp, CommitReport, NewLink, StageHeader, StageOutcome};
 use std::io::{self, Read, Write};
 
 /// The protocol version this build speaks. Both ends must speak the same one. Version 2 hashes
@@ -136,11 +136,11 @@ fn encode_op(w: &mut Writer, op: &CommitOp) {
             w.u8(1);
             w.bytes(p.as_bytes());
         }
-        CommitOp::Symlink { path, target, meta } => {
+        CommitOp::Symlink { path, link } => {
             w.u8(2);
             w.bytes(path.as_bytes());
-            w.bytes(target);
-            encode_meta(w, meta);
+            w.bytes(&link.target);
+            encode_meta(w, &link.meta);
         }
         CommitOp::Place { path, id } => {
             w.u8(3);
@@ -168,14 +168,14 @@ fn decode_op(r: &mut Reader<'_>) -> Result<CommitOp, DecodeError> {
             }
             let target = target.to_vec();
             let meta = decode_meta(r)?;
-            CommitOp::Symlink { path, target, meta }
+            CommitOp::Symlink { path, link: Box::new(NewLink { target, meta }) }
         }
         3 => CommitOp::Place { path: rel_path(r, "path")?, id: r.varint("id")? },
         4 => {
             let path = rel_path(r, "path")?;
             let meta = decode_meta(r)?;
             let kind = decode_kind_tag(r.u8("kind")?)?;
-            CommitOp::SetMeta { path, meta, kind }
+            CommitOp::SetMeta { path, meta: Box::new(meta), kind }
         }
         t => return Err(DecodeError::invalid("op", format!("unknown op {t}"))),
     })
@@ -470,9 +470,12 @@ mod tests {
             Request::CommitOps(vec![
                 CommitOp::Trash(p("t")),
                 CommitOp::MkDir(p("d")),
-                CommitOp::Symlink { path: p("l"), target: b"../x".to_vec(), meta },
+                CommitOp::Symlink {
+                    path: p("l"),
+                    link: Box::new(NewLink { target: b"../x".to_vec(), meta }),
+                },
                 CommitOp::Place { path: p("f"), id: 3 },
-                CommitOp::SetMeta { path: p("m"), meta, kind: KindTag::Dir },
+                CommitOp::SetMeta { path: p("m"), meta: Box::new(meta), kind: KindTag::Dir },
             ]),
             Request::CommitDelta(vec![0; 100]),
             Request::Commit { run_id: "r".into() },

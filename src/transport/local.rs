@@ -517,13 +517,14 @@ impl<'a> Committer<'a> {
                 self.ensure_dir(p)?;
                 self.touched.insert(Some(p.clone()));
             }
-            CommitOp::Symlink { path, target, meta } => {
+            CommitOp::Symlink { path, link } => {
                 self.ensure_parents(path)?;
                 let tmp = self.dest.staging_dir().join("symlink.tmp");
                 let _ = fs::remove_file(&tmp);
-                std::os::unix::fs::symlink(os_str(target), &tmp)
+                std::os::unix::fs::symlink(os_str(&link.target), &tmp)
                     .map_err(|e| self.err("create symlink", &tmp, e))?;
-                set_symlink_meta(&tmp, meta).map_err(|e| self.err("set metadata of", &tmp, e))?;
+                set_symlink_meta(&tmp, &link.meta)
+                    .map_err(|e| self.err("set metadata of", &tmp, e))?;
                 self.replace_with(path, &tmp)?;
             }
             CommitOp::Place { path, id } => {

@@ -49,11 +49,20 @@ pub enum CommitOp {
     /// Make sure a directory exists at the path (its mode and mtime are set at the end).
     MkDir(RelPath),
     /// Put a symlink at the path, keeping any old entry there in the trash.
-    Symlink { path: RelPath, target: Vec<u8>, meta: Meta },
+    Symlink { path: RelPath, link: Box<NewLink> },
     /// Move a staged file into place, keeping any old entry there in the trash.
     Place { path: RelPath, id: u64 },
     /// Set mode and mtime of an existing entry.
-    SetMeta { path: RelPath, meta: Meta, kind: KindTag },
+    SetMeta { path: RelPath, meta: Box<Meta>, kind: KindTag },
+}
+
+/// The symlink a [`CommitOp::Symlink`] creates. Boxed, like [`CommitOp::SetMeta`]'s metadata,
+/// so the common operations (a file placed, a directory made) stay 32 bytes each: a commit of a
+/// large tree holds one per entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewLink {
+    pub target: Vec<u8>,
+    pub meta: Meta,
 }
 
 impl CommitOp {

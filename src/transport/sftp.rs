@@ -332,11 +332,11 @@ impl Transport for SftpDest {
                     report.repaired += self.ensure_dir(&trash, p)?;
                     touched.insert(Some(p.clone()));
                 }
-                CommitOp::Symlink { path, target, .. } => {
+                CommitOp::Symlink { path, link } => {
                     self.make_way(&trash, path, &mut report)?;
                     // OpenSSH's server takes SYMLINK's arguments in the reverse order of the
                     // draft; libssh2 passes them so that this call order works with OpenSSH.
-                    let target = Path::new(OsStr::from_bytes(target));
+                    let target = Path::new(OsStr::from_bytes(&link.target));
                     self.sftp
                         .symlink(target, &full)
                         .map_err(|e| self.err("create symlink", &full, e))?;
