@@ -330,10 +330,22 @@ pub(crate) fn open_container(
 /// Build a container: magic, version, zstd-compressed body.
 pub(crate) fn seal_container(body: &[u8], magic: &[u8; 8], version: u16) -> Vec<u8> {
     let mut out = Vec::with_capacity(body.len() / 3 + 16);
-    out.extend_from_slice(magic);
-    out.extend_from_slice(&version.to_le_bytes());
-    out.extend_from_slice(&zstd::bulk::compress(body, 3).expect("zstd compression of a buffer"));
+    seal_into(&mut out, magic, version, |z| z.write_all(body)).expect("writing to memory");
     out
+}
+
+/// Write a container to `out`, its body written by `body` and compressed as it comes.
+pub(crate) fn seal_into(
+    out: &mut dyn Write,
+    magic: &[u8; 8],
+    version: u16,
+    body: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
+) -> std::io::Result<()> {
+    out.write_all(magic)?;
+    out.write_all(&version.to_le_bytes())?;
+    let mut z = zstd::stream::write::Encoder::new(out, 3)?;
+    body(&mut z)?;
+    z.finish()?.flush()
 }
 
 pub(crate) fn encode_meta(w: &mut Writer, m: &Meta) {

@@ -11,7 +11,7 @@ use crate::codec::{DecodeError, Reader, Writer};
 use crate::filter::Excludes;
 use crate::manifest::{
     Entry, Kind, Manifest, Meta, Mtime, decode_digest, decode_meta, encode_digest, encode_meta,
-    open_container, seal_container, write_replacing,
+    open_container, seal_into, write_replacing_with,
 };
 use crate::path::{MAX_PATH_LEN, RelPath};
 use indicatif::ProgressBar;
@@ -251,10 +251,12 @@ pub fn scan(root: &Path, opts: &ScanOptions, progress: &ProgressBar) -> Result<S
 
     let old_cache_len = cache.entries.len();
     drop(cache);
-    // Files with their stamps, for the next scan's cache; directories and links without.
-    let mut stamped: Vec<(Entry, Option<Stamp>)> = entries.into_iter().map(|e| (e, None)).collect();
-    for r in results {
-        match r {
+    // Files with their stamps, for the next scan's cache; directories and links without. The
+    // files are collected in the results' own buffer (the layouts allow it), then the others
+    // join them: no second list of every file.
+    let mut stamped: Vec<(Entry, Option<Stamp>)> = results
+        .into_iter()
+        .filter_map(|r| match r {
             Ok((entry, stamp, hashed)) => {
                 stats.files += 1;
                 stats.bytes += entry.size();
@@ -264,12 +266,18 @@ pub fn scan(root: &Path, opts: &ScanOptions, progress: &ProgressBar) -> Result<S
                 } else {
                     stats.cached_files += 1;
                 }
-                stamped.push((entry, Some(stamp)));
+                Some((entry, Some(stamp)))
             }
-            Err(issue) => issues.push(issue),
-        }
-    }
-    stamped.sort_by(|a, b| a.0.path.cmp(&b.0.path));
+            Err(issue) => {
+                issues.push(issue);
+                None
+            }
+        })
+        .collect();
+    stamped.reserve_exact(entries.len());
+    stamped.extend(entries.into_iter().map(|e| (e, None)));
+    // Paths are unique, so an unstable sort gives the one order, without a scratch copy.
+    stamped.sort_unstable_by(|a, b| a.0.path.cmp(&b.0.path));
     // Every file a hit and no file gone: the cache on disk already says all this.
     let unchanged = stats.hashed_files == 0 && stats.files as usize == old_cache_len;
     if let Some(f) = &opts.cache_file
@@ -393,25 +401,35 @@ impl HashCache {
         start: SystemTime,
         stamped: &[(Entry, Option<Stamp>)],
     ) -> std::io::Result<()> {
-        let mut w = Writer::new();
-        let since = start.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default();
-        w.varint(since.as_secs());
-        w.varint(u64::from(since.subsec_nanos()));
-        let files = || stamped.iter().filter_map(|(e, s)| Some((e, s.as_ref()?, e.digest()?)));
-        w.varint(files().count() as u64);
-        for (e, stamp, digest) in files() {
-            w.bytes(e.path.as_bytes());
-            encode_meta(&mut w, &e.meta);
-            w.zigzag(stamp.ctime.secs);
-            w.varint(u64::from(stamp.ctime.nanos));
-            w.varint(stamp.ino);
-            w.varint(stamp.dev);
-            encode_digest(&mut w, digest);
-        }
         if let Some(dir) = file.parent() {
             std::fs::create_dir_all(dir)?;
         }
-        write_replacing(file, &seal_container(&w.buf, CACHE_MAGIC, CACHE_VERSION), false)
+        // Encoded, compressed and written as it goes: the cache of a large tree is never held.
+        write_replacing_with(file, false, |out| {
+            seal_into(out, CACHE_MAGIC, CACHE_VERSION, |z| {
+                let mut w = Writer::new();
+                let since = start.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default();
+                w.varint(since.as_secs());
+                w.varint(u64::from(since.subsec_nanos()));
+                let files =
+                    || stamped.iter().filter_map(|(e, s)| Some((e, s.as_ref()?, e.digest()?)));
+                w.varint(files().count() as u64);
+                for (e, stamp, digest) in files() {
+                    w.bytes(e.path.as_bytes());
+                    encode_meta(&mut w, &e.meta);
+                    w.zigzag(stamp.ctime.secs);
+                    w.varint(u64::from(stamp.ctime.nanos));
+                    w.varint(stamp.ino);
+                    w.varint(stamp.dev);
+                    encode_digest(&mut w, digest);
+                    if w.buf.len() >= 64 * 1024 {
+                        z.write_all(&w.buf)?;
+                        w.buf.clear();
+                    }
+                }
+                z.write_all(&w.buf)
+            })
+        })
     }
 }
 
