@@ -144,17 +144,35 @@ pub struct Change {
     renamed: bool,
     entries: Refers,
     recipe: Option<Recipe>,
+}
+
+/// The entries a change refers to: the one it will be (by index into [`Plan::new_manifest`]),
+/// the one the destination holds now, or both. A plan holds one change per entry of a first
+/// sync, so these stay small (a change is 48 bytes) and what only some changes need is boxed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Refers {
+    New(u32),
+    Old(Box<Old>),
+    Both(u32, Box<Old>),
+}
+
+/// A destination entry a change replaces or removes, with what goes with it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Old {
+    entry: Entry,
+    /// Entries and file bytes removed, descendants included (0 unless the change removes).
     removed_entries: u64,
     removed_bytes: u64,
 }
 
-/// The entries a change refers to: the one it will be (by index into [`Plan::new_manifest`]),
-/// the one the destination holds now, or both.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Refers {
-    New(u32),
-    Old(Box<Entry>),
-    Both(u32, Box<Entry>),
+impl Old {
+    fn kept(entry: &Entry) -> Box<Old> {
+        Box::new(Old { entry: entry.clone(), removed_entries: 0, removed_bytes: 0 })
+    }
+
+    fn removed(entry: &Entry) -> Box<Old> {
+        Box::new(Old { entry: entry.clone(), removed_entries: 1, removed_bytes: entry.size() })
+    }
 }
 
 /// One change with the entries it refers to.
@@ -249,17 +267,17 @@ impl Plan {
         let new = |i: &u32| &self.new_manifest.entries[*i as usize];
         let (path, new, old) = match &c.entries {
             Refers::New(i) => (&new(i).path, Some(new(i)), None),
-            Refers::Old(o) => (&o.path, None, Some(&**o)),
-            Refers::Both(i, o) => (&o.path, Some(new(i)), Some(&**o)),
+            Refers::Old(o) => (&o.entry.path, None, Some(&**o)),
+            Refers::Both(i, o) => (&o.entry.path, Some(new(i)), Some(&**o)),
         };
         ChangeRef {
             path,
             action: c.action,
             new,
-            old,
+            old: old.map(|o| &o.entry),
             recipe: c.recipe.as_ref(),
-            removed_entries: c.removed_entries,
-            removed_bytes: c.removed_bytes,
+            removed_entries: old.map_or(0, |o| o.removed_entries),
+            removed_bytes: old.map_or(0, |o| o.removed_bytes),
             renamed: c.renamed,
         }
     }
@@ -288,14 +306,7 @@ pub fn plan(source: &Manifest, dest: &Manifest, protected: &[RelPath], opts: &Pl
     let next = |new_entries: &Vec<Entry>| {
         u32::try_from(new_entries.len()).expect("a manifest holds fewer than 2^32 entries")
     };
-    let change = |action, entries, recipe| Change {
-        action,
-        renamed: false,
-        entries,
-        recipe,
-        removed_entries: 0,
-        removed_bytes: 0,
-    };
+    let change = |action, entries, recipe| Change { action, renamed: false, entries, recipe };
 
     let (mut i, mut j) = (0, 0);
     let (src, dst) = (&source.entries, &dest.entries);
@@ -310,9 +321,10 @@ pub fn plan(source: &Manifest, dest: &Manifest, protected: &[RelPath], opts: &Pl
             && let Some((k, path)) = removing
             && path.is_ancestor_of(&dst[j].path)
         {
-            let c = &mut changes[k];
-            c.removed_entries += 1;
-            c.removed_bytes += dst[j].size();
+            if let Refers::Old(o) | Refers::Both(_, o) = &mut changes[k].entries {
+                o.removed_entries += 1;
+                o.removed_bytes += dst[j].size();
+            }
             j += 1;
             continue;
         }
@@ -337,29 +349,21 @@ pub fn plan(source: &Manifest, dest: &Manifest, protected: &[RelPath], opts: &Pl
                     stats.kept += 1;
                 } else {
                     removing = Some((changes.len(), &d.path));
-                    let refers = Refers::Old(Box::new(d.clone()));
-                    changes.push(Change {
-                        removed_entries: 1,
-                        removed_bytes: d.size(),
-                        ..change(Action::Delete, refers, None)
-                    });
+                    changes.push(change(Action::Delete, Refers::Old(Old::removed(d)), None));
                 }
                 j += 1;
             }
             std::cmp::Ordering::Equal => {
                 let (s, d) = (&src[i], &dst[j]);
-                let refers = || Refers::Both(next(&new_entries), Box::new(d.clone()));
+                let at = next(&new_entries);
                 if s.kind.tag() != d.kind.tag() {
                     removing = Some((changes.len(), &d.path));
-                    changes.push(Change {
-                        removed_entries: 1,
-                        removed_bytes: d.size(),
-                        ..change(Action::Replace, refers(), file_recipe(s, &index))
-                    });
+                    let refers = Refers::Both(at, Old::removed(d));
+                    changes.push(change(Action::Replace, refers, file_recipe(s, &index)));
                 } else if let Some(action) = compare_same_kind(s, d) {
                     let recipe =
                         if action == Action::Update { file_recipe(s, &index) } else { None };
-                    changes.push(change(action, refers(), recipe));
+                    changes.push(change(action, Refers::Both(at, Old::kept(d)), recipe));
                 }
                 new_entries.push(s.clone());
                 i += 1;
@@ -494,6 +498,15 @@ mod tests {
     use super::*;
     use crate::manifest::tests::{e, file};
     use crate::manifest::{Meta, Mtime};
+
+    /// A plan of a first sync holds a change per entry, a commit an operation per entry: their
+    /// sizes are part of the memory budget (docs/performance.md).
+    #[test]
+    fn per_entry_records_stay_compact() {
+        assert!(std::mem::size_of::<Change>() <= 48, "{}", std::mem::size_of::<Change>());
+        let op = std::mem::size_of::<crate::transport::CommitOp>();
+        assert!(op <= 32, "{op}");
+    }
 
     fn m(entries: Vec<Entry>) -> Manifest {
         let mut m = Manifest { generation: 1, entries };
