@@ -174,42 +174,152 @@ impl Delta {
     }
 
     pub fn decode(data: &[u8]) -> Result<Delta, DecodeError> {
-        let mut r = Reader::new(data);
-        let base_generation = r.varint("base generation")?;
-        let generation = r.varint("generation")?;
-        let expected = ContentHash(r.fixed("expected hash")?);
-        let n = r.varint("removes")?;
-        let mut removes = Vec::with_capacity(n.min(r.remaining() as u64 / 2) as usize);
-        for _ in 0..n {
-            let p = r.bytes("path", MAX_PATH_LEN)?;
-            removes.push(RelPath::new(p).map_err(|e| DecodeError::invalid("path", e.to_string()))?);
-        }
-        let n = r.varint("upserts")?;
-        let mut upserts = Vec::with_capacity(n.min(r.remaining() as u64 / 4) as usize);
-        for _ in 0..n {
-            // An upsert starts with a tag 0 (whole entry) or with a path (file by reference).
-            if r.peek() == Some(0) {
-                r.u8("upsert")?;
-                upserts.push(Upsert::Entry(crate::manifest::decode_entry(&mut r)?));
-                continue;
-            }
-            let p = r.bytes("path", MAX_PATH_LEN)?;
-            let path = RelPath::new(p).map_err(|e| DecodeError::invalid("path", e.to_string()))?;
-            let meta = decode_meta(&mut r)?;
-            let chunks = match r.u8("chunk source")? {
-                1 => Chunks::Inline(decode_digest(&mut r)?),
-                2 => Chunks::Staged {
-                    id: r.varint("id")?,
-                    size: r.varint("size")?,
-                    hash: ContentHash(r.fixed("hash")?),
-                },
-                t => return Err(DecodeError::invalid("chunk source", format!("unknown {t}"))),
-            };
-            upserts.push(Upsert::File { path, meta, chunks });
-        }
-        r.finish("manifest delta")?;
-        Ok(Delta { base_generation, generation, removes, upserts, expected })
+        let mut d = DeltaDecoder::default();
+        d.feed(data)?;
+        d.finish()
     }
+}
+
+/// Most entries a decoder makes room for before it has seen them (a larger delta grows its
+/// lists as it comes): a count from the peer is not trusted with an allocation of any size.
+const PREALLOC_MAX: u64 = 1 << 20;
+
+/// Decodes a delta from parts that may end anywhere, as they arrive: the agent never holds the
+/// whole encoding, only what an unfinished item has so far.
+#[derive(Debug, Default)]
+pub struct DeltaDecoder {
+    /// Bytes of the item not complete yet.
+    pending: Vec<u8>,
+    /// Bytes `pending` must reach before the item is tried again: at least what it lacked, and
+    /// twice what it had, so an item spanning many parts is parsed a few times, not once a part.
+    need: usize,
+    /// Set once the header is read: the delta so far, and the removes and upserts still to come
+    /// (`None`: the upsert count itself is still to come).
+    delta: Option<(Delta, u64, Option<u64>)>,
+}
+
+impl DeltaDecoder {
+    /// Decode every item `part` completes.
+    pub fn feed(&mut self, part: &[u8]) -> Result<(), DecodeError> {
+        if self.pending.is_empty() {
+            let used = self.decode_items(part)?;
+            self.pending.extend_from_slice(&part[used..]);
+        } else {
+            self.pending.extend_from_slice(part);
+            if self.pending.len() >= self.need {
+                self.decode_pending()?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The delta, once every item it announced has come and nothing more.
+    pub fn finish(mut self) -> Result<Delta, DecodeError> {
+        if !self.pending.is_empty() {
+            self.decode_pending()?;
+        }
+        match self.delta {
+            Some((delta, 0, Some(0))) if self.pending.is_empty() => Ok(delta),
+            _ => Err(DecodeError::Truncated {
+                what: "manifest delta",
+                wanted: self.need.saturating_sub(self.pending.len()).max(1) as u64,
+            }),
+        }
+    }
+
+    fn decode_pending(&mut self) -> Result<(), DecodeError> {
+        let mut pending = std::mem::take(&mut self.pending);
+        let used = self.decode_items(&pending)?;
+        pending.drain(..used);
+        self.pending = pending;
+        Ok(())
+    }
+
+    /// Decode the complete items at the start of `data`; the bytes they took.
+    fn decode_items(&mut self, data: &[u8]) -> Result<usize, DecodeError> {
+        let mut r = Reader::new(data);
+        let mut used = 0;
+        self.need = 0;
+        loop {
+            match self.decode_item(&mut r) {
+                Ok(true) => used = data.len() - r.remaining(),
+                Ok(false) => return Ok(used),
+                // Cut off: the rest comes with the next part.
+                Err(DecodeError::Truncated { wanted, .. }) => {
+                    let have = data.len() - used;
+                    self.need = (have * 2).max(have.saturating_add(wanted as usize));
+                    return Ok(used);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Decode one item; `Ok(false)` when the delta is complete.
+    fn decode_item(&mut self, r: &mut Reader<'_>) -> Result<bool, DecodeError> {
+        let Some((delta, removes_left, upserts_left)) = &mut self.delta else {
+            let base_generation = r.varint("base generation")?;
+            let generation = r.varint("generation")?;
+            let expected = ContentHash(r.fixed("expected hash")?);
+            let n = r.varint("removes")?;
+            let removes = Vec::with_capacity(n.min(PREALLOC_MAX) as usize);
+            let delta = Delta { base_generation, generation, removes, upserts: vec![], expected };
+            self.delta = Some((delta, n, None));
+            return Ok(true);
+        };
+        if *removes_left > 0 {
+            let p = r.bytes("path", MAX_PATH_LEN)?;
+            delta
+                .removes
+                .push(RelPath::new(p).map_err(|e| DecodeError::invalid("path", e.to_string()))?);
+            *removes_left -= 1;
+            return Ok(true);
+        }
+        match upserts_left {
+            None => {
+                let n = r.varint("upserts")?;
+                delta.upserts.reserve_exact(n.min(PREALLOC_MAX) as usize);
+                *upserts_left = Some(n);
+                Ok(true)
+            }
+            Some(0) => {
+                if r.is_empty() {
+                    Ok(false)
+                } else {
+                    Err(DecodeError::invalid(
+                        "manifest delta",
+                        format!("{} trailing bytes", r.remaining()),
+                    ))
+                }
+            }
+            Some(left) => {
+                delta.upserts.push(decode_upsert(r)?);
+                *left -= 1;
+                Ok(true)
+            }
+        }
+    }
+}
+
+/// One upsert: a tag 0 then a whole entry, or a path then a file by reference.
+fn decode_upsert(r: &mut Reader<'_>) -> Result<Upsert, DecodeError> {
+    if r.peek() == Some(0) {
+        r.u8("upsert")?;
+        return Ok(Upsert::Entry(crate::manifest::decode_entry(r)?));
+    }
+    let p = r.bytes("path", MAX_PATH_LEN)?;
+    let path = RelPath::new(p).map_err(|e| DecodeError::invalid("path", e.to_string()))?;
+    let meta = decode_meta(r)?;
+    let chunks = match r.u8("chunk source")? {
+        1 => Chunks::Inline(decode_digest(r)?),
+        2 => Chunks::Staged {
+            id: r.varint("id")?,
+            size: r.varint("size")?,
+            hash: ContentHash(r.fixed("hash")?),
+        },
+        t => return Err(DecodeError::invalid("chunk source", format!("unknown {t}"))),
+    };
+    Ok(Upsert::File { path, meta, chunks })
 }
 
 fn encode_upsert_entry(w: &mut Writer, e: &Entry) {
@@ -392,6 +502,42 @@ mod tests {
         );
         assert_eq!(stopped, Err("gone"));
         assert_eq!(calls, 3);
+    }
+
+    /// Fed in parts cut anywhere (inside paths, hashes, chunk lists, varints), the decoder gives
+    /// the delta the whole encoding gives; cut short or with bytes to spare, it refuses.
+    #[test]
+    fn a_delta_decodes_from_parts_cut_anywhere() {
+        let big = crate::chunk::tests::noise(3, 400_000);
+        let base = m(1, vec![e("d", Kind::Dir), file("d/gone", b"x"), file("d/a", b"1")]);
+        let mut entries = vec![e("d", Kind::Dir), file("d/a", b"2"), file("big", &big)];
+        entries.extend((0..30).map(|i| file(&format!("n{i:02}"), format!("{i}").as_bytes())));
+        let next = m(2, entries);
+        let whole = Delta::between(&base, &next, &HashMap::new()).unwrap();
+        let bytes = whole.encode();
+        assert!(whole.upserts.iter().any(|u| matches!(u, Upsert::Entry(e) if e.digest().is_some_and(|d| d.stored_chunks().len() > 3))));
+        for part in [1, 2, 3, 5, 8, 13, 64, 333, bytes.len() - 1, bytes.len()] {
+            let mut d = DeltaDecoder::default();
+            for p in bytes.chunks(part) {
+                d.feed(p).unwrap();
+            }
+            assert_eq!(d.finish().unwrap(), whole, "parts of {part}");
+        }
+        for cut in [0, 1, 40, bytes.len() / 2, bytes.len() - 1] {
+            let mut d = DeltaDecoder::default();
+            d.feed(&bytes[..cut]).unwrap();
+            assert!(matches!(d.finish(), Err(DecodeError::Truncated { .. })), "cut at {cut}");
+        }
+        // Bytes past the end are refused, with the last part or after it.
+        let mut d = DeltaDecoder::default();
+        assert!(d.feed(&[&bytes[..], b"x"].concat()).is_err());
+        let mut d = DeltaDecoder::default();
+        d.feed(&bytes).unwrap();
+        assert!(d.feed(b"x").is_err());
+        let mut d = DeltaDecoder::default();
+        d.feed(&bytes[..bytes.len() - 1]).unwrap();
+        let fed = d.feed(&[bytes[bytes.len() - 1], b'x']);
+        assert!(fed.is_err() || d.finish().is_err());
     }
 
     #[test]

@@ -8,7 +8,8 @@
 
 use super::wire::Wire;
 use super::{MAX_DATA, PROTOCOL_VERSION, Request, Response};
-use crate::delta::Delta;
+use crate::codec::DecodeError;
+use crate::delta::{Delta, DeltaDecoder};
 use crate::hash::ContentHash;
 use crate::manifest::Manifest;
 use crate::transport::local::LocalDir;
@@ -75,7 +76,8 @@ pub fn serve(root: PathBuf, input: impl Read, output: impl Write) -> Result<(), 
     // The first error while staging: reported at the next question, later staging is ignored.
     let mut failed: Option<TransportError> = None;
     let mut ops = Vec::new();
-    let mut delta = Vec::new();
+    // The manifest delta, decoded as its parts come (its first error is reported at the commit).
+    let mut delta: Result<DeltaDecoder, DecodeError> = Ok(DeltaDecoder::default());
     while let Some(body) = wire.recv()? {
         let req = Request::decode(&body).map_err(|e| AgentError::Protocol(e.to_string()))?;
         let reply = match req {
@@ -147,15 +149,19 @@ pub fn serve(root: PathBuf, input: impl Read, output: impl Write) -> Result<(), 
                 continue;
             }
             Request::CommitDelta(part) => {
-                delta.extend_from_slice(&part);
+                if let Ok(d) = &mut delta
+                    && let Err(e) = d.feed(&part)
+                {
+                    delta = Err(e);
+                }
                 continue;
             }
             Request::Commit { run_id } => {
                 let ops = std::mem::take(&mut ops);
-                let bytes = std::mem::take(&mut delta);
+                let decoded = std::mem::replace(&mut delta, Ok(DeltaDecoder::default()));
                 let next = match failed.take() {
                     Some(e) => Err(error_reply(&e)),
-                    None => next_manifest(&mut dest, bytes)
+                    None => next_manifest(&mut dest, decoded.and_then(DeltaDecoder::finish))
                         .map_err(|message| Response::Error { transient: false, message }),
                 };
                 match next {
@@ -174,11 +180,11 @@ pub fn serve(root: PathBuf, input: impl Read, output: impl Write) -> Result<(), 
 }
 
 /// The manifest a commit will store: the committed one with the client's delta applied.
-fn next_manifest(dest: &mut LocalDir, bytes: Vec<u8>) -> Result<Manifest, String> {
-    let delta =
-        Delta::decode(&bytes).map_err(|e| format!("client sent a bad manifest delta: {e}"))?;
-    // The encoded delta goes before the decoded one is applied (memory peaks there).
-    drop(bytes);
+fn next_manifest(
+    dest: &mut LocalDir,
+    delta: Result<Delta, DecodeError>,
+) -> Result<Manifest, String> {
+    let delta = delta.map_err(|e| format!("client sent a bad manifest delta: {e}"))?;
     let base = dest.read_manifest().map_err(|e| error_chain(&e))?.unwrap_or_default();
     delta
         .apply(base, |id| dest.staged_digest(id).cloned())
