@@ -79,7 +79,7 @@ pub fn serve(root: PathBuf, input: impl Read, output: impl Write) -> Result<(), 
     // The manifest delta, decoded as its parts come (its first error is reported at the commit).
     let mut delta: Result<DeltaDecoder, DecodeError> = Ok(DeltaDecoder::default());
     while let Some(body) = wire.recv()? {
-        let req = Request::decode(&body).map_err(|e| AgentError::Protocol(e.to_string()))?;
+        let req = Request::decode_frame(body).map_err(|e| AgentError::Protocol(e.to_string()))?;
         let reply = match req {
             Request::Hello { .. } => return Err(AgentError::Protocol("second hello".into())),
             Request::Bye => return Ok(()),

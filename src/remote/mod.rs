@@ -264,6 +264,23 @@ impl Request {
         w.buf
     }
 
+    /// [`Request::decode`] of a whole frame, which becomes the data of a chunk or a delta part
+    /// instead of being copied (the agent receives every byte of a sync this way).
+    pub fn decode_frame(mut body: Vec<u8>) -> Result<Self, DecodeError> {
+        let (Some(&tag @ (10 | 14)), Some(rest)) = (body.first(), body.get(1..)) else {
+            return Self::decode(&body);
+        };
+        let mut r = Reader::new(rest);
+        let len = r.varint_max("data", MAX_DATA as u64)?;
+        let start = body.len() - r.remaining();
+        if (body.len() - start) as u64 != len {
+            // Short or with trailing bytes: the error is the slice decoder's.
+            return Self::decode(&body);
+        }
+        body.drain(..start);
+        Ok(if tag == 10 { Request::CommitDelta(body) } else { Request::StageChunk(body) })
+    }
+
     pub fn decode(body: &[u8]) -> Result<Self, DecodeError> {
         let mut r = Reader::new(body);
         let req = match r.u8("request")? {
@@ -485,6 +502,7 @@ mod tests {
         ];
         for req in requests {
             assert_eq!(Request::decode(&req.encode()).unwrap(), req);
+            assert_eq!(Request::decode_frame(req.encode()).unwrap(), req);
         }
         let responses = vec![
             Response::Hello { version: 1, tern: "x".into() },
@@ -537,6 +555,20 @@ mod tests {
         let mut trailing = Request::Bye.encode();
         trailing.push(0);
         assert!(Request::decode(&trailing).is_err());
+        // data frames taken whole: short, long or oversized ones are refused the same way
+        for req in [Request::StageChunk(b"chunk".to_vec()), Request::CommitDelta(b"d".to_vec())] {
+            let body = req.encode();
+            for n in 0..body.len() {
+                assert!(Request::decode_frame(body[..n].to_vec()).is_err(), "{n}");
+            }
+            let mut long = body.clone();
+            long.push(0);
+            assert!(Request::decode_frame(long).is_err());
+        }
+        let mut w = Writer::new();
+        w.u8(14);
+        w.varint(MAX_DATA as u64 + 1);
+        assert!(Request::decode_frame(w.buf).is_err());
         // an op count that the frame cannot hold
         let mut w = Writer::new();
         w.u8(9);
