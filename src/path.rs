@@ -45,10 +45,16 @@ pub struct RelPath(Arc<[u8]>);
 
 impl Ord for RelPath {
     fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        // NUL is not allowed in a path, so mapping '/' to 0 makes it sort before every other byte.
-        let key = |&b: &u8| if b == b'/' { 0 } else { b };
-        self.0.iter().map(key).cmp(other.0.iter().map(key))
+        cmp_bytes(&self.0, &other.0)
     }
+}
+
+/// [`RelPath`]'s order on the bytes of two paths: component by component, so a directory comes
+/// right before what it holds.
+pub fn cmp_bytes(a: &[u8], b: &[u8]) -> std::cmp::Ordering {
+    // NUL is not allowed in a path, so mapping '/' to 0 makes it sort before every other byte.
+    let key = |&b: &u8| if b == b'/' { 0 } else { b };
+    a.iter().map(key).cmp(b.iter().map(key))
 }
 
 impl PartialOrd for RelPath {

@@ -13,7 +13,7 @@ use crate::manifest::{
     Entry, Kind, Manifest, Meta, Mtime, decode_digest, decode_meta, encode_digest, encode_meta,
     open_container, seal_into, write_replacing_with,
 };
-use crate::path::{MAX_PATH_LEN, RelPath};
+use crate::path::{MAX_PATH_LEN, RelPath, cmp_bytes};
 use indicatif::ProgressBar;
 use rayon::prelude::*;
 use std::fs::{File, Metadata};
@@ -143,8 +143,11 @@ pub fn scan(root: &Path, opts: &ScanOptions, progress: &ProgressBar) -> Result<S
     let mut stats = ScanStats::default();
     let mut issues = Vec::new();
     let mut entries = Vec::new();
-    let mut pending = Vec::new();
-    let walk = walkdir::WalkDir::new(root).min_depth(1).follow_links(false).into_iter();
+    let mut slots = Vec::new();
+    // Siblings by name, each directory before what it holds: that is manifest order, which the
+    // hash cache is written in, so the two are read side by side.
+    let walk = walkdir::WalkDir::new(root).min_depth(1).follow_links(false).sort_by_file_name();
+    let walk = walk.into_iter();
     let walk = walk.filter_entry(|e| {
         if e.depth() == 1 && e.file_name() == STATE_DIR {
             return false;
@@ -191,7 +194,7 @@ pub fn scan(root: &Path, opts: &ScanOptions, progress: &ProgressBar) -> Result<S
         };
         let ft = md.file_type();
         if ft.is_file() {
-            pending.push(PendingFile { path, stamp: Stamp::of(&md) });
+            slots.push(Slot::Todo(PendingFile { path, stamp: Stamp::of(&md) }));
         } else if ft.is_dir() {
             entries.push(Entry { path, meta: meta_of(&md), kind: Kind::Dir });
         } else if ft.is_symlink() {
@@ -220,44 +223,56 @@ pub fn scan(root: &Path, opts: &ScanOptions, progress: &ProgressBar) -> Result<S
         }
     }
 
-    let cache = match &opts.cache_file {
-        Some(f) if !opts.checksum => HashCache::load(f).unwrap_or_else(|e| {
-            crate::report::say(
-                progress,
-                format!("tern: warning: ignoring hash cache {}: {e}", f.display()),
-            );
-            HashCache::default()
-        }),
-        _ => HashCache::default(),
+    let pending_size = |s: &Slot| if let Slot::Todo(p) = s { p.stamp.size } else { 0 };
+    progress.set_length(slots.iter().map(pending_size).sum());
+    // The walk gives manifest order; should a file system not, the order is made here.
+    let in_order = |a: &Slot, b: &Slot| match (a, b) {
+        (Slot::Todo(a), Slot::Todo(b)) => a.path < b.path,
+        _ => true,
     };
-
-    let total: u64 = pending.iter().map(|p| p.stamp.size).sum();
-    progress.set_length(total);
-    let results: Vec<Result<(Entry, Stamp, bool), ScanIssue>> = pending
-        .into_par_iter()
-        .map(|p| {
-            if let Some(hit) = cache.lookup(&p.path, &p.stamp) {
-                progress.inc(p.stamp.size);
-                let entry =
-                    Entry { path: p.path, meta: hit.meta, kind: Kind::File(hit.digest.clone()) };
-                return Ok((entry, p.stamp, false));
+    if !slots.is_sorted_by(in_order) {
+        slots.sort_unstable_by(|a, b| match (a, b) {
+            (Slot::Todo(a), Slot::Todo(b)) => a.path.cmp(&b.path),
+            _ => std::cmp::Ordering::Equal,
+        });
+    }
+    let mut old_cache_len = 0;
+    if let Some(f) = &opts.cache_file
+        && !opts.checksum
+    {
+        let warn = |e: &dyn std::fmt::Display| {
+            let msg = format!("tern: warning: ignoring hash cache {}: {e}", f.display());
+            crate::report::say(progress, msg);
+        };
+        match HashCache::load(f) {
+            Ok(cache) => {
+                old_cache_len = cache.len;
+                if let Err(e) = cache.resolve(&mut slots, progress) {
+                    warn(&e);
+                }
             }
-            let (entry, stamp) = hash_file(&root.join(p.path.as_path()), &p.path)
-                .map_err(|message| ScanIssue { path: p.path, message })?;
-            progress.inc(p.stamp.size);
-            Ok((entry, stamp, true))
-        })
-        .collect();
+            Err(e) => warn(&e),
+        }
+    }
 
-    let old_cache_len = cache.entries.len();
-    drop(cache);
+    slots.par_iter_mut().for_each(|slot| {
+        let Slot::Todo(p) = slot else { return };
+        *slot = match hash_file(&root.join(p.path.as_path()), &p.path) {
+            Ok((entry, stamp)) => {
+                progress.inc(p.stamp.size);
+                Slot::Done { entry, stamp, hashed: true }
+            }
+            Err(message) => Slot::Failed(ScanIssue { path: p.path.clone(), message }),
+        };
+    });
+
     // Files with their stamps, for the next scan's cache; directories and links without. The
-    // files are collected in the results' own buffer (the layouts allow it), then the others
-    // join them: no second list of every file.
-    let mut stamped: Vec<(Entry, Option<Stamp>)> = results
+    // files are collected in the slots' own buffer (the layouts allow it), then the others join
+    // them: no second list of every file.
+    let mut stamped: Vec<(Entry, Option<Stamp>)> = slots
         .into_iter()
-        .filter_map(|r| match r {
-            Ok((entry, stamp, hashed)) => {
+        .filter_map(|slot| match slot {
+            Slot::Done { entry, stamp, hashed } => {
                 stats.files += 1;
                 stats.bytes += entry.size();
                 if hashed {
@@ -268,8 +283,13 @@ pub fn scan(root: &Path, opts: &ScanOptions, progress: &ProgressBar) -> Result<S
                 }
                 Some((entry, Some(stamp)))
             }
-            Err(issue) => {
+            Slot::Failed(issue) => {
                 issues.push(issue);
+                None
+            }
+            // Every file is read above; one that was not is protected, never dropped.
+            Slot::Todo(p) => {
+                issues.push(ScanIssue { path: p.path, message: "was not read".into() });
                 None
             }
         })
@@ -279,7 +299,7 @@ pub fn scan(root: &Path, opts: &ScanOptions, progress: &ProgressBar) -> Result<S
     // Paths are unique, so an unstable sort gives the one order, without a scratch copy.
     stamped.sort_unstable_by(|a, b| a.0.path.cmp(&b.0.path));
     // Every file a hit and no file gone: the cache on disk already says all this.
-    let unchanged = stats.hashed_files == 0 && stats.files as usize == old_cache_len;
+    let unchanged = stats.hashed_files == 0 && stats.files == old_cache_len;
     if let Some(f) = &opts.cache_file
         && !unchanged
         && let Err(e) = HashCache::store(f, started, &stamped)
@@ -289,10 +309,10 @@ pub fn scan(root: &Path, opts: &ScanOptions, progress: &ProgressBar) -> Result<S
             format!("tern: warning: cannot write hash cache {}: {e}", f.display()),
         );
     }
-    // Collected in place, the entries would keep the larger buffer of `stamped` for the rest of
-    // the run; they live as long as the sync, so they get a buffer of their own size.
-    let mut entries = Vec::with_capacity(stamped.len());
-    entries.extend(stamped.into_iter().map(|(e, _)| e));
+    // In place, then shrunk: the entries live as long as the sync, in a buffer of their size
+    // (a large one is remapped, not copied), and are never held twice.
+    let mut entries: Vec<Entry> = stamped.into_iter().map(|(e, _)| e).collect();
+    entries.shrink_to_fit();
     let manifest = Manifest { generation: 0, entries };
     stats.entries = manifest.entries.len() as u64;
     issues.sort_by(|a, b| a.path.cmp(&b.path));
@@ -331,24 +351,62 @@ struct CachedFile {
     digest: crate::chunk::FileDigest,
 }
 
-/// Digests of the previous scan of one source, sorted by path (a sorted Vec costs far less memory
-/// than a map, and the file is written in that order).
+/// The previous scan of one source, as its file has it: entries sorted by path, decoded one at a
+/// time alongside the files of the new walk (in the same order), so the cache of a large tree is
+/// never held decoded, and a path in it is compared, never allocated.
 #[derive(Default)]
 struct HashCache {
     scan_start: Option<SystemTime>,
-    entries: Vec<(RelPath, CachedFile)>,
+    /// The decompressed body, where its entries start, and how many it says there are.
+    body: Vec<u8>,
+    entries_at: usize,
+    len: u64,
+}
+
+/// A file of the walk: still to read, read, or unreadable.
+enum Slot {
+    Todo(PendingFile),
+    Done { entry: Entry, stamp: Stamp, hashed: bool },
+    Failed(ScanIssue),
 }
 
 impl HashCache {
-    fn lookup(&self, path: &RelPath, stamp: &Stamp) -> Option<&CachedFile> {
-        let start = self.scan_start?;
-        let i = self.entries.binary_search_by(|(p, _)| p.cmp(path)).ok()?;
-        let hit = Some(&self.entries[i].1).filter(|c| c.stamp == *stamp)?;
-        let ctime = SystemTime::UNIX_EPOCH.checked_add(Duration::new(
-            hit.stamp.ctime.secs.max(0) as u64,
-            hit.stamp.ctime.nanos,
-        ))?;
-        (ctime + RACY_MARGIN < start).then_some(hit)
+    /// Give every file of `slots` (sorted by path) whose stamp matches its cached one that
+    /// entry's digest. Ends early, keeping the hits so far, at an entry that does not decode.
+    fn resolve(&self, slots: &mut [Slot], progress: &ProgressBar) -> Result<(), DecodeError> {
+        let Some(start) = self.scan_start else { return Ok(()) };
+        let mut r = Reader::new(self.body.get(self.entries_at..).unwrap_or_default());
+        let mut left = self.len;
+        let mut cached: Option<(&[u8], CachedFile)> = None;
+        for slot in slots {
+            let Slot::Todo(p) = slot else { continue };
+            // Cached entries before this path are of files gone since.
+            while cached.as_ref().is_none_or(|(path, _)| cmp_bytes(path, p.path.as_bytes()).is_lt())
+            {
+                if left == 0 {
+                    return Ok(());
+                }
+                cached = Some(decode_cached(&mut r)?);
+                left -= 1;
+            }
+            let Some((path, hit)) = cached.take_if(|(path, _)| *path == p.path.as_bytes()) else {
+                continue;
+            };
+            debug_assert_eq!(path, p.path.as_bytes());
+            let ctime = SystemTime::UNIX_EPOCH.checked_add(Duration::new(
+                hit.stamp.ctime.secs.max(0) as u64,
+                hit.stamp.ctime.nanos,
+            ));
+            // Changed within the clock tick of the scan that cached it: not trusted.
+            let settled = ctime.is_some_and(|c| c + RACY_MARGIN < start);
+            if hit.stamp == p.stamp && settled {
+                progress.inc(p.stamp.size);
+                let entry =
+                    Entry { path: p.path.clone(), meta: hit.meta, kind: Kind::File(hit.digest) };
+                *slot = Slot::Done { entry, stamp: hit.stamp, hashed: false };
+            }
+        }
+        Ok(())
     }
 
     fn load(file: &Path) -> Result<Self, String> {
@@ -373,26 +431,9 @@ impl HashCache {
         let secs = r.varint("scan start")?;
         let nanos = r.varint_max("scan start", 999_999_999)? as u32;
         let scan_start = SystemTime::UNIX_EPOCH.checked_add(Duration::new(secs, nanos));
-        let n = r.varint("cache entries")?;
-        let mut entries = Vec::with_capacity(n.min(r.remaining() as u64 / 40) as usize);
-        for _ in 0..n {
-            let path = RelPath::new(r.bytes("path", MAX_PATH_LEN)?)
-                .map_err(|e| DecodeError::invalid("path", e.to_string()))?;
-            let meta = decode_meta(&mut r)?;
-            let ctime = Mtime { secs: r.zigzag("ctime")?, nanos: r.varint("ctime")? as u32 };
-            let ino = r.varint("inode")?;
-            let dev = r.varint("device")?;
-            let digest = decode_digest(&mut r)?;
-            let stamp = Stamp { size: digest.size, mtime: meta.mtime, ctime, ino, dev };
-            entries.push((path, CachedFile { stamp, meta, digest }));
-        }
-        r.finish("hash cache")?;
-        // Written sorted; a file that is not is still usable once sorted.
-        if !entries.is_sorted_by(|a, b| a.0 < b.0) {
-            entries.sort_by(|a, b| a.0.cmp(&b.0));
-            entries.dedup_by(|a, b| a.0 == b.0);
-        }
-        Ok(HashCache { scan_start, entries })
+        let len = r.varint("cache entries")?;
+        let entries_at = body.len() - r.remaining();
+        Ok(HashCache { scan_start, body, entries_at, len })
     }
 
     /// Write the files of `stamped` (sorted by path) as the cache of a scan started at `start`.
@@ -431,6 +472,19 @@ impl HashCache {
             })
         })
     }
+}
+
+/// One entry of a cache body: its path, and what the scan that wrote it found there.
+fn decode_cached<'a>(r: &mut Reader<'a>) -> Result<(&'a [u8], CachedFile), DecodeError> {
+    let path = r.bytes("path", MAX_PATH_LEN)?;
+    let meta = decode_meta(r)?;
+    let secs = r.zigzag("ctime")?;
+    let ctime = Mtime { secs, nanos: r.varint_max("ctime", 999_999_999)? as u32 };
+    let ino = r.varint("inode")?;
+    let dev = r.varint("device")?;
+    let digest = decode_digest(r)?;
+    let stamp = Stamp { size: digest.size, mtime: meta.mtime, ctime, ino, dev };
+    Ok((path, CachedFile { stamp, meta, digest }))
 }
 
 /// tern's cache directory: `$TERN_CACHE_DIR`, else `tern` in the user's cache directory.
@@ -490,6 +544,59 @@ mod tests {
         assert_eq!((fourth.stats.hashed_files, fourth.stats.cached_files), (0, 1));
         let forced = scan(&root, &ScanOptions { checksum: true, ..opts }, &ProgressBar::hidden());
         assert_eq!(forced.unwrap().stats.hashed_files, 1);
+    }
+
+    /// The cache is read side by side with the walk, so both must be in manifest order: names
+    /// whose byte order is not their path order ("a b" sorts after "a/x") must still hit.
+    #[test]
+    fn cache_is_read_alongside_the_walk_in_manifest_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("src");
+        let names =
+            ["a b", "a-b", "a.b", "a/x/y", "a/z", "a0", "b", "c/d/e/f", "\u{e9}", "a/x/y2", "a/x."];
+        for n in names {
+            let p = root.join(n);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(&p, n.as_bytes()).unwrap();
+        }
+        // Older than the cache's racy margin when the first scan starts.
+        std::thread::sleep(Duration::from_millis(60));
+        let opts = ScanOptions { cache_file: Some(dir.path().join("cache")), ..Default::default() };
+        let scan_now = || scan(&root, &opts, &ProgressBar::hidden()).unwrap();
+        let fresh = || {
+            let opts = ScanOptions { checksum: true, ..Default::default() };
+            scan(&root, &opts, &ProgressBar::hidden()).unwrap().manifest
+        };
+        let first = scan_now();
+        assert_eq!(first.stats.hashed_files, names.len() as u64);
+        let again = scan_now();
+        assert_eq!((again.stats.hashed_files, again.stats.cached_files), (0, names.len() as u64));
+        assert_eq!(again.manifest, first.manifest);
+
+        // One changed, one gone, one new: only the changed and the new one are read.
+        std::fs::write(root.join("a-b"), b"changed, and longer").unwrap();
+        std::fs::remove_file(root.join("a/z")).unwrap();
+        std::fs::write(root.join("a/w"), b"new").unwrap();
+        let second = scan_now();
+        let kept = names.len() as u64 - 2;
+        assert_eq!((second.stats.hashed_files, second.stats.cached_files), (2, kept));
+        assert_eq!(second.manifest, fresh());
+
+        // A cache cut short inside an entry: the entries before the cut still hit, the rest
+        // are read again, and the manifest is the same.
+        std::thread::sleep(Duration::from_millis(60));
+        let third = scan_now();
+        let file = dir.path().join("cache");
+        let sealed = std::fs::read(&file).unwrap();
+        let body = open_container(&sealed, CACHE_MAGIC, CACHE_VERSION, "hash cache").unwrap();
+        let cut = &body[..body.len() - 20];
+        std::fs::write(&file, crate::manifest::seal_container(cut, CACHE_MAGIC, CACHE_VERSION))
+            .unwrap();
+        let torn = scan_now();
+        assert!(torn.stats.cached_files > 0 && torn.stats.hashed_files > 0, "{:?}", torn.stats);
+        assert_eq!(torn.stats.cached_files + torn.stats.hashed_files, third.stats.files);
+        assert_eq!(torn.manifest, third.manifest);
+        assert_eq!(torn.manifest, fresh());
     }
 
     #[test]
