@@ -9,8 +9,8 @@ use crate::guard::{self, Verdict};
 use crate::maintain::{AdminOp, AdminResult};
 use crate::manifest::Manifest;
 use crate::path::RelPath;
-use crate::plan::{Plan, plan};
-use crate::scan::Scan;
+use crate::plan::{Plan, plan_owned};
+use crate::scan::{Scan, ScanIssue};
 use crate::transfer::{self, Applied};
 use crate::transport::local::LocalDir;
 use crate::transport::{Transport, TransportError};
@@ -75,8 +75,18 @@ pub fn open(spec: &SyncSpec) -> Result<Box<dyn Transport>, SyncError> {
 
 /// Plan `scanned` against what `dest` holds now.
 pub fn plan_against(spec: &SyncSpec, scanned: &Scan, dest_manifest: Manifest) -> Planned {
-    let protected: Vec<_> = scanned.issues.iter().map(|i| i.path.clone()).collect();
-    let plan = plan(&scanned.manifest, &dest_manifest, &protected, &spec.plan);
+    plan_source(spec, scanned.manifest.clone(), &scanned.issues, dest_manifest)
+}
+
+/// Plan a source manifest, taken over by the plan, whose scan reported `issues`.
+pub fn plan_source(
+    spec: &SyncSpec,
+    source: Manifest,
+    issues: &[ScanIssue],
+    dest_manifest: Manifest,
+) -> Planned {
+    let protected: Vec<_> = issues.iter().map(|i| i.path.clone()).collect();
+    let plan = plan_owned(source, &dest_manifest, &protected, &spec.plan);
     let verdicts = guard::check(&plan, &spec.guards);
     Planned { dest_manifest, corrected: Vec::new(), plan, verdicts }
 }
@@ -143,13 +153,13 @@ pub enum OnChange {
     Refuse,
 }
 
-/// Carry out `planned` (made without the lock) at `dest`: lock, re-plan from `scanned` if the
-/// destination moved on meanwhile, apply. An owned `scanned` is freed once the plan is final.
-/// `cancel` stops the transfer at the next file, before the commit.
+/// Carry out `planned` (made without the lock) at `dest`: lock, re-plan the same source if the
+/// destination moved on meanwhile (its scan reported `issues`), apply. `cancel` stops the
+/// transfer at the next file, before the commit.
 #[allow(clippy::too_many_arguments)]
 pub fn apply_planned(
     spec: &SyncSpec,
-    scanned: std::borrow::Cow<'_, Scan>,
+    issues: &[ScanIssue],
     dest: &mut dyn Transport,
     mut planned: Planned,
     on_change: OnChange,
@@ -173,15 +183,14 @@ pub fn apply_planned(
         if on_change == OnChange::Refuse {
             return Err(SyncError::Stale(dest_name(spec)));
         }
-        planned = Planned { corrected: planned.corrected, ..plan_against(spec, &scanned, current) };
+        let source = planned.plan.source_manifest();
+        let replanned = plan_source(spec, source, issues, current);
+        planned = Planned { corrected: planned.corrected, ..replanned };
         check_guards(&planned)?;
         if planned.plan.is_empty() {
             return Ok(Synced { planned, applied: None });
         }
     }
-    // Not needed past this point: a scan handed over (not shared with other destinations) goes
-    // now, instead of doubling the plan's manifest through the transfer.
-    drop(scanned);
     let applied = transfer::apply(
         &planned.plan,
         &spec.source,

@@ -240,12 +240,26 @@ pub struct Plan {
     changes: Vec<Change>,
     /// The manifest to commit once every change is applied (the next generation).
     pub new_manifest: Manifest,
+    /// Indices in `new_manifest` of the destination entries kept there; the others are the
+    /// source's.
+    kept: Vec<u32>,
     pub stats: PlanStats,
 }
 
 impl Plan {
     pub fn is_empty(&self) -> bool {
         self.changes.is_empty()
+    }
+
+    /// The source manifest this plan was made from (its entries are the new manifest's, less
+    /// the destination entries kept).
+    pub fn source_manifest(&self) -> Manifest {
+        let mut kept = self.kept.iter().peekable();
+        let entries = (0..self.new_manifest.entries.len())
+            .filter(|i| kept.next_if(|k| **k as usize == *i).is_none())
+            .map(|i| self.new_manifest.entries[i].clone())
+            .collect();
+        Manifest { generation: 0, entries }
     }
 
     /// Number of changes.
@@ -288,13 +302,26 @@ impl Plan {
 /// `protected` lists source paths the scan could not read: destination entries at or below them
 /// are kept as they are rather than deleted or overwritten.
 pub fn plan(source: &Manifest, dest: &Manifest, protected: &[RelPath], opts: &PlanOptions) -> Plan {
+    plan_owned(source.clone(), dest, protected, opts)
+}
+
+/// [`plan`], taking the source manifest: its entries become the new manifest's without a copy
+/// (a sync does not hold a tree's entries twice), and [`Plan::source_manifest`] gives it back.
+pub fn plan_owned(
+    source: Manifest,
+    dest: &Manifest,
+    protected: &[RelPath],
+    opts: &PlanOptions,
+) -> Plan {
     let index = ChunkIndex::build(dest);
     let is_protected = |e: &Entry| {
         protected.iter().any(|q| e.path.is_within(q))
             || opts.excludes.excludes(&e.path, e.kind == Kind::Dir)
     };
     let mut changes: Vec<Change> = Vec::new();
-    let mut new_entries: Vec<Entry> = Vec::with_capacity(source.entries.len());
+    // The new manifest is the source's entries with these destination entries kept among them
+    // (each with the index it will have), in path order.
+    let mut kept: Vec<(u32, Entry)> = Vec::new();
     let mut stats = PlanStats {
         source_entries: source.entries.len() as u64,
         dest_entries: dest.entries.len() as u64,
@@ -302,9 +329,9 @@ pub fn plan(source: &Manifest, dest: &Manifest, protected: &[RelPath], opts: &Pl
     };
     // The most recent removal (its change and path); destination entries below it go with it.
     let mut removing: Option<(usize, &RelPath)> = None;
-    // The index the next entry of the new manifest will have.
-    let next = |new_entries: &Vec<Entry>| {
-        u32::try_from(new_entries.len()).expect("a manifest holds fewer than 2^32 entries")
+    // The index in the new manifest of source entry `i`.
+    let next = |i: usize, kept: &Vec<(u32, Entry)>| {
+        u32::try_from(i + kept.len()).expect("a manifest holds fewer than 2^32 entries")
     };
     let change = |action, entries, recipe| Change { action, renamed: false, entries, recipe };
 
@@ -331,21 +358,27 @@ pub fn plan(source: &Manifest, dest: &Manifest, protected: &[RelPath], opts: &Pl
         match order {
             std::cmp::Ordering::Less => {
                 let s = &src[i];
-                let refers = Refers::New(next(&new_entries));
+                let refers = Refers::New(next(i, &kept));
                 changes.push(change(Action::Create, refers, file_recipe(s, &index)));
-                new_entries.push(s.clone());
                 i += 1;
             }
             std::cmp::Ordering::Greater => {
                 let d = &dst[j];
-                // `new_entries` grows in path order, so it can be searched.
+                // The new manifest so far: the source before `i`, and what was kept; both are
+                // in path order, so they can be searched.
                 let parent_kept = d.path.parent().is_none_or(|p| {
-                    new_entries
-                        .binary_search_by(|e| e.path.cmp(&p))
-                        .is_ok_and(|k| new_entries[k].kind == Kind::Dir)
+                    let dir_in = |entries: &[Entry]| {
+                        entries
+                            .binary_search_by(|e| e.path.cmp(&p))
+                            .is_ok_and(|k| entries[k].kind == Kind::Dir)
+                    };
+                    dir_in(&src[..i])
+                        || kept
+                            .binary_search_by(|(_, e)| e.path.cmp(&p))
+                            .is_ok_and(|k| kept[k].1.kind == Kind::Dir)
                 });
                 if (!opts.delete || is_protected(d)) && parent_kept {
-                    new_entries.push(d.clone());
+                    kept.push((next(i, &kept), d.clone()));
                     stats.kept += 1;
                 } else {
                     removing = Some((changes.len(), &d.path));
@@ -355,7 +388,7 @@ pub fn plan(source: &Manifest, dest: &Manifest, protected: &[RelPath], opts: &Pl
             }
             std::cmp::Ordering::Equal => {
                 let (s, d) = (&src[i], &dst[j]);
-                let at = next(&new_entries);
+                let at = next(i, &kept);
                 if s.kind.tag() != d.kind.tag() {
                     removing = Some((changes.len(), &d.path));
                     let refers = Refers::Both(at, Old::removed(d));
@@ -365,7 +398,6 @@ pub fn plan(source: &Manifest, dest: &Manifest, protected: &[RelPath], opts: &Pl
                         if action == Action::Update { file_recipe(s, &index) } else { None };
                     changes.push(change(action, Refers::Both(at, Old::kept(d)), recipe));
                 }
-                new_entries.push(s.clone());
                 i += 1;
                 j += 1;
             }
@@ -373,10 +405,25 @@ pub fn plan(source: &Manifest, dest: &Manifest, protected: &[RelPath], opts: &Pl
     }
     // Grown by doubling; a plan lives through the whole transfer.
     changes.shrink_to_fit();
-    new_entries.shrink_to_fit();
+    let kept_at: Vec<u32> = kept.iter().map(|(at, _)| *at).collect();
+    let entries = if kept.is_empty() {
+        source.entries
+    } else {
+        let mut entries = Vec::with_capacity(source.entries.len() + kept.len());
+        let mut kept = kept.into_iter().peekable();
+        for e in source.entries {
+            while let Some((_, k)) = kept.next_if(|(at, _)| *at as usize == entries.len()) {
+                entries.push(k);
+            }
+            entries.push(e);
+        }
+        entries.extend(kept.map(|(_, k)| k));
+        entries
+    };
     let mut plan = Plan {
         changes,
-        new_manifest: Manifest { generation: dest.generation + 1, entries: new_entries },
+        new_manifest: Manifest { generation: dest.generation + 1, entries },
+        kept: kept_at,
         stats,
     };
     mark_renames(&mut plan);

@@ -137,7 +137,7 @@ fn sync_destination(
             let hidden = ProgressBar::hidden();
             engine::apply_planned(
                 &spec,
-                std::borrow::Cow::Borrowed(scanned),
+                &scanned.issues,
                 transport.as_mut(),
                 planned,
                 OnChange::Replan,

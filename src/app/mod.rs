@@ -161,15 +161,17 @@ fn prepare(ui: &Ui, spec: &SyncSpec) -> anyhow::Result<(Box<dyn Transport>, Prep
         (dest, scan.join())
     });
     let (dest, (dest_manifest, corrected)) = dest?;
-    let scanned = match scanned {
+    let mut scanned = match scanned {
         Ok(r) => r?,
         Err(_) => anyhow::bail!("internal error: the source scan panicked"),
     };
     for p in &corrected {
         eprintln!("tern: {} changed at the destination; sending it again", p.display());
     }
-    let planned =
-        engine::Planned { corrected, ..engine::plan_against(spec, &scanned, dest_manifest) };
+    // The plan takes the scanned entries over (`Plan::source_manifest` gives them back).
+    let source = std::mem::take(&mut scanned.manifest);
+    let planned = engine::plan_source(spec, source, &scanned.issues, dest_manifest);
+    let planned = engine::Planned { corrected, ..planned };
     Ok((dest, Prepared { scanned, planned }))
 }
 
@@ -220,7 +222,7 @@ fn save_plan(spec: &SyncSpec, p: &Prepared, now: SystemTime, file: &Path) -> any
         protected: p.scanned.issues.iter().map(|i| i.path.clone()).collect(),
         dest_generation,
         dest_hash,
-        source_manifest: p.scanned.manifest.clone(),
+        source_manifest: p.planned.plan.source_manifest(),
     };
     write_atomic(file, &saved.encode())
         .with_context(|| format!("cannot write plan {}", file.display()))?;
@@ -250,10 +252,10 @@ fn execute(
     let bar = ui.progress("syncing");
     let run_id = timefmt::run_id(SystemTime::now());
     let never = AtomicBool::new(false);
-    let had_issues = !p.scanned.issues.is_empty();
-    let scanned = std::borrow::Cow::Owned(p.scanned);
+    let issues = &p.scanned.issues;
+    let had_issues = !issues.is_empty();
     let synced =
-        engine::apply_planned(spec, scanned, dest, p.planned, on_change, &run_id, &never, &bar)?;
+        engine::apply_planned(spec, issues, dest, p.planned, on_change, &run_id, &never, &bar)?;
     bar.finish_and_clear();
     let mut out = std::io::stdout().lock();
     if ui.verbose && synced.applied.is_some() {

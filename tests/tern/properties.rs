@@ -125,6 +125,25 @@ proptest! {
         prop_assert_eq!(delta.apply(base, |_| None).unwrap(), next);
     }
 
+    /// A plan's new manifest is the source's entries with some destination entries kept among
+    /// them (taken over without a copy); the source comes back out of the plan unchanged.
+    #[test]
+    fn plans_keep_the_source_and_only_whole_destination_entries(a in manifest(), b in manifest(), delete in any::<bool>()) {
+        let opts = tern::plan::PlanOptions { delete, ..Default::default() };
+        let p = tern::plan::plan(&a, &b, &[], &opts);
+        prop_assert_eq!(&p.source_manifest(), &Manifest { generation: 0, ..a.clone() });
+        let new = &p.new_manifest;
+        prop_assert!(new.validate().is_ok());
+        for e in &new.entries {
+            let from_source = a.get(&e.path) == Some(e);
+            prop_assert!(from_source || (!delete && b.get(&e.path) == Some(e)), "{:?}", e.path);
+        }
+        prop_assert_eq!(new.entries.len() as u64, a.entries.len() as u64 + p.stats.kept);
+        if delete {
+            prop_assert_eq!(p.stats.kept, 0);
+        }
+    }
+
     #[test]
     fn decoders_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..256)) {
         let _ = Manifest::decode(&bytes);
