@@ -210,3 +210,95 @@ pub fn apply_planned(
     }
     Ok(Synced { planned, applied: Some(applied) })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::Action;
+    use crate::scan::{ScanOptions, scan};
+    use std::path::Path;
+
+    fn spec(source: &Path, dest: &Path) -> SyncSpec {
+        SyncSpec {
+            source: source.to_path_buf(),
+            dest: Destination::Local(dest.to_path_buf()),
+            scan: ScanOptions::default(),
+            plan: Default::default(),
+            ssh: Default::default(),
+            guards: Default::default(),
+            keep_trash: None,
+            check_dest: false,
+        }
+    }
+
+    fn tree(root: &Path, files: &[(&str, &str)]) -> Scan {
+        for (name, data) in files {
+            let p = root.join(name);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, data).unwrap();
+        }
+        scan(root, &ScanOptions::default(), &ProgressBar::hidden()).unwrap()
+    }
+
+    fn sync(spec: &SyncSpec, scanned: &Scan, planned: Planned, on_change: OnChange) -> Synced {
+        let mut dest = open(spec).unwrap();
+        let never = AtomicBool::new(false);
+        let bar = ProgressBar::hidden();
+        apply_planned(spec, &scanned.issues, dest.as_mut(), planned, on_change, "r", &never, &bar)
+            .unwrap()
+    }
+
+    /// A plan overtaken by another run's commit is made again, under the lock, from the source
+    /// the plan itself holds (the sync took the scanned entries over), or refused.
+    #[test]
+    fn a_plan_overtaken_by_another_commit_is_made_again_from_its_own_source() {
+        let dir = tempfile::tempdir().unwrap();
+        let dst = dir.path().join("dst");
+        let ours = tree(&dir.path().join("a"), &[("d/x", "x"), ("b", "ours"), ("c", "c")]);
+        let theirs = tree(&dir.path().join("b"), &[("b", "theirs"), ("z", "extra")]);
+        let (ours_spec, theirs_spec) =
+            (spec(&dir.path().join("a"), &dst), spec(&dir.path().join("b"), &dst));
+
+        // Both plan against the empty destination; theirs commits first.
+        let mut dest = open(&ours_spec).unwrap();
+        let stale = plan_source(
+            &ours_spec,
+            ours.manifest.clone(),
+            &[],
+            read_dest(&ours_spec, dest.as_mut()).unwrap().0,
+        );
+        let refused = plan_source(&ours_spec, ours.manifest.clone(), &[], Manifest::default());
+        drop(dest);
+        assert!(stale.plan.iter().all(|c| c.action == Action::Create));
+        let mut dest = open(&theirs_spec).unwrap();
+        let p = plan_for(&theirs_spec, &theirs, dest.as_mut()).unwrap();
+        drop(dest);
+        sync(&theirs_spec, &theirs, p, OnChange::Replan);
+
+        // A saved plan is refused; a sync plans again and removes what theirs left.
+        let mut dest = open(&ours_spec).unwrap();
+        let never = AtomicBool::new(false);
+        let bar = ProgressBar::hidden();
+        let err = apply_planned(
+            &ours_spec,
+            &[],
+            dest.as_mut(),
+            refused,
+            OnChange::Refuse,
+            "r",
+            &never,
+            &bar,
+        );
+        assert!(matches!(err, Err(SyncError::Stale(_))), "{err:?}");
+        drop(dest);
+        let synced = sync(&ours_spec, &ours, stale, OnChange::Replan);
+        let actions: Vec<_> =
+            synced.planned.plan.iter().map(|c| (c.path.display().to_string(), c.action)).collect();
+        assert!(actions.contains(&("z".into(), Action::Delete)), "{actions:?}");
+        assert!(actions.contains(&("b".into(), Action::Update)), "{actions:?}");
+        let now = crate::transport::local::LocalDir::new(&dst).read_manifest().unwrap().unwrap();
+        assert_eq!(now.entries, ours.manifest.entries);
+        assert_eq!(std::fs::read(dst.join("b")).unwrap(), b"ours");
+        assert!(!dst.join("z").exists());
+    }
+}
