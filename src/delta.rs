@@ -14,7 +14,7 @@ use crate::hash::ContentHash;
 use crate::manifest::{
     Entry, Kind, Manifest, Meta, decode_digest, decode_meta, encode_digest, encode_meta,
 };
-use crate::path::{MAX_PATH_LEN, RelPath};
+use crate::path::{KnownPaths, MAX_PATH_LEN, RelPath};
 use std::collections::{HashMap, HashSet};
 
 /// How a file's chunk list reaches the agent.
@@ -196,9 +196,16 @@ pub struct DeltaDecoder {
     /// Set once the header is read: the delta so far, and the removes and upserts still to come
     /// (`None`: the upsert count itself is still to come).
     delta: Option<(Delta, u64, Option<u64>)>,
+    /// Paths the receiver already holds, shared rather than allocated again.
+    known: KnownPaths,
 }
 
 impl DeltaDecoder {
+    /// A decoder whose paths, where they are among `known`, are those.
+    pub fn sharing(known: KnownPaths) -> Self {
+        DeltaDecoder { known, ..Default::default() }
+    }
+
     /// Decode every item `part` completes.
     pub fn feed(&mut self, part: &[u8]) -> Result<(), DecodeError> {
         if self.pending.is_empty() {
@@ -269,9 +276,8 @@ impl DeltaDecoder {
         };
         if *removes_left > 0 {
             let p = r.bytes("path", MAX_PATH_LEN)?;
-            delta
-                .removes
-                .push(RelPath::new(p).map_err(|e| DecodeError::invalid("path", e.to_string()))?);
+            let p = self.known.get(p).map_err(|e| DecodeError::invalid("path", e.to_string()))?;
+            delta.removes.push(p);
             *removes_left -= 1;
             return Ok(true);
         }
@@ -293,7 +299,7 @@ impl DeltaDecoder {
                 }
             }
             Some(left) => {
-                delta.upserts.push(decode_upsert(r)?);
+                delta.upserts.push(decode_upsert(r, &self.known)?);
                 *left -= 1;
                 Ok(true)
             }
@@ -302,13 +308,13 @@ impl DeltaDecoder {
 }
 
 /// One upsert: a tag 0 then a whole entry, or a path then a file by reference.
-fn decode_upsert(r: &mut Reader<'_>) -> Result<Upsert, DecodeError> {
+fn decode_upsert(r: &mut Reader<'_>, known: &KnownPaths) -> Result<Upsert, DecodeError> {
     if r.peek() == Some(0) {
         r.u8("upsert")?;
-        return Ok(Upsert::Entry(crate::manifest::decode_entry(r)?));
+        return Ok(Upsert::Entry(crate::manifest::decode_entry_sharing(r, known)?));
     }
     let p = r.bytes("path", MAX_PATH_LEN)?;
-    let path = RelPath::new(p).map_err(|e| DecodeError::invalid("path", e.to_string()))?;
+    let path = known.get(p).map_err(|e| DecodeError::invalid("path", e.to_string()))?;
     let meta = decode_meta(r)?;
     let chunks = match r.u8("chunk source")? {
         1 => Chunks::Inline(decode_digest(r)?),

@@ -24,7 +24,7 @@
 use crate::chunk::{ChunkRef, FileDigest, MAX_CHUNK};
 use crate::codec::{DecodeError, Reader, Writer};
 use crate::hash::ContentHash;
-use crate::path::{MAX_PATH_LEN, RelPath};
+use crate::path::{KnownPaths, MAX_PATH_LEN, RelPath};
 use std::io::{Read, Write};
 use std::path::Path;
 
@@ -403,7 +403,16 @@ pub(crate) fn encode_entry(w: &mut Writer, e: &Entry) {
 }
 
 pub(crate) fn decode_entry(r: &mut Reader<'_>) -> Result<Entry, DecodeError> {
-    let path = RelPath::new(r.bytes("path", MAX_PATH_LEN)?)
+    decode_entry_sharing(r, &KnownPaths::default())
+}
+
+/// [`decode_entry`], sharing the path with `known` where it is one of them.
+pub(crate) fn decode_entry_sharing(
+    r: &mut Reader<'_>,
+    known: &KnownPaths,
+) -> Result<Entry, DecodeError> {
+    let path = known
+        .get(r.bytes("path", MAX_PATH_LEN)?)
         .map_err(|e| DecodeError::invalid("path", e.to_string()))?;
     let tag = r.u8("entry kind")?;
     let meta = decode_meta(r)?;

@@ -12,8 +12,9 @@ use crate::codec::DecodeError;
 use crate::delta::{Delta, DeltaDecoder};
 use crate::hash::ContentHash;
 use crate::manifest::Manifest;
+use crate::path::KnownPaths;
 use crate::transport::local::LocalDir;
-use crate::transport::{Commit, Transport, TransportError};
+use crate::transport::{Commit, CommitOp, Transport, TransportError};
 use std::borrow::Cow;
 use std::io::{self, Read, Write};
 use std::path::PathBuf;
@@ -77,7 +78,8 @@ pub fn serve(root: PathBuf, input: impl Read, output: impl Write) -> Result<(), 
     let mut failed: Option<TransportError> = None;
     let mut ops = Vec::new();
     // The manifest delta, decoded as its parts come (its first error is reported at the commit).
-    let mut delta: Result<DeltaDecoder, DecodeError> = Ok(DeltaDecoder::default());
+    // It comes after the operations, whose paths its own share.
+    let mut delta: Option<Result<DeltaDecoder, DecodeError>> = None;
     while let Some(body) = wire.recv()? {
         let req = Request::decode_frame(body).map_err(|e| AgentError::Protocol(e.to_string()))?;
         let reply = match req {
@@ -149,16 +151,20 @@ pub fn serve(root: PathBuf, input: impl Read, output: impl Write) -> Result<(), 
                 continue;
             }
             Request::CommitDelta(part) => {
-                if let Ok(d) = &mut delta
+                let decoder = delta.get_or_insert_with(|| {
+                    let paths = ops.iter().map(|op: &CommitOp| op.path().clone()).collect();
+                    Ok(DeltaDecoder::sharing(KnownPaths::new(paths)))
+                });
+                if let Ok(d) = decoder
                     && let Err(e) = d.feed(&part)
                 {
-                    delta = Err(e);
+                    *decoder = Err(e);
                 }
                 continue;
             }
             Request::Commit { run_id } => {
                 let ops = std::mem::take(&mut ops);
-                let decoded = std::mem::replace(&mut delta, Ok(DeltaDecoder::default()));
+                let decoded = delta.take().unwrap_or_else(|| Ok(DeltaDecoder::default()));
                 let next = match failed.take() {
                     Some(e) => Err(error_reply(&e)),
                     None => next_manifest(&mut dest, decoded.and_then(DeltaDecoder::finish))
