@@ -210,7 +210,7 @@ impl DeltaDecoder {
     pub fn feed(&mut self, part: &[u8]) -> Result<(), DecodeError> {
         if self.pending.is_empty() {
             let used = self.decode_items(part)?;
-            self.pending.extend_from_slice(&part[used..]);
+            self.pending = part[used..].to_vec();
         } else {
             self.pending.extend_from_slice(part);
             if self.pending.len() >= self.need {
@@ -235,10 +235,11 @@ impl DeltaDecoder {
     }
 
     fn decode_pending(&mut self) -> Result<(), DecodeError> {
-        let mut pending = std::mem::take(&mut self.pending);
+        let pending = std::mem::take(&mut self.pending);
         let used = self.decode_items(&pending)?;
-        pending.drain(..used);
-        self.pending = pending;
+        // What is left is an unfinished item: it moves to a buffer of its own size, and the
+        // large one goes.
+        self.pending = pending[used..].to_vec();
         Ok(())
     }
 

@@ -267,8 +267,9 @@ impl Manifest {
     }
 
     /// Write atomically: a temporary file beside `path`, fsync, rename, fsync the directory.
+    /// Encoded as it is written, never held whole.
     pub fn store(&self, path: &Path) -> std::io::Result<()> {
-        write_atomic(path, &self.encode())
+        write_replacing_with(path, true, |w| self.write_to(w))
     }
 }
 

@@ -151,6 +151,10 @@ pub fn serve(root: PathBuf, input: impl Read, output: impl Write) -> Result<(), 
                 continue;
             }
             Request::CommitDelta(part) => {
+                if delta.is_none() {
+                    // Every operation has come: they keep a list of their own size.
+                    ops.shrink_to_fit();
+                }
                 let decoder = delta.get_or_insert_with(|| {
                     let paths = ops.iter().map(|op: &CommitOp| op.path().clone()).collect();
                     Ok(DeltaDecoder::sharing(KnownPaths::new(paths)))
