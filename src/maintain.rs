@@ -13,7 +13,7 @@ use crate::manifest::{Entry, Kind, Manifest};
 use crate::path::{MAX_PATH_LEN, RelPath};
 use crate::scan::{STATE_DIR, meta_of};
 use serde::{Deserialize, Serialize};
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::ffi::OsString;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
@@ -404,7 +404,9 @@ pub fn undo(
     })?;
     let new_dir = trash_root(root).join(new_run);
     let new_index = index_path(&new_dir);
-    let mut entries = manifest.entries.clone();
+    // By path: each restored or displaced path changes its own subtree, found by a range.
+    let mut entries: BTreeMap<RelPath, Entry> =
+        manifest.entries.iter().map(|e| (e.path.clone(), e.clone())).collect();
     let (mut restored, mut displaced) = (0, 0);
     let io = |what: &str, p: &Path, e: io::Error| format!("cannot {what} {}: {e}", p.display());
     for (orig, slot) in pairs {
@@ -415,7 +417,7 @@ pub fn undo(
                 displace(root, &new_dir, &new_index, &orig)
                     .map_err(|e| io("move aside", &to, e))?;
                 displaced += 1;
-                entries.retain(|e| !e.path.is_within(&orig));
+                remove_within(&mut entries, &orig);
             }
             continue;
         };
@@ -453,25 +455,41 @@ pub fn undo(
         fs::rename(&from, &to).map_err(|e| io("restore", &to, e))?;
         restored += 1;
         // The manifest follows: drop what was there, add what is back (and any new parents).
-        entries.retain(|e| !e.path.is_within(&orig));
-        entries.extend(entries_at(root, &orig).map_err(|e| io("read", &to, e))?);
+        remove_within(&mut entries, &orig);
+        for e in entries_at(root, &orig).map_err(|e| io("read", &to, e))? {
+            entries.insert(e.path.clone(), e);
+        }
         let mut parent = orig.parent();
         while let Some(p) = parent {
-            if !entries.iter().any(|e| e.path == p) {
-                entries.extend(
-                    entries_at(root, &p).map_err(|e| io("read", &to, e))?.into_iter().take(1),
-                );
+            if !entries.contains_key(&p) {
+                let own = entries_at(root, &p).map_err(|e| io("read", &to, e))?.into_iter().next();
+                if let Some(e) = own {
+                    entries.insert(e.path.clone(), e);
+                }
             }
             parent = p.parent();
         }
     }
     let _ = fs::remove_file(index_path(&run_dir));
     let _ = fs::remove_dir_all(&run_dir);
-    let mut m = Manifest { generation: manifest.generation + 1, entries };
-    m.sort();
-    m.entries.dedup_by(|a, b| a.path == b.path);
+    // In path order already: the map's order is the manifest's.
+    let m =
+        Manifest { generation: manifest.generation + 1, entries: entries.into_values().collect() };
     m.validate().map_err(|e| format!("the restored tree does not make a valid manifest: {e}"))?;
     Ok((m, run, restored, displaced))
+}
+
+/// Take `p` and everything below it out of `entries` (they follow `p` in path order).
+fn remove_within(entries: &mut BTreeMap<RelPath, Entry>, p: &RelPath) {
+    let gone: Vec<RelPath> = entries
+        .range(p.clone()..)
+        .map(|(k, _)| k)
+        .take_while(|k| k.is_within(p))
+        .cloned()
+        .collect();
+    for k in gone {
+        entries.remove(&k);
+    }
 }
 
 fn displace(root: &Path, new_dir: &Path, new_index: &Path, p: &RelPath) -> io::Result<()> {
