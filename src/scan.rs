@@ -389,16 +389,17 @@ impl HashCache {
                 cached = Some(decode_cached(&mut r)?);
                 left -= 1;
             }
-            let Some((path, hit)) = cached.take_if(|(path, _)| *path == p.path.as_bytes()) else {
+            let Some((_, hit)) = cached.take_if(|(path, _)| *path == p.path.as_bytes()) else {
                 continue;
             };
-            debug_assert_eq!(path, p.path.as_bytes());
             let ctime = SystemTime::UNIX_EPOCH.checked_add(Duration::new(
                 hit.stamp.ctime.secs.max(0) as u64,
                 hit.stamp.ctime.nanos,
             ));
-            // Changed within the clock tick of the scan that cached it: not trusted.
-            let settled = ctime.is_some_and(|c| c + RACY_MARGIN < start);
+            // Changed within the clock tick of the scan that cached it: not trusted. (Checked:
+            // a cache file can claim any time.)
+            let trusted = ctime.and_then(|c| c.checked_add(RACY_MARGIN));
+            let settled = trusted.is_some_and(|c| c < start);
             if hit.stamp == p.stamp && settled {
                 progress.inc(p.stamp.size);
                 let entry =
@@ -597,6 +598,28 @@ mod tests {
         assert_eq!(torn.stats.cached_files + torn.stats.hashed_files, third.stats.files);
         assert_eq!(torn.manifest, third.manifest);
         assert_eq!(torn.manifest, fresh());
+    }
+
+    /// A cache can claim any change time: one at the end of time is not trusted (the file is
+    /// read again) and does not overflow the racy-entry check.
+    #[test]
+    fn a_cache_from_the_end_of_time_is_not_trusted() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("src");
+        std::fs::create_dir(&root).unwrap();
+        std::fs::write(root.join("f"), b"data").unwrap();
+        std::thread::sleep(Duration::from_millis(60));
+        let file = dir.path().join("cache");
+        let opts = ScanOptions { cache_file: Some(file.clone()), ..Default::default() };
+        let first = scan(&root, &opts, &ProgressBar::hidden()).unwrap();
+        let md = std::fs::symlink_metadata(root.join("f")).unwrap();
+        let far = Mtime { secs: i64::MAX, nanos: 999_999_999 };
+        let stamp = Stamp { ctime: far, ..Stamp::of(&md) };
+        let e = first.manifest.entries[0].clone();
+        HashCache::store(&file, SystemTime::now(), &[(e, Some(stamp))]).unwrap();
+        let again = scan(&root, &opts, &ProgressBar::hidden()).unwrap();
+        assert_eq!(again.stats.hashed_files, 1);
+        assert_eq!(again.manifest, first.manifest);
     }
 
     #[test]
