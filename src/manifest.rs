@@ -231,6 +231,13 @@ impl Manifest {
         Self::decode_body(&body)
     }
 
+    /// [`Manifest::decode`], with the SHA-256 of the body as stored: the result's
+    /// [`Manifest::body_hash`] for any manifest tern wrote, without encoding it again.
+    pub fn decode_hashed(data: &[u8]) -> Result<(Self, ContentHash), DecodeError> {
+        let body = open_container(data, MAGIC, FORMAT_VERSION, "manifest")?;
+        Ok((Self::decode_body(&body)?, ContentHash::of(&body)))
+    }
+
     /// The generation of an encoded manifest, without decoding its entries.
     pub fn peek_generation(data: &[u8]) -> Result<u64, DecodeError> {
         let body = open_container(data, MAGIC, FORMAT_VERSION, "manifest")?;

@@ -153,7 +153,8 @@ pub fn apply(
         return Err(TransportError::Interrupted);
     }
     crate::failpoint::hit("before-commit");
-    applied.commit = dest.commit(Commit { run_id: run_id.to_string(), ops, manifest })?;
+    let base = Some(dest_manifest);
+    applied.commit = dest.commit(Commit { run_id: run_id.to_string(), ops, manifest, base })?;
     Ok(applied)
 }
 

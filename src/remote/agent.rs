@@ -176,7 +176,12 @@ pub fn serve(root: PathBuf, input: impl Read, output: impl Write) -> Result<(), 
                 };
                 match next {
                     Err(reply) => reply,
-                    Ok(m) => match dest.commit(Commit { run_id, ops, manifest: Cow::Owned(m) }) {
+                    Ok(m) => match dest.commit(Commit {
+                        run_id,
+                        ops,
+                        manifest: Cow::Owned(m),
+                        base: None,
+                    }) {
                         Ok(report) => Response::Committed(report),
                         Err(e) => error_reply(&e),
                     },

@@ -27,8 +27,9 @@ pub struct RemoteClient<'a> {
     cache_file: Option<PathBuf>,
     /// Bytes written to the peer (after compression).
     sent: Rc<Cell<u64>>,
-    /// The destination's manifest as last read or committed: the base of the next delta.
-    base: Option<Manifest>,
+    /// The body hash of the destination's manifest as last read or committed (of an empty one
+    /// if it had none): what a commit's base must be to serve as its delta's.
+    base_hash: Option<ContentHash>,
 }
 
 impl<'a> RemoteClient<'a> {
@@ -81,7 +82,7 @@ impl<'a> RemoteClient<'a> {
             _ => return Err(not_tern()),
         }
         let wire = wire.compressed(compress_level, true).map_err(io)?;
-        Ok(Some(RemoteClient { wire, name, cache_file, sent, base: None }))
+        Ok(Some(RemoteClient { wire, name, cache_file, sent, base_hash: None }))
     }
 
     /// Bytes written to the peer so far, as they went on the wire.
@@ -133,14 +134,17 @@ impl<'a> RemoteClient<'a> {
     }
 
     /// The remote manifest, from the local copy when the remote one has not changed.
-    fn fetch_manifest(&mut self) -> Result<Option<Manifest>, TransportError> {
+    /// The destination's manifest (`None`: it has none yet) and its body hash.
+    fn fetch_manifest(&mut self) -> Result<(Option<Manifest>, ContentHash), TransportError> {
         let hash = match self.ask(&Request::ManifestInfo)? {
-            Response::ManifestInfo(None) => return Ok(None),
+            Response::ManifestInfo(None) => {
+                return Ok((None, Manifest::default().body_hash()));
+            }
             Response::ManifestInfo(Some((_, hash))) => hash,
             r => return Err(self.unexpected(&r)),
         };
-        if let Some(m) = self.cached_manifest(&hash) {
-            return Ok(Some(m));
+        if let Some((m, body_hash)) = self.cached_manifest(&hash) {
+            return Ok((Some(m), body_hash));
         }
         self.send(&Request::ReadManifest)?;
         self.wire.flush().map_err(|e| self.io(e))?;
@@ -152,16 +156,14 @@ impl<'a> RemoteClient<'a> {
                 r => return Err(self.unexpected(&r)),
             }
         }
-        let manifest = Manifest::decode(&bytes)
+        let (manifest, body_hash) = Manifest::decode_hashed(&bytes)
             .map_err(|e| TransportError::corrupt_manifest(&self.name, e))?;
         if self.cache_file.is_some() && ContentHash::of(&bytes) == hash {
             self.keep_cache(|w| w.write_all(&bytes));
         }
-        Ok(Some(manifest))
+        Ok((Some(manifest), body_hash))
     }
 
-    /// Keep `bytes` as the local copy of the remote manifest. Only a cache: failing to keep it
-    /// costs a download next time.
     /// Keep a copy of the destination's manifest, written as `write` makes it. Not durable: a
     /// torn copy does not match the hash the destination announces, and is fetched again.
     fn keep_cache(&self, write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>) {
@@ -173,9 +175,9 @@ impl<'a> RemoteClient<'a> {
         }
     }
 
-    fn cached_manifest(&self, hash: &ContentHash) -> Option<Manifest> {
+    fn cached_manifest(&self, hash: &ContentHash) -> Option<(Manifest, ContentHash)> {
         let bytes = std::fs::read(self.cache_file.as_ref()?).ok()?;
-        (ContentHash::of(&bytes) == *hash).then(|| Manifest::decode(&bytes).ok()).flatten()
+        (ContentHash::of(&bytes) == *hash).then(|| Manifest::decode_hashed(&bytes).ok()).flatten()
     }
 }
 
@@ -200,8 +202,8 @@ impl Transport for RemoteClient<'_> {
     }
 
     fn read_manifest(&mut self) -> Result<Option<Manifest>, TransportError> {
-        let m = self.fetch_manifest()?;
-        self.base.clone_from(&m);
+        let (m, body_hash) = self.fetch_manifest()?;
+        self.base_hash = Some(body_hash);
         Ok(m)
     }
 
@@ -243,7 +245,7 @@ impl Transport for RemoteClient<'_> {
     }
 
     fn commit(&mut self, commit: Commit<'_>) -> Result<CommitReport, TransportError> {
-        let Commit { run_id, ops, manifest } = commit;
+        let Commit { run_id, ops, manifest, base } = commit;
         for batch in ops.chunks(OPS_PER_FRAME) {
             self.send(&Request::CommitOps(batch.to_vec()))?;
         }
@@ -262,16 +264,26 @@ impl Transport for RemoteClient<'_> {
         crate::sorted::sort_keep_last(&mut staged, |a, b| a.0.cmp(&b.0));
         let staged_id =
             |p: &RelPath| staged.binary_search_by(|(s, _)| s.cmp(p)).ok().map(|i| staged[i].1);
-        let base = self.base.take().unwrap_or_default();
-        crate::delta::encode_between(&base, &manifest, staged_id, DELTA_PART, |part| {
+        // The delta's base is what the destination holds: the plan's, when it still is (not when
+        // entries found wrong were taken out of it), else read again.
+        let fetched;
+        let base = match base {
+            Some(b) if self.base_hash == Some(b.body_hash()) => b,
+            _ => {
+                fetched = self.fetch_manifest()?.0.unwrap_or_default();
+                &fetched
+            }
+        };
+        crate::delta::encode_between(base, &manifest, staged_id, DELTA_PART, |part| {
             self.send(&Request::CommitDelta(part))
         })?;
-        drop((base, staged));
+        drop(staged);
         let report = match self.ask(&Request::Commit { run_id })? {
             Response::Committed(r) => r,
             r => return Err(self.unexpected(&r)),
         };
         // The manifest just committed is what the next run will find there.
+        self.base_hash = Some(manifest.body_hash());
         if self.cache_file.is_some() {
             self.keep_cache(|w| manifest.write_to(w));
         }
@@ -350,6 +362,35 @@ mod tests {
             assert!(sent < 3 * crate::chunk::MAX_CHUNK as u64, "sent {sent}");
             assert_eq!(std::fs::read(dst.join("d/big")).unwrap(), edited);
         }
+    }
+
+    /// A plan made against less than the destination holds (as when `--check-dest` takes out
+    /// entries it found wrong) does not serve as the delta's base: the client reads the
+    /// destination's manifest again, and the commit describes what is really there.
+    #[test]
+    fn a_commit_whose_base_is_not_the_destinations_reads_it_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let (src, dst) = (dir.path().join("src"), dir.path().join("dst"));
+        std::fs::create_dir_all(&src).unwrap();
+        std::fs::write(src.join("a"), b"a").unwrap();
+        std::fs::write(src.join("b"), b"b").unwrap();
+        sync_through_agent(&src, &dst, 0);
+        std::fs::remove_file(src.join("b")).unwrap();
+        std::fs::write(src.join("a"), b"a, changed").unwrap();
+        with_agent(dst.clone(), 0, |c| {
+            c.lock().unwrap();
+            let held = c.read_manifest().unwrap().unwrap();
+            // "b" taken out as if found wrong: the plan neither deletes nor rewrites it.
+            let reduced = held.clone().without(&[RelPath::new("b").unwrap()]);
+            let s = scan(&src, &ScanOptions::default(), &ProgressBar::hidden()).unwrap();
+            let p = plan(&s.manifest, &reduced, &[], &PlanOptions::default());
+            let never = std::sync::atomic::AtomicBool::new(false);
+            apply(&p, &src, &reduced, c, "run", &never, &ProgressBar::hidden()).unwrap();
+            let after = c.read_manifest().unwrap().unwrap();
+            assert_eq!(after.entries, s.manifest.entries);
+            assert_eq!(after.generation, held.generation + 1);
+        });
+        assert_eq!(std::fs::read(dst.join("a")).unwrap(), b"a, changed");
     }
 
     #[test]

@@ -409,7 +409,7 @@ impl Transport for LocalDir {
         if self.lock.is_none() {
             return Err(TransportError::Protocol("commit without the destination lock".into()));
         }
-        let Commit { run_id, ops, manifest } = commit;
+        let Commit { run_id, ops, manifest, .. } = commit;
         let mut c = Committer::new(self, &run_id);
         let half = ops.len() / 2;
         for (n, op) in ops.iter().enumerate() {

@@ -83,6 +83,10 @@ pub struct Commit<'a> {
     pub ops: Vec<CommitOp>,
     /// Borrowed from the plan when nothing was dropped, so a large manifest is not copied.
     pub manifest: std::borrow::Cow<'a, Manifest>,
+    /// The manifest the plan was made against, if the caller has it: a transport that sends
+    /// deltas uses it as their base when it is still the destination's, instead of keeping a copy
+    /// of its own from `read_manifest`.
+    pub base: Option<&'a Manifest>,
 }
 
 /// What a commit did.
