@@ -12,7 +12,7 @@ use crate::hash::ContentHash;
 use crate::manifest::{Entry, Kind, Manifest};
 use crate::path::RelPath;
 use std::borrow::Cow;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 
 /// Policy knobs that change what a plan does.
 #[derive(Debug, Clone)]
@@ -313,7 +313,8 @@ pub fn plan_owned(
     protected: &[RelPath],
     opts: &PlanOptions,
 ) -> Plan {
-    let index = ChunkIndex::build(dest);
+    // Built on the first file to write: a plan that writes none (an unchanged tree) needs none.
+    let index = std::cell::LazyCell::new(|| ChunkIndex::build(dest));
     let is_protected = |e: &Entry| {
         protected.iter().any(|q| e.path.is_within(q))
             || opts.excludes.excludes(&e.path, e.kind == Kind::Dir)
@@ -486,36 +487,76 @@ fn compare_same_kind(s: &Entry, d: &Entry) -> Option<Action> {
     meta_differs.then_some(Action::Metadata)
 }
 
-/// Where each chunk and each whole file of the destination can be found.
+/// Where each chunk and each whole file of the destination can be found: lists sorted by hash
+/// and then by path, so that of equal chunks the first in path order is the one used (a hash
+/// map of every chunk and file took twice the memory).
 struct ChunkIndex<'a> {
-    chunks: HashMap<ContentHash, (&'a RelPath, u64, u32)>,
-    files: HashMap<ContentHash, &'a RelPath>,
+    entries: &'a [Entry],
+    /// Every chunk of every non-empty file.
+    chunks: Vec<Located>,
+    /// Files of several chunks, by file hash (a one-chunk file's hash is its chunk's).
+    files: Vec<(ContentHash, u32)>,
+}
+
+/// A chunk of destination file `entry` (an index into its manifest).
+struct Located {
+    hash: ContentHash,
+    entry: u32,
+    len: u32,
+    offset: u64,
 }
 
 impl<'a> ChunkIndex<'a> {
     fn build(dest: &'a Manifest) -> Self {
-        let mut chunks = HashMap::new();
-        let mut files = HashMap::new();
-        for e in &dest.entries {
-            if let Kind::File(d) = &e.kind {
-                if d.size == 0 {
-                    continue;
-                }
-                files.entry(d.hash).or_insert(&e.path);
-                for ChunkAt { offset, len, hash } in d.chunks() {
-                    chunks.entry(hash).or_insert((&e.path, offset, len));
-                }
+        let mut chunks = Vec::new();
+        let mut files = Vec::new();
+        for (i, e) in dest.entries.iter().enumerate() {
+            let Kind::File(d) = &e.kind else { continue };
+            let entry = u32::try_from(i).expect("a manifest holds fewer than 2^32 entries");
+            if d.size == 0 {
+                continue;
+            }
+            if !d.stored_chunks().is_empty() {
+                files.push((d.hash, entry));
+            }
+            for ChunkAt { offset, len, hash } in d.chunks() {
+                chunks.push(Located { hash, entry, len, offset });
             }
         }
-        ChunkIndex { chunks, files }
+        // Unstable is enough: (hash, entry, offset) is unique.
+        chunks.sort_unstable_by_key(|c| (c.hash.0, c.entry, c.offset));
+        files.sort_unstable_by_key(|&(hash, entry)| (hash.0, entry));
+        chunks.shrink_to_fit();
+        files.shrink_to_fit();
+        ChunkIndex { entries: &dest.entries, chunks, files }
+    }
+
+    /// The chunks with this hash, first in path order first.
+    fn chunks_of(&self, hash: &ContentHash) -> &[Located] {
+        let from = self.chunks.partition_point(|c| c.hash.0 < hash.0);
+        let to = from + self.chunks[from..].partition_point(|c| c.hash.0 == hash.0);
+        &self.chunks[from..to]
     }
 
     /// A destination file and offset holding chunk `c` (same hash, same length).
     fn holder(&self, c: &ChunkAt) -> Option<(&'a RelPath, u64)> {
-        match self.chunks.get(&c.hash) {
-            Some(&(from, offset, len)) if len == c.len => Some((from, offset)),
-            _ => None,
-        }
+        let first = self.chunks_of(&c.hash).first()?;
+        (first.len == c.len).then(|| (&self.entries[first.entry as usize].path, first.offset))
+    }
+
+    /// The first destination file, in path order, whose content is that of `d`.
+    fn file(&self, d: &FileDigest) -> Option<&'a RelPath> {
+        let entry = if d.stored_chunks().is_empty() {
+            // A one-chunk file: a chunk that is its file's whole content.
+            self.chunks_of(&d.hash).iter().map(|c| c.entry).find(|&i| {
+                let e = &self.entries[i as usize];
+                e.digest().is_some_and(|f| f.size == d.size && f.stored_chunks().is_empty())
+            })?
+        } else {
+            let from = self.files.partition_point(|f| f.0.0 < d.hash.0);
+            self.files.get(from).filter(|f| f.0 == d.hash)?.1
+        };
+        Some(&self.entries[entry as usize].path)
     }
 }
 
@@ -524,8 +565,8 @@ fn file_recipe(entry: &Entry, index: &ChunkIndex<'_>) -> Option<Recipe> {
     let Kind::File(d) = &entry.kind else {
         return None;
     };
-    if let Some(from) = index.files.get(&d.hash) {
-        return Some(Recipe::Copy((*from).clone()));
+    if let Some(from) = index.file(d) {
+        return Some(Recipe::Copy(from.clone()));
     }
     let chunks = d.chunks();
     if !chunks.iter().any(|c| index.holder(c).is_some()) {
@@ -553,6 +594,44 @@ mod tests {
         assert!(std::mem::size_of::<Change>() <= 48, "{}", std::mem::size_of::<Change>());
         let op = std::mem::size_of::<crate::transport::CommitOp>();
         assert!(op <= 32, "{op}");
+    }
+
+    /// A one-chunk file is copied whole only from a one-chunk file, even where a larger file
+    /// that comes first holds the same bytes as a chunk; ranges come from the first holder.
+    #[test]
+    fn whole_copies_come_from_whole_files_and_ranges_from_the_first_holder() {
+        let big = crate::chunk::tests::noise(9, 300_000);
+        let digest = file("x", &big).digest().cloned().unwrap();
+        let first = digest.chunks()[0];
+        let head = &big[..first.len as usize];
+        let dest = m(vec![
+            e("a", Kind::Dir),
+            file("a/big", &big),
+            e("z", Kind::Dir),
+            file("z/small", head),
+            file("z/twin", head),
+        ]);
+        let source = m(vec![file("n", head), file("o", &big)]);
+        let p = plan_default(&source, &dest);
+        let recipe = |path: &str| {
+            p.iter().find(|c| c.path.display().to_string() == path).unwrap().recipe.cloned()
+        };
+        assert_eq!(recipe("n"), Some(Recipe::Copy(RelPath::new("z/small").unwrap())));
+        assert_eq!(recipe("o"), Some(Recipe::Copy(RelPath::new("a/big").unwrap())));
+        // A file starting like the big one reuses its first chunk from there. (A cut depends on
+        // the byte after it too, so the shared start runs past the first cut.)
+        let shared = (first.len + digest.chunks()[1].len) as usize + 1000;
+        let mut grown = big[..shared].to_vec();
+        grown.extend_from_slice(&crate::chunk::tests::noise(10, 100_000));
+        let p = plan_default(&m(vec![file("g", &grown)]), &dest);
+        let g = p.iter().find(|c| c.path.display().to_string() == "g").unwrap();
+        let pieces = match g.recipe {
+            Some(Recipe::Pieces(pieces)) => pieces,
+            other => panic!("{other:?}"),
+        };
+        let reused_from_big = matches!(&pieces[0],
+            Piece::Reuse { from, offset: 0, .. } if from.display().to_string() == "a/big");
+        assert!(reused_from_big, "{pieces:?}");
     }
 
     fn m(entries: Vec<Entry>) -> Manifest {
