@@ -161,6 +161,79 @@ impl<'a> Reader<'a> {
     }
 }
 
+/// Decodes items one at a time from a stream with the slice decoders of this module, holding a
+/// window of the stream instead of all of it: a large file is never held whole.
+pub struct StreamReader<R> {
+    inner: R,
+    buf: Vec<u8>,
+    /// Bytes `start..end` of `buf` are read and not decoded yet.
+    start: usize,
+    end: usize,
+    eof: bool,
+}
+
+/// The window a stream is read through; it grows for an item larger than itself.
+const STREAM_WINDOW: usize = 256 * 1024;
+/// The largest single item a stream may hold (like a manifest's whole body).
+const STREAM_ITEM_MAX: usize = 1 << 31;
+
+impl<R: std::io::Read> StreamReader<R> {
+    pub fn new(inner: R) -> Self {
+        StreamReader { inner, buf: Vec::new(), start: 0, end: 0, eof: false }
+    }
+
+    /// Decode the next item with `decode`, reading more of the stream while the item is cut
+    /// off at the end of what was read.
+    pub fn decode<T>(
+        &mut self,
+        mut decode: impl FnMut(&mut Reader<'_>) -> Result<T, DecodeError>,
+    ) -> Result<T, DecodeError> {
+        loop {
+            let mut r = Reader::new(&self.buf[self.start..self.end]);
+            match decode(&mut r) {
+                Ok(item) => {
+                    self.start = self.end - r.remaining();
+                    return Ok(item);
+                }
+                Err(DecodeError::Truncated { .. }) if !self.eof => self.fill()?,
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Whether every byte of the stream has been decoded.
+    pub fn at_end(&mut self) -> Result<bool, DecodeError> {
+        while self.start == self.end && !self.eof {
+            self.fill()?;
+        }
+        Ok(self.start == self.end)
+    }
+
+    /// Read more of the stream after what is left to decode (moved to the front of the window,
+    /// which doubles if that fills it).
+    fn fill(&mut self) -> Result<(), DecodeError> {
+        self.buf.copy_within(self.start..self.end, 0);
+        self.end -= self.start;
+        self.start = 0;
+        if self.end == self.buf.len() {
+            if self.buf.len() >= STREAM_ITEM_MAX {
+                let len = self.buf.len() as u64;
+                return Err(DecodeError::TooLarge { what: "item", len, max: len });
+            }
+            self.buf.resize((self.buf.len() * 2).max(STREAM_WINDOW), 0);
+        }
+        loop {
+            match self.inner.read(&mut self.buf[self.end..]) {
+                Ok(0) => self.eof = true,
+                Ok(n) => self.end += n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(DecodeError::invalid("stream", e.to_string())),
+            }
+            return Ok(());
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -184,6 +257,42 @@ mod tests {
         }
         assert_eq!(r.bytes("b", 5).unwrap(), b"hello");
         r.finish("test").unwrap();
+    }
+
+    /// Items cut anywhere by the reads of a stream, and items larger than the window, decode as
+    /// from one slice; a stream that ends inside an item is truncated.
+    #[test]
+    fn a_stream_decodes_like_a_slice() {
+        struct Dribble<'a>(&'a [u8], usize);
+        impl std::io::Read for Dribble<'_> {
+            fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+                let n = self.1.min(out.len()).min(self.0.len());
+                out[..n].copy_from_slice(&self.0[..n]);
+                self.0 = &self.0[n..];
+                Ok(n)
+            }
+        }
+        let mut w = Writer::new();
+        let big = vec![7u8; 3 * STREAM_WINDOW];
+        for i in 0..1000u64 {
+            w.varint(i * 1_000_003);
+            w.bytes(if i == 500 { &big } else { b"item" });
+        }
+        for step in [1, 7, 4096, usize::MAX] {
+            let mut s = StreamReader::new(Dribble(&w.buf, step));
+            for i in 0..1000u64 {
+                let (v, b) =
+                    s.decode(|r| Ok((r.varint("v")?, r.bytes("b", usize::MAX)?.len()))).unwrap();
+                assert_eq!((v, b), (i * 1_000_003, if i == 500 { big.len() } else { 4 }));
+            }
+            assert!(s.at_end().unwrap());
+        }
+        let cut = &w.buf[..w.buf.len() - 2];
+        let mut s = StreamReader::new(Dribble(cut, 100));
+        let last = (0..1000)
+            .map(|_| s.decode(|r| Ok((r.varint("v")?, r.bytes("b", usize::MAX)?.len()))))
+            .last();
+        assert!(matches!(last, Some(Err(DecodeError::Truncated { .. }))));
     }
 
     #[test]

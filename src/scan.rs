@@ -7,16 +7,17 @@
 //! destination copies instead of deleting them.
 
 use crate::chunk::digest_sized;
-use crate::codec::{DecodeError, Reader, Writer};
+use crate::codec::{DecodeError, Reader, StreamReader, Writer};
 use crate::filter::Excludes;
 use crate::manifest::{
     Entry, Kind, Manifest, Meta, Mtime, decode_digest, decode_meta, encode_digest, encode_meta,
-    open_container, seal_into, write_replacing_with,
+    seal_into, write_replacing_with,
 };
 use crate::path::{MAX_PATH_LEN, RelPath, cmp_bytes};
 use indicatif::ProgressBar;
 use rayon::prelude::*;
 use std::fs::{File, Metadata};
+use std::io::Read;
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
@@ -357,10 +358,10 @@ struct CachedFile {
 #[derive(Default)]
 struct HashCache {
     scan_start: Option<SystemTime>,
-    /// The decompressed body, where its entries start, and how many it says there are.
-    body: Vec<u8>,
-    entries_at: usize,
+    /// How many entries it says it has, and the stream they come from (decompressed as they are
+    /// decoded).
     len: u64,
+    entries: Option<StreamReader<Box<dyn Read>>>,
 }
 
 /// A file of the walk: still to read, read, or unreadable.
@@ -373,11 +374,12 @@ enum Slot {
 impl HashCache {
     /// Give every file of `slots` (sorted by path) whose stamp matches its cached one that
     /// entry's digest. Ends early, keeping the hits so far, at an entry that does not decode.
-    fn resolve(&self, slots: &mut [Slot], progress: &ProgressBar) -> Result<(), DecodeError> {
-        let Some(start) = self.scan_start else { return Ok(()) };
-        let mut r = Reader::new(self.body.get(self.entries_at..).unwrap_or_default());
+    fn resolve(self, slots: &mut [Slot], progress: &ProgressBar) -> Result<(), DecodeError> {
+        let (Some(start), Some(mut stream)) = (self.scan_start, self.entries) else {
+            return Ok(());
+        };
         let mut left = self.len;
-        let mut cached: Option<(&[u8], CachedFile)> = None;
+        let mut cached: Option<(Vec<u8>, CachedFile)> = None;
         for slot in slots {
             let Slot::Todo(p) = slot else { continue };
             // Cached entries before this path are of files gone since.
@@ -386,7 +388,7 @@ impl HashCache {
                 if left == 0 {
                     return Ok(());
                 }
-                cached = Some(decode_cached(&mut r)?);
+                cached = Some(stream.decode(decode_cached)?);
                 left -= 1;
             }
             let Some((_, hit)) = cached.take_if(|(path, _)| *path == p.path.as_bytes()) else {
@@ -411,30 +413,35 @@ impl HashCache {
     }
 
     fn load(file: &Path) -> Result<Self, String> {
-        let data = match std::fs::read(file) {
-            Ok(d) => d,
+        let f = match File::open(file) {
+            Ok(f) => f,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Self::default()),
             Err(e) => return Err(e.to_string()),
         };
-        // A cache written by another tern version is just rebuilt.
-        if data.len() >= 10
-            && data[..8] == CACHE_MAGIC[..]
-            && data[8..10] != CACHE_VERSION.to_le_bytes()
-        {
-            return Ok(Self::default());
-        }
-        Self::decode(&data).map_err(|e| e.to_string())
+        Self::decode(std::io::BufReader::new(f)).map_err(|e| e.to_string())
     }
 
-    fn decode(data: &[u8]) -> Result<Self, DecodeError> {
-        let body = open_container(data, CACHE_MAGIC, CACHE_VERSION, "hash cache")?;
-        let mut r = Reader::new(&body);
-        let secs = r.varint("scan start")?;
-        let nanos = r.varint_max("scan start", 999_999_999)? as u32;
+    /// Read the header of a cache; its entries are decoded as [`HashCache::resolve`] needs them.
+    fn decode(mut data: impl Read + 'static) -> Result<Self, DecodeError> {
+        let mut head = [0u8; 10];
+        let io = |e: std::io::Error| DecodeError::invalid("hash cache", e.to_string());
+        let got = read_up_to(&mut data, &mut head).map_err(io)?;
+        if got < head.len() || head[..8] != CACHE_MAGIC[..] {
+            return Err(DecodeError::invalid("hash cache", "not a tern file (bad magic)"));
+        }
+        // A cache written by another tern version is just rebuilt.
+        if head[8..10] != CACHE_VERSION.to_le_bytes() {
+            return Ok(Self::default());
+        }
+        let body: Box<dyn Read> = Box::new(zstd::stream::read::Decoder::new(data).map_err(io)?);
+        let mut stream = StreamReader::new(body);
+        let (secs, nanos, len) = stream.decode(|r| {
+            let secs = r.varint("scan start")?;
+            let nanos = r.varint_max("scan start", 999_999_999)? as u32;
+            Ok((secs, nanos, r.varint("cache entries")?))
+        })?;
         let scan_start = SystemTime::UNIX_EPOCH.checked_add(Duration::new(secs, nanos));
-        let len = r.varint("cache entries")?;
-        let entries_at = body.len() - r.remaining();
-        Ok(HashCache { scan_start, body, entries_at, len })
+        Ok(HashCache { scan_start, len, entries: Some(stream) })
     }
 
     /// Write the files of `stamped` (sorted by path) as the cache of a scan started at `start`.
@@ -476,8 +483,8 @@ impl HashCache {
 }
 
 /// One entry of a cache body: its path, and what the scan that wrote it found there.
-fn decode_cached<'a>(r: &mut Reader<'a>) -> Result<(&'a [u8], CachedFile), DecodeError> {
-    let path = r.bytes("path", MAX_PATH_LEN)?;
+fn decode_cached(r: &mut Reader<'_>) -> Result<(Vec<u8>, CachedFile), DecodeError> {
+    let path = r.bytes("path", MAX_PATH_LEN)?.to_vec();
     let meta = decode_meta(r)?;
     let secs = r.zigzag("ctime")?;
     let ctime = Mtime { secs, nanos: r.varint_max("ctime", 999_999_999)? as u32 };
@@ -486,6 +493,20 @@ fn decode_cached<'a>(r: &mut Reader<'a>) -> Result<(&'a [u8], CachedFile), Decod
     let digest = decode_digest(r)?;
     let stamp = Stamp { size: digest.size, mtime: meta.mtime, ctime, ino, dev };
     Ok((path, CachedFile { stamp, meta, digest }))
+}
+
+/// Read until `buf` is full or the stream ends; how much was read.
+fn read_up_to(r: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut got = 0;
+    while got < buf.len() {
+        match r.read(&mut buf[got..]) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(got)
 }
 
 /// tern's cache directory: `$TERN_CACHE_DIR`, else `tern` in the user's cache directory.
@@ -589,7 +610,9 @@ mod tests {
         let third = scan_now();
         let file = dir.path().join("cache");
         let sealed = std::fs::read(&file).unwrap();
-        let body = open_container(&sealed, CACHE_MAGIC, CACHE_VERSION, "hash cache").unwrap();
+        let body =
+            crate::manifest::open_container(&sealed, CACHE_MAGIC, CACHE_VERSION, "hash cache")
+                .unwrap();
         let cut = &body[..body.len() - 20];
         std::fs::write(&file, crate::manifest::seal_container(cut, CACHE_MAGIC, CACHE_VERSION))
             .unwrap();
@@ -624,7 +647,10 @@ mod tests {
 
     #[test]
     fn corrupt_cache_is_an_error_not_a_panic() {
-        assert!(HashCache::decode(b"TERNCACH\x01\x00garbage").is_err());
-        assert!(HashCache::decode(b"").is_err());
+        let decode = |b: &'static [u8]| HashCache::decode(b);
+        assert!(decode(b"TERNCACH\x03\x00garbage").is_err());
+        assert!(decode(b"").is_err());
+        assert!(decode(b"TERNCAC").is_err());
+        assert!(decode(b"NOTACACHE\x00").is_err());
     }
 }
