@@ -172,8 +172,9 @@ pub struct StreamReader<R> {
     eof: bool,
 }
 
-/// The window a stream is read through; it grows for an item larger than itself.
-const STREAM_WINDOW: usize = 256 * 1024;
+/// The window a stream is read through once it has grown; it grows further for an item larger
+/// than itself.
+const STREAM_WINDOW: usize = 64 * 1024;
 /// The largest single item a stream may hold (like a manifest's whole body).
 const STREAM_ITEM_MAX: usize = 1 << 31;
 
@@ -215,12 +216,14 @@ impl<R: std::io::Read> StreamReader<R> {
         self.buf.copy_within(self.start..self.end, 0);
         self.end -= self.start;
         self.start = 0;
-        if self.end == self.buf.len() {
+        // The window starts small (a short input costs little) and doubles with every read up to
+        // its size; beyond, only for an item that does not fit.
+        if self.end == self.buf.len() || self.buf.len() < STREAM_WINDOW {
             if self.buf.len() >= STREAM_ITEM_MAX {
                 let len = self.buf.len() as u64;
                 return Err(DecodeError::TooLarge { what: "item", len, max: len });
             }
-            self.buf.resize((self.buf.len() * 2).max(STREAM_WINDOW), 0);
+            self.buf.resize((self.buf.len() * 2).max(4096), 0);
         }
         loop {
             match self.inner.read(&mut self.buf[self.end..]) {

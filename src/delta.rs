@@ -182,7 +182,7 @@ impl Delta {
 
 /// Most entries a decoder makes room for before it has seen them (a larger delta grows its
 /// lists as it comes): a count from the peer is not trusted with an allocation of any size.
-const PREALLOC_MAX: u64 = 1 << 20;
+const PREALLOC_MAX: u64 = 1 << 16;
 
 /// Decodes a delta from parts that may end anywhere, as they arrive: the agent never holds the
 /// whole encoding, only what an unfinished item has so far.

@@ -34,6 +34,32 @@ impl std::io::Write for HashWriter {
     }
 }
 
+/// Reads through to `inner`, hashing (SHA-256) and counting what passes.
+pub struct HashReader<R> {
+    pub inner: R,
+    hasher: Sha256,
+    pub count: u64,
+}
+
+impl<R> HashReader<R> {
+    pub fn new(inner: R) -> Self {
+        HashReader { inner, hasher: Sha256::new(), count: 0 }
+    }
+
+    pub fn finish(self) -> ContentHash {
+        ContentHash(self.hasher.finalize().into())
+    }
+}
+
+impl<R: std::io::Read> std::io::Read for HashReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.count += n as u64;
+        Ok(n)
+    }
+}
+
 /// Prefix of a chunk's bytes.
 const LEAF: u8 = 0;
 /// Prefix of a list of chunk hashes.

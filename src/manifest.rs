@@ -22,8 +22,8 @@
 //! and file hashes that are the hashes of their chunk lists.
 
 use crate::chunk::{ChunkRef, FileDigest, MAX_CHUNK};
-use crate::codec::{DecodeError, Reader, Writer};
-use crate::hash::ContentHash;
+use crate::codec::{DecodeError, Reader, StreamReader, Writer};
+use crate::hash::{ContentHash, HashReader};
 use crate::path::{KnownPaths, MAX_PATH_LEN, RelPath};
 use std::io::{Read, Write};
 use std::path::Path;
@@ -227,49 +227,77 @@ impl Manifest {
 
     /// Decode and validate the on-disk format.
     pub fn decode(data: &[u8]) -> Result<Self, DecodeError> {
-        let body = open_container(data, MAGIC, FORMAT_VERSION, "manifest")?;
-        Self::decode_body(&body)
+        Self::read_from(data).map(|(m, _)| m)
     }
 
-    /// [`Manifest::decode`], with the SHA-256 of the body as stored: the result's
-    /// [`Manifest::body_hash`] for any manifest tern wrote, without encoding it again.
-    pub fn decode_hashed(data: &[u8]) -> Result<(Self, ContentHash), DecodeError> {
-        let body = open_container(data, MAGIC, FORMAT_VERSION, "manifest")?;
-        Ok((Self::decode_body(&body)?, ContentHash::of(&body)))
-    }
-
-    /// The generation of an encoded manifest, without decoding its entries.
-    pub fn peek_generation(data: &[u8]) -> Result<u64, DecodeError> {
-        let body = open_container(data, MAGIC, FORMAT_VERSION, "manifest")?;
-        Reader::new(&body).varint("generation")
-    }
-
-    pub fn decode_body(body: &[u8]) -> Result<Self, DecodeError> {
-        let mut r = Reader::new(body);
-        let generation = r.varint("generation")?;
-        let count = r.varint("entry count")?;
-        // Each entry takes at least 40 bytes on the wire or 5 in the body; never trust `count`.
-        let mut entries = Vec::with_capacity(count.min(r.remaining() as u64 / 5) as usize);
-        for _ in 0..count {
-            entries.push(decode_entry(&mut r)?);
+    /// Decode the encoding read from `r` as it is decompressed (neither the file nor its body is
+    /// held whole), with the SHA-256 of the body: the result's [`Manifest::body_hash`] for any
+    /// manifest tern wrote, without encoding it again.
+    pub fn read_from(mut r: impl Read) -> Result<(Self, ContentHash), DecodeError> {
+        let what = "manifest";
+        let mut head = [0u8; 10];
+        let got = read_up_to(&mut r, &mut head)
+            .map_err(|e| DecodeError::invalid(what, format!("cannot read: {e}")))?;
+        check_container(&head[..got], MAGIC, FORMAT_VERSION, what)?;
+        let bad =
+            |e: std::io::Error| DecodeError::invalid(what, format!("bad compressed data: {e}"));
+        let body = zstd::stream::read::Decoder::new(r).map_err(bad)?;
+        let mut body = HashReader::new(body.take(MAX_BODY + 1));
+        let m = Self::read_body(&mut body)?;
+        if body.count > MAX_BODY {
+            return Err(DecodeError::TooLarge { what, len: body.count, max: MAX_BODY });
         }
-        r.finish("manifest")?;
+        Ok((m, body.finish()))
+    }
+
+    /// Decode an uncompressed body from `body`, an entry at a time.
+    fn read_body(body: impl Read) -> Result<Self, DecodeError> {
+        let mut stream = StreamReader::new(body);
+        let (generation, count) =
+            stream.decode(|r| Ok((r.varint("generation")?, r.varint("entry count")?)))?;
+        // Never trust `count` with an allocation of any size.
+        let mut entries = Vec::with_capacity(count.min(1 << 16) as usize);
+        for _ in 0..count {
+            entries.push(stream.decode(decode_entry)?);
+        }
+        if !stream.at_end()? {
+            return Err(DecodeError::invalid("manifest", "trailing bytes"));
+        }
         let m = Manifest { generation, entries };
         m.validate()?;
         Ok(m)
     }
 
+    /// [`Manifest::decode`], with the SHA-256 of the body as stored: the result's
+    /// [`Manifest::body_hash`] for any manifest tern wrote, without encoding it again.
+    pub fn decode_hashed(data: &[u8]) -> Result<(Self, ContentHash), DecodeError> {
+        Self::read_from(data)
+    }
+
+    /// The generation of an encoded manifest, without decoding its entries.
+    pub fn peek_generation(data: &[u8]) -> Result<u64, DecodeError> {
+        let what = "manifest";
+        check_container(data, MAGIC, FORMAT_VERSION, what)?;
+        let body = zstd::stream::read::Decoder::new(&data[10..])
+            .map_err(|e| DecodeError::invalid(what, format!("bad compressed data: {e}")))?;
+        StreamReader::new(body).decode(|r| r.varint("generation"))
+    }
+
+    pub fn decode_body(body: &[u8]) -> Result<Self, DecodeError> {
+        Self::read_body(body)
+    }
+
     /// Read a manifest file; `Ok(None)` when it does not exist.
     pub fn load(path: &Path) -> Result<Option<Self>, ManifestFileError> {
-        let data = match std::fs::read(path) {
-            Ok(d) => d,
+        let file = match std::fs::File::open(path) {
+            Ok(f) => f,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(e) => {
                 return Err(ManifestFileError::Io { path: path.to_owned(), source: e });
             }
         };
-        Self::decode(&data)
-            .map(Some)
+        Self::read_from(std::io::BufReader::new(file))
+            .map(|(m, _)| Some(m))
             .map_err(|e| ManifestFileError::Corrupt { path: path.to_owned(), reason: e })
     }
 
@@ -303,6 +331,41 @@ pub(crate) fn open_container(
     version: u16,
     what: &'static str,
 ) -> Result<Vec<u8>, DecodeError> {
+    check_container(data, magic, version, what)?;
+    let decoder = zstd::stream::read::Decoder::new(&data[10..])
+        .map_err(|e| DecodeError::invalid(what, e.to_string()))?;
+    let mut body = Vec::new();
+    decoder
+        .take(MAX_BODY + 1)
+        .read_to_end(&mut body)
+        .map_err(|e| DecodeError::invalid(what, format!("bad compressed data: {e}")))?;
+    if body.len() as u64 > MAX_BODY {
+        return Err(DecodeError::TooLarge { what, len: body.len() as u64, max: MAX_BODY });
+    }
+    Ok(body)
+}
+
+/// Read until `buf` is full or the stream ends; how much was read.
+pub(crate) fn read_up_to(r: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut got = 0;
+    while got < buf.len() {
+        match r.read(&mut buf[got..]) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(got)
+}
+
+/// Check a container's magic and version (its first 10 bytes; fewer are an error).
+fn check_container(
+    data: &[u8],
+    magic: &[u8; 8],
+    version: u16,
+    what: &'static str,
+) -> Result<(), DecodeError> {
     if data.len() < 10 || &data[..8] != magic {
         return Err(DecodeError::invalid(what, "not a tern file (bad magic)"));
     }
@@ -322,17 +385,7 @@ pub(crate) fn open_container(
             ),
         ));
     }
-    let decoder = zstd::stream::read::Decoder::new(&data[10..])
-        .map_err(|e| DecodeError::invalid(what, e.to_string()))?;
-    let mut body = Vec::new();
-    decoder
-        .take(MAX_BODY + 1)
-        .read_to_end(&mut body)
-        .map_err(|e| DecodeError::invalid(what, format!("bad compressed data: {e}")))?;
-    if body.len() as u64 > MAX_BODY {
-        return Err(DecodeError::TooLarge { what, len: body.len() as u64, max: MAX_BODY });
-    }
-    Ok(body)
+    Ok(())
 }
 
 /// Build a container: magic, version, zstd-compressed body.

@@ -11,7 +11,7 @@ use crate::codec::{DecodeError, Reader, StreamReader, Writer};
 use crate::filter::Excludes;
 use crate::manifest::{
     Entry, Kind, Manifest, Meta, Mtime, decode_digest, decode_meta, encode_digest, encode_meta,
-    seal_into, write_replacing_with,
+    read_up_to, seal_into, write_replacing_with,
 };
 use crate::path::{MAX_PATH_LEN, RelPath, cmp_bytes};
 use indicatif::ProgressBar;
@@ -493,20 +493,6 @@ fn decode_cached(r: &mut Reader<'_>) -> Result<(Vec<u8>, CachedFile), DecodeErro
     let digest = decode_digest(r)?;
     let stamp = Stamp { size: digest.size, mtime: meta.mtime, ctime, ino, dev };
     Ok((path, CachedFile { stamp, meta, digest }))
-}
-
-/// Read until `buf` is full or the stream ends; how much was read.
-fn read_up_to(r: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
-    let mut got = 0;
-    while got < buf.len() {
-        match r.read(&mut buf[got..]) {
-            Ok(0) => break,
-            Ok(n) => got += n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(got)
 }
 
 /// tern's cache directory: `$TERN_CACHE_DIR`, else `tern` in the user's cache directory.

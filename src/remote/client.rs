@@ -175,9 +175,14 @@ impl<'a> RemoteClient<'a> {
         }
     }
 
+    /// The local copy of the destination's manifest, if it is the one whose file hash is
+    /// `hash` (decoded as it is read, then kept only if the whole file had that hash).
     fn cached_manifest(&self, hash: &ContentHash) -> Option<(Manifest, ContentHash)> {
-        let bytes = std::fs::read(self.cache_file.as_ref()?).ok()?;
-        (ContentHash::of(&bytes) == *hash).then(|| Manifest::decode_hashed(&bytes).ok()).flatten()
+        let file = std::fs::File::open(self.cache_file.as_ref()?).ok()?;
+        let mut file = crate::hash::HashReader::new(std::io::BufReader::new(file));
+        let decoded = Manifest::read_from(&mut file).ok()?;
+        std::io::copy(&mut file, &mut std::io::sink()).ok()?;
+        (file.finish() == *hash).then_some(decoded)
     }
 }
 
@@ -313,12 +318,22 @@ mod tests {
 
     /// A client talking to an agent thread over pipes, as it would over SSH.
     fn with_agent<T>(root: PathBuf, level: i32, f: impl FnOnce(&mut RemoteClient<'_>) -> T) -> T {
+        with_cached_agent(root, level, None, f)
+    }
+
+    /// [`with_agent`], the client keeping its copy of the destination's manifest in `cache`.
+    fn with_cached_agent<T>(
+        root: PathBuf,
+        level: i32,
+        cache: Option<PathBuf>,
+        f: impl FnOnce(&mut RemoteClient<'_>) -> T,
+    ) -> T {
         let (agent_in, client_out) = std::io::pipe().unwrap();
         let (client_in, agent_out) = std::io::pipe().unwrap();
         let agent =
             std::thread::spawn(move || super::super::agent::serve(root, agent_in, agent_out));
         let mut client =
-            RemoteClient::handshake(client_in, client_out, "test".into(), level, None, None)
+            RemoteClient::handshake(client_in, client_out, "test".into(), level, cache, None)
                 .unwrap()
                 .unwrap();
         let out = f(&mut client);
@@ -391,6 +406,38 @@ mod tests {
             assert_eq!(after.generation, held.generation + 1);
         });
         assert_eq!(std::fs::read(dst.join("a")).unwrap(), b"a, changed");
+    }
+
+    /// The local copy of the destination's manifest is used only when its file has the hash the
+    /// destination announces: a copy of another manifest, or a torn one, is read past.
+    #[test]
+    fn the_local_copy_of_the_manifest_is_used_only_when_it_is_the_destinations() {
+        let dir = tempfile::tempdir().unwrap();
+        let (src, dst, cache) =
+            (dir.path().join("src"), dir.path().join("dst"), dir.path().join("copy"));
+        std::fs::create_dir_all(&src).unwrap();
+        std::fs::write(src.join("a"), b"a").unwrap();
+        sync_through_agent(&src, &dst, 0);
+        let held = crate::manifest::Manifest::load(&dst.join(".tern/manifest")).unwrap().unwrap();
+        let read = |cache: &PathBuf| {
+            with_cached_agent(dst.clone(), 0, Some(cache.clone()), |c| {
+                c.read_manifest().unwrap().unwrap()
+            })
+        };
+        // No copy: fetched, and kept.
+        assert_eq!(read(&cache), held);
+        assert_eq!(
+            std::fs::read(&cache).unwrap(),
+            std::fs::read(dst.join(".tern/manifest")).unwrap()
+        );
+        assert_eq!(read(&cache), held);
+        // Another valid manifest in its place, then a torn copy: both ignored.
+        let other = Manifest { generation: held.generation, entries: Vec::new() };
+        std::fs::write(&cache, other.encode()).unwrap();
+        assert_eq!(read(&cache), held);
+        let bytes = std::fs::read(&cache).unwrap();
+        std::fs::write(&cache, &bytes[..bytes.len() / 2]).unwrap();
+        assert_eq!(read(&cache), held);
     }
 
     #[test]
