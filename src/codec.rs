@@ -161,6 +161,19 @@ impl<'a> Reader<'a> {
     }
 }
 
+/// Make room in `v`, when it is full, for more of the `announced` items a file or a peer says are
+/// coming: 65,536 at first, then up to 16 times what has actually arrived. A count that no data
+/// backs up never reserves much, and a long list grows in a step or two instead of doubling (a
+/// doubling copies the list, and both copies are resident for a moment).
+pub fn reserve_announced<T>(v: &mut Vec<T>, announced: u64) {
+    if v.len() < v.capacity() {
+        return;
+    }
+    let len = v.len() as u64;
+    let more = announced.saturating_sub(len).clamp(1, (len * 16).max(1 << 16));
+    v.reserve_exact(more as usize);
+}
+
 /// Decodes items one at a time from a stream with the slice decoders of this module, holding a
 /// window of the stream instead of all of it: a large file is never held whole.
 pub struct StreamReader<R> {
@@ -296,6 +309,23 @@ mod tests {
             .map(|_| s.decode(|r| Ok((r.varint("v")?, r.bytes("b", usize::MAX)?.len()))))
             .last();
         assert!(matches!(last, Some(Err(DecodeError::Truncated { .. }))));
+    }
+
+    #[test]
+    fn announced_counts_are_trusted_as_far_as_data_backs_them() {
+        let mut v: Vec<u8> = Vec::new();
+        reserve_announced(&mut v, u64::MAX);
+        assert_eq!(v.capacity(), 1 << 16, "a bare count reserves little");
+        v.resize(1 << 16, 0);
+        reserve_announced(&mut v, 200_000);
+        assert_eq!(v.capacity(), 200_000, "a count backed by data is reserved exactly");
+        v.resize(200_000, 0);
+        reserve_announced(&mut v, 200_000);
+        assert!(v.capacity() > 200_000, "more than announced still fits");
+        let mut w: Vec<u8> = vec![0; 1 << 16];
+        w.shrink_to_fit();
+        reserve_announced(&mut w, u64::MAX);
+        assert_eq!(w.capacity(), 17 << 16);
     }
 
     #[test]

@@ -9,7 +9,7 @@
 //! disagreement can never be committed.
 
 use crate::chunk::FileDigest;
-use crate::codec::{DecodeError, Reader, Writer};
+use crate::codec::{DecodeError, Reader, Writer, reserve_announced};
 use crate::hash::ContentHash;
 use crate::manifest::{
     Entry, Kind, Manifest, Meta, decode_digest, decode_meta, encode_digest, encode_meta,
@@ -180,10 +180,6 @@ impl Delta {
     }
 }
 
-/// Most entries a decoder makes room for before it has seen them (a larger delta grows its
-/// lists as it comes): a count from the peer is not trusted with an allocation of any size.
-const PREALLOC_MAX: u64 = 1 << 16;
-
 /// Decodes a delta from parts that may end anywhere, as they arrive: the agent never holds the
 /// whole encoding, only what an unfinished item has so far.
 #[derive(Debug, Default)]
@@ -270,23 +266,23 @@ impl DeltaDecoder {
             let generation = r.varint("generation")?;
             let expected = ContentHash(r.fixed("expected hash")?);
             let n = r.varint("removes")?;
-            let removes = Vec::with_capacity(n.min(PREALLOC_MAX) as usize);
-            let delta = Delta { base_generation, generation, removes, upserts: vec![], expected };
+            let delta =
+                Delta { base_generation, generation, removes: vec![], upserts: vec![], expected };
             self.delta = Some((delta, n, None));
             return Ok(true);
         };
         if *removes_left > 0 {
             let p = r.bytes("path", MAX_PATH_LEN)?;
             let p = self.known.get(p).map_err(|e| DecodeError::invalid("path", e.to_string()))?;
+            let announced = delta.removes.len() as u64 + *removes_left;
+            reserve_announced(&mut delta.removes, announced);
             delta.removes.push(p);
             *removes_left -= 1;
             return Ok(true);
         }
         match upserts_left {
             None => {
-                let n = r.varint("upserts")?;
-                delta.upserts.reserve_exact(n.min(PREALLOC_MAX) as usize);
-                *upserts_left = Some(n);
+                *upserts_left = Some(r.varint("upserts")?);
                 Ok(true)
             }
             Some(0) => {
@@ -300,7 +296,10 @@ impl DeltaDecoder {
                 }
             }
             Some(left) => {
-                delta.upserts.push(decode_upsert(r, &self.known)?);
+                let upsert = decode_upsert(r, &self.known)?;
+                let announced = delta.upserts.len() as u64 + *left;
+                reserve_announced(&mut delta.upserts, announced);
+                delta.upserts.push(upsert);
                 *left -= 1;
                 Ok(true)
             }

@@ -22,7 +22,7 @@
 //! and file hashes that are the hashes of their chunk lists.
 
 use crate::chunk::{ChunkRef, FileDigest, MAX_CHUNK};
-use crate::codec::{DecodeError, Reader, StreamReader, Writer};
+use crate::codec::{DecodeError, Reader, StreamReader, Writer, reserve_announced};
 use crate::hash::{ContentHash, HashReader};
 use crate::path::{KnownPaths, MAX_PATH_LEN, RelPath};
 use std::io::{Read, Write};
@@ -255,10 +255,11 @@ impl Manifest {
         let mut stream = StreamReader::new(body);
         let (generation, count) =
             stream.decode(|r| Ok((r.varint("generation")?, r.varint("entry count")?)))?;
-        // Never trust `count` with an allocation of any size.
-        let mut entries = Vec::with_capacity(count.min(1 << 16) as usize);
+        let mut entries = Vec::new();
         for _ in 0..count {
-            entries.push(stream.decode(decode_entry)?);
+            let entry = stream.decode(decode_entry)?;
+            reserve_announced(&mut entries, count);
+            entries.push(entry);
         }
         if !stream.at_end()? {
             return Err(DecodeError::invalid("manifest", "trailing bytes"));
