@@ -3,7 +3,8 @@
 //! Integers are LEB128 varints, byte strings are length-prefixed. The decoder never trusts a length
 //! field: every read checks the bytes actually left, and callers pass a maximum for each variable
 //! length value, so corrupt or hostile input yields a [`DecodeError`], never a panic or an
-//! allocation sized by an attacker.
+//! allocation sized by an attacker. [`StreamReader`] runs the same decoders over a stream, a window
+//! at a time, so a large file is decoded without being held whole.
 
 /// Why bytes could not be decoded.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -6,7 +6,8 @@
 //! changed, and for a file the agent has just staged it sends no chunk list at all: the agent
 //! chunks the staged file itself (the chunker is deterministic, so both sides agree). The delta
 //! carries the SHA-256 of the manifest body it must produce; the agent checks it, so a
-//! disagreement can never be committed.
+//! disagreement can never be committed. The client encodes it straight from the two manifests and
+//! sends it in parts as they fill; the agent decodes the parts as they arrive ([`DeltaDecoder`]).
 
 use crate::chunk::FileDigest;
 use crate::codec::{DecodeError, Reader, Writer, reserve_announced};
@@ -521,7 +522,11 @@ mod tests {
         let next = m(2, entries);
         let whole = Delta::between(&base, &next, &HashMap::new()).unwrap();
         let bytes = whole.encode();
-        assert!(whole.upserts.iter().any(|u| matches!(u, Upsert::Entry(e) if e.digest().is_some_and(|d| d.stored_chunks().len() > 3))));
+        let listed = |u: &Upsert| match u {
+            Upsert::Entry(e) => e.digest().is_some_and(|d| d.stored_chunks().len() > 3),
+            Upsert::File { .. } => false,
+        };
+        assert!(whole.upserts.iter().any(listed), "a chunk list travels in the delta");
         for part in [1, 2, 3, 5, 8, 13, 64, 333, bytes.len() - 1, bytes.len()] {
             let mut d = DeltaDecoder::default();
             for p in bytes.chunks(part) {

@@ -16,8 +16,8 @@
 //!   remote agent), `ssh` (libssh2 + agent, with `known_hosts`), `sftp` (fallback).
 //! - `remote` is the wire protocol and the agent; `delta` the manifest deltas it commits.
 //! - `manifest`, `chunk`, `hash`, `path`, `codec` are the data types and their encodings;
-//!   `saved` is the saved-plan format; `sorted` the keep-the-last-report rule; `maintain` verify/trash/undo; `history` and `log` the
-//!   daemon's records.
+//!   `saved` is the saved-plan format; `sorted` the keep-the-last-report rule; `maintain`
+//!   verify/trash/undo; `history` and `log` the daemon's records.
 
 #![forbid(unsafe_code)]
 

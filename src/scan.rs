@@ -3,6 +3,8 @@
 //! The walk never follows symlinks and skips a top-level `.tern` (a destination's state). Files are
 //! hashed in parallel on all cores. A file whose size, mtime, ctime, inode and device match the
 //! previous scan reuses that scan's digest, so a re-run on an unchanged tree reads no file contents.
+//! The walk lists siblings by name, which is manifest order, the order the cache is written in:
+//! the cache is read side by side with the walk, an entry at a time, never decoded whole.
 //! Entries the walk cannot read are reported as [`ScanIssue`]s; the planner then protects their
 //! destination copies instead of deleting them.
 

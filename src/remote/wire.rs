@@ -46,7 +46,7 @@ impl<'a> Wire<'a> {
     /// From now on, compress what is written at `level` and decompress what is read (level 0:
     /// stay plain). Bytes already buffered from the peer are kept. `bulk` is for the side that
     /// sends file contents (the client): it compresses at `level`, on every core once the first
-    /// [`SERIAL_BYTES`] have gone (a new zstd frame in the same stream). The other side (the
+    /// `SERIAL_BYTES` (64 MiB) have gone (a new zstd frame in the same stream). The other side (the
     /// agent) compresses at level 1 whatever `level` is: its replies are small or already
     /// compressed (manifests), and a level-3 context would cost it several MiB for nothing.
     pub fn compressed(self, level: i32, bulk: bool) -> io::Result<Self> {
