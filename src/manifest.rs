@@ -187,13 +187,9 @@ impl Manifest {
 
     /// Write the encoding of [`Manifest::encode`] to `out` as it is made.
     pub fn write_to(&self, mut out: impl Write) -> std::io::Result<()> {
-        out.write_all(MAGIC)?;
-        out.write_all(&FORMAT_VERSION.to_le_bytes())?;
         // Level 1 (a 512 KiB window and small tables: under 1.5 MiB of context where level 3
         // takes 3.5): manifests are sorted, so what repeats is close by.
-        let mut z = zstd::stream::write::Encoder::new(out, 1)?;
-        self.write_body(&mut z)?;
-        z.finish()?.flush()
+        seal_into(&mut out, MAGIC, FORMAT_VERSION, 1, |z| self.write_body(z))
     }
 
     /// The uncompressed body (exposed for the golden-file test).
@@ -211,7 +207,7 @@ impl Manifest {
     }
 
     /// Encode the body into `out`, a few KiB at a time.
-    fn write_body(&self, out: &mut impl Write) -> std::io::Result<()> {
+    fn write_body(&self, out: &mut dyn Write) -> std::io::Result<()> {
         let mut w = Writer::new();
         w.varint(self.generation);
         w.varint(self.entries.len() as u64);
@@ -267,12 +263,6 @@ impl Manifest {
         let m = Manifest { generation, entries };
         m.validate()?;
         Ok(m)
-    }
-
-    /// [`Manifest::decode`], with the SHA-256 of the body as stored: the result's
-    /// [`Manifest::body_hash`] for any manifest tern wrote, without encoding it again.
-    pub fn decode_hashed(data: &[u8]) -> Result<(Self, ContentHash), DecodeError> {
-        Self::read_from(data)
     }
 
     /// The generation of an encoded manifest, without decoding its entries.
@@ -361,7 +351,7 @@ pub(crate) fn read_up_to(r: &mut impl Read, buf: &mut [u8]) -> std::io::Result<u
 }
 
 /// Check a container's magic and version (its first 10 bytes; fewer are an error).
-fn check_container(
+pub(crate) fn check_container(
     data: &[u8],
     magic: &[u8; 8],
     version: u16,
@@ -392,20 +382,21 @@ fn check_container(
 /// Build a container: magic, version, zstd-compressed body.
 pub(crate) fn seal_container(body: &[u8], magic: &[u8; 8], version: u16) -> Vec<u8> {
     let mut out = Vec::with_capacity(body.len() / 3 + 16);
-    seal_into(&mut out, magic, version, |z| z.write_all(body)).expect("writing to memory");
+    seal_into(&mut out, magic, version, 3, |z| z.write_all(body)).expect("writing to memory");
     out
 }
 
-/// Write a container to `out`, its body written by `body` and compressed as it comes.
+/// Write a container to `out`, its body written by `body` and compressed at `level` as it comes.
 pub(crate) fn seal_into(
     out: &mut dyn Write,
     magic: &[u8; 8],
     version: u16,
+    level: i32,
     body: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
 ) -> std::io::Result<()> {
     out.write_all(magic)?;
     out.write_all(&version.to_le_bytes())?;
-    let mut z = zstd::stream::write::Encoder::new(out, 3)?;
+    let mut z = zstd::stream::write::Encoder::new(out, level)?;
     body(&mut z)?;
     z.finish()?.flush()
 }

@@ -12,8 +12,8 @@ use crate::chunk::digest_sized;
 use crate::codec::{DecodeError, Reader, StreamReader, Writer};
 use crate::filter::Excludes;
 use crate::manifest::{
-    Entry, Kind, Manifest, Meta, Mtime, decode_digest, decode_meta, encode_digest, encode_meta,
-    read_up_to, seal_into, write_replacing_with,
+    Entry, Kind, Manifest, Meta, Mtime, check_container, decode_digest, decode_meta, encode_digest,
+    encode_meta, read_up_to, seal_into, write_replacing_with,
 };
 use crate::path::{MAX_PATH_LEN, RelPath, cmp_bytes};
 use indicatif::ProgressBar;
@@ -428,13 +428,14 @@ impl HashCache {
         let mut head = [0u8; 10];
         let io = |e: std::io::Error| DecodeError::invalid("hash cache", e.to_string());
         let got = read_up_to(&mut data, &mut head).map_err(io)?;
-        if got < head.len() || head[..8] != CACHE_MAGIC[..] {
-            return Err(DecodeError::invalid("hash cache", "not a tern file (bad magic)"));
-        }
         // A cache written by another tern version is just rebuilt.
-        if head[8..10] != CACHE_VERSION.to_le_bytes() {
+        if got == head.len()
+            && head[..8] == CACHE_MAGIC[..]
+            && head[8..10] != CACHE_VERSION.to_le_bytes()
+        {
             return Ok(Self::default());
         }
+        check_container(&head[..got], CACHE_MAGIC, CACHE_VERSION, "hash cache")?;
         let body: Box<dyn Read> = Box::new(zstd::stream::read::Decoder::new(data).map_err(io)?);
         let mut stream = StreamReader::new(body);
         let (secs, nanos, len) = stream.decode(|r| {
@@ -457,7 +458,7 @@ impl HashCache {
         }
         // Encoded, compressed and written as it goes: the cache of a large tree is never held.
         write_replacing_with(file, false, |out| {
-            seal_into(out, CACHE_MAGIC, CACHE_VERSION, |z| {
+            seal_into(out, CACHE_MAGIC, CACHE_VERSION, 3, |z| {
                 let mut w = Writer::new();
                 let since = start.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default();
                 w.varint(since.as_secs());

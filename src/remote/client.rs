@@ -156,7 +156,7 @@ impl<'a> RemoteClient<'a> {
                 r => return Err(self.unexpected(&r)),
             }
         }
-        let (manifest, body_hash) = Manifest::decode_hashed(&bytes)
+        let (manifest, body_hash) = Manifest::read_from(&bytes[..])
             .map_err(|e| TransportError::corrupt_manifest(&self.name, e))?;
         if self.cache_file.is_some() && ContentHash::of(&bytes) == hash {
             self.keep_cache(|w| w.write_all(&bytes));
