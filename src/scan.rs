@@ -228,17 +228,6 @@ pub fn scan(root: &Path, opts: &ScanOptions, progress: &ProgressBar) -> Result<S
 
     let pending_size = |s: &Slot| if let Slot::Todo(p) = s { p.stamp.size } else { 0 };
     progress.set_length(slots.iter().map(pending_size).sum());
-    // The walk gives manifest order; should a file system not, the order is made here.
-    let in_order = |a: &Slot, b: &Slot| match (a, b) {
-        (Slot::Todo(a), Slot::Todo(b)) => a.path < b.path,
-        _ => true,
-    };
-    if !slots.is_sorted_by(in_order) {
-        slots.sort_unstable_by(|a, b| match (a, b) {
-            (Slot::Todo(a), Slot::Todo(b)) => a.path.cmp(&b.path),
-            _ => std::cmp::Ordering::Equal,
-        });
-    }
     let mut old_cache_len = 0;
     if let Some(f) = &opts.cache_file
         && !opts.checksum
@@ -374,8 +363,9 @@ enum Slot {
 }
 
 impl HashCache {
-    /// Give every file of `slots` (sorted by path) whose stamp matches its cached one that
-    /// entry's digest. Ends early, keeping the hits so far, at an entry that does not decode.
+    /// Give every file of `slots` (sorted by path, as the walk lists them) whose stamp matches
+    /// its cached one that entry's digest. Ends early, keeping the hits so far, at an entry that
+    /// does not decode. A path out of order could only miss, never take another file's digest.
     fn resolve(self, slots: &mut [Slot], progress: &ProgressBar) -> Result<(), DecodeError> {
         let (Some(start), Some(mut stream)) = (self.scan_start, self.entries) else {
             return Ok(());
@@ -396,15 +386,16 @@ impl HashCache {
             let Some((_, hit)) = cached.take_if(|(path, _)| *path == p.path.as_bytes()) else {
                 continue;
             };
-            let ctime = SystemTime::UNIX_EPOCH.checked_add(Duration::new(
-                hit.stamp.ctime.secs.max(0) as u64,
-                hit.stamp.ctime.nanos,
-            ));
             // Changed within the clock tick of the scan that cached it: not trusted. (Checked:
             // a cache file can claim any time.)
-            let trusted = ctime.and_then(|c| c.checked_add(RACY_MARGIN));
-            let settled = trusted.is_some_and(|c| c < start);
-            if hit.stamp == p.stamp && settled {
+            let settled = || {
+                let ctime = SystemTime::UNIX_EPOCH.checked_add(Duration::new(
+                    hit.stamp.ctime.secs.max(0) as u64,
+                    hit.stamp.ctime.nanos,
+                ));
+                ctime.and_then(|c| c.checked_add(RACY_MARGIN)).is_some_and(|c| c < start)
+            };
+            if hit.stamp == p.stamp && settled() {
                 progress.inc(p.stamp.size);
                 let entry =
                     Entry { path: p.path.clone(), meta: hit.meta, kind: Kind::File(hit.digest) };
@@ -518,6 +509,16 @@ pub fn default_cache_file(source: &Path) -> Option<PathBuf> {
 mod tests {
     use super::*;
 
+    /// A source holding one file `f`, and scan options keeping a hash cache beside it.
+    fn one_file_source() -> (tempfile::TempDir, PathBuf, ScanOptions) {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("src");
+        std::fs::create_dir(&root).unwrap();
+        std::fs::write(root.join("f"), b"data").unwrap();
+        let opts = ScanOptions { cache_file: Some(dir.path().join("cache")), ..Default::default() };
+        (dir, root, opts)
+    }
+
     #[test]
     fn scan_lists_tree_and_skips_state_dir() {
         let dir = tempfile::tempdir().unwrap();
@@ -538,11 +539,7 @@ mod tests {
 
     #[test]
     fn cache_round_trip_and_racy_entries() {
-        let dir = tempfile::tempdir().unwrap();
-        let root = dir.path().join("src");
-        std::fs::create_dir(&root).unwrap();
-        std::fs::write(root.join("f"), b"data").unwrap();
-        let opts = ScanOptions { cache_file: Some(dir.path().join("cache")), ..Default::default() };
+        let (_dir, root, opts) = one_file_source();
         let first = scan(&root, &opts, &ProgressBar::hidden()).unwrap();
         assert_eq!(first.stats.hashed_files, 1);
         // the file was written right before the scan: racy, so hashed again
@@ -613,16 +610,12 @@ mod tests {
     }
 
     /// A cache can claim any change time: one at the end of time is not trusted (the file is
-    /// read again) and does not overflow the racy-entry check.
+    /// read again).
     #[test]
     fn a_cache_from_the_end_of_time_is_not_trusted() {
-        let dir = tempfile::tempdir().unwrap();
-        let root = dir.path().join("src");
-        std::fs::create_dir(&root).unwrap();
-        std::fs::write(root.join("f"), b"data").unwrap();
+        let (_dir, root, opts) = one_file_source();
         std::thread::sleep(Duration::from_millis(60));
-        let file = dir.path().join("cache");
-        let opts = ScanOptions { cache_file: Some(file.clone()), ..Default::default() };
+        let file = opts.cache_file.clone().unwrap();
         let first = scan(&root, &opts, &ProgressBar::hidden()).unwrap();
         let md = std::fs::symlink_metadata(root.join("f")).unwrap();
         let far = Mtime { secs: i64::MAX, nanos: 999_999_999 };
