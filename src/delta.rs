@@ -367,14 +367,14 @@ fn checked(
 /// The encoded delta from `base` to `next` (see [`Delta::between`]), written straight from the
 /// two sorted manifests (no second copy of their entries) and handed to `emit` in parts of `part`
 /// bytes as they fill, so the whole encoding is never held either. `staged` gives the staged id
-/// of a file sent by reference.
+/// of a file sent by reference. Returns the body hash of `next` the delta carries.
 pub fn encode_between<E>(
     base: &Manifest,
     next: &Manifest,
     staged: impl Fn(&RelPath) -> Option<u64>,
     part: usize,
     mut emit: impl FnMut(Vec<u8>) -> Result<(), E>,
-) -> Result<(), E> {
+) -> Result<ContentHash, E> {
     let part = part.max(1);
     let mut w = Writer::new();
     let mut flush = |w: &mut Writer, all: bool| -> Result<(), E> {
@@ -385,9 +385,10 @@ pub fn encode_between<E>(
         Ok(())
     };
     let removes = removed_between(base, next);
+    let expected = next.body_hash();
     w.varint(base.generation);
     w.varint(next.generation);
-    w.fixed(&next.body_hash().0);
+    w.fixed(&expected.0);
     w.varint(removes.len() as u64);
     for r in removes {
         w.bytes(r.as_bytes());
@@ -403,7 +404,8 @@ pub fn encode_between<E>(
         }
         flush(&mut w, false)?;
     }
-    flush(&mut w, true)
+    flush(&mut w, true)?;
+    Ok(expected)
 }
 
 /// The topmost paths of `base` that `next` does not have (a removed directory stands for
@@ -480,7 +482,7 @@ mod tests {
         let whole = Delta::between(&base, &next, &HashMap::new()).unwrap().encode();
         for part in [1, 7, 100, whole.len() - 1, whole.len(), whole.len() + 1] {
             let mut parts = Vec::new();
-            encode_between(
+            let carried = encode_between(
                 &base,
                 &next,
                 |_| None,
@@ -491,6 +493,7 @@ mod tests {
                 },
             )
             .unwrap();
+            assert_eq!(carried, next.body_hash(), "the hash the delta carries is returned");
             assert!(parts.iter().all(|p| !p.is_empty() && p.len() <= part), "part {part}");
             assert_eq!(parts.len(), whole.len().div_ceil(part), "part {part}");
             assert_eq!(parts.concat(), whole, "part {part}");

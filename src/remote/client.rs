@@ -279,16 +279,17 @@ impl Transport for RemoteClient<'_> {
                 &fetched
             }
         };
-        crate::delta::encode_between(base, &manifest, staged_id, DELTA_PART, |part| {
-            self.send(&Request::CommitDelta(part))
-        })?;
+        let next_hash =
+            crate::delta::encode_between(base, &manifest, staged_id, DELTA_PART, |part| {
+                self.send(&Request::CommitDelta(part))
+            })?;
         drop(staged);
         let report = match self.ask(&Request::Commit { run_id })? {
             Response::Committed(r) => r,
             r => return Err(self.unexpected(&r)),
         };
         // The manifest just committed is what the next run will find there.
-        self.base_hash = Some(manifest.body_hash());
+        self.base_hash = Some(next_hash);
         if self.cache_file.is_some() {
             self.keep_cache(|w| manifest.write_to(w));
         }
