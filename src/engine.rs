@@ -240,12 +240,16 @@ mod tests {
         scan(root, &ScanOptions::default(), &ProgressBar::hidden()).unwrap()
     }
 
-    fn sync(spec: &SyncSpec, scanned: &Scan, planned: Planned, on_change: OnChange) -> Synced {
+    fn sync(
+        spec: &SyncSpec,
+        issues: &[ScanIssue],
+        planned: Planned,
+        on_change: OnChange,
+    ) -> Result<Synced, SyncError> {
         let mut dest = open(spec).unwrap();
         let never = AtomicBool::new(false);
         let bar = ProgressBar::hidden();
-        apply_planned(spec, &scanned.issues, dest.as_mut(), planned, on_change, "r", &never, &bar)
-            .unwrap()
+        apply_planned(spec, issues, dest.as_mut(), planned, on_change, "r", &never, &bar)
     }
 
     /// A plan overtaken by another run's commit is made again, under the lock, from the source
@@ -273,25 +277,12 @@ mod tests {
         let mut dest = open(&theirs_spec).unwrap();
         let p = plan_for(&theirs_spec, &theirs, dest.as_mut()).unwrap();
         drop(dest);
-        sync(&theirs_spec, &theirs, p, OnChange::Replan);
+        sync(&theirs_spec, &theirs.issues, p, OnChange::Replan).unwrap();
 
         // A saved plan is refused; a sync plans again and removes what theirs left.
-        let mut dest = open(&ours_spec).unwrap();
-        let never = AtomicBool::new(false);
-        let bar = ProgressBar::hidden();
-        let err = apply_planned(
-            &ours_spec,
-            &[],
-            dest.as_mut(),
-            refused,
-            OnChange::Refuse,
-            "r",
-            &never,
-            &bar,
-        );
+        let err = sync(&ours_spec, &[], refused, OnChange::Refuse);
         assert!(matches!(err, Err(SyncError::Stale(_))), "{err:?}");
-        drop(dest);
-        let synced = sync(&ours_spec, &ours, stale, OnChange::Replan);
+        let synced = sync(&ours_spec, &ours.issues, stale, OnChange::Replan).unwrap();
         let actions: Vec<_> =
             synced.planned.plan.iter().map(|c| (c.path.display().to_string(), c.action)).collect();
         assert!(actions.contains(&("z".into(), Action::Delete)), "{actions:?}");
