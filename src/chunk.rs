@@ -161,72 +161,113 @@ pub fn intact(data: &[u8], chunks: &[ChunkRef]) -> bool {
 }
 
 thread_local! {
-    /// One read buffer per thread, reused: a fresh 1 MiB buffer per file made zeroing it the
-    /// largest cost of scanning many small files.
-    static BUFFER: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+    /// Two read buffers per thread, reused: a fresh 1 MiB buffer per file made zeroing it the
+    /// largest cost of scanning many small files. The second is grown only by a file larger than
+    /// the first.
+    static BUFFERS: std::cell::RefCell<[Vec<u8>; 2]> =
+        const { std::cell::RefCell::new([Vec::new(), Vec::new()]) };
 }
 
 /// Read `reader` to the end, cutting it into chunks and hashing them.
-pub fn digest_reader(reader: impl Read) -> io::Result<FileDigest> {
+pub fn digest_reader(reader: impl Read + Send) -> io::Result<FileDigest> {
     digest_sized(reader, u64::MAX)
 }
 
 /// [`digest_reader`] for a file expected to hold `size` bytes (it may hold any number): a thread
 /// that only meets small files keeps a small read buffer.
-pub fn digest_sized(reader: impl Read, size: u64) -> io::Result<FileDigest> {
+pub fn digest_sized(reader: impl Read + Send, size: u64) -> io::Result<FileDigest> {
     // Room for the whole file and one more byte (to see the end in one read), and never less
     // than two chunks, so that a full buffer always holds a cut before its end.
     let want = size.saturating_add(1).clamp(2 * MAX_CHUNK as u64, BUF_SIZE as u64) as usize;
-    BUFFER.with(|b| {
-        let mut buf = b.borrow_mut();
-        if buf.len() < want {
-            buf.resize(want, 0);
+    BUFFERS.with(|b| {
+        let [first, second] = &mut *b.borrow_mut();
+        if first.len() < want {
+            first.resize(want, 0);
         }
-        digest_with(reader, &mut buf)
+        digest_with(reader, first, second)
     })
 }
 
-fn digest_with(mut reader: impl Read, buf: &mut [u8]) -> io::Result<FileDigest> {
-    let mut chunks = Vec::new();
-    // bytes [0, filled) hold data not yet cut into chunks
-    let mut filled = 0;
-    let mut eof = false;
-    while !eof || filled > 0 {
-        while !eof && filled < buf.len() {
+/// A buffer of a file being read: bytes `..filled`, of which `..consumed` are cut into chunks;
+/// the rest is carried over to the next buffer, since where it is cut depends on what follows.
+struct Cut<'b> {
+    buf: &'b mut Vec<u8>,
+    filled: usize,
+    cuts: Vec<(usize, usize)>,
+    consumed: usize,
+}
+
+impl<'b> Cut<'b> {
+    /// Fill `buf` after its first `carried` bytes from `reader` (until it is full or the reader
+    /// ends, which sets `eof`), and find the cut points of what it holds.
+    fn read(
+        buf: &'b mut Vec<u8>,
+        carried: usize,
+        reader: &mut impl Read,
+        eof: &mut bool,
+    ) -> io::Result<Self> {
+        let mut filled = carried;
+        while !*eof && filled < buf.len() {
             match reader.read(&mut buf[filled..]) {
-                Ok(0) => eof = true,
+                Ok(0) => *eof = true,
                 Ok(n) => filled += n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => return Err(e),
             }
         }
-        if filled == 0 {
-            break;
-        }
-        // Cut points first (cheap); the last cut in a full buffer may only be where the buffer
-        // ended, so that part is carried over to the next read.
+        // The last cut in a full buffer may only be where the buffer ended: that part waits.
         let mut cuts = Vec::new();
         for c in FastCDC::new(&buf[..filled], MIN_CHUNK, AVG_CHUNK, MAX_CHUNK) {
-            if c.offset + c.length == filled && !eof {
+            if c.offset + c.length == filled && !*eof {
                 break;
             }
             cuts.push((c.offset, c.length));
         }
         let consumed = cuts.last().map_or(0, |&(o, l)| o + l);
-        let data = &buf[..consumed];
+        Ok(Cut { buf, filled, cuts, consumed })
+    }
+
+    /// Hash the chunks cut, on every core when there are many (a large file), in order.
+    fn hash_into(&self, chunks: &mut Vec<ChunkRef>) {
+        let data = &self.buf[..self.consumed];
         let hash = |&(o, l): &(usize, usize)| ChunkRef {
             len: l as u32,
             hash: ContentHash::of_chunk(&data[o..o + l]),
         };
-        if consumed >= PARALLEL_FROM {
-            // A large file: its chunks are hashed on every core, in order.
-            chunks.par_extend(cuts.par_iter().map(hash));
+        if self.consumed >= PARALLEL_FROM {
+            chunks.par_extend(self.cuts.par_iter().map(hash));
         } else {
-            chunks.extend(cuts.iter().map(hash));
+            chunks.extend(self.cuts.iter().map(hash));
         }
-        buf.copy_within(consumed..filled, 0);
-        filled -= consumed;
     }
+}
+
+/// Cut and hash `reader` through two buffers: while one buffer's chunks are hashed (on every
+/// core), the next is read and cut, which is sequential work. A file that fits in `first` is
+/// read, cut and hashed once, on this thread, and never touches `second`.
+fn digest_with(
+    mut reader: impl Read + Send,
+    first: &mut Vec<u8>,
+    second: &mut Vec<u8>,
+) -> io::Result<FileDigest> {
+    let mut chunks = Vec::new();
+    let mut eof = false;
+    let mut cur = Cut::read(first, 0, &mut reader, &mut eof)?;
+    let mut spare = second;
+    while !eof {
+        let carried = cur.filled - cur.consumed;
+        if spare.len() < cur.buf.len() {
+            spare.resize(cur.buf.len(), 0);
+        }
+        spare[..carried].copy_from_slice(&cur.buf[cur.consumed..cur.filled]);
+        let (_, next) = rayon::join(
+            || cur.hash_into(&mut chunks),
+            || Cut::read(spare, carried, &mut reader, &mut eof),
+        );
+        let next = next?;
+        spare = std::mem::replace(&mut cur, next).buf;
+    }
+    cur.hash_into(&mut chunks);
     Ok(FileDigest::of_chunks(chunks))
 }
 
@@ -330,6 +371,37 @@ pub(crate) mod tests {
         }
         let data = noise(3, 2 * BUF_SIZE + 999);
         assert_eq!(digest_reader(&data[..]).unwrap(), digest_reader(Trickle(&data)).unwrap());
+    }
+
+    /// A file read through many buffers (cut in one while the previous one's chunks are hashed)
+    /// is cut exactly where one pass of FastCDC over all of it cuts, whatever the reads return.
+    #[test]
+    fn a_large_file_is_cut_as_in_one_pass() {
+        let data = noise(5, 5 * BUF_SIZE + 4321);
+        let one_pass: Vec<ChunkAt> = FastCDC::new(&data, MIN_CHUNK, AVG_CHUNK, MAX_CHUNK)
+            .map(|c| ChunkAt {
+                offset: c.offset as u64,
+                len: c.length as u32,
+                hash: ContentHash::of_chunk(&data[c.offset..c.offset + c.length]),
+            })
+            .collect();
+        let expected = ContentHash::of_file(one_pass.iter().map(|c| &c.hash));
+        let whole = digest_reader(&data[..]).unwrap();
+        assert_eq!(whole.chunks(), one_pass);
+        assert_eq!(whole.hash, expected);
+        // Reads of odd sizes, and a size hint that starts the first buffer small.
+        struct Reads<'a>(&'a [u8]);
+        impl Read for Reads<'_> {
+            fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+                let n = buf.len().min(self.0.len()).min(100_003);
+                buf[..n].copy_from_slice(&self.0[..n]);
+                self.0 = &self.0[n..];
+                Ok(n)
+            }
+        }
+        let trickle = Reads(&data);
+        let got = std::thread::scope(|s| s.spawn(|| digest_sized(trickle, 1000)).join());
+        assert_eq!(got.unwrap().unwrap(), whole);
     }
 
     #[test]
