@@ -163,21 +163,10 @@ impl LocalDir {
 
     /// Append `data` to the file being staged; `chunks` are its chunks, already hashed.
     fn write_current(&mut self, data: &[u8], chunks: &[ChunkRef]) -> Result<(), TransportError> {
-        let Some(s) = &mut self.current else {
-            return Err(TransportError::Protocol("stage data without a file".into()));
-        };
-        if s.failed.is_some() {
-            return Ok(());
+        match &mut self.current {
+            Some(s) => s.append(data, chunks),
+            None => Err(TransportError::Protocol("stage data without a file".into())),
         }
-        if let Err(e) = crate::failpoint::error("disk-full").and_then(|()| s.file.write_all(data)) {
-            // A full disk or a failing device: the destination stays as it is.
-            return Err(TransportError::io("write staged file", s.path.display(), e));
-        }
-        s.chunks.extend_from_slice(chunks);
-        let before = s.written;
-        s.written += data.len() as u64;
-        start_writeback(&s.file, writeback_due(before, s.written, false));
-        Ok(())
     }
 
     /// Store `m` as the destination's manifest, after making every change it describes durable.
@@ -223,6 +212,36 @@ fn start_writeback(f: &File, range: Option<std::ops::Range<u64>>) {
     if let Some(r) = range {
         let len = std::num::NonZeroU64::new(r.end - r.start);
         let _ = rustix::fs::fadvise(f, r.start, len, rustix::fs::Advice::DontNeed);
+    }
+}
+
+impl Staging {
+    /// Append `data`, whose chunks are `chunks`, unless the file has already failed.
+    fn append(&mut self, data: &[u8], chunks: &[ChunkRef]) -> Result<(), TransportError> {
+        if self.failed.is_some() {
+            return Ok(());
+        }
+        if let Err(e) =
+            crate::failpoint::error("disk-full").and_then(|()| self.file.write_all(data))
+        {
+            // A full disk or a failing device: the destination stays as it is.
+            return Err(TransportError::io("write staged file", self.path.display(), e));
+        }
+        self.chunks.extend_from_slice(chunks);
+        let before = self.written;
+        self.written += data.len() as u64;
+        start_writeback(&self.file, writeback_due(before, self.written, false));
+        Ok(())
+    }
+}
+
+/// Read the bytes of `chunks` from `file` into `buf`, or what the file has of them: a block cut
+/// short (or unreadable, left empty) fails its check.
+fn read_block(file: &mut File, chunks: &[ChunkRef], buf: &mut Vec<u8>) {
+    let bytes: u64 = chunks.iter().map(|c| u64::from(c.len)).sum();
+    buf.clear();
+    if file.take(bytes).read_to_end(buf).is_err() {
+        buf.clear();
     }
 }
 
@@ -372,19 +391,38 @@ impl Transport for LocalDir {
             }
         };
         // Verify before use: the destination may have been changed behind tern's back. The range
-        // is read 1 MiB at a time, whose chunks are checked on all cores.
+        // is read 1 MiB at a time; while a block's chunks are checked on all cores, the block is
+        // written and the next one read. A damaged block fails the file, so a block written
+        // before its check ended never reaches a commit.
         let chunks: Vec<ChunkRef> =
             chunks.iter().map(|c| ChunkRef { len: c.len, hash: c.hash }).collect();
-        let mut buf = Vec::new();
-        for group in crate::chunk::runs_of(&chunks, REUSE_BLOCK) {
-            let bytes: u64 = group.iter().map(|c| u64::from(c.len)).sum();
-            buf.clear();
-            let read = (&mut file).take(bytes).read_to_end(&mut buf);
-            if read.is_err() || buf.len() as u64 != bytes || !crate::chunk::intact(&buf, group) {
+        let blocks: Vec<&[ChunkRef]> = crate::chunk::runs_of(&chunks, REUSE_BLOCK).collect();
+        let Some(s) = &mut self.current else {
+            return Err(TransportError::Protocol("stage reuse without a file".into()));
+        };
+        let (mut block, mut next) = (Vec::new(), Vec::new());
+        if let Some(first) = blocks.first() {
+            read_block(&mut file, first, &mut block);
+        }
+        for (i, chunks) in blocks.iter().enumerate() {
+            let (verified, appended) = match blocks.get(i + 1) {
+                // The last block (most ranges have one): no thread to hand work to.
+                None => (crate::chunk::intact(&block, chunks), s.append(&block, chunks)),
+                Some(following) => rayon::join(
+                    || crate::chunk::intact(&block, chunks),
+                    || {
+                        let appended = s.append(&block, chunks);
+                        read_block(&mut file, following, &mut next);
+                        appended
+                    },
+                ),
+            };
+            appended?;
+            if !verified {
                 self.fail_current(StageOutcome::ReuseFailed(from.clone()));
                 return Ok(());
             }
-            self.write_current(&buf, group)?;
+            std::mem::swap(&mut block, &mut next);
         }
         Ok(())
     }

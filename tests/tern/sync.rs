@@ -219,6 +219,32 @@ fn bytes_changed_out_of_band_are_detected_when_reused_and_repaired() {
     env.assert_replica();
 }
 
+/// A reused range of several 1 MiB blocks is checked block by block while the blocks are copied:
+/// damage in a middle block, or a file cut short before a later one, still fails the copy.
+#[test]
+fn damage_deep_inside_a_large_reused_range_is_found_and_repaired() {
+    let env = Env::new();
+    let big = noise(21, 4_500_000);
+    let other = noise(22, 3_000_000);
+    env.tree("src").file("big", &big).file("other", &other);
+    env.sync(&[]);
+    // behind tern's back: one byte in big's fourth MiB, and other cut short in its third
+    let mut damaged = big.clone();
+    damaged[3_300_000] ^= 0xff;
+    fs::write(env.dst().join("big"), &damaged).unwrap();
+    fs::write(env.dst().join("other"), &other[..2_200_000]).unwrap();
+    // bytes appended to both: each is rebuilt from its own old chunks
+    let mut big2 = big.clone();
+    big2.extend_from_slice(b"more");
+    let mut other2 = other.clone();
+    other2.extend_from_slice(b"more");
+    env.tree("src").file("big", &big2).file("other", &other2);
+    let done = env.sync(&[]);
+    assert!(done.stdout().contains("2 repaired"), "{}", done.describe());
+    env.assert_replica();
+    assert_eq!(fs::read(env.dst().join("big")).unwrap(), big2);
+}
+
 #[test]
 fn read_only_directories_are_replicated_and_still_updatable() {
     let env = Env::new();
