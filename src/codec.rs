@@ -175,6 +175,16 @@ pub fn reserve_announced<T>(v: &mut Vec<T>, announced: u64) {
     v.reserve_exact(more as usize);
 }
 
+/// How many bytes to hold before trying again an item that was cut off after `have` bytes,
+/// lacking at least `wanted` more: what it lacks, and twice what it had, so an item that arrives
+/// in many pieces is parsed a few times (logarithmically many), not once a piece. The rule of
+/// both ways of decoding a stream in pieces: [`StreamReader`] pulls them from a reader,
+/// [`crate::delta::DeltaDecoder`] is pushed them by the agent's request loop.
+pub fn retry_at(have: usize, wanted: u64) -> usize {
+    let wanted = usize::try_from(wanted).unwrap_or(usize::MAX);
+    have.saturating_mul(2).max(have.saturating_add(wanted))
+}
+
 /// Decodes items one at a time from a stream with the slice decoders of this module, holding a
 /// window of the stream instead of all of it: a large file is never held whole.
 pub struct StreamReader<R> {
@@ -198,7 +208,7 @@ impl<R: std::io::Read> StreamReader<R> {
     }
 
     /// Decode the next item with `decode`, reading more of the stream while the item is cut
-    /// off at the end of what was read.
+    /// off at the end of what was read (tried again only once the window holds [`retry_at`]).
     pub fn decode<T>(
         &mut self,
         mut decode: impl FnMut(&mut Reader<'_>) -> Result<T, DecodeError>,
@@ -210,7 +220,17 @@ impl<R: std::io::Read> StreamReader<R> {
                     self.start = self.end - r.remaining();
                     return Ok(item);
                 }
-                Err(DecodeError::Truncated { .. }) if !self.eof => self.fill()?,
+                Err(DecodeError::Truncated { wanted, .. }) if !self.eof => {
+                    let have = self.end - self.start;
+                    if have.saturating_add(usize::try_from(wanted).unwrap_or(usize::MAX))
+                        > STREAM_ITEM_MAX
+                    {
+                        let (len, max) =
+                            ((have as u64).saturating_add(wanted), STREAM_ITEM_MAX as u64);
+                        return Err(DecodeError::TooLarge { what: "item", len, max });
+                    }
+                    self.fill(retry_at(have, wanted).min(STREAM_ITEM_MAX))?;
+                }
                 Err(e) => return Err(e),
             }
         }
@@ -218,36 +238,39 @@ impl<R: std::io::Read> StreamReader<R> {
 
     /// Whether every byte of the stream has been decoded.
     pub fn at_end(&mut self) -> Result<bool, DecodeError> {
-        while self.start == self.end && !self.eof {
-            self.fill()?;
+        if self.start == self.end && !self.eof {
+            self.fill(1)?;
         }
         Ok(self.start == self.end)
     }
 
-    /// Read more of the stream after what is left to decode (moved to the front of the window,
-    /// which doubles if that fills it).
-    fn fill(&mut self) -> Result<(), DecodeError> {
+    /// Read until the window holds `need` bytes not decoded yet, or the stream ends. What is
+    /// left to decode moves to the front of the window first; the window starts small (a short
+    /// input costs little) and doubles with every fill up to `STREAM_WINDOW`, and beyond that
+    /// grows only to hold `need`.
+    fn fill(&mut self, need: usize) -> Result<(), DecodeError> {
         self.buf.copy_within(self.start..self.end, 0);
         self.end -= self.start;
         self.start = 0;
-        // The window starts small (a short input costs little) and doubles with every read up to
-        // its size; beyond, only for an item that does not fit.
-        if self.end == self.buf.len() || self.buf.len() < STREAM_WINDOW {
-            if self.buf.len() >= STREAM_ITEM_MAX {
-                let len = self.buf.len() as u64;
-                return Err(DecodeError::TooLarge { what: "item", len, max: len });
-            }
-            self.buf.resize((self.buf.len() * 2).max(4096), 0);
+        let mut len = self.buf.len();
+        if len < STREAM_WINDOW {
+            len = (len * 2).max(4096);
         }
-        loop {
+        if len < need {
+            len = need;
+        }
+        if len > self.buf.len() {
+            self.buf.resize(len, 0);
+        }
+        while self.end < need && !self.eof {
             match self.inner.read(&mut self.buf[self.end..]) {
                 Ok(0) => self.eof = true,
                 Ok(n) => self.end += n,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
                 Err(e) => return Err(DecodeError::invalid("stream", e.to_string())),
             }
-            return Ok(());
         }
+        Ok(())
     }
 }
 
@@ -276,19 +299,21 @@ mod tests {
         r.finish("test").unwrap();
     }
 
+    /// A reader that returns at most `.1` bytes a read.
+    struct Dribble<'a>(&'a [u8], usize);
+    impl std::io::Read for Dribble<'_> {
+        fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+            let n = self.1.min(out.len()).min(self.0.len());
+            out[..n].copy_from_slice(&self.0[..n]);
+            self.0 = &self.0[n..];
+            Ok(n)
+        }
+    }
+
     /// Items cut anywhere by the reads of a stream, and items larger than the window, decode as
     /// from one slice; a stream that ends inside an item is truncated.
     #[test]
     fn a_stream_decodes_like_a_slice() {
-        struct Dribble<'a>(&'a [u8], usize);
-        impl std::io::Read for Dribble<'_> {
-            fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
-                let n = self.1.min(out.len()).min(self.0.len());
-                out[..n].copy_from_slice(&self.0[..n]);
-                self.0 = &self.0[n..];
-                Ok(n)
-            }
-        }
         let mut w = Writer::new();
         let big = vec![7u8; 3 * STREAM_WINDOW];
         for i in 0..1000u64 {
@@ -310,6 +335,37 @@ mod tests {
             .map(|_| s.decode(|r| Ok((r.varint("v")?, r.bytes("b", usize::MAX)?.len()))))
             .last();
         assert!(matches!(last, Some(Err(DecodeError::Truncated { .. }))));
+    }
+
+    /// An item far larger than each read is tried a logarithmic number of times, not once a
+    /// read (that re-parsed a large manifest entry, a file of a million chunks, a thousand times).
+    #[test]
+    fn a_large_item_is_retried_only_as_it_doubles() {
+        let mut w = Writer::new();
+        let fields = 1 << 20;
+        w.varint(fields);
+        for i in 0..fields {
+            w.varint(i);
+        }
+        w.varint(7);
+        for step in [4096, 100_000] {
+            let mut s = StreamReader::new(Dribble(&w.buf, step));
+            let mut tries = 0;
+            let sum = s
+                .decode(|r| {
+                    tries += 1;
+                    if tries > 16 {
+                        // (Fail fast: parsed once a read, the test would take minutes.)
+                        return Err(DecodeError::invalid("item", format!("{tries} tries")));
+                    }
+                    let n = r.varint("n")?;
+                    (0..n).try_fold(0u64, |sum, _| Ok(sum + r.varint("field")?))
+                })
+                .unwrap_or_else(|e| panic!("read {step} bytes at a time: {e}"));
+            assert_eq!(sum, fields * (fields - 1) / 2);
+            assert_eq!(s.decode(|r| r.varint("after")).unwrap(), 7);
+            assert!(s.at_end().unwrap());
+        }
     }
 
     #[test]

@@ -187,8 +187,8 @@ impl Delta {
 pub struct DeltaDecoder {
     /// Bytes of the item not complete yet.
     pending: Vec<u8>,
-    /// Bytes `pending` must reach before the item is tried again: at least what it lacked, and
-    /// twice what it had, so an item spanning many parts is parsed a few times, not once a part.
+    /// Bytes `pending` must reach before the item is tried again ([`crate::codec::retry_at`]):
+    /// an item spanning many parts is parsed a few times, not once a part.
     need: usize,
     /// Set once the header is read: the delta so far, and the removes and upserts still to come
     /// (`None`: the upsert count itself is still to come).
@@ -252,7 +252,7 @@ impl DeltaDecoder {
                 // Cut off: the rest comes with the next part.
                 Err(DecodeError::Truncated { wanted, .. }) => {
                     let have = data.len() - used;
-                    self.need = (have * 2).max(have.saturating_add(wanted as usize));
+                    self.need = crate::codec::retry_at(have, wanted);
                     return Ok(used);
                 }
                 Err(e) => return Err(e),
