@@ -288,6 +288,28 @@ pub(crate) mod tests {
             .collect()
     }
 
+    /// The chunks one pass of FastCDC over all of `data` gives, hashed.
+    fn one_pass(data: &[u8]) -> Vec<ChunkAt> {
+        FastCDC::new(data, MIN_CHUNK, AVG_CHUNK, MAX_CHUNK)
+            .map(|c| ChunkAt {
+                offset: c.offset as u64,
+                len: c.length as u32,
+                hash: ContentHash::of_chunk(&data[c.offset..c.offset + c.length]),
+            })
+            .collect()
+    }
+
+    /// A reader that returns at most `.1` bytes a read.
+    struct Trickle<'a>(&'a [u8], usize);
+    impl Read for Trickle<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            let n = buf.len().min(self.0.len()).min(self.1);
+            buf[..n].copy_from_slice(&self.0[..n]);
+            self.0 = &self.0[n..];
+            Ok(n)
+        }
+    }
+
     #[test]
     fn small_files_have_one_implicit_chunk() {
         let d = digest_reader(&b"hello"[..]).unwrap();
@@ -306,13 +328,7 @@ pub(crate) mod tests {
         for len in [MIN_CHUNK + 1, 9_000, 20_000, 40_000, MAX_CHUNK, MAX_CHUNK + 1, 150_000] {
             let data = noise(len as u64, len);
             let d = digest_reader(&data[..]).unwrap();
-            let cuts: Vec<_> = FastCDC::new(&data, MIN_CHUNK, AVG_CHUNK, MAX_CHUNK)
-                .map(|c| ChunkAt {
-                    offset: c.offset as u64,
-                    len: c.length as u32,
-                    hash: ContentHash::of_chunk(&data[c.offset..c.offset + c.length]),
-                })
-                .collect();
+            let cuts = one_pass(&data);
             let file_hash = match cuts.len() {
                 1 => ContentHash::of_chunk(&data),
                 _ => ContentHash::of_file(cuts.iter().map(|c| &c.hash)),
@@ -360,17 +376,8 @@ pub(crate) mod tests {
 
     #[test]
     fn chunking_does_not_depend_on_read_sizes() {
-        struct Trickle<'a>(&'a [u8]);
-        impl Read for Trickle<'_> {
-            fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-                let n = buf.len().min(self.0.len()).min(777);
-                buf[..n].copy_from_slice(&self.0[..n]);
-                self.0 = &self.0[n..];
-                Ok(n)
-            }
-        }
         let data = noise(3, 2 * BUF_SIZE + 999);
-        assert_eq!(digest_reader(&data[..]).unwrap(), digest_reader(Trickle(&data)).unwrap());
+        assert_eq!(digest_reader(&data[..]).unwrap(), digest_reader(Trickle(&data, 777)).unwrap());
     }
 
     /// A file read through many buffers (cut in one while the previous one's chunks are hashed)
@@ -378,28 +385,13 @@ pub(crate) mod tests {
     #[test]
     fn a_large_file_is_cut_as_in_one_pass() {
         let data = noise(5, 5 * BUF_SIZE + 4321);
-        let one_pass: Vec<ChunkAt> = FastCDC::new(&data, MIN_CHUNK, AVG_CHUNK, MAX_CHUNK)
-            .map(|c| ChunkAt {
-                offset: c.offset as u64,
-                len: c.length as u32,
-                hash: ContentHash::of_chunk(&data[c.offset..c.offset + c.length]),
-            })
-            .collect();
+        let one_pass = one_pass(&data);
         let expected = ContentHash::of_file(one_pass.iter().map(|c| &c.hash));
         let whole = digest_reader(&data[..]).unwrap();
         assert_eq!(whole.chunks(), one_pass);
         assert_eq!(whole.hash, expected);
         // Reads of odd sizes, and a size hint that starts the first buffer small.
-        struct Reads<'a>(&'a [u8]);
-        impl Read for Reads<'_> {
-            fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-                let n = buf.len().min(self.0.len()).min(100_003);
-                buf[..n].copy_from_slice(&self.0[..n]);
-                self.0 = &self.0[n..];
-                Ok(n)
-            }
-        }
-        let trickle = Reads(&data);
+        let trickle = Trickle(&data, 100_003);
         let got = std::thread::scope(|s| s.spawn(|| digest_sized(trickle, 1000)).join());
         assert_eq!(got.unwrap().unwrap(), whole);
     }

@@ -234,10 +234,7 @@ fn damage_deep_inside_a_large_reused_range_is_found_and_repaired() {
     fs::write(env.dst().join("big"), &damaged).unwrap();
     fs::write(env.dst().join("other"), &other[..2_200_000]).unwrap();
     // bytes appended to both: each is rebuilt from its own old chunks
-    let mut big2 = big.clone();
-    big2.extend_from_slice(b"more");
-    let mut other2 = other.clone();
-    other2.extend_from_slice(b"more");
+    let (big2, other2) = ([&big[..], b"more"].concat(), [&other[..], b"more"].concat());
     env.tree("src").file("big", &big2).file("other", &other2);
     let done = env.sync(&[]);
     assert!(done.stdout().contains("2 repaired"), "{}", done.describe());
