@@ -288,6 +288,14 @@ impl Flusher {
     }
 }
 
+impl Drop for Flusher {
+    /// A destination given up mid-run (an error) still waits for its background sync: the sync
+    /// holds a duplicate of the lock's descriptor, and with it the lock.
+    fn drop(&mut self) {
+        let _ = self.wait();
+    }
+}
+
 /// Read the bytes of `chunks` from `file` into `buf`, or what the file has of them: a block cut
 /// short (or unreadable, left empty) fails its check.
 fn read_block(file: &mut File, chunks: &[ChunkRef], buf: &mut Vec<u8>) {
@@ -915,6 +923,36 @@ mod tests {
         f.wait().unwrap();
         assert!(f.running.is_none());
         f.wait().unwrap();
+    }
+
+    /// A destination dropped while its background sync runs (a run that failed mid-transfer)
+    /// leaves its lock free for the next run at once: the sync's duplicate of the lock's
+    /// descriptor would otherwise hold the lock until the sync ends.
+    #[test]
+    fn dropping_a_destination_mid_flush_releases_its_lock() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("dst");
+        let data = vec![7u8; (WRITEBACK_MIN - 1) as usize];
+        let hash = ContentHash::of_chunk(&data);
+        for _ in 0..3 {
+            let mut d = LocalDir::new(&root);
+            d.lock().unwrap();
+            let mut id = 0;
+            while d.flusher.running.is_none() {
+                d.stage_begin(&StageHeader {
+                    id,
+                    size: data.len() as u64,
+                    hash,
+                    meta: Meta::default(),
+                })
+                .unwrap();
+                d.stage_chunk(&data).unwrap();
+                d.stage_end().unwrap();
+                id += 1;
+            }
+            drop(d);
+            LocalDir::new(&root).lock().unwrap();
+        }
     }
 
     /// Every byte of a staged file of `WRITEBACK_MIN` or more is handed to the disk exactly once,
