@@ -462,7 +462,8 @@ impl Transport for LocalDir {
             return Err(TransportError::Protocol("stage reuse without a file".into()));
         };
         // Both buffers come from this thread's heap, whole: grown by the pool threads, they
-        // would be scattered over their allocator arenas (+6 MiB resident for a 1 GiB file).
+        // would be scattered over their allocator arenas (6.8 MiB more resident at the agent
+        // while it rebuilt a 1 GiB file).
         let largest = blocks.iter().map(|b| b.iter().map(|c| c.len as usize).sum()).max();
         let (mut block, mut next) = (Vec::new(), Vec::new());
         block.reserve_exact(largest.unwrap_or(0));
