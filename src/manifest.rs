@@ -229,16 +229,9 @@ impl Manifest {
     /// Decode the encoding read from `r` as it is decompressed (neither the file nor its body is
     /// held whole), with the SHA-256 of the body: the result's [`Manifest::body_hash`] for any
     /// manifest tern wrote, without encoding it again.
-    pub fn read_from(mut r: impl Read) -> Result<(Self, ContentHash), DecodeError> {
+    pub fn read_from(r: impl Read) -> Result<(Self, ContentHash), DecodeError> {
         let what = "manifest";
-        let mut head = [0u8; 10];
-        let got = read_up_to(&mut r, &mut head)
-            .map_err(|e| DecodeError::invalid(what, format!("cannot read: {e}")))?;
-        check_container(&head[..got], MAGIC, FORMAT_VERSION, what)?;
-        let bad =
-            |e: std::io::Error| DecodeError::invalid(what, format!("bad compressed data: {e}"));
-        let body = zstd::stream::read::Decoder::new(r).map_err(bad)?;
-        let mut body = HashReader::new(body.take(MAX_BODY + 1));
+        let mut body = HashReader::new(open_body(r, MAGIC, FORMAT_VERSION, what)?);
         let m = Self::read_body(&mut body)?;
         if body.count > MAX_BODY {
             return Err(DecodeError::TooLarge { what, len: body.count, max: MAX_BODY });
@@ -267,10 +260,7 @@ impl Manifest {
 
     /// The generation of an encoded manifest, without decoding its entries.
     pub fn peek_generation(data: &[u8]) -> Result<u64, DecodeError> {
-        let what = "manifest";
-        check_container(data, MAGIC, FORMAT_VERSION, what)?;
-        let body = zstd::stream::read::Decoder::new(&data[10..])
-            .map_err(|e| DecodeError::invalid(what, format!("bad compressed data: {e}")))?;
+        let body = open_body(data, MAGIC, FORMAT_VERSION, "manifest")?;
         StreamReader::new(body).decode(|r| r.varint("generation"))
     }
 
@@ -322,18 +312,31 @@ pub(crate) fn open_container(
     version: u16,
     what: &'static str,
 ) -> Result<Vec<u8>, DecodeError> {
-    check_container(data, magic, version, what)?;
-    let decoder = zstd::stream::read::Decoder::new(&data[10..])
-        .map_err(|e| DecodeError::invalid(what, e.to_string()))?;
     let mut body = Vec::new();
-    decoder
-        .take(MAX_BODY + 1)
+    open_body(data, magic, version, what)?
         .read_to_end(&mut body)
         .map_err(|e| DecodeError::invalid(what, format!("bad compressed data: {e}")))?;
     if body.len() as u64 > MAX_BODY {
         return Err(DecodeError::TooLarge { what, len: body.len() as u64, max: MAX_BODY });
     }
     Ok(body)
+}
+
+/// The body of the container read from `r`: its magic and version checked, then decompressed as
+/// it is read, up to one byte more than `MAX_BODY` (so that the caller can refuse a larger one).
+fn open_body<R: Read>(
+    mut r: R,
+    magic: &[u8; 8],
+    version: u16,
+    what: &'static str,
+) -> Result<std::io::Take<impl Read>, DecodeError> {
+    let mut head = [0u8; 10];
+    let got = read_up_to(&mut r, &mut head)
+        .map_err(|e| DecodeError::invalid(what, format!("cannot read: {e}")))?;
+    check_container(&head[..got], magic, version, what)?;
+    let body = zstd::stream::read::Decoder::new(r)
+        .map_err(|e| DecodeError::invalid(what, format!("bad compressed data: {e}")))?;
+    Ok(body.take(MAX_BODY + 1))
 }
 
 /// Read until `buf` is full or the stream ends; how much was read.
