@@ -133,8 +133,8 @@ impl<'a> RemoteClient<'a> {
         let _ = self.wire.flush();
     }
 
-    /// The remote manifest, from the local copy when the remote one has not changed.
-    /// The destination's manifest (`None`: it has none yet) and its body hash.
+    /// The destination's manifest (`None`: it has none yet) and its body hash, from the local
+    /// copy when the destination's has not changed.
     fn fetch_manifest(&mut self) -> Result<(Option<Manifest>, ContentHash), TransportError> {
         let hash = match self.ask(&Request::ManifestInfo)? {
             Response::ManifestInfo(None) => {
