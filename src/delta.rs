@@ -3,12 +3,12 @@
 //!
 //! A sync that edits a few bytes of a large file should not re-upload the file's whole chunk list
 //! (36 bytes per 16 KiB chunk: 2.3 MB for 1 GiB). So the client sends only the entries that
-//! changed, and for a file the agent has just staged it sends no chunk list at all: the agent
-//! knows it from staging (the file's new chunks came one per frame, its reused ranges from its own
-//! manifest). The delta
-//! carries the SHA-256 of the manifest body it must produce; the agent checks it, so a
-//! disagreement can never be committed. The client encodes it straight from the two manifests and
-//! sends it in parts as they fill; the agent decodes the parts as they arrive ([`DeltaDecoder`]).
+//! changed, and for a file the agent has just staged it sends no chunk list at all: the agent knows
+//! it from staging (the file's new chunks came one per frame, its reused ranges from its own
+//! manifest). The delta carries the SHA-256 of the manifest body it must produce; the agent checks
+//! it, so a disagreement can never be committed. The client encodes it straight from the two
+//! manifests and sends it in parts as they fill; the agent decodes the parts as they arrive
+//! ([`DeltaDecoder`]).
 
 use crate::chunk::FileDigest;
 use crate::codec::{DecodeError, Reader, Writer, reserve_announced};
