@@ -300,7 +300,7 @@ pub(crate) mod tests {
     }
 
     /// A reader that returns at most `.1` bytes a read.
-    struct Trickle<'a>(&'a [u8], usize);
+    pub(crate) struct Trickle<'a>(pub &'a [u8], pub usize);
     impl Read for Trickle<'_> {
         fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
             let n = buf.len().min(self.0.len()).min(self.1);

@@ -177,10 +177,8 @@ pub fn reserve_announced<T>(v: &mut Vec<T>, announced: u64) {
 
 /// How many bytes to hold before trying again an item that was cut off after `have` bytes,
 /// lacking at least `wanted` more: what it lacks, and twice what it had, so an item that arrives
-/// in many pieces is parsed a few times (logarithmically many), not once a piece. The rule of
-/// both ways of decoding a stream in pieces: [`StreamReader`] pulls them from a reader,
-/// [`crate::delta::DeltaDecoder`] is pushed them by the agent's request loop.
-pub fn retry_at(have: usize, wanted: u64) -> usize {
+/// in many pieces is parsed a few times (logarithmically many), not once a piece.
+fn retry_at(have: usize, wanted: u64) -> usize {
     let wanted = usize::try_from(wanted).unwrap_or(usize::MAX);
     have.saturating_mul(2).max(have.saturating_add(wanted))
 }
@@ -234,6 +232,11 @@ impl<R: std::io::Read> StreamReader<R> {
                 Err(e) => return Err(e),
             }
         }
+    }
+
+    /// The stream, from wherever reading it stopped.
+    pub fn into_inner(self) -> R {
+        self.inner
     }
 
     /// Whether every byte of the stream has been decoded.

@@ -6,18 +6,23 @@
 //! changed, and for a file the agent has just staged it sends no chunk list at all: the agent knows
 //! it from staging (the file's new chunks came one per frame, its reused ranges from its own
 //! manifest). The delta carries the SHA-256 of the manifest body it must produce; the agent checks
-//! it, so a disagreement can never be committed. The client encodes it straight from the two
-//! manifests and sends it in parts as they fill; the agent decodes the parts as they arrive
-//! ([`DeltaDecoder`]).
+//! it, so a disagreement can never be committed.
+//!
+//! Neither end holds a delta whole: the client encodes it straight from the two manifests and
+//! sends it in parts as they fill ([`encode_between`]); the agent spools the parts to disk and
+//! merges them, an entry at a time, with its committed manifest file into the next one
+//! ([`apply_streamed`], reading with [`DeltaReader`]). [`Delta`] is the same thing in memory.
 
 use crate::chunk::FileDigest;
-use crate::codec::{DecodeError, Reader, Writer, reserve_announced};
+use crate::codec::{DecodeError, Reader, StreamReader, Writer, reserve_announced};
 use crate::hash::ContentHash;
 use crate::manifest::{
-    Entry, Kind, Manifest, Meta, decode_digest, decode_meta, encode_digest, encode_meta,
+    Entry, EntryReader, Kind, Manifest, Meta, Order, decode_digest, decode_meta, encode_digest,
+    encode_meta, write_entries,
 };
-use crate::path::{KnownPaths, MAX_PATH_LEN, RelPath};
+use crate::path::{MAX_PATH_LEN, RelPath};
 use std::collections::{HashMap, HashSet};
+use std::io::{Read, Write};
 
 /// How a file's chunk list reaches the agent.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,16 +38,6 @@ pub enum Chunks {
 pub enum Upsert {
     Entry(Entry),
     File { path: RelPath, meta: Meta, chunks: Chunks },
-}
-
-impl Upsert {
-    #[cfg(test)]
-    fn path(&self) -> &RelPath {
-        match self {
-            Upsert::Entry(e) => &e.path,
-            Upsert::File { path, .. } => path,
-        }
-    }
 }
 
 /// The difference between a base manifest and the next one.
@@ -70,6 +65,12 @@ pub enum DeltaError {
     Invalid(DecodeError),
     #[error("the resulting manifest differs from the client's")]
     Differs,
+    #[error("the manifest delta is malformed: {0}")]
+    Malformed(DecodeError),
+    #[error("the destination's manifest cannot be read: {0}")]
+    Base(String),
+    #[error("cannot write the next manifest: {0}")]
+    Write(String),
 }
 
 impl Delta {
@@ -91,61 +92,36 @@ impl Delta {
         Delta::decode(&encoded)
     }
 
-    /// Apply to `base`, taking staged files' digests from `staged`. Both are consumed: entries
-    /// move into the result instead of being copied (on the agent, a commit of 100k files would
-    /// otherwise hold three copies of them).
+    /// Apply to `base`, taking staged files' digests from `staged`: the in-memory form of
+    /// [`apply_streamed`], the same merge. Both are consumed: entries move into the result.
     pub fn apply(
         self,
         base: Manifest,
         staged: impl Fn(u64) -> Option<FileDigest>,
     ) -> Result<Manifest, DeltaError> {
-        if base.generation != self.base_generation {
+        let Delta { base_generation, generation, removes, upserts, expected } = self;
+        if base.generation != base_generation {
             return Err(DeltaError::Generation {
-                expected: self.base_generation,
+                expected: base_generation,
                 actual: base.generation,
             });
         }
-        let (generation, expected) = (self.generation, self.expected);
-        let removed: HashSet<RelPath> = self.removes.into_iter().collect();
-        let is_removed = |p: &RelPath| p.self_and_ancestors().any(|q| removed.contains(&q));
-        // Collected in place where the layouts allow it (no second list of every entry).
-        let mut upserts = self
-            .upserts
-            .into_iter()
-            .map(|u| match u {
-                Upsert::Entry(e) => Ok(e),
-                Upsert::File { path, meta, chunks: Chunks::Inline(d) } => {
-                    Ok(Entry { path, meta, kind: Kind::File(d) })
-                }
-                Upsert::File { path, meta, chunks: Chunks::Staged { id, size, hash } } => {
-                    let d = staged(id).ok_or(DeltaError::UnknownStaged(id))?;
-                    if d.size != size || d.hash != hash {
-                        return Err(DeltaError::StagedMismatch(id));
-                    }
-                    Ok(Entry { path, meta, kind: Kind::File(d) })
-                }
-            })
-            .collect::<Result<Vec<Entry>, DeltaError>>()?;
-        // In path order; of two upserts of one path the later wins.
-        crate::sorted::sort_keep_last(&mut upserts, |a, b| a.path.cmp(&b.path));
-        // Merge the two sorted lists; an upsert replaces the base entry of its path. Onto an
-        // empty base (a first sync) the upserts are the manifest, without a copy.
-        if base.entries.is_empty() {
-            return checked(generation, &expected, upserts);
+        let (mut base, mut upserts) = (base.entries.into_iter(), upserts.into_iter());
+        let mut entries = Vec::with_capacity(base.len() + upserts.len());
+        let mut merge = Merge::new(
+            Box::new(move || Ok(base.next())),
+            Box::new(move || Ok(upserts.next())),
+            &staged,
+            removes,
+        );
+        while let Some(entry) = merge.next()? {
+            entries.push(entry);
         }
-        let mut entries = Vec::with_capacity(base.entries.len() + upserts.len());
-        let mut upserts = upserts.into_iter().peekable();
-        for e in base.entries {
-            while let Some(u) = upserts.next_if(|u| u.path < e.path) {
-                entries.push(u);
-            }
-            if is_removed(&e.path) || upserts.peek().is_some_and(|u| u.path == e.path) {
-                continue;
-            }
-            entries.push(e);
+        let m = Manifest { generation, entries };
+        if m.body_hash() != expected {
+            return Err(DeltaError::Differs);
         }
-        entries.extend(upserts);
-        checked(generation, &expected, entries)
+        Ok(m)
     }
 
     pub fn encode(&self) -> Vec<u8> {
@@ -176,147 +152,239 @@ impl Delta {
     }
 
     pub fn decode(data: &[u8]) -> Result<Delta, DecodeError> {
-        let mut d = DeltaDecoder::default();
-        d.feed(data)?;
-        d.finish()
+        let mut r = DeltaReader::open(data)?;
+        let mut upserts = Vec::new();
+        while let Some(u) = r.next_upsert()? {
+            reserve_announced(&mut upserts, r.upserts);
+            upserts.push(u);
+        }
+        let removes = std::mem::take(&mut r.removes);
+        let DeltaReader { base_generation, generation, expected, .. } = r;
+        Ok(Delta { base_generation, generation, removes, upserts, expected })
     }
 }
 
-/// Decodes a delta from parts that may end anywhere, as they arrive: the agent never holds the
-/// whole encoding, only what an unfinished item has so far.
-#[derive(Debug, Default)]
-pub struct DeltaDecoder {
-    /// Bytes of the item not complete yet.
-    pending: Vec<u8>,
-    /// Bytes `pending` must reach before the item is tried again ([`crate::codec::retry_at`]):
-    /// an item spanning many parts is parsed a few times, not once a part.
-    need: usize,
-    /// Set once the header is read: the delta so far, and the removes and upserts still to come
-    /// (`None`: the upsert count itself is still to come).
-    delta: Option<(Delta, u64, Option<u64>)>,
-    /// Paths the receiver already holds, shared rather than allocated again.
-    known: KnownPaths,
+/// A delta read from a stream: its header and removes at once, its upserts one at a time. The
+/// agent spools a delta as it arrives and reads it back with this, so neither the encoding nor
+/// the decoded upserts are ever held whole.
+pub struct DeltaReader<R> {
+    stream: StreamReader<R>,
+    pub base_generation: u64,
+    pub generation: u64,
+    /// SHA-256 of the resulting manifest's body.
+    pub expected: ContentHash,
+    /// Each removes the entry and everything below it.
+    pub removes: Vec<RelPath>,
+    /// The number of upserts announced.
+    pub upserts: u64,
+    left: u64,
 }
 
-impl DeltaDecoder {
-    /// A decoder whose paths, where they are among `known`, are those.
-    pub fn sharing(known: KnownPaths) -> Self {
-        DeltaDecoder { known, ..Default::default() }
-    }
-
-    /// Decode every item `part` completes.
-    pub fn feed(&mut self, part: &[u8]) -> Result<(), DecodeError> {
-        if self.pending.is_empty() {
-            let used = self.decode_items(part)?;
-            self.pending = part[used..].to_vec();
-        } else {
-            self.pending.extend_from_slice(part);
-            if self.pending.len() >= self.need {
-                self.decode_pending()?;
-            }
-        }
-        Ok(())
-    }
-
-    /// The delta, once every item it announced has come and nothing more.
-    pub fn finish(mut self) -> Result<Delta, DecodeError> {
-        if !self.pending.is_empty() {
-            self.decode_pending()?;
-        }
-        match self.delta {
-            Some((delta, 0, Some(0))) if self.pending.is_empty() => Ok(delta),
-            _ => Err(DecodeError::Truncated {
-                what: "manifest delta",
-                wanted: self.need.saturating_sub(self.pending.len()).max(1) as u64,
-            }),
-        }
-    }
-
-    fn decode_pending(&mut self) -> Result<(), DecodeError> {
-        let pending = std::mem::take(&mut self.pending);
-        let used = self.decode_items(&pending)?;
-        // What is left is an unfinished item: it moves to a buffer of its own size, and the
-        // large one goes.
-        self.pending = pending[used..].to_vec();
-        Ok(())
-    }
-
-    /// Decode the complete items at the start of `data`; the bytes they took.
-    fn decode_items(&mut self, data: &[u8]) -> Result<usize, DecodeError> {
-        let mut r = Reader::new(data);
-        let mut used = 0;
-        self.need = 0;
-        loop {
-            match self.decode_item(&mut r) {
-                Ok(true) => used = data.len() - r.remaining(),
-                Ok(false) => return Ok(used),
-                // Cut off: the rest comes with the next part.
-                Err(DecodeError::Truncated { wanted, .. }) => {
-                    let have = data.len() - used;
-                    self.need = crate::codec::retry_at(have, wanted);
-                    return Ok(used);
-                }
-                Err(e) => return Err(e),
-            }
-        }
-    }
-
-    /// Decode one item; `Ok(false)` when the delta is complete.
-    fn decode_item(&mut self, r: &mut Reader<'_>) -> Result<bool, DecodeError> {
-        let Some((delta, removes_left, upserts_left)) = &mut self.delta else {
+impl<R: Read> DeltaReader<R> {
+    /// Read the header and the removes.
+    pub fn open(r: R) -> Result<Self, DecodeError> {
+        let mut stream = StreamReader::new(r);
+        let (base_generation, generation, expected, n) = stream.decode(|r| {
             let base_generation = r.varint("base generation")?;
             let generation = r.varint("generation")?;
             let expected = ContentHash(r.fixed("expected hash")?);
-            let n = r.varint("removes")?;
-            let delta =
-                Delta { base_generation, generation, removes: vec![], upserts: vec![], expected };
-            self.delta = Some((delta, n, None));
-            return Ok(true);
-        };
-        if *removes_left > 0 {
-            let p = r.bytes("path", MAX_PATH_LEN)?;
-            let p = self.known.get(p).map_err(|e| DecodeError::invalid("path", e.to_string()))?;
-            let announced = delta.removes.len() as u64 + *removes_left;
-            reserve_announced(&mut delta.removes, announced);
-            delta.removes.push(p);
-            *removes_left -= 1;
-            return Ok(true);
+            Ok((base_generation, generation, expected, r.varint("removes")?))
+        })?;
+        let mut removes = Vec::new();
+        for _ in 0..n {
+            let p = stream.decode(|r| Ok(r.bytes("path", MAX_PATH_LEN)?.to_vec()))?;
+            reserve_announced(&mut removes, n);
+            removes.push(RelPath::new(p).map_err(|e| DecodeError::invalid("path", e.to_string()))?);
         }
-        match upserts_left {
-            None => {
-                *upserts_left = Some(r.varint("upserts")?);
-                Ok(true)
+        let upserts = stream.decode(|r| r.varint("upserts"))?;
+        Ok(DeltaReader {
+            stream,
+            base_generation,
+            generation,
+            expected,
+            removes,
+            upserts,
+            left: upserts,
+        })
+    }
+
+    /// The next upsert; `None` after the last one announced, when nothing may follow.
+    pub fn next_upsert(&mut self) -> Result<Option<Upsert>, DecodeError> {
+        if self.left == 0 {
+            if !self.stream.at_end()? {
+                return Err(DecodeError::invalid("manifest delta", "trailing bytes"));
             }
-            Some(0) => {
-                if r.is_empty() {
-                    Ok(false)
-                } else {
-                    Err(DecodeError::invalid(
-                        "manifest delta",
-                        format!("{} trailing bytes", r.remaining()),
-                    ))
-                }
-            }
-            Some(left) => {
-                let upsert = decode_upsert(r, &self.known)?;
-                let announced = delta.upserts.len() as u64 + *left;
-                reserve_announced(&mut delta.upserts, announced);
-                delta.upserts.push(upsert);
-                *left -= 1;
-                Ok(true)
-            }
+            return Ok(None);
         }
+        let upsert = self.stream.decode(decode_upsert)?;
+        self.left -= 1;
+        Ok(Some(upsert))
     }
 }
 
+/// Where a merge takes its next base entry or upsert from.
+type Source<'a, T> = Box<dyn FnMut() -> Result<Option<T>, DeltaError> + 'a>;
+
+/// The entries of a base manifest with a delta applied, in manifest order, one at a time: a walk
+/// of the base and of the upserts side by side, where an upsert replaces the base entry of its
+/// path and a remove drops the base entries at and below it. The result is checked as a
+/// manifest's entries are ([`Order`]), which also refuses upserts out of order or repeated.
+struct Merge<'a> {
+    base: Source<'a, Entry>,
+    upserts: Source<'a, Upsert>,
+    staged: &'a dyn Fn(u64) -> Option<FileDigest>,
+    removed: HashSet<RelPath>,
+    next_base: Option<Entry>,
+    next_upsert: Option<Entry>,
+    order: Order,
+}
+
+impl<'a> Merge<'a> {
+    fn new(
+        base: Source<'a, Entry>,
+        upserts: Source<'a, Upsert>,
+        staged: &'a dyn Fn(u64) -> Option<FileDigest>,
+        removes: Vec<RelPath>,
+    ) -> Self {
+        let removed = removes.into_iter().collect();
+        let (next_base, next_upsert, order) = (None, None, Order::default());
+        Merge { base, upserts, staged, removed, next_base, next_upsert, order }
+    }
+
+    fn next(&mut self) -> Result<Option<Entry>, DeltaError> {
+        loop {
+            if self.next_base.is_none() {
+                self.next_base = (self.base)()?;
+            }
+            if self.next_upsert.is_none() {
+                self.next_upsert = self.upsert()?;
+            }
+            let entry = match (&self.next_base, &self.next_upsert) {
+                (None, None) => return Ok(None),
+                (Some(b), Some(u)) if u.path <= b.path => {
+                    if u.path == b.path {
+                        self.next_base = None;
+                    }
+                    self.next_upsert.take()
+                }
+                (None, Some(_)) => self.next_upsert.take(),
+                (Some(b), _) if self.is_removed(&b.path) => {
+                    self.next_base = None;
+                    continue;
+                }
+                (Some(_), _) => self.next_base.take(),
+            };
+            if let Some(e) = &entry {
+                self.order.check(e).map_err(DeltaError::Invalid)?;
+            }
+            return Ok(entry);
+        }
+    }
+
+    fn is_removed(&self, p: &RelPath) -> bool {
+        !self.removed.is_empty() && p.self_and_ancestors().any(|q| self.removed.contains(&q))
+    }
+
+    /// The next upsert as an entry, a staged file's chunk list taken from staging.
+    fn upsert(&mut self) -> Result<Option<Entry>, DeltaError> {
+        Ok(match (self.upserts)()? {
+            None => None,
+            Some(Upsert::Entry(e)) => Some(e),
+            Some(Upsert::File { path, meta, chunks: Chunks::Inline(d) }) => {
+                Some(Entry { path, meta, kind: Kind::File(d) })
+            }
+            Some(Upsert::File { path, meta, chunks: Chunks::Staged { id, size, hash } }) => {
+                let d = (self.staged)(id).ok_or(DeltaError::UnknownStaged(id))?;
+                if d.size != size || d.hash != hash {
+                    return Err(DeltaError::StagedMismatch(id));
+                }
+                Some(Entry { path, meta, kind: Kind::File(d) })
+            }
+        })
+    }
+}
+
+/// Apply a delta to the committed manifest without holding either, writing the resulting
+/// manifest file to `out`; its generation. `delta` and `base` open the delta and the committed
+/// manifest (`None`: there is none yet) each time they are called: both are read twice, to count
+/// the entries and then to write them, as a manifest announces its count first. The body written
+/// must have the hash the delta announced, or [`DeltaError::Differs`]: `out` is then garbage.
+pub fn apply_streamed<D: Read, B: Read>(
+    mut delta: impl FnMut() -> Result<DeltaReader<D>, DeltaError>,
+    mut base: impl FnMut() -> Result<Option<EntryReader<B>>, DeltaError>,
+    staged: impl Fn(u64) -> Option<FileDigest>,
+    out: &mut dyn Write,
+) -> Result<u64, DeltaError> {
+    let mut count = 0u64;
+    merge_with(delta()?, base()?, &staged, |_, merge| {
+        while merge.next()?.is_some() {
+            count += 1;
+        }
+        Ok(())
+    })?;
+    merge_with(delta()?, base()?, &staged, |header, merge| {
+        let mut failed = None;
+        let entries = std::iter::from_fn(|| merge.next().unwrap_or_else(|e| {
+            failed = Some(e);
+            None
+        }));
+        let written = write_entries(out, header.generation, count, entries);
+        if let Some(e) = failed {
+            return Err(e);
+        }
+        match written {
+            Ok(hash) if hash == header.expected => Ok(header.generation),
+            Ok(_) => Err(DeltaError::Differs),
+            Err(e) => Err(DeltaError::Write(e.to_string())),
+        }
+    })
+}
+
+/// What a pass of [`apply_streamed`] needs of the delta's header.
+struct Header {
+    generation: u64,
+    expected: ContentHash,
+}
+
+/// Run `pass` over the merge of `delta` into `base`, then check that the base manifest ended
+/// as it should.
+fn merge_with<D: Read, B: Read, T>(
+    mut delta: DeltaReader<D>,
+    mut base: Option<EntryReader<B>>,
+    staged: &dyn Fn(u64) -> Option<FileDigest>,
+    pass: impl FnOnce(&Header, &mut Merge<'_>) -> Result<T, DeltaError>,
+) -> Result<T, DeltaError> {
+    let actual = base.as_ref().map_or(0, |b| b.generation);
+    if actual != delta.base_generation {
+        return Err(DeltaError::Generation { expected: delta.base_generation, actual });
+    }
+    let header = Header { generation: delta.generation, expected: delta.expected };
+    let removes = std::mem::take(&mut delta.removes);
+    let unreadable = |e: DecodeError| DeltaError::Base(e.to_string());
+    let result = {
+        let base = base.as_mut();
+        let entries: Source<'_, Entry> = match base {
+            None => Box::new(|| Ok(None)),
+            Some(b) => Box::new(move || b.next_entry().map_err(unreadable)),
+        };
+        let upserts: Source<'_, Upsert> =
+            Box::new(|| delta.next_upsert().map_err(DeltaError::Malformed));
+        pass(&header, &mut Merge::new(entries, upserts, staged, removes))?
+    };
+    if let Some(b) = base {
+        b.finish().map_err(unreadable)?;
+    }
+    Ok(result)
+}
+
 /// One upsert: a tag 0 then a whole entry, or a path then a file by reference.
-fn decode_upsert(r: &mut Reader<'_>, known: &KnownPaths) -> Result<Upsert, DecodeError> {
+fn decode_upsert(r: &mut Reader<'_>) -> Result<Upsert, DecodeError> {
     if r.peek() == Some(0) {
         r.u8("upsert")?;
-        return Ok(Upsert::Entry(crate::manifest::decode_entry_sharing(r, known)?));
+        return Ok(Upsert::Entry(crate::manifest::decode_entry(r)?));
     }
     let p = r.bytes("path", MAX_PATH_LEN)?;
-    let path = known.get(p).map_err(|e| DecodeError::invalid("path", e.to_string()))?;
+    let path = RelPath::new(p).map_err(|e| DecodeError::invalid("path", e.to_string()))?;
     let meta = decode_meta(r)?;
     let chunks = match r.u8("chunk source")? {
         1 => Chunks::Inline(decode_digest(r)?),
@@ -349,20 +417,6 @@ fn encode_upsert_staged(
     w.varint(id);
     w.varint(size);
     w.fixed(&hash.0);
-}
-
-/// The manifest of `entries`, checked against the hash the client said its body would have.
-fn checked(
-    generation: u64,
-    expected: &ContentHash,
-    entries: Vec<Entry>,
-) -> Result<Manifest, DeltaError> {
-    let m = Manifest { generation, entries };
-    m.validate().map_err(DeltaError::Invalid)?;
-    if m.body_hash() != *expected {
-        return Err(DeltaError::Differs);
-    }
-    Ok(m)
 }
 
 /// The encoded delta from `base` to `next` (see [`Delta::between`]), written straight from the
@@ -515,10 +569,10 @@ mod tests {
         assert_eq!(calls, 3);
     }
 
-    /// Fed in parts cut anywhere (inside paths, hashes, chunk lists, varints), the decoder gives
+    /// Read in pieces cut anywhere (inside paths, hashes, chunk lists, varints), the reader gives
     /// the delta the whole encoding gives; cut short or with bytes to spare, it refuses.
     #[test]
-    fn a_delta_decodes_from_parts_cut_anywhere() {
+    fn a_delta_reads_from_a_stream_cut_anywhere() {
         let big = crate::chunk::tests::noise(3, 400_000);
         let base = m(1, vec![e("d", Kind::Dir), file("d/gone", b"x"), file("d/a", b"1")]);
         let mut entries = vec![e("d", Kind::Dir), file("d/a", b"2"), file("big", &big)];
@@ -531,28 +585,89 @@ mod tests {
             Upsert::File { .. } => false,
         };
         assert!(whole.upserts.iter().any(listed), "a chunk list travels in the delta");
-        for part in [1, 2, 3, 5, 8, 13, 64, 333, bytes.len() - 1, bytes.len()] {
-            let mut d = DeltaDecoder::default();
-            for p in bytes.chunks(part) {
-                d.feed(p).unwrap();
+        let read = |data: &[u8], step: usize| -> Result<Delta, DecodeError> {
+            let mut r = DeltaReader::open(crate::chunk::tests::Trickle(data, step))?;
+            let mut upserts = Vec::new();
+            while let Some(u) = r.next_upsert()? {
+                upserts.push(u);
             }
-            assert_eq!(d.finish().unwrap(), whole, "parts of {part}");
+            let (base_generation, generation, expected) =
+                (r.base_generation, r.generation, r.expected);
+            Ok(Delta { base_generation, generation, removes: r.removes, upserts, expected })
+        };
+        for step in [1, 2, 3, 5, 8, 13, 64, 333, bytes.len() - 1, bytes.len()] {
+            assert_eq!(read(&bytes, step).unwrap(), whole, "reads of {step}");
         }
         for cut in [0, 1, 40, bytes.len() / 2, bytes.len() - 1] {
-            let mut d = DeltaDecoder::default();
-            d.feed(&bytes[..cut]).unwrap();
-            assert!(matches!(d.finish(), Err(DecodeError::Truncated { .. })), "cut at {cut}");
+            let got = read(&bytes[..cut], 7);
+            assert!(matches!(got, Err(DecodeError::Truncated { .. })), "cut at {cut}: {got:?}");
         }
-        // Bytes past the end are refused, with the last part or after it.
-        let mut d = DeltaDecoder::default();
-        assert!(d.feed(&[&bytes[..], b"x"].concat()).is_err());
-        let mut d = DeltaDecoder::default();
-        d.feed(&bytes).unwrap();
-        assert!(d.feed(b"x").is_err());
-        let mut d = DeltaDecoder::default();
-        d.feed(&bytes[..bytes.len() - 1]).unwrap();
-        let fed = d.feed(&[bytes[bytes.len() - 1], b'x']);
-        assert!(fed.is_err() || d.finish().is_err());
+        assert!(read(&[&bytes[..], b"x"].concat(), 5).is_err(), "a trailing byte is refused");
+    }
+
+    /// The streamed apply, reading both manifests as files, gives what the in-memory one gives,
+    /// and refuses what it refuses, writing a manifest file that reads back as the next one.
+    #[test]
+    fn a_streamed_apply_writes_the_next_manifest_file() {
+        let big = crate::chunk::tests::noise(4, 300_000);
+        let base = m(3, vec![e("d", Kind::Dir), file("d/a", b"1"), file("d/gone", b"x")]);
+        let mut entries = vec![e("d", Kind::Dir), file("d/a", b"2"), file("big", &big)];
+        entries.extend((0..40).map(|i| file(&format!("d/n{i:02}"), format!("{i}").as_bytes())));
+        let next = m(4, entries);
+        let staged = HashMap::from([(RelPath::new("big").unwrap(), 9)]);
+        let digest = next.get(&RelPath::new("big").unwrap()).unwrap().digest().cloned();
+        let stage = |id: u64| (id == 9).then(|| digest.clone()).flatten();
+        let apply = |delta: &[u8], base: Option<&Manifest>| {
+            let base = base.map(Manifest::encode);
+            let mut out = Vec::new();
+            let generation = apply_streamed(
+                || DeltaReader::open(delta).map_err(DeltaError::Malformed),
+                || Ok(base.as_deref().map(|b| EntryReader::open(b).unwrap())),
+                stage,
+                &mut out,
+            )?;
+            let written = Manifest::decode(&out).unwrap();
+            assert_eq!(written.generation, generation);
+            Ok::<Manifest, DeltaError>(written)
+        };
+        let delta = Delta::between(&base, &next, &staged).unwrap();
+        assert_eq!(apply(&delta.encode(), Some(&base)).unwrap(), next);
+        assert_eq!(delta.clone().apply(base.clone(), stage).unwrap(), next);
+        // A first sync: no manifest yet.
+        let empty = m(0, vec![]);
+        let first = Delta::between(&empty, &next, &staged).unwrap();
+        assert_eq!(apply(&first.encode(), None).unwrap(), next);
+        // Made for another generation, or announcing another result: refused.
+        let other = m(7, base.entries.clone());
+        let got = apply(&delta.encode(), Some(&other));
+        assert!(matches!(got, Err(DeltaError::Generation { expected: 3, actual: 7 })), "{got:?}");
+        let mut tampered = delta.clone();
+        tampered.expected = ContentHash::of(b"other");
+        let got = apply(&tampered.encode(), Some(&base));
+        assert!(matches!(got, Err(DeltaError::Differs)), "{got:?}");
+        // Upserts out of order, or one repeated: the result is not a manifest.
+        let mut swapped = first.clone();
+        swapped.upserts.swap(1, 2);
+        let got = apply(&swapped.encode(), None);
+        assert!(matches!(got, Err(DeltaError::Invalid(_))), "{got:?}");
+        assert!(matches!(swapped.apply(empty.clone(), stage), Err(DeltaError::Invalid(_))));
+        let mut repeated = first.clone();
+        repeated.upserts.insert(1, repeated.upserts[1].clone());
+        let got = apply(&repeated.encode(), None);
+        assert!(matches!(got, Err(DeltaError::Invalid(_))), "{got:?}");
+        // Cut short: malformed, whatever was written.
+        let bytes = delta.encode();
+        let got = apply(&bytes[..bytes.len() - 1], Some(&base));
+        assert!(matches!(got, Err(DeltaError::Malformed(_))), "{got:?}");
+        // A staged file the destination does not know.
+        let first = first.encode();
+        let got = apply_streamed(
+            || DeltaReader::open(&first[..]).map_err(DeltaError::Malformed),
+            || Ok(None::<EntryReader<&[u8]>>),
+            |_| None,
+            &mut Vec::new(),
+        );
+        assert!(matches!(got, Err(DeltaError::UnknownStaged(9))), "{got:?}");
     }
 
     #[test]
@@ -587,29 +702,5 @@ mod tests {
         for n in 0..delta.encode().len() {
             assert!(Delta::decode(&delta.encode()[..n]).is_err());
         }
-    }
-
-    #[test]
-    fn upserts_in_any_order_and_repeated_paths_apply_as_before() {
-        let base = m(1, vec![file("a", b"1"), file("c", b"3"), file("e", b"5")]);
-        let next = m(2, vec![file("a", b"1"), file("b", b"2"), file("c", b"33"), file("f", b"6")]);
-        let mut delta = Delta::between(&base, &next, &HashMap::new()).unwrap();
-        // out of order, and "c" twice: the later one counts
-        delta.upserts.reverse();
-        delta.upserts.insert(0, Upsert::Entry(file("c", b"stale")));
-        let order: Vec<&[u8]> = delta.upserts.iter().map(|u| u.path().as_bytes()).collect();
-        assert_eq!(order, [&b"c"[..], b"f", b"c", b"b"]);
-        assert_eq!(delta.apply(base, |_| None).unwrap(), next);
-        // The same onto an empty base (a first sync), where the upserts become the manifest.
-        let empty = m(0, vec![]);
-        let mut first = Delta::between(&empty, &next, &HashMap::new()).unwrap();
-        first.upserts.reverse();
-        first.upserts.push(Upsert::Entry(file("c", b"stale")));
-        first.upserts.push(Upsert::Entry(file("c", b"33")));
-        assert_eq!(first.apply(empty.clone(), |_| None).unwrap(), next);
-        // A stale version last is a different manifest from the one announced.
-        let mut wrong = Delta::between(&empty, &next, &HashMap::new()).unwrap();
-        wrong.upserts.push(Upsert::Entry(file("c", b"stale")));
-        assert!(matches!(wrong.apply(empty, |_| None), Err(DeltaError::Differs)));
     }
 }

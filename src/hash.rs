@@ -34,6 +34,34 @@ impl std::io::Write for HashWriter {
     }
 }
 
+/// Writes through to `inner`, hashing (SHA-256) what passes.
+pub struct HashingWriter<W> {
+    pub inner: W,
+    hasher: Sha256,
+}
+
+impl<W> HashingWriter<W> {
+    pub fn new(inner: W) -> Self {
+        HashingWriter { inner, hasher: Sha256::new() }
+    }
+
+    pub fn finish(self) -> ContentHash {
+        ContentHash(self.hasher.finalize().into())
+    }
+}
+
+impl<W: std::io::Write> std::io::Write for HashingWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.hasher.update(&buf[..n]);
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
 /// Reads through to `inner`, hashing (SHA-256) and counting what passes.
 pub struct HashReader<R> {
     pub inner: R,

@@ -24,7 +24,7 @@
 use crate::chunk::{ChunkRef, FileDigest, MAX_CHUNK};
 use crate::codec::{DecodeError, Reader, StreamReader, Writer, reserve_announced};
 use crate::hash::{ContentHash, HashReader};
-use crate::path::{KnownPaths, MAX_PATH_LEN, RelPath};
+use crate::path::{MAX_PATH_LEN, RelPath};
 use std::io::{Read, Write};
 use std::path::Path;
 
@@ -148,33 +148,8 @@ impl Manifest {
 
     /// Check the invariants the decoder guarantees: strictly sorted, parents are directories.
     pub fn validate(&self) -> Result<(), DecodeError> {
-        let mut dirs: Vec<&RelPath> = Vec::new();
-        for (i, e) in self.entries.iter().enumerate() {
-            if i > 0 && self.entries[i - 1].path >= e.path {
-                return Err(DecodeError::invalid(
-                    "manifest",
-                    format!("entry {} is out of order or duplicated", e.path.display()),
-                ));
-            }
-            if let Some(parent) = e.path.parent() {
-                // Thanks to the order, the parent is on the stack of open directories.
-                while dirs.last().is_some_and(|d| !d.is_ancestor_of(&e.path)) {
-                    dirs.pop();
-                }
-                if dirs.last().map(|d| **d != parent).unwrap_or(true) {
-                    return Err(DecodeError::invalid(
-                        "manifest",
-                        format!("entry {} has no parent directory entry", e.path.display()),
-                    ));
-                }
-            } else {
-                dirs.clear();
-            }
-            if matches!(e.kind, Kind::Dir) {
-                dirs.push(&e.path);
-            }
-        }
-        Ok(())
+        let mut order = Order::default();
+        self.entries.iter().try_for_each(|e| order.check(e))
     }
 
     /// Encode into the versioned, compressed on-disk format. The body is compressed as it is
@@ -187,9 +162,8 @@ impl Manifest {
 
     /// Write the encoding of [`Manifest::encode`] to `out` as it is made.
     pub fn write_to(&self, mut out: impl Write) -> std::io::Result<()> {
-        // Level 1 (a 512 KiB window and small tables: under 1.5 MiB of context where level 3
-        // takes 3.5): manifests are sorted, so what repeats is close by.
-        seal_into(&mut out, MAGIC, FORMAT_VERSION, 1, |z| self.write_body(z))
+        let count = self.entries.len() as u64;
+        write_entries(&mut out, self.generation, count, self.entries.iter()).map(|_| ())
     }
 
     /// The uncompressed body (exposed for the golden-file test).
@@ -208,17 +182,7 @@ impl Manifest {
 
     /// Encode the body into `out`, a few KiB at a time.
     fn write_body(&self, out: &mut dyn Write) -> std::io::Result<()> {
-        let mut w = Writer::new();
-        w.varint(self.generation);
-        w.varint(self.entries.len() as u64);
-        for e in &self.entries {
-            encode_entry(&mut w, e);
-            if w.buf.len() >= 64 * 1024 {
-                out.write_all(&w.buf)?;
-                w.buf.clear();
-            }
-        }
-        out.write_all(&w.buf)
+        write_body_of(out, self.generation, self.entries.len() as u64, self.entries.iter())
     }
 
     /// Decode and validate the on-disk format.
@@ -230,32 +194,18 @@ impl Manifest {
     /// held whole), with the SHA-256 of the body: the result's [`Manifest::body_hash`] for any
     /// manifest tern wrote, without encoding it again.
     pub fn read_from(r: impl Read) -> Result<(Self, ContentHash), DecodeError> {
-        let what = "manifest";
-        let mut body = HashReader::new(open_body(r, MAGIC, FORMAT_VERSION, what)?);
-        let m = Self::read_body(&mut body)?;
-        if body.count > MAX_BODY {
-            return Err(DecodeError::TooLarge { what, len: body.count, max: MAX_BODY });
-        }
-        Ok((m, body.finish()))
+        Self::read_entries(EntryReader::open(r)?)
     }
 
-    /// Decode an uncompressed body from `body`, an entry at a time.
-    fn read_body(body: impl Read) -> Result<Self, DecodeError> {
-        let mut stream = StreamReader::new(body);
-        let (generation, count) =
-            stream.decode(|r| Ok((r.varint("generation")?, r.varint("entry count")?)))?;
+    /// Every entry `reader` gives, and the hash of the body they came from.
+    fn read_entries(mut reader: EntryReader<impl Read>) -> Result<(Self, ContentHash), DecodeError> {
         let mut entries = Vec::new();
-        for _ in 0..count {
-            let entry = stream.decode(decode_entry)?;
-            reserve_announced(&mut entries, count);
+        while let Some(entry) = reader.next_entry()? {
+            reserve_announced(&mut entries, reader.count);
             entries.push(entry);
         }
-        if !stream.at_end()? {
-            return Err(DecodeError::invalid("manifest", "trailing bytes"));
-        }
-        let m = Manifest { generation, entries };
-        m.validate()?;
-        Ok(m)
+        let generation = reader.generation;
+        Ok((Manifest { generation, entries }, reader.finish()?))
     }
 
     /// The generation of an encoded manifest, without decoding its entries.
@@ -265,7 +215,7 @@ impl Manifest {
     }
 
     pub fn decode_body(body: &[u8]) -> Result<Self, DecodeError> {
-        Self::read_body(body)
+        Self::read_entries(EntryReader::from_body(body)?).map(|(m, _)| m)
     }
 
     /// Read a manifest file; `Ok(None)` when it does not exist.
@@ -287,6 +237,150 @@ impl Manifest {
     pub fn store(&self, path: &Path) -> std::io::Result<()> {
         write_replacing_with(path, true, |w| self.write_to(w))
     }
+}
+
+/// Checks entries one at a time for what a manifest's entries must be: strictly sorted, and
+/// each one's parent a directory entry that came before it.
+#[derive(Debug, Default)]
+pub(crate) struct Order {
+    last: Option<RelPath>,
+    /// The directories above the last entry, outermost first.
+    dirs: Vec<RelPath>,
+}
+
+impl Order {
+    /// Check the entry that comes next.
+    pub(crate) fn check(&mut self, e: &Entry) -> Result<(), DecodeError> {
+        if self.last.as_ref().is_some_and(|last| *last >= e.path) {
+            return Err(DecodeError::invalid(
+                "manifest",
+                format!("entry {} is out of order or duplicated", e.path.display()),
+            ));
+        }
+        if let Some(parent) = e.path.parent() {
+            // Thanks to the order, the parent is on the stack of open directories.
+            while self.dirs.last().is_some_and(|d| !d.is_ancestor_of(&e.path)) {
+                self.dirs.pop();
+            }
+            if self.dirs.last() != Some(&parent) {
+                return Err(DecodeError::invalid(
+                    "manifest",
+                    format!("entry {} has no parent directory entry", e.path.display()),
+                ));
+            }
+        } else {
+            self.dirs.clear();
+        }
+        if matches!(e.kind, Kind::Dir) {
+            self.dirs.push(e.path.clone());
+        }
+        self.last = Some(e.path.clone());
+        Ok(())
+    }
+}
+
+/// A manifest's entries, decoded and checked one at a time as its body is read: what a commit
+/// merges with a delta without holding either whole.
+pub struct EntryReader<B> {
+    stream: StreamReader<HashReader<B>>,
+    /// The generation the manifest carries.
+    pub generation: u64,
+    /// The number of entries the manifest announces.
+    pub count: u64,
+    left: u64,
+    order: Order,
+}
+
+impl<R: Read> EntryReader<Body<R>> {
+    /// Read a manifest file from `r`: its header is checked and its generation read at once.
+    pub fn open(r: R) -> Result<Self, DecodeError> {
+        EntryReader::from_body(open_body(r, MAGIC, FORMAT_VERSION, "manifest")?)
+    }
+}
+
+impl<B: Read> EntryReader<B> {
+    /// Read an uncompressed body.
+    fn from_body(body: B) -> Result<Self, DecodeError> {
+        let mut stream = StreamReader::new(HashReader::new(body));
+        let (generation, count) =
+            stream.decode(|r| Ok((r.varint("generation")?, r.varint("entry count")?)))?;
+        Ok(EntryReader { stream, generation, count, left: count, order: Order::default() })
+    }
+
+    /// The next entry; `None` after the last one the manifest announced.
+    pub fn next_entry(&mut self) -> Result<Option<Entry>, DecodeError> {
+        if self.left == 0 {
+            return Ok(None);
+        }
+        let entry = self.stream.decode(decode_entry)?;
+        self.order.check(&entry)?;
+        self.left -= 1;
+        Ok(Some(entry))
+    }
+
+    /// After the last entry: check that nothing follows and the body was not too large, and
+    /// give the body's SHA-256.
+    pub fn finish(mut self) -> Result<ContentHash, DecodeError> {
+        if self.left > 0 {
+            return Err(DecodeError::Truncated { what: "manifest", wanted: self.left });
+        }
+        if !self.stream.at_end()? {
+            return Err(DecodeError::invalid("manifest", "trailing bytes"));
+        }
+        let body = self.stream.into_inner();
+        if body.count > MAX_BODY {
+            return Err(DecodeError::TooLarge { what: "manifest", len: body.count, max: MAX_BODY });
+        }
+        Ok(body.finish())
+    }
+}
+
+/// Write a manifest file of `count` entries to `out`, encoding and compressing `entries` as they
+/// come; the SHA-256 of its body. Fails if `entries` gives another number of entries.
+pub fn write_entries<E: std::borrow::Borrow<Entry>>(
+    out: &mut dyn Write,
+    generation: u64,
+    count: u64,
+    entries: impl Iterator<Item = E>,
+) -> std::io::Result<ContentHash> {
+    let mut hash = None;
+    // Level 1 (a 512 KiB window and small tables: under 1.5 MiB of context where level 3 takes
+    // 3.5): manifests are sorted, so what repeats is close by.
+    seal_into(out, MAGIC, FORMAT_VERSION, 1, |z| {
+        let mut body = crate::hash::HashingWriter::new(z);
+        write_body_of(&mut body, generation, count, entries)?;
+        hash = Some(body.finish());
+        Ok(())
+    })?;
+    hash.ok_or_else(|| std::io::Error::other("manifest body not written"))
+}
+
+/// Encode a body of `count` entries into `out`, a few KiB at a time.
+fn write_body_of<E: std::borrow::Borrow<Entry>>(
+    out: &mut dyn Write,
+    generation: u64,
+    count: u64,
+    entries: impl Iterator<Item = E>,
+) -> std::io::Result<()> {
+    let mut w = Writer::new();
+    w.varint(generation);
+    w.varint(count);
+    let mut written = 0u64;
+    for e in entries {
+        encode_entry(&mut w, e.borrow());
+        written += 1;
+        if w.buf.len() >= 64 * 1024 {
+            out.write_all(&w.buf)?;
+            w.buf.clear();
+        }
+    }
+    if written != count {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("a manifest of {count} entries was given {written}"),
+        ));
+    }
+    out.write_all(&w.buf)
 }
 
 /// A manifest file that could not be read.
@@ -322,6 +416,9 @@ pub(crate) fn open_container(
     Ok(body)
 }
 
+/// A container's body, decompressed as it is read.
+type Body<R> = std::io::Take<zstd::stream::read::Decoder<'static, std::io::BufReader<R>>>;
+
 /// The body of the container read from `r`: its magic and version checked, then decompressed as
 /// it is read, up to one byte more than `MAX_BODY` (so that the caller can refuse a larger one).
 fn open_body<R: Read>(
@@ -329,7 +426,7 @@ fn open_body<R: Read>(
     magic: &[u8; 8],
     version: u16,
     what: &'static str,
-) -> Result<std::io::Take<impl Read>, DecodeError> {
+) -> Result<Body<R>, DecodeError> {
     let mut head = [0u8; 10];
     let got = read_up_to(&mut r, &mut head)
         .map_err(|e| DecodeError::invalid(what, format!("cannot read: {e}")))?;
@@ -459,16 +556,7 @@ pub(crate) fn encode_entry(w: &mut Writer, e: &Entry) {
 }
 
 pub(crate) fn decode_entry(r: &mut Reader<'_>) -> Result<Entry, DecodeError> {
-    decode_entry_sharing(r, &KnownPaths::default())
-}
-
-/// [`decode_entry`], sharing the path with `known` where it is one of them.
-pub(crate) fn decode_entry_sharing(
-    r: &mut Reader<'_>,
-    known: &KnownPaths,
-) -> Result<Entry, DecodeError> {
-    let path = known
-        .get(r.bytes("path", MAX_PATH_LEN)?)
+    let path = RelPath::new(r.bytes("path", MAX_PATH_LEN)?)
         .map_err(|e| DecodeError::invalid("path", e.to_string()))?;
     let tag = r.u8("entry kind")?;
     let meta = decode_meta(r)?;
@@ -514,13 +602,19 @@ pub fn write_replacing_with(
         w.flush()?;
     }
     if durable {
-        tmp.as_file().sync_all()?;
+        return persist_durably(tmp, path);
     }
     tmp.persist(path).map_err(|e| e.error)?;
-    if durable {
-        std::fs::File::open(dir)?.sync_all()?;
-    }
     Ok(())
+}
+
+/// Rename a written temporary file (in `path`'s directory) over `path` durably: the file is
+/// fsynced before the rename and the directory after it.
+pub fn persist_durably(tmp: tempfile::NamedTempFile, path: &Path) -> std::io::Result<()> {
+    tmp.as_file().sync_all()?;
+    tmp.persist(path).map_err(|e| e.error)?;
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty());
+    std::fs::File::open(dir.unwrap_or(Path::new(".")))?.sync_all()
 }
 
 #[cfg(test)]

@@ -49,27 +49,6 @@ impl Ord for RelPath {
     }
 }
 
-/// Paths already held elsewhere, which a decoder shares instead of allocating them again (the
-/// agent receives most paths twice: in a commit's operations and in its manifest delta).
-#[derive(Debug, Default)]
-pub struct KnownPaths(Vec<RelPath>);
-
-impl KnownPaths {
-    pub fn new(mut paths: Vec<RelPath>) -> Self {
-        paths.sort_unstable();
-        paths.dedup();
-        KnownPaths(paths)
-    }
-
-    /// `bytes` as a path: a known one shared, else a new one, validated.
-    pub fn get(&self, bytes: &[u8]) -> Result<RelPath, PathError> {
-        match self.0.binary_search_by(|p| cmp_bytes(&p.0, bytes)) {
-            Ok(i) => Ok(self.0[i].clone()),
-            Err(_) => RelPath::new(bytes),
-        }
-    }
-}
-
 /// [`RelPath`]'s order on the bytes of two paths: component by component, so a directory comes
 /// right before what it holds.
 pub fn cmp_bytes(a: &[u8], b: &[u8]) -> std::cmp::Ordering {
@@ -223,20 +202,6 @@ pub fn escape(bytes: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn known_paths_are_shared_and_others_validated() {
-        let a = RelPath::new("d/a").unwrap();
-        let b = RelPath::new("d b").unwrap();
-        let known = KnownPaths::new(vec![b.clone(), a.clone(), a.clone()]);
-        let got = known.get(b"d/a").unwrap();
-        assert!(Arc::ptr_eq(&got.0, &a.0), "a known path is the same allocation");
-        assert!(Arc::ptr_eq(&known.get(b"d b").unwrap().0, &b.0));
-        let new = known.get(b"d/c").unwrap();
-        assert_eq!(new, RelPath::new("d/c").unwrap());
-        assert!(known.get(b"../x").is_err());
-        assert!(known.get(b"d//a").is_err());
-    }
 
     #[test]
     fn accepts_normal_and_odd_names() {

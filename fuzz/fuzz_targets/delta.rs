@@ -1,21 +1,56 @@
-//! Manifest deltas from a client: decoding and applying never panic, and a delta fed in parts
-//! (as the agent receives it) decodes exactly as it does whole.
+//! Manifest deltas from a client: decoding and applying never panic, and a delta read from a
+//! stream in pieces (as the agent reads back its spool) decodes exactly as it does whole, and
+//! applies as its in-memory form does.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use tern::delta::{Delta, DeltaDecoder};
-use tern::manifest::Manifest;
+use std::io::Read;
+use tern::delta::{Delta, DeltaError, DeltaReader, apply_streamed};
+use tern::manifest::{EntryReader, Manifest};
+
+/// Gives at most `.1` bytes a read.
+struct Trickle<'a>(&'a [u8], usize);
+impl Read for Trickle<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = buf.len().min(self.0.len()).min(self.1);
+        buf[..n].copy_from_slice(&self.0[..n]);
+        self.0 = &self.0[n..];
+        Ok(n)
+    }
+}
 
 fuzz_target!(|data: &[u8]| {
     let whole = Delta::decode(data);
-    // The first byte picks where the parts are cut.
+    // The first byte picks the size of the reads.
     let step = usize::from(data.first().copied().unwrap_or(1)).max(1);
-    let mut d = DeltaDecoder::default();
-    let fed = data.chunks(step).try_for_each(|p| d.feed(p)).and_then(|()| d.finish());
-    assert_eq!(whole.is_ok(), fed.is_ok());
-    if let (Ok(a), Ok(b)) = (&whole, &fed) {
+    let streamed = DeltaReader::open(Trickle(data, step)).and_then(|mut r| {
+        let mut upserts = Vec::new();
+        while let Some(u) = r.next_upsert()? {
+            upserts.push(u);
+        }
+        Ok(Delta {
+            base_generation: r.base_generation,
+            generation: r.generation,
+            expected: r.expected,
+            removes: std::mem::take(&mut r.removes),
+            upserts,
+        })
+    });
+    assert_eq!(whole.is_ok(), streamed.is_ok());
+    if let (Ok(a), Ok(b)) = (&whole, &streamed) {
         assert_eq!(a, b);
     }
     if let Ok(d) = whole {
-        let _ = d.apply(Manifest::default(), |_| None);
+        let in_memory = d.apply(Manifest::default(), |_| None);
+        let mut out = Vec::new();
+        let on_disk = apply_streamed(
+            || DeltaReader::open(Trickle(data, step)).map_err(DeltaError::Malformed),
+            || Ok(None::<EntryReader<&[u8]>>),
+            |_| None,
+            &mut out,
+        );
+        assert_eq!(in_memory.is_ok(), on_disk.is_ok());
+        if let Ok(m) = in_memory {
+            assert_eq!(Manifest::decode(&out).unwrap(), m);
+        }
     }
 });

@@ -7,16 +7,15 @@
 //! question, never while the client may be writing, and nothing to stderr until it exits.
 
 use super::wire::Wire;
-use super::{MAX_DATA, PROTOCOL_VERSION, Request, Response};
-use crate::codec::DecodeError;
-use crate::delta::{Delta, DeltaDecoder};
+use super::{MAX_DATA, PROTOCOL_VERSION, Request, Response, decode_op, encode_op};
+use crate::codec::{DecodeError, StreamReader, Writer};
+use crate::delta::{DeltaError, DeltaReader};
 use crate::hash::ContentHash;
 use crate::manifest::Manifest;
-use crate::path::KnownPaths;
 use crate::transport::local::LocalDir;
-use crate::transport::{Commit, CommitOp, Transport, TransportError};
-use std::borrow::Cow;
-use std::io::{self, Read, Write};
+use crate::transport::{CommitOp, CommitReport, Transport, TransportError};
+use std::fs::File;
+use std::io::{self, Read, Seek, Write};
 use std::path::PathBuf;
 
 /// Why the agent stopped before the client said goodbye.
@@ -76,10 +75,8 @@ pub fn serve(root: PathBuf, input: impl Read, output: impl Write) -> Result<(), 
     let mut dest = LocalDir::new(root);
     // The first error while staging: reported at the next question, later staging is ignored.
     let mut failed: Option<TransportError> = None;
-    let mut ops = Vec::new();
-    // The manifest delta, decoded as its parts come (its first error is reported at the commit).
-    // It comes after the operations, whose paths its own share.
-    let mut delta: Option<Result<DeltaDecoder, DecodeError>> = None;
+    // The commit's operations and manifest delta, written to disk as they come.
+    let mut spool = Spool::default();
     while let Some(body) = wire.recv()? {
         let req = Request::decode_frame(body).map_err(|e| AgentError::Protocol(e.to_string()))?;
         let reply = match req {
@@ -147,44 +144,18 @@ pub fn serve(root: PathBuf, input: impl Read, output: impl Write) -> Result<(), 
                 },
             },
             Request::CommitOps(more) => {
-                ops.extend(more);
+                spool.ops(&dest, &more);
                 continue;
             }
             Request::CommitDelta(part) => {
-                if delta.is_none() {
-                    // Every operation has come: they keep a list of their own size.
-                    ops.shrink_to_fit();
-                }
-                let decoder = delta.get_or_insert_with(|| {
-                    let paths = ops.iter().map(|op: &CommitOp| op.path().clone()).collect();
-                    Ok(DeltaDecoder::sharing(KnownPaths::new(paths)))
-                });
-                if let Ok(d) = decoder
-                    && let Err(e) = d.feed(&part)
-                {
-                    *decoder = Err(e);
-                }
+                spool.delta(&dest, &part);
                 continue;
             }
             Request::Commit { run_id } => {
-                let ops = std::mem::take(&mut ops);
-                let decoded = delta.take().unwrap_or_else(|| Ok(DeltaDecoder::default()));
-                let next = match failed.take() {
-                    Some(e) => Err(error_reply(&e)),
-                    None => next_manifest(&mut dest, decoded.and_then(DeltaDecoder::finish))
-                        .map_err(|message| Response::Error { transient: false, message }),
-                };
-                match next {
-                    Err(reply) => reply,
-                    Ok(m) => match dest.commit(Commit {
-                        run_id,
-                        ops,
-                        manifest: Cow::Owned(m),
-                        base: None,
-                    }) {
-                        Ok(report) => Response::Committed(report),
-                        Err(e) => error_reply(&e),
-                    },
+                let spool = std::mem::take(&mut spool);
+                match failed.take().map_or_else(|| spool.commit(&mut dest, &run_id), Err) {
+                    Ok(report) => Response::Committed(report),
+                    Err(e) => error_reply(&e),
                 }
             }
         };
@@ -194,16 +165,91 @@ pub fn serve(root: PathBuf, input: impl Read, output: impl Write) -> Result<(), 
     Ok(())
 }
 
-/// The manifest a commit will store: the committed one with the client's delta applied.
-fn next_manifest(
-    dest: &mut LocalDir,
-    delta: Result<Delta, DecodeError>,
-) -> Result<Manifest, String> {
-    let delta = delta.map_err(|e| format!("client sent a bad manifest delta: {e}"))?;
-    let base = dest.read_manifest().map_err(|e| error_chain(&e))?.unwrap_or_default();
-    delta
-        .apply(base, |id| dest.staged_digest(id).cloned())
-        .map_err(|e| format!("cannot apply the manifest delta: {e}; run the sync again"))
+/// A commit's operations and manifest delta, written as they arrive to unnamed files in the
+/// staging directory and read back as the commit applies them: the agent's memory does not grow
+/// with the size of a commit. The first error is kept and reported at the commit.
+#[derive(Default)]
+struct Spool {
+    ops: Option<(io::BufWriter<File>, usize)>,
+    delta: Option<io::BufWriter<File>>,
+    failed: Option<TransportError>,
+}
+
+impl Spool {
+    fn ops(&mut self, dest: &LocalDir, ops: &[CommitOp]) {
+        let mut w = Writer::new();
+        for op in ops {
+            encode_op(&mut w, op);
+        }
+        let result = match &mut self.ops {
+            Some((file, count)) => {
+                *count += ops.len();
+                file.write_all(&w.buf)
+            }
+            None => match dest.spool_file() {
+                Ok(file) => {
+                    let (file, _) = self.ops.insert((io::BufWriter::new(file), ops.len()));
+                    file.write_all(&w.buf)
+                }
+                Err(e) => return self.fail(e),
+            },
+        };
+        if let Err(e) = result {
+            self.fail(TransportError::io("spool the operations of", dest.describe(), e));
+        }
+    }
+
+    fn delta(&mut self, dest: &LocalDir, part: &[u8]) {
+        let file = match &mut self.delta {
+            Some(file) => file,
+            None => match dest.spool_file() {
+                Ok(file) => self.delta.insert(io::BufWriter::new(file)),
+                Err(e) => return self.fail(e),
+            },
+        };
+        if let Err(e) = file.write_all(part) {
+            self.fail(TransportError::io("spool the manifest delta of", dest.describe(), e));
+        }
+    }
+
+    fn fail(&mut self, e: TransportError) {
+        self.failed.get_or_insert(e);
+    }
+
+    /// Commit what was spooled.
+    fn commit(self, dest: &mut LocalDir, run_id: &str) -> Result<CommitReport, TransportError> {
+        if let Some(e) = self.failed {
+            return Err(e);
+        }
+        let unspool = |w: io::BufWriter<File>| -> io::Result<File> {
+            let mut file = w.into_inner().map_err(io::IntoInnerError::into_error)?;
+            file.seek(io::SeekFrom::Start(0))?;
+            Ok(file)
+        };
+        let reread = |e| TransportError::io("read back the spooled commit of", dest.describe(), e);
+        let (ops, count) = match self.ops {
+            Some((w, count)) => (Some(unspool(w).map_err(reread)?), count),
+            None => (None, 0),
+        };
+        let delta = match self.delta {
+            Some(w) => Some(unspool(w).map_err(reread)?),
+            None => None,
+        };
+        let mut ops = ops.map(|f| StreamReader::new(io::BufReader::new(f)));
+        let ops = (0..count).map(|_| match &mut ops {
+            Some(r) => r.decode(decode_op).map_err(|e| {
+                TransportError::Protocol(format!("the spooled operations are unreadable: {e}"))
+            }),
+            None => Err(TransportError::Protocol("no spooled operations".into())),
+        });
+        let open_delta = || {
+            let none = DecodeError::Truncated { what: "manifest delta", wanted: 1 };
+            let mut file = delta.as_ref().ok_or(DeltaError::Malformed(none))?;
+            file.seek(io::SeekFrom::Start(0)).map_err(|e| DeltaError::Base(e.to_string()))?;
+            DeltaReader::open(io::BufReader::new(file)).map_err(DeltaError::Malformed)
+        };
+        dest.commit_delta(run_id, ops, count, open_delta)
+    }
 }
 
 fn stage(failed: &mut Option<TransportError>, f: impl FnOnce() -> Result<(), TransportError>) {

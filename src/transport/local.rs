@@ -19,7 +19,8 @@ use super::{Commit, CommitOp, CommitReport, StageHeader, StageOutcome, Transport
 use crate::chunk::{ChunkAt, ChunkRef, FileDigest};
 use crate::hash::ContentHash;
 use crate::maintain::{AdminOp, AdminResult};
-use crate::manifest::{KindTag, Manifest, Meta, Mtime};
+use crate::delta::{DeltaError, DeltaReader, apply_streamed};
+use crate::manifest::{EntryReader, KindTag, Manifest, Meta, Mtime};
 use crate::path::RelPath;
 use crate::scan::STATE_DIR;
 use filetime::FileTime;
@@ -550,28 +551,128 @@ impl Transport for LocalDir {
     }
 
     fn commit(&mut self, commit: Commit<'_>) -> Result<CommitReport, TransportError> {
+        let Commit { run_id, ops, manifest, .. } = commit;
+        let count = ops.len();
+        let metas = |touched: &HashSet<Option<RelPath>>| {
+            let dir = |p: &RelPath| manifest.get(p).map(|e| (p.clone(), e.meta));
+            Ok(touched.iter().flatten().filter_map(dir).collect())
+        };
+        // Applied: the operations go before the manifest is encoded.
+        let report =
+            self.apply_ops(&run_id, ops.into_iter().map(Ok), count, manifest.generation, metas)?;
+        self.store_manifest(&manifest)?;
+        self.finish_commit();
+        Ok(report)
+    }
+}
+
+impl LocalDir {
+    /// An unnamed file in the staging directory, gone when closed: where the agent spools a
+    /// commit's operations and manifest delta as they arrive. Lock the destination first.
+    pub fn spool_file(&self) -> Result<File, TransportError> {
+        let dir = self.staging_dir();
+        tempfile::tempfile_in(&dir).map_err(|e| self.io("create a file in", &dir, e))
+    }
+
+    /// Commit `count` operations, read from `ops` as they are applied, with the manifest the
+    /// committed one becomes with a delta applied: `delta` opens the delta, each time it is
+    /// called. Neither manifest is held whole: the next one is written to a file in staging (and
+    /// its hash checked against the delta's) before any operation is applied, and renamed over
+    /// the committed one last, after the `syncfs`, as [`Transport::commit`] stores its manifest.
+    pub fn commit_delta<D: Read>(
+        &mut self,
+        run_id: &str,
+        ops: impl Iterator<Item = Result<CommitOp, TransportError>>,
+        count: usize,
+        delta: impl FnMut() -> Result<DeltaReader<D>, DeltaError>,
+    ) -> Result<CommitReport, TransportError> {
         if self.lock.is_none() {
             return Err(TransportError::Protocol("commit without the destination lock".into()));
         }
-        let Commit { run_id, ops, manifest, .. } = commit;
-        let mut c = Committer::new(self, &run_id);
-        let half = ops.len() / 2;
-        for (n, op) in ops.iter().enumerate() {
-            if n == half {
+        self.manifest = None;
+        let path = self.state().join("manifest");
+        // In staging, which the next lock empties, should this run die before the rename.
+        let staging = self.staging_dir();
+        let mut next = tempfile::Builder::new()
+            .prefix("manifest-")
+            .tempfile_in(&staging)
+            .map_err(|e| self.io("create a file in", &staging, e))?;
+        let base = || match File::open(&path) {
+            Ok(f) => EntryReader::open(io::BufReader::new(f))
+                .map(Some)
+                .map_err(|e| DeltaError::Base(e.to_string())),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(DeltaError::Base(format!("{}: {e}", path.display()))),
+        };
+        let staged = |id| self.staged.get(&id).cloned();
+        let mut out = io::BufWriter::new(next.as_file_mut());
+        let generation = apply_streamed(delta, base, staged, &mut out)
+            .and_then(|g| out.flush().map(|()| g).map_err(|e| DeltaError::Write(e.to_string())))
+            .map_err(|e| match e {
+                DeltaError::Base(reason) => {
+                    TransportError::corrupt_manifest(&self.describe(), reason)
+                }
+                e => TransportError::Protocol(format!(
+                    "cannot apply the manifest delta: {e}; run the sync again"
+                )),
+            })?;
+        drop(out);
+        let written = next.path().to_owned();
+        let metas = |touched: &HashSet<Option<RelPath>>| -> Result<_, TransportError> {
+            let unreadable = |e: String| TransportError::corrupt_manifest(&self.describe(), e);
+            let file = File::open(&written).map_err(|e| self.io("read", &written, e))?;
+            let mut next = EntryReader::open(io::BufReader::new(file))
+                .map_err(|e| unreadable(e.to_string()))?;
+            let mut metas = HashMap::new();
+            while let Some(e) = next.next_entry().map_err(|e| unreadable(e.to_string()))? {
+                if matches!(e.kind, crate::manifest::Kind::Dir)
+                    && touched.contains(&Some(e.path.clone()))
+                {
+                    metas.insert(e.path, e.meta);
+                }
+            }
+            Ok(metas)
+        };
+        let report = self.apply_ops(run_id, ops, count, generation, metas)?;
+        self.sync_filesystem()?;
+        crate::manifest::persist_durably(next, &path).map_err(|e| self.io("write", &path, e))?;
+        self.finish_commit();
+        Ok(report)
+    }
+
+    /// Apply a commit's operations, then restore the mode and mtime of the directories they
+    /// touched (`metas` gives those the next manifest has).
+    fn apply_ops(
+        &self,
+        run_id: &str,
+        ops: impl Iterator<Item = Result<CommitOp, TransportError>>,
+        count: usize,
+        generation: u64,
+        metas: impl FnOnce(
+            &HashSet<Option<RelPath>>,
+        ) -> Result<HashMap<RelPath, Meta>, TransportError>,
+    ) -> Result<CommitReport, TransportError> {
+        if self.lock.is_none() {
+            return Err(TransportError::Protocol("commit without the destination lock".into()));
+        }
+        let mut c = Committer::new(self, run_id);
+        for (n, op) in ops.enumerate() {
+            if n == count / 2 {
                 crate::failpoint::hit("commit-midway");
             }
-            c.apply(op)?;
+            c.apply(&op?)?;
         }
         crate::failpoint::hit("before-manifest");
-        c.finish_dirs(&manifest)?;
-        let report = c.report(manifest.generation);
-        // Applied: the operations go before the manifest is encoded.
-        drop(ops);
-        self.store_manifest(&manifest)?;
+        let metas = metas(&c.touched)?;
+        c.finish_dirs(&metas)?;
+        Ok(c.report(generation))
+    }
+
+    /// After the manifest is stored: staging is emptied for the next run.
+    fn finish_commit(&mut self) {
         crate::failpoint::hit("after-manifest");
         self.staged.clear();
         let _ = self.reset_staging();
-        Ok(report)
     }
 }
 
@@ -837,7 +938,7 @@ impl<'a> Committer<'a> {
 
     /// Restore mode and mtime of every directory whose content changed, deepest first, and fsync
     /// them so the renames are durable before the manifest says they happened.
-    fn finish_dirs(&mut self, manifest: &Manifest) -> Result<(), TransportError> {
+    fn finish_dirs(&mut self, metas: &HashMap<RelPath, Meta>) -> Result<(), TransportError> {
         let mut dirs: Vec<Option<RelPath>> = self.touched.drain().collect();
         dirs.sort_by_key(|d| std::cmp::Reverse(d.as_ref().map_or(0, RelPath::depth)));
         for dir in dirs {
@@ -845,7 +946,7 @@ impl<'a> Committer<'a> {
                 Some(p) => self.dest.at(p),
                 None => self.dest.root.clone(),
             };
-            let meta: Option<Meta> = dir.as_ref().and_then(|p| manifest.get(p)).map(|e| e.meta);
+            let meta: Option<Meta> = dir.as_ref().and_then(|p| metas.get(p)).copied();
             let finish = || -> io::Result<()> {
                 let f = OpenOptions::new()
                     .read(true)
