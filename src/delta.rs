@@ -324,10 +324,12 @@ pub fn apply_streamed<D: Read, B: Read>(
     })?;
     merge_with(delta()?, base()?, &staged, |header, merge| {
         let mut failed = None;
-        let entries = std::iter::from_fn(|| merge.next().unwrap_or_else(|e| {
-            failed = Some(e);
-            None
-        }));
+        let entries = std::iter::from_fn(|| {
+            merge.next().unwrap_or_else(|e| {
+                failed = Some(e);
+                None
+            })
+        });
         let written = write_entries(out, header.generation, count, entries);
         if let Some(e) = failed {
             return Err(e);

@@ -198,7 +198,9 @@ impl Manifest {
     }
 
     /// Every entry `reader` gives, and the hash of the body they came from.
-    fn read_entries(mut reader: EntryReader<impl Read>) -> Result<(Self, ContentHash), DecodeError> {
+    fn read_entries(
+        mut reader: EntryReader<impl Read>,
+    ) -> Result<(Self, ContentHash), DecodeError> {
         let mut entries = Vec::new();
         while let Some(entry) = reader.next_entry()? {
             reserve_announced(&mut entries, reader.count);

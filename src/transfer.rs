@@ -10,7 +10,8 @@ use crate::manifest::{Entry, Kind, Manifest};
 use crate::path::RelPath;
 use crate::plan::{Action, ChangeRef, Piece, Plan, Recipe};
 use crate::transport::{
-    Commit, CommitOp, CommitReport, NewLink, StageHeader, StageOutcome, Transport, TransportError,
+    Commit, CommitOp, CommitReport, NewLink, StageHeader, StageOutcome, StageReport, Transport,
+    TransportError,
 };
 use indicatif::ProgressBar;
 use std::borrow::Cow;
@@ -170,21 +171,21 @@ struct Outcomes {
 static OK: StageOutcome = StageOutcome::Ok;
 
 impl Outcomes {
-    /// Take in a batch of reports; a report replaces any earlier one for its id.
-    fn add(&mut self, mut more: Vec<(u64, StageOutcome)>, below: u64) {
-        more.retain(|(id, _)| *id < below);
-        crate::sorted::sort_keep_last(&mut more, |a, b| a.0.cmp(&b.0));
-        for (id, outcome) in more {
-            let (word, bit) = ((id / 64) as usize, 1u64 << (id % 64));
-            if self.ok.len() <= word {
-                self.ok.resize(word + 1, 0);
-            }
-            if outcome == StageOutcome::Ok {
-                self.ok[word] |= bit;
-            } else {
-                self.ok[word] &= !bit;
-                self.other.push((id, outcome));
-            }
+    /// Take in a report; it replaces any earlier one for the ids it names.
+    fn add(&mut self, report: StageReport, below: u64) {
+        let StageReport { ok, mut other } = report;
+        let words = below.div_ceil(64) as usize;
+        if self.ok.len() < words {
+            self.ok.resize(words, 0);
+        }
+        for id in ok.into_iter().flat_map(|run| run.start..run.end.min(below)) {
+            self.ok[(id / 64) as usize] |= 1 << (id % 64);
+        }
+        other.retain(|(id, o)| *id < below && *o != StageOutcome::Ok);
+        crate::sorted::sort_keep_last(&mut other, |a, b| a.0.cmp(&b.0));
+        for (id, outcome) in other {
+            self.ok[(id / 64) as usize] &= !(1 << (id % 64));
+            self.other.push((id, outcome));
         }
         crate::sorted::sort_keep_last(&mut self.other, |a, b| a.0.cmp(&b.0));
         // An id that failed before and is `Ok` now keeps only its newer report.
@@ -346,25 +347,24 @@ mod tests {
         let mut o = Outcomes::default();
         let reuse = StageOutcome::ReuseFailed(RelPath::new("old").unwrap());
         let failed = StageOutcome::Failed("disk full".into());
-        o.add(
-            vec![
-                (3, StageOutcome::Ok),
-                (1, reuse.clone()),
-                (7, StageOutcome::Mismatch),
-                (70, failed.clone()),
-            ],
-            100,
-        );
+        let first = [
+            (3, StageOutcome::Ok),
+            (1, reuse.clone()),
+            (7, StageOutcome::Mismatch),
+            (70, failed.clone()),
+        ];
+        o.add(first.into_iter().collect(), 100);
         assert_eq!(o.get(1), Some(&reuse));
         assert_eq!(o.get(2), None);
         assert_eq!(o.get(70), Some(&failed));
         // The retry of 1 succeeds, 3 is staged again and fails; a repair gets a new id. An id
         // never staged is ignored.
-        o.add(
-            vec![(1, StageOutcome::Ok), (3, StageOutcome::Mismatch), (109, StageOutcome::Ok)],
-            110,
-        );
-        o.add(vec![(1_000_000, StageOutcome::Ok)], 110);
+        let second = [(1, StageOutcome::Ok), (3, StageOutcome::Mismatch), (109, StageOutcome::Ok)];
+        o.add(second.into_iter().collect(), 110);
+        let mut past = StageReport::default();
+        past.ok.push(100..u64::MAX);
+        o.add(past, 110);
+        o.add([(1_000_000, StageOutcome::Ok)].into_iter().collect(), 110);
         assert_eq!(o.get(1), Some(&StageOutcome::Ok));
         assert_eq!(o.get(3), Some(&StageOutcome::Mismatch));
         assert_eq!(o.get(7), Some(&StageOutcome::Mismatch));
@@ -373,8 +373,8 @@ mod tests {
         assert_eq!(o.get(1_000_000), None);
         assert_eq!(o.other.len(), 3);
         assert!(o.ok.len() <= 2, "one bit per id: {} words", o.ok.len());
-        // Within one batch too, the later report wins.
-        o.add(vec![(5, StageOutcome::Mismatch), (5, StageOutcome::Ok)], 110);
-        assert_eq!(o.get(5), Some(&StageOutcome::Ok));
+        // A run of ids reported fine, ending past what was staged: only the staged ones count.
+        assert_eq!(o.get(105), Some(&StageOutcome::Ok));
+        assert_eq!(o.get(110), None);
     }
 }

@@ -8,7 +8,7 @@ use crate::maintain::{AdminOp, AdminResult};
 use crate::manifest::{Manifest, write_replacing_with};
 use crate::path::RelPath;
 use crate::transport::{
-    Commit, CommitOp, CommitReport, StageHeader, StageOutcome, Transport, TransportError,
+    Commit, CommitOp, CommitReport, StageHeader, StageReport, Transport, TransportError,
 };
 use std::cell::Cell;
 use std::io::{Read, Write};
@@ -228,7 +228,7 @@ impl Transport for RemoteClient<'_> {
         self.send(&Request::StageEnd)
     }
 
-    fn finish_staging(&mut self) -> Result<Vec<(u64, StageOutcome)>, TransportError> {
+    fn finish_staging(&mut self) -> Result<StageReport, TransportError> {
         match self.ask(&Request::FinishStaging)? {
             Response::Outcomes(o) => Ok(o),
             r => Err(self.unexpected(&r)),

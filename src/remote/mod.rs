@@ -20,12 +20,12 @@ use crate::codec::{DecodeError, Reader, Writer};
 use crate::hash::ContentHash;
 use crate::manifest::{KindTag, decode_meta, encode_meta};
 use crate::path::{MAX_PATH_LEN, RelPath};
-use crate::transport::{CommitOp, CommitReport, NewLink, StageHeader, StageOutcome};
+use crate::transport::{CommitOp, CommitReport, NewLink, StageHeader, StageOutcome, StageReport};
 use std::io::{self, Read, Write};
 
 /// The protocol version this build speaks. Both ends must speak the same one. Version 2 hashes
 /// files as a tree of chunk hashes (see [`crate::hash`]) and sends file data as chunks only.
-pub const PROTOCOL_VERSION: u32 = 2;
+pub const PROTOCOL_VERSION: u32 = 3;
 /// Largest frame body either side accepts.
 pub const MAX_FRAME: usize = 16 << 20;
 /// Largest piece of bulk data (manifest parts, file data) in one frame.
@@ -78,7 +78,7 @@ pub enum Response {
     Data(Vec<u8>),
     DataEnd,
     Ok,
-    Outcomes(Vec<(u64, StageOutcome)>),
+    Outcomes(StageReport),
     Committed(CommitReport),
     Error {
         transient: bool,
@@ -354,10 +354,15 @@ impl Response {
             }
             Response::DataEnd => w.u8(3),
             Response::Ok => w.u8(4),
-            Response::Outcomes(list) => {
+            Response::Outcomes(report) => {
                 w.u8(5);
-                w.varint(list.len() as u64);
-                for (id, o) in list {
+                w.varint(report.ok.len() as u64);
+                for run in &report.ok {
+                    w.varint(run.start);
+                    w.varint(run.end.saturating_sub(run.start));
+                }
+                w.varint(report.other.len() as u64);
+                for (id, o) in &report.other {
                     w.varint(*id);
                     encode_outcome(&mut w, o);
                 }
@@ -398,13 +403,24 @@ impl Response {
             3 => Response::DataEnd,
             4 => Response::Ok,
             5 => {
-                // Outcomes are at least two bytes each.
-                let n = r.varint_max("outcome count", (MAX_FRAME / 2) as u64)?;
-                let mut list = Vec::with_capacity(n.min(r.remaining() as u64 / 2) as usize);
+                // Runs and outcomes are at least two bytes each.
+                let n = r.varint_max("run count", (MAX_FRAME / 2) as u64)?;
+                let mut ok = Vec::with_capacity(n.min(r.remaining() as u64 / 2) as usize);
                 for _ in 0..n {
-                    list.push((r.varint("id")?, decode_outcome(&mut r)?));
+                    let start = r.varint("run start")?;
+                    let len = r.varint("run length")?;
+                    ok.push(start..start.saturating_add(len));
                 }
-                Response::Outcomes(list)
+                let n = r.varint_max("outcome count", (MAX_FRAME / 2) as u64)?;
+                let mut other = Vec::with_capacity(n.min(r.remaining() as u64 / 2) as usize);
+                for _ in 0..n {
+                    let (id, outcome) = (r.varint("id")?, decode_outcome(&mut r)?);
+                    if outcome == StageOutcome::Ok {
+                        return Err(DecodeError::invalid("outcome", "ok outside a run"));
+                    }
+                    other.push((id, outcome));
+                }
+                Response::Outcomes(StageReport { ok, other })
             }
             6 => {
                 let generation = r.varint("generation")?;
@@ -511,12 +527,18 @@ mod tests {
             Response::Data(vec![9; 10]),
             Response::DataEnd,
             Response::Ok,
-            Response::Outcomes(vec![
-                (1, StageOutcome::Ok),
-                (2, StageOutcome::ReuseFailed(p("x/y"))),
-                (3, StageOutcome::Mismatch),
-                (4, StageOutcome::Failed("disk".into())),
-            ]),
+            Response::Outcomes(
+                [
+                    (1, StageOutcome::Ok),
+                    (2, StageOutcome::ReuseFailed(p("x/y"))),
+                    (3, StageOutcome::Mismatch),
+                    (4, StageOutcome::Failed("disk".into())),
+                    (5, StageOutcome::Ok),
+                    (6, StageOutcome::Ok),
+                ]
+                .into_iter()
+                .collect(),
+            ),
             Response::Committed(CommitReport {
                 generation: 3,
                 trashed: 2,

@@ -15,11 +15,14 @@
 //! - One writer at a time: an `flock` on `.tern/lock`, which the kernel releases when its holder
 //!   dies, so a crashed run never leaves the destination locked.
 
-use super::{Commit, CommitOp, CommitReport, StageHeader, StageOutcome, Transport, TransportError};
+use super::{
+    Commit, CommitOp, CommitReport, StageHeader, StageOutcome, StageReport, Transport,
+    TransportError,
+};
 use crate::chunk::{ChunkAt, ChunkRef, FileDigest};
+use crate::delta::{DeltaError, DeltaReader, apply_streamed};
 use crate::hash::ContentHash;
 use crate::maintain::{AdminOp, AdminResult};
-use crate::delta::{DeltaError, DeltaReader, apply_streamed};
 use crate::manifest::{EntryReader, KindTag, Manifest, Meta, Mtime};
 use crate::path::RelPath;
 use crate::scan::STATE_DIR;
@@ -56,7 +59,7 @@ pub struct LocalDir {
     root: PathBuf,
     lock: Option<File>,
     current: Option<Staging>,
-    outcomes: Vec<(u64, StageOutcome)>,
+    outcomes: StageReport,
     /// The committed manifest, loaded when a reused range must be verified against it.
     manifest: Option<Manifest>,
     /// Digests of the files of several chunks staged (and verified) since the last commit, by id.
@@ -71,7 +74,7 @@ impl LocalDir {
             root: root.into(),
             lock: None,
             current: None,
-            outcomes: Vec::new(),
+            outcomes: StageReport::default(),
             manifest: None,
             staged: HashMap::new(),
             flusher: Flusher::default(),
@@ -531,11 +534,11 @@ impl Transport for LocalDir {
         } else {
             let _ = fs::remove_file(&s.path);
         }
-        self.outcomes.push((id, outcome));
+        self.outcomes.push(id, outcome);
         Ok(())
     }
 
-    fn finish_staging(&mut self) -> Result<Vec<(u64, StageOutcome)>, TransportError> {
+    fn finish_staging(&mut self) -> Result<StageReport, TransportError> {
         if self.current.is_some() {
             return Err(TransportError::Protocol("finish_staging with a file still open".into()));
         }
@@ -648,9 +651,7 @@ impl LocalDir {
         ops: impl Iterator<Item = Result<CommitOp, TransportError>>,
         count: usize,
         generation: u64,
-        metas: impl FnOnce(
-            &HashSet<Option<RelPath>>,
-        ) -> Result<HashMap<RelPath, Meta>, TransportError>,
+        metas: impl FnOnce(&HashSet<Option<RelPath>>) -> Result<HashMap<RelPath, Meta>, TransportError>,
     ) -> Result<CommitReport, TransportError> {
         if self.lock.is_none() {
             return Err(TransportError::Protocol("commit without the destination lock".into()));

@@ -41,6 +41,44 @@ pub enum StageOutcome {
     Failed(String),
 }
 
+/// What became of the files staged since the last report. Almost every file is staged fine, so
+/// those are runs of consecutive ids (a single run, for a sync where nothing went wrong), and
+/// only the others are listed one by one: a report on 200,000 files is a few bytes, not a list
+/// of 200,000 outcomes at each end.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StageReport {
+    /// The ids staged fine, as runs `start..end`.
+    pub ok: Vec<std::ops::Range<u64>>,
+    /// The other ids, each with its outcome (never [`StageOutcome::Ok`]).
+    pub other: Vec<(u64, StageOutcome)>,
+}
+
+impl StageReport {
+    /// Record what became of staged file `id`.
+    pub fn push(&mut self, id: u64, outcome: StageOutcome) {
+        if outcome != StageOutcome::Ok {
+            self.other.push((id, outcome));
+            return;
+        }
+        match self.ok.last_mut() {
+            Some(run) if run.end == id => run.end += 1,
+            _ => self.ok.push(id..id.saturating_add(1)),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ok.is_empty() && self.other.is_empty()
+    }
+}
+
+impl FromIterator<(u64, StageOutcome)> for StageReport {
+    fn from_iter<I: IntoIterator<Item = (u64, StageOutcome)>>(outcomes: I) -> Self {
+        let mut report = StageReport::default();
+        outcomes.into_iter().for_each(|(id, outcome)| report.push(id, outcome));
+        report
+    }
+}
+
 /// One operation of a commit, applied in order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CommitOp {
@@ -255,8 +293,8 @@ pub trait Transport {
     /// Finish the current file: verify it and make it durable.
     fn stage_end(&mut self) -> Result<(), TransportError>;
 
-    /// The outcome of every file staged since the last call, by id.
-    fn finish_staging(&mut self) -> Result<Vec<(u64, StageOutcome)>, TransportError>;
+    /// The outcome of every file staged since the last call.
+    fn finish_staging(&mut self) -> Result<StageReport, TransportError>;
 
     /// Apply `commit.ops` in order, then store `commit.manifest` as the destination's manifest.
     /// Given by value so that each part can be freed as soon as it has been used.

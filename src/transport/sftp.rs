@@ -13,7 +13,10 @@
 
 use super::ssh::Connection;
 use super::ssh::SshTarget;
-use super::{Commit, CommitOp, CommitReport, StageHeader, StageOutcome, Transport, TransportError};
+use super::{
+    Commit, CommitOp, CommitReport, StageHeader, StageOutcome, StageReport, Transport,
+    TransportError,
+};
 use crate::chunk::{ChunkRef, FileDigest};
 use crate::hash::ContentHash;
 use crate::manifest::{KindTag, Manifest, Meta};
@@ -43,7 +46,7 @@ pub struct SftpDest {
     name: String,
     locked: bool,
     current: Option<Upload>,
-    outcomes: Vec<(u64, StageOutcome)>,
+    outcomes: StageReport,
 }
 
 fn sftp_io(e: ssh2::Error) -> std::io::Error {
@@ -68,7 +71,7 @@ impl SftpDest {
             name,
             locked: false,
             current: None,
-            outcomes: Vec::new(),
+            outcomes: StageReport::default(),
         })
     }
 
@@ -299,11 +302,11 @@ impl Transport for SftpDest {
             let _ = self.sftp.unlink(&u.path);
             StageOutcome::Mismatch
         };
-        self.outcomes.push((u.header.id, outcome));
+        self.outcomes.push(u.header.id, outcome);
         Ok(())
     }
 
-    fn finish_staging(&mut self) -> Result<Vec<(u64, StageOutcome)>, TransportError> {
+    fn finish_staging(&mut self) -> Result<StageReport, TransportError> {
         Ok(std::mem::take(&mut self.outcomes))
     }
 

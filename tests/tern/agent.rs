@@ -122,7 +122,9 @@ fn reuse_through_a_symlink_is_refused_and_writes_stay_inside() {
     let Response::Outcomes(outcomes) = agent.recv() else { panic!("no outcomes") };
     assert_eq!(
         outcomes,
-        vec![(1, StageOutcome::ReuseFailed(p("link/secret"))), (2, StageOutcome::Ok)]
+        [(1, StageOutcome::ReuseFailed(p("link/secret"))), (2, StageOutcome::Ok)]
+            .into_iter()
+            .collect()
     );
     agent.send(Request::CommitOps(vec![CommitOp::Place { path: p("link/x"), id: 2 }]));
     let next = Manifest {
@@ -215,7 +217,9 @@ fn staged_files_are_checked_against_the_announced_hash_of_their_chunks() {
     use StageOutcome::{Mismatch, Ok};
     assert_eq!(
         outcomes,
-        vec![(1, Ok), (2, Mismatch), (3, Mismatch), (4, Ok), (5, Mismatch), (6, Mismatch)]
+        [(1, Ok), (2, Mismatch), (3, Mismatch), (4, Ok), (5, Mismatch), (6, Mismatch)]
+            .into_iter()
+            .collect()
     );
     let (ok, err) = agent.finish();
     assert!(ok, "{err}");

@@ -199,7 +199,7 @@ fn fuzz_seeds() {
         Request::StageReuse { from: p("a/b"), offset: 0, len: 4096 }.encode(),
         Request::CommitOps(vec![CommitOp::Trash(p("x")), CommitOp::Place { path: p("y"), id: 1 }])
             .encode(),
-        Response::Outcomes(vec![(1, tern::transport::StageOutcome::Ok)]).encode(),
+        Response::Outcomes([(1, tern::transport::StageOutcome::Ok)].into_iter().collect()).encode(),
         Response::Error { transient: true, message: "locked".into() }.encode(),
     ];
     let mut next = m.clone();

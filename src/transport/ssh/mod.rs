@@ -7,7 +7,7 @@
 pub mod config;
 pub mod known_hosts;
 
-use super::{Commit, CommitReport, StageHeader, StageOutcome, Transport, TransportError};
+use super::{Commit, CommitReport, StageHeader, StageReport, Transport, TransportError};
 use crate::hash::ContentHash;
 use crate::manifest::Manifest;
 use crate::path::RelPath;
@@ -423,7 +423,7 @@ impl Transport for SshAgentDest {
         self.explain(r)
     }
 
-    fn finish_staging(&mut self) -> Result<Vec<(u64, StageOutcome)>, TransportError> {
+    fn finish_staging(&mut self) -> Result<StageReport, TransportError> {
         let r = self.client.finish_staging();
         self.explain(r)
     }
