@@ -138,13 +138,12 @@ pub fn apply(
         dropped.insert(entry.path.clone());
     }
 
-    let mut ops = commit_ops(plan, &dropped);
-    ops.extend(
-        repairs
-            .iter()
-            .filter(|(_, e)| !dropped.contains(&e.path))
-            .map(|&(id, e)| CommitOp::Place { path: e.path.clone(), id }),
-    );
+    let ops = || {
+        let repaired = repairs.iter().filter(|(_, e)| !dropped.contains(&e.path));
+        let placed = repaired.map(|&(id, e)| CommitOp::Place { path: e.path.clone(), id });
+        commit_ops(plan, &dropped).chain(placed)
+    };
+    let op_count = ops().count();
     let manifest = if dropped.is_empty() {
         Cow::Borrowed(&plan.new_manifest)
     } else {
@@ -155,7 +154,8 @@ pub fn apply(
     }
     crate::failpoint::hit("before-commit");
     let base = Some(dest_manifest);
-    applied.commit = dest.commit(Commit { run_id: run_id.to_string(), ops, manifest, base })?;
+    let (run_id, ops) = (run_id.to_string(), Box::new(ops()));
+    applied.commit = dest.commit(Commit { run_id, ops, op_count, manifest, base })?;
     Ok(applied)
 }
 
@@ -296,18 +296,19 @@ impl Source<'_> {
 
 /// The operations that carry out `plan`, minus the files in `dropped`: removals first (they free
 /// names and never destroy anything), then creations and updates in path order (parents first).
-pub fn commit_ops(plan: &Plan, dropped: &HashSet<RelPath>) -> Vec<CommitOp> {
-    let mut ops = Vec::with_capacity(plan.len());
+pub fn commit_ops<'a>(
+    plan: &'a Plan,
+    dropped: &'a HashSet<RelPath>,
+) -> impl Iterator<Item = CommitOp> + 'a {
     let kept = |c: &ChangeRef<'_>| !dropped.contains(c.path);
-    for c in plan.iter().filter(kept) {
-        if matches!(c.action, Action::Delete | Action::Replace) {
-            ops.push(CommitOp::Trash(c.path.clone()));
-        }
-    }
-    for (id, c) in plan.iter().enumerate().filter(|(_, c)| kept(c)) {
-        let Some(new) = c.new else { continue };
-        let op = match (c.action, &new.kind) {
-            (Action::Delete, _) => continue,
+    let trashed = plan.iter().filter(kept);
+    let trashed = trashed
+        .filter(|c| matches!(c.action, Action::Delete | Action::Replace))
+        .map(|c| CommitOp::Trash(c.path.clone()));
+    let written = plan.iter().enumerate().filter(move |(_, c)| kept(c)).filter_map(|(id, c)| {
+        let new = c.new?;
+        Some(match (c.action, &new.kind) {
+            (Action::Delete, _) => return None,
             (Action::Metadata, kind) => {
                 let meta = Box::new(new.meta);
                 CommitOp::SetMeta { path: c.path.clone(), meta, kind: kind.tag() }
@@ -318,10 +319,9 @@ pub fn commit_ops(plan: &Plan, dropped: &HashSet<RelPath>) -> Vec<CommitOp> {
                 CommitOp::Symlink { path: c.path.clone(), link }
             }
             (_, Kind::File(_)) => CommitOp::Place { path: c.path.clone(), id: id as u64 },
-        };
-        ops.push(op);
-    }
-    ops
+        })
+    });
+    trashed.chain(written)
 }
 
 /// `planned` with the entries at `dropped` paths put back as the destination had them.

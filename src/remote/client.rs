@@ -250,22 +250,25 @@ impl Transport for RemoteClient<'_> {
     }
 
     fn commit(&mut self, commit: Commit<'_>) -> Result<CommitReport, TransportError> {
-        let Commit { run_id, ops, manifest, base } = commit;
-        for batch in ops.chunks(OPS_PER_FRAME) {
-            self.send(&Request::CommitOps(batch.to_vec()))?;
-        }
+        let Commit { run_id, ops, manifest, base, .. } = commit;
         // Only what changed travels; files of several chunks just staged go by reference to
         // their staged copy, without their chunk lists.
-        let mut staged: Vec<(RelPath, u64)> = ops
-            .iter()
-            .filter_map(|op| match op {
-                CommitOp::Place { path, id } if has_chunk_list(&manifest, path) => {
-                    Some((path.clone(), *id))
-                }
-                _ => None,
-            })
-            .collect();
-        drop(ops);
+        let mut staged: Vec<(RelPath, u64)> = Vec::new();
+        let mut batch = Vec::with_capacity(OPS_PER_FRAME);
+        for op in ops {
+            if let CommitOp::Place { path, id } = &op
+                && has_chunk_list(&manifest, path)
+            {
+                staged.push((path.clone(), *id));
+            }
+            batch.push(op);
+            if batch.len() == OPS_PER_FRAME {
+                self.send(&Request::CommitOps(std::mem::take(&mut batch)))?;
+            }
+        }
+        if !batch.is_empty() {
+            self.send(&Request::CommitOps(batch))?;
+        }
         crate::sorted::sort_keep_last(&mut staged, |a, b| a.0.cmp(&b.0));
         let staged_id =
             |p: &RelPath| staged.binary_search_by(|(s, _)| s.cmp(p)).ok().map(|i| staged[i].1);

@@ -554,15 +554,13 @@ impl Transport for LocalDir {
     }
 
     fn commit(&mut self, commit: Commit<'_>) -> Result<CommitReport, TransportError> {
-        let Commit { run_id, ops, manifest, .. } = commit;
-        let count = ops.len();
+        let Commit { run_id, ops, op_count: count, manifest, .. } = commit;
         let metas = |touched: &HashSet<Option<RelPath>>| {
             let dir = |p: &RelPath| manifest.get(p).map(|e| (p.clone(), e.meta));
             Ok(touched.iter().flatten().filter_map(dir).collect())
         };
         // Applied: the operations go before the manifest is encoded.
-        let report =
-            self.apply_ops(&run_id, ops.into_iter().map(Ok), count, manifest.generation, metas)?;
+        let report = self.apply_ops(&run_id, ops.map(Ok), count, manifest.generation, metas)?;
         self.store_manifest(&manifest)?;
         self.finish_commit();
         Ok(report)

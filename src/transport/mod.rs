@@ -115,10 +115,13 @@ impl CommitOp {
 }
 
 /// A batch of operations and the manifest that describes the destination after them.
-#[derive(Debug, Clone)]
 pub struct Commit<'a> {
     pub run_id: String,
-    pub ops: Vec<CommitOp>,
+    /// The operations, made as they are taken: a first sync of a large tree has one per entry,
+    /// and none is held longer than it takes to apply or send it.
+    pub ops: Box<dyn Iterator<Item = CommitOp> + 'a>,
+    /// How many `ops` gives.
+    pub op_count: usize,
     /// Borrowed from the plan when nothing was dropped, so a large manifest is not copied.
     pub manifest: std::borrow::Cow<'a, Manifest>,
     /// The manifest the plan was made against, if the caller has it: a transport that sends

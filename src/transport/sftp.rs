@@ -318,7 +318,8 @@ impl Transport for SftpDest {
         let mut report =
             CommitReport { generation: commit.manifest.generation, ..Default::default() };
         let mut touched: HashSet<Option<RelPath>> = HashSet::new();
-        for op in &commit.ops {
+        for op in commit.ops {
+            let op = &op;
             let path = op.path();
             let full = self.at(path);
             if !matches!(op, CommitOp::SetMeta { .. }) {
