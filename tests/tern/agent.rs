@@ -224,3 +224,65 @@ fn staged_files_are_checked_against_the_announced_hash_of_their_chunks() {
     let (ok, err) = agent.finish();
     assert!(ok, "{err}");
 }
+
+/// A commit whose manifest delta does not give the manifest it announces (a lying or buggy
+/// client), or that is cut short, is refused before any operation is applied: the staged file is
+/// not placed, the manifest is untouched, and an honest commit in the same session still works.
+#[test]
+fn a_commit_whose_delta_does_not_add_up_changes_nothing() {
+    let env = Env::new();
+    fs::create_dir_all(env.dst().join(".tern")).unwrap();
+    let meta = Meta { mode: 0o644, mtime: Mtime { secs: 7, nanos: 0 }, ..Default::default() };
+    let old = Manifest {
+        generation: 1,
+        entries: vec![Entry {
+            path: p("keep"),
+            meta,
+            kind: Kind::File(FileDigest::new(0, ContentHash::of_chunk(b""), vec![]).unwrap()),
+        }],
+    };
+    fs::write(env.dst().join("keep"), "").unwrap();
+    old.store(&env.dst().join(".tern/manifest")).unwrap();
+    let stored = fs::read(env.dst().join(".tern/manifest")).unwrap();
+    let mut agent = Agent::start(&env.dst());
+    agent.send(Request::Lock);
+    assert_eq!(agent.recv(), Response::Ok);
+    let data = b"new content";
+    let hash = ContentHash::of_chunk(data);
+    let digest = FileDigest::new(data.len() as u64, hash, vec![]).unwrap();
+    let mut next = old.clone();
+    next.generation = 2;
+    next.entries.push(Entry { path: p("new"), meta, kind: Kind::File(digest) });
+    let no_staged = std::collections::HashMap::new();
+    let honest = Delta::between(&old, &next, &no_staged).unwrap();
+    let mut lying = honest.clone();
+    lying.expected = ContentHash::of(b"some other manifest");
+    let cut = honest.encode()[..honest.encode().len() - 1].to_vec();
+    for (id, delta, says) in [(1, lying.encode(), "differs"), (2, cut, "malformed")] {
+        let size = data.len() as u64;
+        agent.send(Request::StageBegin(StageHeader { id, size, hash, meta }));
+        agent.send(Request::StageChunk(data.to_vec()));
+        agent.send(Request::StageEnd);
+        agent.send(Request::FinishStaging);
+        let Response::Outcomes(staged) = agent.recv() else { panic!("no outcomes") };
+        assert_eq!(staged, [(id, StageOutcome::Ok)].into_iter().collect());
+        agent.send(Request::CommitOps(vec![CommitOp::Place { path: p("new"), id }]));
+        agent.send(Request::CommitDelta(delta));
+        agent.send(Request::Commit { run_id: "r1".into() });
+        let Response::Error { message, transient: false } = agent.recv() else {
+            panic!("the commit was not refused")
+        };
+        assert!(message.contains("cannot apply the manifest delta") && message.contains(says));
+        assert!(!env.dst().join("new").exists(), "{says}: the staged file was placed");
+        assert_eq!(fs::read(env.dst().join(".tern/manifest")).unwrap(), stored, "{says}");
+    }
+    agent.send(Request::CommitOps(vec![CommitOp::Place { path: p("new"), id: 2 }]));
+    agent.send(Request::CommitDelta(honest.encode()));
+    agent.send(Request::Commit { run_id: "r2".into() });
+    assert!(matches!(agent.recv(), Response::Committed(_)));
+    assert_eq!(fs::read(env.dst().join("new")).unwrap(), data);
+    let written = Manifest::load(&env.dst().join(".tern/manifest")).unwrap().unwrap();
+    assert_eq!(written, next);
+    agent.send(Request::Bye);
+    assert!(agent.finish().0);
+}
