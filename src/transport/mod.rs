@@ -6,7 +6,7 @@
 //! it is talking to a local directory or to an agent at the far end of an SSH connection.
 //!
 //! Staging is *pipelined*: `stage_*` calls report nothing per file, so a remote implementation can
-//! stream them without a round trip. Outcomes arrive in one batch from `finish_staging`.
+//! stream them without a round trip. Outcomes arrive in one report from `finish_staging`.
 
 pub mod local;
 pub mod sftp;
