@@ -143,7 +143,26 @@ pub struct Change {
     /// Set when the content is copied from a destination file that this plan deletes.
     renamed: bool,
     entries: Refers,
-    recipe: Option<Recipe>,
+    /// The recipe is [`Recipe::SendAll`], the common case, which then takes no room.
+    send_all: bool,
+    /// Any other recipe, boxed: a plan holds a change per entry of a first sync.
+    recipe: Option<Box<Recipe>>,
+}
+
+static SEND_ALL: Recipe = Recipe::SendAll;
+
+impl Change {
+    fn new(action: Action, entries: Refers, recipe: Option<Recipe>) -> Change {
+        let (send_all, recipe) = match recipe {
+            Some(Recipe::SendAll) => (true, None),
+            other => (false, other.map(Box::new)),
+        };
+        Change { action, renamed: false, entries, send_all, recipe }
+    }
+
+    fn recipe(&self) -> Option<&Recipe> {
+        if self.send_all { Some(&SEND_ALL) } else { self.recipe.as_deref() }
+    }
 }
 
 /// The entries a change refers to: the one it will be (by index into [`Plan::new_manifest`]),
@@ -289,7 +308,7 @@ impl Plan {
             action: c.action,
             new,
             old: old.map(|o| &o.entry),
-            recipe: c.recipe.as_ref(),
+            recipe: c.recipe(),
             removed_entries: old.map_or(0, |o| o.removed_entries),
             removed_bytes: old.map_or(0, |o| o.removed_bytes),
             renamed: c.renamed,
@@ -334,7 +353,7 @@ pub fn plan_owned(
     let next = |i: usize, kept: &Vec<(u32, Entry)>| {
         u32::try_from(i + kept.len()).expect("a manifest holds fewer than 2^32 entries")
     };
-    let change = |action, entries, recipe| Change { action, renamed: false, entries, recipe };
+    let change = Change::new;
 
     let (mut i, mut j) = (0, 0);
     let (src, dst) = (&source.entries, &dest.entries);
@@ -440,7 +459,7 @@ fn mark_renames(plan: &mut Plan) {
         .map(|c| c.path.clone())
         .collect();
     for c in &mut plan.changes {
-        if let Some(from) = c.recipe.as_ref().and_then(Recipe::whole_copy_of) {
+        if let Some(from) = c.recipe.as_deref().and_then(Recipe::whole_copy_of) {
             c.renamed = from.self_and_ancestors().any(|p| removed.contains(&p));
         }
     }
@@ -591,7 +610,7 @@ mod tests {
     /// sizes are part of the memory budget (docs/performance.md).
     #[test]
     fn per_entry_records_stay_compact() {
-        assert!(std::mem::size_of::<Change>() <= 48, "{}", std::mem::size_of::<Change>());
+        assert!(std::mem::size_of::<Change>() <= 32, "{}", std::mem::size_of::<Change>());
         let op = std::mem::size_of::<crate::transport::CommitOp>();
         assert!(op <= 32, "{op}");
     }

@@ -101,7 +101,21 @@ struct Stamp {
     dev: u64,
 }
 
+/// What a cache entry keeps of a file's [`Stamp`] besides what its manifest entry already holds
+/// (the size and the mtime): a file read or found in the cache waits beside its entry, in a list
+/// of every file, until the next cache is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Ident {
+    ctime: Mtime,
+    ino: u64,
+    dev: u64,
+}
+
 impl Stamp {
+    fn ident(&self) -> Ident {
+        Ident { ctime: self.ctime, ino: self.ino, dev: self.dev }
+    }
+
     fn of(md: &Metadata) -> Self {
         Stamp {
             size: md.len(),
@@ -252,7 +266,7 @@ pub fn scan(root: &Path, opts: &ScanOptions, progress: &ProgressBar) -> Result<S
         *slot = match hash_file(&root.join(p.path.as_path()), &p.path) {
             Ok((entry, stamp)) => {
                 progress.inc(p.stamp.size);
-                Slot::Done { entry, stamp, hashed: true }
+                Slot::Done { entry, ident: stamp.ident(), hashed: true }
             }
             Err(message) => Slot::Failed(ScanIssue { path: p.path.clone(), message }),
         };
@@ -261,10 +275,10 @@ pub fn scan(root: &Path, opts: &ScanOptions, progress: &ProgressBar) -> Result<S
     // Files with their stamps, for the next scan's cache; directories and links without. The
     // files are collected in the slots' own buffer (the layouts allow it), then the others join
     // them: no second list of every file.
-    let mut stamped: Vec<(Entry, Option<Stamp>)> = slots
+    let mut stamped: Vec<(Entry, Option<Ident>)> = slots
         .into_iter()
         .filter_map(|slot| match slot {
-            Slot::Done { entry, stamp, hashed } => {
+            Slot::Done { entry, ident, hashed } => {
                 stats.files += 1;
                 stats.bytes += entry.size();
                 if hashed {
@@ -273,7 +287,7 @@ pub fn scan(root: &Path, opts: &ScanOptions, progress: &ProgressBar) -> Result<S
                 } else {
                     stats.cached_files += 1;
                 }
-                Some((entry, Some(stamp)))
+                Some((entry, Some(ident)))
             }
             Slot::Failed(issue) => {
                 issues.push(issue);
@@ -358,7 +372,7 @@ struct HashCache {
 /// A file of the walk: still to read, read, or unreadable.
 enum Slot {
     Todo(PendingFile),
-    Done { entry: Entry, stamp: Stamp, hashed: bool },
+    Done { entry: Entry, ident: Ident, hashed: bool },
     Failed(ScanIssue),
 }
 
@@ -399,7 +413,7 @@ impl HashCache {
                 progress.inc(p.stamp.size);
                 let entry =
                     Entry { path: p.path.clone(), meta: hit.meta, kind: Kind::File(hit.digest) };
-                *slot = Slot::Done { entry, stamp: hit.stamp, hashed: false };
+                *slot = Slot::Done { entry, ident: hit.stamp.ident(), hashed: false };
             }
         }
         Ok(())
@@ -442,7 +456,7 @@ impl HashCache {
     fn store(
         file: &Path,
         start: SystemTime,
-        stamped: &[(Entry, Option<Stamp>)],
+        stamped: &[(Entry, Option<Ident>)],
     ) -> std::io::Result<()> {
         if let Some(dir) = file.parent() {
             std::fs::create_dir_all(dir)?;
@@ -457,13 +471,13 @@ impl HashCache {
                 let files =
                     || stamped.iter().filter_map(|(e, s)| Some((e, s.as_ref()?, e.digest()?)));
                 w.varint(files().count() as u64);
-                for (e, stamp, digest) in files() {
+                for (e, ident, digest) in files() {
                     w.bytes(e.path.as_bytes());
                     encode_meta(&mut w, &e.meta);
-                    w.zigzag(stamp.ctime.secs);
-                    w.varint(u64::from(stamp.ctime.nanos));
-                    w.varint(stamp.ino);
-                    w.varint(stamp.dev);
+                    w.zigzag(ident.ctime.secs);
+                    w.varint(u64::from(ident.ctime.nanos));
+                    w.varint(ident.ino);
+                    w.varint(ident.dev);
                     encode_digest(&mut w, digest);
                     if w.buf.len() >= 64 * 1024 {
                         z.write_all(&w.buf)?;
@@ -517,6 +531,14 @@ mod tests {
         std::fs::write(root.join("f"), b"data").unwrap();
         let opts = ScanOptions { cache_file: Some(dir.path().join("cache")), ..Default::default() };
         (dir, root, opts)
+    }
+
+    /// Every file of a walk waits in a slot until the next cache is written, and a walk of a
+    /// large tree is the client's first peak of memory (docs/performance.md).
+    #[test]
+    fn a_walks_slots_stay_compact() {
+        let slot = std::mem::size_of::<Slot>();
+        assert!(slot <= 152, "{slot}");
     }
 
     #[test]
@@ -621,7 +643,7 @@ mod tests {
         let far = Mtime { secs: i64::MAX, nanos: 999_999_999 };
         let stamp = Stamp { ctime: far, ..Stamp::of(&md) };
         let e = first.manifest.entries[0].clone();
-        HashCache::store(&file, SystemTime::now(), &[(e, Some(stamp))]).unwrap();
+        HashCache::store(&file, SystemTime::now(), &[(e, Some(stamp.ident()))]).unwrap();
         let again = scan(&root, &opts, &ProgressBar::hidden()).unwrap();
         assert_eq!(again.stats.hashed_files, 1);
         assert_eq!(again.manifest, first.manifest);
