@@ -50,6 +50,8 @@ pub struct Delta {
     pub upserts: Vec<Upsert>,
     /// SHA-256 of the resulting manifest's body.
     pub expected: ContentHash,
+    /// The number of entries of the resulting manifest.
+    pub count: u64,
 }
 
 /// Why a delta cannot be applied.
@@ -99,7 +101,7 @@ impl Delta {
         base: Manifest,
         staged: impl Fn(u64) -> Option<FileDigest>,
     ) -> Result<Manifest, DeltaError> {
-        let Delta { base_generation, generation, removes, upserts, expected } = self;
+        let Delta { base_generation, generation, removes, upserts, expected, count } = self;
         if base.generation != base_generation {
             return Err(DeltaError::Generation {
                 expected: base_generation,
@@ -118,7 +120,7 @@ impl Delta {
             entries.push(entry);
         }
         let m = Manifest { generation, entries };
-        if m.body_hash() != expected {
+        if m.entries.len() as u64 != count || m.body_hash() != expected {
             return Err(DeltaError::Differs);
         }
         Ok(m)
@@ -129,6 +131,7 @@ impl Delta {
         w.varint(self.base_generation);
         w.varint(self.generation);
         w.fixed(&self.expected.0);
+        w.varint(self.count);
         w.varint(self.removes.len() as u64);
         for r in &self.removes {
             w.bytes(r.as_bytes());
@@ -159,8 +162,8 @@ impl Delta {
             upserts.push(u);
         }
         let removes = std::mem::take(&mut r.removes);
-        let DeltaReader { base_generation, generation, expected, .. } = r;
-        Ok(Delta { base_generation, generation, removes, upserts, expected })
+        let DeltaReader { base_generation, generation, expected, count, .. } = r;
+        Ok(Delta { base_generation, generation, removes, upserts, expected, count })
     }
 }
 
@@ -173,6 +176,9 @@ pub struct DeltaReader<R> {
     pub generation: u64,
     /// SHA-256 of the resulting manifest's body.
     pub expected: ContentHash,
+    /// The number of entries of the resulting manifest, announced because a manifest file
+    /// starts with it.
+    pub count: u64,
     /// Each removes the entry and everything below it.
     pub removes: Vec<RelPath>,
     /// The number of upserts announced.
@@ -184,11 +190,12 @@ impl<R: Read> DeltaReader<R> {
     /// Read the header and the removes.
     pub fn open(r: R) -> Result<Self, DecodeError> {
         let mut stream = StreamReader::new(r);
-        let (base_generation, generation, expected, n) = stream.decode(|r| {
+        let (base_generation, generation, expected, count, n) = stream.decode(|r| {
             let base_generation = r.varint("base generation")?;
             let generation = r.varint("generation")?;
             let expected = ContentHash(r.fixed("expected hash")?);
-            Ok((base_generation, generation, expected, r.varint("removes")?))
+            let count = r.varint("entry count")?;
+            Ok((base_generation, generation, expected, count, r.varint("removes")?))
         })?;
         let mut removes = Vec::new();
         for _ in 0..n {
@@ -202,6 +209,7 @@ impl<R: Read> DeltaReader<R> {
             base_generation,
             generation,
             expected,
+            count,
             removes,
             upserts,
             left: upserts,
@@ -304,79 +312,58 @@ impl<'a> Merge<'a> {
     }
 }
 
-/// Apply a delta to the committed manifest without holding either, writing the resulting
-/// manifest file to `out`; its generation. `delta` and `base` open the delta and the committed
-/// manifest (`None`: there is none yet) each time they are called: both are read twice, to count
-/// the entries and then to write them, as a manifest announces its count first. The body written
-/// must have the hash the delta announced, or [`DeltaError::Differs`]: `out` is then garbage.
+/// Apply a delta to the committed manifest (`None`: there is none yet) without holding either,
+/// writing the resulting manifest file to `out` as the two are merged; its generation. The body
+/// written must have the entry count and the hash the delta announced, or
+/// [`DeltaError::Differs`]: `out` is then garbage.
 pub fn apply_streamed<D: Read, B: Read>(
-    mut delta: impl FnMut() -> Result<DeltaReader<D>, DeltaError>,
-    mut base: impl FnMut() -> Result<Option<EntryReader<B>>, DeltaError>,
+    mut delta: DeltaReader<D>,
+    mut base: Option<EntryReader<B>>,
     staged: impl Fn(u64) -> Option<FileDigest>,
     out: &mut dyn Write,
 ) -> Result<u64, DeltaError> {
-    let mut count = 0u64;
-    merge_with(delta()?, base()?, &staged, |_, merge| {
-        while merge.next()?.is_some() {
-            count += 1;
-        }
-        Ok(())
-    })?;
-    merge_with(delta()?, base()?, &staged, |header, merge| {
-        let mut failed = None;
-        let entries = std::iter::from_fn(|| {
-            merge.next().unwrap_or_else(|e| {
-                failed = Some(e);
-                None
-            })
-        });
-        let written = write_entries(out, header.generation, count, entries);
-        if let Some(e) = failed {
-            return Err(e);
-        }
-        match written {
-            Ok(hash) if hash == header.expected => Ok(header.generation),
-            Ok(_) => Err(DeltaError::Differs),
-            Err(e) => Err(DeltaError::Write(e.to_string())),
-        }
-    })
-}
-
-/// What a pass of [`apply_streamed`] needs of the delta's header.
-struct Header {
-    generation: u64,
-    expected: ContentHash,
-}
-
-/// Run `pass` over the merge of `delta` into `base`, then check that the base manifest ended
-/// as it should.
-fn merge_with<D: Read, B: Read, T>(
-    mut delta: DeltaReader<D>,
-    mut base: Option<EntryReader<B>>,
-    staged: &dyn Fn(u64) -> Option<FileDigest>,
-    pass: impl FnOnce(&Header, &mut Merge<'_>) -> Result<T, DeltaError>,
-) -> Result<T, DeltaError> {
     let actual = base.as_ref().map_or(0, |b| b.generation);
     if actual != delta.base_generation {
         return Err(DeltaError::Generation { expected: delta.base_generation, actual });
     }
-    let header = Header { generation: delta.generation, expected: delta.expected };
+    let (generation, count, expected) = (delta.generation, delta.count, delta.expected);
     let removes = std::mem::take(&mut delta.removes);
     let unreadable = |e: DecodeError| DeltaError::Base(e.to_string());
-    let result = {
-        let base = base.as_mut();
-        let entries: Source<'_, Entry> = match base {
+    let (mut failed, mut given) = (None, 0u64);
+    let written = {
+        let entries: Source<'_, Entry> = match base.as_mut() {
             None => Box::new(|| Ok(None)),
             Some(b) => Box::new(move || b.next_entry().map_err(unreadable)),
         };
         let upserts: Source<'_, Upsert> =
             Box::new(|| delta.next_upsert().map_err(DeltaError::Malformed));
-        pass(&header, &mut Merge::new(entries, upserts, staged, removes))?
+        let mut merge = Merge::new(entries, upserts, &staged, removes);
+        let entries = std::iter::from_fn(|| match merge.next() {
+            Ok(entry) => {
+                given += u64::from(entry.is_some());
+                entry
+            }
+            Err(e) => {
+                failed = Some(e);
+                None
+            }
+        });
+        write_entries(out, generation, count, entries)
     };
+    if let Some(e) = failed {
+        return Err(e);
+    }
+    if given != count {
+        return Err(DeltaError::Differs);
+    }
+    let hash = written.map_err(|e| DeltaError::Write(e.to_string()))?;
     if let Some(b) = base {
         b.finish().map_err(unreadable)?;
     }
-    Ok(result)
+    if hash != expected {
+        return Err(DeltaError::Differs);
+    }
+    Ok(generation)
 }
 
 /// One upsert: a tag 0 then a whole entry, or a path then a file by reference.
@@ -446,6 +433,7 @@ pub fn encode_between<E>(
     w.varint(base.generation);
     w.varint(next.generation);
     w.fixed(&expected.0);
+    w.varint(next.entries.len() as u64);
     w.varint(removes.len() as u64);
     for r in removes {
         w.bytes(r.as_bytes());
@@ -593,9 +581,10 @@ mod tests {
             while let Some(u) = r.next_upsert()? {
                 upserts.push(u);
             }
-            let (base_generation, generation, expected) =
-                (r.base_generation, r.generation, r.expected);
-            Ok(Delta { base_generation, generation, removes: r.removes, upserts, expected })
+            let (base_generation, generation, expected, count) =
+                (r.base_generation, r.generation, r.expected, r.count);
+            let removes = r.removes;
+            Ok(Delta { base_generation, generation, removes, upserts, expected, count })
         };
         for step in [1, 2, 3, 5, 8, 13, 64, 333, bytes.len() - 1, bytes.len()] {
             assert_eq!(read(&bytes, step).unwrap(), whole, "reads of {step}");
@@ -622,12 +611,9 @@ mod tests {
         let apply = |delta: &[u8], base: Option<&Manifest>| {
             let base = base.map(Manifest::encode);
             let mut out = Vec::new();
-            let generation = apply_streamed(
-                || DeltaReader::open(delta).map_err(DeltaError::Malformed),
-                || Ok(base.as_deref().map(|b| EntryReader::open(b).unwrap())),
-                stage,
-                &mut out,
-            )?;
+            let base = base.as_deref().map(|b| EntryReader::open(b).unwrap());
+            let delta = DeltaReader::open(delta).map_err(DeltaError::Malformed)?;
+            let generation = apply_streamed(delta, base, stage, &mut out)?;
             let written = Manifest::decode(&out).unwrap();
             assert_eq!(written.generation, generation);
             Ok::<Manifest, DeltaError>(written)
@@ -662,14 +648,16 @@ mod tests {
         let got = apply(&bytes[..bytes.len() - 1], Some(&base));
         assert!(matches!(got, Err(DeltaError::Malformed(_))), "{got:?}");
         // A staged file the destination does not know.
-        let first = first.encode();
-        let got = apply_streamed(
-            || DeltaReader::open(&first[..]).map_err(DeltaError::Malformed),
-            || Ok(None::<EntryReader<&[u8]>>),
-            |_| None,
-            &mut Vec::new(),
-        );
+        let first_bytes = first.encode();
+        let reader = DeltaReader::open(&first_bytes[..]).unwrap();
+        let got = apply_streamed(reader, None::<EntryReader<&[u8]>>, |_| None, &mut Vec::new());
         assert!(matches!(got, Err(DeltaError::UnknownStaged(9))), "{got:?}");
+        // A count that is not the result's.
+        let mut miscounted = first.clone();
+        miscounted.count += 1;
+        let got = apply(&miscounted.encode(), None);
+        assert!(matches!(got, Err(DeltaError::Differs)), "{got:?}");
+        assert!(matches!(miscounted.apply(empty, stage), Err(DeltaError::Differs)));
     }
 
     #[test]

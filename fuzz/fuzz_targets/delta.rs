@@ -31,6 +31,7 @@ fuzz_target!(|data: &[u8]| {
             base_generation: r.base_generation,
             generation: r.generation,
             expected: r.expected,
+            count: r.count,
             removes: std::mem::take(&mut r.removes),
             upserts,
         })
@@ -42,12 +43,9 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(d) = whole {
         let in_memory = d.apply(Manifest::default(), |_| None);
         let mut out = Vec::new();
-        let on_disk = apply_streamed(
-            || DeltaReader::open(Trickle(data, step)).map_err(DeltaError::Malformed),
-            || Ok(None::<EntryReader<&[u8]>>),
-            |_| None,
-            &mut out,
-        );
+        let on_disk = DeltaReader::open(Trickle(data, step))
+            .map_err(DeltaError::Malformed)
+            .and_then(|r| apply_streamed(r, None::<EntryReader<&[u8]>>, |_| None, &mut out));
         assert_eq!(in_memory.is_ok(), on_disk.is_ok());
         if let Ok(m) = in_memory {
             assert_eq!(Manifest::decode(&out).unwrap(), m);

@@ -25,8 +25,8 @@ use std::io::{self, Read, Write};
 
 /// The protocol version this build speaks. Both ends must speak the same one. Version 2 hashes
 /// files as a tree of chunk hashes (see [`crate::hash`]) and sends file data as chunks only;
-/// version 3 reports staging as runs of ids staged fine ([`StageReport`]) and requires a
-/// delta's upserts in path order.
+/// version 3 reports staging as runs of ids staged fine ([`StageReport`]), and a delta announces
+/// its result's entry count and must list its upserts in path order.
 pub const PROTOCOL_VERSION: u32 = 3;
 /// Largest frame body either side accepts.
 pub const MAX_FRAME: usize = 16 << 20;

@@ -576,8 +576,8 @@ impl LocalDir {
     }
 
     /// Commit `count` operations, read from `ops` as they are applied, with the manifest the
-    /// committed one becomes with a delta applied: `delta` opens the delta, each time it is
-    /// called. Neither manifest is held whole: the next one is written to a file in staging (and
+    /// committed one becomes with the delta read from `delta` applied (see
+    /// [`crate::delta::apply_streamed`]). Neither manifest is held whole: the next one is written to a file in staging (and
     /// its hash checked against the delta's) before any operation is applied, and renamed over
     /// the committed one last, after the `syncfs`, as [`Transport::commit`] stores its manifest.
     pub fn commit_delta<D: Read>(
@@ -585,7 +585,7 @@ impl LocalDir {
         run_id: &str,
         ops: impl Iterator<Item = Result<CommitOp, TransportError>>,
         count: usize,
-        delta: impl FnMut() -> Result<DeltaReader<D>, DeltaError>,
+        delta: D,
     ) -> Result<CommitReport, TransportError> {
         if self.lock.is_none() {
             return Err(TransportError::Protocol("commit without the destination lock".into()));
@@ -598,7 +598,7 @@ impl LocalDir {
             .prefix("manifest-")
             .tempfile_in(&staging)
             .map_err(|e| self.io("create a file in", &staging, e))?;
-        let base = || match File::open(&path) {
+        let base = match File::open(&path) {
             Ok(f) => EntryReader::open(io::BufReader::new(f))
                 .map(Some)
                 .map_err(|e| DeltaError::Base(e.to_string())),
@@ -607,7 +607,9 @@ impl LocalDir {
         };
         let staged = |id| self.staged.get(&id).cloned();
         let mut out = io::BufWriter::new(next.as_file_mut());
-        let generation = apply_streamed(delta, base, staged, &mut out)
+        let generation = DeltaReader::open(delta)
+            .map_err(DeltaError::Malformed)
+            .and_then(|delta| apply_streamed(delta, base?, staged, &mut out))
             .and_then(|g| out.flush().map(|()| g).map_err(|e| DeltaError::Write(e.to_string())))
             .map_err(|e| match e {
                 DeltaError::Base(reason) => {
