@@ -169,7 +169,8 @@ pub fn serve(root: PathBuf, input: impl Read, output: impl Write) -> Result<(), 
 /// with the size of a commit. The first error is kept and reported at the commit.
 #[derive(Default)]
 struct Spool {
-    ops: Option<(io::BufWriter<File>, usize)>,
+    ops: Option<io::BufWriter<File>>,
+    op_count: usize,
     delta: Option<io::BufWriter<File>>,
     failed: Option<TransportError>,
 }
@@ -177,42 +178,21 @@ struct Spool {
 impl Spool {
     fn ops(&mut self, dest: &LocalDir, ops: &[CommitOp]) {
         let mut w = Writer::new();
-        for op in ops {
-            encode_op(&mut w, op);
-        }
-        let result = match &mut self.ops {
-            Some((file, count)) => {
-                *count += ops.len();
-                file.write_all(&w.buf)
-            }
-            None => match dest.spool_file() {
-                Ok(file) => {
-                    let (file, _) = self.ops.insert((io::BufWriter::new(file), ops.len()));
-                    file.write_all(&w.buf)
-                }
-                Err(e) => return self.fail(e),
-            },
-        };
-        if let Err(e) = result {
-            self.fail(TransportError::io("spool the operations of", dest.describe(), e));
-        }
+        ops.iter().for_each(|op| encode_op(&mut w, op));
+        self.op_count += ops.len();
+        let spooled = append(&mut self.ops, dest, &w.buf, "spool the operations of");
+        self.keep_first(spooled);
     }
 
     fn delta(&mut self, dest: &LocalDir, part: &[u8]) {
-        let file = match &mut self.delta {
-            Some(file) => file,
-            None => match dest.spool_file() {
-                Ok(file) => self.delta.insert(io::BufWriter::new(file)),
-                Err(e) => return self.fail(e),
-            },
-        };
-        if let Err(e) = file.write_all(part) {
-            self.fail(TransportError::io("spool the manifest delta of", dest.describe(), e));
-        }
+        let spooled = append(&mut self.delta, dest, part, "spool the manifest delta of");
+        self.keep_first(spooled);
     }
 
-    fn fail(&mut self, e: TransportError) {
-        self.failed.get_or_insert(e);
+    fn keep_first(&mut self, result: Result<(), TransportError>) {
+        if let Err(e) = result {
+            self.failed.get_or_insert(e);
+        }
     }
 
     /// Commit what was spooled.
@@ -220,34 +200,38 @@ impl Spool {
         if let Some(e) = self.failed {
             return Err(e);
         }
-        let unspool = |w: io::BufWriter<File>| -> io::Result<File> {
-            let mut file = w.into_inner().map_err(io::IntoInnerError::into_error)?;
-            file.seek(io::SeekFrom::Start(0))?;
-            Ok(file)
+        // A spool never written reads as empty: no operations, or a delta cut short.
+        let reopen = |w: Option<io::BufWriter<File>>| -> Result<Box<dyn Read>, TransportError> {
+            let Some(w) = w else { return Ok(Box::new(io::empty())) };
+            let reread =
+                |e| TransportError::io("read back the spooled commit of", dest.describe(), e);
+            let mut file = w.into_inner().map_err(|e| reread(e.into_error()))?;
+            file.seek(io::SeekFrom::Start(0)).map_err(reread)?;
+            Ok(Box::new(io::BufReader::new(file)))
         };
-        let reread = |e| TransportError::io("read back the spooled commit of", dest.describe(), e);
-        let (ops, count) = match self.ops {
-            Some((w, count)) => (Some(unspool(w).map_err(reread)?), count),
-            None => (None, 0),
-        };
-        let delta = match self.delta {
-            Some(w) => Some(unspool(w).map_err(reread)?),
-            None => None,
-        };
-        let mut ops = ops.map(|f| StreamReader::new(io::BufReader::new(f)));
-        let ops = (0..count).map(|_| match &mut ops {
-            Some(r) => r.decode(decode_op).map_err(|e| {
+        let (count, mut ops, delta) =
+            (self.op_count, StreamReader::new(reopen(self.ops)?), reopen(self.delta)?);
+        let ops = (0..count).map(move |_| {
+            ops.decode(decode_op).map_err(|e| {
                 TransportError::Protocol(format!("the spooled operations are unreadable: {e}"))
-            }),
-            None => Err(TransportError::Protocol("no spooled operations".into())),
+            })
         });
-        // No delta at all reads as an empty one: cut short.
-        let delta: Box<dyn Read> = match &delta {
-            Some(file) => Box::new(io::BufReader::new(file)),
-            None => Box::new(io::empty()),
-        };
         dest.commit_delta(run_id, ops, count, delta)
     }
+}
+
+/// Append `bytes` to the spool file in `file`, made on first use.
+fn append(
+    file: &mut Option<io::BufWriter<File>>,
+    dest: &LocalDir,
+    bytes: &[u8],
+    action: &'static str,
+) -> Result<(), TransportError> {
+    let file = match file {
+        Some(file) => file,
+        None => file.insert(io::BufWriter::new(dest.spool_file()?)),
+    };
+    file.write_all(bytes).map_err(|e| TransportError::io(action, dest.describe(), e))
 }
 
 fn stage(failed: &mut Option<TransportError>, f: impl FnOnce() -> Result<(), TransportError>) {

@@ -99,11 +99,6 @@ impl LocalDir {
         }
     }
 
-    /// The digest of staged file `id`, computed from its bytes at the destination.
-    pub fn staged_digest(&self, id: u64) -> Option<&FileDigest> {
-        self.staged.get(&id)
-    }
-
     fn state(&self) -> PathBuf {
         self.root.join(STATE_DIR)
     }
@@ -577,9 +572,10 @@ impl LocalDir {
 
     /// Commit `count` operations, read from `ops` as they are applied, with the manifest the
     /// committed one becomes with the delta read from `delta` applied (see
-    /// [`crate::delta::apply_streamed`]). Neither manifest is held whole: the next one is written to a file in staging (and
-    /// its hash checked against the delta's) before any operation is applied, and renamed over
-    /// the committed one last, after the `syncfs`, as [`Transport::commit`] stores its manifest.
+    /// [`crate::delta::apply_streamed`]). Neither manifest is held whole: the next one is
+    /// written to a file in staging (its entry count and hash checked against the delta's)
+    /// before any operation is applied, and renamed over the committed one last, after the
+    /// `syncfs`, as [`Transport::commit`] stores its manifest.
     pub fn commit_delta<D: Read>(
         &mut self,
         run_id: &str,
