@@ -155,7 +155,12 @@ impl Delta {
     }
 
     pub fn decode(data: &[u8]) -> Result<Delta, DecodeError> {
-        let mut r = DeltaReader::open(data)?;
+        Delta::read_from(data)
+    }
+
+    /// Decode a delta read from `r`, upserts and all.
+    pub fn read_from(r: impl Read) -> Result<Delta, DecodeError> {
+        let mut r = DeltaReader::open(r)?;
         let mut upserts = Vec::new();
         while let Some(u) = r.next_upsert()? {
             reserve_announced(&mut upserts, r.upserts);
@@ -575,17 +580,8 @@ mod tests {
             Upsert::File { .. } => false,
         };
         assert!(whole.upserts.iter().any(listed), "a chunk list travels in the delta");
-        let read = |data: &[u8], step: usize| -> Result<Delta, DecodeError> {
-            let mut r = DeltaReader::open(crate::chunk::tests::Trickle(data, step))?;
-            let mut upserts = Vec::new();
-            while let Some(u) = r.next_upsert()? {
-                upserts.push(u);
-            }
-            let (base_generation, generation, expected, count) =
-                (r.base_generation, r.generation, r.expected, r.count);
-            let removes = r.removes;
-            Ok(Delta { base_generation, generation, removes, upserts, expected, count })
-        };
+        let read =
+            |data: &[u8], step: usize| Delta::read_from(crate::chunk::tests::Trickle(data, step));
         for step in [1, 2, 3, 5, 8, 13, 64, 333, bytes.len() - 1, bytes.len()] {
             assert_eq!(read(&bytes, step).unwrap(), whole, "reads of {step}");
         }

@@ -22,20 +22,7 @@ fuzz_target!(|data: &[u8]| {
     let whole = Delta::decode(data);
     // The first byte picks the size of the reads.
     let step = usize::from(data.first().copied().unwrap_or(1)).max(1);
-    let streamed = DeltaReader::open(Trickle(data, step)).and_then(|mut r| {
-        let mut upserts = Vec::new();
-        while let Some(u) = r.next_upsert()? {
-            upserts.push(u);
-        }
-        Ok(Delta {
-            base_generation: r.base_generation,
-            generation: r.generation,
-            expected: r.expected,
-            count: r.count,
-            removes: std::mem::take(&mut r.removes),
-            upserts,
-        })
-    });
+    let streamed = Delta::read_from(Trickle(data, step));
     assert_eq!(whole.is_ok(), streamed.is_ok());
     if let (Ok(a), Ok(b)) = (&whole, &streamed) {
         assert_eq!(a, b);
