@@ -37,7 +37,12 @@ const MAX_BODY: u64 = 2 << 30;
 const MAX_CHUNKS_PER_FILE: u64 = 1 << 28;
 
 /// Modification time with nanoseconds.
+///
+/// Packed to 12 bytes (aligned to 4, not 8): every entry of a manifest holds one, and the
+/// padding after `nanos` made every [`Meta`] 8 bytes larger (32 instead of 24). The fields are
+/// read by value; the compiler refuses a reference to one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+#[repr(C, packed(4))]
 pub struct Mtime {
     pub secs: i64,
     pub nanos: u32,
