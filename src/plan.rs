@@ -612,7 +612,7 @@ mod tests {
     fn per_entry_records_stay_compact() {
         assert!(std::mem::size_of::<Change>() <= 32, "{}", std::mem::size_of::<Change>());
         let entry = std::mem::size_of::<Entry>();
-        assert!(entry <= 104, "{entry}");
+        assert!(entry <= 96, "{entry}");
         let op = std::mem::size_of::<crate::transport::CommitOp>();
         assert!(op <= 32, "{op}");
     }
