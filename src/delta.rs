@@ -94,36 +94,25 @@ impl Delta {
         Delta::decode(&encoded)
     }
 
-    /// Apply to `base`, taking staged files' digests from `staged`: the in-memory form of
-    /// [`apply_streamed`], the same merge. Both are consumed: entries move into the result.
+    /// Apply to `base`, taking staged files' digests from `staged`: [`apply_streamed`] on the
+    /// encodings of both, for callers that hold them in memory (tests, the fuzz target), so
+    /// there is one merge and one set of checks.
     pub fn apply(
         self,
         base: Manifest,
         staged: impl Fn(u64) -> Option<FileDigest>,
     ) -> Result<Manifest, DeltaError> {
-        let Delta { base_generation, generation, removes, upserts, expected, count } = self;
-        if base.generation != base_generation {
-            return Err(DeltaError::Generation {
-                expected: base_generation,
-                actual: base.generation,
-            });
-        }
-        let (mut base, mut upserts) = (base.entries.into_iter(), upserts.into_iter());
-        let mut entries = Vec::with_capacity(base.len() + upserts.len());
-        let mut merge = Merge::new(
-            Box::new(move || Ok(base.next())),
-            Box::new(move || Ok(upserts.next())),
-            &staged,
-            removes,
-        );
-        while let Some(entry) = merge.next()? {
-            entries.push(entry);
-        }
-        let m = Manifest { generation, entries };
-        if m.entries.len() as u64 != count || m.body_hash() != expected {
-            return Err(DeltaError::Differs);
-        }
-        Ok(m)
+        let (delta, base) = (self.encode(), base.encode());
+        let malformed = DeltaError::Malformed;
+        let base = EntryReader::open(&base[..]).map_err(|e| DeltaError::Base(e.to_string()))?;
+        let mut out = Vec::new();
+        apply_streamed(
+            DeltaReader::open(&delta[..]).map_err(malformed)?,
+            Some(base),
+            staged,
+            &mut out,
+        )?;
+        Manifest::decode(&out).map_err(DeltaError::Invalid)
     }
 
     pub fn encode(&self) -> Vec<u8> {
@@ -235,16 +224,13 @@ impl<R: Read> DeltaReader<R> {
     }
 }
 
-/// Where a merge takes its next base entry or upsert from.
-type Source<'a, T> = Box<dyn FnMut() -> Result<Option<T>, DeltaError> + 'a>;
-
 /// The entries of a base manifest with a delta applied, in manifest order, one at a time: a walk
 /// of the base and of the upserts side by side, where an upsert replaces the base entry of its
 /// path and a remove drops the base entries at and below it. The result is checked as a
 /// manifest's entries are ([`Order`]), which also refuses upserts out of order or repeated.
-struct Merge<'a> {
-    base: Source<'a, Entry>,
-    upserts: Source<'a, Upsert>,
+struct Merge<'a, D, B> {
+    base: Option<&'a mut EntryReader<B>>,
+    delta: &'a mut DeltaReader<D>,
     staged: &'a dyn Fn(u64) -> Option<FileDigest>,
     removed: HashSet<RelPath>,
     next_base: Option<Entry>,
@@ -252,22 +238,23 @@ struct Merge<'a> {
     order: Order,
 }
 
-impl<'a> Merge<'a> {
+impl<'a, D: Read, B: Read> Merge<'a, D, B> {
     fn new(
-        base: Source<'a, Entry>,
-        upserts: Source<'a, Upsert>,
+        base: Option<&'a mut EntryReader<B>>,
+        delta: &'a mut DeltaReader<D>,
         staged: &'a dyn Fn(u64) -> Option<FileDigest>,
-        removes: Vec<RelPath>,
     ) -> Self {
-        let removed = removes.into_iter().collect();
+        let removed = std::mem::take(&mut delta.removes).into_iter().collect();
         let (next_base, next_upsert, order) = (None, None, Order::default());
-        Merge { base, upserts, staged, removed, next_base, next_upsert, order }
+        Merge { base, delta, staged, removed, next_base, next_upsert, order }
     }
 
     fn next(&mut self) -> Result<Option<Entry>, DeltaError> {
         loop {
-            if self.next_base.is_none() {
-                self.next_base = (self.base)()?;
+            if self.next_base.is_none()
+                && let Some(base) = &mut self.base
+            {
+                self.next_base = base.next_entry().map_err(|e| DeltaError::Base(e.to_string()))?;
             }
             if self.next_upsert.is_none() {
                 self.next_upsert = self.upsert()?;
@@ -300,7 +287,7 @@ impl<'a> Merge<'a> {
 
     /// The next upsert as an entry, a staged file's chunk list taken from staging.
     fn upsert(&mut self) -> Result<Option<Entry>, DeltaError> {
-        Ok(match (self.upserts)()? {
+        Ok(match self.delta.next_upsert().map_err(DeltaError::Malformed)? {
             None => None,
             Some(Upsert::Entry(e)) => Some(e),
             Some(Upsert::File { path, meta, chunks: Chunks::Inline(d) }) => {
@@ -332,17 +319,9 @@ pub fn apply_streamed<D: Read, B: Read>(
         return Err(DeltaError::Generation { expected: delta.base_generation, actual });
     }
     let (generation, count, expected) = (delta.generation, delta.count, delta.expected);
-    let removes = std::mem::take(&mut delta.removes);
-    let unreadable = |e: DecodeError| DeltaError::Base(e.to_string());
     let (mut failed, mut given) = (None, 0u64);
     let written = {
-        let entries: Source<'_, Entry> = match base.as_mut() {
-            None => Box::new(|| Ok(None)),
-            Some(b) => Box::new(move || b.next_entry().map_err(unreadable)),
-        };
-        let upserts: Source<'_, Upsert> =
-            Box::new(|| delta.next_upsert().map_err(DeltaError::Malformed));
-        let mut merge = Merge::new(entries, upserts, &staged, removes);
+        let mut merge = Merge::new(base.as_mut(), &mut delta, &staged);
         let entries = std::iter::from_fn(|| match merge.next() {
             Ok(entry) => {
                 given += u64::from(entry.is_some());
@@ -363,7 +342,7 @@ pub fn apply_streamed<D: Read, B: Read>(
     }
     let hash = written.map_err(|e| DeltaError::Write(e.to_string()))?;
     if let Some(b) = base {
-        b.finish().map_err(unreadable)?;
+        b.finish().map_err(|e| DeltaError::Base(e.to_string()))?;
     }
     if hash != expected {
         return Err(DeltaError::Differs);
@@ -592,8 +571,9 @@ mod tests {
         assert!(read(&[&bytes[..], b"x"].concat(), 5).is_err(), "a trailing byte is refused");
     }
 
-    /// The streamed apply, reading both manifests as files, gives what the in-memory one gives,
-    /// and refuses what it refuses, writing a manifest file that reads back as the next one.
+    /// The streamed apply, reading both manifests as files, writes a manifest file that reads
+    /// back as the next one, and refuses what does not add up; `Delta::apply`, its entry point
+    /// for manifests in memory, agrees.
     #[test]
     fn a_streamed_apply_writes_the_next_manifest_file() {
         let big = crate::chunk::tests::noise(4, 300_000);
