@@ -31,6 +31,9 @@ use std::path::Path;
 const MAGIC: &[u8; 8] = b"TERNMANI";
 /// The format version this build writes and reads.
 pub const FORMAT_VERSION: u16 = 2;
+/// The zstd level manifests are written at: 1 (a 512 KiB window and small tables, under 1.5 MiB
+/// of context where level 3 takes 3.5), as manifests are sorted and what repeats is close by.
+const LEVEL: i32 = 1;
 /// Largest decompressed manifest body accepted (about 10 million small entries).
 const MAX_BODY: u64 = 2 << 30;
 /// Most chunks one file may list (1 TiB at the minimum chunk size).
@@ -167,8 +170,7 @@ impl Manifest {
 
     /// Write the encoding of [`Manifest::encode`] to `out` as it is made.
     pub fn write_to(&self, mut out: impl Write) -> std::io::Result<()> {
-        let count = self.entries.len() as u64;
-        write_entries(&mut out, self.generation, count, self.entries.iter()).map(|_| ())
+        seal_into(&mut out, MAGIC, FORMAT_VERSION, LEVEL, |z| self.write_body(z))
     }
 
     /// The uncompressed body (exposed for the golden-file test).
@@ -351,9 +353,7 @@ pub fn write_entries<E: std::borrow::Borrow<Entry>>(
     entries: impl Iterator<Item = E>,
 ) -> std::io::Result<ContentHash> {
     let mut hash = None;
-    // Level 1 (a 512 KiB window and small tables: under 1.5 MiB of context where level 3 takes
-    // 3.5): manifests are sorted, so what repeats is close by.
-    seal_into(out, MAGIC, FORMAT_VERSION, 1, |z| {
+    seal_into(out, MAGIC, FORMAT_VERSION, LEVEL, |z| {
         let mut body = crate::hash::HashingWriter::new(z);
         write_body_of(&mut body, generation, count, entries)?;
         hash = Some(body.finish());
