@@ -549,6 +549,9 @@ impl Transport for LocalDir {
     }
 
     fn commit(&mut self, commit: Commit<'_>) -> Result<CommitReport, TransportError> {
+        if self.lock.is_none() {
+            return Err(TransportError::Protocol("commit without the destination lock".into()));
+        }
         let Commit { run_id, ops, op_count: count, manifest, .. } = commit;
         let metas = |touched: &HashSet<Option<RelPath>>| {
             let dir = |p: &RelPath| manifest.get(p).map(|e| (p.clone(), e.meta));
@@ -640,7 +643,7 @@ impl LocalDir {
     }
 
     /// Apply a commit's operations, then restore the mode and mtime of the directories they
-    /// touched (`metas` gives those the next manifest has).
+    /// touched (`metas` gives those the next manifest has). The caller holds the lock.
     fn apply_ops(
         &self,
         run_id: &str,
@@ -649,9 +652,6 @@ impl LocalDir {
         generation: u64,
         metas: impl FnOnce(&HashSet<Option<RelPath>>) -> Result<HashMap<RelPath, Meta>, TransportError>,
     ) -> Result<CommitReport, TransportError> {
-        if self.lock.is_none() {
-            return Err(TransportError::Protocol("commit without the destination lock".into()));
-        }
         let mut c = Committer::new(self, run_id);
         for (n, op) in ops.enumerate() {
             if n == count / 2 {
