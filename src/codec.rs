@@ -280,6 +280,7 @@ impl<R: std::io::Read> StreamReader<R> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::chunk::tests::Trickle;
 
     #[test]
     fn round_trips() {
@@ -302,17 +303,6 @@ mod tests {
         r.finish("test").unwrap();
     }
 
-    /// A reader that returns at most `.1` bytes a read.
-    struct Dribble<'a>(&'a [u8], usize);
-    impl std::io::Read for Dribble<'_> {
-        fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
-            let n = self.1.min(out.len()).min(self.0.len());
-            out[..n].copy_from_slice(&self.0[..n]);
-            self.0 = &self.0[n..];
-            Ok(n)
-        }
-    }
-
     /// Items cut anywhere by the reads of a stream, and items larger than the window, decode as
     /// from one slice; a stream that ends inside an item is truncated.
     #[test]
@@ -324,7 +314,7 @@ mod tests {
             w.bytes(if i == 500 { &big } else { b"item" });
         }
         for step in [1, 7, 4096, usize::MAX] {
-            let mut s = StreamReader::new(Dribble(&w.buf, step));
+            let mut s = StreamReader::new(Trickle(&w.buf, step));
             for i in 0..1000u64 {
                 let (v, b) =
                     s.decode(|r| Ok((r.varint("v")?, r.bytes("b", usize::MAX)?.len()))).unwrap();
@@ -333,7 +323,7 @@ mod tests {
             assert!(s.at_end().unwrap());
         }
         let cut = &w.buf[..w.buf.len() - 2];
-        let mut s = StreamReader::new(Dribble(cut, 100));
+        let mut s = StreamReader::new(Trickle(cut, 100));
         let last = (0..1000)
             .map(|_| s.decode(|r| Ok((r.varint("v")?, r.bytes("b", usize::MAX)?.len()))))
             .last();
@@ -352,7 +342,7 @@ mod tests {
         }
         w.varint(7);
         for step in [4096, 100_000] {
-            let mut s = StreamReader::new(Dribble(&w.buf, step));
+            let mut s = StreamReader::new(Trickle(&w.buf, step));
             let mut tries = 0;
             let sum = s
                 .decode(|r| {
