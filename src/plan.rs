@@ -163,13 +163,50 @@ impl Change {
     fn recipe(&self) -> Option<&Recipe> {
         if self.send_all { Some(&SEND_ALL) } else { self.recipe.as_deref() }
     }
+
+    /// How many changes of the plan this one stands for.
+    fn count(&self) -> u32 {
+        match self.entries {
+            Refers::Created { count, .. } => count,
+            _ => 1,
+        }
+    }
 }
 
+/// An iterator that knows how many items it has left.
+struct Counted<I> {
+    inner: I,
+    left: usize,
+}
+
+impl<I: Iterator> Iterator for Counted<I> {
+    type Item = I::Item;
+
+    fn next(&mut self) -> Option<I::Item> {
+        let item = self.inner.next()?;
+        self.left -= 1;
+        Some(item)
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (self.left, Some(self.left))
+    }
+}
+
+impl<I: Iterator> ExactSizeIterator for Counted<I> {}
+
 /// The entries a change refers to: the one it will be (by index into [`Plan::new_manifest`]),
-/// the one the destination holds now, or both. A plan holds one change per entry of a first
-/// sync, so these stay small (a change is 48 bytes) and what only some changes need is boxed.
+/// the one the destination holds now, or both. What only some changes need is boxed, so a
+/// change stays at 32 bytes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Refers {
+    /// A run of plain creations: `count` new entries from index `first` on, each a directory, a
+    /// link, or a file whose every byte is sent. A first sync is one run per stretch of the tree
+    /// between kept entries, not a change per entry.
+    Created {
+        first: u32,
+        count: u32,
+    },
     New(u32),
     Old(Box<Old>),
     Both(u32, Box<Old>),
@@ -257,6 +294,8 @@ impl PlanStats {
 #[derive(Debug, Clone)]
 pub struct Plan {
     changes: Vec<Change>,
+    /// How many changes `changes` stands for (a run of creations is one record).
+    len: usize,
     /// The manifest to commit once every change is applied (the next generation).
     pub new_manifest: Manifest,
     /// Indices in `new_manifest` of the destination entries kept there; the others are the
@@ -283,32 +322,42 @@ impl Plan {
 
     /// Number of changes.
     pub fn len(&self) -> usize {
-        self.changes.len()
+        self.len
     }
 
-    /// Change `i`, in plan order.
+    /// Change `i`, in plan order (found by walking the plan).
     pub fn change(&self, i: usize) -> ChangeRef<'_> {
-        self.resolve(&self.changes[i])
+        self.iter().nth(i).expect("a change index within the plan")
     }
 
     /// The changes, in plan order (parents before their children).
     pub fn iter(&self) -> impl ExactSizeIterator<Item = ChangeRef<'_>> + '_ {
-        self.changes.iter().map(|c| self.resolve(c))
+        let each = move |c| (0..Change::count(c)).map(move |k| self.resolve(c, k));
+        Counted { inner: self.changes.iter().flat_map(each), left: self.len }
     }
 
-    fn resolve<'a>(&'a self, c: &'a Change) -> ChangeRef<'a> {
+    /// Change `k` of those `c` stands for (the `k`th of a run; `c` itself otherwise).
+    fn resolve<'a>(&'a self, c: &'a Change, k: u32) -> ChangeRef<'a> {
         let new = |i: &u32| &self.new_manifest.entries[*i as usize];
         let (path, new, old) = match &c.entries {
+            Refers::Created { first, .. } => {
+                let e = new(&(first + k));
+                (&e.path, Some(e), None)
+            }
             Refers::New(i) => (&new(i).path, Some(new(i)), None),
             Refers::Old(o) => (&o.entry.path, None, Some(&**o)),
             Refers::Both(i, o) => (&o.entry.path, Some(new(i)), Some(&**o)),
+        };
+        let recipe = match c.entries {
+            Refers::Created { .. } => new.and_then(|e| e.digest()).map(|_| &SEND_ALL),
+            _ => c.recipe(),
         };
         ChangeRef {
             path,
             action: c.action,
             new,
             old: old.map(|o| &o.entry),
-            recipe: c.recipe(),
+            recipe,
             removed_entries: old.map_or(0, |o| o.removed_entries),
             removed_bytes: old.map_or(0, |o| o.removed_bytes),
             renamed: c.renamed,
@@ -377,9 +426,23 @@ pub fn plan_owned(
         }
         match order {
             std::cmp::Ordering::Less => {
-                let s = &src[i];
-                let refers = Refers::New(next(i, &kept));
-                changes.push(change(Action::Create, refers, file_recipe(s, &index)));
+                let (s, at) = (&src[i], next(i, &kept));
+                match file_recipe(s, &index) {
+                    // Plain: joins the run of plain creations just before it, if any.
+                    None | Some(Recipe::SendAll) => match changes.last_mut() {
+                        Some(Change { entries: Refers::Created { first, count }, .. })
+                            if *first + *count == at =>
+                        {
+                            *count += 1
+                        }
+                        _ => changes.push(change(
+                            Action::Create,
+                            Refers::Created { first: at, count: 1 },
+                            None,
+                        )),
+                    },
+                    recipe => changes.push(change(Action::Create, Refers::New(at), recipe)),
+                }
                 i += 1;
             }
             std::cmp::Ordering::Greater => {
@@ -441,6 +504,7 @@ pub fn plan_owned(
         entries
     };
     let mut plan = Plan {
+        len: changes.iter().map(|c| c.count() as usize).sum(),
         changes,
         new_manifest: Manifest { generation: dest.generation + 1, entries },
         kept: kept_at,
@@ -615,6 +679,54 @@ mod tests {
         assert!(entry <= 96, "{entry}");
         let op = std::mem::size_of::<crate::transport::CommitOp>();
         assert!(op <= 32, "{op}");
+    }
+
+    /// Plain creations are stored as runs: a first sync is one record, however large the tree,
+    /// and reads back as a change per entry, each file sending all its bytes. A kept destination
+    /// entry between two creations, or a creation that copies, ends a run.
+    #[test]
+    fn plain_creations_are_stored_as_runs_and_read_back_one_by_one() {
+        let source = m(vec![
+            e("a", Kind::Dir),
+            file("a/one", b"1"),
+            file("a/empty", b""),
+            e("a/link", Kind::Symlink(b"one".to_vec())),
+            file("b", b"copied"),
+            file("c", b"3"),
+            file("e", b"5"),
+        ]);
+        let first = plan_default(&source, &Manifest::default());
+        assert_eq!(first.changes.len(), 1, "{:?}", first.changes);
+        assert_eq!((first.len(), first.iter().len()), (7, 7));
+        let paths: Vec<_> = first.iter().map(|c| c.path.clone()).collect();
+        let expected: Vec<_> = source.entries.iter().map(|e| e.path.clone()).collect();
+        assert_eq!(paths, expected);
+        for c in first.iter() {
+            assert_eq!(c.action, Action::Create);
+            assert_eq!(c.new.map(|n| &n.path), Some(c.path));
+            let file = c.new.unwrap().digest().is_some();
+            assert_eq!(c.recipe, file.then_some(&Recipe::SendAll), "{}", c.path.display());
+        }
+        assert_eq!(first.change(4).path.display().to_string(), "b");
+        assert_eq!(first.stats.created, 7);
+        assert_eq!(first.stats.bytes_to_send, 1 + 6 + 1 + 1);
+
+        // "b" copies "d/b" (kept, with --no-delete), "d" sits between "c" and "e".
+        let dest = m(vec![e("d", Kind::Dir), file("d/b", b"copied")]);
+        let opts = PlanOptions { delete: false, ..PlanOptions::default() };
+        let p = plan(&source, &dest, &[], &opts);
+        assert_eq!(p.changes.len(), 4, "{:?}", p.changes);
+        assert_eq!(
+            summary(&p),
+            expected.iter().map(|p| format!("create {}", p.display())).collect::<Vec<_>>()
+        );
+        let b = p.iter().find(|c| c.path.display().to_string() == "b").unwrap();
+        assert_eq!(b.recipe, Some(&Recipe::Copy(RelPath::new("d/b").unwrap())));
+        // Every change points at its own entry of the new manifest, around the kept ones.
+        for c in p.iter() {
+            assert_eq!(p.new_manifest.get(c.path), c.new);
+        }
+        assert_eq!(p.new_manifest.entries.len(), 9);
     }
 
     /// A one-chunk file is copied whole only from a one-chunk file, even where a larger file
