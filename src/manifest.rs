@@ -33,7 +33,7 @@ const MAGIC: &[u8; 8] = b"TERNMANI";
 pub const FORMAT_VERSION: u16 = 2;
 /// The zstd level manifests are written at: 1 (a 512 KiB window and small tables, under 1.5 MiB
 /// of context where level 3 takes 3.5), as manifests are sorted and what repeats is close by.
-const LEVEL: i32 = 1;
+pub(crate) const LEVEL: i32 = 1;
 /// Largest decompressed manifest body accepted (about 10 million small entries).
 const MAX_BODY: u64 = 2 << 30;
 /// Most chunks one file may list (1 TiB at the minimum chunk size).

@@ -13,13 +13,13 @@ use crate::codec::{DecodeError, Reader, StreamReader, Writer};
 use crate::filter::Excludes;
 use crate::manifest::{
     Entry, Kind, Manifest, Meta, Mtime, check_container, decode_digest, decode_meta, encode_digest,
-    encode_meta, read_up_to, seal_into, write_replacing_with,
+    encode_meta, read_up_to,
 };
 use crate::path::{MAX_PATH_LEN, RelPath, cmp_bytes};
 use indicatif::ProgressBar;
 use rayon::prelude::*;
 use std::fs::{File, Metadata};
-use std::io::Read;
+use std::io::{Read, Write};
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
@@ -27,8 +27,9 @@ use std::time::{Duration, SystemTime};
 /// The destination state directory's name; never replicated from a source's top level.
 pub const STATE_DIR: &str = ".tern";
 const CACHE_MAGIC: &[u8; 8] = b"TERNCACH";
-/// 3: file hashes are hashes of chunk lists ([`crate::hash`]).
-const CACHE_VERSION: u16 = 3;
+/// 3: file hashes are hashes of chunk lists ([`crate::hash`]). 4: written as the walk goes, so
+/// the entries end with an empty path instead of following their count.
+const CACHE_VERSION: u16 = 4;
 /// A cache entry whose ctime is this close to the start of the scan that wrote it may have been
 /// modified again within the same clock tick, so it is not trusted.
 const RACY_MARGIN: Duration = Duration::from_millis(20);
@@ -140,7 +141,18 @@ struct PendingFile {
     stamp: Stamp,
 }
 
+/// Files walked before their batch is read: enough to keep every core busy between batches,
+/// few enough that a batch's slots are a small, fixed amount of memory.
+const BATCH_FILES: usize = if cfg!(test) { 3 } else { 4096 };
+/// A batch also ends once its files hold this many bytes, so the progress bar's total grows
+/// ahead of the reading in useful steps.
+const BATCH_BYTES: u64 = 1 << 30;
+
 /// Walk `root` and build its manifest.
+///
+/// The walk is read in batches: each batch's files are looked up in the hash cache, the others
+/// hashed on every core, and then all of it is appended to the manifest and to the next cache in
+/// walk order, which is manifest order. Nothing is held per file but its manifest entry.
 pub fn scan(root: &Path, opts: &ScanOptions, progress: &ProgressBar) -> Result<Scan, ScanError> {
     let started = SystemTime::now();
     match std::fs::metadata(root) {
@@ -157,12 +169,35 @@ pub fn scan(root: &Path, opts: &ScanOptions, progress: &ProgressBar) -> Result<S
         return Err(ScanError::Unreadable { path: root.to_owned(), source: e });
     }
 
-    let mut stats = ScanStats::default();
-    let mut issues = Vec::new();
-    let mut entries = Vec::new();
-    let mut slots = Vec::new();
-    // Siblings by name, each directory before what it holds: that is manifest order, which the
-    // hash cache is written in, so the two are read side by side.
+    let warn = |file: &Path, what: &str, e: &dyn std::fmt::Display| {
+        let msg = format!("tern: warning: {what} hash cache {}: {e}", file.display());
+        crate::report::say(progress, msg);
+    };
+    let mut old = HashCache::default();
+    let mut next = None;
+    if let Some(f) = &opts.cache_file {
+        if !opts.checksum {
+            match HashCache::load(f) {
+                Ok(cache) => old = cache,
+                Err(e) => warn(f, "ignoring", &e),
+            }
+        }
+        match CacheWriter::create(f, started) {
+            Ok(w) => next = Some(w),
+            Err(e) => warn(f, "cannot write", &e),
+        }
+    }
+    let mut out = Walked {
+        root,
+        progress,
+        old,
+        next,
+        entries: Vec::new(),
+        issues: Vec::new(),
+        stats: ScanStats::default(),
+    };
+    let mut batch: Vec<Slot> = Vec::new();
+    let mut batch_bytes = 0;
     let walk = walkdir::WalkDir::new(root).min_depth(1).follow_links(false).sort_by_file_name();
     let walk = walk.into_iter();
     let walk = walk.filter_entry(|e| {
@@ -180,7 +215,7 @@ pub fn scan(root: &Path, opts: &ScanOptions, progress: &ProgressBar) -> Result<S
                 let path = at.strip_prefix(root).ok().and_then(|p| RelPath::from_path(p).ok());
                 let message = err.io_error().map(|e| e.to_string()).unwrap_or(err.to_string());
                 match path {
-                    Some(path) => issues.push(ScanIssue { path, message }),
+                    Some(path) => out.issues.push(ScanIssue { path, message }),
                     None => {
                         let source = err.into();
                         return Err(ScanError::Unreadable { path: at, source });
@@ -205,15 +240,17 @@ pub fn scan(root: &Path, opts: &ScanOptions, progress: &ProgressBar) -> Result<S
             Ok(md) => md,
             Err(e) => {
                 let message = e.io_error().map(|e| e.to_string()).unwrap_or(e.to_string());
-                issues.push(ScanIssue { path, message });
+                out.issues.push(ScanIssue { path, message });
                 continue;
             }
         };
         let ft = md.file_type();
         if ft.is_file() {
-            slots.push(Slot::Todo(PendingFile { path, stamp: Stamp::of(&md) }));
+            let stamp = Stamp::of(&md);
+            batch_bytes += stamp.size;
+            batch.push(Slot::Todo(PendingFile { path, stamp }));
         } else if ft.is_dir() {
-            entries.push(Entry { path, meta: meta_of(&md), kind: Kind::Dir });
+            batch.push(Slot::Ready(Entry { path, meta: meta_of(&md), kind: Kind::Dir }));
         } else if ft.is_symlink() {
             match std::fs::read_link(de.path()) {
                 Ok(t) => {
@@ -221,15 +258,16 @@ pub fn scan(root: &Path, opts: &ScanOptions, progress: &ProgressBar) -> Result<S
                     let target = t.as_os_str().as_bytes().to_vec();
                     if target.len() > MAX_PATH_LEN {
                         let message = "symlink target is longer than 4096 bytes".to_string();
-                        issues.push(ScanIssue { path, message });
+                        out.issues.push(ScanIssue { path, message });
                         continue;
                     }
-                    entries.push(Entry { path, meta: meta_of(&md), kind: Kind::Symlink(target) });
+                    let kind = Kind::Symlink(target);
+                    batch.push(Slot::Ready(Entry { path, meta: meta_of(&md), kind }));
                 }
-                Err(e) => issues.push(ScanIssue { path, message: e.to_string() }),
+                Err(e) => out.issues.push(ScanIssue { path, message: e.to_string() }),
             }
         } else {
-            stats.skipped_special += 1;
+            out.stats.skipped_special += 1;
             crate::report::say(
                 progress,
                 format!(
@@ -238,91 +276,100 @@ pub fn scan(root: &Path, opts: &ScanOptions, progress: &ProgressBar) -> Result<S
                 ),
             );
         }
-    }
-
-    let pending_size = |s: &Slot| if let Slot::Todo(p) = s { p.stamp.size } else { 0 };
-    progress.set_length(slots.iter().map(pending_size).sum());
-    let mut old_cache_len = 0;
-    if let Some(f) = &opts.cache_file
-        && !opts.checksum
-    {
-        let warn = |e: &dyn std::fmt::Display| {
-            let msg = format!("tern: warning: ignoring hash cache {}: {e}", f.display());
-            crate::report::say(progress, msg);
-        };
-        match HashCache::load(f) {
-            Ok(cache) => {
-                old_cache_len = cache.len;
-                if let Err(e) = cache.resolve(&mut slots, progress) {
-                    warn(&e);
-                }
-            }
-            Err(e) => warn(&e),
+        if batch.len() >= BATCH_FILES || batch_bytes >= BATCH_BYTES {
+            out.take(&mut batch);
+            batch_bytes = 0;
         }
     }
+    out.take(&mut batch);
+    drop(batch);
 
-    slots.par_iter_mut().for_each(|slot| {
-        let Slot::Todo(p) = slot else { return };
-        *slot = match hash_file(&root.join(p.path.as_path()), &p.path) {
-            Ok((entry, stamp)) => {
-                progress.inc(p.stamp.size);
-                Slot::Done { entry, ident: stamp.ident(), hashed: true }
-            }
-            Err(message) => Slot::Failed(ScanIssue { path: p.path.clone(), message }),
-        };
-    });
-
-    // Files with their stamps, for the next scan's cache; directories and links without. The
-    // files are collected in the slots' own buffer (the layouts allow it), then the others join
-    // them: no second list of every file.
-    let mut stamped: Vec<(Entry, Option<Ident>)> = slots
-        .into_iter()
-        .filter_map(|slot| match slot {
-            Slot::Done { entry, ident, hashed } => {
-                stats.files += 1;
-                stats.bytes += entry.size();
-                if hashed {
-                    stats.hashed_files += 1;
-                    stats.hashed_bytes += entry.size();
-                } else {
-                    stats.cached_files += 1;
-                }
-                Some((entry, Some(ident)))
-            }
-            Slot::Failed(issue) => {
-                issues.push(issue);
-                None
-            }
-            // Every file is read above; one that was not is protected, never dropped.
-            Slot::Todo(p) => {
-                issues.push(ScanIssue { path: p.path, message: "was not read".into() });
-                None
-            }
-        })
-        .collect();
-    stamped.reserve_exact(entries.len());
-    stamped.extend(entries.into_iter().map(|e| (e, None)));
-    // Paths are unique, so an unstable sort gives the one order, without a scratch copy.
-    stamped.sort_unstable_by(|a, b| a.0.path.cmp(&b.0.path));
+    let Walked { old, next, mut entries, mut issues, mut stats, .. } = out;
     // Every file a hit and no file gone: the cache on disk already says all this.
-    let unchanged = stats.hashed_files == 0 && stats.files == old_cache_len;
-    if let Some(f) = &opts.cache_file
+    let unchanged = stats.hashed_files == 0 && old.holds_exactly(stats.files);
+    if let (Some(f), Some(w)) = (&opts.cache_file, next)
         && !unchanged
-        && let Err(e) = HashCache::store(f, started, &stamped)
+        && let Err(e) = w.finish(f)
     {
-        crate::report::say(
-            progress,
-            format!("tern: warning: cannot write hash cache {}: {e}", f.display()),
-        );
+        warn(f, "cannot write", &e);
     }
-    // In place, then shrunk: the entries live as long as the sync, in a buffer of their size
-    // (a large one is remapped, not copied), and are never held twice.
-    let mut entries: Vec<Entry> = stamped.into_iter().map(|(e, _)| e).collect();
+    // Grown by doubling; the entries live as long as the sync.
     entries.shrink_to_fit();
-    let manifest = Manifest { generation: 0, entries };
+    let mut manifest = Manifest { generation: 0, entries };
+    // The walk lists a directory's entries by name, a parent before what it holds, which is
+    // path order. Checked, not trusted: a manifest out of order would be refused later.
+    if !manifest.entries.is_sorted_by(|a, b| a.path < b.path) {
+        manifest.sort();
+    }
     stats.entries = manifest.entries.len() as u64;
     issues.sort_by(|a, b| a.path.cmp(&b.path));
     Ok(Scan { manifest, issues, stats })
+}
+
+/// A walk in progress: what its batches have added up to so far.
+struct Walked<'a> {
+    root: &'a Path,
+    progress: &'a ProgressBar,
+    old: HashCache,
+    next: Option<CacheWriter>,
+    entries: Vec<Entry>,
+    issues: Vec<ScanIssue>,
+    stats: ScanStats,
+}
+
+impl Walked<'_> {
+    /// Read the files of `batch` (from the cache where it can, else from disk, in parallel)
+    /// and add everything in it to the manifest and the next cache, in order, emptying it.
+    fn take(&mut self, batch: &mut Vec<Slot>) {
+        let pending_size = |s: &Slot| if let Slot::Todo(p) = s { p.stamp.size } else { 0 };
+        self.progress.inc_length(batch.iter().map(pending_size).sum());
+        if let Err(e) = self.old.resolve(batch, self.progress) {
+            // Ends the cache's use; the hits so far stand.
+            let msg = format!("tern: warning: ignoring the rest of the hash cache: {e}");
+            crate::report::say(self.progress, msg);
+        }
+        let (root, progress) = (self.root, self.progress);
+        batch.par_iter_mut().for_each(|slot| {
+            let Slot::Todo(p) = slot else { return };
+            *slot = match hash_file(&root.join(p.path.as_path()), &p.path) {
+                Ok((entry, stamp)) => {
+                    progress.inc(p.stamp.size);
+                    Slot::Done { entry, ident: stamp.ident(), hashed: true }
+                }
+                Err(message) => Slot::Failed(ScanIssue { path: p.path.clone(), message }),
+            };
+        });
+        for slot in batch.drain(..) {
+            match slot {
+                Slot::Ready(entry) => self.entries.push(entry),
+                Slot::Done { entry, ident, hashed } => {
+                    let stats = &mut self.stats;
+                    stats.files += 1;
+                    stats.bytes += entry.size();
+                    if hashed {
+                        stats.hashed_files += 1;
+                        stats.hashed_bytes += entry.size();
+                    } else {
+                        stats.cached_files += 1;
+                    }
+                    if let Some(w) = &mut self.next
+                        && let Err(e) = w.push(&entry, &ident)
+                    {
+                        let msg = format!("tern: warning: cannot write the hash cache: {e}");
+                        crate::report::say(self.progress, msg);
+                        self.next = None;
+                    }
+                    self.entries.push(entry);
+                }
+                Slot::Failed(issue) => self.issues.push(issue),
+                // Every file is read above; one that was not is protected, never dropped.
+                Slot::Todo(p) => {
+                    let issue = ScanIssue { path: p.path, message: "was not read".into() };
+                    self.issues.push(issue);
+                }
+            }
+        }
+    }
 }
 
 /// Hash one file, making sure the bytes read belong to one version of it: the file is stat'ed
@@ -363,41 +410,60 @@ struct CachedFile {
 #[derive(Default)]
 struct HashCache {
     scan_start: Option<SystemTime>,
-    /// How many entries it says it has, and the stream they come from (decompressed as they are
-    /// decoded).
-    len: u64,
+    /// The stream the entries come from (decompressed as they are decoded); `None` once it has
+    /// ended, or failed.
     entries: Option<StreamReader<Box<dyn Read>>>,
+    /// The entry read last and not yet matched.
+    ahead: Option<(Vec<u8>, CachedFile)>,
+    /// How many entries have been read, and whether the last has (the end was reached).
+    read: u64,
+    ended: bool,
 }
 
-/// A file of the walk: still to read, read, or unreadable.
+/// A file of the walk: still to read, read, or unreadable; or a directory or link, ready.
 enum Slot {
     Todo(PendingFile),
     Done { entry: Entry, ident: Ident, hashed: bool },
     Failed(ScanIssue),
+    Ready(Entry),
 }
 
 impl HashCache {
-    /// Give every file of `slots` (sorted by path, as the walk lists them) whose stamp matches
-    /// its cached one that entry's digest. Ends early, keeping the hits so far, at an entry that
-    /// does not decode. A path out of order could only miss, never take another file's digest.
-    fn resolve(self, slots: &mut [Slot], progress: &ProgressBar) -> Result<(), DecodeError> {
-        let (Some(start), Some(mut stream)) = (self.scan_start, self.entries) else {
+    /// Give every file of `slots` (sorted by path, as the walk lists them, and after those of
+    /// the batches before) whose stamp matches its cached one that entry's digest. Stops using
+    /// the cache, keeping the hits so far, at an entry that does not decode. A path out of order
+    /// could only miss, never take another file's digest.
+    fn resolve(&mut self, slots: &mut [Slot], progress: &ProgressBar) -> Result<(), DecodeError> {
+        let Some(start) = self.scan_start else {
             return Ok(());
         };
-        let mut left = self.len;
-        let mut cached: Option<(Vec<u8>, CachedFile)> = None;
         for slot in slots {
             let Slot::Todo(p) = slot else { continue };
             // Cached entries before this path are of files gone since.
-            while cached.as_ref().is_none_or(|(path, _)| cmp_bytes(path, p.path.as_bytes()).is_lt())
+            while self
+                .ahead
+                .as_ref()
+                .is_none_or(|(path, _)| cmp_bytes(path, p.path.as_bytes()).is_lt())
             {
-                if left == 0 {
+                let Some(stream) = &mut self.entries else {
                     return Ok(());
+                };
+                match stream.decode(decode_cached) {
+                    Ok(Some(entry)) => {
+                        self.ahead = Some(entry);
+                        self.read += 1;
+                    }
+                    Ok(None) => {
+                        (self.entries, self.ahead, self.ended) = (None, None, true);
+                        return Ok(());
+                    }
+                    Err(e) => {
+                        (self.entries, self.ahead) = (None, None);
+                        return Err(e);
+                    }
                 }
-                cached = Some(stream.decode(decode_cached)?);
-                left -= 1;
             }
-            let Some((_, hit)) = cached.take_if(|(path, _)| *path == p.path.as_bytes()) else {
+            let Some((_, hit)) = self.ahead.take_if(|(path, _)| *path == p.path.as_bytes()) else {
                 continue;
             };
             // Changed within the clock tick of the scan that cached it: not trusted. (Checked:
@@ -417,6 +483,21 @@ impl HashCache {
             }
         }
         Ok(())
+    }
+
+    /// Whether the cache holds exactly `files` entries, reading what is left of it to know.
+    fn holds_exactly(mut self, files: u64) -> bool {
+        if self.ahead.is_some() {
+            return false;
+        }
+        while let Some(stream) = &mut self.entries {
+            match stream.decode(decode_cached) {
+                Ok(Some(_)) => return false,
+                Ok(None) => (self.entries, self.ended) = (None, true),
+                Err(_) => return false,
+            }
+        }
+        self.ended && self.read == files
     }
 
     fn load(file: &Path) -> Result<Self, String> {
@@ -443,56 +524,89 @@ impl HashCache {
         check_container(&head[..got], CACHE_MAGIC, CACHE_VERSION, "hash cache")?;
         let body: Box<dyn Read> = Box::new(zstd::stream::read::Decoder::new(data).map_err(io)?);
         let mut stream = StreamReader::new(body);
-        let (secs, nanos, len) = stream.decode(|r| {
+        let (secs, nanos) = stream.decode(|r| {
             let secs = r.varint("scan start")?;
-            let nanos = r.varint_max("scan start", 999_999_999)? as u32;
-            Ok((secs, nanos, r.varint("cache entries")?))
+            Ok((secs, r.varint_max("scan start", 999_999_999)? as u32))
         })?;
         let scan_start = SystemTime::UNIX_EPOCH.checked_add(Duration::new(secs, nanos));
-        Ok(HashCache { scan_start, len, entries: Some(stream) })
-    }
-
-    /// Write the files of `stamped` (sorted by path) as the cache of a scan started at `start`.
-    fn store(
-        file: &Path,
-        start: SystemTime,
-        stamped: &[(Entry, Option<Ident>)],
-    ) -> std::io::Result<()> {
-        if let Some(dir) = file.parent() {
-            std::fs::create_dir_all(dir)?;
-        }
-        // Encoded, compressed and written as it goes: the cache of a large tree is never held.
-        write_replacing_with(file, false, |out| {
-            seal_into(out, CACHE_MAGIC, CACHE_VERSION, 3, |z| {
-                let mut w = Writer::new();
-                let since = start.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default();
-                w.varint(since.as_secs());
-                w.varint(u64::from(since.subsec_nanos()));
-                let files =
-                    || stamped.iter().filter_map(|(e, s)| Some((e, s.as_ref()?, e.digest()?)));
-                w.varint(files().count() as u64);
-                for (e, ident, digest) in files() {
-                    w.bytes(e.path.as_bytes());
-                    encode_meta(&mut w, &e.meta);
-                    w.zigzag(ident.ctime.secs);
-                    w.varint(u64::from(ident.ctime.nanos));
-                    w.varint(ident.ino);
-                    w.varint(ident.dev);
-                    encode_digest(&mut w, digest);
-                    if w.buf.len() >= 64 * 1024 {
-                        z.write_all(&w.buf)?;
-                        w.buf.clear();
-                    }
-                }
-                z.write_all(&w.buf)
-            })
-        })
+        Ok(HashCache { scan_start, entries: Some(stream), ..Self::default() })
     }
 }
 
-/// One entry of a cache body: its path, and what the scan that wrote it found there.
-fn decode_cached(r: &mut Reader<'_>) -> Result<(Vec<u8>, CachedFile), DecodeError> {
+/// The next hash cache, written as the walk goes: encoded, compressed and written to an unnamed
+/// file beside the cache, which takes the cache's place at the end. A scan that stops midway
+/// leaves nothing behind.
+struct CacheWriter {
+    z: zstd::stream::write::Encoder<'static, std::io::BufWriter<File>>,
+    w: Writer,
+}
+
+impl CacheWriter {
+    /// Start the cache of a scan started at `start`, to be stored at `file`.
+    fn create(file: &Path, start: SystemTime) -> std::io::Result<Self> {
+        let dir = file.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        std::fs::create_dir_all(dir)?;
+        let mut out = std::io::BufWriter::new(tempfile::tempfile_in(dir)?);
+        out.write_all(CACHE_MAGIC)?;
+        out.write_all(&CACHE_VERSION.to_le_bytes())?;
+        let z = zstd::stream::write::Encoder::new(out, crate::manifest::LEVEL)?;
+        let mut w = Writer::new();
+        let since = start.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default();
+        w.varint(since.as_secs());
+        w.varint(u64::from(since.subsec_nanos()));
+        Ok(CacheWriter { z, w })
+    }
+
+    /// Add a file, after those added before it in path order.
+    fn push(&mut self, e: &Entry, ident: &Ident) -> std::io::Result<()> {
+        let Some(digest) = e.digest() else { return Ok(()) };
+        let w = &mut self.w;
+        w.bytes(e.path.as_bytes());
+        encode_meta(w, &e.meta);
+        w.zigzag(ident.ctime.secs);
+        w.varint(u64::from(ident.ctime.nanos));
+        w.varint(ident.ino);
+        w.varint(ident.dev);
+        encode_digest(w, digest);
+        if w.buf.len() >= 64 * 1024 {
+            self.z.write_all(&w.buf)?;
+            w.buf.clear();
+        }
+        Ok(())
+    }
+
+    /// End the cache (an empty path marks the end) and put it in place at `file`.
+    fn finish(mut self, file: &Path) -> std::io::Result<()> {
+        self.w.bytes(b"");
+        self.z.write_all(&self.w.buf)?;
+        let f = self.z.finish()?.into_inner().map_err(|e| e.into_error())?;
+        link_unnamed(&f, file)
+    }
+}
+
+/// Give `f`, an unnamed file made in `path`'s directory, the name `path`, replacing what is
+/// there (through a temporary name, as a rename is the one way to replace a name).
+fn link_unnamed(f: &File, path: &Path) -> std::io::Result<()> {
+    use rustix::fs::{AtFlags, CWD, linkat};
+    use std::os::unix::io::AsRawFd;
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let name = path.file_name().unwrap_or_default().to_string_lossy();
+    let nanos = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default();
+    let tmp = dir.join(format!(".tmp-{name}-{}-{}", std::process::id(), nanos.as_nanos()));
+    let fd = format!("/proc/self/fd/{}", f.as_raw_fd());
+    linkat(CWD, fd.as_str(), CWD, &tmp, AtFlags::SYMLINK_FOLLOW)?;
+    std::fs::rename(&tmp, path).inspect_err(|_| {
+        let _ = std::fs::remove_file(&tmp);
+    })
+}
+
+/// One entry of a cache body: its path, and what the scan that wrote it found there; `None` at
+/// the end (an empty path).
+fn decode_cached(r: &mut Reader<'_>) -> Result<Option<(Vec<u8>, CachedFile)>, DecodeError> {
     let path = r.bytes("path", MAX_PATH_LEN)?.to_vec();
+    if path.is_empty() {
+        return Ok(None);
+    }
     let meta = decode_meta(r)?;
     let secs = r.zigzag("ctime")?;
     let ctime = Mtime { secs, nanos: r.varint_max("ctime", 999_999_999)? as u32 };
@@ -500,7 +614,7 @@ fn decode_cached(r: &mut Reader<'_>) -> Result<(Vec<u8>, CachedFile), DecodeErro
     let dev = r.varint("device")?;
     let digest = decode_digest(r)?;
     let stamp = Stamp { size: digest.size, mtime: meta.mtime, ctime, ino, dev };
-    Ok((path, CachedFile { stamp, meta, digest }))
+    Ok(Some((path, CachedFile { stamp, meta, digest })))
 }
 
 /// tern's cache directory: `$TERN_CACHE_DIR`, else `tern` in the user's cache directory.
@@ -533,12 +647,57 @@ mod tests {
         (dir, root, opts)
     }
 
-    /// Every file of a walk waits in a slot until the next cache is written, and a walk of a
-    /// large tree is the client's first peak of memory (docs/performance.md).
+    /// The walk is read in batches (of three files, in these tests): what one batch leaves off,
+    /// the next takes up, in the manifest and in the cache. An unchanged tree leaves the cache
+    /// file as it was; a changed one replaces it; neither leaves another file beside it.
     #[test]
-    fn a_walks_slots_stay_compact() {
-        let slot = std::mem::size_of::<Slot>();
-        assert!(slot <= 136, "{slot}");
+    fn batches_add_up_to_one_manifest_and_one_cache() {
+        assert_eq!(BATCH_FILES, 3);
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("src");
+        let cache_dir = dir.path().join("cache");
+        for i in 0..20 {
+            let p = root.join(format!("d{}/f{i:02}", i % 3));
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(&p, format!("file {i}")).unwrap();
+        }
+        std::os::unix::fs::symlink("d0/f00", root.join("link")).unwrap();
+        std::thread::sleep(Duration::from_millis(60));
+        let opts = ScanOptions { cache_file: Some(cache_dir.join("c")), ..Default::default() };
+        let scan_now = || scan(&root, &opts, &ProgressBar::hidden()).unwrap();
+        let listing = || {
+            let mut names: Vec<_> = std::fs::read_dir(&cache_dir)
+                .unwrap()
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .collect();
+            names.sort();
+            names
+        };
+        let inode = || std::fs::metadata(cache_dir.join("c")).unwrap().ino();
+
+        let first = scan_now();
+        first.manifest.validate().unwrap();
+        assert_eq!(first.manifest.entries.len(), 3 + 20 + 1);
+        assert_eq!((first.stats.files, first.stats.hashed_files), (20, 20));
+        assert_eq!(listing(), ["c"]);
+        let written = inode();
+
+        let again = scan_now();
+        assert_eq!((again.stats.hashed_files, again.stats.cached_files), (0, 20));
+        assert_eq!(again.manifest, first.manifest);
+        assert_eq!((listing(), inode()), (vec!["c".to_string()], written));
+
+        // One file gone from the middle: nothing to read, but the cache is rewritten without it.
+        std::fs::remove_file(root.join("d1/f10")).unwrap();
+        let fewer = scan_now();
+        assert_eq!((fewer.stats.hashed_files, fewer.stats.cached_files), (0, 19));
+        assert_ne!(inode(), written);
+        assert_eq!(listing(), ["c"]);
+        let hits = scan_now();
+        assert_eq!((hits.stats.hashed_files, hits.stats.cached_files), (0, 19));
+        let fresh = ScanOptions { checksum: true, ..Default::default() };
+        let fresh = scan(&root, &fresh, &ProgressBar::hidden()).unwrap();
+        assert_eq!(hits.manifest, fresh.manifest);
     }
 
     #[test]
@@ -643,7 +802,9 @@ mod tests {
         let far = Mtime { secs: i64::MAX, nanos: 999_999_999 };
         let stamp = Stamp { ctime: far, ..Stamp::of(&md) };
         let e = first.manifest.entries[0].clone();
-        HashCache::store(&file, SystemTime::now(), &[(e, Some(stamp.ident()))]).unwrap();
+        let mut w = CacheWriter::create(&file, SystemTime::now()).unwrap();
+        w.push(&e, &stamp.ident()).unwrap();
+        w.finish(&file).unwrap();
         let again = scan(&root, &opts, &ProgressBar::hidden()).unwrap();
         assert_eq!(again.stats.hashed_files, 1);
         assert_eq!(again.manifest, first.manifest);
@@ -652,7 +813,9 @@ mod tests {
     #[test]
     fn corrupt_cache_is_an_error_not_a_panic() {
         let decode = |b: &'static [u8]| HashCache::decode(b);
-        assert!(decode(b"TERNCACH\x03\x00garbage").is_err());
+        assert!(decode(b"TERNCACH\x04\x00garbage").is_err());
+        // A cache of another version is rebuilt, not an error.
+        assert!(decode(b"TERNCACH\x03\x00garbage").unwrap().entries.is_none());
         assert!(decode(b"").is_err());
         assert!(decode(b"TERNCAC").is_err());
         assert!(decode(b"NOTACACHE\x00").is_err());
