@@ -174,24 +174,21 @@ pub fn scan(root: &Path, opts: &ScanOptions, progress: &ProgressBar) -> Result<S
         crate::report::say(progress, msg);
     };
     let mut old = HashCache::default();
-    let mut next = None;
-    if let Some(f) = &opts.cache_file {
-        if !opts.checksum {
-            match HashCache::load(f) {
-                Ok(cache) => old = cache,
-                Err(e) => warn(f, "ignoring", &e),
-            }
-        }
-        match CacheWriter::create(f, started) {
-            Ok(w) => next = Some(w),
-            Err(e) => warn(f, "cannot write", &e),
+    if let Some(f) = &opts.cache_file
+        && !opts.checksum
+    {
+        match HashCache::load(f) {
+            Ok(cache) => old = cache,
+            Err(e) => warn(f, "ignoring", &e),
         }
     }
     let mut out = Walked {
         root,
         progress,
+        started,
+        cache_file: opts.cache_file.as_deref(),
         old,
-        next,
+        next: NextCache::Waiting,
         entries: Vec::new(),
         issues: Vec::new(),
         stats: ScanStats::default(),
@@ -284,11 +281,12 @@ pub fn scan(root: &Path, opts: &ScanOptions, progress: &ProgressBar) -> Result<S
     out.take(&mut batch);
     drop(batch);
 
-    let Walked { old, next, mut entries, mut issues, mut stats, .. } = out;
     // Every file a hit and no file gone: the cache on disk already says all this.
-    let unchanged = stats.hashed_files == 0 && old.holds_exactly(stats.files);
-    if let (Some(f), Some(w)) = (&opts.cache_file, next)
-        && !unchanged
+    if !(out.stats.hashed_files == 0 && out.old.holds_exactly(out.stats.files)) {
+        out.start_next_cache();
+    }
+    let Walked { next, mut entries, mut issues, mut stats, .. } = out;
+    if let (Some(f), NextCache::Writing(w)) = (&opts.cache_file, next)
         && let Err(e) = w.finish(f)
     {
         warn(f, "cannot write", &e);
@@ -310,14 +308,42 @@ pub fn scan(root: &Path, opts: &ScanOptions, progress: &ProgressBar) -> Result<S
 struct Walked<'a> {
     root: &'a Path,
     progress: &'a ProgressBar,
+    started: SystemTime,
+    cache_file: Option<&'a Path>,
     old: HashCache,
-    next: Option<CacheWriter>,
+    next: NextCache,
     entries: Vec<Entry>,
     issues: Vec<ScanIssue>,
     stats: ScanStats,
 }
 
+/// The next hash cache. It is started only once the walk differs from the previous cache (a file
+/// read, unreadable, or gone): an unchanged tree's scan writes nothing.
+enum NextCache {
+    /// Every file so far took the previous cache's entry, in its order.
+    Waiting,
+    Writing(CacheWriter),
+    /// It could not be written.
+    Off,
+}
+
 impl Walked<'_> {
+    /// Start writing the next cache, unless it is started (or off): it begins with the files
+    /// added so far, which are the previous cache's first entries, copied from it.
+    fn start_next_cache(&mut self) {
+        let (NextCache::Waiting, Some(f)) = (&self.next, self.cache_file) else { return };
+        let started = CacheWriter::create(f, self.started)
+            .and_then(|mut w| self.old.copy_prefix(self.stats.files, &mut w).map(|()| w));
+        self.next = match started {
+            Ok(w) => NextCache::Writing(w),
+            Err(e) => {
+                let msg = format!("tern: warning: cannot write hash cache {}: {e}", f.display());
+                crate::report::say(self.progress, msg);
+                NextCache::Off
+            }
+        };
+    }
+
     /// Read the files of `batch` (from the cache where it can, else from disk, in parallel)
     /// and add everything in it to the manifest and the next cache, in order, emptying it.
     fn take(&mut self, batch: &mut Vec<Slot>) {
@@ -340,6 +366,11 @@ impl Walked<'_> {
             };
         });
         for slot in batch.drain(..) {
+            if !matches!(slot, Slot::Ready(_) | Slot::Done { hashed: false, .. })
+                || self.old.passed > 0
+            {
+                self.start_next_cache();
+            }
             match slot {
                 Slot::Ready(entry) => self.entries.push(entry),
                 Slot::Done { entry, ident, hashed } => {
@@ -352,12 +383,12 @@ impl Walked<'_> {
                     } else {
                         stats.cached_files += 1;
                     }
-                    if let Some(w) = &mut self.next
+                    if let NextCache::Writing(w) = &mut self.next
                         && let Err(e) = w.push(&entry, &ident)
                     {
                         let msg = format!("tern: warning: cannot write the hash cache: {e}");
                         crate::report::say(self.progress, msg);
-                        self.next = None;
+                        self.next = NextCache::Off;
                     }
                     self.entries.push(entry);
                 }
@@ -418,6 +449,10 @@ struct HashCache {
     /// How many entries have been read, and whether the last has (the end was reached).
     read: u64,
     ended: bool,
+    /// Entries read past without a file of the walk taking them: files gone since.
+    passed: u64,
+    /// The cache's file, to read its first entries again ([`HashCache::copy_prefix`]).
+    file: Option<File>,
 }
 
 /// A file of the walk: still to read, read, or unreadable; or a directory or link, ready.
@@ -450,7 +485,9 @@ impl HashCache {
                 };
                 match stream.decode(decode_cached) {
                     Ok(Some(entry)) => {
-                        self.ahead = Some(entry);
+                        if self.ahead.replace(entry).is_some() {
+                            self.passed += 1;
+                        }
                         self.read += 1;
                     }
                     Ok(None) => {
@@ -486,7 +523,7 @@ impl HashCache {
     }
 
     /// Whether the cache holds exactly `files` entries, reading what is left of it to know.
-    fn holds_exactly(mut self, files: u64) -> bool {
+    fn holds_exactly(&mut self, files: u64) -> bool {
         if self.ahead.is_some() {
             return false;
         }
@@ -506,7 +543,30 @@ impl HashCache {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Self::default()),
             Err(e) => return Err(e.to_string()),
         };
-        Self::decode(std::io::BufReader::new(f)).map_err(|e| e.to_string())
+        let again = f.try_clone().map_err(|e| e.to_string())?;
+        let cache = Self::decode(std::io::BufReader::new(ReadAt { file: f, pos: 0 }));
+        Ok(HashCache { file: Some(again), ..cache.map_err(|e| e.to_string())? })
+    }
+
+    /// Add this cache's first `n` entries to `next`, reading them again from the start of the
+    /// file (the one opened: another scan may have replaced the name since).
+    fn copy_prefix(&self, n: u64, next: &mut CacheWriter) -> std::io::Result<()> {
+        if n == 0 {
+            return Ok(());
+        }
+        let lost = |what: &str| std::io::Error::other(format!("the previous cache {what}"));
+        let file = self.file.as_ref().ok_or_else(|| lost("is gone"))?.try_clone()?;
+        let again = Self::decode(std::io::BufReader::new(ReadAt { file, pos: 0 }))
+            .map_err(|e| lost(&e.to_string()))?;
+        let mut stream = again.entries.ok_or_else(|| lost("changed"))?;
+        for _ in 0..n {
+            let (path, c) = stream
+                .decode(decode_cached)
+                .map_err(|e| lost(&e.to_string()))?
+                .ok_or_else(|| lost("ended early"))?;
+            next.push_parts(&path, &c.meta, &c.stamp.ident(), &c.digest)?;
+        }
+        Ok(())
     }
 
     /// Read the header of a cache; its entries are decoded as [`HashCache::resolve`] needs them.
@@ -559,10 +619,22 @@ impl CacheWriter {
 
     /// Add a file, after those added before it in path order.
     fn push(&mut self, e: &Entry, ident: &Ident) -> std::io::Result<()> {
-        let Some(digest) = e.digest() else { return Ok(()) };
+        match e.digest() {
+            Some(digest) => self.push_parts(e.path.as_bytes(), &e.meta, ident, digest),
+            None => Ok(()),
+        }
+    }
+
+    fn push_parts(
+        &mut self,
+        path: &[u8],
+        meta: &Meta,
+        ident: &Ident,
+        digest: &crate::chunk::FileDigest,
+    ) -> std::io::Result<()> {
         let w = &mut self.w;
-        w.bytes(e.path.as_bytes());
-        encode_meta(w, &e.meta);
+        w.bytes(path);
+        encode_meta(w, meta);
         w.zigzag(ident.ctime.secs);
         w.varint(u64::from(ident.ctime.nanos));
         w.varint(ident.ino);
@@ -581,6 +653,21 @@ impl CacheWriter {
         self.z.write_all(&self.w.buf)?;
         let f = self.z.finish()?.into_inner().map_err(|e| e.into_error())?;
         link_unnamed(&f, file)
+    }
+}
+
+/// Reads a file from its own position (`pread`), whatever else reads the same descriptor.
+struct ReadAt {
+    file: File,
+    pos: u64,
+}
+
+impl Read for ReadAt {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        use std::os::unix::fs::FileExt;
+        let n = self.file.read_at(buf, self.pos)?;
+        self.pos += n as u64;
+        Ok(n)
     }
 }
 
@@ -696,8 +783,22 @@ mod tests {
         let hits = scan_now();
         assert_eq!((hits.stats.hashed_files, hits.stats.cached_files), (0, 19));
         let fresh = ScanOptions { checksum: true, ..Default::default() };
-        let fresh = scan(&root, &fresh, &ProgressBar::hidden()).unwrap();
-        assert_eq!(hits.manifest, fresh.manifest);
+        let fresh = || scan(&root, &fresh, &ProgressBar::hidden()).unwrap().manifest;
+        assert_eq!(hits.manifest, fresh());
+
+        // One file changed near the end: the cache is started there, the files before it
+        // copied from the previous one, so the next scan reads nothing.
+        std::fs::write(root.join("d2/f17"), b"changed, and longer").unwrap();
+        let before = inode();
+        let changed = scan_now();
+        assert_eq!((changed.stats.hashed_files, changed.stats.cached_files), (1, 18));
+        assert_ne!(inode(), before);
+        std::thread::sleep(Duration::from_millis(60));
+        scan_now();
+        let settled = scan_now();
+        assert_eq!((settled.stats.hashed_files, settled.stats.cached_files), (0, 19));
+        assert_eq!(settled.manifest, fresh());
+        assert_eq!(listing(), ["c"]);
     }
 
     #[test]
