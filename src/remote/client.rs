@@ -306,7 +306,7 @@ fn has_chunk_list(m: &Manifest, path: &RelPath) -> bool {
 }
 
 /// Bytes of manifest delta per frame.
-const DELTA_PART: usize = 1 << 20;
+const DELTA_PART: usize = 256 << 10;
 const _: () = assert!(DELTA_PART <= MAX_DATA);
 
 // An op carries at most two 4 KiB paths, so a full batch stays far below the frame limit.
