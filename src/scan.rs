@@ -1,10 +1,13 @@
 //! Walking the source tree into a [`Manifest`], with a hash cache so unchanged files are not read.
 //!
-//! The walk never follows symlinks and skips a top-level `.tern` (a destination's state). Files are
-//! hashed in parallel on all cores. A file whose size, mtime, ctime, inode and device match the
-//! previous scan reuses that scan's digest, so a re-run on an unchanged tree reads no file contents.
-//! The walk lists siblings by name, which is manifest order, the order the cache is written in:
-//! the cache is read side by side with the walk, an entry at a time, never decoded whole.
+//! The walk never follows symlinks and skips a top-level `.tern` (a destination's state). It is read
+//! in batches; a batch's files are hashed in parallel on all cores. A file whose size, mtime,
+//! ctime, inode and device match the previous scan reuses that scan's digest, so a re-run on an
+//! unchanged tree reads no file contents. The walk lists siblings by name, which is manifest
+//! order, the order the cache is written in: the previous cache is read side by side with the
+//! walk, an entry at a time, never decoded whole, and the next one is written as the walk goes
+//! (from the first file that differs from the previous one), so nothing but the manifest's
+//! entries is held per file.
 //! Entries the walk cannot read are reported as [`ScanIssue`]s; the planner then protects their
 //! destination copies instead of deleting them.
 
@@ -103,8 +106,8 @@ struct Stamp {
 }
 
 /// What a cache entry keeps of a file's [`Stamp`] besides what its manifest entry already holds
-/// (the size and the mtime): a file read or found in the cache waits beside its entry, in a list
-/// of every file, until the next cache is written.
+/// (the size and the mtime): a file read or found in the cache waits beside its entry, in its
+/// batch, until it is added to the next cache.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Ident {
     ctime: Mtime,

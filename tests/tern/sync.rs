@@ -439,3 +439,40 @@ fn the_staging_directory_spreads_new_files_over_the_file_system() {
     let staging = fs::File::open(env.dst().join(".tern/staging")).unwrap();
     assert!(ioctl_getflags(&staging).unwrap().contains(IFlags::TOPDIR));
 }
+
+/// The hash cache helps, it is never a condition: where it cannot be written (its directory is a
+/// file) the sync completes with a warning; a damaged one is ignored with a warning and
+/// rebuilt; and it is one file, with nothing left beside it.
+#[test]
+fn a_hash_cache_that_cannot_be_written_or_read_is_a_warning() {
+    let env = Env::new();
+    env.tree("src").file("a", "1").file("d/b", "2").file("d/c", "3");
+    fs::write(env.path("cache"), b"not a directory").unwrap();
+    env.sync(&[]).stderr_has("warning: cannot write hash cache");
+    env.assert_replica();
+
+    fs::remove_file(env.path("cache")).unwrap();
+    env.tree("src").file("a", "changed");
+    env.sync(&[]);
+    env.assert_replica();
+    let listing = || -> Vec<String> {
+        fs::read_dir(env.path("cache"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect()
+    };
+    let names = listing();
+    assert!(names.len() == 1 && names[0].starts_with("scan-"), "{names:?}");
+    let cache = env.path("cache").join(&names[0]);
+    assert!(fs::read(&cache).unwrap().starts_with(b"TERNCACH"));
+
+    fs::write(&cache, b"TERNCACH\x04\x00not zstd").unwrap();
+    env.tree("src").file("d/b", "changed too");
+    env.sync(&[]).stderr_has("warning: ignoring hash cache");
+    env.assert_replica();
+    assert_eq!(listing(), names);
+    let rebuilt = fs::read(&cache).unwrap();
+    assert!(rebuilt.starts_with(b"TERNCACH") && rebuilt.len() > 20, "{rebuilt:?}");
+    let quiet = env.sync(&[]);
+    assert!(!quiet.stderr().contains("hash cache"), "{}", quiet.describe());
+}
