@@ -172,17 +172,13 @@ pub fn scan(root: &Path, opts: &ScanOptions, progress: &ProgressBar) -> Result<S
         return Err(ScanError::Unreadable { path: root.to_owned(), source: e });
     }
 
-    let warn = |file: &Path, what: &str, e: &dyn std::fmt::Display| {
-        let msg = format!("tern: warning: {what} hash cache {}: {e}", file.display());
-        crate::report::say(progress, msg);
-    };
     let mut old = HashCache::default();
     if let Some(f) = &opts.cache_file
         && !opts.checksum
     {
         match HashCache::load(f) {
             Ok(cache) => old = cache,
-            Err(e) => warn(f, "ignoring", &e),
+            Err(e) => warn_cache(progress, f, "ignoring", &e),
         }
     }
     let mut out = Walked {
@@ -292,7 +288,7 @@ pub fn scan(root: &Path, opts: &ScanOptions, progress: &ProgressBar) -> Result<S
     if let (Some(f), NextCache::Writing(w)) = (&opts.cache_file, next)
         && let Err(e) = w.finish(f)
     {
-        warn(f, "cannot write", &e);
+        warn_cache(progress, f, "cannot write", &e);
     }
     // Grown by doubling; the entries live as long as the sync.
     entries.shrink_to_fit();
@@ -305,6 +301,13 @@ pub fn scan(root: &Path, opts: &ScanOptions, progress: &ProgressBar) -> Result<S
     stats.entries = manifest.entries.len() as u64;
     issues.sort_by(|a, b| a.path.cmp(&b.path));
     Ok(Scan { manifest, issues, stats })
+}
+
+/// Say that the hash cache at `file` is not used as it should be (`what`: "ignoring", "cannot
+/// write"): it only saves work, so the scan goes on.
+fn warn_cache(progress: &ProgressBar, file: &Path, what: &str, e: &dyn std::fmt::Display) {
+    let msg = format!("tern: warning: {what} hash cache {}: {e}", file.display());
+    crate::report::say(progress, msg);
 }
 
 /// A walk in progress: what its batches have added up to so far.
@@ -340,8 +343,7 @@ impl Walked<'_> {
         self.next = match started {
             Ok(w) => NextCache::Writing(w),
             Err(e) => {
-                let msg = format!("tern: warning: cannot write hash cache {}: {e}", f.display());
-                crate::report::say(self.progress, msg);
+                warn_cache(self.progress, f, "cannot write", &e);
                 NextCache::Off
             }
         };
@@ -352,10 +354,11 @@ impl Walked<'_> {
     fn take(&mut self, batch: &mut Vec<Slot>) {
         let pending_size = |s: &Slot| if let Slot::Todo(p) = s { p.stamp.size } else { 0 };
         self.progress.inc_length(batch.iter().map(pending_size).sum());
-        if let Err(e) = self.old.resolve(batch, self.progress) {
+        if let Err(e) = self.old.resolve(batch, self.progress)
+            && let Some(f) = self.cache_file
+        {
             // Ends the cache's use; the hits so far stand.
-            let msg = format!("tern: warning: ignoring the rest of the hash cache: {e}");
-            crate::report::say(self.progress, msg);
+            warn_cache(self.progress, f, "ignoring the rest of", &e);
         }
         let (root, progress) = (self.root, self.progress);
         batch.par_iter_mut().for_each(|slot| {
@@ -386,11 +389,10 @@ impl Walked<'_> {
                     } else {
                         stats.cached_files += 1;
                     }
-                    if let NextCache::Writing(w) = &mut self.next
+                    if let (NextCache::Writing(w), Some(f)) = (&mut self.next, self.cache_file)
                         && let Err(e) = w.push(&entry, &ident)
                     {
-                        let msg = format!("tern: warning: cannot write the hash cache: {e}");
-                        crate::report::say(self.progress, msg);
+                        warn_cache(self.progress, f, "cannot write", &e);
                         self.next = NextCache::Off;
                     }
                     self.entries.push(entry);
@@ -654,8 +656,8 @@ impl CacheWriter {
     fn finish(mut self, file: &Path) -> std::io::Result<()> {
         self.w.bytes(b"");
         self.z.write_all(&self.w.buf)?;
-        let f = self.z.finish()?.into_inner().map_err(|e| e.into_error())?;
-        link_unnamed(&f, file)
+        let mut f = self.z.finish()?.into_inner().map_err(|e| e.into_error())?;
+        put_in_place(&mut f, file)
     }
 }
 
@@ -672,6 +674,19 @@ impl Read for ReadAt {
         self.pos += n as u64;
         Ok(n)
     }
+}
+
+/// Make the content of `f`, an unnamed file made in `path`'s directory, the file at `path`: by
+/// giving it that name where the file system allows it, else by copying it to a new file there.
+fn put_in_place(f: &mut File, path: &Path) -> std::io::Result<()> {
+    // A file system without `O_TMPFILE` (NFS) gives a file whose name is already gone, and one
+    // without `/proc` cannot name it: either way, the content is copied.
+    if link_unnamed(f, path).is_ok() {
+        return Ok(());
+    }
+    use std::io::Seek;
+    f.rewind()?;
+    crate::manifest::write_replacing_with(path, false, |out| std::io::copy(f, out).map(|_| ()))
 }
 
 /// Give `f`, an unnamed file made in `path`'s directory, the name `path`, replacing what is
@@ -912,6 +927,33 @@ mod tests {
         let again = scan(&root, &opts, &ProgressBar::hidden()).unwrap();
         assert_eq!(again.stats.hashed_files, 1);
         assert_eq!(again.manifest, first.manifest);
+    }
+
+    /// Where the unnamed file cannot be named (its name is already gone, as on a file system
+    /// without `O_TMPFILE`), its content is copied into place instead.
+    #[test]
+    fn a_cache_that_cannot_be_linked_into_place_is_copied() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("c");
+        std::fs::write(&target, b"old").unwrap();
+        let named = dir.path().join("gone");
+        std::fs::write(&named, b"the new cache").unwrap();
+        let mut f = File::options().read(true).write(true).open(&named).unwrap();
+        std::fs::remove_file(&named).unwrap();
+        assert!(link_unnamed(&f, &target).is_err());
+        std::io::Seek::seek(&mut f, std::io::SeekFrom::End(0)).unwrap();
+        put_in_place(&mut f, &target).unwrap();
+        assert_eq!(std::fs::read(&target).unwrap(), b"the new cache");
+        let mut names: Vec<_> =
+            std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        names.sort();
+        assert_eq!(names, ["c"]);
+
+        // An unnamed file is linked.
+        let mut f = tempfile::tempfile_in(dir.path()).unwrap();
+        f.write_all(b"linked").unwrap();
+        put_in_place(&mut f, &target).unwrap();
+        assert_eq!(std::fs::read(&target).unwrap(), b"linked");
     }
 
     #[test]
