@@ -206,12 +206,28 @@ fn fuzz_seeds() {
     next.generation += 1;
     next.entries.pop();
     let delta = Delta::between(&m, &next, &Default::default()).unwrap().encode();
+    // A hash cache body (format 4): the scan's start, then per file its path, mode, mtime,
+    // owner, group, ctime, inode, device and digest, then an empty path.
+    let mut cache = tern::codec::Writer::new();
+    cache.varint(1_700_000_000);
+    cache.varint(0);
+    for (path, size) in [("a", 1), ("d/b", 3)] {
+        cache.bytes(path.as_bytes());
+        for v in [0o644, 1_700_000_000 * 2, 5, 1000, 1000, 1_700_000_000 * 2, 0, 42, 2049] {
+            cache.varint(v);
+        }
+        cache.varint(size);
+        cache.fixed(&tern::hash::ContentHash::of_chunk(path.as_bytes()).0);
+        cache.varint(0);
+    }
+    cache.bytes(b"");
     let seeds: Vec<(&str, String, Vec<u8>)> =
         std::iter::once(("manifest", "golden-body".to_string(), body.clone()))
             .chain(
                 frames.into_iter().enumerate().map(|(i, f)| ("protocol", format!("frame-{i}"), f)),
             )
             .chain(std::iter::once(("delta", "drop-one".to_string(), delta)))
+            .chain(std::iter::once(("hashcache", "two-files".to_string(), cache.buf)))
             .chain(
                 ["a/b/c", "../x", "/abs", "caf\u{e9}/\n", "a//b"]
                     .iter()
