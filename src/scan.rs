@@ -929,6 +929,82 @@ mod tests {
         assert_eq!(again.manifest, first.manifest);
     }
 
+    /// Put a file with `data` at `rel` below `root`, whatever is there or above it now.
+    fn put_file(root: &Path, rel: &str, data: &[u8]) {
+        let full = root.join(rel);
+        let mut at = root.to_path_buf();
+        for part in Path::new(rel).parent().into_iter().flat_map(|p| p.components()) {
+            at.push(part);
+            if at.is_file() {
+                std::fs::remove_file(&at).unwrap();
+            }
+        }
+        std::fs::create_dir_all(full.parent().unwrap()).unwrap();
+        if full.is_dir() {
+            std::fs::remove_dir_all(&full).unwrap();
+        }
+        std::fs::write(&full, data).unwrap();
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::test_runner::Config { cases: 32, ..Default::default() })]
+
+        /// Whatever happens to a tree between scans (files written, rewritten, removed, turned
+        /// into directories and back), a scan with the cache lists exactly what a scan without
+        /// it does, over batches of three; and once the tree has settled, the cache holds every
+        /// file, so a scan reads nothing, and the cache is one file.
+        #[test]
+        fn cached_scans_agree_with_fresh_ones(
+            rounds in proptest::collection::vec(
+                proptest::collection::vec((0u8..3, 0usize..10, proptest::prelude::any::<u8>()), 1..8),
+                1..4,
+            )
+        ) {
+            const PATHS: [&str; 10] =
+                ["a", "b/c", "b/d", "b/e/f", "b/e/g", "b.x", "h", "h/i", "j/k/l", "j/m"];
+            let dir = tempfile::tempdir().unwrap();
+            let root = dir.path().join("src");
+            std::fs::create_dir(&root).unwrap();
+            let cache_dir = dir.path().join("cache");
+            let opts = ScanOptions { cache_file: Some(cache_dir.join("c")), ..Default::default() };
+            let fresh = ScanOptions { checksum: true, ..Default::default() };
+            let bar = ProgressBar::hidden();
+            for ops in rounds {
+                for (op, i, byte) in ops {
+                    let full = root.join(PATHS[i]);
+                    match op {
+                        0 => put_file(&root, PATHS[i], &vec![byte; usize::from(byte) * 7]),
+                        1 if full.is_dir() => std::fs::remove_dir_all(&full).unwrap(),
+                        1 => {
+                            let _ = std::fs::remove_file(&full);
+                        }
+                        _ => {
+                            put_file(&root, PATHS[i], b"");
+                            std::fs::remove_file(&full).unwrap();
+                            std::fs::create_dir(&full).unwrap();
+                        }
+                    }
+                }
+                let cached = scan(&root, &opts, &bar).unwrap();
+                proptest::prop_assert_eq!(&cached.manifest, &scan(&root, &fresh, &bar).unwrap().manifest);
+                // Past the racy margin of the files just written, then once more to cache them.
+                std::thread::sleep(Duration::from_millis(30));
+                scan(&root, &opts, &bar).unwrap();
+                let settled = scan(&root, &opts, &bar).unwrap();
+                proptest::prop_assert_eq!(settled.stats.hashed_files, 0);
+                proptest::prop_assert_eq!(settled.stats.cached_files, cached.stats.files);
+                proptest::prop_assert_eq!(&settled.manifest, &cached.manifest);
+                let names: Vec<_> = std::fs::read_dir(&cache_dir).unwrap().collect();
+                proptest::prop_assert_eq!(names.len(), 1);
+                // Nothing changed since: the cache is left as it is.
+                let inode = || std::fs::metadata(cache_dir.join("c")).unwrap().ino();
+                let before = inode();
+                scan(&root, &opts, &bar).unwrap();
+                proptest::prop_assert_eq!(inode(), before);
+            }
+        }
+    }
+
     /// Where the unnamed file cannot be named (its name is already gone, as on a file system
     /// without `O_TMPFILE`), its content is copied into place instead.
     #[test]
