@@ -13,7 +13,7 @@ use crate::plan::{Plan, plan_owned};
 use crate::scan::{Scan, ScanIssue};
 use crate::transfer::{self, Applied};
 use crate::transport::local::LocalDir;
-use crate::transport::{Transport, TransportError};
+use crate::transport::{ManifestId, Transport, TransportError};
 use indicatif::ProgressBar;
 use std::sync::atomic::AtomicBool;
 
@@ -24,6 +24,9 @@ pub struct Planned {
     pub dest_manifest: Manifest,
     /// Entries found wrong at the destination (`--check-dest`), planned to be sent again.
     pub corrected: Vec<RelPath>,
+    /// Which manifest `dest_manifest` was read from, where the destination can say so: under
+    /// the lock, the same one there means the plan still holds, without reading it again.
+    pub dest_id: Option<ManifestId>,
     pub plan: Plan,
     pub verdicts: Vec<Verdict>,
 }
@@ -88,26 +91,35 @@ pub fn plan_source(
     let protected: Vec<_> = issues.iter().map(|i| i.path.clone()).collect();
     let plan = plan_owned(source, &dest_manifest, &protected, &spec.plan);
     let verdicts = guard::check(&plan, &spec.guards);
-    Planned { dest_manifest, corrected: Vec::new(), plan, verdicts }
+    Planned { dest_manifest, corrected: Vec::new(), dest_id: None, plan, verdicts }
 }
 
-/// The destination's manifest, and (with `check_dest`) the entries that a stat of each one found
-/// changed out of band, already taken out of the manifest so the plan sends them again.
-pub fn read_dest(
-    spec: &SyncSpec,
-    dest: &mut dyn Transport,
-) -> Result<(Manifest, Vec<RelPath>), SyncError> {
+/// What [`read_dest`] found at a destination.
+pub struct DestRead {
+    /// Its manifest, less `corrected`.
+    pub manifest: Manifest,
+    /// With `check_dest`: the entries a stat of each one found changed out of band, taken out of
+    /// the manifest so the plan sends them again.
+    pub corrected: Vec<RelPath>,
+    /// Which manifest it was, where the destination can say so.
+    pub id: Option<ManifestId>,
+}
+
+/// The destination's manifest, and (with `check_dest`) what is wrong there.
+pub fn read_dest(spec: &SyncSpec, dest: &mut dyn Transport) -> Result<DestRead, SyncError> {
     let manifest = dest.read_manifest().map_err(failed(spec))?.unwrap_or_default();
+    // Taken now: checking the destination may read its manifest again.
+    let id = dest.last_read_id();
     if !spec.check_dest || manifest.entries.is_empty() {
-        return Ok((manifest, Vec::new()));
+        return Ok(DestRead { manifest, corrected: Vec::new(), id });
     }
     // A destination that cannot check itself (SFTP) is planned as it is.
     let Ok(AdminResult::Verified { findings, .. }) = dest.admin(&AdminOp::Verify { deep: false })
     else {
-        return Ok((manifest, Vec::new()));
+        return Ok(DestRead { manifest, corrected: Vec::new(), id });
     };
     let broken = crate::maintain::wrong_paths(&findings);
-    Ok((manifest.without(&broken), broken))
+    Ok(DestRead { manifest: manifest.without(&broken), corrected: broken, id })
 }
 
 /// Read the destination manifest (checking the destination with `check_dest`) and plan.
@@ -116,8 +128,9 @@ pub fn plan_for(
     scanned: &Scan,
     dest: &mut dyn Transport,
 ) -> Result<Planned, SyncError> {
-    let (manifest, corrected) = read_dest(spec, dest)?;
-    Ok(Planned { corrected, ..plan_against(spec, scanned, manifest) })
+    let read = read_dest(spec, dest)?;
+    let planned = plan_against(spec, scanned, read.manifest);
+    Ok(Planned { corrected: read.corrected, dest_id: read.id, ..planned })
 }
 
 fn dest_name(spec: &SyncSpec) -> String {
@@ -172,14 +185,21 @@ pub fn apply_planned(
         return Ok(Synced { planned, applied: None });
     }
     let err = failed(spec);
+    crate::failpoint::delay("before-lock");
     dest.lock().map_err(err)?;
-    // Compared, then dropped: a second copy of the destination manifest must not stay in memory
-    // through the transfer.
-    let current =
-        dest.read_manifest().map_err(err)?.unwrap_or_default().without(&planned.corrected);
-    if current == planned.dest_manifest {
-        drop(current);
-    } else {
+    // The manifest planned against is still the one there when the destination says so; else
+    // it is read again and compared, then dropped: a second copy of the destination manifest
+    // must not stay in memory through the transfer.
+    let same = planned
+        .dest_id
+        .is_some_and(|planned_id| dest.manifest_id().is_ok_and(|now| now == Some(planned_id)));
+    let current = match same {
+        true => None,
+        false => {
+            Some(dest.read_manifest().map_err(err)?.unwrap_or_default().without(&planned.corrected))
+        }
+    };
+    if let Some(current) = current.filter(|c| *c != planned.dest_manifest) {
         if on_change == OnChange::Refuse {
             return Err(SyncError::Stale(dest_name(spec)));
         }
@@ -269,7 +289,7 @@ mod tests {
             &ours_spec,
             ours.manifest.clone(),
             &[],
-            read_dest(&ours_spec, dest.as_mut()).unwrap().0,
+            read_dest(&ours_spec, dest.as_mut()).unwrap().manifest,
         );
         let refused = plan_source(&ours_spec, ours.manifest.clone(), &[], Manifest::default());
         drop(dest);
@@ -291,5 +311,67 @@ mod tests {
         assert_eq!(now.entries, ours.manifest.entries);
         assert_eq!(std::fs::read(dst.join("b")).unwrap(), b"ours");
         assert!(!dst.join("z").exists());
+    }
+
+    /// Under the lock, a destination that can say which manifest it holds is asked, not read
+    /// again: the one planned against lets the plan stand; another run's commit in between
+    /// makes a sync plan again and a saved plan fail, as when the manifest is read and compared.
+    #[test]
+    fn a_plan_is_checked_under_the_lock_by_the_manifests_identity() {
+        let dir = tempfile::tempdir().unwrap();
+        let dst = dir.path().join("dst");
+        let ours = tree(&dir.path().join("a"), &[("b", "ours"), ("c", "c")]);
+        let theirs = tree(&dir.path().join("b"), &[("b", "theirs"), ("z", "extra")]);
+        let (ours_spec, theirs_spec) =
+            (spec(&dir.path().join("a"), &dst), spec(&dir.path().join("b"), &dst));
+        let never = AtomicBool::new(false);
+        let bar = ProgressBar::hidden();
+        let apply = |dest: &mut dyn Transport, planned, on_change| {
+            apply_planned(&ours_spec, &[], dest, planned, on_change, "r", &never, &bar)
+        };
+
+        // Nothing committed in between: the plan is applied as it was made.
+        let mut same = open(&ours_spec).unwrap();
+        let planned = plan_for(&ours_spec, &ours, same.as_mut()).unwrap();
+        assert_eq!(planned.dest_id, Some(ManifestId(None)));
+        assert_eq!(same.manifest_id().unwrap(), planned.dest_id);
+        apply(same.as_mut(), planned, OnChange::Refuse).unwrap();
+        drop(same);
+        let committed = LocalDir::new(&dst).read_manifest().unwrap().unwrap();
+        assert_eq!(committed.entries, ours.manifest.entries);
+
+        // Two plans of ours on their own connections; theirs commits before either locks.
+        let (mut first, mut second) = (open(&ours_spec).unwrap(), open(&ours_spec).unwrap());
+        let exact = plan_for(&ours_spec, &ours, first.as_mut()).unwrap();
+        let again = plan_for(&ours_spec, &ours, second.as_mut()).unwrap();
+        assert!(exact.plan.is_empty() && again.plan.is_empty());
+        assert!(exact.dest_id.is_some_and(|id| id.0.is_some()));
+        let mut t = open(&theirs_spec).unwrap();
+        let p = plan_for(&theirs_spec, &theirs, t.as_mut()).unwrap();
+        apply_planned(&theirs_spec, &[], t.as_mut(), p, OnChange::Replan, "t", &never, &bar)
+            .unwrap();
+        drop(t);
+        assert_ne!(first.manifest_id().unwrap(), exact.dest_id);
+        // An empty plan is not applied at all, so these are plans of one change each.
+        std::fs::write(dir.path().join("a/c"), "c2").unwrap();
+        let ours = scan(&dir.path().join("a"), &ScanOptions::default(), &bar).unwrap();
+        let exact = Planned {
+            dest_id: exact.dest_id,
+            ..plan_against(&ours_spec, &ours, committed.clone())
+        };
+        let again =
+            Planned { dest_id: again.dest_id, ..plan_against(&ours_spec, &ours, committed) };
+        let err = apply(first.as_mut(), exact, OnChange::Refuse);
+        assert!(matches!(err, Err(SyncError::Stale(_))), "{err:?}");
+        drop(first);
+        let synced = apply(second.as_mut(), again, OnChange::Replan).unwrap();
+        let actions: Vec<_> =
+            synced.planned.plan.iter().map(|c| (c.path.display().to_string(), c.action)).collect();
+        assert!(actions.contains(&("z".into(), Action::Delete)), "{actions:?}");
+        assert!(actions.contains(&("b".into(), Action::Update)), "{actions:?}");
+        drop(second);
+        let now = LocalDir::new(&dst).read_manifest().unwrap().unwrap();
+        assert_eq!(now.entries, ours.manifest.entries);
+        assert_eq!(std::fs::read(dst.join("c")).unwrap(), b"c2");
     }
 }

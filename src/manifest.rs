@@ -229,16 +229,23 @@ impl Manifest {
 
     /// Read a manifest file; `Ok(None)` when it does not exist.
     pub fn load(path: &Path) -> Result<Option<Self>, ManifestFileError> {
+        Ok(Self::load_identified(path)?.map(|(m, _)| m))
+    }
+
+    /// [`Manifest::load`], with the hash of the file's bytes ([`file_hash`] of the same file).
+    pub fn load_identified(path: &Path) -> Result<Option<(Self, ContentHash)>, ManifestFileError> {
+        let io = |e| ManifestFileError::Io { path: path.to_owned(), source: e };
         let file = match std::fs::File::open(path) {
             Ok(f) => f,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => {
-                return Err(ManifestFileError::Io { path: path.to_owned(), source: e });
-            }
+            Err(e) => return Err(io(e)),
         };
-        Self::read_from(std::io::BufReader::new(file))
-            .map(|(m, _)| Some(m))
-            .map_err(|e| ManifestFileError::Corrupt { path: path.to_owned(), reason: e })
+        let mut hashed = HashReader::new(std::io::BufReader::new(file));
+        let (m, _) = Self::read_from(&mut hashed)
+            .map_err(|e| ManifestFileError::Corrupt { path: path.to_owned(), reason: e })?;
+        // Whatever follows the body is part of the file, and of its hash.
+        std::io::copy(&mut hashed, &mut std::io::sink()).map_err(io)?;
+        Ok(Some((m, hashed.finish())))
     }
 
     /// Write atomically: a temporary file beside `path`, fsync, rename, fsync the directory.
@@ -246,6 +253,20 @@ impl Manifest {
     pub fn store(&self, path: &Path) -> std::io::Result<()> {
         write_replacing_with(path, true, |w| self.write_to(w))
     }
+}
+
+/// The hash of a manifest file's bytes, read without decoding them; `Ok(None)` when there is no
+/// such file. Two reads of a destination's manifest are the same manifest if their files hash
+/// alike (the file holds the generation).
+pub fn file_hash(path: &Path) -> std::io::Result<Option<ContentHash>> {
+    let file = match std::fs::File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    let mut hashed = HashReader::new(file);
+    std::io::copy(&mut hashed, &mut std::io::sink())?;
+    Ok(Some(hashed.finish()))
 }
 
 /// Checks entries one at a time for what a manifest's entries must be: strictly sorted, and

@@ -160,18 +160,18 @@ fn prepare(ui: &Ui, spec: &SyncSpec) -> anyhow::Result<(Box<dyn Transport>, Prep
         });
         (dest, scan.join())
     });
-    let (dest, (dest_manifest, corrected)) = dest?;
+    let (dest, read) = dest?;
     let mut scanned = match scanned {
         Ok(r) => r?,
         Err(_) => anyhow::bail!("internal error: the source scan panicked"),
     };
-    for p in &corrected {
+    for p in &read.corrected {
         eprintln!("tern: {} changed at the destination; sending it again", p.display());
     }
     // The plan takes the scanned entries over (`Plan::source_manifest` gives them back).
     let source = std::mem::take(&mut scanned.manifest);
-    let planned = engine::plan_source(spec, source, &scanned.issues, dest_manifest);
-    let planned = engine::Planned { corrected, ..planned };
+    let planned = engine::plan_source(spec, source, &scanned.issues, read.manifest);
+    let planned = engine::Planned { corrected: read.corrected, dest_id: read.id, ..planned };
     Ok((dest, Prepared { scanned, planned }))
 }
 
@@ -287,6 +287,7 @@ fn apply_command(ui: &Ui, args: &ApplyArgs) -> anyhow::Result<Status> {
     };
     let mut dest = engine::open(&spec)?;
     let dest_manifest = dest.read_manifest()?.unwrap_or_default();
+    let dest_id = dest.last_read_id();
     let (generation, hash) = fingerprint(&dest_manifest);
     if (generation, hash) != (saved.dest_generation, saved.dest_hash) {
         return Err(stale(format!(
@@ -308,6 +309,7 @@ fn apply_command(ui: &Ui, args: &ApplyArgs) -> anyhow::Result<Status> {
             })
             .collect();
         let planned = engine::plan_against(&spec, &scanned, dest_manifest);
+        let planned = engine::Planned { dest_id, ..planned };
         let changed: Vec<String> = planned
             .plan
             .iter()

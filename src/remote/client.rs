@@ -8,7 +8,7 @@ use crate::maintain::{AdminOp, AdminResult};
 use crate::manifest::{Manifest, write_replacing_with};
 use crate::path::RelPath;
 use crate::transport::{
-    Commit, CommitOp, CommitReport, StageHeader, StageReport, Transport, TransportError,
+    Commit, CommitOp, CommitReport, ManifestId, StageHeader, StageReport, Transport, TransportError,
 };
 use std::cell::Cell;
 use std::io::{Read, Write};
@@ -30,6 +30,8 @@ pub struct RemoteClient<'a> {
     /// The body hash of the destination's manifest as last read or committed (of an empty one
     /// if it had none): what a commit's base must be to serve as its delta's.
     base_hash: Option<ContentHash>,
+    /// Which manifest `read_manifest` last returned (the hash of its file), when that is sure.
+    last_read: Option<ManifestId>,
 }
 
 impl<'a> RemoteClient<'a> {
@@ -82,7 +84,7 @@ impl<'a> RemoteClient<'a> {
             _ => return Err(not_tern()),
         }
         let wire = wire.compressed(compress_level, true).map_err(io)?;
-        Ok(Some(RemoteClient { wire, name, cache_file, sent, base_hash: None }))
+        Ok(Some(RemoteClient { wire, name, cache_file, sent, base_hash: None, last_read: None }))
     }
 
     /// Bytes written to the peer so far, as they went on the wire.
@@ -135,16 +137,17 @@ impl<'a> RemoteClient<'a> {
 
     /// The destination's manifest (`None`: it has none yet) and its body hash, from the local
     /// copy when the destination's has not changed.
-    fn fetch_manifest(&mut self) -> Result<(Option<Manifest>, ContentHash), TransportError> {
-        let hash = match self.ask(&Request::ManifestInfo)? {
-            Response::ManifestInfo(None) => {
-                return Ok((None, Manifest::default().body_hash()));
+    /// The destination's manifest, with the hash of its body and (unless it changed between the
+    /// two requests this takes) which manifest it is.
+    fn fetch_manifest(&mut self) -> Result<Fetched, TransportError> {
+        let hash = match self.manifest_info()? {
+            ManifestId(None) => {
+                return Ok((None, Manifest::default().body_hash(), Some(ManifestId(None))));
             }
-            Response::ManifestInfo(Some((_, hash))) => hash,
-            r => return Err(self.unexpected(&r)),
+            ManifestId(Some(hash)) => hash,
         };
         if let Some((m, body_hash)) = self.cached_manifest(&hash) {
-            return Ok((Some(m), body_hash));
+            return Ok((Some(m), body_hash, Some(ManifestId(Some(hash)))));
         }
         self.send(&Request::ReadManifest)?;
         self.wire.flush().map_err(|e| self.io(e))?;
@@ -158,10 +161,20 @@ impl<'a> RemoteClient<'a> {
         }
         let (manifest, body_hash) = Manifest::read_from(&bytes[..])
             .map_err(|e| TransportError::corrupt_manifest(&self.name, e))?;
-        if self.cache_file.is_some() && ContentHash::of(&bytes) == hash {
+        // Committed to between the two requests: what was read is not the one announced.
+        let id = (ContentHash::of(&bytes) == hash).then_some(ManifestId(Some(hash)));
+        if self.cache_file.is_some() && id.is_some() {
             self.keep_cache(|w| w.write_all(&bytes));
         }
-        Ok((Some(manifest), body_hash))
+        Ok((Some(manifest), body_hash, id))
+    }
+
+    /// Which manifest the destination holds: the hash of its file, as the agent announces it.
+    fn manifest_info(&mut self) -> Result<ManifestId, TransportError> {
+        match self.ask(&Request::ManifestInfo)? {
+            Response::ManifestInfo(info) => Ok(ManifestId(info.map(|(_, hash)| hash))),
+            r => Err(self.unexpected(&r)),
+        }
     }
 
     /// Keep a copy of the destination's manifest, written as `write` makes it. Not durable: a
@@ -207,9 +220,18 @@ impl Transport for RemoteClient<'_> {
     }
 
     fn read_manifest(&mut self) -> Result<Option<Manifest>, TransportError> {
-        let (m, body_hash) = self.fetch_manifest()?;
+        let (m, body_hash, id) = self.fetch_manifest()?;
         self.base_hash = Some(body_hash);
+        self.last_read = id;
         Ok(m)
+    }
+
+    fn last_read_id(&self) -> Option<ManifestId> {
+        self.last_read
+    }
+
+    fn manifest_id(&mut self) -> Result<Option<ManifestId>, TransportError> {
+        self.manifest_info().map(Some)
     }
 
     fn stage_begin(&mut self, header: &StageHeader) -> Result<(), TransportError> {
@@ -300,6 +322,10 @@ impl Transport for RemoteClient<'_> {
     }
 }
 
+/// A manifest as fetched: itself (`None`: there is none), the hash of its body, and which
+/// manifest it is, when that is sure.
+type Fetched = (Option<Manifest>, ContentHash, Option<ManifestId>);
+
 /// Whether the file at `path` in `m` lists its chunks (has more than one).
 fn has_chunk_list(m: &Manifest, path: &RelPath) -> bool {
     m.get(path).and_then(|e| e.digest()).is_some_and(|d| !d.stored_chunks().is_empty())
@@ -381,6 +407,39 @@ mod tests {
             assert!(sent < 3 * crate::chunk::MAX_CHUNK as u64, "sent {sent}");
             assert_eq!(std::fs::read(dst.join("d/big")).unwrap(), edited);
         }
+    }
+
+    /// The agent says which manifest it holds (the hash of its file): the one last read, from
+    /// the agent or from the client's local copy, until a commit makes another.
+    #[test]
+    fn the_manifest_read_is_identified_until_a_commit_changes_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let (src, dst, cache) =
+            (dir.path().join("src"), dir.path().join("dst"), dir.path().join("copy"));
+        std::fs::create_dir_all(&src).unwrap();
+        std::fs::write(src.join("a"), b"a").unwrap();
+        with_cached_agent(dst.clone(), 0, Some(cache.clone()), |c| {
+            assert_eq!(c.last_read_id(), None);
+            assert!(c.read_manifest().unwrap().is_none());
+            assert_eq!(c.last_read_id(), Some(ManifestId(None)));
+            assert_eq!(c.manifest_id().unwrap(), c.last_read_id());
+        });
+        sync_through_agent(&src, &dst, 0);
+        let file = std::fs::read(dst.join(".tern/manifest")).unwrap();
+        let id = Some(ManifestId(Some(ContentHash::of(&file))));
+        // Fetched from the agent, then read from the local copy: the same identity.
+        for _ in 0..2 {
+            with_cached_agent(dst.clone(), 0, Some(cache.clone()), |c| {
+                c.read_manifest().unwrap().unwrap();
+                assert_eq!((c.last_read_id(), c.manifest_id().unwrap()), (id, id));
+            });
+        }
+        std::fs::write(src.join("a"), b"changed").unwrap();
+        sync_through_agent(&src, &dst, 0);
+        with_cached_agent(dst.clone(), 0, Some(cache), |c| {
+            let now = c.manifest_id().unwrap();
+            assert!(now.is_some_and(|n| n.0.is_some()) && now != id, "{now:?}");
+        });
     }
 
     /// A plan made against less than the destination holds (as when `--check-dest` takes out

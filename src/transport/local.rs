@@ -16,7 +16,7 @@
 //!   dies, so a crashed run never leaves the destination locked.
 
 use super::{
-    Commit, CommitOp, CommitReport, StageHeader, StageOutcome, StageReport, Transport,
+    Commit, CommitOp, CommitReport, ManifestId, StageHeader, StageOutcome, StageReport, Transport,
     TransportError,
 };
 use crate::chunk::{ChunkAt, ChunkRef, FileDigest};
@@ -58,6 +58,8 @@ struct Staging {
 pub struct LocalDir {
     root: PathBuf,
     lock: Option<File>,
+    /// Which manifest `read_manifest` last returned.
+    last_read: Option<ManifestId>,
     current: Option<Staging>,
     outcomes: StageReport,
     /// The committed manifest, loaded when a reused range must be verified against it.
@@ -73,6 +75,7 @@ impl LocalDir {
         LocalDir {
             root: root.into(),
             lock: None,
+            last_read: None,
             current: None,
             outcomes: StageReport::default(),
             manifest: None,
@@ -363,9 +366,25 @@ impl Transport for LocalDir {
 
     fn read_manifest(&mut self) -> Result<Option<Manifest>, TransportError> {
         if !self.check_root()? {
+            self.last_read = Some(ManifestId(None));
             return Ok(None);
         }
-        Ok(Manifest::load(&self.state().join("manifest"))?)
+        let read = Manifest::load_identified(&self.state().join("manifest"))?;
+        self.last_read = Some(ManifestId(read.as_ref().map(|(_, hash)| *hash)));
+        Ok(read.map(|(m, _)| m))
+    }
+
+    fn last_read_id(&self) -> Option<ManifestId> {
+        self.last_read
+    }
+
+    fn manifest_id(&mut self) -> Result<Option<ManifestId>, TransportError> {
+        if !self.check_root()? {
+            return Ok(Some(ManifestId(None)));
+        }
+        let file = self.state().join("manifest");
+        let hash = crate::manifest::file_hash(&file).map_err(|e| self.io("read", &file, e))?;
+        Ok(Some(ManifestId(hash)))
     }
 
     fn stage_begin(&mut self, header: &StageHeader) -> Result<(), TransportError> {

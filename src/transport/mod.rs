@@ -254,6 +254,11 @@ pub(crate) fn free_slot<E>(
     Ok(slot)
 }
 
+/// Which manifest a destination holds: the hash of its manifest file, or `None` when it has none.
+/// Equal identities are the same manifest (the file holds the generation).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ManifestId(pub Option<crate::hash::ContentHash>);
+
 /// A destination tern can replicate into.
 pub trait Transport {
     /// How to name this destination in messages.
@@ -279,6 +284,18 @@ pub trait Transport {
 
     /// The manifest of what tern last committed here, `None` for a fresh destination.
     fn read_manifest(&mut self) -> Result<Option<Manifest>, TransportError>;
+
+    /// Which manifest [`Transport::read_manifest`] last returned, where this destination can
+    /// also tell which one it holds now without reading it whole ([`Transport::manifest_id`]).
+    fn last_read_id(&self) -> Option<ManifestId> {
+        None
+    }
+
+    /// Which manifest this destination holds now, without reading it whole; `None` where it
+    /// cannot tell so (then only reading it again says whether it changed).
+    fn manifest_id(&mut self) -> Result<Option<ManifestId>, TransportError> {
+        Ok(None)
+    }
 
     /// Start staging one file; followed by `stage_chunk`/`stage_reuse` calls and `stage_end`.
     fn stage_begin(&mut self, header: &StageHeader) -> Result<(), TransportError>;

@@ -464,3 +464,33 @@ fn bwlimit_holds_the_sender_to_its_rate() {
     env.assert_replica();
     sshd.tern(&env, ["sync", "--bwlimit", "lots", "src", &sshd.url(&env.dst())]).code(64);
 }
+
+/// Another run commits while a sync waits between its plan and the lock: under the lock the
+/// agent's word on which manifest it holds tells the sync, which plans again, so the destination
+/// ends up a replica of its source with the other run's extra file removed.
+#[test]
+fn a_sync_overtaken_before_its_lock_plans_again() {
+    let env = Env::new();
+    let sshd = Sshd::start(&env);
+    let url = sshd.url(&env.dst());
+    env.tree("src").file("a", "1").file("b", "2");
+    sshd.tern(&env, ["sync", "src", &url]).ok();
+    env.tree("src").file("a", "ours");
+    env.tree("other").file("a", "theirs").file("z", "extra");
+    let slow = sshd
+        .tern(&env, ["sync", "src", &url])
+        .env("TERN_FAILPOINT_DELAY", "before-lock")
+        .env("TERN_FAILPOINT_DELAY_MS", "4000")
+        .cmd
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The slow run has planned (against a and b) by now, and sleeps before its lock.
+    std::thread::sleep(Duration::from_millis(1500));
+    sshd.tern(&env, ["sync", "other", &url]).ok();
+    assert_eq!(fs::read(env.dst().join("z")).unwrap(), b"extra");
+    let out = slow.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    env.assert_replica();
+}

@@ -7,7 +7,9 @@
 pub mod config;
 pub mod known_hosts;
 
-use super::{Commit, CommitReport, StageHeader, StageReport, Transport, TransportError};
+use super::{
+    Commit, CommitReport, ManifestId, StageHeader, StageReport, Transport, TransportError,
+};
 use crate::hash::ContentHash;
 use crate::manifest::Manifest;
 use crate::path::RelPath;
@@ -400,6 +402,15 @@ impl Transport for SshAgentDest {
 
     fn read_manifest(&mut self) -> Result<Option<Manifest>, TransportError> {
         let r = self.client.read_manifest();
+        self.explain(r)
+    }
+
+    fn last_read_id(&self) -> Option<ManifestId> {
+        self.client.last_read_id()
+    }
+
+    fn manifest_id(&mut self) -> Result<Option<ManifestId>, TransportError> {
+        let r = self.client.manifest_id();
         self.explain(r)
     }
 
