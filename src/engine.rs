@@ -193,11 +193,10 @@ pub fn apply_planned(
     let same = planned
         .dest_id
         .is_some_and(|planned_id| dest.manifest_id().is_ok_and(|now| now == Some(planned_id)));
-    let current = match same {
-        true => None,
-        false => {
-            Some(dest.read_manifest().map_err(err)?.unwrap_or_default().without(&planned.corrected))
-        }
+    let current = if same {
+        None
+    } else {
+        Some(dest.read_manifest().map_err(err)?.unwrap_or_default().without(&planned.corrected))
     };
     if let Some(current) = current.filter(|c| *c != planned.dest_manifest) {
         if on_change == OnChange::Refuse {
