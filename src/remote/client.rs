@@ -409,15 +409,22 @@ mod tests {
         }
     }
 
-    /// The agent says which manifest it holds (the hash of its file): the one last read, from
-    /// the agent or from the client's local copy, until a commit makes another.
-    #[test]
-    fn the_manifest_read_is_identified_until_a_commit_changes_it() {
+    /// A scratch directory with a source holding one file, "a", and where a destination and the
+    /// client's copy of its manifest go.
+    fn one_file_source() -> (tempfile::TempDir, PathBuf, PathBuf, PathBuf) {
         let dir = tempfile::tempdir().unwrap();
         let (src, dst, cache) =
             (dir.path().join("src"), dir.path().join("dst"), dir.path().join("copy"));
         std::fs::create_dir_all(&src).unwrap();
         std::fs::write(src.join("a"), b"a").unwrap();
+        (dir, src, dst, cache)
+    }
+
+    /// The agent says which manifest it holds (the hash of its file): the one last read, from
+    /// the agent or from the client's local copy, until a commit makes another.
+    #[test]
+    fn the_manifest_read_is_identified_until_a_commit_changes_it() {
+        let (_dir, src, dst, cache) = one_file_source();
         with_cached_agent(dst.clone(), 0, Some(cache.clone()), |c| {
             assert_eq!(c.last_read_id(), None);
             assert!(c.read_manifest().unwrap().is_none());
@@ -475,11 +482,7 @@ mod tests {
     /// destination announces: a copy of another manifest, or a torn one, is read past.
     #[test]
     fn the_local_copy_of_the_manifest_is_used_only_when_it_is_the_destinations() {
-        let dir = tempfile::tempdir().unwrap();
-        let (src, dst, cache) =
-            (dir.path().join("src"), dir.path().join("dst"), dir.path().join("copy"));
-        std::fs::create_dir_all(&src).unwrap();
-        std::fs::write(src.join("a"), b"a").unwrap();
+        let (_dir, src, dst, cache) = one_file_source();
         sync_through_agent(&src, &dst, 0);
         let held = crate::manifest::Manifest::load(&dst.join(".tern/manifest")).unwrap().unwrap();
         let read = |cache: &PathBuf| {
