@@ -485,22 +485,18 @@ impl HashCache {
                 .as_ref()
                 .is_none_or(|(path, _)| cmp_bytes(path, p.path.as_bytes()).is_lt())
             {
-                let Some(stream) = &mut self.entries else {
-                    return Ok(());
-                };
-                match stream.decode(decode_cached) {
+                match self.next_entry() {
                     Ok(Some(entry)) => {
                         if self.ahead.replace(entry).is_some() {
                             self.passed += 1;
                         }
-                        self.read += 1;
                     }
                     Ok(None) => {
-                        (self.entries, self.ahead, self.ended) = (None, None, true);
+                        self.ahead = None;
                         return Ok(());
                     }
                     Err(e) => {
-                        (self.entries, self.ahead) = (None, None);
+                        self.ahead = None;
                         return Err(e);
                     }
                 }
@@ -529,17 +525,32 @@ impl HashCache {
 
     /// Whether the cache holds exactly `files` entries, reading what is left of it to know.
     fn holds_exactly(&mut self, files: u64) -> bool {
-        if self.ahead.is_some() {
-            return false;
-        }
-        while let Some(stream) = &mut self.entries {
-            match stream.decode(decode_cached) {
-                Ok(Some(_)) => return false,
-                Ok(None) => (self.entries, self.ended) = (None, true),
-                Err(_) => return false,
+        self.ahead.is_none()
+            && matches!(self.next_entry(), Ok(None))
+            && self.ended
+            && self.read == files
+    }
+
+    /// The cache's next entry, counted in `read`; `None` at its end (then `ended`), and from
+    /// then on, as after an error, which is returned once.
+    fn next_entry(&mut self) -> Result<Option<(Vec<u8>, CachedFile)>, DecodeError> {
+        let Some(stream) = &mut self.entries else {
+            return Ok(None);
+        };
+        match stream.decode(decode_cached) {
+            Ok(Some(entry)) => {
+                self.read += 1;
+                Ok(Some(entry))
+            }
+            Ok(None) => {
+                (self.entries, self.ended) = (None, true);
+                Ok(None)
+            }
+            Err(e) => {
+                self.entries = None;
+                Err(e)
             }
         }
-        self.ended && self.read == files
     }
 
     fn load(file: &Path) -> Result<Self, String> {
@@ -549,7 +560,9 @@ impl HashCache {
             Err(e) => return Err(e.to_string()),
         };
         let again = f.try_clone().map_err(|e| e.to_string())?;
-        let cache = Self::decode(std::io::BufReader::new(ReadAt { file: f, pos: 0 }));
+        // This reader moves the descriptor's offset; `copy_prefix` reads the clone with `pread`,
+        // which does not.
+        let cache = Self::decode(std::io::BufReader::new(f));
         Ok(HashCache { file: Some(again), ..cache.map_err(|e| e.to_string())? })
     }
 
