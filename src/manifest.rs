@@ -522,11 +522,22 @@ pub(crate) fn seal_into(
     level: i32,
     body: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
 ) -> std::io::Result<()> {
-    out.write_all(magic)?;
-    out.write_all(&version.to_le_bytes())?;
-    let mut z = zstd::stream::write::Encoder::new(out, level)?;
+    let mut z = open_container_writer(out, magic, version, level)?;
     body(&mut z)?;
     z.finish()?.flush()
+}
+
+/// Start a container on `out`: its header written, its body to be written to the compressor
+/// returned ([`seal_into`] for a body written in one go).
+pub(crate) fn open_container_writer<W: Write>(
+    mut out: W,
+    magic: &[u8; 8],
+    version: u16,
+    level: i32,
+) -> std::io::Result<zstd::stream::write::Encoder<'static, W>> {
+    out.write_all(magic)?;
+    out.write_all(&version.to_le_bytes())?;
+    zstd::stream::write::Encoder::new(out, level)
 }
 
 pub(crate) fn encode_meta(w: &mut Writer, m: &Meta) {

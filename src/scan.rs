@@ -16,7 +16,7 @@ use crate::codec::{DecodeError, Reader, StreamReader, Writer};
 use crate::filter::Excludes;
 use crate::manifest::{
     Entry, Kind, Manifest, Meta, Mtime, check_container, decode_digest, decode_meta, encode_digest,
-    encode_meta, read_up_to,
+    encode_meta, open_container_writer, read_up_to,
 };
 use crate::path::{MAX_PATH_LEN, RelPath, cmp_bytes};
 use indicatif::ProgressBar;
@@ -624,10 +624,8 @@ impl CacheWriter {
     fn create(file: &Path, start: SystemTime) -> std::io::Result<Self> {
         let dir = file.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
         std::fs::create_dir_all(dir)?;
-        let mut out = std::io::BufWriter::new(tempfile::tempfile_in(dir)?);
-        out.write_all(CACHE_MAGIC)?;
-        out.write_all(&CACHE_VERSION.to_le_bytes())?;
-        let z = zstd::stream::write::Encoder::new(out, crate::manifest::LEVEL)?;
+        let out = std::io::BufWriter::new(tempfile::tempfile_in(dir)?);
+        let z = open_container_writer(out, CACHE_MAGIC, CACHE_VERSION, crate::manifest::LEVEL)?;
         let mut w = Writer::new();
         let since = start.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default();
         w.varint(since.as_secs());
