@@ -142,10 +142,8 @@ fn trim(path: &Path) -> std::io::Result<()> {
 
 /// Every readable record, oldest first (lines that do not parse are skipped).
 pub fn read(path: &Path) -> std::io::Result<Vec<Record>> {
-    let f = match File::open(path) {
-        Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(e),
+    let Some(f) = crate::manifest::open_if_exists(path)? else {
+        return Ok(Vec::new());
     };
     Ok(BufReader::new(f)
         .lines()

@@ -235,10 +235,8 @@ impl Manifest {
     /// [`Manifest::load`], with the hash of the file's bytes ([`file_hash`] of the same file).
     pub fn load_identified(path: &Path) -> Result<Option<(Self, ContentHash)>, ManifestFileError> {
         let io = |e| ManifestFileError::Io { path: path.to_owned(), source: e };
-        let file = match std::fs::File::open(path) {
-            Ok(f) => f,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(io(e)),
+        let Some(file) = open_if_exists(path).map_err(io)? else {
+            return Ok(None);
         };
         let mut hashed = HashReader::new(std::io::BufReader::new(file));
         let (m, _) = Self::read_from(&mut hashed)
@@ -259,14 +257,22 @@ impl Manifest {
 /// such file. Two reads of a destination's manifest are the same manifest if their files hash
 /// alike (the file holds the generation).
 pub fn file_hash(path: &Path) -> std::io::Result<Option<ContentHash>> {
-    let file = match std::fs::File::open(path) {
-        Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(e),
+    let Some(file) = open_if_exists(path)? else {
+        return Ok(None);
     };
     let mut hashed = HashReader::new(file);
     std::io::copy(&mut hashed, &mut std::io::sink())?;
     Ok(Some(hashed.finish()))
+}
+
+/// Open `path` to read; `Ok(None)` when there is no such file (a state or cache file not written
+/// yet).
+pub(crate) fn open_if_exists(path: &Path) -> std::io::Result<Option<std::fs::File>> {
+    match std::fs::File::open(path) {
+        Ok(f) => Ok(Some(f)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e),
+    }
 }
 
 /// Checks entries one at a time for what a manifest's entries must be: strictly sorted, and

@@ -16,7 +16,7 @@ use crate::codec::{DecodeError, Reader, StreamReader, Writer};
 use crate::filter::Excludes;
 use crate::manifest::{
     Entry, Kind, Manifest, Meta, Mtime, check_container, decode_digest, decode_meta, encode_digest,
-    encode_meta, open_container_writer, read_up_to,
+    encode_meta, open_container_writer, open_if_exists, read_up_to,
 };
 use crate::path::{MAX_PATH_LEN, RelPath, cmp_bytes};
 use indicatif::ProgressBar;
@@ -554,10 +554,8 @@ impl HashCache {
     }
 
     fn load(file: &Path) -> Result<Self, String> {
-        let f = match File::open(file) {
-            Ok(f) => f,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Self::default()),
-            Err(e) => return Err(e.to_string()),
+        let Some(f) = open_if_exists(file).map_err(|e| e.to_string())? else {
+            return Ok(Self::default());
         };
         let again = f.try_clone().map_err(|e| e.to_string())?;
         // This reader moves the descriptor's offset; `copy_prefix` reads the clone with `pread`,

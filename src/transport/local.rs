@@ -616,11 +616,11 @@ impl LocalDir {
             .prefix("manifest-")
             .tempfile_in(&staging)
             .map_err(|e| self.io("create a file in", &staging, e))?;
-        let base = match File::open(&path) {
-            Ok(f) => EntryReader::open(io::BufReader::new(f))
+        let base = match crate::manifest::open_if_exists(&path) {
+            Ok(Some(f)) => EntryReader::open(io::BufReader::new(f))
                 .map(Some)
                 .map_err(|e| DeltaError::Base(e.to_string())),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Ok(None) => Ok(None),
             Err(e) => Err(DeltaError::Base(format!("{}: {e}", path.display()))),
         };
         let staged = |id| self.staged.get(&id).cloned();
