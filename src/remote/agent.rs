@@ -7,15 +7,17 @@
 //! question, never while the client may be writing, and nothing to stderr until it exits.
 
 use super::wire::Wire;
-use super::{MAX_DATA, PROTOCOL_VERSION, Request, Response, decode_op, encode_op};
+use super::{PROTOCOL_VERSION, Request, Response, decode_op, encode_op};
 use crate::codec::{StreamReader, Writer};
-use crate::hash::ContentHash;
-use crate::manifest::Manifest;
 use crate::transport::local::LocalDir;
 use crate::transport::{CommitOp, CommitReport, Transport, TransportError};
 use std::fs::File;
 use std::io::{self, Read, Seek, Write};
 use std::path::PathBuf;
+
+/// The size of the parts a file is sent in: small next to the 4 MiB a frame may carry, as the
+/// agent holds the part and its frame while it sends.
+pub(crate) const FILE_PART: usize = 256 * 1024;
 
 /// Why the agent stopped before the client said goodbye.
 #[derive(Debug, thiserror::Error)]
@@ -94,23 +96,22 @@ pub fn serve(root: PathBuf, input: impl Read, output: impl Write) -> Result<(), 
                 },
             },
             Request::ManifestInfo => match manifest_file(&dest) {
-                Ok(Some(bytes)) => {
-                    // Asked before every sync: only the generation, not every entry, is decoded.
-                    let generation = Manifest::peek_generation(&bytes).unwrap_or(0);
-                    Response::ManifestInfo(Some((generation, ContentHash::of(&bytes))))
-                }
+                // Asked before every sync: the file is hashed as it is read, and of its entries
+                // only the generation, the first, is decoded.
+                Ok(Some((path, file))) => match crate::manifest::identify(file) {
+                    Ok(info) => Response::ManifestInfo(Some(info)),
+                    Err(e) => error_reply(&TransportError::io("read", path.display(), e)),
+                },
                 Ok(None) => Response::ManifestInfo(None),
                 Err(e) => error_reply(&e),
             },
             Request::ReadManifest => {
-                match manifest_file(&dest) {
-                    Ok(bytes) => {
-                        for part in bytes.unwrap_or_default().chunks(MAX_DATA) {
-                            wire.send(&Response::Data(part.to_vec()).encode())?;
-                        }
-                        wire.send(&Response::DataEnd.encode())?;
-                    }
-                    Err(e) => wire.send(&error_reply(&e).encode())?,
+                let sent = match manifest_file(&dest) {
+                    Ok(file) => send_file(&mut wire, file)?,
+                    Err(e) => Err(e),
+                };
+                if let Err(e) = sent {
+                    wire.send(&error_reply(&e).encode())?;
                 }
                 wire.flush()?;
                 continue;
@@ -242,14 +243,37 @@ fn stage(failed: &mut Option<TransportError>, f: impl FnOnce() -> Result<(), Tra
     }
 }
 
-fn manifest_file(dest: &LocalDir) -> Result<Option<Vec<u8>>, TransportError> {
+/// The destination's manifest file, open to read; `None` when it has none yet.
+fn manifest_file(dest: &LocalDir) -> Result<Option<(PathBuf, File)>, TransportError> {
     if !dest.check_root()? {
         return Ok(None);
     }
     let path = dest.root().join(crate::scan::STATE_DIR).join("manifest");
-    match std::fs::read(&path) {
-        Ok(b) => Ok(Some(b)),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+    match crate::manifest::open_if_exists(&path) {
+        Ok(file) => Ok(file.map(|f| (path, f))),
         Err(e) => Err(TransportError::io("read", path.display(), e)),
     }
+}
+
+/// A file's bytes (none: no file) as `Data` parts of [`FILE_PART`] and a `DataEnd`, read as they
+/// are sent: the agent holds one part, not the file. A file that cannot be read (the inner
+/// error) is answered with an error in place of `DataEnd`, which the client takes as the answer
+/// whatever parts came before it; the outer error is the connection's.
+fn send_file(
+    wire: &mut Wire<'_>,
+    file: Option<(PathBuf, File)>,
+) -> io::Result<Result<(), TransportError>> {
+    if let Some((path, mut file)) = file {
+        let mut part = vec![0u8; FILE_PART];
+        loop {
+            let n = match crate::manifest::read_up_to(&mut file, &mut part) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) => return Ok(Err(TransportError::io("read", path.display(), e))),
+            };
+            wire.send(&Response::Data(part[..n].to_vec()).encode())?;
+        }
+    }
+    wire.send(&Response::DataEnd.encode())?;
+    Ok(Ok(()))
 }

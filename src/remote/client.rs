@@ -135,10 +135,9 @@ impl<'a> RemoteClient<'a> {
         let _ = self.wire.flush();
     }
 
-    /// The destination's manifest (`None`: it has none yet) and its body hash, from the local
-    /// copy when the destination's has not changed.
-    /// The destination's manifest, with the hash of its body and (unless it changed between the
-    /// two requests this takes) which manifest it is.
+    /// The destination's manifest (`None`: it has none yet), with the hash of its body and
+    /// (unless it changed between the two requests this takes) which manifest it is; from the
+    /// local copy when the destination's has not changed.
     fn fetch_manifest(&mut self) -> Result<Fetched, TransportError> {
         let hash = match self.manifest_info()? {
             ManifestId(None) => {
@@ -446,6 +445,32 @@ mod tests {
         with_cached_agent(dst.clone(), 0, Some(cache), |c| {
             let now = c.manifest_id().unwrap();
             assert!(now.is_some_and(|n| n.0.is_some()) && now != id, "{now:?}");
+        });
+    }
+
+    /// A manifest larger than the part the agent reads and sends at a time comes across whole,
+    /// announced by the hash of its file and its generation.
+    #[test]
+    fn a_manifest_of_many_parts_is_read_whole() {
+        use crate::manifest::tests::file;
+        let dir = tempfile::tempdir().unwrap();
+        let dst = dir.path().join("dst");
+        let entries: Vec<_> =
+            (0..20_000).map(|i| file(&format!("f{i:05}"), format!("{i}").as_bytes())).collect();
+        let m = Manifest { generation: 9, entries };
+        let bytes = m.encode();
+        assert!(bytes.len() > 2 * super::super::agent::FILE_PART, "{} bytes", bytes.len());
+        std::fs::create_dir_all(dst.join(".tern")).unwrap();
+        std::fs::write(dst.join(".tern/manifest"), &bytes).unwrap();
+        with_agent(dst, 0, |c| {
+            assert_eq!(c.read_manifest().unwrap().unwrap(), m);
+            assert_eq!(c.last_read_id(), Some(ManifestId(Some(ContentHash::of(&bytes)))));
+            match c.ask(&Request::ManifestInfo).unwrap() {
+                Response::ManifestInfo(info) => {
+                    assert_eq!(info, Some((9, ContentHash::of(&bytes))));
+                }
+                r => panic!("{r:?}"),
+            }
         });
     }
 
