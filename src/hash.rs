@@ -75,7 +75,12 @@ impl<R> HashReader<R> {
     }
 
     pub fn finish(self) -> ContentHash {
-        ContentHash(self.hasher.finalize().into())
+        self.into_parts().1
+    }
+
+    /// The reader, and the hash of what was read through it.
+    pub fn into_parts(self) -> (R, ContentHash) {
+        (self.inner, ContentHash(self.hasher.finalize().into()))
     }
 }
 

@@ -150,20 +150,36 @@ impl<'a> RemoteClient<'a> {
         }
         self.send(&Request::ReadManifest)?;
         self.wire.flush().map_err(|e| self.io(e))?;
-        let mut bytes = Vec::new();
-        loop {
-            match self.answer()? {
-                Response::Data(d) => bytes.extend_from_slice(&d),
-                Response::DataEnd => break,
-                r => return Err(self.unexpected(&r)),
-            }
+        // Decoded as the parts arrive, hashed, and copied to a temporary file beside the local
+        // copy: the client never holds the file's bytes, only what they decode to.
+        let copy = self.cache_file.as_deref().and_then(start_copy);
+        let mut parts = crate::hash::HashReader::new(DataParts {
+            client: &mut *self,
+            part: Vec::new(),
+            at: 0,
+            ended: false,
+            failed: None,
+            copy: copy.map(std::io::BufWriter::new),
+        });
+        let decoded = Manifest::read_from(&mut parts);
+        // The rest of the file (all of it, after a decoding error), to keep the connection in
+        // step and the copy and the hash whole.
+        let drained = std::io::copy(&mut parts, &mut std::io::sink());
+        let (DataParts { failed, copy, .. }, file_hash) = parts.into_parts();
+        if let Some(e) = failed {
+            return Err(e);
         }
-        let (manifest, body_hash) = Manifest::read_from(&bytes[..])
-            .map_err(|e| TransportError::corrupt_manifest(&self.name, e))?;
+        drained.map_err(|e| self.io(e))?;
+        let (manifest, body_hash) =
+            decoded.map_err(|e| TransportError::corrupt_manifest(&self.name, e))?;
         // Committed to between the two requests: what was read is not the one announced.
-        let id = (ContentHash::of(&bytes) == hash).then_some(ManifestId(Some(hash)));
-        if self.cache_file.is_some() && id.is_some() {
-            self.keep_cache(|w| w.write_all(&bytes));
+        let id = (file_hash == hash).then_some(ManifestId(Some(hash)));
+        if let (Some(copy), Some(path), Some(_)) = (copy, &self.cache_file, id) {
+            // A local copy is a saving, never a condition: one that cannot be kept is dropped.
+            let _ = copy
+                .into_inner()
+                .map_err(|e| e.into_error())
+                .and_then(|tmp| tmp.persist(path).map(drop).map_err(|e| e.error));
         }
         Ok((Some(manifest), body_hash, id))
     }
@@ -195,6 +211,61 @@ impl<'a> RemoteClient<'a> {
         let decoded = Manifest::read_from(&mut file).ok()?;
         std::io::copy(&mut file, &mut std::io::sink()).ok()?;
         (file.finish() == *hash).then_some(decoded)
+    }
+}
+
+/// A temporary file beside the local copy of the destination's manifest at `path`, to write the
+/// next copy to (none if it cannot be made: the copy is only a saving).
+fn start_copy(path: &std::path::Path) -> Option<tempfile::NamedTempFile> {
+    let dir = path.parent()?;
+    std::fs::create_dir_all(dir).ok()?;
+    tempfile::Builder::new().prefix(".tmp-").tempfile_in(dir).ok()
+}
+
+/// The `Data` parts of an answer, up to its `DataEnd`, read as one stream; each part is copied
+/// to `copy` as it arrives (a copy that fails to write is dropped). A failed or unexpected
+/// answer ends the stream with an error and is kept in `failed`, to be returned as it is.
+struct DataParts<'c, 'a> {
+    client: &'c mut RemoteClient<'a>,
+    part: Vec<u8>,
+    at: usize,
+    ended: bool,
+    failed: Option<TransportError>,
+    copy: Option<std::io::BufWriter<tempfile::NamedTempFile>>,
+}
+
+impl DataParts<'_, '_> {
+    /// Keep `e` for the caller; the stream ends with an error that stands for it.
+    fn fail(&mut self, e: TransportError) -> std::io::Error {
+        self.failed = Some(e);
+        std::io::Error::other("the manifest's transfer failed")
+    }
+}
+
+impl Read for DataParts<'_, '_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        while self.at == self.part.len() {
+            if self.ended || self.failed.is_some() {
+                return Ok(0);
+            }
+            match self.client.answer() {
+                Ok(Response::Data(d)) => {
+                    if let Some(copy) = &mut self.copy
+                        && copy.write_all(&d).is_err()
+                    {
+                        self.copy = None;
+                    }
+                    (self.part, self.at) = (d, 0);
+                }
+                Ok(Response::DataEnd) => self.ended = true,
+                Ok(r) => return Err(self.fail(self.client.unexpected(&r))),
+                Err(e) => return Err(self.fail(e)),
+            }
+        }
+        let n = buf.len().min(self.part.len() - self.at);
+        buf[..n].copy_from_slice(&self.part[self.at..self.at + n]);
+        self.at += n;
+        Ok(n)
     }
 }
 
@@ -449,7 +520,8 @@ mod tests {
     }
 
     /// A manifest larger than the part the agent reads and sends at a time comes across whole,
-    /// announced by the hash of its file and its generation.
+    /// announced by the hash of its file and its generation, and the client's local copy of it
+    /// (written as the parts arrive) is the same file, with nothing left beside it.
     #[test]
     fn a_manifest_of_many_parts_is_read_whole() {
         use crate::manifest::tests::file;
@@ -462,8 +534,12 @@ mod tests {
         assert!(bytes.len() > 2 * super::super::agent::FILE_PART, "{} bytes", bytes.len());
         std::fs::create_dir_all(dst.join(".tern")).unwrap();
         std::fs::write(dst.join(".tern/manifest"), &bytes).unwrap();
-        with_agent(dst, 0, |c| {
+        let cache = dir.path().join("cache/manifest");
+        with_cached_agent(dst, 3, Some(cache.clone()), |c| {
             assert_eq!(c.read_manifest().unwrap().unwrap(), m);
+            assert!(std::fs::read(&cache).unwrap() == bytes, "the local copy differs");
+            let beside: Vec<_> = std::fs::read_dir(dir.path().join("cache")).unwrap().collect();
+            assert_eq!(beside.len(), 1, "{beside:?}");
             assert_eq!(c.last_read_id(), Some(ManifestId(Some(ContentHash::of(&bytes)))));
             match c.ask(&Request::ManifestInfo).unwrap() {
                 Response::ManifestInfo(info) => {
