@@ -15,6 +15,10 @@ times, reporting medians of:
 - bytes on the wire in both directions, counted by the relay between client and sshd (SSH framing
   included, the same for every tool).
 
+Each scenario's destinations are on a new ext4 file system (a sparse image, loop-mounted; needs
+root), so that every run starts from the same file-system state (see `FreshFs`);
+`--no-fresh-fs` keeps them in the bench's directory.
+
 Usage: benches/vs-rsync.sh [SIZE]   (SIZE scales every data set; 1 = the sizes of issue 6)
 """
 import argparse
@@ -291,6 +295,7 @@ class Bench:
         self.env.pop("SSH_AUTH_SOCK", None)
         key = os.path.join(sshd.home, ".ssh", "id_ed25519")
         kh = os.path.join(sshd.home, ".ssh", "known_hosts")
+        self.fresh_fs = None
         self.ssh = (f"ssh -p {sshd.relay.port} -i {key} -o UserKnownHostsFile={kh} "
                     "-o StrictHostKeyChecking=yes -o BatchMode=yes -o Compression=no")
 
@@ -325,8 +330,52 @@ class Bench:
 
     def dst(self, scenario, tool):
         parent = os.path.join(self.base, "dst", scenario)
-        os.makedirs(parent, exist_ok=True)
+        if not os.path.isdir(parent):
+            os.makedirs(parent)
+            if self.fresh_fs:
+                self.fresh_fs.mount(parent, scenario)
         return os.path.join(parent, tool)
+
+
+class FreshFs:
+    """Each scenario's destinations on a new ext4 file system: a sparse image, loop-mounted.
+
+    File creation on a file system that has lived a while (this VM's, after the previous run's
+    hundreds of thousands of deletions) cost both tools' remote side two to three times more CPU
+    from one run to the next, which decided scenario 1's ratio. A new file system per scenario
+    makes every run start from the same state. Needs root, `mkfs.ext4` and loop devices;
+    `--no-fresh-fs` (or their absence) puts the destinations in the bench's directory instead."""
+
+    # Per scenario at size 1: image bytes (sparse) and inodes, enough for every run's copy.
+    SIZES = {"small": (8 << 30, 600_000), "churn": (4 << 30, 300_000), "big": (12 << 30, 10_000),
+             "bulk": (16 << 30, 10_000), "tiny": (12 << 30, 1_500_000)}
+
+    def __init__(self, scale):
+        self.scale = scale
+        self.mounts = []
+
+    @staticmethod
+    def available():
+        return os.geteuid() == 0 and all(shutil.which(t) for t in ("mkfs.ext4", "mount", "umount"))
+
+    def mount(self, path, scenario):
+        size, inodes = self.SIZES.get(scenario, (4 << 30, 200_000))
+        size = max(1 << 30, int(size * max(self.scale, 0.01)))
+        inodes = max(65_536, int(inodes * max(self.scale, 0.01)))
+        image = path + ".img"
+        with open(image, "wb") as f:
+            f.truncate(size)
+        # Inode tables and journal written now, not by a kernel thread during the runs.
+        subprocess.run(["mkfs.ext4", "-q", "-F", "-N", str(inodes), "-E",
+                        "lazy_itable_init=0,lazy_journal_init=0", image], check=True)
+        subprocess.run(["mount", "-o", "loop", image, path], check=True)
+        self.mounts.append((path, image))
+
+    def close(self):
+        for path, image in reversed(self.mounts):
+            subprocess.run(["umount", path], check=False)
+            os.unlink(image)
+        self.mounts = []
 
 
 def same_tree(a, b):
@@ -376,12 +425,18 @@ def main():
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--out", default=None, help="write the table here too")
     ap.add_argument("--only", default=None, help="comma-separated scenario numbers")
+    ap.add_argument("--no-fresh-fs", action="store_true",
+                    help="destinations in the bench's directory, not on a new ext4 per scenario")
     args = ap.parse_args()
     S = args.size
     only = set(args.only.split(",")) if args.only else None
     base = tempfile.mkdtemp(prefix="tern-bench-")
     sshd = Sshd(base)
     bench = Bench(base, sshd)
+    if not args.no_fresh_fs and FreshFs.available():
+        bench.fresh_fs = FreshFs(args.size)
+    else:
+        print("destinations on the bench directory's file system (no fresh ext4 per scenario)")
     rows = []
     try:
         n_small = max(200, int(50_000 * S))
@@ -446,20 +501,23 @@ def main():
             rows.append(("6 memory, many files", f"{n} files", r6))
     finally:
         sshd.stop()
+        if bench.fresh_fs:
+            bench.fresh_fs.close()
         shutil.rmtree(base, ignore_errors=True)
-    report = table(rows, S, args.reps)
+    report = table(rows, S, args.reps, bool(bench.fresh_fs))
     print(report)
     if args.out:
         with open(args.out, "w") as f:
             f.write(report)
 
 
-def table(rows, size, reps):
+def table(rows, size, reps, fresh_fs=False):
     def ratio(a, b):
         return f"{a / b:.2f}" if b else "-"
 
     lines = [
-        f"tern vs rsync, size {size}, medians of {reps} runs, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}",
+        f"tern vs rsync, size {size}, medians of {reps} runs, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}"
+        + (", destinations on a new ext4 per scenario" if fresh_fs else ""),
         "",
         "| scenario | data | metric | tern | rsync | rsync -z | tern/rsync | tern/rsync -z |",
         "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: |",
