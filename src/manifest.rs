@@ -655,8 +655,7 @@ pub fn write_replacing_with(
     durable: bool,
     write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
 ) -> std::io::Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let mut tmp = tempfile::Builder::new().prefix(".tmp-").tempfile_in(dir)?;
+    let mut tmp = temp_beside(path)?;
     {
         let mut w = std::io::BufWriter::new(tmp.as_file_mut());
         write(&mut w)?;
@@ -667,6 +666,13 @@ pub fn write_replacing_with(
     }
     tmp.persist(path).map_err(|e| e.error)?;
     Ok(())
+}
+
+/// A temporary file in `path`'s directory (`.tmp-*`, removed if dropped), to be written and then
+/// renamed over `path`.
+pub fn temp_beside(path: &Path) -> std::io::Result<tempfile::NamedTempFile> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    tempfile::Builder::new().prefix(".tmp-").tempfile_in(dir)
 }
 
 /// Rename a written temporary file (in `path`'s directory) over `path` durably: the file is

@@ -217,9 +217,8 @@ impl<'a> RemoteClient<'a> {
 /// A temporary file beside the local copy of the destination's manifest at `path`, to write the
 /// next copy to (none if it cannot be made: the copy is only a saving).
 fn start_copy(path: &std::path::Path) -> Option<tempfile::NamedTempFile> {
-    let dir = path.parent()?;
-    std::fs::create_dir_all(dir).ok()?;
-    tempfile::Builder::new().prefix(".tmp-").tempfile_in(dir).ok()
+    std::fs::create_dir_all(path.parent()?).ok()?;
+    crate::manifest::temp_beside(path).ok()
 }
 
 /// The `Data` parts of an answer, up to its `DataEnd`, read as one stream; each part is copied
