@@ -104,17 +104,28 @@ impl FileDigest {
         self.chunks.as_deref().map_or(&[], Vec::as_slice)
     }
 
+    /// How many chunks the file has: its list's, or one for a non-empty file without a list.
+    pub fn chunk_count(&self) -> usize {
+        match self.stored_chunks() {
+            [] => usize::from(self.size > 0),
+            list => list.len(),
+        }
+    }
+
+    /// Chunk `n` of the file: from its list, or the whole file for a file of one chunk.
+    pub fn nth_chunk(&self, n: usize) -> Option<ChunkRef> {
+        match self.stored_chunks() {
+            [] => (n == 0 && self.size > 0)
+                .then_some(ChunkRef { len: self.size as u32, hash: self.hash }),
+            list => list.get(n).copied(),
+        }
+    }
+
     /// Every chunk with its offset; a non-empty file always has at least one.
     pub fn chunks(&self) -> Vec<ChunkAt> {
-        if self.stored_chunks().is_empty() {
-            if self.size == 0 {
-                return Vec::new();
-            }
-            return vec![ChunkAt { offset: 0, len: self.size as u32, hash: self.hash }];
-        }
         let mut offset = 0;
-        self.stored_chunks()
-            .iter()
+        (0..self.chunk_count())
+            .filter_map(|n| self.nth_chunk(n))
             .map(|c| {
                 let at = ChunkAt { offset, len: c.len, hash: c.hash };
                 offset += u64::from(c.len);

@@ -6,7 +6,7 @@
 //! ranges the destination already has (in any of its files, found by chunk hash) and which must
 //! be sent.
 
-use crate::chunk::{ChunkAt, FileDigest};
+use crate::chunk::{ChunkAt, ChunkRef, FileDigest};
 use crate::filter::Excludes;
 use crate::hash::ContentHash;
 use crate::manifest::{Entry, Kind, Manifest};
@@ -595,7 +595,7 @@ impl<'a> ChunkIndex<'a> {
         // Counted first: built in one allocation of the size it needs.
         let (mut n_chunks, mut n_files) = (0, 0);
         for (_, d) in digests() {
-            n_chunks += d.stored_chunks().len().max(1);
+            n_chunks += d.chunk_count();
             n_files += usize::from(!d.stored_chunks().is_empty());
         }
         let mut chunks = Vec::with_capacity(n_chunks);
@@ -621,12 +621,8 @@ impl<'a> ChunkIndex<'a> {
     }
 
     /// The hash and length of a listed chunk, from the destination's manifest.
-    fn chunk(&self, c: &Located) -> Option<(ContentHash, u32)> {
-        let d = self.digest(c.entry)?;
-        match d.stored_chunks() {
-            [] => Some((d.hash, u32::try_from(d.size).ok()?)),
-            list => list.get(c.nth as usize).map(|r| (r.hash, r.len)),
-        }
+    fn chunk(&self, c: &Located) -> Option<ChunkRef> {
+        self.digest(c.entry)?.nth_chunk(c.nth as usize)
     }
 
     /// The chunks with this hash, first in path order first, each with its length.
@@ -636,7 +632,7 @@ impl<'a> ChunkIndex<'a> {
         let to = from + self.chunks[from..].partition_point(|c| c.key == k);
         self.chunks[from..to]
             .iter()
-            .filter_map(move |c| self.chunk(c).filter(|(h, _)| h == hash).map(|(_, len)| (c, len)))
+            .filter_map(move |c| self.chunk(c).filter(|r| r.hash == *hash).map(|r| (c, r.len)))
     }
 
     /// A destination file and offset holding chunk `c` (same hash, same length).
@@ -711,7 +707,7 @@ mod tests {
     /// the rest are told apart by the whole hash, in the destination's manifest.
     #[test]
     fn chunks_sharing_an_index_key_are_told_apart_by_their_whole_hash() {
-        use crate::chunk::{ChunkRef, FileDigest};
+        use crate::chunk::FileDigest;
         let hash = |last: u8| {
             let mut h = [7u8; 32];
             h[31] = last;
