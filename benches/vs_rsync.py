@@ -363,17 +363,23 @@ class FreshFs:
         size = max(1 << 30, int(size * max(self.scale, 0.01)))
         inodes = max(65_536, int(inodes * max(self.scale, 0.01)))
         image = path + ".img"
-        with open(image, "wb") as f:
-            f.truncate(size)
-        # Inode tables written now, not by a kernel thread during the runs; no journal, as the
-        # VM's own file system (where the earlier runs put their destinations).
-        subprocess.run(["mkfs.ext4", "-q", "-F", "-O", "^has_journal", "-N", str(inodes), "-E",
-                        "lazy_itable_init=0,lazy_journal_init=0", image], check=True)
-        # Direct I/O from the loop device to its image: written once, as to a disk, not cached
-        # again (and flushed again) by the file system that holds the image.
-        device = subprocess.run(["losetup", "--find", "--show", "--direct-io=on", image],
-                                check=True, capture_output=True, text=True).stdout.strip()
-        subprocess.run(["mount", device, path], check=True)
+        try:
+            with open(image, "wb") as f:
+                f.truncate(size)
+            # Inode tables written now, not by a kernel thread during the runs; no journal, as the
+            # VM's own file system (where the earlier runs put their destinations).
+            subprocess.run(["mkfs.ext4", "-q", "-F", "-O", "^has_journal", "-N", str(inodes), "-E",
+                            "lazy_itable_init=0,lazy_journal_init=0", image], check=True,
+                           capture_output=True, text=True)
+            # Direct I/O from the loop device to its image: written once, as to a disk, not cached
+            # again (and flushed again) by the file system that holds the image.
+            device = subprocess.run(["losetup", "--find", "--show", "--direct-io=on", image],
+                                    check=True, capture_output=True, text=True).stdout.strip()
+            subprocess.run(["mount", device, path], check=True, capture_output=True, text=True)
+        except (OSError, subprocess.CalledProcessError) as e:
+            detail = getattr(e, "stderr", None) or e
+            sys.exit(f"cannot put the {scenario} destinations on a new file system at {path}: "
+                     f"{str(detail).strip()}; run with --no-fresh-fs")
         self.mounts.append((path, image, device))
 
     def close(self):
