@@ -21,6 +21,7 @@ use crate::manifest::{
     encode_meta, write_entries,
 };
 use crate::path::{MAX_PATH_LEN, RelPath};
+use crate::store::EntrySource;
 use std::collections::{HashMap, HashSet};
 use std::io::{Read, Write};
 
@@ -398,7 +399,7 @@ fn encode_upsert_staged(
 /// of a file sent by reference. Returns the body hash of `next` the delta carries.
 pub fn encode_between<E>(
     base: &Manifest,
-    next: &Manifest,
+    next: &dyn EntrySource,
     staged: impl Fn(&RelPath) -> Option<u64>,
     part: usize,
     mut emit: impl FnMut(Vec<u8>) -> Result<(), E>,
@@ -415,9 +416,9 @@ pub fn encode_between<E>(
     let removes = removed_between(base, next);
     let expected = next.body_hash();
     w.varint(base.generation);
-    w.varint(next.generation);
+    w.varint(next.generation());
     w.fixed(&expected.0);
-    w.varint(next.entries.len() as u64);
+    w.varint(next.count());
     w.varint(removes.len() as u64);
     for r in removes {
         w.bytes(r.as_bytes());
@@ -429,7 +430,7 @@ pub fn encode_between<E>(
             (Kind::File(d), Some(id)) if !d.stored_chunks().is_empty() => {
                 encode_upsert_staged(&mut w, &e.path, &e.meta, id, d.size, &d.hash)
             }
-            _ => encode_upsert_entry(&mut w, e),
+            _ => encode_upsert_entry(&mut w, &e),
         }
         flush(&mut w, false)?;
     }
@@ -439,9 +440,9 @@ pub fn encode_between<E>(
 
 /// The topmost paths of `base` that `next` does not have (a removed directory stands for
 /// everything below it). Both are sorted, so one walk of each finds them.
-fn removed_between<'a>(base: &'a Manifest, next: &Manifest) -> Vec<&'a RelPath> {
+fn removed_between<'a>(base: &'a Manifest, next: &dyn EntrySource) -> Vec<&'a RelPath> {
     let mut removes: Vec<&RelPath> = Vec::new();
-    let mut nexts = next.entries.iter().peekable();
+    let mut nexts = next.entries().peekable();
     for e in &base.entries {
         while nexts.next_if(|n| n.path < e.path).is_some() {}
         let kept = nexts.peek().is_some_and(|n| n.path == e.path);
@@ -454,11 +455,14 @@ fn removed_between<'a>(base: &'a Manifest, next: &Manifest) -> Vec<&'a RelPath> 
 }
 
 /// The entries of `next` that `base` does not have as they are, in order.
-fn changed_between<'a>(base: &'a Manifest, next: &'a Manifest) -> impl Iterator<Item = &'a Entry> {
+fn changed_between<'a>(
+    base: &'a Manifest,
+    next: &'a dyn EntrySource,
+) -> impl Iterator<Item = std::borrow::Cow<'a, Entry>> {
     let mut bases = base.entries.iter().peekable();
-    next.entries.iter().filter(move |e| {
+    next.entries().filter(move |e| {
         while bases.next_if(|b| b.path < e.path).is_some() {}
-        bases.peek().is_none_or(|b| b != e)
+        bases.peek().is_none_or(|b| *b != &**e)
     })
 }
 

@@ -11,6 +11,7 @@ use crate::manifest::Manifest;
 use crate::path::RelPath;
 use crate::plan::{Plan, plan_owned};
 use crate::scan::{Scan, ScanIssue};
+use crate::store::EntryStore;
 use crate::transfer::{self, Applied};
 use crate::transport::local::LocalDir;
 use crate::transport::{ManifestId, Transport, TransportError};
@@ -81,10 +82,10 @@ pub fn plan_against(spec: &SyncSpec, scanned: &Scan, dest_manifest: Manifest) ->
     plan_source(spec, scanned.manifest.clone(), &scanned.issues, dest_manifest)
 }
 
-/// Plan a source manifest, taken over by the plan, whose scan reported `issues`.
+/// Plan a source's entries, taken over by the plan, whose scan reported `issues`.
 pub fn plan_source(
     spec: &SyncSpec,
-    source: Manifest,
+    source: EntryStore,
     issues: &[ScanIssue],
     dest_manifest: Manifest,
 ) -> Planned {
@@ -202,7 +203,7 @@ pub fn apply_planned(
         if on_change == OnChange::Refuse {
             return Err(SyncError::Stale(dest_name(spec)));
         }
-        let source = planned.plan.source_manifest();
+        let source = planned.plan.source();
         let replanned = plan_source(spec, source, issues, current);
         planned = Planned { corrected: planned.corrected, ..replanned };
         check_guards(&planned)?;
@@ -307,7 +308,7 @@ mod tests {
         assert!(actions.contains(&("z".into(), Action::Delete)), "{actions:?}");
         assert!(actions.contains(&("b".into(), Action::Update)), "{actions:?}");
         let now = crate::transport::local::LocalDir::new(&dst).read_manifest().unwrap().unwrap();
-        assert_eq!(now.entries, ours.manifest.entries);
+        assert_eq!(now.entries, ours.manifest.to_manifest(0).entries);
         assert_eq!(std::fs::read(dst.join("b")).unwrap(), b"ours");
         assert!(!dst.join("z").exists());
     }
@@ -337,7 +338,7 @@ mod tests {
         apply(same.as_mut(), planned, OnChange::Refuse).unwrap();
         drop(same);
         let committed = LocalDir::new(&dst).read_manifest().unwrap().unwrap();
-        assert_eq!(committed.entries, ours.manifest.entries);
+        assert_eq!(committed.entries, ours.manifest.to_manifest(0).entries);
 
         // Two plans of ours on their own connections; theirs commits before either locks.
         let (mut first, mut second) = (open(&ours_spec).unwrap(), open(&ours_spec).unwrap());
@@ -370,7 +371,7 @@ mod tests {
         assert!(actions.contains(&("b".into(), Action::Update)), "{actions:?}");
         drop(second);
         let now = LocalDir::new(&dst).read_manifest().unwrap().unwrap();
-        assert_eq!(now.entries, ours.manifest.entries);
+        assert_eq!(now.entries, ours.manifest.to_manifest(0).entries);
         assert_eq!(std::fs::read(dst.join("c")).unwrap(), b"c2");
     }
 }

@@ -48,6 +48,7 @@ pub mod saved;
 pub mod scan;
 pub mod schedule;
 pub mod sorted;
+pub mod store;
 pub mod timefmt;
 pub mod transfer;
 pub mod transport;

@@ -189,9 +189,7 @@ impl Manifest {
 
     /// The SHA-256 of the uncompressed body, which identifies a manifest's content.
     pub fn body_hash(&self) -> ContentHash {
-        let mut h = crate::hash::HashWriter::default();
-        let _ = self.write_body(&mut h);
-        h.finish()
+        body_hash_of(self.generation, self.entries.len() as u64, self.entries.iter())
     }
 
     /// Encode the body into `out`, a few KiB at a time.
@@ -401,6 +399,17 @@ pub fn write_entries<E: std::borrow::Borrow<Entry>>(
         Ok(())
     })?;
     hash.ok_or_else(|| std::io::Error::other("manifest body not written"))
+}
+
+/// The hash of the body of a manifest of `count` entries (see [`Manifest::body_hash`]).
+pub fn body_hash_of<E: std::borrow::Borrow<Entry>>(
+    generation: u64,
+    count: u64,
+    entries: impl Iterator<Item = E>,
+) -> ContentHash {
+    let mut h = crate::hash::HashWriter::default();
+    let _ = write_body_of(&mut h, generation, count, entries);
+    h.finish()
 }
 
 /// Encode a body of `count` entries into `out`, a few KiB at a time.

@@ -11,6 +11,7 @@ use crate::filter::Excludes;
 use crate::hash::ContentHash;
 use crate::manifest::{Entry, Kind, Manifest};
 use crate::path::RelPath;
+use crate::store::{EntrySource, EntryStore};
 use std::borrow::Cow;
 use std::collections::HashSet;
 
@@ -173,7 +174,7 @@ impl Change {
     }
 }
 
-/// The entries a change refers to: the one it will be (by index into [`Plan::new_manifest`]),
+/// The entries a change refers to: the one it will be (by index in [`Plan::new_manifest`]),
 /// the one the destination holds now, or both. What only some changes need is boxed, so a
 /// change stays at 32 bytes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -209,13 +210,13 @@ impl Old {
     }
 }
 
-/// One change with the entries it refers to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// One change with the entries it refers to: the new one decoded for it, the others the plan's.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChangeRef<'a> {
-    pub path: &'a RelPath,
+    pub path: RelPath,
     pub action: Action,
     /// The entry as it will be; `None` for deletions.
-    pub new: Option<&'a Entry>,
+    pub new: Option<Entry>,
     /// The entry as it is at the destination; `None` for creations.
     pub old: Option<&'a Entry>,
     /// For files whose content is written: how.
@@ -230,12 +231,12 @@ pub struct ChangeRef<'a> {
 impl ChangeRef<'_> {
     /// Content bytes this change sends (0 unless it writes a file).
     pub fn bytes_to_send(&self) -> u64 {
-        self.recipe.zip(self.new).map_or(0, |(r, e)| r.bytes_to_send(e.size()))
+        self.recipe.zip(self.new.as_ref()).map_or(0, |(r, e)| r.bytes_to_send(e.size()))
     }
 
     /// Content bytes this change takes from the destination (0 unless it writes a file).
     pub fn bytes_reused(&self) -> u64 {
-        self.recipe.zip(self.new).map_or(0, |(r, e)| r.bytes_reused(e.size()))
+        self.recipe.zip(self.new.as_ref()).map_or(0, |(r, e)| r.bytes_reused(e.size()))
     }
 }
 
@@ -274,11 +275,14 @@ pub struct Plan {
     changes: Vec<Change>,
     /// How many changes `changes` stands for (a run of creations is one record).
     len: usize,
-    /// The manifest to commit once every change is applied (the next generation).
-    pub new_manifest: Manifest,
-    /// Indices in `new_manifest` of the destination entries kept there; the others are the
-    /// source's.
-    kept: Vec<u32>,
+    /// The source's entries, taken over by the plan: with `kept`, the manifest to commit once
+    /// every change is applied ([`Plan::new_manifest`]).
+    source: EntryStore,
+    /// The destination entries the new manifest keeps, each with its index there, in order;
+    /// the other entries are the source's.
+    kept: Vec<(u32, Entry)>,
+    /// The new manifest's generation.
+    generation: u64,
     pub stats: PlanStats,
 }
 
@@ -287,15 +291,15 @@ impl Plan {
         self.changes.is_empty()
     }
 
-    /// The source manifest this plan was made from (its entries are the new manifest's, less
-    /// the destination entries kept).
-    pub fn source_manifest(&self) -> Manifest {
-        let mut kept = self.kept.iter().peekable();
-        let entries = (0..self.new_manifest.entries.len())
-            .filter(|i| kept.next_if(|k| **k as usize == *i).is_none())
-            .map(|i| self.new_manifest.entries[i].clone())
-            .collect();
-        Manifest { generation: 0, entries }
+    /// The source entries this plan was made from (shared, not copied).
+    pub fn source(&self) -> EntryStore {
+        self.source.clone()
+    }
+
+    /// The manifest the destination holds once this plan is applied (the next generation): the
+    /// source's entries with the destination entries kept among them, read as they are needed.
+    pub fn new_manifest(&self) -> NewManifest<'_> {
+        NewManifest { plan: self }
     }
 
     /// Number of changes.
@@ -309,28 +313,131 @@ impl Plan {
     }
 
     /// The changes, in plan order (parents before their children).
-    pub fn iter(&self) -> impl Iterator<Item = ChangeRef<'_>> + '_ {
-        let each = move |c| (0..Change::count(c)).map(move |k| self.resolve(c, k));
-        self.changes.iter().flat_map(each)
+    pub fn iter(&self) -> Changes<'_> {
+        Changes { plan: self, next: 0, k: 0, entries: self.new_manifest().iter_from(0) }
+    }
+}
+
+/// The manifest a plan commits: see [`Plan::new_manifest`].
+#[derive(Clone, Copy)]
+pub struct NewManifest<'a> {
+    plan: &'a Plan,
+}
+
+impl<'a> NewManifest<'a> {
+    /// The entries from index `at` on.
+    fn iter_from(self, at: u32) -> NewEntries<'a> {
+        let kept = &self.plan.kept;
+        let before = kept.partition_point(|(k, _)| *k < at);
+        let source = self.plan.source.iter_from(u64::from(at) - before as u64);
+        NewEntries { source, kept: &kept[before..], at, manifest: self }
     }
 
-    /// Change `k` of those `c` stands for (the `k`th of a run; `c` itself otherwise).
-    fn resolve<'a>(&'a self, c: &'a Change, k: u32) -> ChangeRef<'a> {
-        let new = |i: &u32| &self.new_manifest.entries[*i as usize];
-        let (path, new, old) = match &c.entries {
-            Refers::Created { first, .. } => {
-                let e = new(&(first + k));
-                (&e.path, Some(e), None)
+    /// The entry at `path`.
+    pub fn get(self, path: &RelPath) -> Option<Entry> {
+        let kept = &self.plan.kept;
+        match kept.binary_search_by(|(_, e)| e.path.cmp(path)) {
+            Ok(i) => Some(kept[i].1.clone()),
+            Err(_) => self.plan.source.get(path),
+        }
+    }
+
+    /// Decoded whole (for small trees and tests).
+    pub fn to_manifest(self) -> Manifest {
+        (&self as &dyn EntrySource).to_manifest()
+    }
+}
+
+impl EntrySource for NewManifest<'_> {
+    fn generation(&self) -> u64 {
+        self.plan.generation
+    }
+
+    fn count(&self) -> u64 {
+        self.plan.source.len() + self.plan.kept.len() as u64
+    }
+
+    fn entries(&self) -> Box<dyn Iterator<Item = Cow<'_, Entry>> + '_> {
+        Box::new(self.iter_from(0))
+    }
+}
+
+/// The entries of a plan's new manifest, in order: the source's, decoded as they come, and the
+/// kept ones at their places.
+struct NewEntries<'a> {
+    source: crate::store::Iter<'a>,
+    /// The kept entries not reached yet.
+    kept: &'a [(u32, Entry)],
+    /// The index of the entry `next` gives.
+    at: u32,
+    manifest: NewManifest<'a>,
+}
+
+impl<'a> NewEntries<'a> {
+    /// Entry `at`, at or after the one `next` would give: read on to it, or start again there
+    /// when that is far (a plan of a few changes in a large tree decodes little else).
+    fn entry(&mut self, at: u32) -> Entry {
+        if at > self.at.saturating_add(256) {
+            *self = self.manifest.iter_from(at);
+        }
+        while self.at < at {
+            self.next();
+        }
+        self.next().expect("a change's entry within the new manifest").into_owned()
+    }
+}
+
+impl<'a> Iterator for NewEntries<'a> {
+    type Item = Cow<'a, Entry>;
+
+    fn next(&mut self) -> Option<Cow<'a, Entry>> {
+        let e = match self.kept.split_first() {
+            Some(((k, e), rest)) if *k == self.at => {
+                self.kept = rest;
+                Cow::Borrowed(e)
             }
-            Refers::New(i) => (&new(i).path, Some(new(i)), None),
-            Refers::Old(o) => (&o.entry.path, None, Some(&**o)),
-            Refers::Both(i, o) => (&o.entry.path, Some(new(i)), Some(&**o)),
+            _ => Cow::Owned(self.source.next()?),
+        };
+        self.at += 1;
+        Some(e)
+    }
+}
+
+/// The changes of a plan, in order: see [`Plan::iter`].
+pub struct Changes<'a> {
+    plan: &'a Plan,
+    /// The record of the next change, and which of those it stands for.
+    next: usize,
+    k: u32,
+    entries: NewEntries<'a>,
+}
+
+impl<'a> Iterator for Changes<'a> {
+    type Item = ChangeRef<'a>;
+
+    fn next(&mut self) -> Option<ChangeRef<'a>> {
+        let c = self.plan.changes.get(self.next)?;
+        let k = self.k;
+        self.k += 1;
+        if self.k == c.count() {
+            (self.next, self.k) = (self.next + 1, 0);
+        }
+        let (new, old) = match &c.entries {
+            Refers::Created { first, .. } => (Some(self.entries.entry(first + k)), None),
+            Refers::New(i) => (Some(self.entries.entry(*i)), None),
+            Refers::Old(o) => (None, Some(&**o)),
+            Refers::Both(i, o) => (Some(self.entries.entry(*i)), Some(&**o)),
+        };
+        let path = match (&new, old) {
+            (_, Some(o)) => o.entry.path.clone(),
+            (Some(n), None) => n.path.clone(),
+            (None, None) => unreachable!("a change refers to an entry"),
         };
         let recipe = match c.entries {
-            Refers::Created { .. } => new.and_then(|e| e.digest()).map(|_| &SEND_ALL),
+            Refers::Created { .. } => new.as_ref().and_then(|e| e.digest()).map(|_| &SEND_ALL),
             _ => c.recipe(),
         };
-        ChangeRef {
+        Some(ChangeRef {
             path,
             action: c.action,
             new,
@@ -339,7 +446,7 @@ impl Plan {
             removed_entries: old.map_or(0, |o| o.removed_entries),
             removed_bytes: old.map_or(0, |o| o.removed_bytes),
             renamed: c.renamed,
-        }
+        })
     }
 }
 
@@ -348,13 +455,13 @@ impl Plan {
 /// `protected` lists source paths the scan could not read: destination entries at or below them
 /// are kept as they are rather than deleted or overwritten.
 pub fn plan(source: &Manifest, dest: &Manifest, protected: &[RelPath], opts: &PlanOptions) -> Plan {
-    plan_owned(source.clone(), dest, protected, opts)
+    plan_owned(EntryStore::from(source), dest, protected, opts)
 }
 
-/// [`plan`], taking the source manifest: its entries become the new manifest's without a copy
-/// (a sync does not hold a tree's entries twice), and [`Plan::source_manifest`] gives it back.
+/// [`plan`], taking the source's entries over: they become the new manifest's without a copy
+/// (a sync does not hold a tree's entries twice), and [`Plan::source`] gives them back.
 pub fn plan_owned(
-    source: Manifest,
+    source: EntryStore,
     dest: &Manifest,
     protected: &[RelPath],
     opts: &PlanOptions,
@@ -370,7 +477,7 @@ pub fn plan_owned(
     // (each with the index it will have), in path order.
     let mut kept: Vec<(u32, Entry)> = Vec::new();
     let mut stats = PlanStats {
-        source_entries: source.entries.len() as u64,
+        source_entries: source.len(),
         dest_entries: dest.entries.len() as u64,
         ..PlanStats::default()
     };
@@ -381,11 +488,15 @@ pub fn plan_owned(
         u32::try_from(i + kept.len()).expect("a manifest holds fewer than 2^32 entries")
     };
     let change = Change::new;
+    // The source directories above the last source entry read (and it, if a directory): in
+    // path order, a source directory above a destination entry is among them.
+    let mut dirs: Vec<RelPath> = Vec::new();
 
     let (mut i, mut j) = (0, 0);
-    let (src, dst) = (&source.entries, &dest.entries);
-    while i < src.len() || j < dst.len() {
-        let order = match (src.get(i), dst.get(j)) {
+    let mut src = source.iter().peekable();
+    let dst = &dest.entries;
+    while src.peek().is_some() || j < dst.len() {
+        let order = match (src.peek(), dst.get(j)) {
             (Some(s), Some(d)) => s.path.cmp(&d.path),
             (Some(_), None) => std::cmp::Ordering::Less,
             _ => std::cmp::Ordering::Greater,
@@ -404,8 +515,9 @@ pub fn plan_owned(
         }
         match order {
             std::cmp::Ordering::Less => {
-                let (s, at) = (&src[i], next(i, &kept));
-                match file_recipe(s, &index) {
+                let s = src.next().expect("peeked");
+                let at = next(i, &kept);
+                match file_recipe(&s, &index) {
                     // Plain: joins the run of plain creations just before it, if any.
                     None | Some(Recipe::SendAll) => match changes.last_mut() {
                         Some(Change { entries: Refers::Created { first, count }, .. })
@@ -421,19 +533,16 @@ pub fn plan_owned(
                     },
                     recipe => changes.push(change(Action::Create, Refers::New(at), recipe)),
                 }
+                read_source_dir(&mut dirs, s);
                 i += 1;
             }
             std::cmp::Ordering::Greater => {
                 let d = &dst[j];
                 // The new manifest so far: the source before `i`, and what was kept; both are
-                // in path order, so they can be searched.
+                // in path order, so the parent is found among the source's open directories or
+                // searched for among the kept.
                 let parent_kept = d.path.parent().is_none_or(|p| {
-                    let dir_in = |entries: &[Entry]| {
-                        entries
-                            .binary_search_by(|e| e.path.cmp(&p))
-                            .is_ok_and(|k| entries[k].kind == Kind::Dir)
-                    };
-                    dir_in(&src[..i])
+                    dirs.iter().rev().find(|s| s.is_ancestor_of(&d.path)) == Some(&p)
                         || kept
                             .binary_search_by(|(_, e)| e.path.cmp(&p))
                             .is_ok_and(|k| kept[k].1.kind == Kind::Dir)
@@ -448,44 +557,33 @@ pub fn plan_owned(
                 j += 1;
             }
             std::cmp::Ordering::Equal => {
-                let (s, d) = (&src[i], &dst[j]);
+                let (s, d) = (src.next().expect("peeked"), &dst[j]);
                 let at = next(i, &kept);
                 if s.kind.tag() != d.kind.tag() {
                     removing = Some((changes.len(), &d.path));
                     let refers = Refers::Both(at, Old::removed(d));
-                    changes.push(change(Action::Replace, refers, file_recipe(s, &index)));
-                } else if let Some(action) = compare_same_kind(s, d) {
+                    changes.push(change(Action::Replace, refers, file_recipe(&s, &index)));
+                } else if let Some(action) = compare_same_kind(&s, d) {
                     let recipe =
-                        if action == Action::Update { file_recipe(s, &index) } else { None };
+                        if action == Action::Update { file_recipe(&s, &index) } else { None };
                     changes.push(change(action, Refers::Both(at, Old::kept(d)), recipe));
                 }
+                read_source_dir(&mut dirs, s);
                 i += 1;
                 j += 1;
             }
         }
     }
+    drop(src);
     // Grown by doubling; a plan lives through the whole transfer.
     changes.shrink_to_fit();
-    let kept_at: Vec<u32> = kept.iter().map(|(at, _)| *at).collect();
-    let entries = if kept.is_empty() {
-        source.entries
-    } else {
-        let mut entries = Vec::with_capacity(source.entries.len() + kept.len());
-        let mut kept = kept.into_iter().peekable();
-        for e in source.entries {
-            while let Some((_, k)) = kept.next_if(|(at, _)| *at as usize == entries.len()) {
-                entries.push(k);
-            }
-            entries.push(e);
-        }
-        entries.extend(kept.map(|(_, k)| k));
-        entries
-    };
+    kept.shrink_to_fit();
     let mut plan = Plan {
         len: changes.iter().map(|c| c.count() as usize).sum(),
         changes,
-        new_manifest: Manifest { generation: dest.generation + 1, entries },
-        kept: kept_at,
+        source,
+        kept,
+        generation: dest.generation + 1,
         stats,
     };
     mark_renames(&mut plan);
@@ -493,12 +591,29 @@ pub fn plan_owned(
     plan
 }
 
+/// Keep `dirs` the source directories above (and at) `s`, the source entry just read.
+fn read_source_dir(dirs: &mut Vec<RelPath>, s: Entry) {
+    while dirs.last().is_some_and(|d| !d.is_ancestor_of(&s.path)) {
+        dirs.pop();
+    }
+    if s.kind == Kind::Dir {
+        dirs.push(s.path);
+    }
+}
+
 /// A copy whose origin this plan removes is a rename, as far as a reader is concerned.
 fn mark_renames(plan: &mut Plan) {
+    if !plan
+        .changes
+        .iter()
+        .any(|c| c.recipe.as_deref().is_some_and(|r| r.whole_copy_of().is_some()))
+    {
+        return;
+    }
     let removed: HashSet<RelPath> = plan
         .iter()
         .filter(|c| matches!(c.action, Action::Delete | Action::Replace))
-        .map(|c| c.path.clone())
+        .map(|c| c.path)
         .collect();
     for c in &mut plan.changes {
         if let Some(from) = c.recipe.as_deref().and_then(Recipe::whole_copy_of) {
@@ -772,7 +887,7 @@ mod tests {
         assert_eq!(paths, expected);
         for c in first.iter() {
             assert_eq!(c.action, Action::Create);
-            assert_eq!(c.new.map(|n| &n.path), Some(c.path));
+            assert_eq!(c.new.as_ref().map(|n| &n.path), Some(&c.path));
             let file = c.new.unwrap().digest().is_some();
             assert_eq!(c.recipe, file.then_some(&Recipe::SendAll), "{}", c.path.display());
         }
@@ -793,9 +908,49 @@ mod tests {
         assert_eq!(b.recipe, Some(&Recipe::Copy(RelPath::new("d/b").unwrap())));
         // Every change points at its own entry of the new manifest, around the kept ones.
         for c in p.iter() {
-            assert_eq!(p.new_manifest.get(c.path), c.new);
+            assert_eq!(p.new_manifest().get(&c.path), c.new);
         }
-        assert_eq!(p.new_manifest.entries.len(), 9);
+        assert_eq!(p.new_manifest().to_manifest().entries.len(), 9);
+    }
+
+    /// A few changes far apart in a large tree: each change's entry is found by reading on, or
+    /// by starting again near it, among the source's entries and the kept ones.
+    #[test]
+    fn changes_far_apart_in_a_large_tree_name_their_own_entries() {
+        let name = |i: usize| format!("f{i:05}");
+        let mut source = vec![e("d", Kind::Dir)];
+        let mut dest = source.clone();
+        for i in 0..3000 {
+            source.push(file(&format!("d/{}", name(i)), b"same"));
+            let old: &[u8] = if i % 997 == 5 { b"old" } else { b"same" };
+            dest.push(file(&format!("d/{}", name(i)), old));
+            if i % 1200 == 7 {
+                dest.push(file(&format!("d/{}x", name(i)), b"only here"));
+            }
+        }
+        let (source, dest) = (m(source), m(dest));
+        let opts = PlanOptions { delete: false, ..PlanOptions::default() };
+        let p = plan(&source, &dest, &[], &opts);
+        let updated: Vec<_> = (0..3000).filter(|i| i % 997 == 5).map(|i| name(i)).collect();
+        assert_eq!(
+            summary(&p),
+            updated.iter().map(|n| format!("update d/{n}")).collect::<Vec<_>>()
+        );
+        for c in p.iter() {
+            assert_eq!(c.new.as_ref(), source.get(&c.path), "{}", c.path.display());
+            assert_eq!(c.old, dest.get(&c.path));
+        }
+        assert_eq!(p.stats.kept, 3);
+        let new = p.new_manifest().to_manifest();
+        let mut want = source.entries.clone();
+        want.extend(
+            dest.entries.iter().filter(|e| e.path.display().to_string().ends_with('x')).cloned(),
+        );
+        want.sort_by(|a, b| a.path.cmp(&b.path));
+        assert_eq!(new.entries, want);
+        for e in &want {
+            assert_eq!(p.new_manifest().get(&e.path).as_ref(), Some(e));
+        }
     }
 
     /// A one-chunk file is copied whole only from a one-chunk file, even where a larger file
@@ -882,7 +1037,11 @@ mod tests {
         for (name, s, d, want) in cases {
             let p = plan_default(&m(s.clone()), &m(d));
             assert_eq!(summary(&p), want, "case {name}");
-            assert_eq!(p.new_manifest.entries, m(s).entries, "case {name}: new manifest");
+            assert_eq!(
+                p.new_manifest().to_manifest().entries,
+                m(s).entries,
+                "case {name}: new manifest"
+            );
         }
     }
 
@@ -919,7 +1078,7 @@ mod tests {
         let s = m(vec![file("b", b"b")]);
         let p = plan(&s, &d, &[], &PlanOptions { delete: false, ..Default::default() });
         assert!(p.is_empty());
-        assert_eq!(p.new_manifest.entries, d.entries);
+        assert_eq!(p.new_manifest().to_manifest().entries, d.entries);
         assert_eq!(p.stats.kept, 2);
     }
 
@@ -930,8 +1089,8 @@ mod tests {
         let protected = [RelPath::new("a").unwrap()];
         let p = plan(&s, &d, &protected, &PlanOptions::default());
         assert_eq!(summary(&p), ["delete b"]);
-        assert!(p.new_manifest.get(&RelPath::new("a/1").unwrap()).is_some());
-        p.new_manifest.validate().unwrap();
+        assert!(p.new_manifest().get(&RelPath::new("a/1").unwrap()).is_some());
+        p.new_manifest().to_manifest().validate().unwrap();
     }
 
     #[test]
@@ -941,7 +1100,7 @@ mod tests {
         let p = plan(&s, &d, &[], &PlanOptions { delete: false, ..Default::default() });
         assert_eq!(summary(&p), ["replace a"]);
         assert_eq!(p.change(0).removed_entries, 2);
-        p.new_manifest.validate().unwrap();
+        p.new_manifest().to_manifest().validate().unwrap();
     }
 
     #[test]
@@ -981,7 +1140,9 @@ mod tests {
         let p = plan_default(&s, &d);
         assert_eq!(summary(&p), ["create b", "create c"]);
         let (b, c) = (p.change(0), p.change(1));
-        let Some(Kind::File(digest)) = b.new.map(|e| &e.kind) else { panic!("b is a file") };
+        let Some(Kind::File(digest)) = b.new.as_ref().map(|e| &e.kind) else {
+            panic!("b is a file")
+        };
         let pieces = b.recipe.unwrap().pieces(digest);
         assert!(matches!(b.recipe, Some(Recipe::Pieces(_))));
         assert_eq!(pieces.iter().map(Piece::len).sum::<u64>(), edited.len() as u64);
@@ -991,7 +1152,9 @@ mod tests {
         // Nothing at the destination matches "fresh": sent whole, without a piece list.
         assert_eq!(c.recipe, Some(&Recipe::SendAll));
         assert_eq!(c.bytes_to_send(), 5);
-        let Some(Kind::File(digest)) = c.new.map(|e| &e.kind) else { panic!("c is a file") };
+        let Some(Kind::File(digest)) = c.new.as_ref().map(|e| &e.kind) else {
+            panic!("c is a file")
+        };
         let all = Recipe::SendAll.pieces(digest);
         assert_eq!(&*all, &[Piece::Send { offset: 0, len: 5, hash: digest.hash }]);
         assert_eq!(p.stats.bytes_to_send, b.bytes_to_send() + 5);

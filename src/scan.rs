@@ -15,10 +15,11 @@ use crate::chunk::digest_sized;
 use crate::codec::{DecodeError, Reader, StreamReader, Writer};
 use crate::filter::Excludes;
 use crate::manifest::{
-    Entry, Kind, Manifest, Meta, Mtime, check_container, decode_digest, decode_meta, encode_digest,
+    Entry, Kind, Meta, Mtime, check_container, decode_digest, decode_meta, encode_digest,
     encode_meta, open_container_writer, open_if_exists, read_up_to,
 };
 use crate::path::{MAX_PATH_LEN, RelPath, cmp_bytes};
+use crate::store::EntryStore;
 use indicatif::ProgressBar;
 use rayon::prelude::*;
 use std::fs::{File, Metadata};
@@ -75,7 +76,8 @@ pub struct ScanStats {
 /// The result of a scan.
 #[derive(Debug, Clone)]
 pub struct Scan {
-    pub manifest: Manifest,
+    /// The source's entries, in path order, held compactly.
+    pub manifest: EntryStore,
     pub issues: Vec<ScanIssue>,
     pub stats: ScanStats,
 }
@@ -188,7 +190,9 @@ pub fn scan(root: &Path, opts: &ScanOptions, progress: &ProgressBar) -> Result<S
         cache_file: opts.cache_file.as_deref(),
         old,
         next: NextCache::Waiting,
-        entries: Vec::new(),
+        entries: EntryStore::new(),
+        last: None,
+        sorted: true,
         issues: Vec::new(),
         stats: ScanStats::default(),
     };
@@ -284,21 +288,23 @@ pub fn scan(root: &Path, opts: &ScanOptions, progress: &ProgressBar) -> Result<S
     if !(out.stats.hashed_files == 0 && out.old.holds_exactly(out.stats.files)) {
         out.start_next_cache();
     }
-    let Walked { next, mut entries, mut issues, mut stats, .. } = out;
+    let Walked { next, mut entries, mut issues, mut stats, sorted, .. } = out;
     if let (Some(f), NextCache::Writing(w)) = (&opts.cache_file, next)
         && let Err(e) = w.finish(f)
     {
         warn_cache(progress, f, "cannot write", &e);
     }
-    // Grown by doubling; the entries live as long as the sync.
-    entries.shrink_to_fit();
-    let mut manifest = Manifest { generation: 0, entries };
     // The walk lists a directory's entries by name, a parent before what it holds, which is
     // path order. Checked, not trusted: a manifest out of order would be refused later.
-    if !manifest.entries.is_sorted_by(|a, b| a.path < b.path) {
-        manifest.sort();
+    if !sorted {
+        let mut m = entries.to_manifest(0);
+        m.sort();
+        entries = EntryStore::from(&m);
     }
-    stats.entries = manifest.entries.len() as u64;
+    // Grown by doubling; the entries live as long as the sync.
+    entries.shrink_to_fit();
+    let manifest = entries;
+    stats.entries = manifest.len();
     issues.sort_by(|a, b| a.path.cmp(&b.path));
     Ok(Scan { manifest, issues, stats })
 }
@@ -318,7 +324,11 @@ struct Walked<'a> {
     cache_file: Option<&'a Path>,
     old: HashCache,
     next: NextCache,
-    entries: Vec<Entry>,
+    /// What the walk found so far, in its order, and the last path of it.
+    entries: EntryStore,
+    last: Option<RelPath>,
+    /// Whether that order is path order so far.
+    sorted: bool,
     issues: Vec<ScanIssue>,
     stats: ScanStats,
 }
@@ -347,6 +357,15 @@ impl Walked<'_> {
                 NextCache::Off
             }
         };
+    }
+
+    /// Add `e` to what the walk found.
+    fn push(&mut self, e: Entry) {
+        if self.last.as_ref().is_some_and(|last| *last >= e.path) {
+            self.sorted = false;
+        }
+        self.entries.push(&e);
+        self.last = Some(e.path);
     }
 
     /// Read the files of `batch` (from the cache where it can, else from disk, in parallel)
@@ -378,7 +397,7 @@ impl Walked<'_> {
                 self.start_next_cache();
             }
             match slot {
-                Slot::Ready(entry) => self.entries.push(entry),
+                Slot::Ready(entry) => self.push(entry),
                 Slot::Done { entry, ident, hashed } => {
                     let stats = &mut self.stats;
                     stats.files += 1;
@@ -395,7 +414,7 @@ impl Walked<'_> {
                         warn_cache(self.progress, f, "cannot write", &e);
                         self.next = NextCache::Off;
                     }
-                    self.entries.push(entry);
+                    self.push(entry);
                 }
                 Slot::Failed(issue) => self.issues.push(issue),
                 // Every file is read above; one that was not is protected, never dropped.
@@ -791,7 +810,7 @@ mod tests {
 
         let first = scan_now();
         first.manifest.validate().unwrap();
-        assert_eq!(first.manifest.entries.len(), 3 + 20 + 1);
+        assert_eq!(first.manifest.len() as usize, 3 + 20 + 1);
         assert_eq!((first.stats.files, first.stats.hashed_files), (20, 20));
         assert_eq!(listing(), ["c"]);
         let written = inode();
@@ -838,10 +857,9 @@ mod tests {
         std::fs::write(root.join("a/b/f"), b"data").unwrap();
         std::os::unix::fs::symlink("b/f", root.join("a/link")).unwrap();
         let s = scan(root, &ScanOptions::default(), &ProgressBar::hidden()).unwrap();
-        let names: Vec<String> =
-            s.manifest.entries.iter().map(|e| e.path.display().to_string()).collect();
+        let names: Vec<String> = s.manifest.iter().map(|e| e.path.display().to_string()).collect();
         assert_eq!(names, ["a", "a/.tern", "a/b", "a/b/f", "a/link"]);
-        assert!(matches!(&s.manifest.entries[4].kind, Kind::Symlink(t) if t == b"b/f"));
+        assert!(matches!(&s.manifest.get_index(4).unwrap().kind, Kind::Symlink(t) if t == b"b/f"));
         assert_eq!(s.stats.hashed_files, 1);
         s.manifest.validate().unwrap();
     }
@@ -929,7 +947,7 @@ mod tests {
         let md = std::fs::symlink_metadata(root.join("f")).unwrap();
         let far = Mtime { secs: i64::MAX, nanos: 999_999_999 };
         let stamp = Stamp { ctime: far, ..Stamp::of(&md) };
-        let e = first.manifest.entries[0].clone();
+        let e = first.manifest.get_index(0).unwrap();
         let mut w = CacheWriter::create(&file, SystemTime::now()).unwrap();
         w.push(&e, &stamp.ident()).unwrap();
         w.finish(&file).unwrap();

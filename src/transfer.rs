@@ -8,7 +8,8 @@
 
 use crate::manifest::{Entry, Kind, Manifest};
 use crate::path::RelPath;
-use crate::plan::{Action, ChangeRef, Piece, Plan, Recipe};
+use crate::plan::{Action, ChangeRef, NewManifest, Piece, Plan, Recipe};
+use crate::store::EntrySource;
 use crate::transport::{
     Commit, CommitOp, CommitReport, NewLink, StageHeader, StageOutcome, StageReport, Transport,
     TransportError,
@@ -75,7 +76,7 @@ pub fn apply(
         }
         crate::failpoint::delay("stage");
         let recipe = if whole_files { None } else { recipe };
-        if let Err(e) = src.stage(dest, id, entry, recipe) {
+        if let Err(e) = src.stage(dest, id, &entry, recipe) {
             local_errors.insert(id, e?);
         }
     }
@@ -97,9 +98,9 @@ pub fn apply(
     }
     let mut repairs = Vec::new();
     if !damaged.is_empty() {
-        let rewritten: HashSet<&RelPath> = planned().map(|(_, e, _)| &e.path).collect();
-        for path in damaged.iter().filter(|p| !rewritten.contains(p)) {
-            match plan.new_manifest.get(path) {
+        let rewritten: HashSet<RelPath> = planned().map(|(_, e, _)| e.path).collect();
+        for path in damaged.iter().filter(|p| !rewritten.contains(*p)) {
+            match plan.new_manifest().get(path) {
                 Some(entry) if entry.digest().is_some() => {
                     repairs.push((next_id, entry));
                     next_id += 1;
@@ -109,11 +110,11 @@ pub fn apply(
             }
         }
     }
-    for &(id, entry) in retry.iter().chain(&repairs) {
+    for (id, entry) in retry.iter().chain(&repairs) {
         src.applied.repaired_files += 1;
         src.progress.inc_length(entry.size());
-        if let Err(e) = src.stage(dest, id, entry, None) {
-            local_errors.insert(id, e?);
+        if let Err(e) = src.stage(dest, *id, entry, None) {
+            local_errors.insert(*id, e?);
         }
     }
     if !retry.is_empty() || !repairs.is_empty() {
@@ -121,7 +122,7 @@ pub fn apply(
     }
 
     let mut dropped: HashSet<RelPath> = HashSet::new();
-    let writes = planned().map(|(id, e, _)| (id, e)).chain(repairs.iter().copied());
+    let writes = planned().map(|(id, e, _)| (id, e)).chain(repairs.iter().cloned());
     for (id, entry) in writes {
         let reason = match (local_errors.remove(&id), outcomes.get(id)) {
             (Some(e), _) => e,
@@ -140,14 +141,17 @@ pub fn apply(
 
     let ops = || {
         let repaired = repairs.iter().filter(|(_, e)| !dropped.contains(&e.path));
-        let placed = repaired.map(|&(id, e)| CommitOp::Place { path: e.path.clone(), id });
+        let placed = repaired.map(|(id, e)| CommitOp::Place { path: e.path.clone(), id: *id });
         commit_ops(plan, &dropped).chain(placed)
     };
     let op_count = ops().count();
-    let manifest = if dropped.is_empty() {
-        Cow::Borrowed(&plan.new_manifest)
+    let planned_manifest = plan.new_manifest();
+    let reverted;
+    let manifest: &dyn EntrySource = if dropped.is_empty() {
+        &planned_manifest
     } else {
-        Cow::Owned(revert(&plan.new_manifest, dest_manifest, &dropped))
+        reverted = Reverted::new(planned_manifest, dest_manifest, &dropped);
+        &reverted
     };
     if cancel.load(Ordering::Relaxed) {
         return Err(TransportError::Interrupted);
@@ -300,13 +304,13 @@ pub fn commit_ops<'a>(
     plan: &'a Plan,
     dropped: &'a HashSet<RelPath>,
 ) -> impl Iterator<Item = CommitOp> + 'a {
-    let kept = |c: &ChangeRef<'_>| !dropped.contains(c.path);
+    let kept = |c: &ChangeRef<'_>| !dropped.contains(&c.path);
     let trashed = plan.iter().filter(kept);
     let trashed = trashed
         .filter(|c| matches!(c.action, Action::Delete | Action::Replace))
-        .map(|c| CommitOp::Trash(c.path.clone()));
+        .map(|c| CommitOp::Trash(c.path));
     let written = plan.iter().enumerate().filter(move |(_, c)| kept(c)).filter_map(|(id, c)| {
-        let new = c.new?;
+        let new = c.new.as_ref()?;
         Some(match (c.action, &new.kind) {
             (Action::Delete, _) => return None,
             (Action::Metadata, kind) => {
@@ -324,18 +328,47 @@ pub fn commit_ops<'a>(
     trashed.chain(written)
 }
 
-/// `planned` with the entries at `dropped` paths put back as the destination had them.
-fn revert(planned: &Manifest, dest: &Manifest, dropped: &HashSet<RelPath>) -> Manifest {
-    let mut entries: Vec<Entry> =
-        planned.entries.iter().filter(|e| !dropped.contains(&e.path)).cloned().collect();
-    // A dropped write leaves the old entry in place, and, if it was a directory about to be
-    // replaced, everything below it too.
-    entries.extend(
-        dest.entries.iter().filter(|e| dropped.iter().any(|d| e.path.is_within(d))).cloned(),
-    );
-    let mut m = Manifest { generation: planned.generation, entries };
-    m.sort();
-    m
+/// A plan's new manifest with the entries at `dropped` paths put back as the destination had
+/// them: a dropped write leaves the old entry in place, and, if it was a directory about to be
+/// replaced, everything below it too. Read as it is needed, like the plan's.
+struct Reverted<'a> {
+    planned: NewManifest<'a>,
+    dest: &'a Manifest,
+    dropped: &'a HashSet<RelPath>,
+    count: u64,
+}
+
+impl<'a> Reverted<'a> {
+    fn new(planned: NewManifest<'a>, dest: &'a Manifest, dropped: &'a HashSet<RelPath>) -> Self {
+        let mut r = Reverted { planned, dest, dropped, count: 0 };
+        r.count = r.entries().count() as u64;
+        r
+    }
+}
+
+impl EntrySource for Reverted<'_> {
+    fn generation(&self) -> u64 {
+        self.planned.generation()
+    }
+
+    fn count(&self) -> u64 {
+        self.count
+    }
+
+    fn entries(&self) -> Box<dyn Iterator<Item = Cow<'_, Entry>> + '_> {
+        let dropped = self.dropped;
+        let planned = self.planned.entries().filter(move |e| !dropped.contains(&e.path));
+        let old =
+            self.dest.entries.iter().filter(move |e| dropped.iter().any(|d| e.path.is_within(d)));
+        // Both in path order, and no path in both: merged.
+        let mut old = old.map(Cow::Borrowed).peekable();
+        let mut planned = planned.peekable();
+        Box::new(std::iter::from_fn(move || match (planned.peek(), old.peek()) {
+            (Some(p), Some(o)) if o.path < p.path => old.next(),
+            (Some(_), _) => planned.next(),
+            (None, _) => old.next(),
+        }))
+    }
 }
 
 #[cfg(test)]

@@ -15,11 +15,12 @@ use crate::engine::{self, OnChange, Planned};
 use crate::exit::Status;
 use crate::filter::Excludes;
 use crate::guard::GuardPolicy;
-use crate::manifest::write_atomic;
+use crate::manifest::{Entry, write_atomic};
 use crate::plan::PlanOptions;
 use crate::report::{self, Format, PlanReport};
 use crate::saved::{SavedPlan, fingerprint};
 use crate::scan::{Scan, ScanOptions, default_cache_file, scan};
+use crate::store::EntryStore;
 use crate::timefmt;
 use crate::transport::Transport;
 use anyhow::Context;
@@ -168,7 +169,7 @@ fn prepare(ui: &Ui, spec: &SyncSpec) -> anyhow::Result<(Box<dyn Transport>, Prep
     for p in &read.corrected {
         eprintln!("tern: {} changed at the destination; sending it again", p.display());
     }
-    // The plan takes the scanned entries over (`Plan::source_manifest` gives them back).
+    // The plan takes the scanned entries over (`Plan::source` gives them back).
     let source = std::mem::take(&mut scanned.manifest);
     let planned = engine::plan_source(spec, source, &scanned.issues, read.manifest);
     let planned = engine::Planned { corrected: read.corrected, dest_id: read.id, ..planned };
@@ -222,7 +223,7 @@ fn save_plan(spec: &SyncSpec, p: &Prepared, now: SystemTime, file: &Path) -> any
         protected: p.scanned.issues.iter().map(|i| i.path.clone()).collect(),
         dest_generation,
         dest_hash,
-        source_manifest: p.planned.plan.source_manifest(),
+        source_manifest: p.planned.plan.source().to_manifest(0),
     };
     write_atomic(file, &saved.encode())
         .with_context(|| format!("cannot write plan {}", file.display()))?;
@@ -299,7 +300,8 @@ fn apply_command(ui: &Ui, args: &ApplyArgs) -> anyhow::Result<Status> {
     let mut scanned = scan_source(ui, &spec)?;
     let planned = {
         // Plan from the saved source manifest; the saved unreadable entries stay protected.
-        let source_now = std::mem::replace(&mut scanned.manifest, saved.source_manifest.clone());
+        let saved_source = EntryStore::from(&saved.source_manifest);
+        let source_now = std::mem::replace(&mut scanned.manifest, saved_source);
         scanned.issues = saved
             .protected
             .iter()
@@ -310,10 +312,16 @@ fn apply_command(ui: &Ui, args: &ApplyArgs) -> anyhow::Result<Status> {
             .collect();
         let planned = engine::plan_against(&spec, &scanned, dest_manifest);
         let planned = engine::Planned { dest_id, ..planned };
+        // Both in path order: the source as it is now is read alongside the plan.
+        let mut now = source_now.iter().peekable();
+        let mut differs = |e: &Entry| {
+            while now.next_if(|n| n.path < e.path).is_some() {}
+            now.peek() != Some(e)
+        };
         let changed: Vec<String> = planned
             .plan
             .iter()
-            .filter(|c| c.new.is_some_and(|e| source_now.get(c.path) != Some(e)))
+            .filter(|c| c.new.as_ref().is_some_and(&mut differs))
             .map(|c| c.path.display().to_string())
             .collect();
         if let Some(first) = changed.first() {

@@ -5,8 +5,9 @@ use super::wire::{Counted, Wire};
 use super::{MAX_DATA, PROTOCOL_VERSION, Request, Response};
 use crate::hash::ContentHash;
 use crate::maintain::{AdminOp, AdminResult};
-use crate::manifest::{Manifest, write_replacing_with};
+use crate::manifest::{Entry, Manifest, write_replacing_with};
 use crate::path::RelPath;
+use crate::store::EntrySource;
 use crate::transport::{
     Commit, CommitOp, CommitReport, ManifestId, StageHeader, StageReport, Transport, TransportError,
 };
@@ -344,11 +345,12 @@ impl Transport for RemoteClient<'_> {
         let Commit { run_id, ops, manifest, base, .. } = commit;
         // Only what changed travels; files of several chunks just staged go by reference to
         // their staged copy, without their chunk lists.
+        let listed = chunk_listed(manifest);
         let mut staged: Vec<(RelPath, u64)> = Vec::new();
         let mut batch = Vec::with_capacity(OPS_PER_FRAME);
         for op in ops {
             if let CommitOp::Place { path, id } = &op
-                && has_chunk_list(&manifest, path)
+                && listed.contains(path)
             {
                 staged.push((path.clone(), *id));
             }
@@ -374,10 +376,10 @@ impl Transport for RemoteClient<'_> {
             }
         };
         let next_hash =
-            crate::delta::encode_between(base, &manifest, staged_id, DELTA_PART, |part| {
+            crate::delta::encode_between(base, manifest, staged_id, DELTA_PART, |part| {
                 self.send(&Request::CommitDelta(part))
             })?;
-        drop(staged);
+        drop((staged, listed));
         let report = match self.ask(&Request::Commit { run_id })? {
             Response::Committed(r) => r,
             r => return Err(self.unexpected(&r)),
@@ -395,9 +397,10 @@ impl Transport for RemoteClient<'_> {
 /// manifest it is, when that is sure.
 type Fetched = (Option<Manifest>, ContentHash, Option<ManifestId>);
 
-/// Whether the file at `path` in `m` lists its chunks (has more than one).
-fn has_chunk_list(m: &Manifest, path: &RelPath) -> bool {
-    m.get(path).and_then(|e| e.digest()).is_some_and(|d| !d.stored_chunks().is_empty())
+/// The files of `m` that list their chunks (have more than one).
+fn chunk_listed(m: &dyn EntrySource) -> std::collections::HashSet<RelPath> {
+    let listed = |e: &Entry| e.digest().is_some_and(|d| !d.stored_chunks().is_empty());
+    m.entries().filter(|e| listed(e)).map(|e| e.path.clone()).collect()
 }
 
 /// Bytes of manifest delta per frame.
@@ -447,13 +450,13 @@ mod tests {
             c.lock().unwrap();
             let before = c.read_manifest().unwrap().unwrap_or_default();
             let s = scan(src, &ScanOptions::default(), &ProgressBar::hidden()).unwrap();
-            let p = plan(&s.manifest, &before, &[], &PlanOptions::default());
+            let p = plan(&s.manifest.to_manifest(0), &before, &[], &PlanOptions::default());
             let never = std::sync::atomic::AtomicBool::new(false);
             let applied =
                 apply(&p, src, &before, c, "run", &never, &ProgressBar::hidden()).unwrap();
             assert!(applied.skipped.is_empty());
             let after = c.read_manifest().unwrap().unwrap();
-            assert_eq!(after.entries, s.manifest.entries);
+            assert_eq!(after.entries, s.manifest.to_manifest(0).entries);
             applied.bytes_sent
         })
     }
@@ -568,11 +571,11 @@ mod tests {
             // "b" taken out as if found wrong: the plan neither deletes nor rewrites it.
             let reduced = held.clone().without(&[RelPath::new("b").unwrap()]);
             let s = scan(&src, &ScanOptions::default(), &ProgressBar::hidden()).unwrap();
-            let p = plan(&s.manifest, &reduced, &[], &PlanOptions::default());
+            let p = plan(&s.manifest.to_manifest(0), &reduced, &[], &PlanOptions::default());
             let never = std::sync::atomic::AtomicBool::new(false);
             apply(&p, &src, &reduced, c, "run", &never, &ProgressBar::hidden()).unwrap();
             let after = c.read_manifest().unwrap().unwrap();
-            assert_eq!(after.entries, s.manifest.entries);
+            assert_eq!(after.entries, s.manifest.to_manifest(0).entries);
             assert_eq!(after.generation, held.generation + 1);
         });
         assert_eq!(std::fs::read(dst.join("a")).unwrap(), b"a, changed");

@@ -124,13 +124,14 @@ fn mtime_text(m: Mtime) -> String {
 }
 
 fn change_doc(c: ChangeRef<'_>) -> ChangeDoc {
-    let entry: Option<&Entry> = c.new.or(c.old);
+    let new = c.new.as_ref();
+    let entry: Option<&Entry> = new.or(c.old);
     let (copied_from, copied_from_base64) = c
         .recipe
         .and_then(Recipe::whole_copy_of)
         .map(|p| bytes_doc(p.as_bytes()))
         .map_or((None, None), |(s, b)| (Some(s), b));
-    let (symlink_target, symlink_target_base64) = match c.new.map(|e| &e.kind) {
+    let (symlink_target, symlink_target_base64) = match new.map(|e| &e.kind) {
         Some(Kind::Symlink(t)) => {
             let (s, b) = bytes_doc(t);
             (Some(s), b)
@@ -139,7 +140,7 @@ fn change_doc(c: ChangeRef<'_>) -> ChangeDoc {
     };
     let writes = matches!(c.action, Action::Create | Action::Update | Action::Replace);
     let removes = matches!(c.action, Action::Delete | Action::Replace);
-    let owner = match (c.old, c.new) {
+    let owner = match (c.old, new) {
         (Some(o), Some(n))
             if c.action != Action::Replace
                 && (o.meta.uid, o.meta.gid) != (n.meta.uid, n.meta.gid) =>
@@ -151,7 +152,7 @@ fn change_doc(c: ChangeRef<'_>) -> ChangeDoc {
         }
         _ => None,
     };
-    let (mode, mtime) = match (c.old, c.new) {
+    let (mode, mtime) = match (c.old, new) {
         (Some(o), Some(n)) if c.action != Action::Replace => (
             (o.meta.mode != n.meta.mode && !matches!(n.kind, Kind::Symlink(_))).then(|| Change2 {
                 old: format!("{:o}", o.meta.mode),
@@ -170,7 +171,7 @@ fn change_doc(c: ChangeRef<'_>) -> ChangeDoc {
         old_kind: (c.action == Action::Replace)
             .then(|| c.old.map(|o| o.kind.tag().name()))
             .flatten(),
-        size: c.new.and_then(|e| e.digest()).filter(|_| writes).map(|d| d.size),
+        size: new.and_then(|e| e.digest()).filter(|_| writes).map(|d| d.size),
         bytes_to_send: c.recipe.map(|_| c.bytes_to_send()),
         bytes_reused: c.recipe.map(|_| c.bytes_reused()),
         copied_from,

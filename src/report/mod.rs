@@ -97,7 +97,8 @@ fn kind_name(e: &Entry) -> &'static str {
 
 /// One line describing a change (no trailing newline).
 pub fn change_line(c: &ChangeRef<'_>, verbose: bool) -> String {
-    let entry = c.new.or(c.old);
+    let new = c.new.as_ref();
+    let entry = new.or(c.old);
     let kind = entry.map_or("?", kind_name);
     let mut line = format!("{} {:<7} {}", code(c), kind, c.path.display());
     if let Some(Entry { kind: Kind::Dir, .. }) = entry {
@@ -109,7 +110,7 @@ pub fn change_line(c: &ChangeRef<'_>, verbose: bool) -> String {
     let mut details: Vec<String> = Vec::new();
     match c.action {
         Action::Create | Action::Update | Action::Replace => {
-            if let Some(Entry { kind: Kind::File(d), .. }) = c.new {
+            if let Some(Entry { kind: Kind::File(d), .. }) = new {
                 details.push(HumanBytes(d.size).to_string());
                 if let Some(r) = c.recipe
                     && r.whole_copy_of().is_none()
@@ -118,7 +119,7 @@ pub fn change_line(c: &ChangeRef<'_>, verbose: bool) -> String {
                     details.push(format!("send {}", HumanBytes(c.bytes_to_send())));
                 }
             }
-            if let Some(Entry { kind: Kind::Symlink(t), .. }) = c.new {
+            if let Some(Entry { kind: Kind::Symlink(t), .. }) = new {
                 details.push(format!("-> {}", crate::path::escape(t)));
             }
             if c.action == Action::Replace
@@ -139,7 +140,7 @@ pub fn change_line(c: &ChangeRef<'_>, verbose: bool) -> String {
     }
     if verbose
         && c.action != Action::Replace
-        && let (Some(old), Some(new)) = (c.old, c.new)
+        && let (Some(old), Some(new)) = (c.old, new)
     {
         if old.meta.mode != new.meta.mode && !matches!(new.kind, Kind::Symlink(_)) {
             details.push(format!("mode {:o} -> {:o}", old.meta.mode, new.meta.mode));

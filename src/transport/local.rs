@@ -23,9 +23,10 @@ use crate::chunk::{ChunkAt, ChunkRef, FileDigest};
 use crate::delta::{DeltaError, DeltaReader, apply_streamed};
 use crate::hash::ContentHash;
 use crate::maintain::{AdminOp, AdminResult};
-use crate::manifest::{EntryReader, KindTag, Manifest, Meta, Mtime};
+use crate::manifest::{EntryReader, KindTag, Manifest, Meta, Mtime, write_replacing_with};
 use crate::path::RelPath;
 use crate::scan::STATE_DIR;
+use crate::store::EntrySource;
 use filetime::FileTime;
 use std::collections::{HashMap, HashSet};
 use std::ffi::OsStr;
@@ -175,10 +176,11 @@ impl LocalDir {
     }
 
     /// Store `m` as the destination's manifest, after making every change it describes durable.
-    fn store_manifest(&mut self, m: &Manifest) -> Result<(), TransportError> {
+    fn store_manifest(&mut self, m: &dyn EntrySource) -> Result<(), TransportError> {
         self.sync_filesystem()?;
         let path = self.state().join("manifest");
-        m.store(&path).map_err(|e| self.io("write", &path, e))?;
+        write_replacing_with(&path, true, |w| m.write_to(w))
+            .map_err(|e| self.io("write", &path, e))?;
         self.manifest = None;
         Ok(())
     }
@@ -573,12 +575,13 @@ impl Transport for LocalDir {
         }
         let Commit { run_id, ops, op_count: count, manifest, .. } = commit;
         let metas = |touched: &HashSet<Option<RelPath>>| {
-            let dir = |p: &RelPath| manifest.get(p).map(|e| (p.clone(), e.meta));
-            Ok(touched.iter().flatten().filter_map(dir).collect())
+            let touched: HashSet<&RelPath> = touched.iter().flatten().collect();
+            let found = manifest.entries_at(|p| touched.contains(p));
+            Ok(found.into_iter().map(|(p, e)| (p, e.meta)).collect())
         };
         // Applied: the operations go before the manifest is encoded.
-        let report = self.apply_ops(&run_id, ops.map(Ok), count, manifest.generation, metas)?;
-        self.store_manifest(&manifest)?;
+        let report = self.apply_ops(&run_id, ops.map(Ok), count, manifest.generation(), metas)?;
+        self.store_manifest(manifest)?;
         self.finish_commit();
         Ok(report)
     }

@@ -122,8 +122,9 @@ pub struct Commit<'a> {
     pub ops: Box<dyn Iterator<Item = CommitOp> + 'a>,
     /// How many `ops` gives.
     pub op_count: usize,
-    /// Borrowed from the plan when nothing was dropped, so a large manifest is not copied.
-    pub manifest: std::borrow::Cow<'a, Manifest>,
+    /// The manifest, read from the plan as it is stored or sent: a large one is never held
+    /// decoded whole.
+    pub manifest: &'a dyn crate::store::EntrySource,
     /// The manifest the plan was made against, if the caller has it: a transport that sends
     /// deltas uses it as their base when it is still the destination's, instead of keeping a copy
     /// of its own from `read_manifest`.

@@ -316,7 +316,7 @@ impl Transport for SftpDest {
         }
         let trash = self.state().join("trash").join(&commit.run_id);
         let mut report =
-            CommitReport { generation: commit.manifest.generation, ..Default::default() };
+            CommitReport { generation: commit.manifest.generation(), ..Default::default() };
         let mut touched: HashSet<Option<RelPath>> = HashSet::new();
         for op in commit.ops {
             let op = &op;
@@ -367,17 +367,26 @@ impl Transport for SftpDest {
         }
         let mut dirs: Vec<RelPath> = touched.into_iter().flatten().collect();
         dirs.sort_by_key(|d| std::cmp::Reverse(d.depth()));
-        for d in dirs {
-            if let Some(e) = commit.manifest.get(&d)
-                && self.lstat(&self.at(&d))?.is_some_and(|s| s.is_dir())
+        let wanted: HashSet<&RelPath> = dirs.iter().collect();
+        let found = commit.manifest.entries_at(|p| wanted.contains(p));
+        for d in &dirs {
+            if let Some(e) = found.get(d)
+                && self.lstat(&self.at(d))?.is_some_and(|s| s.is_dir())
             {
-                let _ = set_meta(&self.sftp, &self.at(&d), &e.meta);
+                let _ = set_meta(&self.sftp, &self.at(d), &e.meta);
             }
         }
         let state = self.state();
         let (new, cur, old) =
             (state.join("manifest.new"), state.join("manifest"), state.join("manifest.old"));
-        self.write_file(&new, &commit.manifest.encode())?;
+        let mut encoded = Vec::new();
+        commit.manifest.write_to(&mut encoded).map_err(|e| {
+            TransportError::Protocol(format!(
+                "cannot encode the manifest for {}: {e}",
+                self.describe()
+            ))
+        })?;
+        self.write_file(&new, &encoded)?;
         self.remove_if_exists(&old)?;
         if self.lstat(&cur)?.is_some() {
             self.sftp.rename(&cur, &old, None).map_err(|e| self.err("rename", &cur, e))?;

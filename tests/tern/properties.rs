@@ -131,12 +131,20 @@ proptest! {
     fn plans_keep_the_source_and_only_whole_destination_entries(a in manifest(), b in manifest(), delete in any::<bool>()) {
         let opts = tern::plan::PlanOptions { delete, ..Default::default() };
         let p = tern::plan::plan(&a, &b, &[], &opts);
-        prop_assert_eq!(&p.source_manifest(), &Manifest { generation: 0, ..a.clone() });
-        let new = &p.new_manifest;
+        prop_assert_eq!(&p.source().to_manifest(0), &Manifest { generation: 0, ..a.clone() });
+        let new = &p.new_manifest().to_manifest();
         prop_assert!(new.validate().is_ok());
         for e in &new.entries {
             let from_source = a.get(&e.path) == Some(e);
             prop_assert!(from_source || (!delete && b.get(&e.path) == Some(e)), "{:?}", e.path);
+            // Found by path too, whether the source's or kept.
+            prop_assert_eq!(p.new_manifest().get(&e.path), Some(e.clone()));
+        }
+        // Every change that writes an entry names the new manifest's entry at its path.
+        for c in p.iter() {
+            if let Some(n) = &c.new {
+                prop_assert_eq!(new.get(&c.path), Some(n));
+            }
         }
         prop_assert_eq!(new.entries.len() as u64, a.entries.len() as u64 + p.stats.kept);
         if delete {
