@@ -931,7 +931,7 @@ mod tests {
         let (source, dest) = (m(source), m(dest));
         let opts = PlanOptions { delete: false, ..PlanOptions::default() };
         let p = plan(&source, &dest, &[], &opts);
-        let updated: Vec<_> = (0..3000).filter(|i| i % 997 == 5).map(|i| name(i)).collect();
+        let updated: Vec<_> = (0..3000).filter(|i| i % 997 == 5).map(name).collect();
         assert_eq!(
             summary(&p),
             updated.iter().map(|n| format!("update d/{n}")).collect::<Vec<_>>()
