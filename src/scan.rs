@@ -19,7 +19,7 @@ use crate::manifest::{
     encode_meta, open_container_writer, open_if_exists, read_up_to,
 };
 use crate::path::{MAX_PATH_LEN, RelPath, cmp_bytes};
-use crate::store::EntryStore;
+use crate::store::{EntryStore, StoreWriter};
 use indicatif::ProgressBar;
 use rayon::prelude::*;
 use std::fs::{File, Metadata};
@@ -95,6 +95,12 @@ pub enum ScanError {
         #[source]
         source: std::io::Error,
     },
+    #[error(
+        "cannot keep the list of source entries in a temporary file in {}; free space there or \
+         set TMPDIR to a directory with room",
+        std::env::temp_dir().display()
+    )]
+    Spool(#[source] std::io::Error),
 }
 
 /// The identity of a file's content as the kernel reports it; equal stamps mean unchanged content.
@@ -190,7 +196,7 @@ pub fn scan(root: &Path, opts: &ScanOptions, progress: &ProgressBar) -> Result<S
         cache_file: opts.cache_file.as_deref(),
         old,
         next: NextCache::Waiting,
-        entries: EntryStore::new(),
+        entries: StoreWriter::new(),
         last: None,
         sorted: true,
         issues: Vec::new(),
@@ -288,7 +294,7 @@ pub fn scan(root: &Path, opts: &ScanOptions, progress: &ProgressBar) -> Result<S
     if !(out.stats.hashed_files == 0 && out.old.holds_exactly(out.stats.files)) {
         out.start_next_cache();
     }
-    let Walked { next, mut entries, mut issues, mut stats, sorted, .. } = out;
+    let Walked { next, entries, mut issues, mut stats, sorted, .. } = out;
     if let (Some(f), NextCache::Writing(w)) = (&opts.cache_file, next)
         && let Err(e) = w.finish(f)
     {
@@ -296,14 +302,12 @@ pub fn scan(root: &Path, opts: &ScanOptions, progress: &ProgressBar) -> Result<S
     }
     // The walk lists a directory's entries by name, a parent before what it holds, which is
     // path order. Checked, not trusted: a manifest out of order would be refused later.
+    let mut manifest = entries.finish().map_err(ScanError::Spool)?;
     if !sorted {
-        let mut m = entries.to_manifest(0);
+        let mut m = manifest.to_manifest(0);
         m.sort();
-        entries = EntryStore::from(&m);
+        manifest = EntryStore::from(&m);
     }
-    // Grown by doubling; the entries live as long as the sync.
-    entries.shrink_to_fit();
-    let manifest = entries;
     stats.entries = manifest.len();
     issues.sort_by(|a, b| a.path.cmp(&b.path));
     Ok(Scan { manifest, issues, stats })
@@ -325,7 +329,7 @@ struct Walked<'a> {
     old: HashCache,
     next: NextCache,
     /// What the walk found so far, in its order, and the last path of it.
-    entries: EntryStore,
+    entries: StoreWriter,
     last: Option<RelPath>,
     /// Whether that order is path order so far.
     sorted: bool,

@@ -1,84 +1,197 @@
 //! A tree's entries held compactly: encoded one after another as a manifest file's body holds
-//! them, in one buffer, and decoded one at a time as they are read.
+//! them, and decoded one at a time as they are read.
 //!
 //! A decoded [`Entry`] takes 88 bytes plus an allocation for its path (136 bytes for a short
-//! one); encoded it takes about 60, all but its 32-byte hash in a few varints. The scan appends
-//! every entry it makes here, and the plan reads the source's entries from here, so a sync of a
-//! large tree holds its source once, compactly, and each entry decoded only while it is used.
-//! Every [`STRIDE`]th entry is marked (its offset and path), so an entry is found by index or by
-//! path by decoding at most a stride of them.
+//! one); encoded it takes about 66, all but its 32-byte hash in a few varints. The scan appends
+//! every entry it makes to a store, and the plan, the transfer and the commit read the source's
+//! entries from it, each decoded only while it is used. Past 1 MiB (about 16,000 entries) a
+//! store the scan builds moves to an unnamed file in the temporary directory (`TMPDIR`), like
+//! sort(1)'s runs, and is read back through the page cache: what a sync of a large tree holds
+//! of its source is a path every 128 entries, so an entry is found by index or by path by
+//! decoding at most that many.
 
-use crate::codec::{Reader, Writer};
+use crate::codec::{DecodeError, StreamReader, Writer};
 use crate::manifest::{Entry, Manifest, decode_entry, encode_entry};
 use crate::path::RelPath;
 use std::borrow::Cow;
-use std::sync::Arc;
+use std::fs::File;
+use std::io::{self, Read, Write};
+use std::os::unix::fs::FileExt;
+use std::sync::{Arc, Mutex};
 
 /// Entries between two marks.
 const STRIDE: u64 = 128;
+/// A store built by [`StoreWriter`] moves to a temporary file once it holds this many bytes
+/// (about 16,000 entries): a larger tree's entries are read back from the page cache, not held.
+const SPILL: usize = 1 << 20;
+/// Bytes written to that file at a time.
+const WRITE_BLOCK: usize = 64 * 1024;
 
 /// Entries in path order, encoded. Cloned by sharing: the plan and a re-plan under the lock read
 /// the same entries.
 #[derive(Clone, Default)]
 pub struct EntryStore {
-    data: Arc<Vec<u8>>,
-    len: u64,
-    /// For every [`STRIDE`]th entry, its offset in `data` and its path.
-    marks: Arc<Vec<(usize, RelPath)>>,
+    inner: Arc<Inner>,
 }
 
-impl EntryStore {
+#[derive(Default)]
+struct Inner {
+    backing: Backing,
+    /// Bytes of encoded entries.
+    size: u64,
+    len: u64,
+    /// For every [`STRIDE`]th entry, its offset and its path.
+    marks: Vec<(u64, RelPath)>,
+    /// Why reading the temporary file failed, if it did: the entries read stop there, and
+    /// [`EntryStore::check`] says so.
+    failed: Mutex<Option<String>>,
+}
+
+/// Where a store's bytes are.
+enum Backing {
+    Memory(Vec<u8>),
+    /// An unnamed file in the temporary directory (`TMPDIR`), gone when closed.
+    File(File),
+}
+
+impl Default for Backing {
+    fn default() -> Self {
+        Backing::Memory(Vec::new())
+    }
+}
+
+/// Builds an [`EntryStore`], an entry at a time.
+pub struct StoreWriter {
+    inner: Inner,
+    /// Encoded entries not yet written to the file.
+    pending: Vec<u8>,
+    /// Whether to move to a temporary file past [`SPILL`] bytes.
+    spill: bool,
+    /// The first write to that file that failed: [`StoreWriter::finish`] reports it.
+    error: Option<io::Error>,
+}
+
+impl StoreWriter {
+    /// A store that moves to a temporary file once it is large (where one can be made; else
+    /// it stays in memory).
     pub fn new() -> Self {
-        EntryStore::default()
+        StoreWriter { inner: Inner::default(), pending: Vec::new(), spill: true, error: None }
+    }
+
+    /// A store held in memory, however large.
+    pub fn in_memory() -> Self {
+        StoreWriter { spill: false, ..StoreWriter::new() }
     }
 
     /// Append `e`, which must come after every entry already here in path order (the caller's
-    /// walk or merge guarantees it; [`EntryStore::validate`] checks it).
+    /// walk or merge guarantees it; [`EntryStore::validate`] checks it). A failure to write is
+    /// reported by [`StoreWriter::finish`].
     pub fn push(&mut self, e: &Entry) {
-        let data = Arc::make_mut(&mut self.data);
-        if self.len.is_multiple_of(STRIDE) {
-            Arc::make_mut(&mut self.marks).push((data.len(), e.path.clone()));
+        if self.error.is_some() {
+            return;
         }
-        let mut w = Writer { buf: std::mem::take(data) };
+        let inner = &mut self.inner;
+        let at = inner.size + self.pending.len() as u64;
+        if inner.len.is_multiple_of(STRIDE) {
+            inner.marks.push((at, e.path.clone()));
+        }
+        let mut w = Writer { buf: std::mem::take(&mut self.pending) };
         encode_entry(&mut w, e);
-        *data = w.buf;
-        self.len += 1;
+        self.pending = w.buf;
+        inner.len += 1;
+        if self.pending.len() >= WRITE_BLOCK
+            && let Err(e) = self.write_pending()
+        {
+            self.error = Some(e);
+        }
     }
 
-    /// Give back the room grown for entries that never came.
-    pub fn shrink_to_fit(&mut self) {
-        Arc::make_mut(&mut self.data).shrink_to_fit();
-        Arc::make_mut(&mut self.marks).shrink_to_fit();
+    /// Move the pending bytes to the backing, and the backing to a file once it is large.
+    fn write_pending(&mut self) -> io::Result<()> {
+        let inner = &mut self.inner;
+        match &mut inner.backing {
+            Backing::Memory(v) => {
+                v.extend_from_slice(&self.pending);
+                if self.spill
+                    && v.len() >= SPILL
+                    && let Ok(mut f) = tempfile::tempfile()
+                {
+                    f.write_all(v)?;
+                    inner.backing = Backing::File(f);
+                }
+            }
+            Backing::File(f) => f.write_all(&self.pending)?,
+        }
+        inner.size += self.pending.len() as u64;
+        self.pending.clear();
+        Ok(())
     }
 
+    /// The store of everything pushed.
+    pub fn finish(mut self) -> io::Result<EntryStore> {
+        if let Some(e) = self.error.take() {
+            return Err(e);
+        }
+        self.write_pending()?;
+        let mut inner = self.inner;
+        if let Backing::Memory(v) = &mut inner.backing {
+            v.shrink_to_fit();
+        }
+        inner.marks.shrink_to_fit();
+        Ok(EntryStore { inner: Arc::new(inner) })
+    }
+}
+
+impl Default for StoreWriter {
+    fn default() -> Self {
+        StoreWriter::new()
+    }
+}
+
+impl EntryStore {
     pub fn len(&self) -> u64 {
-        self.len
+        self.inner.len
     }
 
     pub fn is_empty(&self) -> bool {
-        self.len == 0
+        self.inner.len == 0
     }
 
-    /// Bytes held (for tests and measurements).
-    pub fn bytes(&self) -> usize {
-        self.data.len() + self.marks.len() * std::mem::size_of::<(usize, RelPath)>()
+    /// Bytes held in memory (for tests and measurements).
+    pub fn resident_bytes(&self) -> usize {
+        let data = match &self.inner.backing {
+            Backing::Memory(v) => v.len(),
+            Backing::File(_) => 0,
+        };
+        data + self.inner.marks.len() * std::mem::size_of::<(u64, RelPath)>()
+    }
+
+    /// Whether the entries are in a temporary file rather than in memory.
+    pub fn spilled(&self) -> bool {
+        matches!(self.inner.backing, Backing::File(_))
     }
 
     /// The entries in order, each decoded as it is reached.
     pub fn iter(&self) -> Iter<'_> {
-        Iter { r: Reader::new(&self.data), left: self.len }
+        self.iter_from(0)
     }
 
     /// The entries from index `i` on.
     pub fn iter_from(&self, i: u64) -> Iter<'_> {
+        let inner = &*self.inner;
         let mark = (i / STRIDE) as usize;
-        let Some((offset, _)) = self.marks.get(mark) else {
-            return Iter { r: Reader::new(&[]), left: 0 };
+        let Some((offset, _)) = inner.marks.get(mark) else {
+            return Iter {
+                stream: StreamReader::new(At { inner, pos: inner.size }),
+                left: 0,
+                inner,
+            };
         };
         let start = mark as u64 * STRIDE;
-        let mut it = Iter { r: Reader::new(&self.data[*offset..]), left: self.len - start };
+        let at = At { inner, pos: *offset };
+        let mut it = Iter { stream: StreamReader::new(at), left: inner.len - start, inner };
         for _ in start..i {
-            it.skip_one();
+            it.next();
         }
         it
     }
@@ -91,10 +204,11 @@ impl EntryStore {
     /// The entry at `path`, with its index.
     pub fn find(&self, path: &RelPath) -> Option<(u64, Entry)> {
         // The last mark at or before `path`: the entry is in its stride, if anywhere.
-        let mark = self.marks.partition_point(|(_, p)| p <= path).checked_sub(1)?;
+        let marks = &self.inner.marks;
+        let mark = marks.partition_point(|(_, p)| p <= path).checked_sub(1)?;
         let first = mark as u64 * STRIDE;
         let mut it = self.iter_from(first);
-        for i in first..(first + STRIDE).min(self.len) {
+        for i in first..(first + STRIDE).min(self.len()) {
             let e = it.next()?;
             match e.path.cmp(path) {
                 std::cmp::Ordering::Less => {}
@@ -116,25 +230,37 @@ impl EntryStore {
     }
 
     /// Check what a manifest's entries must be: strictly sorted, parents directories.
-    pub fn validate(&self) -> Result<(), crate::codec::DecodeError> {
+    pub fn validate(&self) -> Result<(), DecodeError> {
         let mut order = crate::manifest::Order::default();
-        self.iter().try_for_each(|e| order.check(&e))
+        self.iter().try_for_each(|e| order.check(&e))?;
+        self.check().map_err(|e| DecodeError::invalid("entry store", e.to_string()))
+    }
+
+    /// Whether every read of these entries so far got them all: reading the temporary file
+    /// they are in can fail (a disk error), and then a read stops short.
+    pub fn check(&self) -> io::Result<()> {
+        match &*self.inner.failed.lock().unwrap_or_else(|p| p.into_inner()) {
+            None => Ok(()),
+            Some(e) => Err(io::Error::other(format!(
+                "{e} (in a temporary file in {})",
+                std::env::temp_dir().display()
+            ))),
+        }
     }
 }
 
 impl From<&Manifest> for EntryStore {
+    /// Held in memory.
     fn from(m: &Manifest) -> Self {
-        let mut s = EntryStore::new();
-        m.entries.iter().for_each(|e| s.push(e));
-        s.shrink_to_fit();
-        s
+        let mut w = StoreWriter::in_memory();
+        m.entries.iter().for_each(|e| w.push(e));
+        w.finish().expect("writing to memory")
     }
 }
 
 impl PartialEq for EntryStore {
     fn eq(&self, other: &Self) -> bool {
-        // The encoding is canonical: equal entries, equal bytes.
-        self.len == other.len && self.data == other.data
+        self.len() == other.len() && self.iter().eq(other.iter())
     }
 }
 
@@ -146,16 +272,37 @@ impl std::fmt::Debug for EntryStore {
     }
 }
 
-/// The entries of an [`EntryStore`], decoded one at a time.
-pub struct Iter<'a> {
-    r: Reader<'a>,
-    left: u64,
+/// A store's bytes from `pos` on.
+struct At<'a> {
+    inner: &'a Inner,
+    pos: u64,
 }
 
-impl Iter<'_> {
-    fn skip_one(&mut self) {
-        let _ = self.next();
+impl Read for At<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let left = self.inner.size.saturating_sub(self.pos);
+        let want = buf.len().min(usize::try_from(left).unwrap_or(usize::MAX));
+        let n = match &self.inner.backing {
+            Backing::Memory(v) => {
+                let from = &v[self.pos as usize..][..want];
+                buf[..want].copy_from_slice(from);
+                want
+            }
+            Backing::File(f) => f.read_at(&mut buf[..want], self.pos)?,
+        };
+        if n == 0 && want > 0 {
+            return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "the file is shorter"));
+        }
+        self.pos += n as u64;
+        Ok(n)
     }
+}
+
+/// The entries of an [`EntryStore`], decoded one at a time.
+pub struct Iter<'a> {
+    stream: StreamReader<At<'a>>,
+    left: u64,
+    inner: &'a Inner,
 }
 
 impl Iterator for Iter<'_> {
@@ -166,12 +313,20 @@ impl Iterator for Iter<'_> {
             return None;
         }
         self.left -= 1;
-        // The store encoded these bytes itself from valid entries.
-        Some(decode_entry(&mut self.r).expect("an entry the store encoded decodes"))
+        match self.stream.decode(decode_entry) {
+            Ok(e) => Some(e),
+            // The bytes are the store's own encoding, so only reading them can fail.
+            Err(e) => {
+                self.left = 0;
+                let mut failed = self.inner.failed.lock().unwrap_or_else(|p| p.into_inner());
+                failed.get_or_insert_with(|| e.to_string());
+                None
+            }
+        }
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
-        (self.left as usize, Some(self.left as usize))
+        (0, Some(self.left as usize))
     }
 }
 
@@ -269,12 +424,54 @@ mod tests {
         }
     }
 
+    /// A store the scan builds moves to a temporary file once large; read back, by order,
+    /// index and path, it is the same as one held in memory.
+    #[test]
+    fn a_large_store_moves_to_a_file_and_reads_back_the_same() {
+        let m = tree(40_000);
+        let mut w = StoreWriter::new();
+        m.entries.iter().for_each(|e| w.push(e));
+        let spilled = w.finish().unwrap();
+        assert!(spilled.spilled());
+        assert!(spilled.resident_bytes() < 40_000, "{}", spilled.resident_bytes());
+        let held = EntryStore::from(&m);
+        assert!(!held.spilled() && held.resident_bytes() > 2_000_000);
+        assert_eq!(spilled, held);
+        assert_eq!(spilled.to_manifest(3), m);
+        for i in [0, 1, 127, 128, 129, 20_000, 39_999, 40_000, 40_001] {
+            assert_eq!(spilled.get_index(i).as_ref(), m.entries.get(i as usize), "{i}");
+            let e = &m.entries[i as usize];
+            assert_eq!(spilled.find(&e.path), Some((i, e.clone())));
+        }
+        spilled.validate().unwrap();
+        spilled.check().unwrap();
+    }
+
+    /// A read of the file that fails ends the entries there, and the store says so.
+    #[test]
+    fn a_failed_read_stops_the_entries_and_is_reported() {
+        let m = tree(40_000);
+        let mut w = StoreWriter::new();
+        m.entries.iter().for_each(|e| w.push(e));
+        let mut s = w.finish().unwrap();
+        // The file loses its second half behind the store's back.
+        let inner = Arc::get_mut(&mut s.inner).unwrap();
+        let Backing::File(f) = &inner.backing else { panic!("not spilled") };
+        f.set_len(inner.size / 2).unwrap();
+        let read = s.iter().count();
+        assert!(read < m.entries.len() && read > 1000, "{read}");
+        let err = s.check().unwrap_err().to_string();
+        assert!(err.contains("temporary file"), "{err}");
+        assert!(s.validate().is_err());
+    }
+
     #[test]
     fn a_store_is_smaller_than_its_entries_decoded_and_its_manifest_source_writes_the_same_file() {
         let m = tree(2000);
         let s = EntryStore::from(&m);
         let decoded = m.entries.len() * (std::mem::size_of::<Entry>() + 32);
-        assert!(s.bytes() * 3 < decoded * 2, "{} bytes against {decoded}", s.bytes());
+        let held = s.resident_bytes();
+        assert!(held * 3 < decoded * 2, "{held} bytes against {decoded}");
         let planned = Manifest { generation: 3, entries: s.iter().collect() };
         let source: &dyn EntrySource = &planned;
         let mut written = Vec::new();
@@ -283,9 +480,9 @@ mod tests {
         assert_eq!(source.body_hash(), m.body_hash());
         assert_eq!(source.to_manifest(), m);
         // Out of order, it says so.
-        let mut bad = EntryStore::new();
+        let mut bad = StoreWriter::new();
         bad.push(&m.entries[2]);
         bad.push(&m.entries[1]);
-        assert!(bad.validate().is_err());
+        assert!(bad.finish().unwrap().validate().is_err());
     }
 }

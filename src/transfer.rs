@@ -156,6 +156,8 @@ pub fn apply(
     if cancel.load(Ordering::Relaxed) {
         return Err(TransportError::Interrupted);
     }
+    // Every pass over the plan read all of its entries (they may be in a temporary file).
+    plan.source().check().map_err(|e| TransportError::io("read", "the source's entries", e))?;
     crate::failpoint::hit("before-commit");
     let base = Some(dest_manifest);
     let (run_id, ops) = (run_id.to_string(), Box::new(ops()));

@@ -172,6 +172,7 @@ fn prepare(ui: &Ui, spec: &SyncSpec) -> anyhow::Result<(Box<dyn Transport>, Prep
     // The plan takes the scanned entries over (`Plan::source` gives them back).
     let source = std::mem::take(&mut scanned.manifest);
     let planned = engine::plan_source(spec, source, &scanned.issues, read.manifest);
+    planned.plan.source().check().context("cannot read the source's entries back")?;
     let planned = engine::Planned { corrected: read.corrected, dest_id: read.id, ..planned };
     Ok((dest, Prepared { scanned, planned }))
 }
