@@ -398,7 +398,7 @@ fn encode_upsert_staged(
 /// bytes as they fill, so the whole encoding is never held either. `staged` gives the staged id
 /// of a file sent by reference. Returns the body hash of `next` the delta carries.
 pub fn encode_between<E>(
-    base: &Manifest,
+    base: &dyn EntrySource,
     next: &dyn EntrySource,
     staged: impl Fn(&RelPath) -> Option<u64>,
     part: usize,
@@ -415,7 +415,7 @@ pub fn encode_between<E>(
     };
     let removes = removed_between(base, next);
     let expected = next.body_hash();
-    w.varint(base.generation);
+    w.varint(base.generation());
     w.varint(next.generation());
     w.fixed(&expected.0);
     w.varint(next.count());
@@ -440,15 +440,15 @@ pub fn encode_between<E>(
 
 /// The topmost paths of `base` that `next` does not have (a removed directory stands for
 /// everything below it). Both are sorted, so one walk of each finds them.
-fn removed_between<'a>(base: &'a Manifest, next: &dyn EntrySource) -> Vec<&'a RelPath> {
-    let mut removes: Vec<&RelPath> = Vec::new();
+fn removed_between(base: &dyn EntrySource, next: &dyn EntrySource) -> Vec<RelPath> {
+    let mut removes: Vec<RelPath> = Vec::new();
     let mut nexts = next.entries().peekable();
-    for e in &base.entries {
+    for e in base.entries() {
         while nexts.next_if(|n| n.path < e.path).is_some() {}
         let kept = nexts.peek().is_some_and(|n| n.path == e.path);
         let covered = removes.last().is_some_and(|r| r.is_ancestor_of(&e.path));
         if !kept && !covered {
-            removes.push(&e.path);
+            removes.push(e.path.clone());
         }
     }
     removes
@@ -456,13 +456,13 @@ fn removed_between<'a>(base: &'a Manifest, next: &dyn EntrySource) -> Vec<&'a Re
 
 /// The entries of `next` that `base` does not have as they are, in order.
 fn changed_between<'a>(
-    base: &'a Manifest,
+    base: &'a dyn EntrySource,
     next: &'a dyn EntrySource,
 ) -> impl Iterator<Item = std::borrow::Cow<'a, Entry>> {
-    let mut bases = base.entries.iter().peekable();
+    let mut bases = base.entries().peekable();
     next.entries().filter(move |e| {
         while bases.next_if(|b| b.path < e.path).is_some() {}
-        bases.peek().is_none_or(|b| *b != &**e)
+        bases.peek().is_none_or(|b| **b != **e)
     })
 }
 

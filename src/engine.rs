@@ -7,11 +7,10 @@
 use crate::config::{Destination, SyncSpec};
 use crate::guard::{self, Verdict};
 use crate::maintain::{AdminOp, AdminResult};
-use crate::manifest::Manifest;
 use crate::path::RelPath;
 use crate::plan::{Plan, plan_owned};
 use crate::scan::{Scan, ScanIssue};
-use crate::store::EntryStore;
+use crate::store::{EntryStore, StoredManifest};
 use crate::transfer::{self, Applied};
 use crate::transport::local::LocalDir;
 use crate::transport::{ManifestId, Transport, TransportError};
@@ -22,7 +21,7 @@ use std::sync::atomic::AtomicBool;
 #[derive(Debug)]
 pub struct Planned {
     /// The manifest planned against: the destination's, less `corrected`.
-    pub dest_manifest: Manifest,
+    pub dest_manifest: StoredManifest,
     /// Entries found wrong at the destination (`--check-dest`), planned to be sent again.
     pub corrected: Vec<RelPath>,
     /// Which manifest `dest_manifest` was read from, where the destination can say so: under
@@ -78,7 +77,7 @@ pub fn open(spec: &SyncSpec) -> Result<Box<dyn Transport>, SyncError> {
 }
 
 /// Plan `scanned` against what `dest` holds now.
-pub fn plan_against(spec: &SyncSpec, scanned: &Scan, dest_manifest: Manifest) -> Planned {
+pub fn plan_against(spec: &SyncSpec, scanned: &Scan, dest_manifest: StoredManifest) -> Planned {
     plan_source(spec, scanned.manifest.clone(), &scanned.issues, dest_manifest)
 }
 
@@ -87,7 +86,7 @@ pub fn plan_source(
     spec: &SyncSpec,
     source: EntryStore,
     issues: &[ScanIssue],
-    dest_manifest: Manifest,
+    dest_manifest: StoredManifest,
 ) -> Planned {
     let protected: Vec<_> = issues.iter().map(|i| i.path.clone()).collect();
     let plan = plan_owned(source, &dest_manifest, &protected, &spec.plan);
@@ -98,7 +97,7 @@ pub fn plan_source(
 /// What [`read_dest`] found at a destination.
 pub struct DestRead {
     /// Its manifest, less `corrected`.
-    pub manifest: Manifest,
+    pub manifest: StoredManifest,
     /// With `check_dest`: the entries a stat of each one found changed out of band, taken out of
     /// the manifest so the plan sends them again.
     pub corrected: Vec<RelPath>,
@@ -291,7 +290,8 @@ mod tests {
             &[],
             read_dest(&ours_spec, dest.as_mut()).unwrap().manifest,
         );
-        let refused = plan_source(&ours_spec, ours.manifest.clone(), &[], Manifest::default());
+        let refused =
+            plan_source(&ours_spec, ours.manifest.clone(), &[], StoredManifest::default());
         drop(dest);
         assert!(stale.plan.iter().all(|c| c.action == Action::Create));
         let mut dest = open(&theirs_spec).unwrap();
@@ -307,7 +307,11 @@ mod tests {
             synced.planned.plan.iter().map(|c| (c.path.display().to_string(), c.action)).collect();
         assert!(actions.contains(&("z".into(), Action::Delete)), "{actions:?}");
         assert!(actions.contains(&("b".into(), Action::Update)), "{actions:?}");
-        let now = crate::transport::local::LocalDir::new(&dst).read_manifest().unwrap().unwrap();
+        let now = crate::transport::local::LocalDir::new(&dst)
+            .read_manifest()
+            .unwrap()
+            .unwrap()
+            .to_manifest();
         assert_eq!(now.entries, ours.manifest.to_manifest(0).entries);
         assert_eq!(std::fs::read(dst.join("b")).unwrap(), b"ours");
         assert!(!dst.join("z").exists());
@@ -337,7 +341,7 @@ mod tests {
         assert_eq!(same.manifest_id().unwrap(), planned.dest_id);
         apply(same.as_mut(), planned, OnChange::Refuse).unwrap();
         drop(same);
-        let committed = LocalDir::new(&dst).read_manifest().unwrap().unwrap();
+        let committed = LocalDir::new(&dst).read_manifest().unwrap().unwrap().to_manifest();
         assert_eq!(committed.entries, ours.manifest.to_manifest(0).entries);
 
         // Two plans of ours on their own connections; theirs commits before either locks.
@@ -357,10 +361,12 @@ mod tests {
         let ours = scan(&dir.path().join("a"), &ScanOptions::default(), &bar).unwrap();
         let exact = Planned {
             dest_id: exact.dest_id,
-            ..plan_against(&ours_spec, &ours, committed.clone())
+            ..plan_against(&ours_spec, &ours, StoredManifest::from(&committed))
         };
-        let again =
-            Planned { dest_id: again.dest_id, ..plan_against(&ours_spec, &ours, committed) };
+        let again = Planned {
+            dest_id: again.dest_id,
+            ..plan_against(&ours_spec, &ours, StoredManifest::from(&committed))
+        };
         let err = apply(first.as_mut(), exact, OnChange::Refuse);
         assert!(matches!(err, Err(SyncError::Stale(_))), "{err:?}");
         drop(first);
@@ -370,7 +376,7 @@ mod tests {
         assert!(actions.contains(&("z".into(), Action::Delete)), "{actions:?}");
         assert!(actions.contains(&("b".into(), Action::Update)), "{actions:?}");
         drop(second);
-        let now = LocalDir::new(&dst).read_manifest().unwrap().unwrap();
+        let now = LocalDir::new(&dst).read_manifest().unwrap().unwrap().to_manifest();
         assert_eq!(now.entries, ours.manifest.to_manifest(0).entries);
         assert_eq!(std::fs::read(dst.join("c")).unwrap(), b"c2");
     }

@@ -6,12 +6,12 @@
 //! ranges the destination already has (in any of its files, found by chunk hash) and which must
 //! be sent.
 
-use crate::chunk::{ChunkAt, ChunkRef, FileDigest};
+use crate::chunk::{ChunkAt, FileDigest};
 use crate::filter::Excludes;
 use crate::hash::ContentHash;
 use crate::manifest::{Entry, Kind, Manifest};
 use crate::path::RelPath;
-use crate::store::{EntrySource, EntryStore};
+use crate::store::{EntrySource, EntryStore, StoredManifest};
 use std::borrow::Cow;
 use std::collections::HashSet;
 
@@ -201,12 +201,13 @@ struct Old {
 }
 
 impl Old {
-    fn kept(entry: &Entry) -> Box<Old> {
-        Box::new(Old { entry: entry.clone(), removed_entries: 0, removed_bytes: 0 })
+    fn kept(entry: Entry) -> Box<Old> {
+        Box::new(Old { entry, removed_entries: 0, removed_bytes: 0 })
     }
 
-    fn removed(entry: &Entry) -> Box<Old> {
-        Box::new(Old { entry: entry.clone(), removed_entries: 1, removed_bytes: entry.size() })
+    fn removed(entry: Entry) -> Box<Old> {
+        let removed_bytes = entry.size();
+        Box::new(Old { entry, removed_entries: 1, removed_bytes })
     }
 }
 
@@ -455,14 +456,14 @@ impl<'a> Iterator for Changes<'a> {
 /// `protected` lists source paths the scan could not read: destination entries at or below them
 /// are kept as they are rather than deleted or overwritten.
 pub fn plan(source: &Manifest, dest: &Manifest, protected: &[RelPath], opts: &PlanOptions) -> Plan {
-    plan_owned(EntryStore::from(source), dest, protected, opts)
+    plan_owned(EntryStore::from(source), &StoredManifest::from(dest), protected, opts)
 }
 
 /// [`plan`], taking the source's entries over: they become the new manifest's without a copy
 /// (a sync does not hold a tree's entries twice), and [`Plan::source`] gives them back.
 pub fn plan_owned(
     source: EntryStore,
-    dest: &Manifest,
+    dest: &StoredManifest,
     protected: &[RelPath],
     opts: &PlanOptions,
 ) -> Plan {
@@ -478,11 +479,11 @@ pub fn plan_owned(
     let mut kept: Vec<(u32, Entry)> = Vec::new();
     let mut stats = PlanStats {
         source_entries: source.len(),
-        dest_entries: dest.entries.len() as u64,
+        dest_entries: dest.len(),
         ..PlanStats::default()
     };
     // The most recent removal (its change and path); destination entries below it go with it.
-    let mut removing: Option<(usize, &RelPath)> = None;
+    let mut removing: Option<(usize, RelPath)> = None;
     // The index in the new manifest of source entry `i`.
     let next = |i: usize, kept: &Vec<(u32, Entry)>| {
         u32::try_from(i + kept.len()).expect("a manifest holds fewer than 2^32 entries")
@@ -492,25 +493,24 @@ pub fn plan_owned(
     // path order, a source directory above a destination entry is among them.
     let mut dirs: Vec<RelPath> = Vec::new();
 
-    let (mut i, mut j) = (0, 0);
+    let mut i = 0;
     let mut src = source.iter().peekable();
-    let dst = &dest.entries;
-    while src.peek().is_some() || j < dst.len() {
-        let order = match (src.peek(), dst.get(j)) {
+    let mut dst = dest.entries.iter().peekable();
+    while src.peek().is_some() || dst.peek().is_some() {
+        let order = match (src.peek(), dst.peek()) {
             (Some(s), Some(d)) => s.path.cmp(&d.path),
             (Some(_), None) => std::cmp::Ordering::Less,
             _ => std::cmp::Ordering::Greater,
         };
         // Destination entries below a removed directory leave with it.
         if order != std::cmp::Ordering::Less
-            && let Some((k, path)) = removing
-            && path.is_ancestor_of(&dst[j].path)
+            && let Some((k, path)) = &removing
+            && let Some(d) = dst.next_if(|d| path.is_ancestor_of(&d.path))
         {
-            if let Refers::Old(o) | Refers::Both(_, o) = &mut changes[k].entries {
+            if let Refers::Old(o) | Refers::Both(_, o) = &mut changes[*k].entries {
                 o.removed_entries += 1;
-                o.removed_bytes += dst[j].size();
+                o.removed_bytes += d.size();
             }
-            j += 1;
             continue;
         }
         match order {
@@ -537,7 +537,7 @@ pub fn plan_owned(
                 i += 1;
             }
             std::cmp::Ordering::Greater => {
-                let d = &dst[j];
+                let d = dst.next().expect("peeked");
                 // The new manifest so far: the source before `i`, and what was kept; both are
                 // in path order, so the parent is found among the source's open directories or
                 // searched for among the kept.
@@ -547,34 +547,32 @@ pub fn plan_owned(
                             .binary_search_by(|(_, e)| e.path.cmp(&p))
                             .is_ok_and(|k| kept[k].1.kind == Kind::Dir)
                 });
-                if (!opts.delete || is_protected(d)) && parent_kept {
-                    kept.push((next(i, &kept), d.clone()));
+                if (!opts.delete || is_protected(&d)) && parent_kept {
+                    kept.push((next(i, &kept), d));
                     stats.kept += 1;
                 } else {
-                    removing = Some((changes.len(), &d.path));
+                    removing = Some((changes.len(), d.path.clone()));
                     changes.push(change(Action::Delete, Refers::Old(Old::removed(d)), None));
                 }
-                j += 1;
             }
             std::cmp::Ordering::Equal => {
-                let (s, d) = (src.next().expect("peeked"), &dst[j]);
+                let (s, d) = (src.next().expect("peeked"), dst.next().expect("peeked"));
                 let at = next(i, &kept);
                 if s.kind.tag() != d.kind.tag() {
-                    removing = Some((changes.len(), &d.path));
+                    removing = Some((changes.len(), d.path.clone()));
                     let refers = Refers::Both(at, Old::removed(d));
                     changes.push(change(Action::Replace, refers, file_recipe(&s, &index)));
-                } else if let Some(action) = compare_same_kind(&s, d) {
+                } else if let Some(action) = compare_same_kind(&s, &d) {
                     let recipe =
                         if action == Action::Update { file_recipe(&s, &index) } else { None };
                     changes.push(change(action, Refers::Both(at, Old::kept(d)), recipe));
                 }
                 read_source_dir(&mut dirs, s);
                 i += 1;
-                j += 1;
             }
         }
     }
-    drop(src);
+    drop((src, dst));
     // Grown by doubling; a plan lives through the whole transfer.
     changes.shrink_to_fit();
     kept.shrink_to_fit();
@@ -667,39 +665,35 @@ fn compare_same_kind(s: &Entry, d: &Entry) -> Option<Action> {
 /// and then by path, so that of equal chunks the first in path order is the one used (a hash
 /// map of every chunk and file took twice the memory).
 ///
-/// A list item keeps only the first 8 bytes of its hash, as its sort key: the whole hash is in
-/// the destination's manifest, where the item points, and every lookup compares it there. That
-/// halves the index (24 bytes a chunk instead of 48), which for a large tree is the size of a
-/// good part of its manifest again: a million chunks, 23 MiB instead of 46.
+/// The destination's manifest is not held decoded, so the index keeps what a lookup compares:
+/// the whole hash, the length, and where the chunk is (48 bytes a chunk). A holder's path is
+/// read from the manifest only for a chunk that is used.
 struct ChunkIndex<'a> {
-    entries: &'a [Entry],
+    dest: &'a EntryStore,
+    /// The path found last: the chunks of one file are mostly reused from one file.
+    last_path: std::cell::RefCell<Option<(u32, RelPath)>>,
     /// Every chunk of every non-empty file.
     chunks: Vec<Located>,
     /// Files of several chunks, by file hash (a one-chunk file's hash is its chunk's).
-    files: Vec<(u64, u32)>,
+    files: Vec<(ContentHash, u32)>,
 }
 
-/// A chunk of destination file `entry` (an index into its manifest).
+/// A chunk of destination file `entry` (its index in the manifest).
 struct Located {
-    /// The chunk hash's first 8 bytes ([`key`]).
-    key: u64,
-    entry: u32,
-    /// Which chunk of the file's list (0 for a file of one chunk, which stores no list).
-    nth: u32,
+    hash: ContentHash,
     offset: u64,
+    entry: u32,
+    /// The chunk's length, with [`WHOLE`] set when it is its file's only chunk.
+    len: u32,
 }
 
-/// The sort key of a hash in the index: its first 8 bytes.
-fn key(hash: &ContentHash) -> u64 {
-    let mut first = [0u8; 8];
-    first.copy_from_slice(&hash.0[..8]);
-    u64::from_be_bytes(first)
-}
+/// In [`Located::len`]: the chunk is the whole file (a chunk is at most 64 KiB).
+const WHOLE: u32 = 1 << 31;
 
 impl<'a> ChunkIndex<'a> {
-    fn build(dest: &'a Manifest) -> Self {
+    fn build(dest: &'a StoredManifest) -> Self {
         let digests = || {
-            dest.entries.iter().enumerate().filter_map(|(i, e)| match &e.kind {
+            dest.entries.iter().enumerate().filter_map(|(i, e)| match e.kind {
                 Kind::File(d) if d.size > 0 => {
                     let entry = u32::try_from(i).expect("a manifest holds fewer than 2^32 entries");
                     Some((entry, d))
@@ -716,63 +710,64 @@ impl<'a> ChunkIndex<'a> {
         let mut chunks = Vec::with_capacity(n_chunks);
         let mut files = Vec::with_capacity(n_files);
         for (entry, d) in digests() {
-            if !d.stored_chunks().is_empty() {
-                files.push((key(&d.hash), entry));
+            let whole = if d.stored_chunks().is_empty() { WHOLE } else { 0 };
+            if whole == 0 {
+                files.push((d.hash, entry));
             }
-            for (nth, ChunkAt { offset, hash, .. }) in d.chunks().into_iter().enumerate() {
-                let nth = u32::try_from(nth).expect("a file lists fewer than 2^32 chunks");
-                chunks.push(Located { key: key(&hash), entry, nth, offset });
+            for ChunkAt { offset, hash, len } in d.chunks() {
+                chunks.push(Located { hash, offset, entry, len: len | whole });
             }
         }
-        // Unstable is enough: (key, entry, offset) is unique.
-        chunks.sort_unstable_by_key(|c| (c.key, c.entry, c.offset));
-        files.sort_unstable();
-        ChunkIndex { entries: &dest.entries, chunks, files }
+        // Unstable is enough: (hash, entry, offset) is unique.
+        chunks.sort_unstable_by(|a, b| {
+            (a.hash.0, a.entry, a.offset).cmp(&(b.hash.0, b.entry, b.offset))
+        });
+        files.sort_unstable_by_key(|f| (f.0.0, f.1));
+        ChunkIndex { dest: &dest.entries, last_path: Default::default(), chunks, files }
     }
 
-    /// The digest of destination entry `entry` (a file: the index lists nothing else).
-    fn digest(&self, entry: u32) -> Option<&'a FileDigest> {
-        self.entries.get(entry as usize)?.digest()
+    /// The path of destination entry `entry`.
+    fn path(&self, entry: u32) -> Option<RelPath> {
+        let mut last = self.last_path.borrow_mut();
+        if let Some((i, p)) = &*last
+            && *i == entry
+        {
+            return Some(p.clone());
+        }
+        let path = self.dest.get_index(u64::from(entry))?.path;
+        *last = Some((entry, path.clone()));
+        Some(path)
     }
 
-    /// The hash and length of a listed chunk, from the destination's manifest.
-    fn chunk(&self, c: &Located) -> Option<ChunkRef> {
-        self.digest(c.entry)?.nth_chunk(c.nth as usize)
+    /// The chunks with this hash, first in path order first.
+    fn chunks_of(&self, hash: &ContentHash) -> &[Located] {
+        let from = self.chunks.partition_point(|c| c.hash.0 < hash.0);
+        let to = from + self.chunks[from..].partition_point(|c| c.hash == *hash);
+        &self.chunks[from..to]
     }
 
-    /// The chunks with this hash, first in path order first, each with its length.
-    fn chunks_of(&self, hash: &ContentHash) -> impl Iterator<Item = (&Located, u32)> {
-        let k = key(hash);
-        let from = self.chunks.partition_point(|c| c.key < k);
-        let to = from + self.chunks[from..].partition_point(|c| c.key == k);
-        self.chunks[from..to]
-            .iter()
-            .filter_map(move |c| self.chunk(c).filter(|r| r.hash == *hash).map(|r| (c, r.len)))
+    /// The first destination chunk like `c` (same hash, same length).
+    fn located(&self, c: &ChunkAt) -> Option<&Located> {
+        self.chunks_of(&c.hash).first().filter(|first| first.len & !WHOLE == c.len)
     }
 
-    /// A destination file and offset holding chunk `c` (same hash, same length).
-    fn holder(&self, c: &ChunkAt) -> Option<(&'a RelPath, u64)> {
-        let (first, len) = self.chunks_of(&c.hash).next()?;
-        (len == c.len).then(|| (&self.entries[first.entry as usize].path, first.offset))
+    /// A destination file and offset holding chunk `c`.
+    fn holder(&self, c: &ChunkAt) -> Option<(RelPath, u64)> {
+        let first = self.located(c)?;
+        Some((self.path(first.entry)?, first.offset))
     }
 
     /// The first destination file, in path order, whose content is that of `d`.
-    fn file(&self, d: &FileDigest) -> Option<&'a RelPath> {
+    fn file(&self, d: &FileDigest) -> Option<RelPath> {
         let entry = if d.stored_chunks().is_empty() {
             // A one-chunk file: a chunk that is its file's whole content.
-            self.chunks_of(&d.hash).map(|(c, _)| c.entry).find(|&i| {
-                self.digest(i).is_some_and(|f| f.size == d.size && f.stored_chunks().is_empty())
-            })?
+            let whole = |c: &&Located| c.len & WHOLE != 0 && u64::from(c.len & !WHOLE) == d.size;
+            self.chunks_of(&d.hash).iter().find(whole)?.entry
         } else {
-            let k = key(&d.hash);
-            let from = self.files.partition_point(|f| f.0 < k);
-            self.files[from..]
-                .iter()
-                .take_while(|f| f.0 == k)
-                .map(|f| f.1)
-                .find(|&i| self.digest(i).is_some_and(|f| f.hash == d.hash))?
+            let from = self.files.partition_point(|f| f.0.0 < d.hash.0);
+            self.files.get(from).filter(|f| f.0 == d.hash)?.1
         };
-        Some(&self.entries[entry as usize].path)
+        self.path(entry)
     }
 }
 
@@ -782,16 +777,14 @@ fn file_recipe(entry: &Entry, index: &ChunkIndex<'_>) -> Option<Recipe> {
         return None;
     };
     if let Some(from) = index.file(d) {
-        return Some(Recipe::Copy(from.clone()));
+        return Some(Recipe::Copy(from));
     }
     let chunks = d.chunks();
-    if !chunks.iter().any(|c| index.holder(c).is_some()) {
+    if !chunks.iter().any(|c| index.located(c).is_some()) {
         return Some(Recipe::SendAll);
     }
     let pieces = chunks.into_iter().map(|c| match index.holder(&c) {
-        Some((from, offset)) => {
-            Piece::Reuse { from: from.clone(), offset, len: u64::from(c.len), hash: c.hash }
-        }
+        Some((from, offset)) => Piece::Reuse { from, offset, len: u64::from(c.len), hash: c.hash },
         None => Piece::send(c),
     });
     Some(Recipe::Pieces(pieces.collect()))
@@ -800,6 +793,7 @@ fn file_recipe(entry: &Entry, index: &ChunkIndex<'_>) -> Option<Recipe> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::chunk::ChunkRef;
     use crate::manifest::tests::{e, file};
     use crate::manifest::{Meta, Mtime};
 
@@ -815,7 +809,7 @@ mod tests {
         assert!(op <= 24, "{op}");
         assert_eq!(std::mem::size_of::<RelPath>(), 8);
         // And a re-sync's index, an item per destination chunk.
-        assert_eq!(std::mem::size_of::<Located>(), 24);
+        assert_eq!(std::mem::size_of::<Located>(), 48);
     }
 
     /// The chunk index sorts by the first 8 bytes of a hash; chunks that share those but not
@@ -951,6 +945,40 @@ mod tests {
         for e in &want {
             assert_eq!(p.new_manifest().get(&e.path).as_ref(), Some(e));
         }
+    }
+
+    /// Entries read back from temporary files plan exactly as entries held in memory: changes,
+    /// recipes (a renamed file found through the chunk index) and the new manifest.
+    #[test]
+    fn a_plan_of_spilled_entries_is_the_plan_of_held_ones() {
+        let mut source = vec![e("d", Kind::Dir)];
+        let mut dest = source.clone();
+        for i in 0..20_000 {
+            let path = format!("d/f{i:05}");
+            let content = format!("file {i}");
+            source.push(file(&path, content.as_bytes()));
+            if i % 5000 != 3 {
+                dest.push(file(&path, if i % 7000 == 1 { b"old" } else { content.as_bytes() }));
+            }
+        }
+        dest.push(file("d/renamed-away", b"file 5003"));
+        let (source, dest) = (m(source), m(dest));
+        let spill = |m: &Manifest| {
+            let (stored, _) = StoredManifest::read_file(&m.encode()[..]).unwrap();
+            assert!(stored.entries.spilled());
+            stored
+        };
+        let spilled =
+            plan_owned(spill(&source).entries, &spill(&dest), &[], &PlanOptions::default());
+        let held = plan(&source, &dest, &[], &PlanOptions::default());
+        assert_eq!(spilled.iter().collect::<Vec<_>>(), held.iter().collect::<Vec<_>>());
+        assert_eq!(spilled.stats, held.stats);
+        assert_eq!(spilled.new_manifest().to_manifest(), held.new_manifest().to_manifest());
+        let moved = spilled.iter().find(|c| c.path.display().to_string() == "d/f05003").unwrap();
+        assert_eq!(moved.recipe, Some(&Recipe::Copy(RelPath::new("d/renamed-away").unwrap())));
+        assert!(moved.renamed);
+        assert_eq!(held.stats.updated, 3);
+        assert_eq!(held.stats.created, 4);
     }
 
     /// A one-chunk file is copied whole only from a one-chunk file, even where a larger file

@@ -43,8 +43,8 @@ pub struct SavedPlan {
 }
 
 /// The fingerprint of a destination manifest: it changes with every commit.
-pub fn fingerprint(m: &Manifest) -> (u64, ContentHash) {
-    (m.generation, m.body_hash())
+pub fn fingerprint(m: &dyn crate::store::EntrySource) -> (u64, ContentHash) {
+    (m.generation(), m.body_hash())
 }
 
 impl SavedPlan {

@@ -330,6 +330,117 @@ impl Iterator for Iter<'_> {
     }
 }
 
+/// A manifest whose entries are in an [`EntryStore`]: how a sync holds the destination's.
+#[derive(Clone, Default, PartialEq, Eq, Debug)]
+pub struct StoredManifest {
+    pub generation: u64,
+    pub entries: EntryStore,
+}
+
+/// Why a manifest could not be read into a store.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    #[error(transparent)]
+    Decode(#[from] DecodeError),
+    #[error("cannot write to a temporary file in {}", std::env::temp_dir().display())]
+    Spool(#[source] io::Error),
+}
+
+impl StoredManifest {
+    /// Every entry `reader` gives (checked as it decodes them), into a store that moves to a
+    /// temporary file once large; and the hash of the body they came from.
+    pub fn read<R: Read>(
+        mut reader: crate::manifest::EntryReader<R>,
+    ) -> Result<(Self, crate::hash::ContentHash), ReadError> {
+        let mut w = StoreWriter::new();
+        while let Some(e) = reader.next_entry()? {
+            w.push(&e);
+        }
+        let generation = reader.generation;
+        let hash = reader.finish()?;
+        let entries = w.finish().map_err(ReadError::Spool)?;
+        Ok((StoredManifest { generation, entries }, hash))
+    }
+
+    /// Read a manifest file ([`StoredManifest::read`]).
+    pub fn read_file<R: Read>(r: R) -> Result<(Self, crate::hash::ContentHash), ReadError> {
+        StoredManifest::read(crate::manifest::EntryReader::open(r)?)
+    }
+
+    /// Read the manifest file at `path`, with the hash of the file's bytes (see
+    /// [`Manifest::load_identified`]); `Ok(None)` when it does not exist.
+    pub fn load_identified(
+        path: &std::path::Path,
+    ) -> Result<Option<(Self, crate::hash::ContentHash)>, crate::manifest::ManifestFileError> {
+        use crate::manifest::ManifestFileError;
+        let io = |e| ManifestFileError::Io { path: path.to_owned(), source: e };
+        let Some(file) = crate::manifest::open_if_exists(path).map_err(io)? else {
+            return Ok(None);
+        };
+        let mut hashed = crate::hash::HashReader::new(io::BufReader::new(file));
+        let (m, _) = StoredManifest::read_file(&mut hashed).map_err(|e| match e {
+            ReadError::Decode(reason) => {
+                ManifestFileError::Corrupt { path: path.to_owned(), reason }
+            }
+            e @ ReadError::Spool(_) => io(io::Error::other(e.to_string())),
+        })?;
+        // Whatever follows the body is part of the file, and of its hash.
+        io::copy(&mut hashed, &mut io::sink()).map_err(io)?;
+        Ok(Some((m, hashed.finish())))
+    }
+
+    /// Decoded whole (for small trees and tests).
+    pub fn to_manifest(&self) -> Manifest {
+        self.entries.to_manifest(self.generation)
+    }
+
+    /// Without the entries at or below `paths` (see [`Manifest::without`]).
+    pub fn without(self, paths: &[RelPath]) -> Self {
+        if paths.is_empty() {
+            return self;
+        }
+        let mut w = StoreWriter::new();
+        self.entries
+            .iter()
+            .filter(|e| !paths.iter().any(|p| e.path.is_within(p)))
+            .for_each(|e| w.push(&e));
+        // Written to memory, or to a file the entries were read back from just now.
+        match w.finish() {
+            Ok(entries) => StoredManifest { generation: self.generation, entries },
+            Err(_) => StoredManifest::from(&self.to_manifest().without(paths)),
+        }
+    }
+
+    pub fn len(&self) -> u64 {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+}
+
+impl From<&Manifest> for StoredManifest {
+    /// Held in memory.
+    fn from(m: &Manifest) -> Self {
+        StoredManifest { generation: m.generation, entries: EntryStore::from(m) }
+    }
+}
+
+impl EntrySource for StoredManifest {
+    fn generation(&self) -> u64 {
+        self.generation
+    }
+
+    fn count(&self) -> u64 {
+        self.entries.len()
+    }
+
+    fn entries(&self) -> Box<dyn Iterator<Item = Cow<'_, Entry>> + '_> {
+        Box::new(self.entries.iter().map(Cow::Owned))
+    }
+}
+
 /// A manifest given as the means to read its entries in order, as often as needed, rather than as
 /// a list held whole: what a commit stores or sends. A [`Manifest`] lends its entries; a plan
 /// decodes its own as they are read.

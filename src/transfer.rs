@@ -6,10 +6,10 @@
 //! being sent, and finally commits the operations together with the manifest that describes the
 //! result. Dropped files keep their previous destination version and manifest entry.
 
-use crate::manifest::{Entry, Kind, Manifest};
+use crate::manifest::{Entry, Kind};
 use crate::path::RelPath;
 use crate::plan::{Action, ChangeRef, NewManifest, Piece, Plan, Recipe};
-use crate::store::EntrySource;
+use crate::store::{EntrySource, StoredManifest};
 use crate::transport::{
     Commit, CommitOp, CommitReport, NewLink, StageHeader, StageOutcome, StageReport, Transport,
     TransportError,
@@ -51,7 +51,7 @@ pub struct Applied {
 pub fn apply(
     plan: &Plan,
     source_root: &Path,
-    dest_manifest: &Manifest,
+    dest_manifest: &StoredManifest,
     dest: &mut dyn Transport,
     run_id: &str,
     cancel: &AtomicBool,
@@ -335,13 +335,17 @@ pub fn commit_ops<'a>(
 /// replaced, everything below it too. Read as it is needed, like the plan's.
 struct Reverted<'a> {
     planned: NewManifest<'a>,
-    dest: &'a Manifest,
+    dest: &'a StoredManifest,
     dropped: &'a HashSet<RelPath>,
     count: u64,
 }
 
 impl<'a> Reverted<'a> {
-    fn new(planned: NewManifest<'a>, dest: &'a Manifest, dropped: &'a HashSet<RelPath>) -> Self {
+    fn new(
+        planned: NewManifest<'a>,
+        dest: &'a StoredManifest,
+        dropped: &'a HashSet<RelPath>,
+    ) -> Self {
         let mut r = Reverted { planned, dest, dropped, count: 0 };
         r.count = r.entries().count() as u64;
         r
@@ -360,10 +364,10 @@ impl EntrySource for Reverted<'_> {
     fn entries(&self) -> Box<dyn Iterator<Item = Cow<'_, Entry>> + '_> {
         let dropped = self.dropped;
         let planned = self.planned.entries().filter(move |e| !dropped.contains(&e.path));
-        let old =
-            self.dest.entries.iter().filter(move |e| dropped.iter().any(|d| e.path.is_within(d)));
+        let old = self.dest.entries.iter();
+        let old = old.filter(move |e| dropped.iter().any(|d| e.path.is_within(d)));
         // Both in path order, and no path in both: merged.
-        let mut old = old.map(Cow::Borrowed).peekable();
+        let mut old = old.map(Cow::<Entry>::Owned).peekable();
         let mut planned = planned.peekable();
         Box::new(std::iter::from_fn(move || match (planned.peek(), old.peek()) {
             (Some(p), Some(o)) if o.path < p.path => old.next(),

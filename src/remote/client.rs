@@ -7,7 +7,7 @@ use crate::hash::ContentHash;
 use crate::maintain::{AdminOp, AdminResult};
 use crate::manifest::{Entry, Manifest, write_replacing_with};
 use crate::path::RelPath;
-use crate::store::EntrySource;
+use crate::store::{EntrySource, ReadError, StoredManifest};
 use crate::transport::{
     Commit, CommitOp, CommitReport, ManifestId, StageHeader, StageReport, Transport, TransportError,
 };
@@ -162,7 +162,7 @@ impl<'a> RemoteClient<'a> {
             failed: None,
             copy: copy.map(std::io::BufWriter::new),
         });
-        let decoded = Manifest::read_from(&mut parts);
+        let decoded = StoredManifest::read_file(&mut parts);
         // The rest of the file (all of it, after a decoding error), to keep the connection in
         // step and the copy and the hash whole.
         let drained = std::io::copy(&mut parts, &mut std::io::sink());
@@ -171,8 +171,10 @@ impl<'a> RemoteClient<'a> {
             return Err(e);
         }
         drained.map_err(|e| self.io(e))?;
-        let (manifest, body_hash) =
-            decoded.map_err(|e| TransportError::corrupt_manifest(&self.name, e))?;
+        let (manifest, body_hash) = decoded.map_err(|e| match e {
+            ReadError::Decode(e) => TransportError::corrupt_manifest(&self.name, e),
+            ReadError::Spool(e) => TransportError::io("write", std::env::temp_dir().display(), e),
+        })?;
         // Committed to between the two requests: what was read is not the one announced.
         let id = (file_hash == hash).then_some(ManifestId(Some(hash)));
         if let (Some(copy), Some(path), Some(_)) = (copy, &self.cache_file, id) {
@@ -206,10 +208,10 @@ impl<'a> RemoteClient<'a> {
 
     /// The local copy of the destination's manifest, if it is the one whose file hash is
     /// `hash` (decoded as it is read, then kept only if the whole file had that hash).
-    fn cached_manifest(&self, hash: &ContentHash) -> Option<(Manifest, ContentHash)> {
+    fn cached_manifest(&self, hash: &ContentHash) -> Option<(StoredManifest, ContentHash)> {
         let file = std::fs::File::open(self.cache_file.as_ref()?).ok()?;
         let mut file = crate::hash::HashReader::new(std::io::BufReader::new(file));
-        let decoded = Manifest::read_from(&mut file).ok()?;
+        let decoded = StoredManifest::read_file(&mut file).ok()?;
         std::io::copy(&mut file, &mut std::io::sink()).ok()?;
         (file.finish() == *hash).then_some(decoded)
     }
@@ -289,7 +291,7 @@ impl Transport for RemoteClient<'_> {
         }
     }
 
-    fn read_manifest(&mut self) -> Result<Option<Manifest>, TransportError> {
+    fn read_manifest(&mut self) -> Result<Option<StoredManifest>, TransportError> {
         let (m, body_hash, id) = self.fetch_manifest()?;
         self.base_hash = Some(body_hash);
         self.last_read = id;
@@ -369,7 +371,7 @@ impl Transport for RemoteClient<'_> {
         // entries found wrong were taken out of it), else read again.
         let fetched;
         let base = match base {
-            Some(b) if self.base_hash == Some(b.body_hash()) => b,
+            Some(b) if self.base_hash == Some((b as &dyn EntrySource).body_hash()) => b,
             _ => {
                 fetched = self.fetch_manifest()?.0.unwrap_or_default();
                 &fetched
@@ -395,7 +397,7 @@ impl Transport for RemoteClient<'_> {
 
 /// A manifest as fetched: itself (`None`: there is none), the hash of its body, and which
 /// manifest it is, when that is sure.
-type Fetched = (Option<Manifest>, ContentHash, Option<ManifestId>);
+type Fetched = (Option<StoredManifest>, ContentHash, Option<ManifestId>);
 
 /// The files of `m` that list their chunks (have more than one).
 fn chunk_listed(m: &dyn EntrySource) -> std::collections::HashSet<RelPath> {
@@ -448,14 +450,22 @@ mod tests {
     fn sync_through_agent(src: &std::path::Path, dst: &std::path::Path, level: i32) -> u64 {
         with_agent(dst.to_owned(), level, |c| {
             c.lock().unwrap();
-            let before = c.read_manifest().unwrap().unwrap_or_default();
+            let before = c.read_manifest().unwrap().unwrap_or_default().to_manifest();
             let s = scan(src, &ScanOptions::default(), &ProgressBar::hidden()).unwrap();
             let p = plan(&s.manifest.to_manifest(0), &before, &[], &PlanOptions::default());
             let never = std::sync::atomic::AtomicBool::new(false);
-            let applied =
-                apply(&p, src, &before, c, "run", &never, &ProgressBar::hidden()).unwrap();
+            let applied = apply(
+                &p,
+                src,
+                &StoredManifest::from(&before),
+                c,
+                "run",
+                &never,
+                &ProgressBar::hidden(),
+            )
+            .unwrap();
             assert!(applied.skipped.is_empty());
-            let after = c.read_manifest().unwrap().unwrap();
+            let after = c.read_manifest().unwrap().unwrap().to_manifest();
             assert_eq!(after.entries, s.manifest.to_manifest(0).entries);
             applied.bytes_sent
         })
@@ -509,7 +519,7 @@ mod tests {
         // Fetched from the agent, then read from the local copy: the same identity.
         for _ in 0..2 {
             with_cached_agent(dst.clone(), 0, Some(cache.clone()), |c| {
-                c.read_manifest().unwrap().unwrap();
+                c.read_manifest().unwrap().unwrap().to_manifest();
                 assert_eq!((c.last_read_id(), c.manifest_id().unwrap()), (id, id));
             });
         }
@@ -538,7 +548,7 @@ mod tests {
         std::fs::write(dst.join(".tern/manifest"), &bytes).unwrap();
         let cache = dir.path().join("cache/manifest");
         with_cached_agent(dst, 3, Some(cache.clone()), |c| {
-            assert_eq!(c.read_manifest().unwrap().unwrap(), m);
+            assert_eq!(c.read_manifest().unwrap().unwrap().to_manifest(), m);
             assert!(std::fs::read(&cache).unwrap() == bytes, "the local copy differs");
             let beside: Vec<_> = std::fs::read_dir(dir.path().join("cache")).unwrap().collect();
             assert_eq!(beside.len(), 1, "{beside:?}");
@@ -567,14 +577,23 @@ mod tests {
         std::fs::write(src.join("a"), b"a, changed").unwrap();
         with_agent(dst.clone(), 0, |c| {
             c.lock().unwrap();
-            let held = c.read_manifest().unwrap().unwrap();
+            let held = c.read_manifest().unwrap().unwrap().to_manifest();
             // "b" taken out as if found wrong: the plan neither deletes nor rewrites it.
             let reduced = held.clone().without(&[RelPath::new("b").unwrap()]);
             let s = scan(&src, &ScanOptions::default(), &ProgressBar::hidden()).unwrap();
             let p = plan(&s.manifest.to_manifest(0), &reduced, &[], &PlanOptions::default());
             let never = std::sync::atomic::AtomicBool::new(false);
-            apply(&p, &src, &reduced, c, "run", &never, &ProgressBar::hidden()).unwrap();
-            let after = c.read_manifest().unwrap().unwrap();
+            apply(
+                &p,
+                &src,
+                &StoredManifest::from(&reduced),
+                c,
+                "run",
+                &never,
+                &ProgressBar::hidden(),
+            )
+            .unwrap();
+            let after = c.read_manifest().unwrap().unwrap().to_manifest();
             assert_eq!(after.entries, s.manifest.to_manifest(0).entries);
             assert_eq!(after.generation, held.generation + 1);
         });
@@ -590,7 +609,7 @@ mod tests {
         let held = crate::manifest::Manifest::load(&dst.join(".tern/manifest")).unwrap().unwrap();
         let read = |cache: &PathBuf| {
             with_cached_agent(dst.clone(), 0, Some(cache.clone()), |c| {
-                c.read_manifest().unwrap().unwrap()
+                c.read_manifest().unwrap().unwrap().to_manifest()
             })
         };
         // No copy: fetched, and kept.

@@ -26,7 +26,7 @@ use crate::maintain::{AdminOp, AdminResult};
 use crate::manifest::{EntryReader, KindTag, Manifest, Meta, Mtime, write_replacing_with};
 use crate::path::RelPath;
 use crate::scan::STATE_DIR;
-use crate::store::EntrySource;
+use crate::store::{EntrySource, StoredManifest};
 use filetime::FileTime;
 use std::collections::{HashMap, HashSet};
 use std::ffi::OsStr;
@@ -176,6 +176,15 @@ impl LocalDir {
     }
 
     /// Store `m` as the destination's manifest, after making every change it describes durable.
+    /// The committed manifest, decoded whole (empty where there is none): for the destination's
+    /// own work on it (verifying reused ranges, maintenance).
+    fn load_manifest(&mut self) -> Result<Manifest, TransportError> {
+        if !self.check_root()? {
+            return Ok(Manifest::default());
+        }
+        Ok(Manifest::load(&self.state().join("manifest"))?.unwrap_or_default())
+    }
+
     fn store_manifest(&mut self, m: &dyn EntrySource) -> Result<(), TransportError> {
         self.sync_filesystem()?;
         let path = self.state().join("manifest");
@@ -366,12 +375,12 @@ impl Transport for LocalDir {
         self.reset_staging().map_err(|e| self.io("clean", &staging, e))
     }
 
-    fn read_manifest(&mut self) -> Result<Option<Manifest>, TransportError> {
+    fn read_manifest(&mut self) -> Result<Option<StoredManifest>, TransportError> {
         if !self.check_root()? {
             self.last_read = Some(ManifestId(None));
             return Ok(None);
         }
-        let read = Manifest::load_identified(&self.state().join("manifest"))?;
+        let read = StoredManifest::load_identified(&self.state().join("manifest"))?;
         self.last_read = Some(ManifestId(read.as_ref().map(|(_, hash)| *hash)));
         Ok(read.map(|(m, _)| m))
     }
@@ -442,7 +451,7 @@ impl Transport for LocalDir {
             Some(_) => {}
         }
         if self.manifest.is_none() {
-            self.manifest = Some(self.read_manifest()?.unwrap_or_default());
+            self.manifest = Some(self.load_manifest()?);
         }
         // The chunks of `from` that make up the range, with the hashes they must still have.
         let chunks: Vec<ChunkAt> = self
@@ -705,7 +714,7 @@ impl LocalDir {
         let io = move |e: io::Error| TransportError::io("maintain", root.display(), e);
         Ok(match op {
             AdminOp::Verify { deep } => {
-                let manifest = self.read_manifest()?.unwrap_or_default();
+                let manifest = self.load_manifest()?;
                 let (findings, files, bytes) =
                     maintain::verify(&self.root, &manifest, *deep).map_err(io)?;
                 AdminResult::Verified { findings, files, bytes }
@@ -726,7 +735,7 @@ impl LocalDir {
                 if self.lock.is_none() {
                     self.lock()?;
                 }
-                let manifest = self.read_manifest()?.unwrap_or_default();
+                let manifest = self.load_manifest()?;
                 let (next, run, restored, displaced) =
                     maintain::undo(&self.root, &manifest, run.as_deref(), new_run)
                         .map_err(TransportError::Protocol)?;

@@ -14,8 +14,9 @@ pub mod ssh;
 
 use crate::hash::ContentHash;
 use crate::maintain::{AdminOp, AdminResult};
-use crate::manifest::{KindTag, Manifest, ManifestFileError, Meta};
+use crate::manifest::{KindTag, ManifestFileError, Meta};
 use crate::path::RelPath;
+use crate::store::StoredManifest;
 
 /// Announces one file to be staged.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -128,7 +129,7 @@ pub struct Commit<'a> {
     /// The manifest the plan was made against, if the caller has it: a transport that sends
     /// deltas uses it as their base when it is still the destination's, instead of keeping a copy
     /// of its own from `read_manifest`.
-    pub base: Option<&'a Manifest>,
+    pub base: Option<&'a StoredManifest>,
 }
 
 /// What a commit did.
@@ -283,8 +284,9 @@ pub trait Transport {
     /// Take the exclusive write lock, creating the destination if needed. Held until drop.
     fn lock(&mut self) -> Result<(), TransportError>;
 
-    /// The manifest of what tern last committed here, `None` for a fresh destination.
-    fn read_manifest(&mut self) -> Result<Option<Manifest>, TransportError>;
+    /// The manifest of what tern last committed here, `None` for a fresh destination. Its
+    /// entries are held compactly, in a temporary file once there are many.
+    fn read_manifest(&mut self) -> Result<Option<StoredManifest>, TransportError>;
 
     /// Which manifest [`Transport::read_manifest`] last returned, where this destination can
     /// also tell which one it holds now without reading it whole ([`Transport::manifest_id`]).

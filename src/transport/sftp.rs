@@ -19,9 +19,10 @@ use super::{
 };
 use crate::chunk::{ChunkRef, FileDigest};
 use crate::hash::ContentHash;
-use crate::manifest::{KindTag, Manifest, Meta};
+use crate::manifest::{KindTag, Meta};
 use crate::path::RelPath;
 use crate::scan::STATE_DIR;
+use crate::store::{ReadError, StoredManifest};
 use ssh2::{FileStat, OpenFlags, OpenType, Sftp};
 use std::collections::HashSet;
 use std::ffi::OsStr;
@@ -238,7 +239,7 @@ impl Transport for SftpDest {
         Ok(())
     }
 
-    fn read_manifest(&mut self) -> Result<Option<Manifest>, TransportError> {
+    fn read_manifest(&mut self) -> Result<Option<StoredManifest>, TransportError> {
         let state = self.state();
         let bytes = match self.read_file(&state.join("manifest"))? {
             Some(b) => b,
@@ -248,9 +249,13 @@ impl Transport for SftpDest {
                 None => return Ok(None),
             },
         };
-        Manifest::decode(&bytes)
-            .map(Some)
-            .map_err(|e| TransportError::corrupt_manifest(&self.name, e))
+        match StoredManifest::read_file(&bytes[..]) {
+            Ok((m, _)) => Ok(Some(m)),
+            Err(ReadError::Decode(e)) => Err(TransportError::corrupt_manifest(&self.name, e)),
+            Err(ReadError::Spool(e)) => {
+                Err(TransportError::io("write", std::env::temp_dir().display(), e))
+            }
+        }
     }
 
     fn stage_begin(&mut self, header: &StageHeader) -> Result<(), TransportError> {

@@ -11,7 +11,6 @@ use super::{
     Commit, CommitReport, ManifestId, StageHeader, StageReport, Transport, TransportError,
 };
 use crate::hash::ContentHash;
-use crate::manifest::Manifest;
 use crate::path::RelPath;
 use crate::remote::client::RemoteClient;
 use config::Resolved;
@@ -400,7 +399,7 @@ impl Transport for SshAgentDest {
         self.explain(r)
     }
 
-    fn read_manifest(&mut self) -> Result<Option<Manifest>, TransportError> {
+    fn read_manifest(&mut self) -> Result<Option<crate::store::StoredManifest>, TransportError> {
         let r = self.client.read_manifest();
         self.explain(r)
     }
