@@ -62,7 +62,8 @@ pub fn apply(
     // where needed rather than listed, so a large plan carries no second list of its files.
     let planned =
         || plan.iter().enumerate().filter_map(|(i, c)| Some((i as u64, c.new?, Some(c.recipe?))));
-    progress.set_length(planned().map(|(_, e, _)| e.size()).sum());
+    // Every file written is sent or rebuilt from what the destination has, byte for byte.
+    progress.set_length(plan.stats.bytes_to_send + plan.stats.bytes_reused);
     progress.set_position(0);
 
     // First pass: as planned (or whole files, where the destination cannot reuse ranges).
@@ -88,7 +89,10 @@ pub fn apply(
     // file they came from, now known to be damaged, is sent again too unless the plan rewrites it.
     let mut damaged: BTreeSet<RelPath> = BTreeSet::new();
     let mut retry = Vec::new();
-    for (id, entry, _) in planned() {
+    // Walked again only where the destination reported a failed reuse.
+    let reuse_failed = |(_, o): &(u64, StageOutcome)| matches!(o, StageOutcome::ReuseFailed(_));
+    let walk = outcomes.other.iter().any(reuse_failed).then(planned).into_iter().flatten();
+    for (id, entry, _) in walk {
         if let Some(StageOutcome::ReuseFailed(from)) = outcomes.get(id) {
             damaged.insert(from.clone());
             if !local_errors.contains_key(&id) {
