@@ -55,7 +55,11 @@ A sync destroys nothing: entries it deletes or overwrites are moved to \
 DEST/.tern/trash/<run-id>/ (kept 7 days by default, see --keep-trash; `tern undo` puts them back). \
 Every file is replaced atomically, and the manifest is written last, \
 so a sync interrupted at any moment leaves each file in its old or new version and the next run \
-completes the work.";
+completes the work.
+
+Files: the source hash cache is kept in $TERN_CACHE_DIR (default ~/.cache/tern/). While a sync of \
+a large tree runs, the source's entries and the destination's manifest are kept in unnamed files \
+in $TMPDIR (default /tmp), about 66 bytes an entry, gone when tern exits.";
 
 /// tern: replicate file trees.
 #[derive(Debug, Parser)]

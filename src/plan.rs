@@ -376,15 +376,16 @@ struct NewEntries<'a> {
 
 impl<'a> NewEntries<'a> {
     /// Entry `at`, at or after the one `next` would give: read on to it, or start again there
-    /// when that is far (a plan of a few changes in a large tree decodes little else).
-    fn entry(&mut self, at: u32) -> Entry {
+    /// when that is far (a plan of a few changes in a large tree decodes little else). `None`
+    /// only where reading the entries failed (the store says why: [`EntryStore::check`]).
+    fn entry(&mut self, at: u32) -> Option<Entry> {
         if at > self.at.saturating_add(256) {
             *self = self.manifest.iter_from(at);
         }
         while self.at < at {
-            self.next();
+            self.next()?;
         }
-        self.next().expect("a change's entry within the new manifest").into_owned()
+        self.next().map(Cow::into_owned)
     }
 }
 
@@ -424,10 +425,11 @@ impl<'a> Iterator for Changes<'a> {
             (self.next, self.k) = (self.next + 1, 0);
         }
         let (new, old) = match &c.entries {
-            Refers::Created { first, .. } => (Some(self.entries.entry(first + k)), None),
-            Refers::New(i) => (Some(self.entries.entry(*i)), None),
+            // An entry that cannot be read ends the changes (see [`NewEntries::entry`]).
+            Refers::Created { first, .. } => (Some(self.entries.entry(first + k)?), None),
+            Refers::New(i) => (Some(self.entries.entry(*i)?), None),
             Refers::Old(o) => (None, Some(&**o)),
-            Refers::Both(i, o) => (Some(self.entries.entry(*i)), Some(&**o)),
+            Refers::Both(i, o) => (Some(self.entries.entry(*i)?), Some(&**o)),
         };
         let path = match (&new, old) {
             (_, Some(o)) => o.entry.path.clone(),

@@ -249,6 +249,24 @@ impl EntryStore {
     }
 }
 
+#[cfg(test)]
+impl EntryStore {
+    /// Cut the temporary file the entries are in to half its length, behind the store's back.
+    pub(crate) fn cut_in_half(&self) {
+        let Backing::File(f) = &self.inner.backing else { panic!("not in a file") };
+        f.set_len(self.inner.size / 2).unwrap();
+    }
+
+    /// `m`'s entries, in a temporary file.
+    pub(crate) fn spilled_from(m: &Manifest) -> EntryStore {
+        let mut w = StoreWriter::new();
+        m.entries.iter().for_each(|e| w.push(e));
+        let s = w.finish().unwrap();
+        assert!(s.spilled(), "{} bytes", s.inner.size);
+        s
+    }
+}
+
 impl From<&Manifest> for EntryStore {
     /// Held in memory.
     fn from(m: &Manifest) -> Self {
@@ -564,11 +582,8 @@ mod tests {
         let m = tree(40_000);
         let mut w = StoreWriter::new();
         m.entries.iter().for_each(|e| w.push(e));
-        let mut s = w.finish().unwrap();
-        // The file loses its second half behind the store's back.
-        let inner = Arc::get_mut(&mut s.inner).unwrap();
-        let Backing::File(f) = &inner.backing else { panic!("not spilled") };
-        f.set_len(inner.size / 2).unwrap();
+        let s = w.finish().unwrap();
+        s.cut_in_half();
         let read = s.iter().count();
         assert!(read < m.entries.len() && read > 1000, "{read}");
         let err = s.check().unwrap_err().to_string();

@@ -160,8 +160,13 @@ pub fn apply(
     if cancel.load(Ordering::Relaxed) {
         return Err(TransportError::Interrupted);
     }
-    // Every pass over the plan read all of its entries (they may be in a temporary file).
+    // Every pass over the plan and the destination's manifest read all of their entries (they
+    // may be in temporary files).
     plan.source().check().map_err(|e| TransportError::io("read", "the source's entries", e))?;
+    dest_manifest
+        .entries
+        .check()
+        .map_err(|e| TransportError::io("read", "the copy of the destination's manifest", e))?;
     crate::failpoint::hit("before-commit");
     let base = Some(dest_manifest);
     let (run_id, ops) = (run_id.to_string(), Box::new(ops()));
@@ -384,6 +389,34 @@ impl EntrySource for Reverted<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The source's entries, in a temporary file that loses its second half after planning:
+    /// the plan's changes stop short (no panic), and the transfer refuses to commit; the
+    /// destination gets nothing.
+    #[test]
+    fn a_plan_whose_entries_cannot_all_be_read_is_not_committed() {
+        use crate::manifest::tests::e;
+        let mut entries = vec![e("d", Kind::Dir)];
+        entries.extend((0..60_000).map(|i| e(&format!("d/sub{i:05}"), Kind::Dir)));
+        let source = crate::manifest::Manifest { generation: 0, entries };
+        let store = crate::store::EntryStore::spilled_from(&source);
+        let empty = StoredManifest::default();
+        let plan = crate::plan::plan_owned(store.clone(), &empty, &[], &Default::default());
+        assert_eq!(plan.len(), 60_001);
+        store.cut_in_half();
+        let read = plan.iter().count();
+        assert!(read < 60_001, "{read}");
+        let dir = tempfile::tempdir().unwrap();
+        let dst = dir.path().join("dst");
+        let mut dest = crate::transport::local::LocalDir::new(&dst);
+        dest.lock().unwrap();
+        let never = AtomicBool::new(false);
+        let bar = ProgressBar::hidden();
+        let err = apply(&plan, dir.path(), &empty, &mut dest, "r", &never, &bar).unwrap_err();
+        assert!(err.to_string().contains("the source's entries"), "{err}");
+        assert!(dest.read_manifest().unwrap().is_none());
+        assert!(!dst.join("d").exists());
+    }
 
     #[test]
     fn a_later_outcome_for_an_id_replaces_the_earlier_one() {

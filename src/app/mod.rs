@@ -173,6 +173,8 @@ fn prepare(ui: &Ui, spec: &SyncSpec) -> anyhow::Result<(Box<dyn Transport>, Prep
     let source = std::mem::take(&mut scanned.manifest);
     let planned = engine::plan_source(spec, source, &scanned.issues, read.manifest);
     planned.plan.source().check().context("cannot read the source's entries back")?;
+    (planned.dest_manifest.entries.check())
+        .context("cannot read the copy of the destination's manifest back")?;
     let planned = engine::Planned { corrected: read.corrected, dest_id: read.id, ..planned };
     Ok((dest, Prepared { scanned, planned }))
 }

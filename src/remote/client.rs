@@ -347,12 +347,12 @@ impl Transport for RemoteClient<'_> {
         let Commit { run_id, ops, manifest, base, .. } = commit;
         // Only what changed travels; files of several chunks just staged go by reference to
         // their staged copy, without their chunk lists.
-        let listed = chunk_listed(manifest);
+        let mut listed = ChunkListed::new(manifest);
         let mut staged: Vec<(RelPath, u64)> = Vec::new();
         let mut batch = Vec::with_capacity(OPS_PER_FRAME);
         for op in ops {
             if let CommitOp::Place { path, id } = &op
-                && listed.contains(path)
+                && listed.at(path)
             {
                 staged.push((path.clone(), *id));
             }
@@ -381,7 +381,7 @@ impl Transport for RemoteClient<'_> {
             crate::delta::encode_between(base, manifest, staged_id, DELTA_PART, |part| {
                 self.send(&Request::CommitDelta(part))
             })?;
-        drop((staged, listed));
+        drop(staged);
         let report = match self.ask(&Request::Commit { run_id })? {
             Response::Committed(r) => r,
             r => return Err(self.unexpected(&r)),
@@ -399,10 +399,28 @@ impl Transport for RemoteClient<'_> {
 /// manifest it is, when that is sure.
 type Fetched = (Option<StoredManifest>, ContentHash, Option<ManifestId>);
 
-/// The files of `m` that list their chunks (have more than one).
-fn chunk_listed(m: &dyn EntrySource) -> std::collections::HashSet<RelPath> {
-    let listed = |e: &Entry| e.digest().is_some_and(|d| !d.stored_chunks().is_empty());
-    m.entries().filter(|e| listed(e)).map(|e| e.path.clone()).collect()
+/// Whether files of a manifest list their chunks (have more than one), asked in path order (as
+/// a commit places its files; a path out of order reads the manifest again from its start).
+struct ChunkListed<'m> {
+    manifest: &'m dyn EntrySource,
+    entries: std::iter::Peekable<Box<dyn Iterator<Item = std::borrow::Cow<'m, Entry>> + 'm>>,
+    last: Option<RelPath>,
+}
+
+impl<'m> ChunkListed<'m> {
+    fn new(manifest: &'m dyn EntrySource) -> Self {
+        ChunkListed { manifest, entries: manifest.entries().peekable(), last: None }
+    }
+
+    fn at(&mut self, path: &RelPath) -> bool {
+        if self.last.as_ref().is_some_and(|last| last > path) {
+            self.entries = self.manifest.entries().peekable();
+        }
+        self.last = Some(path.clone());
+        while self.entries.next_if(|e| e.path < *path).is_some() {}
+        let listed = |e: &Entry| e.digest().is_some_and(|d| !d.stored_chunks().is_empty());
+        self.entries.peek().is_some_and(|e| e.path == *path && listed(e))
+    }
 }
 
 /// Bytes of manifest delta per frame.
@@ -415,6 +433,22 @@ const _: () = assert!(OPS_PER_FRAME * 9 * 1024 < super::MAX_FRAME);
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Files placed in path order are looked up by reading the manifest along; one out of
+    /// order (a repair, placed last) reads it again from the start.
+    #[test]
+    fn chunk_lists_are_found_in_path_order_and_out_of_it() {
+        use crate::manifest::tests::file;
+        let big = crate::chunk::tests::noise(4, 300_000);
+        let m = Manifest {
+            generation: 1,
+            entries: vec![file("a", b"1"), file("b", &big), file("c", b"3"), file("d", &big)],
+        };
+        let p = |s: &str| RelPath::new(s).unwrap();
+        let mut listed = ChunkListed::new(&m);
+        let asked = ["a", "b", "c", "d", "b", "zz", "a"].map(|s| listed.at(&p(s)));
+        assert_eq!(asked, [false, true, false, true, true, false, false]);
+    }
     use crate::plan::{PlanOptions, plan};
     use crate::scan::{ScanOptions, scan};
     use crate::transfer::apply;
