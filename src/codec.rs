@@ -102,7 +102,15 @@ impl<'a> Reader<'a> {
         Ok(self.take(1, what)?[0])
     }
 
+    #[inline]
     pub fn varint(&mut self, what: &'static str) -> Result<u64, DecodeError> {
+        // Most varints of an entry (a mode, a small size, an owner) are one byte.
+        if let Some(&b) = self.buf.get(self.pos)
+            && b < 0x80
+        {
+            self.pos += 1;
+            return Ok(u64::from(b));
+        }
         let mut v: u64 = 0;
         for shift in (0..64).step_by(7) {
             let b = self.u8(what)?;
@@ -249,12 +257,18 @@ impl<R: std::io::Read> StreamReader<R> {
 
     /// Read until the window holds `need` bytes not decoded yet, or the stream ends. What is
     /// left to decode moves to the front of the window first; the window starts small (a short
-    /// input costs little) and doubles with every fill up to `STREAM_WINDOW`, and beyond that
-    /// grows only to hold `need`.
+    /// input costs little) and doubles with every fill up to `STREAM_WINDOW`, beyond that grows
+    /// only to hold `need`, and shrinks back once it no longer needs to.
     fn fill(&mut self, need: usize) -> Result<(), DecodeError> {
         self.buf.copy_within(self.start..self.end, 0);
         self.end -= self.start;
         self.start = 0;
+        // A window grown for a large item goes back to its usual size once that item is read:
+        // a long stream with one large item in it does not hold the room for it to the end.
+        if self.buf.len() > STREAM_WINDOW && self.end.max(need) <= STREAM_WINDOW {
+            self.buf.truncate(STREAM_WINDOW);
+            self.buf.shrink_to_fit();
+        }
         let mut len = self.buf.len();
         if len < STREAM_WINDOW {
             len = (len * 2).max(4096);
@@ -321,6 +335,10 @@ mod tests {
                 assert_eq!((v, b), (i * 1_000_003, if i == 500 { big.len() } else { 4 }));
             }
             assert!(s.at_end().unwrap());
+            // The window grown for the large item went back once more had to be read.
+            if (7..=4096).contains(&step) {
+                assert!(s.buf.capacity() <= STREAM_WINDOW, "{}", s.buf.capacity());
+            }
         }
         let cut = &w.buf[..w.buf.len() - 2];
         let mut s = StreamReader::new(Trickle(cut, 100));

@@ -413,8 +413,29 @@ pub fn encode_between<E>(
         }
         Ok(())
     };
-    let removes = removed_between(base, next);
-    let expected = next.body_hash();
+    // One walk of both finds what the header needs: the hash of `next`'s body, the removals and
+    // how many upserts follow; a second one writes the upserts.
+    let (mut removes, mut changed) = (Vec::<RelPath>::new(), 0u64);
+    let expected = {
+        let mut bases = base.entries().peekable();
+        let mut removed = |b: &Entry| {
+            if !removes.last().is_some_and(|r| r.is_ancestor_of(&b.path)) {
+                removes.push(b.path.clone());
+            }
+        };
+        let surveyed = next.entries().inspect(|n| {
+            while let Some(b) = bases.next_if(|b| b.path < n.path) {
+                removed(&b);
+            }
+            match bases.next_if(|b| b.path == n.path) {
+                Some(b) if *b == **n => {}
+                _ => changed += 1,
+            }
+        });
+        let hash = crate::manifest::body_hash_of(next.generation(), next.count(), surveyed);
+        bases.for_each(|b| removed(&b));
+        hash
+    };
     w.varint(base.generation());
     w.varint(next.generation());
     w.fixed(&expected.0);
@@ -424,7 +445,7 @@ pub fn encode_between<E>(
         w.bytes(r.as_bytes());
         flush(&mut w, false)?;
     }
-    w.varint(changed_between(base, next).count() as u64);
+    w.varint(changed);
     for e in changed_between(base, next) {
         match (&e.kind, staged(&e.path)) {
             (Kind::File(d), Some(id)) if !d.stored_chunks().is_empty() => {
@@ -436,22 +457,6 @@ pub fn encode_between<E>(
     }
     flush(&mut w, true)?;
     Ok(expected)
-}
-
-/// The topmost paths of `base` that `next` does not have (a removed directory stands for
-/// everything below it). Both are sorted, so one walk of each finds them.
-fn removed_between(base: &dyn EntrySource, next: &dyn EntrySource) -> Vec<RelPath> {
-    let mut removes: Vec<RelPath> = Vec::new();
-    let mut nexts = next.entries().peekable();
-    for e in base.entries() {
-        while nexts.next_if(|n| n.path < e.path).is_some() {}
-        let kept = nexts.peek().is_some_and(|n| n.path == e.path);
-        let covered = removes.last().is_some_and(|r| r.is_ancestor_of(&e.path));
-        if !kept && !covered {
-            removes.push(e.path.clone());
-        }
-    }
-    removes
 }
 
 /// The entries of `next` that `base` does not have as they are, in order.

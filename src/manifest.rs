@@ -625,6 +625,33 @@ pub(crate) fn encode_entry(w: &mut Writer, e: &Entry) {
     }
 }
 
+/// Read past one entry of [`encode_entry`]'s form without decoding it: no allocation, and no
+/// check beyond its lengths; its path's bytes. For readers of entries they encoded themselves
+/// that jump ahead, or need only a path.
+pub(crate) fn skip_entry<'a>(r: &mut Reader<'a>) -> Result<&'a [u8], DecodeError> {
+    let path = r.bytes("path", MAX_PATH_LEN)?;
+    let tag = r.u8("entry kind")?;
+    for what in ["mode", "mtime", "mtime nanoseconds", "owner", "group"] {
+        r.varint(what)?;
+    }
+    match tag {
+        0 => {
+            r.varint("file size")?;
+            r.fixed::<32>("file hash")?;
+            for _ in 0..r.varint_max("chunk count", MAX_CHUNKS_PER_FILE)? {
+                r.varint("chunk length")?;
+                r.fixed::<32>("chunk hash")?;
+            }
+        }
+        1 => {}
+        2 => {
+            r.bytes("symlink target", MAX_PATH_LEN)?;
+        }
+        t => return Err(DecodeError::invalid("entry kind", format!("unknown kind {t}"))),
+    }
+    Ok(path)
+}
+
 pub(crate) fn decode_entry(r: &mut Reader<'_>) -> Result<Entry, DecodeError> {
     let path = RelPath::new(r.bytes("path", MAX_PATH_LEN)?)
         .map_err(|e| DecodeError::invalid("path", e.to_string()))?;

@@ -383,9 +383,19 @@ impl<'a> NewEntries<'a> {
             *self = self.manifest.iter_from(at);
         }
         while self.at < at {
-            self.next()?;
+            self.skip_one()?;
         }
         self.next().map(Cow::into_owned)
+    }
+
+    /// Go past the next entry without decoding it (a kept one is not decoded anyway).
+    fn skip_one(&mut self) -> Option<()> {
+        match self.kept.split_first() {
+            Some(((k, _), rest)) if *k == self.at => self.kept = rest,
+            _ => self.source.skip_one()?,
+        }
+        self.at += 1;
+        Some(())
     }
 }
 
@@ -736,7 +746,7 @@ impl<'a> ChunkIndex<'a> {
         {
             return Some(p.clone());
         }
-        let path = self.dest.get_index(u64::from(entry))?.path;
+        let path = self.dest.path_at(u64::from(entry))?;
         *last = Some((entry, path.clone()));
         Some(path)
     }

@@ -11,7 +11,7 @@
 //! decoding at most that many.
 
 use crate::codec::{DecodeError, StreamReader, Writer};
-use crate::manifest::{Entry, Manifest, decode_entry, encode_entry};
+use crate::manifest::{Entry, Manifest, decode_entry, encode_entry, skip_entry};
 use crate::path::RelPath;
 use std::borrow::Cow;
 use std::fs::File;
@@ -112,12 +112,12 @@ impl StoreWriter {
         match &mut inner.backing {
             Backing::Memory(v) => {
                 v.extend_from_slice(&self.pending);
-                if self.spill
-                    && v.len() >= SPILL
-                    && let Ok(mut f) = tempfile::tempfile()
-                {
-                    f.write_all(v)?;
-                    inner.backing = Backing::File(f);
+                if self.spill && v.len() >= SPILL {
+                    // Where no file can be made or filled, the entries stay in memory.
+                    match tempfile::tempfile().and_then(|mut f| f.write_all(v).map(|()| f)) {
+                        Ok(f) => inner.backing = Backing::File(f),
+                        Err(_) => self.spill = false,
+                    }
                 }
             }
             Backing::File(f) => f.write_all(&self.pending)?,
@@ -191,7 +191,7 @@ impl EntryStore {
         let at = At { inner, pos: *offset };
         let mut it = Iter { stream: StreamReader::new(at), left: inner.len - start, inner };
         for _ in start..i {
-            it.next();
+            it.skip_one();
         }
         it
     }
@@ -199,6 +199,11 @@ impl EntryStore {
     /// Entry `i`.
     pub fn get_index(&self, i: u64) -> Option<Entry> {
         self.iter_from(i).next()
+    }
+
+    /// The path of entry `i`.
+    pub fn path_at(&self, i: u64) -> Option<RelPath> {
+        self.iter_from(i).next_path()
     }
 
     /// The entry at `path`, with its index.
@@ -323,15 +328,30 @@ pub struct Iter<'a> {
     inner: &'a Inner,
 }
 
-impl Iterator for Iter<'_> {
-    type Item = Entry;
+impl Iter<'_> {
+    /// Go past the next entry without decoding it; `None` where there is none (or reading
+    /// failed), like [`Iterator::next`].
+    pub fn skip_one(&mut self) -> Option<()> {
+        self.read(|r| skip_entry(r).map(drop))
+    }
 
-    fn next(&mut self) -> Option<Entry> {
+    /// The next entry's path alone (a file's chunk list is not decoded).
+    pub fn next_path(&mut self) -> Option<RelPath> {
+        let path = |r: &mut crate::codec::Reader<'_>| {
+            RelPath::new(skip_entry(r)?).map_err(|e| DecodeError::invalid("path", e.to_string()))
+        };
+        self.read(path)
+    }
+
+    fn read<T>(
+        &mut self,
+        decode: impl FnMut(&mut crate::codec::Reader<'_>) -> Result<T, DecodeError>,
+    ) -> Option<T> {
         if self.left == 0 {
             return None;
         }
         self.left -= 1;
-        match self.stream.decode(decode_entry) {
+        match self.stream.decode(decode) {
             Ok(e) => Some(e),
             // The bytes are the store's own encoding, so only reading them can fail.
             Err(e) => {
@@ -342,6 +362,14 @@ impl Iterator for Iter<'_> {
             }
         }
     }
+}
+
+impl Iterator for Iter<'_> {
+    type Item = Entry;
+
+    fn next(&mut self) -> Option<Entry> {
+        self.read(decode_entry)
+    }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
         (0, Some(self.left as usize))
@@ -349,11 +377,21 @@ impl Iterator for Iter<'_> {
 }
 
 /// A manifest whose entries are in an [`EntryStore`]: how a sync holds the destination's.
-#[derive(Clone, Default, PartialEq, Eq, Debug)]
+#[derive(Clone, Default, Debug)]
 pub struct StoredManifest {
     pub generation: u64,
     pub entries: EntryStore,
+    /// The hash of its body, where it was read from a file (which gives it for free).
+    known_hash: Option<crate::hash::ContentHash>,
 }
+
+impl PartialEq for StoredManifest {
+    fn eq(&self, other: &Self) -> bool {
+        self.generation == other.generation && self.entries == other.entries
+    }
+}
+
+impl Eq for StoredManifest {}
 
 /// Why a manifest could not be read into a store.
 #[derive(Debug, thiserror::Error)]
@@ -377,7 +415,12 @@ impl StoredManifest {
         let generation = reader.generation;
         let hash = reader.finish()?;
         let entries = w.finish().map_err(ReadError::Spool)?;
-        Ok((StoredManifest { generation, entries }, hash))
+        Ok((StoredManifest { generation, entries, known_hash: Some(hash) }, hash))
+    }
+
+    /// The hash of its body (see [`Manifest::body_hash`]): kept from reading it, or computed.
+    pub fn body_hash(&self) -> crate::hash::ContentHash {
+        self.known_hash.unwrap_or_else(|| (self as &dyn EntrySource).body_hash())
     }
 
     /// Read a manifest file ([`StoredManifest::read`]).
@@ -424,7 +467,9 @@ impl StoredManifest {
             .for_each(|e| w.push(&e));
         // Written to memory, or to a file the entries were read back from just now.
         match w.finish() {
-            Ok(entries) => StoredManifest { generation: self.generation, entries },
+            Ok(entries) => {
+                StoredManifest { generation: self.generation, entries, known_hash: None }
+            }
             Err(_) => StoredManifest::from(&self.to_manifest().without(paths)),
         }
     }
@@ -441,7 +486,7 @@ impl StoredManifest {
 impl From<&Manifest> for StoredManifest {
     /// Held in memory.
     fn from(m: &Manifest) -> Self {
-        StoredManifest { generation: m.generation, entries: EntryStore::from(m) }
+        StoredManifest { generation: m.generation, entries: EntryStore::from(m), known_hash: None }
     }
 }
 
@@ -543,6 +588,7 @@ mod tests {
             s.validate().unwrap();
             for (i, want) in m.entries.iter().enumerate() {
                 assert_eq!(s.get_index(i as u64).as_ref(), Some(want), "n={n} i={i}");
+                assert_eq!(s.path_at(i as u64).as_ref(), Some(&want.path));
                 assert_eq!(s.find(&want.path), Some((i as u64, want.clone())), "n={n}");
                 assert_eq!(s.iter_from(i as u64).count(), m.entries.len() - i);
             }
@@ -605,6 +651,16 @@ mod tests {
         assert_eq!(written, m.encode());
         assert_eq!(source.body_hash(), m.body_hash());
         assert_eq!(source.to_manifest(), m);
+        // A manifest read from its file keeps the hash of its body; one made otherwise computes it.
+        let (stored, hash) = StoredManifest::read_file(&m.encode()[..]).unwrap();
+        let made = StoredManifest::from(&m);
+        assert_eq!([hash, stored.body_hash(), made.body_hash()], [m.body_hash(); 3]);
+        assert_eq!(stored, made);
+        assert_eq!(stored.clone().without(&[m.entries[5].path.clone()]).body_hash(), {
+            let mut less = m.clone();
+            less.entries.remove(5);
+            less.body_hash()
+        });
         // Out of order, it says so.
         let mut bad = StoreWriter::new();
         bad.push(&m.entries[2]);

@@ -364,6 +364,8 @@ impl Transport for RemoteClient<'_> {
         if !batch.is_empty() {
             self.send(&Request::CommitOps(batch))?;
         }
+        // Its reader (and the entry it holds) goes before the delta's two readers start.
+        drop(listed);
         crate::sorted::sort_keep_last(&mut staged, |a, b| a.0.cmp(&b.0));
         let staged_id =
             |p: &RelPath| staged.binary_search_by(|(s, _)| s.cmp(p)).ok().map(|i| staged[i].1);
@@ -371,7 +373,7 @@ impl Transport for RemoteClient<'_> {
         // entries found wrong were taken out of it), else read again.
         let fetched;
         let base = match base {
-            Some(b) if self.base_hash == Some((b as &dyn EntrySource).body_hash()) => b,
+            Some(b) if self.base_hash == Some(b.body_hash()) => b,
             _ => {
                 fetched = self.fetch_manifest()?.0.unwrap_or_default();
                 &fetched
