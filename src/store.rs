@@ -604,10 +604,7 @@ mod tests {
     #[test]
     fn a_large_store_moves_to_a_file_and_reads_back_the_same() {
         let m = tree(40_000);
-        let mut w = StoreWriter::new();
-        m.entries.iter().for_each(|e| w.push(e));
-        let spilled = w.finish().unwrap();
-        assert!(spilled.spilled());
+        let spilled = EntryStore::spilled_from(&m);
         assert!(spilled.resident_bytes() < 40_000, "{}", spilled.resident_bytes());
         let held = EntryStore::from(&m);
         assert!(!held.spilled() && held.resident_bytes() > 2_000_000);
@@ -626,9 +623,7 @@ mod tests {
     #[test]
     fn a_failed_read_stops_the_entries_and_is_reported() {
         let m = tree(40_000);
-        let mut w = StoreWriter::new();
-        m.entries.iter().for_each(|e| w.push(e));
-        let s = w.finish().unwrap();
+        let s = EntryStore::spilled_from(&m);
         s.cut_in_half();
         let read = s.iter().count();
         assert!(read < m.entries.len() && read > 1000, "{read}");
