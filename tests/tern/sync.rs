@@ -476,3 +476,23 @@ fn a_hash_cache_that_cannot_be_written_or_read_is_a_warning() {
     let quiet = env.sync(&[]);
     assert!(!quiet.stderr().contains("hash cache"), "{}", quiet.describe());
 }
+
+/// A tree whose entries tern keeps in temporary files (more than 16,000): synced, then re-synced
+/// after changes with `TMPDIR` pointing nowhere, where both trees' entries stay in memory.
+#[test]
+fn a_large_tree_syncs_whether_or_not_its_entries_can_go_to_tmpdir() {
+    let env = Env::new();
+    let mut src = env.tree("src");
+    for i in 0..17_000 {
+        src = src.file(format!("d{:02}/f{i:05}", i % 40), format!("content {i}"));
+    }
+    env.sync(&[]).stdout_has("17040 created");
+    env.assert_replica();
+    env.tree("src").file("d00/f00000", "changed").file("d07/new", "new");
+    fs::remove_file(env.src().join("d01/f00001")).unwrap();
+    env.tern(["sync", "src", "dst"])
+        .env("TMPDIR", env.path("nowhere"))
+        .ok()
+        .stdout_has("1 created, 1 updated");
+    env.assert_replica();
+}
