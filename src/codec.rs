@@ -247,6 +247,14 @@ impl<R: std::io::Read> StreamReader<R> {
         self.inner
     }
 
+    /// What is left of the stream after the items decoded: the bytes read ahead, then the rest.
+    pub fn into_rest(mut self) -> std::io::Chain<std::io::Cursor<Vec<u8>>, R> {
+        self.buf.truncate(self.end);
+        let mut ahead = std::io::Cursor::new(self.buf);
+        ahead.set_position(self.start as u64);
+        std::io::Read::chain(ahead, self.inner)
+    }
+
     /// Whether every byte of the stream has been decoded.
     pub fn at_end(&mut self) -> Result<bool, DecodeError> {
         if self.start == self.end && !self.eof {

@@ -348,7 +348,7 @@ impl<R: Read> EntryReader<Body<R>> {
 
 impl<B: Read> EntryReader<B> {
     /// Read an uncompressed body.
-    fn from_body(body: B) -> Result<Self, DecodeError> {
+    pub(crate) fn from_body(body: B) -> Result<Self, DecodeError> {
         let mut stream = StreamReader::new(HashReader::new(body));
         let (generation, count) =
             stream.decode(|r| Ok((r.varint("generation")?, r.varint("entry count")?)))?;
@@ -413,7 +413,7 @@ pub fn body_hash_of<E: std::borrow::Borrow<Entry>>(
 }
 
 /// Encode a body of `count` entries into `out`, a few KiB at a time.
-fn write_body_of<E: std::borrow::Borrow<Entry>>(
+pub(crate) fn write_body_of<E: std::borrow::Borrow<Entry>>(
     out: &mut dyn Write,
     generation: u64,
     count: u64,
@@ -457,6 +457,7 @@ pub enum ManifestFileError {
 }
 
 /// Check magic and version, then decompress the body with a size bound.
+#[cfg(test)]
 pub(crate) fn open_container(
     data: &[u8],
     magic: &[u8; 8],
@@ -474,11 +475,12 @@ pub(crate) fn open_container(
 }
 
 /// A container's body, decompressed as it is read.
-type Body<R> = std::io::Take<zstd::stream::read::Decoder<'static, std::io::BufReader<R>>>;
+pub(crate) type Body<R> =
+    std::io::Take<zstd::stream::read::Decoder<'static, std::io::BufReader<R>>>;
 
 /// The body of the container read from `r`: its magic and version checked, then decompressed as
 /// it is read, up to one byte more than `MAX_BODY` (so that the caller can refuse a larger one).
-fn open_body<R: Read>(
+pub(crate) fn open_body<R: Read>(
     mut r: R,
     magic: &[u8; 8],
     version: u16,
@@ -537,6 +539,7 @@ pub(crate) fn check_container(
 }
 
 /// Build a container: magic, version, zstd-compressed body.
+#[cfg(test)]
 pub(crate) fn seal_container(body: &[u8], magic: &[u8; 8], version: u16) -> Vec<u8> {
     let mut out = Vec::with_capacity(body.len() / 3 + 16);
     seal_into(&mut out, magic, version, 3, |z| z.write_all(body)).expect("writing to memory");

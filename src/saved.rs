@@ -12,10 +12,12 @@
 //! path count and paths, destination
 //! generation varint, destination manifest hash (32 bytes), then the source manifest body.
 
-use crate::codec::{DecodeError, Reader, Writer};
+use crate::codec::{DecodeError, Reader, StreamReader, Writer};
 use crate::hash::ContentHash;
-use crate::manifest::{Manifest, open_container, seal_container};
+use crate::manifest::{EntryReader, open_body, seal_into, write_body_of};
 use crate::path::{MAX_PATH_LEN, RelPath};
+use crate::store::{EntryStore, ReadError, StoredManifest};
+use std::io::{Read, Write};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
@@ -39,7 +41,8 @@ pub struct SavedPlan {
     pub protected: Vec<RelPath>,
     pub dest_generation: u64,
     pub dest_hash: ContentHash,
-    pub source_manifest: Manifest,
+    /// The source's entries, written and read as they go (a large tree's in a temporary file).
+    pub source_entries: EntryStore,
 }
 
 /// The fingerprint of a destination manifest: it changes with every commit.
@@ -47,8 +50,21 @@ pub fn fingerprint(m: &dyn crate::store::EntrySource) -> (u64, ContentHash) {
     (m.generation(), m.body_hash())
 }
 
+/// What comes before the source's entries.
+struct Header {
+    source: PathBuf,
+    destination: String,
+    created_at: String,
+    delete: bool,
+    excludes: Vec<String>,
+    protected: Vec<RelPath>,
+    dest_generation: u64,
+    dest_hash: ContentHash,
+}
+
 impl SavedPlan {
-    pub fn encode(&self) -> Vec<u8> {
+    /// Write the saved plan to `out`, encoded and compressed as it goes.
+    pub fn write_to(&self, out: &mut dyn Write) -> std::io::Result<()> {
         let mut w = Writer::new();
         w.bytes(self.source.as_os_str().as_bytes());
         w.bytes(self.destination.as_bytes());
@@ -64,25 +80,58 @@ impl SavedPlan {
         }
         w.varint(self.dest_generation);
         w.fixed(&self.dest_hash.0);
-        w.fixed(&self.source_manifest.encode_body());
-        seal_container(&w.buf, MAGIC, VERSION)
+        seal_into(out, MAGIC, VERSION, 3, |z| {
+            z.write_all(&w.buf)?;
+            let entries = &self.source_entries;
+            write_body_of(z, 0, entries.len(), entries.iter())
+        })
+    }
+
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        self.write_to(&mut out).expect("writing to memory");
+        out
     }
 
     pub fn decode(data: &[u8]) -> Result<Self, DecodeError> {
-        let body = open_container(data, MAGIC, VERSION, "saved plan")?;
-        let mut r = Reader::new(&body);
+        Self::read_from(data).map_err(|e| match e {
+            ReadError::Decode(e) => e,
+            e @ ReadError::Spool(_) => DecodeError::invalid("saved plan", e.to_string()),
+        })
+    }
+
+    /// Read a saved plan from `r` as it is decompressed; the source's entries go to a store.
+    pub fn read_from(r: impl Read) -> Result<Self, ReadError> {
+        let mut stream = StreamReader::new(open_body(r, MAGIC, VERSION, "saved plan")?);
+        let h = stream.decode(Self::decode_header)?;
+        let (source_entries, _) =
+            StoredManifest::read(EntryReader::from_body(stream.into_rest())?)?;
+        Ok(SavedPlan {
+            source: h.source,
+            destination: h.destination,
+            created_at: h.created_at,
+            delete: h.delete,
+            excludes: h.excludes,
+            protected: h.protected,
+            dest_generation: h.dest_generation,
+            dest_hash: h.dest_hash,
+            source_entries: source_entries.entries,
+        })
+    }
+
+    fn decode_header(r: &mut Reader<'_>) -> Result<Header, DecodeError> {
         let text = |r: &mut Reader<'_>, what| -> Result<String, DecodeError> {
             String::from_utf8(r.bytes(what, 64 * 1024)?.to_vec())
                 .map_err(|_| DecodeError::invalid(what, "not UTF-8"))
         };
         let source = PathBuf::from(std::ffi::OsStr::from_bytes(r.bytes("source", 64 * 1024)?));
-        let destination = text(&mut r, "destination")?;
-        let created_at = text(&mut r, "created at")?;
+        let destination = text(r, "destination")?;
+        let created_at = text(r, "created at")?;
         let delete = r.u8("delete flag")? != 0;
         let n = r.varint("exclude count")?;
         let mut excludes = Vec::with_capacity(n.min(r.remaining() as u64) as usize);
         for _ in 0..n {
-            excludes.push(text(&mut r, "exclude pattern")?);
+            excludes.push(text(r, "exclude pattern")?);
         }
         let n = r.varint("protected count")?;
         let mut protected = Vec::with_capacity(n.min(r.remaining() as u64 / 2) as usize);
@@ -93,9 +142,7 @@ impl SavedPlan {
         }
         let dest_generation = r.varint("destination generation")?;
         let dest_hash = ContentHash(r.fixed("destination hash")?);
-        let rest = r.fixed_rest();
-        let source_manifest = Manifest::decode_body(rest)?;
-        Ok(SavedPlan {
+        Ok(Header {
             source,
             destination,
             created_at,
@@ -104,19 +151,19 @@ impl SavedPlan {
             protected,
             dest_generation,
             dest_hash,
-            source_manifest,
         })
     }
 
     /// Read a saved plan file, with a message that names it.
     pub fn load(path: &Path) -> Result<Self, String> {
-        let data =
-            std::fs::read(path).map_err(|e| format!("cannot read plan {}: {e}", path.display()))?;
-        Self::decode(&data).map_err(|e| {
-            format!(
+        let file = std::fs::File::open(path)
+            .map_err(|e| format!("cannot read plan {}: {e}", path.display()))?;
+        Self::read_from(std::io::BufReader::new(file)).map_err(|e| match e {
+            ReadError::Decode(e) => format!(
                 "{} is not a usable tern plan ({e}); make a new one with `tern plan --out`",
                 path.display()
-            )
+            ),
+            e @ ReadError::Spool(_) => format!("cannot read plan {}: {e}", path.display()),
         })
     }
 }
@@ -124,6 +171,7 @@ impl SavedPlan {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::manifest::Manifest;
     use crate::manifest::tests::file;
 
     #[test]
@@ -137,7 +185,10 @@ mod tests {
             protected: vec![RelPath::new("locked").unwrap()],
             dest_generation: 7,
             dest_hash: ContentHash::of(b"x"),
-            source_manifest: Manifest { generation: 0, entries: vec![file("a", b"1")] },
+            source_entries: EntryStore::from(&Manifest {
+                generation: 0,
+                entries: vec![file("a", b"1"), file("b", b"2")],
+            }),
         };
         let bytes = plan.encode();
         assert_eq!(SavedPlan::decode(&bytes).unwrap(), plan);

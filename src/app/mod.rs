@@ -15,12 +15,11 @@ use crate::engine::{self, OnChange, Planned};
 use crate::exit::Status;
 use crate::filter::Excludes;
 use crate::guard::GuardPolicy;
-use crate::manifest::{Entry, write_atomic};
+use crate::manifest::{Entry, write_replacing_with};
 use crate::plan::PlanOptions;
 use crate::report::{self, Format, PlanReport};
 use crate::saved::{SavedPlan, fingerprint};
 use crate::scan::{Scan, ScanOptions, default_cache_file, scan};
-use crate::store::EntryStore;
 use crate::timefmt;
 use crate::transport::Transport;
 use anyhow::Context;
@@ -226,9 +225,10 @@ fn save_plan(spec: &SyncSpec, p: &Prepared, now: SystemTime, file: &Path) -> any
         protected: p.scanned.issues.iter().map(|i| i.path.clone()).collect(),
         dest_generation,
         dest_hash,
-        source_manifest: p.planned.plan.source().to_manifest(0),
+        source_entries: p.planned.plan.source(),
     };
-    write_atomic(file, &saved.encode())
+    // Encoded as it is written: a large tree's plan is never held whole.
+    write_replacing_with(file, true, |w| saved.write_to(w))
         .with_context(|| format!("cannot write plan {}", file.display()))?;
     eprintln!(
         "tern: plan saved to {}; apply it with `tern apply {}`",
@@ -303,8 +303,7 @@ fn apply_command(ui: &Ui, args: &ApplyArgs) -> anyhow::Result<Status> {
     let mut scanned = scan_source(ui, &spec)?;
     let planned = {
         // Plan from the saved source manifest; the saved unreadable entries stay protected.
-        let saved_source = EntryStore::from(&saved.source_manifest);
-        let source_now = std::mem::replace(&mut scanned.manifest, saved_source);
+        let source_now = std::mem::replace(&mut scanned.manifest, saved.source_entries.clone());
         scanned.issues = saved
             .protected
             .iter()

@@ -478,7 +478,8 @@ fn a_hash_cache_that_cannot_be_written_or_read_is_a_warning() {
 }
 
 /// A tree whose entries tern keeps in temporary files (more than 16,000): synced, then re-synced
-/// after changes with `TMPDIR` pointing nowhere, where both trees' entries stay in memory.
+/// after changes with `TMPDIR` pointing nowhere, where both trees' entries stay in memory, then
+/// changed through a saved plan.
 #[test]
 fn a_large_tree_syncs_whether_or_not_its_entries_can_go_to_tmpdir() {
     let env = Env::new();
@@ -494,5 +495,11 @@ fn a_large_tree_syncs_whether_or_not_its_entries_can_go_to_tmpdir() {
         .env("TMPDIR", env.path("nowhere"))
         .ok()
         .stdout_has("1 created, 1 updated");
+    env.assert_replica();
+    // A saved plan of it: its source entries are written and read back as they go.
+    env.tree("src").file("d39/f16999", "planned");
+    let plan_file = env.path("large.plan");
+    env.tern(["plan", "--out", plan_file.to_str().unwrap(), "src", "dst"]).ok();
+    env.tern(["apply", plan_file.to_str().unwrap()]).ok().stdout_has("0 created, 1 updated");
     env.assert_replica();
 }
