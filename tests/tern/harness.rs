@@ -73,6 +73,11 @@ impl Env {
     }
 }
 
+/// Where [`Tree::files`] puts file `i` of files spread over `dirs` directories.
+pub fn spread(i: usize, dirs: usize) -> String {
+    format!("d{:02}/f{i:05}", i % dirs)
+}
+
 /// Declarative tree building.
 pub struct Tree {
     pub root: PathBuf,
@@ -92,6 +97,15 @@ impl Tree {
 
     pub fn dir(self, rel: impl AsRef<[u8]>) -> Self {
         fs::create_dir_all(self.at(rel)).expect("mkdir -p");
+        self
+    }
+
+    /// Files `0..count` spread over `dirs` directories (at [`spread`]), file `i` holding
+    /// `content(i)`.
+    pub fn files(mut self, count: usize, dirs: usize, content: impl Fn(usize) -> String) -> Self {
+        for i in 0..count {
+            self = self.file(spread(i, dirs), content(i));
+        }
         self
     }
 

@@ -401,15 +401,12 @@ fn owners_and_groups_are_replicated_by_a_root_destination() {
 fn more_files_than_one_staging_directory_holds_are_staged_and_cleaned_up() {
     let env = Env::new();
     // Staged files go 256 to a directory: 700 files need three.
-    let mut t = env.tree("src");
-    for i in 0..700 {
-        t = t.file(format!("d{}/f{i:03}", i % 3), format!("file {i}"));
-    }
+    env.tree("src").files(700, 3, |i| format!("file {i}"));
     env.sync(&[]);
     env.assert_replica();
     let mut t = env.tree("src");
     for i in (0..700).step_by(2) {
-        t = t.file(format!("d{}/f{i:03}", i % 3), format!("file {i}, changed"));
+        t = t.file(spread(i, 3), format!("file {i}, changed"));
     }
     let done = env.sync(&[]);
     assert!(done.stdout().contains("350 updated"), "{}", done.describe());
@@ -483,10 +480,7 @@ fn a_hash_cache_that_cannot_be_written_or_read_is_a_warning() {
 #[test]
 fn a_large_tree_syncs_whether_or_not_its_entries_can_go_to_tmpdir() {
     let env = Env::new();
-    let mut src = env.tree("src");
-    for i in 0..17_000 {
-        src = src.file(format!("d{:02}/f{i:05}", i % 40), format!("content {i}"));
-    }
+    env.tree("src").files(17_000, 40, |i| format!("content {i}"));
     env.sync(&[]).stdout_has("17040 created");
     env.assert_replica();
     env.tree("src").file("d00/f00000", "changed").file("d07/new", "new");
