@@ -226,23 +226,16 @@ impl Manifest {
         Self::read_entries(EntryReader::from_body(body)?).map(|(m, _)| m)
     }
 
-    /// Read a manifest file; `Ok(None)` when it does not exist.
+    /// Read a manifest file; `Ok(None)` when it does not exist. (A sync reads the destination's
+    /// into a store, with its file's hash: [`crate::store::StoredManifest::load_identified`].)
     pub fn load(path: &Path) -> Result<Option<Self>, ManifestFileError> {
-        Ok(Self::load_identified(path)?.map(|(m, _)| m))
-    }
-
-    /// [`Manifest::load`], with the hash of the file's bytes ([`file_hash`] of the same file).
-    pub fn load_identified(path: &Path) -> Result<Option<(Self, ContentHash)>, ManifestFileError> {
         let io = |e| ManifestFileError::Io { path: path.to_owned(), source: e };
         let Some(file) = open_if_exists(path).map_err(io)? else {
             return Ok(None);
         };
-        let mut hashed = HashReader::new(std::io::BufReader::new(file));
-        let (m, _) = Self::read_from(&mut hashed)
+        let (m, _) = Self::read_from(std::io::BufReader::new(file))
             .map_err(|e| ManifestFileError::Corrupt { path: path.to_owned(), reason: e })?;
-        // Whatever follows the body is part of the file, and of its hash.
-        std::io::copy(&mut hashed, &mut std::io::sink()).map_err(io)?;
-        Ok(Some((m, hashed.finish())))
+        Ok(Some(m))
     }
 
     /// Write atomically: a temporary file beside `path`, fsync, rename, fsync the directory.
@@ -292,8 +285,31 @@ pub(crate) fn open_if_exists(path: &Path) -> std::io::Result<Option<std::fs::Fil
 #[derive(Debug, Default)]
 pub(crate) struct Order {
     last: Option<RelPath>,
-    /// The directories above the last entry, outermost first.
-    dirs: Vec<RelPath>,
+    dirs: OpenDirs,
+}
+
+/// The directory entries above a place in a walk of entries in path order, outermost first. In
+/// that order a directory's entries come right after it, so the directories that hold the next
+/// entry are among those still open when it comes.
+#[derive(Debug, Default)]
+pub(crate) struct OpenDirs(Vec<RelPath>);
+
+impl OpenDirs {
+    /// Close the directories that do not hold `path`, which comes next in path order; the
+    /// innermost one left open, if any.
+    pub(crate) fn reach(&mut self, path: &RelPath) -> Option<&RelPath> {
+        while self.0.last().is_some_and(|d| !d.is_ancestor_of(path)) {
+            self.0.pop();
+        }
+        self.0.last()
+    }
+
+    /// `e`, just reached, holds what follows it if it is a directory.
+    pub(crate) fn open(&mut self, e: &Entry) {
+        if matches!(e.kind, Kind::Dir) {
+            self.0.push(e.path.clone());
+        }
+    }
 }
 
 impl Order {
@@ -305,23 +321,15 @@ impl Order {
                 format!("entry {} is out of order or duplicated", e.path.display()),
             ));
         }
-        if let Some(parent) = e.path.parent() {
-            // Thanks to the order, the parent is on the stack of open directories.
-            while self.dirs.last().is_some_and(|d| !d.is_ancestor_of(&e.path)) {
-                self.dirs.pop();
-            }
-            if self.dirs.last() != Some(&parent) {
-                return Err(DecodeError::invalid(
-                    "manifest",
-                    format!("entry {} has no parent directory entry", e.path.display()),
-                ));
-            }
-        } else {
-            self.dirs.clear();
+        // Thanks to the order, the parent is the innermost directory still open.
+        let parent = e.path.parent();
+        if self.dirs.reach(&e.path) != parent.as_ref() {
+            return Err(DecodeError::invalid(
+                "manifest",
+                format!("entry {} has no parent directory entry", e.path.display()),
+            ));
         }
-        if matches!(e.kind, Kind::Dir) {
-            self.dirs.push(e.path.clone());
-        }
+        self.dirs.open(e);
         self.last = Some(e.path.clone());
         Ok(())
     }

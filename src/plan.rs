@@ -9,7 +9,7 @@
 use crate::chunk::{ChunkAt, FileDigest};
 use crate::filter::Excludes;
 use crate::hash::ContentHash;
-use crate::manifest::{Entry, Kind, Manifest};
+use crate::manifest::{Entry, Kind, Manifest, OpenDirs};
 use crate::path::RelPath;
 use crate::store::{EntrySource, EntryStore, StoredManifest};
 use std::borrow::Cow;
@@ -501,9 +501,9 @@ pub fn plan_owned(
         u32::try_from(i + kept.len()).expect("a manifest holds fewer than 2^32 entries")
     };
     let change = Change::new;
-    // The source directories above the last source entry read (and it, if a directory): in
-    // path order, a source directory above a destination entry is among them.
-    let mut dirs: Vec<RelPath> = Vec::new();
+    // The source's directories open at the last entry read: the source parent of a destination
+    // entry, if there is one, is the innermost of them.
+    let mut dirs = OpenDirs::default();
 
     let mut i = 0;
     let mut src = source.iter().peekable();
@@ -545,7 +545,8 @@ pub fn plan_owned(
                     },
                     recipe => changes.push(change(Action::Create, Refers::New(at), recipe)),
                 }
-                read_source_dir(&mut dirs, s);
+                dirs.reach(&s.path);
+                dirs.open(&s);
                 i += 1;
             }
             std::cmp::Ordering::Greater => {
@@ -554,7 +555,7 @@ pub fn plan_owned(
                 // in path order, so the parent is found among the source's open directories or
                 // searched for among the kept.
                 let parent_kept = d.path.parent().is_none_or(|p| {
-                    dirs.iter().rev().find(|s| s.is_ancestor_of(&d.path)) == Some(&p)
+                    dirs.reach(&d.path) == Some(&p)
                         || kept
                             .binary_search_by(|(_, e)| e.path.cmp(&p))
                             .is_ok_and(|k| kept[k].1.kind == Kind::Dir)
@@ -579,7 +580,8 @@ pub fn plan_owned(
                         if action == Action::Update { file_recipe(&s, &index) } else { None };
                     changes.push(change(action, Refers::Both(at, Old::kept(d)), recipe));
                 }
-                read_source_dir(&mut dirs, s);
+                dirs.reach(&s.path);
+                dirs.open(&s);
                 i += 1;
             }
         }
@@ -599,16 +601,6 @@ pub fn plan_owned(
     mark_renames(&mut plan);
     plan.stats = counted(&plan);
     plan
-}
-
-/// Keep `dirs` the source directories above (and at) `s`, the source entry just read.
-fn read_source_dir(dirs: &mut Vec<RelPath>, s: Entry) {
-    while dirs.last().is_some_and(|d| !d.is_ancestor_of(&s.path)) {
-        dirs.pop();
-    }
-    if s.kind == Kind::Dir {
-        dirs.push(s.path);
-    }
 }
 
 /// A copy whose origin this plan removes is a rename, as far as a reader is concerned.

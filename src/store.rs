@@ -64,7 +64,7 @@ impl Default for Backing {
 pub struct StoreWriter {
     inner: Inner,
     /// Encoded entries not yet written to the file.
-    pending: Vec<u8>,
+    pending: Writer,
     /// Whether to move to a temporary file past [`SPILL`] bytes.
     spill: bool,
     /// The first write to that file that failed: [`StoreWriter::finish`] reports it.
@@ -75,7 +75,7 @@ impl StoreWriter {
     /// A store that moves to a temporary file once it is large (where one can be made; else
     /// it stays in memory).
     pub fn new() -> Self {
-        StoreWriter { inner: Inner::default(), pending: Vec::new(), spill: true, error: None }
+        StoreWriter { inner: Inner::default(), pending: Writer::new(), spill: true, error: None }
     }
 
     /// A store held in memory, however large.
@@ -91,15 +91,13 @@ impl StoreWriter {
             return;
         }
         let inner = &mut self.inner;
-        let at = inner.size + self.pending.len() as u64;
+        let at = inner.size + self.pending.buf.len() as u64;
         if inner.len.is_multiple_of(STRIDE) {
             inner.marks.push((at, e.path.clone()));
         }
-        let mut w = Writer { buf: std::mem::take(&mut self.pending) };
-        encode_entry(&mut w, e);
-        self.pending = w.buf;
+        encode_entry(&mut self.pending, e);
         inner.len += 1;
-        if self.pending.len() >= WRITE_BLOCK
+        if self.pending.buf.len() >= WRITE_BLOCK
             && let Err(e) = self.write_pending()
         {
             self.error = Some(e);
@@ -108,10 +106,10 @@ impl StoreWriter {
 
     /// Move the pending bytes to the backing, and the backing to a file once it is large.
     fn write_pending(&mut self) -> io::Result<()> {
-        let inner = &mut self.inner;
+        let (inner, pending) = (&mut self.inner, &mut self.pending.buf);
         match &mut inner.backing {
             Backing::Memory(v) => {
-                v.extend_from_slice(&self.pending);
+                v.extend_from_slice(pending);
                 if self.spill && v.len() >= SPILL {
                     // Where no file can be made or filled, the entries stay in memory.
                     match tempfile::tempfile().and_then(|mut f| f.write_all(v).map(|()| f)) {
@@ -120,10 +118,10 @@ impl StoreWriter {
                     }
                 }
             }
-            Backing::File(f) => f.write_all(&self.pending)?,
+            Backing::File(f) => f.write_all(pending)?,
         }
-        inner.size += self.pending.len() as u64;
-        self.pending.clear();
+        inner.size += pending.len() as u64;
+        pending.clear();
         Ok(())
     }
 
@@ -428,8 +426,8 @@ impl StoredManifest {
         StoredManifest::read(crate::manifest::EntryReader::open(r)?)
     }
 
-    /// Read the manifest file at `path`, with the hash of the file's bytes (see
-    /// [`Manifest::load_identified`]); `Ok(None)` when it does not exist.
+    /// Read the manifest file at `path`, with the hash of the file's bytes (what
+    /// [`crate::manifest::file_hash`] gives for the same file); `Ok(None)` when it does not exist.
     pub fn load_identified(
         path: &std::path::Path,
     ) -> Result<Option<(Self, crate::hash::ContentHash)>, crate::manifest::ManifestFileError> {

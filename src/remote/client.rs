@@ -7,7 +7,7 @@ use crate::hash::ContentHash;
 use crate::maintain::{AdminOp, AdminResult};
 use crate::manifest::{Entry, Manifest, write_replacing_with};
 use crate::path::RelPath;
-use crate::store::{EntrySource, ReadError, StoredManifest};
+use crate::store::{EntrySource, StoredManifest};
 use crate::transport::{
     Commit, CommitOp, CommitReport, ManifestId, StageHeader, StageReport, Transport, TransportError,
 };
@@ -171,10 +171,8 @@ impl<'a> RemoteClient<'a> {
             return Err(e);
         }
         drained.map_err(|e| self.io(e))?;
-        let (manifest, body_hash) = decoded.map_err(|e| match e {
-            ReadError::Decode(e) => TransportError::corrupt_manifest(&self.name, e),
-            ReadError::Spool(e) => TransportError::io("write", std::env::temp_dir().display(), e),
-        })?;
+        let (manifest, body_hash) =
+            decoded.map_err(|e| TransportError::reading_manifest(&self.name, e))?;
         // Committed to between the two requests: what was read is not the one announced.
         let id = (file_hash == hash).then_some(ManifestId(Some(hash)));
         if let (Some(copy), Some(path), Some(_)) = (copy, &self.cache_file, id) {
@@ -209,11 +207,11 @@ impl<'a> RemoteClient<'a> {
     /// The local copy of the destination's manifest, if it is the one whose file hash is
     /// `hash` (decoded as it is read, then kept only if the whole file had that hash).
     fn cached_manifest(&self, hash: &ContentHash) -> Option<(StoredManifest, ContentHash)> {
-        let file = std::fs::File::open(self.cache_file.as_ref()?).ok()?;
-        let mut file = crate::hash::HashReader::new(std::io::BufReader::new(file));
-        let decoded = StoredManifest::read_file(&mut file).ok()?;
-        std::io::copy(&mut file, &mut std::io::sink()).ok()?;
-        (file.finish() == *hash).then_some(decoded)
+        let (m, file_hash) = StoredManifest::load_identified(self.cache_file.as_ref()?).ok()??;
+        (file_hash == *hash).then(|| {
+            let body_hash = m.body_hash();
+            (m, body_hash)
+        })
     }
 }
 

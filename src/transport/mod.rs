@@ -202,6 +202,17 @@ impl TransportError {
         ))
     }
 
+    /// The manifest of destination `dest` could not be read into a store: it is corrupt, or
+    /// the temporary file its entries go to could not be written.
+    pub(crate) fn reading_manifest(dest: &str, e: crate::store::ReadError) -> Self {
+        match e {
+            crate::store::ReadError::Decode(e) => TransportError::corrupt_manifest(dest, e),
+            crate::store::ReadError::Spool(e) => {
+                TransportError::io("write", std::env::temp_dir().display(), e)
+            }
+        }
+    }
+
     pub(crate) fn io(
         action: &'static str,
         path: impl std::fmt::Display,

@@ -22,7 +22,7 @@ use crate::hash::ContentHash;
 use crate::manifest::{KindTag, Meta};
 use crate::path::RelPath;
 use crate::scan::STATE_DIR;
-use crate::store::{ReadError, StoredManifest};
+use crate::store::StoredManifest;
 use ssh2::{FileStat, OpenFlags, OpenType, Sftp};
 use std::collections::HashSet;
 use std::ffi::OsStr;
@@ -249,13 +249,9 @@ impl Transport for SftpDest {
                 None => return Ok(None),
             },
         };
-        match StoredManifest::read_file(&bytes[..]) {
-            Ok((m, _)) => Ok(Some(m)),
-            Err(ReadError::Decode(e)) => Err(TransportError::corrupt_manifest(&self.name, e)),
-            Err(ReadError::Spool(e)) => {
-                Err(TransportError::io("write", std::env::temp_dir().display(), e))
-            }
-        }
+        StoredManifest::read_file(&bytes[..])
+            .map(|(m, _)| Some(m))
+            .map_err(|e| TransportError::reading_manifest(&self.name, e))
     }
 
     fn stage_begin(&mut self, header: &StageHeader) -> Result<(), TransportError> {
