@@ -396,7 +396,11 @@ impl Eq for StoredManifest {}
 pub enum ReadError {
     #[error(transparent)]
     Decode(#[from] DecodeError),
-    #[error("cannot write to a temporary file in {}", std::env::temp_dir().display())]
+    #[error(
+        "cannot write to a temporary file in {}; free space there or set TMPDIR to a directory \
+         with room",
+        std::env::temp_dir().display()
+    )]
     Spool(#[source] io::Error),
 }
 
@@ -441,7 +445,14 @@ impl StoredManifest {
             ReadError::Decode(reason) => {
                 ManifestFileError::Corrupt { path: path.to_owned(), reason }
             }
-            e @ ReadError::Spool(_) => io(io::Error::other(e.to_string())),
+            ReadError::Spool(source) => io(io::Error::new(
+                source.kind(),
+                format!(
+                    "its entries could not go to a temporary file in {} ({source}); free space \
+                     there or set TMPDIR to a directory with room",
+                    std::env::temp_dir().display()
+                ),
+            )),
         })?;
         // Whatever follows the body is part of the file, and of its hash.
         io::copy(&mut hashed, &mut io::sink()).map_err(io)?;

@@ -207,9 +207,15 @@ impl TransportError {
     pub(crate) fn reading_manifest(dest: &str, e: crate::store::ReadError) -> Self {
         match e {
             crate::store::ReadError::Decode(e) => TransportError::corrupt_manifest(dest, e),
-            crate::store::ReadError::Spool(e) => {
-                TransportError::io("write", std::env::temp_dir().display(), e)
-            }
+            crate::store::ReadError::Spool(e) => TransportError::io(
+                "keep the destination's manifest in",
+                format!(
+                    "a temporary file in {} (free space there or set TMPDIR to a directory with \
+                     room)",
+                    std::env::temp_dir().display()
+                ),
+                e,
+            ),
         }
     }
 
@@ -342,5 +348,25 @@ pub trait Transport {
             self.describe(),
             self.mode()
         )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::ReadError;
+
+    /// A manifest that cannot be read into a store says why in one line: corrupt, with what to
+    /// do about the file; or no room for its entries, with what to do about `TMPDIR`.
+    #[test]
+    fn a_manifest_that_cannot_be_read_into_a_store_says_what_to_do() {
+        let corrupt = ReadError::Decode(crate::codec::DecodeError::invalid("manifest", "bad"));
+        let corrupt = TransportError::reading_manifest("host:/d", corrupt).to_string();
+        assert!(corrupt.contains("host:/d") && corrupt.contains("move its .tern/manifest aside"));
+        let full = ReadError::Spool(std::io::Error::from(std::io::ErrorKind::StorageFull));
+        let full = TransportError::reading_manifest("host:/d", full);
+        let said = format!("{full}: {}", std::error::Error::source(&full).unwrap());
+        assert!(said.contains("temporary file") && said.contains("set TMPDIR"), "{said}");
+        assert!(!said.contains('\n'), "{said}");
     }
 }
