@@ -6,12 +6,17 @@ generates seeded data sets, and runs `tern sync`, `rsync -a --delete` and
 `rsync -a --delete -z --compress-choice=zstd` on each scenario, alternating the tools, several
 times, reporting medians of:
 
-- wall time, client CPU time and peak RSS (GNU time around the client, which includes the ssh
-  child for rsync, as tern's SSH is in-process);
+- wall time, client CPU time and peak RSS (GNU time around the client; its CPU time includes the
+  ssh child for rsync, as tern's SSH is in-process, but its peak RSS is that of the largest process
+  alone);
 - remote CPU time and peak RSS (the remote command runs under GNU time through a wrapper given as
   `--remote-tern` / `--rsync-path`). GNU time, a small C program, is the parent because Linux folds
   the pre-exec memory of a forking parent into the child's peak RSS: measured from Python, every
   tool would show Python's size;
+- for the memory scenario (6), each end's peak memory with all its processes: GNU time's figure is
+  the peak of the largest process alone, which leaves out rsync's ssh child on the client and one
+  of its two processes (generator and receiver) on the remote side. `EndMemory` samples every
+  process of each end from /proc and counts each resident page once (see there);
 - bytes on the wire in both directions, counted by the relay between client and sshd (SSH framing
   included, the same for every tool).
 
@@ -25,6 +30,7 @@ import argparse
 import json
 import os
 import random
+import re
 import shutil
 import socket
 import statistics
@@ -170,6 +176,97 @@ def parse_time(line):
     return {"wall": float(wall), "cpu": float(user) + float(system), "rss": int(rss)}
 
 
+# ---------------------------------------------------------------- memory of each end
+
+def descendants(root, parents):
+    kids = {}
+    for pid, ppid in parents.items():
+        kids.setdefault(ppid, []).append(pid)
+    out, stack = [], [root]
+    while stack:
+        pid = stack.pop()
+        out.append(pid)
+        stack += kids.get(pid, [])
+    return out
+
+
+def processes():
+    """{pid: (parent pid, command name)} of every process now."""
+    out = {}
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/stat") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        close = stat.rindex(")")
+        out[int(name)] = (int(stat[close + 2:].split()[1]), stat[stat.index("(") + 1:close])
+    return out
+
+
+def resident_once(pids):
+    """KiB resident in these processes together, each page counted once.
+
+    A process's private pages are its own; the rest of a mapping's resident pages are shared with
+    some other process, so they are counted once for all the processes given: a file's pages by
+    file and offset (libc in rsync and in its ssh), an anonymous mapping's by address (the pages a
+    forked rsync shares with its parent until either writes them). Pages shared with processes
+    outside the set still count in full, as they do in RSS."""
+    private, shared = 0, {}
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/smaps") as f:
+                lines = f.readlines()
+        except OSError:
+            continue
+        key, rss, own = None, 0, 0
+        for line in lines + ["0-0 ---p 0 0:0 0 [end]\n"]:
+            head = re.match(r"^([0-9a-f]+)-[0-9a-f]+ \S+ ([0-9a-f]+) \S+ \S+\s*(.*)$", line)
+            if head:
+                if key is not None:
+                    private += own
+                    shared[key] = max(shared.get(key, 0), rss - own)
+                path = head.group(3)
+                key = (path, head.group(2)) if path.startswith("/") else ("anon", head.group(1))
+                rss = own = 0
+            elif line.startswith("Rss:"):
+                rss += int(line.split()[1])
+            elif line.startswith("Private_"):
+                own += int(line.split()[1])
+    return private + sum(shared.values())
+
+
+class EndMemory:
+    """Samples the peak memory of each end of a run every 20 ms, all of its processes together
+    (`resident_once`): the client end is every process under `client` but GNU time itself, the
+    remote end every `tern` or `rsync` under `sshd` (not sshd's own session processes, the same
+    for every tool)."""
+
+    def __init__(self, client, sshd):
+        self.client, self.sshd = client, sshd
+        self.peak = {"end": 0, "rend": 0}
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self.sample, daemon=True)
+        self.thread.start()
+
+    def sample(self):
+        while not self.done.is_set():
+            procs = processes()
+            parents = {pid: ppid for pid, (ppid, _) in procs.items()}
+            client = [p for p in descendants(self.client, parents) if procs[p][1] != "time"]
+            remote = [p for p in descendants(self.sshd, parents) if procs[p][1] in ("tern", "rsync")]
+            for key, pids in (("end", client), ("rend", remote)):
+                self.peak[key] = max(self.peak[key], resident_once(pids))
+            self.done.wait(0.02)
+
+    def stop(self):
+        self.done.set()
+        self.thread.join()
+        return self.peak
+
+
 # ---------------------------------------------------------------- sshd and the counting relay
 
 class Relay:
@@ -296,6 +393,8 @@ class Bench:
         key = os.path.join(sshd.home, ".ssh", "id_ed25519")
         kh = os.path.join(sshd.home, ".ssh", "known_hosts")
         self.fresh_fs = None
+        # Sample each end's memory, all processes together, during runs (the memory scenario).
+        self.ends = False
         self.ssh = (f"ssh -p {sshd.relay.port} -i {key} -o UserKnownHostsFile={kh} "
                     "-o StrictHostKeyChecking=yes -o BatchMode=yes -o Compression=no")
 
@@ -317,16 +416,25 @@ class Bench:
         self.sshd.remote_usage()
         usage = os.path.join(self.base, "client-usage")
         cmd = [TIME, "-o", usage, "-f", TIME_FORMAT] + self.command(tool, src, dst)
-        p = subprocess.run(cmd, env=self.env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                           stderr=subprocess.PIPE)
+        p = subprocess.Popen(cmd, env=self.env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.PIPE)
+        ends = EndMemory(p.pid, self.sshd.proc.pid) if self.ends else None
+        _, err = p.communicate()
+        peaks = ends.stop() if ends else None
         if p.returncode != 0:
-            sys.exit(f"{tool} failed ({p.returncode}): {p.stderr.decode(errors='replace')}")
+            sys.exit(f"{tool} failed ({p.returncode}): {err.decode(errors='replace')}")
         with open(usage) as f:
             client = parse_time(f.read().strip().splitlines()[-1])
         up, down = self.sshd.relay.take()
         rcpu, rrss = self.sshd.remote_usage()
-        return {"wall": client["wall"], "cpu": client["cpu"], "rss": client["rss"], "rcpu": rcpu,
-                "rrss": rrss, "up": up, "down": down, "bytes": up + down}
+        row = {"wall": client["wall"], "cpu": client["cpu"], "rss": client["rss"], "rcpu": rcpu,
+               "rrss": rrss, "up": up, "down": down, "bytes": up + down}
+        if peaks:
+            # An end holds at least what its largest process did at its exact peak, which the
+            # samples may fall either side of.
+            row["end"] = max(peaks["end"], client["rss"])
+            row["rend"] = max(peaks["rend"], rrss)
+        return row
 
     def dst(self, scenario, tool):
         parent = os.path.join(self.base, "dst", scenario)
@@ -506,10 +614,12 @@ def main():
             tiny = os.path.join(data, "tiny")
             n = max(1000, int(200_000 * S))
             tiny_tree(tiny, 6, n)
+            bench.ends = True
             r6 = scenario(bench, "tiny", max(1, args.reps - 1), lambda t, rep: tiny)
+            bench.ends = False
             for t in r6:
-                r6[t]["rss_per_100k"] = r6[t]["rss"] * 100_000 / n
-                r6[t]["rrss_per_100k"] = r6[t]["rrss"] * 100_000 / n
+                r6[t]["end_per_100k"] = r6[t]["end"] * 100_000 / n
+                r6[t]["rend_per_100k"] = r6[t]["rend"] * 100_000 / n
             rows.append(("6 memory, many files", f"{n} files", r6))
     finally:
         sshd.stop()
@@ -541,8 +651,10 @@ def table(rows, size, reps, fresh_fs=False):
         ("bytes", "bytes on the wire (KiB)", lambda v: f"{v / 1024:.0f}"),
         ("rss", "client peak RSS (MiB)", lambda v: f"{v / 1024:.1f}"),
         ("rrss", "remote peak RSS (MiB)", lambda v: f"{v / 1024:.1f}"),
-        ("rss_per_100k", "client RSS per 100k files (MiB)", lambda v: f"{v / 1024:.1f}"),
-        ("rrss_per_100k", "remote RSS per 100k files (MiB)", lambda v: f"{v / 1024:.1f}"),
+        ("end", "client end peak, all processes (MiB)", lambda v: f"{v / 1024:.1f}"),
+        ("rend", "remote end peak, all processes (MiB)", lambda v: f"{v / 1024:.1f}"),
+        ("end_per_100k", "client end per 100k files (MiB)", lambda v: f"{v / 1024:.1f}"),
+        ("rend_per_100k", "remote end per 100k files (MiB)", lambda v: f"{v / 1024:.1f}"),
     ]
     for name, data, r in rows:
         for key, label, fmt in metrics:
