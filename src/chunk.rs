@@ -121,17 +121,19 @@ impl FileDigest {
         }
     }
 
-    /// Every chunk with its offset; a non-empty file always has at least one.
-    pub fn chunks(&self) -> Vec<ChunkAt> {
+    /// Every chunk with its offset, in order; a non-empty file always has at least one.
+    pub fn chunks_at(&self) -> impl Iterator<Item = ChunkAt> + '_ {
         let mut offset = 0;
-        (0..self.chunk_count())
-            .filter_map(|n| self.nth_chunk(n))
-            .map(|c| {
-                let at = ChunkAt { offset, len: c.len, hash: c.hash };
-                offset += u64::from(c.len);
-                at
-            })
-            .collect()
+        (0..self.chunk_count()).filter_map(|n| self.nth_chunk(n)).map(move |c| {
+            let at = ChunkAt { offset, len: c.len, hash: c.hash };
+            offset += u64::from(c.len);
+            at
+        })
+    }
+
+    /// [`FileDigest::chunks_at`], collected.
+    pub fn chunks(&self) -> Vec<ChunkAt> {
+        self.chunks_at().collect()
     }
 }
 

@@ -642,7 +642,7 @@ pub(crate) fn encode_entry(w: &mut Writer, e: &Entry) {
 /// check beyond its lengths; its path's bytes. For readers of entries they encoded themselves
 /// that jump ahead, or need only a path.
 pub(crate) fn skip_entry<'a>(r: &mut Reader<'a>) -> Result<&'a [u8], DecodeError> {
-    let path = r.bytes("path", MAX_PATH_LEN)?;
+    let path = entry_path(r)?;
     let tag = r.u8("entry kind")?;
     for what in ["mode", "mtime", "mtime nanoseconds", "owner", "group"] {
         r.varint(what)?;
@@ -665,9 +665,14 @@ pub(crate) fn skip_entry<'a>(r: &mut Reader<'a>) -> Result<&'a [u8], DecodeError
     Ok(path)
 }
 
+/// The path that leads an entry's encoding, the rest of the entry left unread.
+pub(crate) fn entry_path<'a>(r: &mut Reader<'a>) -> Result<&'a [u8], DecodeError> {
+    r.bytes("path", MAX_PATH_LEN)
+}
+
 pub(crate) fn decode_entry(r: &mut Reader<'_>) -> Result<Entry, DecodeError> {
-    let path = RelPath::new(r.bytes("path", MAX_PATH_LEN)?)
-        .map_err(|e| DecodeError::invalid("path", e.to_string()))?;
+    let path =
+        RelPath::new(entry_path(r)?).map_err(|e| DecodeError::invalid("path", e.to_string()))?;
     let tag = r.u8("entry kind")?;
     let meta = decode_meta(r)?;
     let kind = match tag {

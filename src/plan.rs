@@ -99,7 +99,7 @@ impl Recipe {
     /// The pieces of a file with this digest, in file order.
     pub fn pieces<'a>(&'a self, digest: &FileDigest) -> Cow<'a, [Piece]> {
         match self {
-            Recipe::SendAll => Cow::Owned(digest.chunks().into_iter().map(Piece::send).collect()),
+            Recipe::SendAll => Cow::Owned(digest.chunks_at().map(Piece::send).collect()),
             Recipe::Copy(from) => Cow::Owned(vec![Piece::Reuse {
                 from: from.clone(),
                 offset: 0,
@@ -718,7 +718,7 @@ impl<'a> ChunkIndex<'a> {
             if whole == 0 {
                 files.push((d.hash, entry));
             }
-            for ChunkAt { offset, hash, len } in d.chunks() {
+            for ChunkAt { offset, hash, len } in d.chunks_at() {
                 chunks.push(Located { hash, offset, entry, len: len | whole });
             }
         }
@@ -783,11 +783,11 @@ fn file_recipe(entry: &Entry, index: &ChunkIndex<'_>) -> Option<Recipe> {
     if let Some(from) = index.file(d) {
         return Some(Recipe::Copy(from));
     }
-    let chunks = d.chunks();
-    if !chunks.iter().any(|c| index.located(c).is_some()) {
+    // Read twice from the digest rather than copied: a large file's list is megabytes.
+    if !d.chunks_at().any(|c| index.located(&c).is_some()) {
         return Some(Recipe::SendAll);
     }
-    let pieces = chunks.into_iter().map(|c| match index.holder(&c) {
+    let pieces = d.chunks_at().map(|c| match index.holder(&c) {
         Some((from, offset)) => Piece::Reuse { from, offset, len: u64::from(c.len), hash: c.hash },
         None => Piece::send(c),
     });
