@@ -148,7 +148,8 @@ pub fn apply(
         let placed = repaired.map(|(id, e)| CommitOp::Place { path: e.path.clone(), id: *id });
         commit_ops(plan, &dropped).chain(placed)
     };
-    let op_count = ops().count();
+    // About how many operations there are, without a pass over the plan to count them.
+    let op_count = plan.len() + repairs.len();
     let planned_manifest = plan.new_manifest();
     let reverted;
     let manifest: &dyn EntrySource = if dropped.is_empty() {

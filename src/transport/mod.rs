@@ -121,7 +121,8 @@ pub struct Commit<'a> {
     /// The operations, made as they are taken: a first sync of a large tree has one per entry,
     /// and none is held longer than it takes to apply or send it.
     pub ops: Box<dyn Iterator<Item = CommitOp> + 'a>,
-    /// How many `ops` gives.
+    /// About how many `ops` gives: a change each (a replacement gives two, a dropped write
+    /// none). It only places the crash tests' stop in the middle of a commit.
     pub op_count: usize,
     /// The manifest, read from the plan as it is stored or sent: a large one is never held
     /// decoded whole.
