@@ -255,8 +255,10 @@ class EndMemory:
         while not self.done.is_set():
             procs = processes()
             parents = {pid: ppid for pid, (ppid, _) in procs.items()}
-            client = [p for p in descendants(self.client, parents) if procs[p][1] != "time"]
-            remote = [p for p in descendants(self.sshd, parents) if procs[p][1] in ("tern", "rsync")]
+            # (a process may end between the listing and these lines: it is left out)
+            name = {pid: comm for pid, (_, comm) in procs.items()}
+            client = [p for p in descendants(self.client, parents) if name.get(p, "time") != "time"]
+            remote = [p for p in descendants(self.sshd, parents) if name.get(p) in ("tern", "rsync")]
             for key, pids in (("end", client), ("rend", remote)):
                 self.peak[key] = max(self.peak[key], resident_once(pids))
             self.done.wait(0.02)
