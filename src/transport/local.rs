@@ -19,7 +19,7 @@ use super::{
     Commit, CommitOp, CommitReport, ManifestId, StageHeader, StageOutcome, StageReport, Transport,
     TransportError,
 };
-use crate::chunk::{ChunkAt, ChunkRef, FileDigest};
+use crate::chunk::{ChunkRef, FileDigest};
 use crate::delta::{DeltaError, DeltaReader, apply_streamed};
 use crate::hash::ContentHash;
 use crate::maintain::{AdminOp, AdminResult};
@@ -453,20 +453,31 @@ impl Transport for LocalDir {
         if self.manifest.is_none() {
             self.manifest = Some(self.load_manifest()?);
         }
-        // The chunks of `from` that make up the range, with the hashes they must still have.
-        let chunks: Vec<ChunkAt> = self
+        // The chunks of `from` that make up the range, with the hashes they must still have, read
+        // from its entry in order (a large file's list is not copied whole for each range).
+        let end = offset.saturating_add(len);
+        let mut first = None;
+        let chunks: Vec<ChunkRef> = self
             .manifest
             .as_ref()
             .and_then(|m| m.get(from))
             .and_then(|e| e.digest())
-            .map(|d| d.chunks())
-            .unwrap_or_default()
-            .into_iter()
-            .filter(|c| c.offset >= offset && c.offset < offset + len)
-            .collect();
+            .map(|d| {
+                let range = || {
+                    let chunks = d.chunks_at().skip_while(|c| c.offset < offset);
+                    chunks.take_while(|c| c.offset < end)
+                };
+                // Counted first, so that a long range is one allocation, not a dozen doublings.
+                let mut list = Vec::with_capacity(range().count());
+                for c in range() {
+                    first.get_or_insert(c.offset);
+                    list.push(ChunkRef { len: c.len, hash: c.hash });
+                }
+                list
+            })
+            .unwrap_or_default();
         let covered: u64 = chunks.iter().map(|c| u64::from(c.len)).sum();
-        let aligned = chunks.first().is_some_and(|c| c.offset == offset) && covered == len;
-        if !aligned {
+        if first != Some(offset) || covered != len {
             self.fail_current(StageOutcome::ReuseFailed(from.clone()));
             return Ok(());
         }
@@ -484,8 +495,6 @@ impl Transport for LocalDir {
         // is read 1 MiB at a time; while a block's chunks are checked on all cores, the block is
         // written and the next one read. A damaged block fails the file, so a block written
         // before its check ended never reaches a commit.
-        let chunks: Vec<ChunkRef> =
-            chunks.iter().map(|c| ChunkRef { len: c.len, hash: c.hash }).collect();
         let blocks: Vec<&[ChunkRef]> = crate::chunk::runs_of(&chunks, REUSE_BLOCK).collect();
         let Some(s) = &mut self.current else {
             return Err(TransportError::Protocol("stage reuse without a file".into()));

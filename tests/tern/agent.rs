@@ -85,6 +85,39 @@ fn paths_that_escape_the_root_end_the_session() {
     assert_eq!(fs::read(env.path("outside/victim")).unwrap(), b"untouched");
 }
 
+/// A reused range must start and end on chunk boundaries of the destination's file: the agent
+/// reads the chunks it covers from the manifest and verifies them; any other range fails its
+/// file (the client then sends it whole), a range whose end overflows included.
+#[test]
+fn a_reused_range_is_used_only_on_chunk_boundaries() {
+    let env = Env::new();
+    fs::create_dir_all(env.dst().join(".tern")).unwrap();
+    fs::write(env.dst().join("f"), b"aaaabbbbcccc").unwrap();
+    let chunk = |c: &[u8]| tern::chunk::ChunkRef { len: 4, hash: ContentHash::of_chunk(c) };
+    let digest = FileDigest::of_chunks(vec![chunk(b"aaaa"), chunk(b"bbbb"), chunk(b"cccc")]);
+    let meta = Meta { mode: 0o644, mtime: Mtime { secs: 1, nanos: 0 }, ..Default::default() };
+    let entries = vec![Entry { path: p("f"), meta, kind: Kind::File(digest) }];
+    Manifest { generation: 1, entries }.store(&env.dst().join(".tern/manifest")).unwrap();
+    let mut agent = Agent::start(&env.dst());
+    agent.send(Request::Lock);
+    assert_eq!(agent.recv(), Response::Ok);
+    let ranges = [(4, 4, 4), (4, 8, 8), (2, 4, 4), (4, 6, 6), (8, u64::MAX, 4), (12, 4, 4)];
+    for (id, (offset, len, size)) in ranges.into_iter().enumerate() {
+        let bytes = &b"aaaabbbbcccc"[4..4 + size as usize];
+        let hash = FileDigest::of_chunks(bytes.chunks(4).map(chunk).collect()).hash;
+        let id = id as u64;
+        agent.send(Request::StageBegin(StageHeader { id, size, hash, meta }));
+        agent.send(Request::StageReuse { from: p("f"), offset, len });
+        agent.send(Request::StageEnd);
+    }
+    agent.send(Request::FinishStaging);
+    let Response::Outcomes(outcomes) = agent.recv() else { panic!("no outcomes") };
+    let failed = |id| (id, StageOutcome::ReuseFailed(p("f")));
+    let ok = |id| (id, StageOutcome::Ok);
+    let want = [ok(0), ok(1), failed(2), failed(3), failed(4), failed(5)];
+    assert_eq!(outcomes, want.into_iter().collect());
+}
+
 #[test]
 fn reuse_through_a_symlink_is_refused_and_writes_stay_inside() {
     let env = Env::new();
