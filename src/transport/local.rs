@@ -175,7 +175,6 @@ impl LocalDir {
         }
     }
 
-    /// Store `m` as the destination's manifest, after making every change it describes durable.
     /// The committed manifest, decoded whole (empty where there is none): for the destination's
     /// own work on it (verifying reused ranges, maintenance).
     fn load_manifest(&mut self) -> Result<Manifest, TransportError> {
@@ -185,6 +184,7 @@ impl LocalDir {
         Ok(Manifest::load(&self.state().join("manifest"))?.unwrap_or_default())
     }
 
+    /// Store `m` as the destination's manifest, after making every change it describes durable.
     fn store_manifest(&mut self, m: &dyn EntrySource) -> Result<(), TransportError> {
         self.sync_filesystem()?;
         let path = self.state().join("manifest");
@@ -463,13 +463,9 @@ impl Transport for LocalDir {
             .and_then(|m| m.get(from))
             .and_then(|e| e.digest())
             .map(|d| {
-                let range = || {
-                    let chunks = d.chunks_at().skip_while(|c| c.offset < offset);
-                    chunks.take_while(|c| c.offset < end)
-                };
-                // Counted first, so that a long range is one allocation, not a dozen doublings.
-                let mut list = Vec::with_capacity(range().count());
-                for c in range() {
+                let chunks = d.chunks_at().skip_while(|c| c.offset < offset);
+                let mut list = Vec::new();
+                for c in chunks.take_while(|c| c.offset < end) {
                     first.get_or_insert(c.offset);
                     list.push(ChunkRef { len: c.len, hash: c.hash });
                 }
