@@ -417,24 +417,20 @@ pub fn encode_between<E>(
     // how many upserts follow; a second one writes the upserts.
     let (mut removes, mut changed) = (Vec::<RelPath>::new(), 0u64);
     let expected = {
-        let mut bases = base.entries().peekable();
-        let mut removed = |b: &Entry| {
-            if !removes.last().is_some_and(|r| r.is_ancestor_of(&b.path)) {
-                removes.push(b.path.clone());
+        // Consumed to the end by the hash, so the removals after `next`'s last entry are seen.
+        let surveyed = walk_between(base, next).filter_map(|step| match step {
+            Step::Gone(b) => {
+                if !removes.last().is_some_and(|r| r.is_ancestor_of(&b.path)) {
+                    removes.push(b.path.clone());
+                }
+                None
             }
-        };
-        let surveyed = next.entries().inspect(|n| {
-            while let Some(b) = bases.next_if(|b| b.path < n.path) {
-                removed(&b);
-            }
-            match bases.next_if(|b| b.path == n.path) {
-                Some(b) if *b == **n => {}
-                _ => changed += 1,
+            Step::Next(n, differs) => {
+                changed += u64::from(differs);
+                Some(n)
             }
         });
-        let hash = crate::manifest::body_hash_of(next.generation(), next.count(), surveyed);
-        bases.for_each(|b| removed(&b));
-        hash
+        crate::manifest::body_hash_of(next.generation(), next.count(), surveyed)
     };
     w.varint(base.generation());
     w.varint(next.generation());
@@ -446,7 +442,11 @@ pub fn encode_between<E>(
         flush(&mut w, false)?;
     }
     w.varint(changed);
-    for e in changed_between(base, next) {
+    let upserts = walk_between(base, next).filter_map(|step| match step {
+        Step::Next(n, true) => Some(n),
+        _ => None,
+    });
+    for e in upserts {
         match (&e.kind, staged(&e.path)) {
             (Kind::File(d), Some(id)) if !d.stored_chunks().is_empty() => {
                 encode_upsert_staged(&mut w, &e.path, &e.meta, id, d.size, &d.hash)
@@ -459,15 +459,37 @@ pub fn encode_between<E>(
     Ok(expected)
 }
 
-/// The entries of `next` that `base` does not have as they are, in order.
-fn changed_between<'a>(
+/// A step of [`walk_between`].
+enum Step<'a> {
+    /// An entry of the base that the next manifest does not have.
+    Gone(std::borrow::Cow<'a, Entry>),
+    /// An entry of the next manifest, and whether it differs from the base's (or is new).
+    Next(std::borrow::Cow<'a, Entry>, bool),
+}
+
+/// `base` and `next` walked together in path order (both are sorted): every entry of `next`,
+/// and every entry of `base` it does not have.
+fn walk_between<'a>(
     base: &'a dyn EntrySource,
     next: &'a dyn EntrySource,
-) -> impl Iterator<Item = std::borrow::Cow<'a, Entry>> {
-    let mut bases = base.entries().peekable();
-    next.entries().filter(move |e| {
-        while bases.next_if(|b| b.path < e.path).is_some() {}
-        bases.peek().is_none_or(|b| **b != **e)
+) -> impl Iterator<Item = Step<'a>> {
+    let (mut bases, mut nexts) = (base.entries().peekable(), next.entries().peekable());
+    std::iter::from_fn(move || {
+        let order = match (bases.peek(), nexts.peek()) {
+            (Some(b), Some(n)) => b.path.cmp(&n.path),
+            (Some(_), None) => std::cmp::Ordering::Less,
+            (None, Some(_)) => std::cmp::Ordering::Greater,
+            (None, None) => return None,
+        };
+        Some(match order {
+            std::cmp::Ordering::Less => Step::Gone(bases.next()?),
+            std::cmp::Ordering::Equal => {
+                let (b, n) = (bases.next()?, nexts.next()?);
+                let differs = *b != *n;
+                Step::Next(n, differs)
+            }
+            std::cmp::Ordering::Greater => Step::Next(nexts.next()?, true),
+        })
     })
 }
 
