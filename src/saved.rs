@@ -50,18 +50,6 @@ pub fn fingerprint(m: &dyn crate::store::EntrySource) -> (u64, ContentHash) {
     (m.generation(), m.body_hash())
 }
 
-/// What comes before the source's entries.
-struct Header {
-    source: PathBuf,
-    destination: String,
-    created_at: String,
-    delete: bool,
-    excludes: Vec<String>,
-    protected: Vec<RelPath>,
-    dest_generation: u64,
-    dest_hash: ContentHash,
-}
-
 impl SavedPlan {
     /// Write the saved plan to `out`, encoded and compressed as it goes.
     pub fn write_to(&self, out: &mut dyn Write) -> std::io::Result<()> {
@@ -103,23 +91,14 @@ impl SavedPlan {
     /// Read a saved plan from `r` as it is decompressed; the source's entries go to a store.
     pub fn read_from(r: impl Read) -> Result<Self, ReadError> {
         let mut stream = StreamReader::new(open_body(r, MAGIC, VERSION, "saved plan")?);
-        let h = stream.decode(Self::decode_header)?;
-        let (source_entries, _) =
-            StoredManifest::read(EntryReader::from_body(stream.into_rest())?)?;
-        Ok(SavedPlan {
-            source: h.source,
-            destination: h.destination,
-            created_at: h.created_at,
-            delete: h.delete,
-            excludes: h.excludes,
-            protected: h.protected,
-            dest_generation: h.dest_generation,
-            dest_hash: h.dest_hash,
-            source_entries: source_entries.entries,
-        })
+        let mut plan = stream.decode(Self::decode_header)?;
+        let (source, _) = StoredManifest::read(EntryReader::from_body(stream.into_rest())?)?;
+        plan.source_entries = source.entries;
+        Ok(plan)
     }
 
-    fn decode_header(r: &mut Reader<'_>) -> Result<Header, DecodeError> {
+    /// Everything before the source's entries, which are left empty.
+    fn decode_header(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
         let text = |r: &mut Reader<'_>, what| -> Result<String, DecodeError> {
             String::from_utf8(r.bytes(what, 64 * 1024)?.to_vec())
                 .map_err(|_| DecodeError::invalid(what, "not UTF-8"))
@@ -142,7 +121,7 @@ impl SavedPlan {
         }
         let dest_generation = r.varint("destination generation")?;
         let dest_hash = ContentHash(r.fixed("destination hash")?);
-        Ok(Header {
+        Ok(SavedPlan {
             source,
             destination,
             created_at,
@@ -151,6 +130,7 @@ impl SavedPlan {
             protected,
             dest_generation,
             dest_hash,
+            source_entries: EntryStore::default(),
         })
     }
 
