@@ -95,11 +95,7 @@ pub enum ScanError {
         #[source]
         source: std::io::Error,
     },
-    #[error(
-        "cannot keep the list of source entries in a temporary file in {}; free space there or \
-         set TMPDIR to a directory with room",
-        std::env::temp_dir().display()
-    )]
+    #[error("cannot keep the list of source entries in {}", crate::store::temp_room())]
     Spool(#[source] std::io::Error),
 }
 

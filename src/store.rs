@@ -386,16 +386,21 @@ impl PartialEq for StoredManifest {
 
 impl Eq for StoredManifest {}
 
+/// Where a store's temporary files go, with what to do when there is no room: the end of every
+/// message about one that could not be written.
+pub(crate) fn temp_room() -> String {
+    format!(
+        "a temporary file in {}; free space there or set TMPDIR to a directory with room",
+        std::env::temp_dir().display()
+    )
+}
+
 /// Why a manifest could not be read into a store.
 #[derive(Debug, thiserror::Error)]
 pub enum ReadError {
     #[error(transparent)]
     Decode(#[from] DecodeError),
-    #[error(
-        "cannot write to a temporary file in {}; free space there or set TMPDIR to a directory \
-         with room",
-        std::env::temp_dir().display()
-    )]
+    #[error("cannot write to {}", temp_room())]
     Spool(#[source] io::Error),
 }
 
@@ -442,11 +447,7 @@ impl StoredManifest {
             }
             ReadError::Spool(source) => io(io::Error::new(
                 source.kind(),
-                format!(
-                    "its entries could not go to a temporary file in {} ({source}); free space \
-                     there or set TMPDIR to a directory with room",
-                    std::env::temp_dir().display()
-                ),
+                format!("its entries could not go to {} ({source})", temp_room()),
             )),
         })?;
         // Whatever follows the body is part of the file, and of its hash.

@@ -210,11 +210,7 @@ impl TransportError {
             crate::store::ReadError::Decode(e) => TransportError::corrupt_manifest(dest, e),
             crate::store::ReadError::Spool(e) => TransportError::io(
                 "keep the destination's manifest in",
-                format!(
-                    "a temporary file in {} (free space there or set TMPDIR to a directory with \
-                     room)",
-                    std::env::temp_dir().display()
-                ),
+                crate::store::temp_room(),
                 e,
             ),
         }
