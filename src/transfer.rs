@@ -161,13 +161,7 @@ pub fn apply(
     if cancel.load(Ordering::Relaxed) {
         return Err(TransportError::Interrupted);
     }
-    // Every pass over the plan and the destination's manifest read all of their entries (they
-    // may be in temporary files).
-    plan.source().check().map_err(|e| TransportError::io("read", "the source's entries", e))?;
-    dest_manifest
-        .entries
-        .check()
-        .map_err(|e| TransportError::io("read", "the copy of the destination's manifest", e))?;
+    entries_read_whole(plan, dest_manifest)?;
     crate::failpoint::hit("before-commit");
     let base = Some(dest_manifest);
     let (run_id, ops) = (run_id.to_string(), Box::new(ops()));
@@ -338,6 +332,19 @@ pub fn commit_ops<'a>(
         })
     });
     trashed.chain(written)
+}
+
+/// Whether every pass over `plan` and the destination's manifest it was made against read all of
+/// their entries so far: they may be in temporary files, whose reads can fail and stop short.
+pub fn entries_read_whole(
+    plan: &Plan,
+    dest_manifest: &StoredManifest,
+) -> Result<(), TransportError> {
+    plan.source().check().map_err(|e| TransportError::io("read", "the source's entries", e))?;
+    dest_manifest
+        .entries
+        .check()
+        .map_err(|e| TransportError::io("read", "the copy of the destination's manifest", e))
 }
 
 /// A plan's new manifest with the entries at `dropped` paths put back as the destination had

@@ -171,9 +171,7 @@ fn prepare(ui: &Ui, spec: &SyncSpec) -> anyhow::Result<(Box<dyn Transport>, Prep
     // The plan takes the scanned entries over (`Plan::source` gives them back).
     let source = std::mem::take(&mut scanned.manifest);
     let planned = engine::plan_source(spec, source, &scanned.issues, read.manifest);
-    planned.plan.source().check().context("cannot read the source's entries back")?;
-    (planned.dest_manifest.entries.check())
-        .context("cannot read the copy of the destination's manifest back")?;
+    crate::transfer::entries_read_whole(&planned.plan, &planned.dest_manifest)?;
     let planned = engine::Planned { corrected: read.corrected, dest_id: read.id, ..planned };
     Ok((dest, Prepared { scanned, planned }))
 }
