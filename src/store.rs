@@ -465,18 +465,16 @@ impl StoredManifest {
         if paths.is_empty() {
             return self;
         }
-        let mut w = StoreWriter::new();
-        self.entries
-            .iter()
-            .filter(|e| !paths.iter().any(|p| e.path.is_within(p)))
-            .for_each(|e| w.push(&e));
-        // Written to memory, or to a file the entries were read back from just now.
-        match w.finish() {
-            Ok(entries) => {
-                StoredManifest { generation: self.generation, entries, known_hash: None }
-            }
-            Err(_) => StoredManifest::from(&self.to_manifest().without(paths)),
-        }
+        let copy = |mut w: StoreWriter| {
+            let kept = self.entries.iter().filter(|e| !paths.iter().any(|p| e.path.is_within(p)));
+            kept.for_each(|e| w.push(&e));
+            w.finish()
+        };
+        // Where a temporary file that was made cannot be filled, the copy is held in memory.
+        let entries = copy(StoreWriter::new())
+            .or_else(|_| copy(StoreWriter::in_memory()))
+            .expect("writing to memory");
+        StoredManifest { generation: self.generation, entries, known_hash: None }
     }
 
     pub fn len(&self) -> u64 {
