@@ -816,8 +816,8 @@ mod tests {
         assert_eq!(std::mem::size_of::<Located>(), 48);
     }
 
-    /// The chunk index sorts by the first 8 bytes of a hash; chunks that share those but not
-    /// the rest are told apart by the whole hash, in the destination's manifest.
+    /// Chunks whose hashes share all but their last byte are told apart: the chunk index sorts
+    /// and compares whole hashes (it once kept only their first 8 bytes).
     #[test]
     fn chunks_sharing_an_index_key_are_told_apart_by_their_whole_hash() {
         use crate::chunk::FileDigest;
