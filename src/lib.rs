@@ -1,54 +1,38 @@
 //! tern: replicate file trees by diffing manifests, sending only the chunks a destination lacks.
 //!
-//! The data flows one way, each step a module that owns one thing:
+//! The data flows one way, and each folder is one stage or one concern of it (the full tour is
+//! `docs/architecture.md`):
 //!
 //! ```text
-//! scan (source walk + hash cache) ─> Manifest(src) ─┐
-//!                                                   ├─> plan (pure diff) + guard ─┬─> report (tern plan)
-//! Transport::read_manifest ─────────────────────────┘                             └─> transfer ─> Transport ─> commit
-//! schedule (pure cron) ─> daemon ─> runner ─> engine (the one sync path)
+//! tree::scan (source walk + hash cache) ─> Manifest(src) ─┐
+//!                                                         ├─> plan (pure diff) + plan::guard ─┬─> report (tern plan)
+//! Transport::read_manifest ───────────────────────────────┘                                   └─> sync::transfer ─> Transport ─> commit
+//! schedule::cron (pure) ─> schedule::daemon ─> schedule::run ─> sync (the one sync path)
 //! ```
 //!
-//! - `cli` parses, `config`/`jobs` resolve and validate, `app` runs and decides the exit status
-//!   (via `exit`); the core modules never import clap.
-//! - `engine` is the one sync path used by `sync`, `apply`, `run` and the daemon.
-//! - `transport` is the destination interface: `local` (the crash-safe writer, also used by the
-//!   remote agent), `ssh` (libssh2 + agent, with `known_hosts`), `sftp` (fallback).
-//! - `remote` is the wire protocol and the agent; `delta` the manifest deltas it commits.
-//! - `manifest`, `chunk`, `hash`, `path`, `codec` are the data types and their encodings;
-//!   `saved` is the saved-plan format; `sorted` the keep-the-last-report rule; `maintain`
-//!   verify/trash/undo; `history` and `log` the daemon's records.
+//! The folders, lowest first; a module imports only from its own folder or from folders above
+//! it in this list (the `architecture` integration test checks it):
+//!
+//! - [`util`], [`exit`]: helpers with no dependencies inside the crate; every exit status;
+//! - [`tree`]: paths, hashes, chunks, manifests and their formats, the source scan;
+//! - [`plan`]: pure functions from two manifests to a plan; deltas, guards, saved plans;
+//! - [`transport`]: the destination interface and a directory on this machine;
+//! - [`remote`]: another machine over SSH: the session, the wire protocol, client and agent,
+//!   the SFTP fallback;
+//! - [`sync`]: what one sync is asked to do, and the one sync path that executes a plan;
+//! - [`report`], [`schedule`]: rendering plans and runs; jobs, cron times and the daemon;
+//! - [`cli`], [`app`]: clap types and generated docs; resolving them and running a command.
 
 #![forbid(unsafe_code)]
 
 pub mod app;
-pub mod chunk;
 pub mod cli;
-pub mod codec;
-pub mod config;
-pub mod daemon;
-pub mod delta;
-pub mod engine;
 pub mod exit;
-pub mod failpoint;
-pub mod filter;
-pub mod guard;
-pub mod hash;
-pub mod history;
-pub mod jobs;
-pub mod log;
-pub mod maintain;
-pub mod manifest;
-pub mod path;
 pub mod plan;
 pub mod remote;
 pub mod report;
-pub mod runner;
-pub mod saved;
-pub mod scan;
 pub mod schedule;
-pub mod sorted;
-pub mod store;
-pub mod timefmt;
-pub mod transfer;
+pub mod sync;
 pub mod transport;
+pub mod tree;
+pub mod util;

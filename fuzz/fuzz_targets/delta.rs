@@ -3,8 +3,8 @@
 #![no_main]
 use libfuzzer_sys::fuzz_target;
 use std::io::Read;
-use tern::delta::Delta;
-use tern::manifest::Manifest;
+use tern::plan::delta::Delta;
+use tern::tree::manifest::Manifest;
 
 /// Gives at most `.1` bytes a read.
 struct Trickle<'a>(&'a [u8], usize);

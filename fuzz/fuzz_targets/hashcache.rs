@@ -5,8 +5,8 @@
 use indicatif::ProgressBar;
 use libfuzzer_sys::fuzz_target;
 use std::sync::OnceLock;
-use tern::manifest::Manifest;
-use tern::scan::{ScanOptions, scan};
+use tern::tree::manifest::Manifest;
+use tern::tree::scan::{ScanOptions, scan};
 
 /// A small source tree, and its manifest scanned without a cache.
 struct Source {

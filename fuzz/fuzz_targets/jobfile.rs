@@ -4,6 +4,6 @@ use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(text) = std::str::from_utf8(data) {
-        let _ = tern::jobs::parse(std::path::Path::new("/fuzz/tern.toml"), text);
+        let _ = tern::schedule::jobfile::parse(std::path::Path::new("/fuzz/tern.toml"), text);
     }
 });

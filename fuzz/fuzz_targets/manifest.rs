@@ -1,7 +1,7 @@
 //! The manifest decoder: any bytes give an error or a manifest that validates and re-encodes.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use tern::manifest::Manifest;
+use tern::tree::manifest::Manifest;
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(m) = Manifest::decode_body(data) {

@@ -2,7 +2,7 @@
 //! agent's whole-frame decoder agrees with the slice decoder.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use tern::remote::{Request, Response, read_frame};
+use tern::remote::protocol::{Request, Response, read_frame};
 
 fuzz_target!(|data: &[u8]| {
     let whole = Request::decode(data);

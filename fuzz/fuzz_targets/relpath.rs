@@ -1,7 +1,7 @@
 //! The path type: whatever it accepts stays below any root it is joined to.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use tern::path::RelPath;
+use tern::tree::path::RelPath;
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(p) = RelPath::new(data.to_vec()) {

@@ -3,10 +3,10 @@
 use super::write_or_pipe_closed;
 use crate::cli::{JobFileArg, LogFormatArg};
 use crate::exit::Status;
-use crate::history::{self, Outcome, Record};
-use crate::jobs::{self, JobFile};
-use crate::log::{LogFormat, Logger};
-use crate::{daemon, runner};
+use crate::schedule::history::{self, Outcome, Record};
+use crate::schedule::jobfile::{self, JobFile};
+use crate::schedule::log::{LogFormat, Logger};
+use crate::schedule::{daemon, run};
 use chrono::Utc;
 use indicatif::HumanBytes;
 use serde::Serialize;
@@ -15,11 +15,11 @@ use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
 
 fn config_path(arg: &JobFileArg) -> PathBuf {
-    arg.config.clone().unwrap_or_else(jobs::default_path)
+    arg.config.clone().unwrap_or_else(jobfile::default_path)
 }
 
 fn load(arg: &JobFileArg) -> anyhow::Result<JobFile> {
-    Ok(jobs::load(&config_path(arg))?)
+    Ok(jobfile::load(&config_path(arg))?)
 }
 
 fn logger(f: LogFormatArg) -> Logger {
@@ -28,7 +28,7 @@ fn logger(f: LogFormatArg) -> Logger {
 
 pub(super) fn config_check(arg: &JobFileArg) -> anyhow::Result<Status> {
     let path = config_path(arg);
-    match jobs::load(&path) {
+    match jobfile::load(&path) {
         Ok(file) => {
             let scheduled = file.jobs.iter().filter(|j| j.schedule.is_some()).count();
             println!("{}: ok, {} jobs ({scheduled} scheduled)", path.display(), file.jobs.len());
@@ -87,7 +87,7 @@ pub(super) fn run_job(
         );
     };
     let never = AtomicBool::new(false);
-    let records = runner::run_job(job, "manual", &never, &logger(log), &history::default_path());
+    let records = run::run_job(job, "manual", &never, &logger(log), &history::default_path());
     if !quiet {
         let mut out = String::new();
         for r in &records {

@@ -2,10 +2,11 @@
 
 use super::{Ui, dest_spec, scan_source, write_or_pipe_closed};
 use crate::cli::{SshArgs, TrashAction, VerifyArgs, VerifyFormat};
-use crate::engine;
 use crate::exit::Status;
-use crate::maintain::{AdminOp, AdminResult};
-use crate::{timefmt, transfer};
+use crate::sync;
+use crate::sync::transfer;
+use crate::transport::admin::{AdminOp, AdminResult};
+use crate::util::timefmt;
 use anyhow::bail;
 use indicatif::HumanBytes;
 use std::fmt::Write as _;
@@ -28,7 +29,7 @@ pub(super) fn verify(ui: &Ui, args: &VerifyArgs) -> anyhow::Result<Status> {
         bail!("source {} is not a directory; check the path", s.display());
     }
     let spec = dest_spec(source.clone(), &dest, &args.ssh)?;
-    let mut t = engine::open(&spec)?;
+    let mut t = sync::open(&spec)?;
     if args.repair {
         t.lock()?;
     }
@@ -37,7 +38,7 @@ pub(super) fn verify(ui: &Ui, args: &VerifyArgs) -> anyhow::Result<Status> {
     else {
         bail!("{} gave an unexpected answer to verify", t.describe());
     };
-    let wrong = findings.iter().any(crate::maintain::Finding::is_wrong);
+    let wrong = findings.iter().any(crate::transport::admin::Finding::is_wrong);
     let mut pending = None;
     let mut repaired = None;
     if source.is_some() {
@@ -45,9 +46,9 @@ pub(super) fn verify(ui: &Ui, args: &VerifyArgs) -> anyhow::Result<Status> {
         let manifest = t.read_manifest()?.unwrap_or_default();
         if args.repair {
             // Plan against the manifest minus what is wrong: those entries are sent again.
-            let broken = crate::maintain::wrong_paths(&findings);
-            let planned = engine::plan_against(&spec, &scanned, manifest.without(&broken));
-            engine::check_guards(&planned)?;
+            let broken = crate::transport::admin::wrong_paths(&findings);
+            let planned = sync::plan_against(&spec, &scanned, manifest.without(&broken));
+            sync::check_guards(&planned)?;
             let applied = if planned.plan.is_empty() {
                 Default::default()
             } else {
@@ -66,7 +67,7 @@ pub(super) fn verify(ui: &Ui, args: &VerifyArgs) -> anyhow::Result<Status> {
             };
             repaired = Some((planned.plan.len(), applied.bytes_sent, applied.skipped.len()));
         } else {
-            pending = Some(engine::plan_against(&spec, &scanned, manifest).plan.stats);
+            pending = Some(sync::plan_against(&spec, &scanned, manifest).plan.stats);
         }
     }
     let mut out = String::new();
@@ -125,7 +126,7 @@ pub(super) fn verify(ui: &Ui, args: &VerifyArgs) -> anyhow::Result<Status> {
 pub(super) fn trash(action: &TrashAction) -> anyhow::Result<Status> {
     match action {
         TrashAction::List { dest, json, ssh } => {
-            let mut t = engine::open(&dest_spec(None, dest, ssh)?)?;
+            let mut t = sync::open(&dest_spec(None, dest, ssh)?)?;
             let AdminResult::Trash { runs } = t.admin(&AdminOp::TrashList)? else {
                 bail!("{} gave an unexpected answer", t.describe());
             };
@@ -153,12 +154,12 @@ pub(super) fn trash(action: &TrashAction) -> anyhow::Result<Status> {
         }
         TrashAction::Purge { dest, older_than, ssh } => {
             let older_than_secs = match older_than {
-                Some(d) => {
-                    Some(crate::jobs::parse_duration(d).map_err(anyhow::Error::msg)?.as_secs())
-                }
+                Some(d) => Some(
+                    crate::sync::spec::parse_duration(d).map_err(anyhow::Error::msg)?.as_secs(),
+                ),
                 None => None,
             };
-            let mut t = engine::open(&dest_spec(None, dest, ssh)?)?;
+            let mut t = sync::open(&dest_spec(None, dest, ssh)?)?;
             let op = AdminOp::TrashPurge { older_than_secs, except: None };
             let AdminResult::Purged { runs, bytes } = t.admin(&op)? else {
                 bail!("{} gave an unexpected answer", t.describe());
@@ -179,7 +180,7 @@ fn humanize(secs: u64) -> String {
 }
 
 pub(super) fn undo(run: Option<&str>, dest: &str, ssh: &SshArgs) -> anyhow::Result<Status> {
-    let mut t = engine::open(&dest_spec(None, dest, ssh)?)?;
+    let mut t = sync::open(&dest_spec(None, dest, ssh)?)?;
     let new_run = timefmt::run_id(SystemTime::now());
     let op = AdminOp::Undo { run: run.map(String::from), new_run: new_run.clone() };
     let AdminResult::Undone { run, restored, displaced, .. } = t.admin(&op)? else {

@@ -6,24 +6,25 @@
 
 mod jobs;
 mod maintain;
+mod resolve;
 
 use crate::cli::{ApplyArgs, Cli, Command, ConfigAction, FormatArg, PlanArgs, SshArgs};
-use crate::config::{
-    DEFAULT_KEEP_TRASH, SyncSpec, guard_policy, parse_destination, resolve, ssh_options,
-};
-use crate::engine::{self, OnChange, Planned};
 use crate::exit::Status;
-use crate::filter::Excludes;
-use crate::guard::GuardPolicy;
-use crate::manifest::{Entry, write_replacing_with};
 use crate::plan::PlanOptions;
+use crate::plan::guard::GuardPolicy;
+use crate::plan::saved::{SavedPlan, fingerprint};
 use crate::report::{self, Format, PlanReport};
-use crate::saved::{SavedPlan, fingerprint};
-use crate::scan::{Scan, ScanOptions, default_cache_file, scan};
-use crate::timefmt;
+use crate::sync::spec::{DEFAULT_KEEP_TRASH, SyncSpec, parse_destination};
+use crate::sync::{self, OnChange, Planned};
 use crate::transport::Transport;
+use crate::tree::filter::Excludes;
+use crate::tree::manifest::{Entry, write_replacing_with};
+use crate::tree::scan::{Scan, ScanOptions, default_cache_file, scan};
+use crate::util::progress::Progress;
+use crate::util::timefmt;
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use resolve::{guard_policy, resolve, ssh_options};
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
@@ -84,9 +85,9 @@ struct Ui {
 
 impl Ui {
     /// A byte progress bar on stderr when it is a terminal and not `--quiet`, else a hidden one.
-    fn progress(&self, what: &'static str) -> ProgressBar {
+    fn progress(&self, what: &'static str) -> Progress {
         if self.quiet || !std::io::stderr().is_terminal() {
-            return ProgressBar::hidden();
+            return Progress::hidden();
         }
         let style = ProgressStyle::with_template(
             "{prefix:>9} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} {eta}",
@@ -96,7 +97,7 @@ impl Ui {
         let bar = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr());
         bar.set_style(style);
         bar.set_prefix(what);
-        bar
+        Progress::with_bar(bar)
     }
 }
 
@@ -128,7 +129,7 @@ struct Prepared {
 fn scan_source(ui: &Ui, spec: &SyncSpec) -> anyhow::Result<Scan> {
     let bar = ui.progress("scanning");
     let scanned = scan(&spec.source, &spec.scan, &bar)?;
-    bar.finish_and_clear();
+    bar.finish();
     for issue in &scanned.issues {
         eprintln!(
             "tern: error: cannot read {}: {}; its destination copy is kept",
@@ -154,8 +155,8 @@ fn scan_source(ui: &Ui, spec: &SyncSpec) -> anyhow::Result<Scan> {
 fn prepare(ui: &Ui, spec: &SyncSpec) -> anyhow::Result<(Box<dyn Transport>, Prepared)> {
     let (dest, scanned) = std::thread::scope(|s| {
         let scan = s.spawn(|| scan_source(ui, spec));
-        let dest = engine::open(spec).and_then(|mut d| {
-            let read = engine::read_dest(spec, d.as_mut())?;
+        let dest = sync::open(spec).and_then(|mut d| {
+            let read = sync::read_dest(spec, d.as_mut())?;
             Ok((d, read))
         });
         (dest, scan.join())
@@ -170,9 +171,9 @@ fn prepare(ui: &Ui, spec: &SyncSpec) -> anyhow::Result<(Box<dyn Transport>, Prep
     }
     // The plan takes the scanned entries over (`Plan::source` gives them back).
     let source = std::mem::take(&mut scanned.manifest);
-    let planned = engine::plan_source(spec, source, &scanned.issues, read.manifest);
-    crate::transfer::entries_read_whole(&planned.plan, &planned.dest_manifest)?;
-    let planned = engine::Planned { corrected: read.corrected, dest_id: read.id, ..planned };
+    let planned = sync::plan_source(spec, source, &scanned.issues, read.manifest);
+    crate::sync::transfer::entries_read_whole(&planned.plan, &planned.dest_manifest)?;
+    let planned = sync::Planned { corrected: read.corrected, dest_id: read.id, ..planned };
     Ok((dest, Prepared { scanned, planned }))
 }
 
@@ -201,7 +202,7 @@ fn plan_command(
     if let Some(file) = out.save {
         save_plan(spec, &p, now, file)?;
     }
-    engine::check_guards(&p.planned)?;
+    sync::check_guards(&p.planned)?;
     Ok(if !p.scanned.issues.is_empty() {
         if detailed { Status::Error } else { Status::Partial }
     } else if detailed && !p.planned.plan.is_empty() {
@@ -257,8 +258,8 @@ fn execute(
     let issues = &p.scanned.issues;
     let had_issues = !issues.is_empty();
     let synced =
-        engine::apply_planned(spec, issues, dest, p.planned, on_change, &run_id, &never, &bar)?;
-    bar.finish_and_clear();
+        sync::apply_planned(spec, issues, dest, p.planned, on_change, &run_id, &never, &bar)?;
+    bar.finish();
     let mut out = std::io::stdout().lock();
     if ui.verbose && synced.applied.is_some() {
         write_or_pipe_closed(&mut out, report::plan_lines(&synced.planned.plan, false).as_bytes())?;
@@ -275,7 +276,8 @@ fn execute(
 fn apply_command(ui: &Ui, args: &ApplyArgs) -> anyhow::Result<Status> {
     let started = Instant::now();
     let saved = SavedPlan::load(&args.plan).map_err(anyhow::Error::msg)?;
-    let excludes = crate::filter::Excludes::new(&saved.excludes).map_err(anyhow::Error::msg)?;
+    let excludes =
+        crate::tree::filter::Excludes::new(&saved.excludes).map_err(anyhow::Error::msg)?;
     let mut spec = dest_spec(Some(saved.source.clone()), &saved.destination, &args.ssh)?;
     spec.scan.excludes = excludes.clone();
     spec.plan = PlanOptions { delete: saved.delete, excludes };
@@ -287,7 +289,7 @@ fn apply_command(ui: &Ui, args: &ApplyArgs) -> anyhow::Result<Status> {
             saved.created_at
         )
     };
-    let mut dest = engine::open(&spec)?;
+    let mut dest = sync::open(&spec)?;
     let dest_manifest = dest.read_manifest()?.unwrap_or_default();
     let dest_id = dest.last_read_id();
     let (generation, hash) = fingerprint(&dest_manifest);
@@ -305,13 +307,13 @@ fn apply_command(ui: &Ui, args: &ApplyArgs) -> anyhow::Result<Status> {
         scanned.issues = saved
             .protected
             .iter()
-            .map(|p| crate::scan::ScanIssue {
+            .map(|p| crate::tree::scan::ScanIssue {
                 path: p.clone(),
                 message: "unreadable when planned".into(),
             })
             .collect();
-        let planned = engine::plan_against(&spec, &scanned, dest_manifest);
-        let planned = engine::Planned { dest_id, ..planned };
+        let planned = sync::plan_against(&spec, &scanned, dest_manifest);
+        let planned = sync::Planned { dest_id, ..planned };
         // Both in path order: the source as it is now is read alongside the plan.
         let mut now = source_now.iter().peekable();
         let mut differs = |e: &Entry| {

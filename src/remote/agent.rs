@@ -1,16 +1,16 @@
 //! The agent: `tern serve --root PATH`, run on the destination host through SSH.
 //!
 //! It reads requests from stdin and applies them to its root with [`LocalDir`], the same
-//! crash-safe code a local destination uses. Every path it receives is a [`crate::path::RelPath`]
+//! crash-safe code a local destination uses. Every path it receives is a [`crate::tree::path::RelPath`]
 //! (validated when the frame is decoded), so no request can name anything outside the root; and
 //! `LocalDir` never writes through a symlink. The agent writes to stdout only in reply to a
 //! question, never while the client may be writing, and nothing to stderr until it exits.
 
+use super::protocol::{PROTOCOL_VERSION, Request, Response, decode_op, encode_op};
 use super::wire::Wire;
-use super::{PROTOCOL_VERSION, Request, Response, decode_op, encode_op};
-use crate::codec::{StreamReader, Writer};
 use crate::transport::local::LocalDir;
 use crate::transport::{CommitOp, CommitReport, Transport, TransportError};
+use crate::tree::codec::{StreamReader, Writer};
 use std::fs::File;
 use std::io::{self, Read, Seek, Write};
 use std::path::PathBuf;
@@ -83,22 +83,24 @@ pub fn serve(root: PathBuf, input: impl Read, output: impl Write) -> Result<(), 
         let reply = match req {
             Request::Hello { .. } => return Err(AgentError::Protocol("second hello".into())),
             Request::Bye => return Ok(()),
-            Request::Admin(json) => match serde_json::from_str::<crate::maintain::AdminOp>(&json) {
-                Err(e) => Response::Error {
-                    transient: false,
-                    message: format!("bad maintenance request: {e}"),
-                },
-                Ok(op) => match dest.admin(&op) {
-                    Ok(result) => {
-                        Response::Json(serde_json::to_string(&result).unwrap_or_default())
-                    }
-                    Err(e) => error_reply(&e),
-                },
-            },
+            Request::Admin(json) => {
+                match serde_json::from_str::<crate::transport::admin::AdminOp>(&json) {
+                    Err(e) => Response::Error {
+                        transient: false,
+                        message: format!("bad maintenance request: {e}"),
+                    },
+                    Ok(op) => match dest.admin(&op) {
+                        Ok(result) => {
+                            Response::Json(serde_json::to_string(&result).unwrap_or_default())
+                        }
+                        Err(e) => error_reply(&e),
+                    },
+                }
+            }
             Request::ManifestInfo => match manifest_file(&dest) {
                 // Asked before every sync: the file is hashed as it is read, and of its entries
                 // only the generation, the first, is decoded.
-                Ok(Some((path, file))) => match crate::manifest::identify(file) {
+                Ok(Some((path, file))) => match crate::tree::manifest::identify(file) {
                     Ok(info) => Response::ManifestInfo(Some(info)),
                     Err(e) => error_reply(&TransportError::io("read", path.display(), e)),
                 },
@@ -248,8 +250,8 @@ fn manifest_file(dest: &LocalDir) -> Result<Option<(PathBuf, File)>, TransportEr
     if !dest.check_root()? {
         return Ok(None);
     }
-    let path = dest.root().join(crate::scan::STATE_DIR).join("manifest");
-    match crate::manifest::open_if_exists(&path) {
+    let path = dest.root().join(crate::tree::state::STATE_DIR).join("manifest");
+    match crate::tree::manifest::open_if_exists(&path) {
         Ok(file) => Ok(file.map(|f| (path, f))),
         Err(e) => Err(TransportError::io("read", path.display(), e)),
     }
@@ -266,7 +268,7 @@ fn send_file(
     if let Some((path, mut file)) = file {
         let mut part = vec![0u8; FILE_PART];
         loop {
-            let n = match crate::manifest::read_up_to(&mut file, &mut part) {
+            let n = match crate::tree::manifest::read_up_to(&mut file, &mut part) {
                 Ok(0) => break,
                 Ok(n) => n,
                 Err(e) => return Ok(Err(TransportError::io("read", path.display(), e))),

@@ -1,16 +1,16 @@
 //! The client side of the protocol: a [`Transport`] that drives a remote agent over any pair of
 //! byte streams (an SSH channel in production, pipes in tests).
 
+use super::protocol::{MAX_DATA, PROTOCOL_VERSION, Request, Response};
 use super::wire::{Counted, Wire};
-use super::{MAX_DATA, PROTOCOL_VERSION, Request, Response};
-use crate::hash::ContentHash;
-use crate::maintain::{AdminOp, AdminResult};
-use crate::manifest::{Entry, Manifest, write_replacing_with};
-use crate::path::RelPath;
-use crate::store::{EntrySource, StoredManifest};
+use crate::transport::admin::{AdminOp, AdminResult};
 use crate::transport::{
     Commit, CommitOp, CommitReport, ManifestId, StageHeader, StageReport, Transport, TransportError,
 };
+use crate::tree::hash::ContentHash;
+use crate::tree::manifest::{Entry, Manifest, write_replacing_with};
+use crate::tree::path::RelPath;
+use crate::tree::store::{EntrySource, StoredManifest};
 use std::cell::Cell;
 use std::io::{Read, Write};
 use std::path::PathBuf;
@@ -154,7 +154,7 @@ impl<'a> RemoteClient<'a> {
         // Decoded as the parts arrive, hashed, and copied to a temporary file beside the local
         // copy: the client never holds the file's bytes, only what they decode to.
         let copy = self.cache_file.as_deref().and_then(start_copy);
-        let mut parts = crate::hash::HashReader::new(DataParts {
+        let mut parts = crate::tree::hash::HashReader::new(DataParts {
             client: &mut *self,
             part: Vec::new(),
             at: 0,
@@ -219,7 +219,7 @@ impl<'a> RemoteClient<'a> {
 /// next copy to (none if it cannot be made: the copy is only a saving).
 fn start_copy(path: &std::path::Path) -> Option<tempfile::NamedTempFile> {
     std::fs::create_dir_all(path.parent()?).ok()?;
-    crate::manifest::temp_beside(path).ok()
+    crate::tree::manifest::temp_beside(path).ok()
 }
 
 /// The `Data` parts of an answer, up to its `DataEnd`, read as one stream; each part is copied
@@ -364,7 +364,7 @@ impl Transport for RemoteClient<'_> {
         }
         // Its reader (and the entry it holds) goes before the delta's two readers start.
         drop(listed);
-        crate::sorted::sort_keep_last(&mut staged, |a, b| a.0.cmp(&b.0));
+        crate::util::sorted::sort_keep_last(&mut staged, |a, b| a.0.cmp(&b.0));
         let staged_id =
             |p: &RelPath| staged.binary_search_by(|(s, _)| s.cmp(p)).ok().map(|i| staged[i].1);
         // The delta's base is what the destination holds: the plan's, when it still is (not when
@@ -378,7 +378,7 @@ impl Transport for RemoteClient<'_> {
             }
         };
         let next_hash =
-            crate::delta::encode_between(base, manifest, staged_id, DELTA_PART, |part| {
+            crate::plan::delta::encode_between(base, manifest, staged_id, DELTA_PART, |part| {
                 self.send(&Request::CommitDelta(part))
             })?;
         drop(staged);
@@ -428,7 +428,7 @@ const DELTA_PART: usize = 256 << 10;
 const _: () = assert!(DELTA_PART <= MAX_DATA);
 
 // An op carries at most two 4 KiB paths, so a full batch stays far below the frame limit.
-const _: () = assert!(OPS_PER_FRAME * 9 * 1024 < super::MAX_FRAME);
+const _: () = assert!(OPS_PER_FRAME * 9 * 1024 < super::protocol::MAX_FRAME);
 
 #[cfg(test)]
 mod tests {
@@ -438,8 +438,8 @@ mod tests {
     /// order (a repair, placed last) reads it again from the start.
     #[test]
     fn chunk_lists_are_found_in_path_order_and_out_of_it() {
-        use crate::manifest::tests::file;
-        let big = crate::chunk::tests::noise(4, 300_000);
+        use crate::tree::manifest::tests::file;
+        let big = crate::tree::chunk::tests::noise(4, 300_000);
         let m = Manifest {
             generation: 1,
             entries: vec![file("a", b"1"), file("b", &big), file("c", b"3"), file("d", &big)],
@@ -450,9 +450,9 @@ mod tests {
         assert_eq!(asked, [false, true, false, true, true, false, false]);
     }
     use crate::plan::{PlanOptions, plan};
-    use crate::scan::{ScanOptions, scan};
-    use crate::transfer::apply;
-    use indicatif::ProgressBar;
+    use crate::sync::transfer::apply;
+    use crate::tree::scan::{ScanOptions, scan};
+    use crate::util::progress::Progress;
 
     /// A client talking to an agent thread over pipes, as it would over SSH.
     fn with_agent<T>(root: PathBuf, level: i32, f: impl FnOnce(&mut RemoteClient<'_>) -> T) -> T {
@@ -485,7 +485,7 @@ mod tests {
         with_agent(dst.to_owned(), level, |c| {
             c.lock().unwrap();
             let before = c.read_manifest().unwrap().unwrap_or_default().to_manifest();
-            let s = scan(src, &ScanOptions::default(), &ProgressBar::hidden()).unwrap();
+            let s = scan(src, &ScanOptions::default(), &Progress::hidden()).unwrap();
             let p = plan(&s.manifest.to_manifest(0), &before, &[], &PlanOptions::default());
             let never = std::sync::atomic::AtomicBool::new(false);
             let applied = apply(
@@ -495,7 +495,7 @@ mod tests {
                 c,
                 "run",
                 &never,
-                &ProgressBar::hidden(),
+                &Progress::hidden(),
             )
             .unwrap();
             assert!(applied.skipped.is_empty());
@@ -511,7 +511,7 @@ mod tests {
             let dir = tempfile::tempdir().unwrap();
             let (src, dst) = (dir.path().join("src"), dir.path().join("dst"));
             std::fs::create_dir_all(src.join("d")).unwrap();
-            let big = crate::chunk::tests::noise(1, 600_000);
+            let big = crate::tree::chunk::tests::noise(1, 600_000);
             std::fs::write(src.join("d/big"), &big).unwrap();
             std::fs::write(src.join("small"), b"hello").unwrap();
             assert_eq!(sync_through_agent(&src, &dst, level), 600_005);
@@ -520,7 +520,7 @@ mod tests {
             edited[300_000] ^= 1;
             std::fs::write(src.join("d/big"), &edited).unwrap();
             let sent = sync_through_agent(&src, &dst, level);
-            assert!(sent < 3 * crate::chunk::MAX_CHUNK as u64, "sent {sent}");
+            assert!(sent < 3 * crate::tree::chunk::MAX_CHUNK as u64, "sent {sent}");
             assert_eq!(std::fs::read(dst.join("d/big")).unwrap(), edited);
         }
     }
@@ -570,7 +570,7 @@ mod tests {
     /// (written as the parts arrive) is the same file, with nothing left beside it.
     #[test]
     fn a_manifest_of_many_parts_is_read_whole() {
-        use crate::manifest::tests::file;
+        use crate::tree::manifest::tests::file;
         let dir = tempfile::tempdir().unwrap();
         let dst = dir.path().join("dst");
         let entries: Vec<_> =
@@ -614,19 +614,11 @@ mod tests {
             let held = c.read_manifest().unwrap().unwrap().to_manifest();
             // "b" taken out as if found wrong: the plan neither deletes nor rewrites it.
             let reduced = held.clone().without(&[RelPath::new("b").unwrap()]);
-            let s = scan(&src, &ScanOptions::default(), &ProgressBar::hidden()).unwrap();
+            let s = scan(&src, &ScanOptions::default(), &Progress::hidden()).unwrap();
             let p = plan(&s.manifest.to_manifest(0), &reduced, &[], &PlanOptions::default());
             let never = std::sync::atomic::AtomicBool::new(false);
-            apply(
-                &p,
-                &src,
-                &StoredManifest::from(&reduced),
-                c,
-                "run",
-                &never,
-                &ProgressBar::hidden(),
-            )
-            .unwrap();
+            apply(&p, &src, &StoredManifest::from(&reduced), c, "run", &never, &Progress::hidden())
+                .unwrap();
             let after = c.read_manifest().unwrap().unwrap().to_manifest();
             assert_eq!(after.entries, s.manifest.to_manifest(0).entries);
             assert_eq!(after.generation, held.generation + 1);
@@ -640,7 +632,8 @@ mod tests {
     fn the_local_copy_of_the_manifest_is_used_only_when_it_is_the_destinations() {
         let (_dir, src, dst, cache) = one_file_source();
         sync_through_agent(&src, &dst, 0);
-        let held = crate::manifest::Manifest::load(&dst.join(".tern/manifest")).unwrap().unwrap();
+        let held =
+            crate::tree::manifest::Manifest::load(&dst.join(".tern/manifest")).unwrap().unwrap();
         let read = |cache: &PathBuf| {
             with_cached_agent(dst.clone(), 0, Some(cache.clone()), |c| {
                 c.read_manifest().unwrap().unwrap().to_manifest()
@@ -670,8 +663,8 @@ mod tests {
             super::super::agent::serve(PathBuf::from("/nonexistent"), agent_in, agent_out)
         });
         let hello = Request::Hello { version: 999, tern: "9.9.9".into(), compress_level: 0 };
-        super::super::write_frame(&mut client_out, &hello.encode()).unwrap();
-        let reply = super::super::read_frame(&mut client_in).unwrap().unwrap();
+        super::super::protocol::write_frame(&mut client_out, &hello.encode()).unwrap();
+        let reply = super::super::protocol::read_frame(&mut client_in).unwrap().unwrap();
         assert!(matches!(
             Response::decode(&reply).unwrap(),
             Response::Hello { version: PROTOCOL_VERSION, .. }

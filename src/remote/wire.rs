@@ -1,6 +1,6 @@
 //! One bidirectional byte pipe carrying frames, plain or as a zstd stream each way.
 
-use super::{read_frame, write_frame};
+use super::protocol::{read_frame, write_frame};
 use std::cell::Cell;
 use std::io::{self, BufRead, BufReader, BufWriter, Read, Write};
 use std::rc::Rc;

@@ -5,8 +5,8 @@
 //! `path_utf8: false`.
 
 use super::{PlanReport, code};
-use crate::manifest::{Entry, Kind, Mtime};
 use crate::plan::{Action, ChangeRef, Recipe};
+use crate::tree::manifest::{Entry, Kind, Mtime};
 use base64::Engine;
 use serde::Serialize;
 
@@ -23,7 +23,7 @@ struct Doc<'a> {
     in_sync: bool,
     refused: bool,
     summary: Summary,
-    guards: &'a [crate::guard::Verdict],
+    guards: &'a [crate::plan::guard::Verdict],
     scan_errors: Vec<ScanError>,
     changes: Vec<ChangeDoc>,
 }
@@ -64,9 +64,10 @@ struct PathDoc {
 fn bytes_doc(b: &[u8]) -> (String, Option<String>) {
     match std::str::from_utf8(b) {
         Ok(s) => (s.to_string(), None),
-        Err(_) => {
-            (crate::path::escape(b), Some(base64::engine::general_purpose::STANDARD.encode(b)))
-        }
+        Err(_) => (
+            crate::tree::path::escape(b),
+            Some(base64::engine::general_purpose::STANDARD.encode(b)),
+        ),
     }
 }
 
@@ -120,7 +121,7 @@ struct ChangeDoc {
 }
 
 fn mtime_text(m: Mtime) -> String {
-    crate::timefmt::rfc3339_nanos(m.secs, m.nanos)
+    crate::util::timefmt::rfc3339_nanos(m.secs, m.nanos)
 }
 
 fn change_doc(c: ChangeRef<'_>) -> ChangeDoc {
@@ -197,7 +198,7 @@ pub fn render(r: &PlanReport<'_>) -> String {
         source: &r.source,
         destination: &r.destination,
         in_sync: r.plan.is_empty(),
-        refused: crate::guard::refusal(r.verdicts).is_some(),
+        refused: crate::plan::guard::refusal(r.verdicts).is_some(),
         summary: Summary {
             changes: r.plan.len() as u64,
             created: s.created,

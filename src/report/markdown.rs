@@ -18,7 +18,7 @@ fn fence(s: &str, min: usize) -> String {
 
 /// `s` as an inline code span that no content can break out of.
 fn code_span(s: &str) -> String {
-    let s = crate::path::escape(s.as_bytes());
+    let s = crate::tree::path::escape(s.as_bytes());
     let f = fence(&s, 1);
     format!("{f} {s} {f}")
 }
@@ -29,7 +29,7 @@ pub fn render(r: &PlanReport<'_>, limit: usize) -> String {
     let mut out = String::new();
     let _ =
         writeln!(out, "### tern plan: {} → {}\n", code_span(&r.source), code_span(&r.destination));
-    let status = if crate::guard::refusal(r.verdicts).is_some() {
+    let status = if crate::plan::guard::refusal(r.verdicts).is_some() {
         "**refused by a guard**"
     } else if r.plan.is_empty() {
         "**in sync**: nothing to change"

@@ -10,21 +10,15 @@
 pub mod json;
 pub mod markdown;
 
-use crate::guard::Verdict;
-use crate::manifest::{Entry, Kind};
+use crate::plan::guard::Verdict;
 use crate::plan::{Action, ChangeRef, Plan, PlanStats, Recipe};
-use crate::scan::ScanIssue;
-use crate::transfer::Applied;
+use crate::sync::transfer::Applied;
 use crate::transport::Transport;
-use indicatif::{HumanBytes, ProgressBar};
+use crate::tree::manifest::{Entry, Kind};
+use crate::tree::scan::ScanIssue;
+use indicatif::HumanBytes;
 use std::fmt::Write;
 use std::time::Duration;
-
-/// Print a line on stderr without tearing a progress bar, and print it even when the bar is
-/// hidden (not a terminal), where `ProgressBar::println` would drop it.
-pub fn say(progress: &ProgressBar, line: impl AsRef<str>) {
-    progress.suspend(|| eprintln!("{}", line.as_ref()));
-}
 
 /// A plan and everything a report shows with it.
 pub struct PlanReport<'a> {
@@ -120,7 +114,7 @@ pub fn change_line(c: &ChangeRef<'_>, verbose: bool) -> String {
                 }
             }
             if let Some(Entry { kind: Kind::Symlink(t), .. }) = new {
-                details.push(format!("-> {}", crate::path::escape(t)));
+                details.push(format!("-> {}", crate::tree::path::escape(t)));
             }
             if c.action == Action::Replace
                 && let Some(old) = c.old
@@ -225,9 +219,9 @@ pub fn sync_summary(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::manifest::Manifest;
-    use crate::manifest::tests::{e, file};
     use crate::plan::{PlanOptions, plan};
+    use crate::tree::manifest::Manifest;
+    use crate::tree::manifest::tests::{e, file};
 
     #[test]
     fn lines_use_stable_codes_and_escape_names() {

@@ -19,15 +19,15 @@ use super::{
     Commit, CommitOp, CommitReport, ManifestId, StageHeader, StageOutcome, StageReport, Transport,
     TransportError,
 };
-use crate::chunk::{ChunkRef, FileDigest};
-use crate::delta::{DeltaError, DeltaReader, apply_streamed};
-use crate::hash::ContentHash;
-use crate::maintain::{AdminOp, AdminResult};
-use crate::manifest::{EntryReader, KindTag, Manifest, Meta, Mtime, write_replacing_with};
-use crate::path::RelPath;
-use crate::scan::STATE_DIR;
-use crate::store::{EntrySource, StoredManifest};
-use filetime::FileTime;
+use crate::plan::delta::{DeltaError, DeltaReader, apply_streamed};
+use crate::transport::admin::{AdminOp, AdminResult};
+use crate::tree::chunk::{ChunkRef, FileDigest};
+use crate::tree::hash::ContentHash;
+use crate::tree::manifest::{EntryReader, KindTag, Manifest, Meta, write_replacing_with};
+use crate::tree::meta::{set_handle_meta, set_symlink_meta};
+use crate::tree::path::RelPath;
+use crate::tree::state::{self, STATE_DIR};
+use crate::tree::store::{EntrySource, StoredManifest};
 use std::collections::{HashMap, HashSet};
 use std::ffi::OsStr;
 use std::fs::{self, File, OpenOptions};
@@ -246,7 +246,7 @@ impl Staging {
             return Ok(());
         }
         if let Err(e) =
-            crate::failpoint::error("disk-full").and_then(|()| self.file.write_all(data))
+            crate::util::failpoint::error("disk-full").and_then(|()| self.file.write_all(data))
         {
             // A full disk or a failing device: the destination stays as it is.
             return Err(TransportError::io("write staged file", self.path.display(), e));
@@ -368,7 +368,7 @@ impl Transport for LocalDir {
         }
         // Record who holds it, for the message another run prints.
         let _ = file.set_len(0);
-        let _ = file.write_all(super::lock_holder().as_bytes());
+        let _ = file.write_all(state::lock_holder().as_bytes());
         self.lock = Some(file);
         // Leftovers of a crashed run are garbage: nothing refers to them.
         let staging = self.staging_dir();
@@ -394,7 +394,8 @@ impl Transport for LocalDir {
             return Ok(Some(ManifestId(None)));
         }
         let file = self.state().join("manifest");
-        let hash = crate::manifest::file_hash(&file).map_err(|e| self.io("read", &file, e))?;
+        let hash =
+            crate::tree::manifest::file_hash(&file).map_err(|e| self.io("read", &file, e))?;
         Ok(Some(ManifestId(hash)))
     }
 
@@ -491,7 +492,7 @@ impl Transport for LocalDir {
         // is read 1 MiB at a time; while a block's chunks are checked on all cores, the block is
         // written and the next one read. A damaged block fails the file, so a block written
         // before its check ended never reaches a commit.
-        let blocks: Vec<&[ChunkRef]> = crate::chunk::runs_of(&chunks, REUSE_BLOCK).collect();
+        let blocks: Vec<&[ChunkRef]> = crate::tree::chunk::runs_of(&chunks, REUSE_BLOCK).collect();
         let Some(s) = &mut self.current else {
             return Err(TransportError::Protocol("stage reuse without a file".into()));
         };
@@ -508,9 +509,9 @@ impl Transport for LocalDir {
         for (i, chunks) in blocks.iter().enumerate() {
             let (verified, appended) = match blocks.get(i + 1) {
                 // The last block (most ranges have one): no thread to hand work to.
-                None => (crate::chunk::intact(&block, chunks), s.append(&block, chunks)),
+                None => (crate::tree::chunk::intact(&block, chunks), s.append(&block, chunks)),
                 Some(following) => rayon::join(
-                    || crate::chunk::intact(&block, chunks),
+                    || crate::tree::chunk::intact(&block, chunks),
                     || {
                         let appended = s.append(&block, chunks);
                         read_block(&mut file, following, &mut next);
@@ -611,7 +612,7 @@ impl LocalDir {
 
     /// Commit `count` operations, read from `ops` as they are applied, with the manifest the
     /// committed one becomes with the delta read from `delta` applied (see
-    /// [`crate::delta::apply_streamed`]). Neither manifest is held whole: the next one is
+    /// [`crate::plan::delta::apply_streamed`]). Neither manifest is held whole: the next one is
     /// written to a file in staging (its entry count and hash checked against the delta's)
     /// before any operation is applied, and renamed over the committed one last, after the
     /// `syncfs`, as [`Transport::commit`] stores its manifest.
@@ -633,7 +634,7 @@ impl LocalDir {
             .prefix("manifest-")
             .tempfile_in(&staging)
             .map_err(|e| self.io("create a file in", &staging, e))?;
-        let base = match crate::manifest::open_if_exists(&path) {
+        let base = match crate::tree::manifest::open_if_exists(&path) {
             Ok(Some(f)) => EntryReader::open(io::BufReader::new(f))
                 .map(Some)
                 .map_err(|e| DeltaError::Base(e.to_string())),
@@ -663,7 +664,7 @@ impl LocalDir {
                 .map_err(|e| unreadable(e.to_string()))?;
             let mut metas = HashMap::new();
             while let Some(e) = next.next_entry().map_err(|e| unreadable(e.to_string()))? {
-                if matches!(e.kind, crate::manifest::Kind::Dir)
+                if matches!(e.kind, crate::tree::manifest::Kind::Dir)
                     && touched.contains(&Some(e.path.clone()))
                 {
                     metas.insert(e.path, e.meta);
@@ -673,7 +674,8 @@ impl LocalDir {
         };
         let report = self.apply_ops(run_id, ops, count, generation, metas)?;
         self.sync_filesystem()?;
-        crate::manifest::persist_durably(next, &path).map_err(|e| self.io("write", &path, e))?;
+        crate::tree::manifest::persist_durably(next, &path)
+            .map_err(|e| self.io("write", &path, e))?;
         self.finish_commit();
         Ok(report)
     }
@@ -691,11 +693,11 @@ impl LocalDir {
         let mut c = Committer::new(self, run_id);
         for (n, op) in ops.enumerate() {
             if n == count / 2 {
-                crate::failpoint::hit("commit-midway");
+                crate::util::failpoint::hit("commit-midway");
             }
             c.apply(&op?)?;
         }
-        crate::failpoint::hit("before-manifest");
+        crate::util::failpoint::hit("before-manifest");
         let metas = metas(&c.touched)?;
         c.finish_dirs(&metas)?;
         Ok(c.report(generation))
@@ -703,7 +705,7 @@ impl LocalDir {
 
     /// After the manifest is stored: staging is emptied for the next run.
     fn finish_commit(&mut self) {
-        crate::failpoint::hit("after-manifest");
+        crate::util::failpoint::hit("after-manifest");
         self.staged.clear();
         let _ = self.reset_staging();
     }
@@ -711,7 +713,7 @@ impl LocalDir {
 
 impl LocalDir {
     fn admin_op(&mut self, op: &AdminOp) -> Result<AdminResult, TransportError> {
-        use crate::maintain;
+        use crate::transport::admin;
         if !self.root.is_dir() {
             return Err(TransportError::NotADirectory(self.describe()));
         }
@@ -721,11 +723,11 @@ impl LocalDir {
             AdminOp::Verify { deep } => {
                 let manifest = self.load_manifest()?;
                 let (findings, files, bytes) =
-                    maintain::verify(&self.root, &manifest, *deep).map_err(io)?;
+                    admin::verify(&self.root, &manifest, *deep).map_err(io)?;
                 AdminResult::Verified { findings, files, bytes }
             }
             AdminOp::TrashList => {
-                AdminResult::Trash { runs: maintain::trash_list(&self.root).map_err(io)? }
+                AdminResult::Trash { runs: admin::trash_list(&self.root).map_err(io)? }
             }
             AdminOp::TrashPurge { older_than_secs, except } => {
                 if self.lock.is_none() {
@@ -733,7 +735,7 @@ impl LocalDir {
                 }
                 let older = older_than_secs.map(std::time::Duration::from_secs);
                 let (runs, bytes) =
-                    maintain::trash_purge(&self.root, older, except.as_deref()).map_err(io)?;
+                    admin::trash_purge(&self.root, older, except.as_deref()).map_err(io)?;
                 AdminResult::Purged { runs, bytes }
             }
             AdminOp::Undo { run, new_run } => {
@@ -742,7 +744,7 @@ impl LocalDir {
                 }
                 let manifest = self.load_manifest()?;
                 let (next, run, restored, displaced) =
-                    maintain::undo(&self.root, &manifest, run.as_deref(), new_run)
+                    admin::undo(&self.root, &manifest, run.as_deref(), new_run)
                         .map_err(TransportError::Protocol)?;
                 self.store_manifest(&next)?;
                 AdminResult::Undone { run, restored, displaced, generation: next.generation }
@@ -946,9 +948,8 @@ impl<'a> Committer<'a> {
     fn trash_slot(&mut self, p: &RelPath) -> Result<PathBuf, TransportError> {
         let slot = self.free_trash_slot(p)?;
         let rel = slot.strip_prefix(&self.trash).unwrap_or(&slot).to_path_buf();
-        let index = crate::maintain::index_path(&self.trash);
-        crate::maintain::append_trash_index(&index, p, &rel)
-            .map_err(|e| self.err("write", &index, e))?;
+        let index = state::index_path(&self.trash);
+        state::append_trash_index(&index, p, &rel).map_err(|e| self.err("write", &index, e))?;
         Ok(slot)
     }
 
@@ -957,7 +958,7 @@ impl<'a> Committer<'a> {
         if let Some(parent) = target.parent() {
             fs::create_dir_all(parent).map_err(|e| self.err("create", parent, e))?;
         }
-        super::free_slot(target, |t| Ok(fs::symlink_metadata(t).is_ok()))
+        state::free_slot(target, |t| Ok(fs::symlink_metadata(t).is_ok()))
     }
 
     fn move_to_trash(&mut self, p: &RelPath) -> Result<(), TransportError> {
@@ -1007,34 +1008,6 @@ impl<'a> Committer<'a> {
             fs::symlink_metadata(&self.trash).is_ok().then(|| self.trash.display().to_string());
         CommitReport { generation, trashed: self.trashed, trash_dir, repaired: self.repaired }
     }
-}
-
-/// Owners are replicated only by a root destination, as rsync does: anyone else cannot chown.
-pub(crate) fn is_root() -> bool {
-    rustix::process::geteuid().is_root()
-}
-
-/// Give an open file or directory the owner (when root), mode and mtime of `meta`. The owner
-/// goes first: changing it clears the set-user-ID and set-group-ID bits.
-fn set_handle_meta(f: &File, meta: &Meta) -> io::Result<()> {
-    if is_root() {
-        std::os::unix::fs::fchown(f, Some(meta.uid), Some(meta.gid))?;
-    }
-    f.set_permissions(fs::Permissions::from_mode(meta.mode))?;
-    filetime::set_file_handle_times(f, None, Some(to_filetime(meta.mtime)))
-}
-
-/// Give the symlink at `p` itself (not its target) the owner (when root) and mtime of `meta`.
-fn set_symlink_meta(p: &Path, meta: &Meta) -> io::Result<()> {
-    if is_root() {
-        std::os::unix::fs::lchown(p, Some(meta.uid), Some(meta.gid))?;
-    }
-    let t = to_filetime(meta.mtime);
-    filetime::set_symlink_file_times(p, t, t)
-}
-
-fn to_filetime(m: Mtime) -> FileTime {
-    FileTime::from_unix_time(m.secs, m.nanos)
 }
 
 #[cfg(test)]

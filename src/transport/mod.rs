@@ -8,15 +8,14 @@
 //! Staging is *pipelined*: `stage_*` calls report nothing per file, so a remote implementation can
 //! stream them without a round trip. Outcomes arrive in one report from `finish_staging`.
 
+pub mod admin;
 pub mod local;
-pub mod sftp;
-pub mod ssh;
 
-use crate::hash::ContentHash;
-use crate::maintain::{AdminOp, AdminResult};
-use crate::manifest::{KindTag, ManifestFileError, Meta};
-use crate::path::RelPath;
-use crate::store::StoredManifest;
+use crate::transport::admin::{AdminOp, AdminResult};
+use crate::tree::hash::ContentHash;
+use crate::tree::manifest::{KindTag, ManifestFileError, Meta};
+use crate::tree::path::RelPath;
+use crate::tree::store::StoredManifest;
 
 /// Announces one file to be staged.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -126,7 +125,7 @@ pub struct Commit<'a> {
     pub op_count: usize,
     /// The manifest, read from the plan as it is stored or sent: a large one is never held
     /// decoded whole.
-    pub manifest: &'a dyn crate::store::EntrySource,
+    pub manifest: &'a dyn crate::tree::store::EntrySource,
     /// The manifest the plan was made against, if the caller has it: a transport that sends
     /// deltas uses it as their base when it is still the destination's, instead of keeping a copy
     /// of its own from `read_manifest`.
@@ -181,8 +180,9 @@ pub enum TransportError {
          (tern {our_version}); install the same tern version on both hosts"
     )]
     Version { ours: u32, theirs: u32, our_version: String, their_version: String },
+    /// The way to the destination failed (for SSH: resolve, connect, host key, authenticate).
     #[error(transparent)]
-    Ssh(#[from] ssh::SshError),
+    Unreachable(Unreachable),
     #[error("interrupted before the commit; the destination was not changed")]
     Interrupted,
     /// The connection failed or dropped.
@@ -205,12 +205,12 @@ impl TransportError {
 
     /// The manifest of destination `dest` could not be read into a store: it is corrupt, or
     /// the temporary file its entries go to could not be written.
-    pub(crate) fn reading_manifest(dest: &str, e: crate::store::ReadError) -> Self {
+    pub(crate) fn reading_manifest(dest: &str, e: crate::tree::store::ReadError) -> Self {
         match e {
-            crate::store::ReadError::Decode(e) => TransportError::corrupt_manifest(dest, e),
-            crate::store::ReadError::Spool(e) => TransportError::io(
+            crate::tree::store::ReadError::Decode(e) => TransportError::corrupt_manifest(dest, e),
+            crate::tree::store::ReadError::Spool(e) => TransportError::io(
                 "keep the destination's manifest in",
-                crate::store::temp_room(),
+                crate::tree::store::temp_room(),
                 e,
             ),
         }
@@ -229,7 +229,7 @@ impl TransportError {
         match self {
             TransportError::Locked { .. } | TransportError::Connection { .. } => true,
             TransportError::Remote { transient, .. } => *transient,
-            TransportError::Ssh(e) => e.is_transient(),
+            TransportError::Unreachable(u) => u.transient,
             TransportError::Io { source, .. } => matches!(
                 source.kind(),
                 std::io::ErrorKind::TimedOut
@@ -243,37 +243,31 @@ impl TransportError {
     }
 }
 
-/// This machine's name, as lock holders record it.
-pub(crate) fn this_host() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default().trim().to_string()
+/// A destination that could not be reached, whichever way it is reached: the error of the way
+/// in (an [`crate::remote::ssh::SshError`] today), and whether trying again may help. The core
+/// sees only this, so no destination kind leaks into it.
+#[derive(Debug)]
+pub struct Unreachable {
+    pub error: Box<dyn std::error::Error + Send + Sync>,
+    pub transient: bool,
 }
 
-/// What a lock records about its holder, for the message another run prints.
-pub(crate) fn lock_holder() -> String {
-    format!("pid {} on {}", std::process::id(), this_host())
-}
-
-/// The first of `base`, `base.~1`, `base.~2`... that `taken` says is free: where an entry moved to
-/// the trash goes when an earlier one of the same run already has its name.
-pub(crate) fn free_slot<E>(
-    base: std::path::PathBuf,
-    mut taken: impl FnMut(&std::path::Path) -> Result<bool, E>,
-) -> Result<std::path::PathBuf, E> {
-    let mut slot = base.clone();
-    let mut n = 1;
-    while taken(&slot)? {
-        let mut name = base.clone().into_os_string();
-        name.push(format!(".~{n}"));
-        slot = name.into();
-        n += 1;
+impl std::fmt::Display for Unreachable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.error.fmt(f)
     }
-    Ok(slot)
+}
+
+impl std::error::Error for Unreachable {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.error.source()
+    }
 }
 
 /// Which manifest a destination holds: the hash of its manifest file, or `None` when it has none.
 /// Equal identities are the same manifest (the file holds the generation).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ManifestId(pub Option<crate::hash::ContentHash>);
+pub struct ManifestId(pub Option<crate::tree::hash::ContentHash>);
 
 /// A destination tern can replicate into.
 pub trait Transport {
@@ -319,7 +313,7 @@ pub trait Transport {
 
     /// Append bytes sent from the source that are exactly one content-defined chunk of the new
     /// file: the destination hashes each chunk as it comes, and the file's hash is the hash of
-    /// that list ([`crate::hash`]), so the file is never read again to verify it.
+    /// that list ([`crate::tree::hash`]), so the file is never read again to verify it.
     fn stage_chunk(&mut self, data: &[u8]) -> Result<(), TransportError>;
 
     /// Append `len` bytes at `offset` of the destination's file `from`. The range must start
@@ -351,13 +345,14 @@ pub trait Transport {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::ReadError;
+    use crate::tree::store::ReadError;
 
     /// A manifest that cannot be read into a store says why in one line: corrupt, with what to
     /// do about the file; or no room for its entries, with what to do about `TMPDIR`.
     #[test]
     fn a_manifest_that_cannot_be_read_into_a_store_says_what_to_do() {
-        let corrupt = ReadError::Decode(crate::codec::DecodeError::invalid("manifest", "bad"));
+        let corrupt =
+            ReadError::Decode(crate::tree::codec::DecodeError::invalid("manifest", "bad"));
         let corrupt = TransportError::reading_manifest("host:/d", corrupt).to_string();
         assert!(corrupt.contains("host:/d") && corrupt.contains("move its .tern/manifest aside"));
         let full = ReadError::Spool(std::io::Error::from(std::io::ErrorKind::StorageFull));

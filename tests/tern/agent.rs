@@ -5,14 +5,14 @@ use crate::harness::*;
 use std::fs;
 use std::io::Write;
 use std::process::{Child, Command, Stdio};
-use tern::chunk::FileDigest;
-use tern::codec::Writer;
-use tern::delta::Delta;
-use tern::hash::ContentHash;
-use tern::manifest::{Entry, Kind, Manifest, Meta, Mtime};
-use tern::path::RelPath;
-use tern::remote::{PROTOCOL_VERSION, Request, Response, read_frame, write_frame};
+use tern::plan::delta::Delta;
+use tern::remote::protocol::{PROTOCOL_VERSION, Request, Response, read_frame, write_frame};
 use tern::transport::{CommitOp, StageHeader, StageOutcome};
+use tern::tree::chunk::FileDigest;
+use tern::tree::codec::Writer;
+use tern::tree::hash::ContentHash;
+use tern::tree::manifest::{Entry, Kind, Manifest, Meta, Mtime};
+use tern::tree::path::RelPath;
 
 struct Agent {
     child: Child,
@@ -93,7 +93,7 @@ fn a_reused_range_is_used_only_on_chunk_boundaries() {
     let env = Env::new();
     fs::create_dir_all(env.dst().join(".tern")).unwrap();
     fs::write(env.dst().join("f"), b"aaaabbbbcccc").unwrap();
-    let chunk = |c: &[u8]| tern::chunk::ChunkRef { len: 4, hash: ContentHash::of_chunk(c) };
+    let chunk = |c: &[u8]| tern::tree::chunk::ChunkRef { len: 4, hash: ContentHash::of_chunk(c) };
     let digest = FileDigest::of_chunks(vec![chunk(b"aaaa"), chunk(b"bbbb"), chunk(b"cccc")]);
     let meta = Meta { mode: 0o644, mtime: Mtime { secs: 1, nanos: 0 }, ..Default::default() };
     let entries = vec![Entry { path: p("f"), meta, kind: Kind::File(digest) }];
@@ -217,10 +217,11 @@ fn staged_files_are_checked_against_the_announced_hash_of_their_chunks() {
     let one = b"a file that is one chunk".to_vec();
     // 3 MiB, sent as its content-defined chunks, one per frame.
     let big = noise(5, 3 << 20);
-    let digest = tern::chunk::digest_reader(&big[..]).unwrap();
+    let digest = tern::tree::chunk::digest_reader(&big[..]).unwrap();
     let frames_of = |data: &'_ [u8]| -> Vec<Vec<u8>> {
-        let at =
-            |c: &tern::chunk::ChunkAt| c.offset as usize..(c.offset + u64::from(c.len)) as usize;
+        let at = |c: &tern::tree::chunk::ChunkAt| {
+            c.offset as usize..(c.offset + u64::from(c.len)) as usize
+        };
         digest.chunks().iter().map(|c| data[at(c)].to_vec()).collect()
     };
     let mut flipped = big.clone();

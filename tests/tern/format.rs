@@ -1,9 +1,9 @@
 //! The manifest's on-disk format is a contract: a golden file pins it.
 
-use tern::chunk::{ChunkRef, FileDigest};
-use tern::hash::ContentHash;
-use tern::manifest::{Entry, Kind, Manifest, Meta, Mtime};
-use tern::path::RelPath;
+use tern::tree::chunk::{ChunkRef, FileDigest};
+use tern::tree::hash::ContentHash;
+use tern::tree::manifest::{Entry, Kind, Manifest, Meta, Mtime};
+use tern::tree::path::RelPath;
 
 const GOLDEN: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/golden/manifest-v2.bin");
 /// The format before file hashes became hashes of chunk lists.

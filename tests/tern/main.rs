@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod agent;
+mod architecture;
 mod build;
 mod crash;
 mod daemon;

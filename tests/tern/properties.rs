@@ -2,13 +2,13 @@
 
 use proptest::prelude::*;
 use std::collections::BTreeSet;
-use tern::chunk::digest_reader;
-use tern::codec::{Reader, Writer};
-use tern::delta::Delta;
-use tern::manifest::{Entry, Kind, Manifest, Meta, Mtime};
-use tern::path::RelPath;
-use tern::remote::{Request, Response};
-use tern::saved::SavedPlan;
+use tern::plan::delta::Delta;
+use tern::plan::saved::SavedPlan;
+use tern::remote::protocol::{Request, Response};
+use tern::tree::chunk::digest_reader;
+use tern::tree::codec::{Reader, Writer};
+use tern::tree::manifest::{Entry, Kind, Manifest, Meta, Mtime};
+use tern::tree::path::RelPath;
 
 /// Path-ish byte strings: components from a small alphabet (so paths share prefixes and nest),
 /// with the bytes that matter: '/', '.', NUL, newline, 0xff.
@@ -161,7 +161,7 @@ proptest! {
         let _ = Delta::decode(&bytes);
         let _ = SavedPlan::decode(&bytes);
         let mut framed: &[u8] = &bytes;
-        let _ = tern::remote::read_frame(&mut framed);
+        let _ = tern::remote::protocol::read_frame(&mut framed);
     }
 
     #[test]
@@ -192,7 +192,7 @@ fn fuzz_seeds() {
     let meta = Meta { mode: 0o644, mtime: Mtime { secs: 1, nanos: 2 }, ..Default::default() };
     let frames: Vec<Vec<u8>> = vec![
         Request::Hello {
-            version: tern::remote::PROTOCOL_VERSION,
+            version: tern::remote::protocol::PROTOCOL_VERSION,
             tern: "0.1.0".into(),
             compress_level: 3,
         }
@@ -200,7 +200,7 @@ fn fuzz_seeds() {
         Request::StageBegin(StageHeader {
             id: 1,
             size: 5,
-            hash: tern::hash::ContentHash::of_chunk(b"hello"),
+            hash: tern::tree::hash::ContentHash::of_chunk(b"hello"),
             meta,
         })
         .encode(),
@@ -216,7 +216,7 @@ fn fuzz_seeds() {
     let delta = Delta::between(&m, &next, &Default::default()).unwrap().encode();
     // A hash cache body (format 4): the scan's start, then per file its path, mode, mtime,
     // owner, group, ctime, inode, device and digest, then an empty path.
-    let mut cache = tern::codec::Writer::new();
+    let mut cache = tern::tree::codec::Writer::new();
     cache.varint(1_700_000_000);
     cache.varint(0);
     for (path, size) in [("a", 1), ("d/b", 3)] {
@@ -225,7 +225,7 @@ fn fuzz_seeds() {
             cache.varint(v);
         }
         cache.varint(size);
-        cache.fixed(&tern::hash::ContentHash::of_chunk(path.as_bytes()).0);
+        cache.fixed(&tern::tree::hash::ContentHash::of_chunk(path.as_bytes()).0);
         cache.varint(0);
     }
     cache.bytes(b"");

@@ -426,7 +426,7 @@ fn an_agent_that_lies_or_answers_out_of_order_is_noticed() {
         sshd.tern(&env, ["sync", "--compress-level", "0", "--remote-tern", agent, "src", &url])
     };
     // "Ok" where the manifest's generation and hash belong
-    let ours = tern::remote::PROTOCOL_VERSION;
+    let ours = tern::remote::protocol::PROTOCOL_VERSION;
     run(&lying_agent(&env, ours, "04"))
         .code(1)
         .one_line_error()

@@ -12,7 +12,7 @@
 //!   path bytes, kind u8 (0 file, 1 dir, 2 symlink), mode varint, mtime secs zigzag, nanos varint,
 //!   uid varint, gid varint,
 //!   file:    size varint, hash [32], chunk count varint, per chunk: len varint, hash [32]
-//!            (a chunk's hash and the file's are those of crate::hash; a file of one chunk lists
+//!            (a chunk's hash and the file's are those of crate::tree::hash; a file of one chunk lists
 //!            none, and the hash of a file of more is the hash of its list)
 //!   symlink: target bytes
 //! ```
@@ -21,10 +21,10 @@
 //! (strictly increasing, so no duplicates), parents that are directories, chunk lengths that add up
 //! and file hashes that are the hashes of their chunk lists.
 
-use crate::chunk::{ChunkRef, FileDigest, MAX_CHUNK};
-use crate::codec::{DecodeError, Reader, StreamReader, Writer, reserve_announced};
-use crate::hash::{ContentHash, HashReader};
-use crate::path::{MAX_PATH_LEN, RelPath};
+use crate::tree::chunk::{ChunkRef, FileDigest, MAX_CHUNK};
+use crate::tree::codec::{DecodeError, Reader, StreamReader, Writer, reserve_announced};
+use crate::tree::hash::{ContentHash, HashReader};
+use crate::tree::path::{MAX_PATH_LEN, RelPath};
 use std::io::{Read, Write};
 use std::path::Path;
 
@@ -229,7 +229,7 @@ impl Manifest {
     }
 
     /// Read a manifest file; `Ok(None)` when it does not exist. (A sync reads the destination's
-    /// into a store, with its file's hash: [`crate::store::StoredManifest::load_identified`].)
+    /// into a store, with its file's hash: [`crate::tree::store::StoredManifest::load_identified`].)
     pub fn load(path: &Path) -> Result<Option<Self>, ManifestFileError> {
         let io = |e| ManifestFileError::Io { path: path.to_owned(), source: e };
         let Some(file) = open_if_exists(path).map_err(io)? else {
@@ -403,7 +403,7 @@ pub fn write_entries<E: std::borrow::Borrow<Entry>>(
 ) -> std::io::Result<ContentHash> {
     let mut hash = None;
     seal_into(out, MAGIC, FORMAT_VERSION, LEVEL, |z| {
-        let mut body = crate::hash::HashingWriter::new(z);
+        let mut body = crate::tree::hash::HashingWriter::new(z);
         write_body_of(&mut body, generation, count, entries)?;
         hash = Some(body.finish());
         Ok(())
@@ -417,7 +417,7 @@ pub fn body_hash_of<E: std::borrow::Borrow<Entry>>(
     count: u64,
     entries: impl Iterator<Item = E>,
 ) -> ContentHash {
-    let mut h = crate::hash::HashWriter::default();
+    let mut h = crate::tree::hash::HashWriter::default();
     let _ = write_body_of(&mut h, generation, count, entries);
     h.finish()
 }
@@ -755,7 +755,7 @@ pub(crate) mod tests {
     }
 
     pub(crate) fn file(path: &str, content: &[u8]) -> Entry {
-        e(path, Kind::File(crate::chunk::digest_reader(content).unwrap()))
+        e(path, Kind::File(crate::tree::chunk::digest_reader(content).unwrap()))
     }
 
     #[test]
@@ -797,7 +797,7 @@ pub(crate) mod tests {
     fn the_body_hash_is_the_hash_of_the_body() {
         // Large enough that the body is written in several pieces.
         let entries = (0..5000)
-            .map(|i| e(&format!("f{i:05}"), Kind::File(crate::chunk::FileDigest::empty())))
+            .map(|i| e(&format!("f{i:05}"), Kind::File(crate::tree::chunk::FileDigest::empty())))
             .collect();
         let m = Manifest { generation: 3, entries };
         let body = m.encode_body();

@@ -10,9 +10,9 @@
 //! of its source is a path every 128 entries, so an entry is found by index or by path by
 //! decoding at most that many.
 
-use crate::codec::{DecodeError, StreamReader, Writer};
-use crate::manifest::{Entry, Manifest, decode_entry, encode_entry, entry_path, skip_entry};
-use crate::path::RelPath;
+use crate::tree::codec::{DecodeError, StreamReader, Writer};
+use crate::tree::manifest::{Entry, Manifest, decode_entry, encode_entry, entry_path, skip_entry};
+use crate::tree::path::RelPath;
 use std::borrow::Cow;
 use std::fs::File;
 use std::io::{self, Read, Write};
@@ -237,7 +237,7 @@ impl EntryStore {
 
     /// Check what a manifest's entries must be: strictly sorted, parents directories.
     pub fn validate(&self) -> Result<(), DecodeError> {
-        let mut order = crate::manifest::Order::default();
+        let mut order = crate::tree::manifest::Order::default();
         self.iter().try_for_each(|e| order.check(&e))?;
         self.check().map_err(|e| DecodeError::invalid("entry store", e.to_string()))
     }
@@ -338,7 +338,7 @@ impl Iter<'_> {
 
     fn read<T>(
         &mut self,
-        decode: impl FnMut(&mut crate::codec::Reader<'_>) -> Result<T, DecodeError>,
+        decode: impl FnMut(&mut crate::tree::codec::Reader<'_>) -> Result<T, DecodeError>,
     ) -> Option<T> {
         if self.left == 0 {
             return None;
@@ -375,7 +375,7 @@ pub struct StoredManifest {
     pub generation: u64,
     pub entries: EntryStore,
     /// The hash of its body, where it was read from a file (which gives it for free).
-    known_hash: Option<crate::hash::ContentHash>,
+    known_hash: Option<crate::tree::hash::ContentHash>,
 }
 
 impl PartialEq for StoredManifest {
@@ -408,8 +408,8 @@ impl StoredManifest {
     /// Every entry `reader` gives (checked as it decodes them), into a store that moves to a
     /// temporary file once large; and the hash of the body they came from.
     pub fn read<R: Read>(
-        mut reader: crate::manifest::EntryReader<R>,
-    ) -> Result<(Self, crate::hash::ContentHash), ReadError> {
+        mut reader: crate::tree::manifest::EntryReader<R>,
+    ) -> Result<(Self, crate::tree::hash::ContentHash), ReadError> {
         let mut w = StoreWriter::new();
         while let Some(e) = reader.next_entry()? {
             w.push(&e);
@@ -421,26 +421,29 @@ impl StoredManifest {
     }
 
     /// The hash of its body (see [`Manifest::body_hash`]): kept from reading it, or computed.
-    pub fn body_hash(&self) -> crate::hash::ContentHash {
+    pub fn body_hash(&self) -> crate::tree::hash::ContentHash {
         self.known_hash.unwrap_or_else(|| (self as &dyn EntrySource).body_hash())
     }
 
     /// Read a manifest file ([`StoredManifest::read`]).
-    pub fn read_file<R: Read>(r: R) -> Result<(Self, crate::hash::ContentHash), ReadError> {
-        StoredManifest::read(crate::manifest::EntryReader::open(r)?)
+    pub fn read_file<R: Read>(r: R) -> Result<(Self, crate::tree::hash::ContentHash), ReadError> {
+        StoredManifest::read(crate::tree::manifest::EntryReader::open(r)?)
     }
 
     /// Read the manifest file at `path`, with the hash of the file's bytes (what
-    /// [`crate::manifest::file_hash`] gives for the same file); `Ok(None)` when it does not exist.
+    /// [`crate::tree::manifest::file_hash`] gives for the same file); `Ok(None)` when it does not exist.
     pub fn load_identified(
         path: &std::path::Path,
-    ) -> Result<Option<(Self, crate::hash::ContentHash)>, crate::manifest::ManifestFileError> {
-        use crate::manifest::ManifestFileError;
+    ) -> Result<
+        Option<(Self, crate::tree::hash::ContentHash)>,
+        crate::tree::manifest::ManifestFileError,
+    > {
+        use crate::tree::manifest::ManifestFileError;
         let io = |e| ManifestFileError::Io { path: path.to_owned(), source: e };
-        let Some(file) = crate::manifest::open_if_exists(path).map_err(io)? else {
+        let Some(file) = crate::tree::manifest::open_if_exists(path).map_err(io)? else {
             return Ok(None);
         };
-        let mut hashed = crate::hash::HashReader::new(io::BufReader::new(file));
+        let mut hashed = crate::tree::hash::HashReader::new(io::BufReader::new(file));
         let (m, _) = StoredManifest::read_file(&mut hashed).map_err(|e| match e {
             ReadError::Decode(reason) => {
                 ManifestFileError::Corrupt { path: path.to_owned(), reason }
@@ -534,13 +537,13 @@ impl EntrySource for Manifest {
 impl dyn EntrySource + '_ {
     /// Write the manifest file of these entries to `out` as they are read.
     pub fn write_to(&self, out: &mut dyn std::io::Write) -> std::io::Result<()> {
-        crate::manifest::write_entries(out, self.generation(), self.count(), self.entries())
+        crate::tree::manifest::write_entries(out, self.generation(), self.count(), self.entries())
             .map(|_| ())
     }
 
     /// The hash of the manifest body of these entries (see [`Manifest::body_hash`]).
-    pub fn body_hash(&self) -> crate::hash::ContentHash {
-        crate::manifest::body_hash_of(self.generation(), self.count(), self.entries())
+    pub fn body_hash(&self) -> crate::tree::hash::ContentHash {
+        crate::tree::manifest::body_hash_of(self.generation(), self.count(), self.entries())
     }
 
     /// The entries at the paths `wanted` holds (one pass).
@@ -566,8 +569,8 @@ impl dyn EntrySource + '_ {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::manifest::Kind;
-    use crate::manifest::tests::{e, file};
+    use crate::tree::manifest::Kind;
+    use crate::tree::manifest::tests::{e, file};
 
     fn tree(n: usize) -> Manifest {
         let mut entries = vec![e("d", Kind::Dir)];
@@ -639,8 +642,8 @@ mod tests {
     /// lost from the store's file still gives its path, where decoding the entry fails.
     #[test]
     fn a_path_is_read_without_the_chunk_list_after_it() {
-        use crate::chunk::{ChunkRef, FileDigest};
-        use crate::hash::ContentHash;
+        use crate::tree::chunk::{ChunkRef, FileDigest};
+        use crate::tree::hash::ContentHash;
         let chunks = (0..40_000u32)
             .map(|i| {
                 let mut hash = [0u8; 32];

@@ -6,15 +6,15 @@
 //! being sent, and finally commits the operations together with the manifest that describes the
 //! result. Dropped files keep their previous destination version and manifest entry.
 
-use crate::manifest::{Entry, Kind};
-use crate::path::RelPath;
 use crate::plan::{Action, ChangeRef, NewManifest, Piece, Plan, Recipe};
-use crate::store::{EntrySource, StoredManifest};
 use crate::transport::{
     Commit, CommitOp, CommitReport, NewLink, StageHeader, StageOutcome, StageReport, Transport,
     TransportError,
 };
-use indicatif::ProgressBar;
+use crate::tree::manifest::{Entry, Kind};
+use crate::tree::path::RelPath;
+use crate::tree::store::{EntrySource, StoredManifest};
+use crate::util::progress::Progress;
 use std::borrow::Cow;
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::fs::File;
@@ -24,7 +24,7 @@ use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Largest block of source bytes handed to the transport at once: one chunk.
-const SEND_BLOCK: usize = crate::chunk::MAX_CHUNK;
+const SEND_BLOCK: usize = crate::tree::chunk::MAX_CHUNK;
 
 /// A file of the plan that was not replicated, and why.
 #[derive(Debug, Clone)]
@@ -55,7 +55,7 @@ pub fn apply(
     dest: &mut dyn Transport,
     run_id: &str,
     cancel: &AtomicBool,
-    progress: &ProgressBar,
+    progress: &Progress,
 ) -> Result<Applied, TransportError> {
     let mut applied = Applied::default();
     // Files to write, by id: the plan's writes (id = change index), then repairs. Walked again
@@ -63,8 +63,7 @@ pub fn apply(
     let planned =
         || plan.iter().enumerate().filter_map(|(i, c)| Some((i as u64, c.new?, Some(c.recipe?))));
     // Every file written is sent or rebuilt from what the destination has, byte for byte.
-    progress.set_length(plan.stats.bytes_to_send + plan.stats.bytes_reused);
-    progress.set_position(0);
+    progress.restart(plan.stats.bytes_to_send + plan.stats.bytes_reused);
 
     // First pass: as planned (or whole files, where the destination cannot reuse ranges).
     let whole_files = !dest.reuses_chunks();
@@ -75,7 +74,7 @@ pub fn apply(
         if cancel.load(Ordering::Relaxed) {
             return Err(TransportError::Interrupted);
         }
-        crate::failpoint::delay("stage");
+        crate::util::failpoint::delay("stage");
         let recipe = if whole_files { None } else { recipe };
         if let Err(e) = src.stage(dest, id, &entry, recipe) {
             local_errors.insert(id, e?);
@@ -138,7 +137,7 @@ pub fn apply(
             (None, Some(StageOutcome::Failed(e))) => e.clone(),
             (None, None) => "destination reported no outcome".into(),
         };
-        crate::report::say(progress, format!("tern: error: {}: {reason}", entry.path.display()));
+        progress.note(format!("tern: error: {}: {reason}", entry.path.display()));
         applied.skipped.push(Skipped { path: entry.path.clone(), reason });
         dropped.insert(entry.path.clone());
     }
@@ -162,7 +161,7 @@ pub fn apply(
         return Err(TransportError::Interrupted);
     }
     entries_read_whole(plan, dest_manifest)?;
-    crate::failpoint::hit("before-commit");
+    crate::util::failpoint::hit("before-commit");
     let base = Some(dest_manifest);
     let (run_id, ops) = (run_id.to_string(), Box::new(ops()));
     applied.commit = dest.commit(Commit { run_id, ops, op_count, manifest, base })?;
@@ -192,12 +191,12 @@ impl Outcomes {
             self.ok[(id / 64) as usize] |= 1 << (id % 64);
         }
         other.retain(|(id, o)| *id < below && *o != StageOutcome::Ok);
-        crate::sorted::sort_keep_last(&mut other, |a, b| a.0.cmp(&b.0));
+        crate::util::sorted::sort_keep_last(&mut other, |a, b| a.0.cmp(&b.0));
         for (id, outcome) in other {
             self.ok[(id / 64) as usize] &= !(1 << (id % 64));
             self.other.push((id, outcome));
         }
-        crate::sorted::sort_keep_last(&mut self.other, |a, b| a.0.cmp(&b.0));
+        crate::util::sorted::sort_keep_last(&mut self.other, |a, b| a.0.cmp(&b.0));
         // An id that failed before and is `Ok` now keeps only its newer report.
         let ok = &self.ok;
         self.other.retain(|(id, _)| !Outcomes::bit(ok, *id));
@@ -220,7 +219,7 @@ impl Outcomes {
 struct Source<'a> {
     root: &'a Path,
     applied: &'a mut Applied,
-    progress: &'a ProgressBar,
+    progress: &'a Progress,
 }
 
 impl Source<'_> {
@@ -403,11 +402,11 @@ mod tests {
     /// destination gets nothing.
     #[test]
     fn a_plan_whose_entries_cannot_all_be_read_is_not_committed() {
-        use crate::manifest::tests::e;
+        use crate::tree::manifest::tests::e;
         let mut entries = vec![e("d", Kind::Dir)];
         entries.extend((0..60_000).map(|i| e(&format!("d/sub{i:05}"), Kind::Dir)));
-        let source = crate::manifest::Manifest { generation: 0, entries };
-        let store = crate::store::EntryStore::spilled_from(&source);
+        let source = crate::tree::manifest::Manifest { generation: 0, entries };
+        let store = crate::tree::store::EntryStore::spilled_from(&source);
         let empty = StoredManifest::default();
         let plan = crate::plan::plan_owned(store.clone(), &empty, &[], &Default::default());
         assert_eq!(plan.len(), 60_001);
@@ -419,7 +418,7 @@ mod tests {
         let mut dest = crate::transport::local::LocalDir::new(&dst);
         dest.lock().unwrap();
         let never = AtomicBool::new(false);
-        let bar = ProgressBar::hidden();
+        let bar = Progress::hidden();
         let err = apply(&plan, dir.path(), &empty, &mut dest, "r", &never, &bar).unwrap_err();
         assert!(err.to_string().contains("the source's entries"), "{err}");
         assert!(dest.read_manifest().unwrap().is_none());

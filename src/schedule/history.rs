@@ -88,8 +88,8 @@ impl Record {
             job: job.to_string(),
             destination: destination.to_string(),
             trigger: trigger.to_string(),
-            started: crate::timefmt::rfc3339(started),
-            ended: crate::timefmt::rfc3339(ended),
+            started: crate::util::timefmt::rfc3339(started),
+            ended: crate::util::timefmt::rfc3339(ended),
             duration_ms: took.as_millis() as u64,
             outcome,
             created: 0,
@@ -137,12 +137,12 @@ fn trim(path: &Path) -> std::io::Result<()> {
     let data = std::fs::read(path)?;
     let cut = data.len() / 2;
     let start = data[cut..].iter().position(|&b| b == b'\n').map_or(data.len(), |i| cut + i + 1);
-    crate::manifest::write_atomic(path, &data[start..])
+    crate::tree::manifest::write_atomic(path, &data[start..])
 }
 
 /// Every readable record, oldest first (lines that do not parse are skipped).
 pub fn read(path: &Path) -> std::io::Result<Vec<Record>> {
-    let Some(f) = crate::manifest::open_if_exists(path)? else {
+    let Some(f) = crate::tree::manifest::open_if_exists(path)? else {
         return Ok(Vec::new());
     };
     Ok(BufReader::new(f)

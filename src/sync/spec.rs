@@ -1,16 +1,16 @@
-//! Turning command-line arguments into a validated [`SyncSpec`] before any work starts.
+//! What one sync is asked to do: a validated [`SyncSpec`] (source, destination, options), and the
+//! parsers and checks of its values that the command line and the job file share.
 //!
-//! Everything that can be rejected without touching the destination is rejected here, with a
-//! one-line message that names the offending value and says what to do.
+//! Everything that can be rejected without touching the destination is rejected while a spec is
+//! built, with a one-line message that names the offending value and says what to do. Turning
+//! clap's arguments into a spec is `app`'s work ([`crate::app`]); this module never sees them.
 
-use crate::cli::{GuardArgs, HostKeyPolicyArg, SshArgs, TreeArgs};
-use crate::filter::Excludes;
-use crate::guard::GuardPolicy;
 use crate::plan::PlanOptions;
-use crate::scan::{ScanOptions, default_cache_file};
-use crate::transport::ssh::known_hosts::HostKeyPolicy;
-use crate::transport::ssh::{SshOptions, SshTarget};
+use crate::plan::guard::GuardPolicy;
+use crate::remote::ssh::{SshOptions, SshTarget};
+use crate::tree::scan::ScanOptions;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 /// Where to replicate to.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -53,7 +53,25 @@ pub fn parse_keep_trash(s: &str) -> Result<Option<std::time::Duration>, String> 
     if s.eq_ignore_ascii_case("forever") {
         return Ok(None);
     }
-    crate::jobs::parse_duration(s).map(Some)
+    parse_duration(s).map(Some)
+}
+
+/// Parse a duration like `30s`, `5m`, `2h`, `1d` or a plain number of seconds.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let t = s.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("{s:?} is not a duration; write e.g. \"30s\", \"5m\" or \"1h\""))?;
+    let secs = match unit.trim() {
+        "" | "s" => n,
+        "m" => n.saturating_mul(60),
+        "h" => n.saturating_mul(3600),
+        "d" => n.saturating_mul(86_400),
+        _ => return Err(format!("{s:?} is not a duration; write e.g. \"30s\", \"5m\" or \"1h\"")),
+    };
+    Ok(Duration::from_secs(secs))
 }
 
 /// Arguments that cannot work.
@@ -181,69 +199,7 @@ pub fn parse_rate(s: &str) -> Result<u64, String> {
     Ok(rate as u64)
 }
 
-/// SSH settings from the command line.
-pub fn ssh_options(args: &SshArgs) -> SshOptions {
-    SshOptions {
-        config_file: args.config.clone(),
-        identities: args.identities.clone(),
-        known_hosts: args.known_hosts.clone(),
-        host_key_policy: args.host_key_policy.map(|p| match p {
-            HostKeyPolicyArg::Strict => HostKeyPolicy::Strict,
-            HostKeyPolicyArg::AcceptNew => HostKeyPolicy::AcceptNew,
-        }),
-        remote_tern: args.remote_tern.clone(),
-        compress_level: args.compress_level,
-        cache_dir: crate::scan::cache_dir(),
-        bwlimit: args.bwlimit,
-    }
-}
-
-/// Resolve and check the arguments shared by `sync` and `plan`.
-pub fn resolve(args: &TreeArgs) -> Result<SyncSpec, ConfigError> {
-    let source = args.source.clone();
-    match std::fs::metadata(&source) {
-        Ok(md) if md.is_dir() => {}
-        Ok(_) => return Err(ConfigError::SourceNotADirectory(source)),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Err(ConfigError::MissingSource(source));
-        }
-        Err(e) => {
-            return Err(ConfigError::Resolve { path: source, source: e });
-        }
-    }
-    let dest = parse_destination(&args.dest)?;
-    if let Destination::Local(dest_path) = &dest {
-        check_local_destination(&source, dest_path)?;
-    }
-    let cache_file = if args.no_cache { None } else { default_cache_file(&source) };
-    let mut patterns = args.exclude.clone();
-    for file in &args.exclude_from {
-        let text = std::fs::read_to_string(file).map_err(|e| {
-            ConfigError::Exclude(format!("cannot read exclude file {}: {e}", file.display()))
-        })?;
-        let lines =
-            text.lines().map(str::trim_end).filter(|l| !l.trim().is_empty() && !l.starts_with('#'));
-        patterns.extend(lines.map(String::from));
-    }
-    let excludes = Excludes::new(&patterns).map_err(ConfigError::Exclude)?;
-    Ok(SyncSpec {
-        source,
-        dest,
-        scan: ScanOptions { checksum: args.checksum, cache_file, excludes: excludes.clone() },
-        plan: PlanOptions { delete: !args.no_delete, excludes },
-        ssh: ssh_options(&args.ssh),
-        guards: GuardPolicy::default(),
-        keep_trash: parse_keep_trash(&args.keep_trash).map_err(ConfigError::KeepTrash)?,
-        check_dest: args.check_dest,
-    })
-}
-
-/// Guardrails from the command line.
-pub fn guard_policy(args: &GuardArgs) -> GuardPolicy {
-    GuardPolicy { max_delete: args.max_delete, force: args.force }
-}
-
-fn check_local_destination(source: &Path, dest_path: &Path) -> Result<(), ConfigError> {
+pub fn check_local_destination(source: &Path, dest_path: &Path) -> Result<(), ConfigError> {
     match std::fs::metadata(dest_path) {
         Ok(md) if !md.is_dir() => {
             return Err(ConfigError::DestNotADirectory(dest_path.display().to_string()));

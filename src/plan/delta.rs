@@ -13,15 +13,15 @@
 //! merges them, an entry at a time, with its committed manifest file into the next one
 //! ([`apply_streamed`], reading with [`DeltaReader`]). [`Delta`] is the same thing in memory.
 
-use crate::chunk::FileDigest;
-use crate::codec::{DecodeError, Reader, StreamReader, Writer, reserve_announced};
-use crate::hash::ContentHash;
-use crate::manifest::{
+use crate::tree::chunk::FileDigest;
+use crate::tree::codec::{DecodeError, Reader, StreamReader, Writer, reserve_announced};
+use crate::tree::hash::ContentHash;
+use crate::tree::manifest::{
     Entry, EntryReader, Kind, Manifest, Meta, Order, decode_digest, decode_meta, encode_digest,
     encode_meta, write_entries,
 };
-use crate::path::{MAX_PATH_LEN, RelPath};
-use crate::store::EntrySource;
+use crate::tree::path::{MAX_PATH_LEN, RelPath};
+use crate::tree::store::EntrySource;
 use std::collections::{HashMap, HashSet};
 use std::io::{Read, Write};
 
@@ -355,7 +355,7 @@ pub fn apply_streamed<D: Read, B: Read>(
 fn decode_upsert(r: &mut Reader<'_>) -> Result<Upsert, DecodeError> {
     if r.peek() == Some(0) {
         r.u8("upsert")?;
-        return Ok(Upsert::Entry(crate::manifest::decode_entry(r)?));
+        return Ok(Upsert::Entry(crate::tree::manifest::decode_entry(r)?));
     }
     let p = r.bytes("path", MAX_PATH_LEN)?;
     let path = RelPath::new(p).map_err(|e| DecodeError::invalid("path", e.to_string()))?;
@@ -374,7 +374,7 @@ fn decode_upsert(r: &mut Reader<'_>) -> Result<Upsert, DecodeError> {
 
 fn encode_upsert_entry(w: &mut Writer, e: &Entry) {
     w.u8(0);
-    crate::manifest::encode_entry(w, e);
+    crate::tree::manifest::encode_entry(w, e);
 }
 
 fn encode_upsert_staged(
@@ -430,7 +430,7 @@ pub fn encode_between<E>(
                 Some(n)
             }
         });
-        crate::manifest::body_hash_of(next.generation(), next.count(), surveyed)
+        crate::tree::manifest::body_hash_of(next.generation(), next.count(), surveyed)
     };
     w.varint(base.generation());
     w.varint(next.generation());
@@ -496,7 +496,7 @@ fn walk_between<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::manifest::tests::{e, file};
+    use crate::tree::manifest::tests::{e, file};
 
     fn m(generation: u64, mut entries: Vec<Entry>) -> Manifest {
         entries.sort_by(|a, b| a.path.cmp(&b.path));
@@ -505,7 +505,7 @@ mod tests {
 
     #[test]
     fn a_delta_rebuilds_the_next_manifest() {
-        let big = crate::chunk::tests::noise(1, 300_000);
+        let big = crate::tree::chunk::tests::noise(1, 300_000);
         let mut edited = big.clone();
         edited[150_000] ^= 1;
         let base = m(
@@ -578,7 +578,7 @@ mod tests {
     /// the delta the whole encoding gives; cut short or with bytes to spare, it refuses.
     #[test]
     fn a_delta_reads_from_a_stream_cut_anywhere() {
-        let big = crate::chunk::tests::noise(3, 400_000);
+        let big = crate::tree::chunk::tests::noise(3, 400_000);
         let base = m(1, vec![e("d", Kind::Dir), file("d/gone", b"x"), file("d/a", b"1")]);
         let mut entries = vec![e("d", Kind::Dir), file("d/a", b"2"), file("big", &big)];
         entries.extend((0..30).map(|i| file(&format!("n{i:02}"), format!("{i}").as_bytes())));
@@ -590,8 +590,9 @@ mod tests {
             Upsert::File { .. } => false,
         };
         assert!(whole.upserts.iter().any(listed), "a chunk list travels in the delta");
-        let read =
-            |data: &[u8], step: usize| Delta::read_from(crate::chunk::tests::Trickle(data, step));
+        let read = |data: &[u8], step: usize| {
+            Delta::read_from(crate::tree::chunk::tests::Trickle(data, step))
+        };
         for step in [1, 2, 3, 5, 8, 13, 64, 333, bytes.len() - 1, bytes.len()] {
             assert_eq!(read(&bytes, step).unwrap(), whole, "reads of {step}");
         }
@@ -607,7 +608,7 @@ mod tests {
     /// for manifests in memory, agrees.
     #[test]
     fn a_streamed_apply_writes_the_next_manifest_file() {
-        let big = crate::chunk::tests::noise(4, 300_000);
+        let big = crate::tree::chunk::tests::noise(4, 300_000);
         let base = m(3, vec![e("d", Kind::Dir), file("d/a", b"1"), file("d/gone", b"x")]);
         let mut entries = vec![e("d", Kind::Dir), file("d/a", b"2"), file("big", &big)];
         entries.extend((0..40).map(|i| file(&format!("d/n{i:02}"), format!("{i}").as_bytes())));
@@ -677,7 +678,7 @@ mod tests {
         let mut tampered = delta.clone();
         tampered.expected = ContentHash::of(b"other");
         assert!(matches!(tampered.apply(base.clone(), |_| None), Err(DeltaError::Differs)));
-        let big = crate::chunk::tests::noise(2, 200_000);
+        let big = crate::tree::chunk::tests::noise(2, 200_000);
         let next = m(2, vec![file("a", &big)]);
         let staged = HashMap::from([(RelPath::new("a").unwrap(), 1)]);
         let delta = Delta::between(&base, &next, &staged).unwrap();
@@ -685,7 +686,7 @@ mod tests {
             delta.clone().apply(base.clone(), |_| None),
             Err(DeltaError::UnknownStaged(1))
         ));
-        let wrong = crate::chunk::digest_reader(&b"nope"[..]).unwrap();
+        let wrong = crate::tree::chunk::digest_reader(&b"nope"[..]).unwrap();
         assert!(matches!(
             delta.apply(base.clone(), |_| Some(wrong.clone())),
             Err(DeltaError::StagedMismatch(1))

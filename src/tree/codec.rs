@@ -302,7 +302,7 @@ impl<R: std::io::Read> StreamReader<R> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::chunk::tests::Trickle;
+    use crate::tree::chunk::tests::Trickle;
 
     #[test]
     fn round_trips() {

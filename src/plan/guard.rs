@@ -112,9 +112,9 @@ pub fn refusal(verdicts: &[Verdict]) -> Option<&Verdict> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::manifest::Manifest;
-    use crate::manifest::tests::file;
     use crate::plan::{PlanOptions, plan};
+    use crate::tree::manifest::Manifest;
+    use crate::tree::manifest::tests::file;
 
     fn dest(n: usize) -> Manifest {
         let mut m = Manifest {

@@ -6,12 +6,16 @@
 //! ranges the destination already has (in any of its files, found by chunk hash) and which must
 //! be sent.
 
-use crate::chunk::{ChunkAt, FileDigest};
-use crate::filter::Excludes;
-use crate::hash::ContentHash;
-use crate::manifest::{Entry, Kind, Manifest, OpenDirs};
-use crate::path::RelPath;
-use crate::store::{EntrySource, EntryStore, StoredManifest};
+pub mod delta;
+pub mod guard;
+pub mod saved;
+
+use crate::tree::chunk::{ChunkAt, FileDigest};
+use crate::tree::filter::Excludes;
+use crate::tree::hash::ContentHash;
+use crate::tree::manifest::{Entry, Kind, Manifest, OpenDirs};
+use crate::tree::path::RelPath;
+use crate::tree::store::{EntrySource, EntryStore, StoredManifest};
 use std::borrow::Cow;
 use std::collections::HashSet;
 
@@ -366,7 +370,7 @@ impl EntrySource for NewManifest<'_> {
 /// The entries of a plan's new manifest, in order: the source's, decoded as they come, and the
 /// kept ones at their places.
 struct NewEntries<'a> {
-    source: crate::store::Iter<'a>,
+    source: crate::tree::store::Iter<'a>,
     /// The kept entries not reached yet.
     kept: &'a [(u32, Entry)],
     /// The index of the entry `next` gives.
@@ -797,9 +801,9 @@ fn file_recipe(entry: &Entry, index: &ChunkIndex<'_>) -> Option<Recipe> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::chunk::ChunkRef;
-    use crate::manifest::tests::{e, file};
-    use crate::manifest::{Meta, Mtime};
+    use crate::tree::chunk::ChunkRef;
+    use crate::tree::manifest::tests::{e, file};
+    use crate::tree::manifest::{Meta, Mtime};
 
     /// A sync holds an entry per file, a plan a change per entry it does not create plainly, a
     /// commit an operation per entry, each with a path: their sizes are part of the memory
@@ -820,7 +824,7 @@ mod tests {
     /// and compares whole hashes (it once kept only their first 8 bytes).
     #[test]
     fn chunks_sharing_an_index_key_are_told_apart_by_their_whole_hash() {
-        use crate::chunk::FileDigest;
+        use crate::tree::chunk::FileDigest;
         let hash = |last: u8| {
             let mut h = [7u8; 32];
             h[31] = last;
@@ -989,7 +993,7 @@ mod tests {
     /// that comes first holds the same bytes as a chunk; ranges come from the first holder.
     #[test]
     fn whole_copies_come_from_whole_files_and_ranges_from_the_first_holder() {
-        let big = crate::chunk::tests::noise(9, 300_000);
+        let big = crate::tree::chunk::tests::noise(9, 300_000);
         let digest = file("x", &big).digest().cloned().unwrap();
         let first = digest.chunks()[0];
         let head = &big[..first.len as usize];
@@ -1011,7 +1015,7 @@ mod tests {
         // the byte after it too, so the shared start runs past the first cut.)
         let shared = (first.len + digest.chunks()[1].len) as usize + 1000;
         let mut grown = big[..shared].to_vec();
-        grown.extend_from_slice(&crate::chunk::tests::noise(10, 100_000));
+        grown.extend_from_slice(&crate::tree::chunk::tests::noise(10, 100_000));
         let p = plan_default(&m(vec![file("g", &grown)]), &dest);
         let g = p.iter().find(|c| c.path.display().to_string() == "g").unwrap();
         let pieces = match g.recipe {
@@ -1137,7 +1141,7 @@ mod tests {
 
     #[test]
     fn renames_and_copies_reuse_destination_bytes() {
-        let content = crate::chunk::tests::noise(5, 300_000);
+        let content = crate::tree::chunk::tests::noise(5, 300_000);
         let d = m(vec![file("old", &content), file("keep", b"k")]);
         let s = m(vec![file("keep", b"k"), file("new", &content), file("copy-of-keep", b"k")]);
         let p = plan_default(&s, &d);
@@ -1152,19 +1156,19 @@ mod tests {
 
     #[test]
     fn an_edit_in_a_large_file_sends_only_the_changed_chunks() {
-        let content = crate::chunk::tests::noise(9, 2_000_000);
+        let content = crate::tree::chunk::tests::noise(9, 2_000_000);
         let mut edited = content.clone();
         edited[1_000_000..1_000_100].fill(b'!');
         let p = plan_default(&m(vec![file("big", &edited)]), &m(vec![file("big", &content)]));
         assert_eq!(summary(&p), ["update big"]);
         let sent = p.stats.bytes_to_send;
-        assert!(sent > 0 && sent <= 3 * crate::chunk::MAX_CHUNK as u64, "sent {sent}");
+        assert!(sent > 0 && sent <= 3 * crate::tree::chunk::MAX_CHUNK as u64, "sent {sent}");
         assert_eq!(sent + p.stats.bytes_reused, edited.len() as u64);
     }
 
     #[test]
     fn recipes_take_the_cheapest_form_and_expand_to_the_same_pieces() {
-        let content = crate::chunk::tests::noise(3, 400_000);
+        let content = crate::tree::chunk::tests::noise(3, 400_000);
         let mut edited = content.clone();
         edited[200_000..200_010].fill(b'#');
         let d = m(vec![file("a", &content)]);

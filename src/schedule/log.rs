@@ -1,7 +1,7 @@
 //! Daemon and job logs on stderr: one line per event, human-readable or JSON, with the job and
 //! destination in every line.
 
-use crate::timefmt;
+use crate::util::timefmt;
 use std::io::Write;
 use std::time::SystemTime;
 

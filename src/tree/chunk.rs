@@ -4,9 +4,9 @@
 //! start of a file moves only the chunks it touches; every later chunk keeps its hash and can be
 //! reused at the destination. This module knows nothing about paths or the network: it turns
 //! `impl Read` into a [`FileDigest`] (the chunk list, and the file's hash computed from it; see
-//! [`crate::hash`]).
+//! [`crate::tree::hash`]).
 
-use crate::hash::ContentHash;
+use crate::tree::hash::ContentHash;
 use fastcdc::v2020::FastCDC;
 use rayon::prelude::*;
 use std::io::{self, Read};

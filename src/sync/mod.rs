@@ -4,17 +4,20 @@
 //! read the destination manifest, plan, check the guards, and only if there is work, lock,
 //! re-read (another run may have committed meanwhile), re-plan if needed, and apply.
 
-use crate::config::{Destination, SyncSpec};
-use crate::guard::{self, Verdict};
-use crate::maintain::{AdminOp, AdminResult};
-use crate::path::RelPath;
+pub mod spec;
+pub mod transfer;
+
+use crate::plan::guard::{self, Verdict};
 use crate::plan::{Plan, plan_owned};
-use crate::scan::{Scan, ScanIssue};
-use crate::store::{EntryStore, StoredManifest};
-use crate::transfer::{self, Applied};
+use crate::sync::spec::{Destination, SyncSpec};
+use crate::sync::transfer::Applied;
+use crate::transport::admin::{AdminOp, AdminResult};
 use crate::transport::local::LocalDir;
 use crate::transport::{ManifestId, Transport, TransportError};
-use indicatif::ProgressBar;
+use crate::tree::path::RelPath;
+use crate::tree::scan::{Scan, ScanIssue};
+use crate::tree::store::{EntryStore, StoredManifest};
+use crate::util::progress::Progress;
 use std::sync::atomic::AtomicBool;
 
 /// A plan with what it was computed against.
@@ -72,7 +75,7 @@ impl SyncError {
 pub fn open(spec: &SyncSpec) -> Result<Box<dyn Transport>, SyncError> {
     Ok(match &spec.dest {
         Destination::Local(p) => Box::new(LocalDir::new(p)),
-        Destination::Ssh(t) => crate::transport::ssh::open(t, &spec.ssh).map_err(failed(spec))?,
+        Destination::Ssh(t) => crate::remote::host::open(t, &spec.ssh).map_err(failed(spec))?,
     })
 }
 
@@ -118,7 +121,7 @@ pub fn read_dest(spec: &SyncSpec, dest: &mut dyn Transport) -> Result<DestRead, 
     else {
         return Ok(DestRead { manifest, corrected: Vec::new(), id });
     };
-    let broken = crate::maintain::wrong_paths(&findings);
+    let broken = crate::transport::admin::wrong_paths(&findings);
     Ok(DestRead { manifest: manifest.without(&broken), corrected: broken, id })
 }
 
@@ -178,14 +181,14 @@ pub fn apply_planned(
     on_change: OnChange,
     run_id: &str,
     cancel: &AtomicBool,
-    progress: &ProgressBar,
+    progress: &Progress,
 ) -> Result<Synced, SyncError> {
     check_guards(&planned)?;
     if planned.plan.is_empty() {
         return Ok(Synced { planned, applied: None });
     }
     let err = failed(spec);
-    crate::failpoint::delay("before-lock");
+    crate::util::failpoint::delay("before-lock");
     dest.lock().map_err(err)?;
     // The manifest planned against is still the one there when the destination says so; else
     // it is read again and compared, then dropped: a second copy of the destination manifest
@@ -234,7 +237,7 @@ pub fn apply_planned(
 mod tests {
     use super::*;
     use crate::plan::Action;
-    use crate::scan::{ScanOptions, scan};
+    use crate::tree::scan::{ScanOptions, scan};
     use std::path::Path;
 
     fn spec(source: &Path, dest: &Path) -> SyncSpec {
@@ -256,7 +259,7 @@ mod tests {
             std::fs::create_dir_all(p.parent().unwrap()).unwrap();
             std::fs::write(p, data).unwrap();
         }
-        scan(root, &ScanOptions::default(), &ProgressBar::hidden()).unwrap()
+        scan(root, &ScanOptions::default(), &Progress::hidden()).unwrap()
     }
 
     fn sync(
@@ -267,7 +270,7 @@ mod tests {
     ) -> Result<Synced, SyncError> {
         let mut dest = open(spec).unwrap();
         let never = AtomicBool::new(false);
-        let bar = ProgressBar::hidden();
+        let bar = Progress::hidden();
         apply_planned(spec, issues, dest.as_mut(), planned, on_change, "r", &never, &bar)
     }
 
@@ -329,7 +332,7 @@ mod tests {
         let (ours_spec, theirs_spec) =
             (spec(&dir.path().join("a"), &dst), spec(&dir.path().join("b"), &dst));
         let never = AtomicBool::new(false);
-        let bar = ProgressBar::hidden();
+        let bar = Progress::hidden();
         let apply = |dest: &mut dyn Transport, planned, on_change| {
             apply_planned(&ours_spec, &[], dest, planned, on_change, "r", &never, &bar)
         };

@@ -5,14 +5,14 @@
 //! name, a missing source) from the spans kept on each value. All errors of a file are reported
 //! at once, so `tern config check` shows everything to fix in one go.
 
-use crate::config::{Destination, SyncSpec, parse_destination};
-use crate::filter::Excludes;
-use crate::guard::{GuardPolicy, MaxDelete};
 use crate::plan::PlanOptions;
-use crate::scan::{ScanOptions, default_cache_file};
-use crate::schedule::{Schedule, parse_tz};
-use crate::transport::ssh::SshOptions;
-use crate::transport::ssh::known_hosts::HostKeyPolicy;
+use crate::plan::guard::{GuardPolicy, MaxDelete};
+use crate::remote::ssh::SshOptions;
+use crate::remote::ssh::known_hosts::HostKeyPolicy;
+use crate::schedule::cron::{Schedule, parse_tz};
+use crate::sync::spec::{Destination, SyncSpec, parse_destination, parse_duration};
+use crate::tree::filter::Excludes;
+use crate::tree::scan::{ScanOptions, default_cache_file};
 use serde::Deserialize;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -160,24 +160,6 @@ pub fn default_path() -> PathBuf {
         .map(PathBuf::from)
         .or_else(|| dirs::config_dir().map(|d| d.join("tern").join("tern.toml")))
         .unwrap_or_else(|| PathBuf::from("tern.toml"))
-}
-
-/// Parse a duration like `30s`, `5m`, `2h`, `1d` or a plain number of seconds.
-pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    let t = s.trim();
-    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
-    let (num, unit) = t.split_at(split);
-    let n: u64 = num
-        .parse()
-        .map_err(|_| format!("{s:?} is not a duration; write e.g. \"30s\", \"5m\" or \"1h\""))?;
-    let secs = match unit.trim() {
-        "" | "s" => n,
-        "m" => n.saturating_mul(60),
-        "h" => n.saturating_mul(3600),
-        "d" => n.saturating_mul(86_400),
-        _ => return Err(format!("{s:?} is not a duration; write e.g. \"30s\", \"5m\" or \"1h\"")),
-    };
-    Ok(Duration::from_secs(secs))
 }
 
 /// Read and validate a job file.
@@ -337,13 +319,13 @@ pub fn parse(path: &Path, text: &str) -> Result<JobFile, FileErrors> {
             None => 3,
         };
         let keep_trash = match &raw.keep_trash {
-            None => Some(crate::config::DEFAULT_KEEP_TRASH),
-            Some(k) => crate::config::parse_keep_trash(k.get_ref())
+            None => Some(crate::sync::spec::DEFAULT_KEEP_TRASH),
+            Some(k) => crate::sync::spec::parse_keep_trash(k.get_ref())
                 .map_err(|e| err(k.span(), format!("keep_trash: {e} (or \"forever\")")))
-                .unwrap_or(Some(crate::config::DEFAULT_KEEP_TRASH)),
+                .unwrap_or(Some(crate::sync::spec::DEFAULT_KEEP_TRASH)),
         };
         let bwlimit = raw.bwlimit.as_ref().and_then(|b| {
-            crate::config::parse_rate(b.get_ref())
+            crate::sync::spec::parse_rate(b.get_ref())
                 .map_err(|e| err(b.span(), format!("bwlimit: {e}")))
                 .ok()
         });
@@ -354,7 +336,7 @@ pub fn parse(path: &Path, text: &str) -> Result<JobFile, FileErrors> {
             host_key_policy,
             remote_tern: raw.remote_tern.clone().unwrap_or_else(|| "tern".into()),
             compress_level,
-            cache_dir: crate::scan::cache_dir(),
+            cache_dir: crate::tree::scan::cache_dir(),
             bwlimit,
         };
         jobs.push(Job {

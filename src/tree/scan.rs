@@ -11,16 +11,18 @@
 //! Entries the walk cannot read are reported as [`ScanIssue`]s; the planner then protects their
 //! destination copies instead of deleting them.
 
-use crate::chunk::digest_sized;
-use crate::codec::{DecodeError, Reader, StreamReader, Writer};
-use crate::filter::Excludes;
-use crate::manifest::{
+use crate::tree::chunk::digest_sized;
+use crate::tree::codec::{DecodeError, Reader, StreamReader, Writer};
+use crate::tree::filter::Excludes;
+use crate::tree::manifest::{
     Entry, Kind, Meta, Mtime, check_container, decode_digest, decode_meta, encode_digest,
     encode_meta, open_container_writer, open_if_exists, read_up_to,
 };
-use crate::path::{MAX_PATH_LEN, RelPath, cmp_bytes};
-use crate::store::{EntryStore, StoreWriter};
-use indicatif::ProgressBar;
+use crate::tree::meta::{meta_of, mtime_of};
+use crate::tree::path::{MAX_PATH_LEN, RelPath, cmp_bytes};
+use crate::tree::state::STATE_DIR;
+use crate::tree::store::{EntryStore, StoreWriter};
+use crate::util::progress::Progress;
 use rayon::prelude::*;
 use std::fs::{File, Metadata};
 use std::io::{Read, Write};
@@ -28,10 +30,8 @@ use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
-/// The destination state directory's name; never replicated from a source's top level.
-pub const STATE_DIR: &str = ".tern";
 const CACHE_MAGIC: &[u8; 8] = b"TERNCACH";
-/// 3: file hashes are hashes of chunk lists ([`crate::hash`]). 4: written as the walk goes, so
+/// 3: file hashes are hashes of chunk lists ([`crate::tree::hash`]). 4: written as the walk goes, so
 /// the entries end with an empty path instead of following their count.
 const CACHE_VERSION: u16 = 4;
 /// A cache entry whose ctime is this close to the start of the scan that wrote it may have been
@@ -95,7 +95,7 @@ pub enum ScanError {
         #[source]
         source: std::io::Error,
     },
-    #[error("cannot keep the list of source entries in {}", crate::store::temp_room())]
+    #[error("cannot keep the list of source entries in {}", crate::tree::store::temp_room())]
     Spool(#[source] std::io::Error),
 }
 
@@ -135,14 +135,6 @@ impl Stamp {
     }
 }
 
-pub(crate) fn mtime_of(md: &Metadata) -> Mtime {
-    Mtime { secs: md.mtime(), nanos: md.mtime_nsec() as u32 }
-}
-
-pub(crate) fn meta_of(md: &Metadata) -> Meta {
-    Meta { mode: md.mode() & 0o7777, mtime: mtime_of(md), uid: md.uid(), gid: md.gid() }
-}
-
 struct PendingFile {
     path: RelPath,
     stamp: Stamp,
@@ -160,7 +152,7 @@ const BATCH_BYTES: u64 = 1 << 30;
 /// The walk is read in batches: each batch's files are looked up in the hash cache, the others
 /// hashed on every core, and then all of it is appended to the manifest and to the next cache in
 /// walk order, which is manifest order. Nothing is held per file but its manifest entry.
-pub fn scan(root: &Path, opts: &ScanOptions, progress: &ProgressBar) -> Result<Scan, ScanError> {
+pub fn scan(root: &Path, opts: &ScanOptions, progress: &Progress) -> Result<Scan, ScanError> {
     let started = SystemTime::now();
     match std::fs::metadata(root) {
         Ok(md) if md.is_dir() => {}
@@ -231,10 +223,7 @@ pub fn scan(root: &Path, opts: &ScanOptions, progress: &ProgressBar) -> Result<S
             Ok(p) => p,
             Err(e) => {
                 // Only reachable for names the kernel allows but tern cannot carry; report, skip.
-                crate::report::say(
-                    progress,
-                    format!("tern: warning: skipping {}: {e}", rel.display()),
-                );
+                progress.note(format!("tern: warning: skipping {}: {e}", rel.display()));
                 continue;
             }
         };
@@ -270,13 +259,10 @@ pub fn scan(root: &Path, opts: &ScanOptions, progress: &ProgressBar) -> Result<S
             }
         } else {
             out.stats.skipped_special += 1;
-            crate::report::say(
-                progress,
-                format!(
-                    "tern: warning: skipping {}: not a file, directory or symlink",
-                    path.display()
-                ),
-            );
+            progress.note(format!(
+                "tern: warning: skipping {}: not a file, directory or symlink",
+                path.display()
+            ));
         }
         if batch.len() >= BATCH_FILES || batch_bytes >= BATCH_BYTES {
             out.take(&mut batch);
@@ -311,15 +297,15 @@ pub fn scan(root: &Path, opts: &ScanOptions, progress: &ProgressBar) -> Result<S
 
 /// Say that the hash cache at `file` is not used as it should be (`what`: "ignoring", "cannot
 /// write"): it only saves work, so the scan goes on.
-fn warn_cache(progress: &ProgressBar, file: &Path, what: &str, e: &dyn std::fmt::Display) {
+fn warn_cache(progress: &Progress, file: &Path, what: &str, e: &dyn std::fmt::Display) {
     let msg = format!("tern: warning: {what} hash cache {}: {e}", file.display());
-    crate::report::say(progress, msg);
+    progress.note(msg);
 }
 
 /// A walk in progress: what its batches have added up to so far.
 struct Walked<'a> {
     root: &'a Path,
-    progress: &'a ProgressBar,
+    progress: &'a Progress,
     started: SystemTime,
     cache_file: Option<&'a Path>,
     old: HashCache,
@@ -456,7 +442,7 @@ fn hash_file(full: &Path, path: &RelPath) -> Result<(Entry, Stamp), String> {
 struct CachedFile {
     stamp: Stamp,
     meta: Meta,
-    digest: crate::chunk::FileDigest,
+    digest: crate::tree::chunk::FileDigest,
 }
 
 /// The previous scan of one source, as its file has it: entries sorted by path, decoded one at a
@@ -492,7 +478,7 @@ impl HashCache {
     /// the batches before) whose stamp matches its cached one that entry's digest. Stops using
     /// the cache, keeping the hits so far, at an entry that does not decode. A path out of order
     /// could only miss, never take another file's digest.
-    fn resolve(&mut self, slots: &mut [Slot], progress: &ProgressBar) -> Result<(), DecodeError> {
+    fn resolve(&mut self, slots: &mut [Slot], progress: &Progress) -> Result<(), DecodeError> {
         let Some(start) = self.scan_start else {
             return Ok(());
         };
@@ -642,7 +628,8 @@ impl CacheWriter {
         let dir = file.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
         std::fs::create_dir_all(dir)?;
         let out = std::io::BufWriter::new(tempfile::tempfile_in(dir)?);
-        let z = open_container_writer(out, CACHE_MAGIC, CACHE_VERSION, crate::manifest::LEVEL)?;
+        let z =
+            open_container_writer(out, CACHE_MAGIC, CACHE_VERSION, crate::tree::manifest::LEVEL)?;
         let mut w = Writer::new();
         let since = start.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default();
         w.varint(since.as_secs());
@@ -663,7 +650,7 @@ impl CacheWriter {
         path: &[u8],
         meta: &Meta,
         ident: &Ident,
-        digest: &crate::chunk::FileDigest,
+        digest: &crate::tree::chunk::FileDigest,
     ) -> std::io::Result<()> {
         let w = &mut self.w;
         w.bytes(path);
@@ -714,7 +701,9 @@ fn put_in_place(f: &mut File, path: &Path) -> std::io::Result<()> {
     }
     use std::io::Seek;
     f.rewind()?;
-    crate::manifest::write_replacing_with(path, false, |out| std::io::copy(f, out).map(|_| ()))
+    crate::tree::manifest::write_replacing_with(path, false, |out| {
+        std::io::copy(f, out).map(|_| ())
+    })
 }
 
 /// Give `f`, an unnamed file made in `path`'s directory, the name `path`, replacing what is
@@ -762,7 +751,7 @@ pub fn default_cache_file(source: &Path) -> Option<PathBuf> {
     let base = cache_dir()?;
     let canon = std::fs::canonicalize(source).ok()?;
     use std::os::unix::ffi::OsStrExt;
-    let key = crate::hash::ContentHash::of(canon.as_os_str().as_bytes()).to_hex();
+    let key = crate::tree::hash::ContentHash::of(canon.as_os_str().as_bytes()).to_hex();
     Some(base.join(format!("scan-{}", &key[..32])))
 }
 
@@ -797,7 +786,7 @@ mod tests {
         std::os::unix::fs::symlink("d0/f00", root.join("link")).unwrap();
         std::thread::sleep(Duration::from_millis(60));
         let opts = ScanOptions { cache_file: Some(cache_dir.join("c")), ..Default::default() };
-        let scan_now = || scan(&root, &opts, &ProgressBar::hidden()).unwrap();
+        let scan_now = || scan(&root, &opts, &Progress::hidden()).unwrap();
         let listing = || {
             let mut names: Vec<_> = std::fs::read_dir(&cache_dir)
                 .unwrap()
@@ -829,7 +818,7 @@ mod tests {
         let hits = scan_now();
         assert_eq!((hits.stats.hashed_files, hits.stats.cached_files), (0, 19));
         let fresh = ScanOptions { checksum: true, ..Default::default() };
-        let fresh = || scan(&root, &fresh, &ProgressBar::hidden()).unwrap().manifest;
+        let fresh = || scan(&root, &fresh, &Progress::hidden()).unwrap().manifest;
         assert_eq!(hits.manifest, fresh());
 
         // One file changed near the end: the cache is started there, the files before it
@@ -856,7 +845,7 @@ mod tests {
         std::fs::create_dir_all(root.join("a/.tern")).unwrap();
         std::fs::write(root.join("a/b/f"), b"data").unwrap();
         std::os::unix::fs::symlink("b/f", root.join("a/link")).unwrap();
-        let s = scan(root, &ScanOptions::default(), &ProgressBar::hidden()).unwrap();
+        let s = scan(root, &ScanOptions::default(), &Progress::hidden()).unwrap();
         let names: Vec<String> = s.manifest.iter().map(|e| e.path.display().to_string()).collect();
         assert_eq!(names, ["a", "a/.tern", "a/b", "a/b/f", "a/link"]);
         assert!(matches!(&s.manifest.get_index(4).unwrap().kind, Kind::Symlink(t) if t == b"b/f"));
@@ -867,17 +856,17 @@ mod tests {
     #[test]
     fn cache_round_trip_and_racy_entries() {
         let (_dir, root, opts) = one_file_source();
-        let first = scan(&root, &opts, &ProgressBar::hidden()).unwrap();
+        let first = scan(&root, &opts, &Progress::hidden()).unwrap();
         assert_eq!(first.stats.hashed_files, 1);
         // the file was written right before the scan: racy, so hashed again
-        let second = scan(&root, &opts, &ProgressBar::hidden()).unwrap();
+        let second = scan(&root, &opts, &Progress::hidden()).unwrap();
         std::thread::sleep(Duration::from_millis(60));
-        let third = scan(&root, &opts, &ProgressBar::hidden()).unwrap();
-        let fourth = scan(&root, &opts, &ProgressBar::hidden()).unwrap();
+        let third = scan(&root, &opts, &Progress::hidden()).unwrap();
+        let fourth = scan(&root, &opts, &Progress::hidden()).unwrap();
         assert_eq!(second.manifest, first.manifest);
         assert_eq!(third.manifest, first.manifest);
         assert_eq!((fourth.stats.hashed_files, fourth.stats.cached_files), (0, 1));
-        let forced = scan(&root, &ScanOptions { checksum: true, ..opts }, &ProgressBar::hidden());
+        let forced = scan(&root, &ScanOptions { checksum: true, ..opts }, &Progress::hidden());
         assert_eq!(forced.unwrap().stats.hashed_files, 1);
     }
 
@@ -897,10 +886,10 @@ mod tests {
         // Older than the cache's racy margin when the first scan starts.
         std::thread::sleep(Duration::from_millis(60));
         let opts = ScanOptions { cache_file: Some(dir.path().join("cache")), ..Default::default() };
-        let scan_now = || scan(&root, &opts, &ProgressBar::hidden()).unwrap();
+        let scan_now = || scan(&root, &opts, &Progress::hidden()).unwrap();
         let fresh = || {
             let opts = ScanOptions { checksum: true, ..Default::default() };
-            scan(&root, &opts, &ProgressBar::hidden()).unwrap().manifest
+            scan(&root, &opts, &Progress::hidden()).unwrap().manifest
         };
         let first = scan_now();
         assert_eq!(first.stats.hashed_files, names.len() as u64);
@@ -923,12 +912,19 @@ mod tests {
         let third = scan_now();
         let file = dir.path().join("cache");
         let sealed = std::fs::read(&file).unwrap();
-        let body =
-            crate::manifest::open_container(&sealed, CACHE_MAGIC, CACHE_VERSION, "hash cache")
-                .unwrap();
+        let body = crate::tree::manifest::open_container(
+            &sealed,
+            CACHE_MAGIC,
+            CACHE_VERSION,
+            "hash cache",
+        )
+        .unwrap();
         let cut = &body[..body.len() - 20];
-        std::fs::write(&file, crate::manifest::seal_container(cut, CACHE_MAGIC, CACHE_VERSION))
-            .unwrap();
+        std::fs::write(
+            &file,
+            crate::tree::manifest::seal_container(cut, CACHE_MAGIC, CACHE_VERSION),
+        )
+        .unwrap();
         let torn = scan_now();
         assert!(torn.stats.cached_files > 0 && torn.stats.hashed_files > 0, "{:?}", torn.stats);
         assert_eq!(torn.stats.cached_files + torn.stats.hashed_files, third.stats.files);
@@ -943,7 +939,7 @@ mod tests {
         let (_dir, root, opts) = one_file_source();
         std::thread::sleep(Duration::from_millis(60));
         let file = opts.cache_file.clone().unwrap();
-        let first = scan(&root, &opts, &ProgressBar::hidden()).unwrap();
+        let first = scan(&root, &opts, &Progress::hidden()).unwrap();
         let md = std::fs::symlink_metadata(root.join("f")).unwrap();
         let far = Mtime { secs: i64::MAX, nanos: 999_999_999 };
         let stamp = Stamp { ctime: far, ..Stamp::of(&md) };
@@ -951,7 +947,7 @@ mod tests {
         let mut w = CacheWriter::create(&file, SystemTime::now()).unwrap();
         w.push(&e, &stamp.ident()).unwrap();
         w.finish(&file).unwrap();
-        let again = scan(&root, &opts, &ProgressBar::hidden()).unwrap();
+        let again = scan(&root, &opts, &Progress::hidden()).unwrap();
         assert_eq!(again.stats.hashed_files, 1);
         assert_eq!(again.manifest, first.manifest);
     }
@@ -995,7 +991,7 @@ mod tests {
             let cache_dir = dir.path().join("cache");
             let opts = ScanOptions { cache_file: Some(cache_dir.join("c")), ..Default::default() };
             let fresh = ScanOptions { checksum: true, ..Default::default() };
-            let bar = ProgressBar::hidden();
+            let bar = Progress::hidden();
             for ops in rounds {
                 for (op, i, byte) in ops {
                     let full = root.join(PATHS[i]);

@@ -1,8 +1,8 @@
 //! `tern daemon`: every scheduled job on its cron schedule, until SIGTERM or SIGINT.
 //!
-//! Each job has one task on a tokio runtime. It asks [`crate::schedule`] (pure) for the next fire
+//! Each job has one task on a tokio runtime. It asks [`crate::schedule::cron`] (pure) for the next fire
 //! time, sleeps until then on the wall clock (in short steps, so a suspended machine or a clock
-//! change is noticed), and runs the job on a blocking thread through [`crate::runner`], the same
+//! change is noticed), and runs the job on a blocking thread through [`crate::schedule::run`], the same
 //! path as `tern run`. A job runs to completion before its next time is computed, so runs never
 //! overlap; fire times that pass meanwhile are recorded as skipped. Why not tokio-cron-scheduler:
 //! see `docs/decisions.md`.
@@ -12,10 +12,10 @@
 //! file is reported and the old jobs keep running.
 
 use crate::exit::Status;
-use crate::history::{self, Outcome, Record};
-use crate::jobs::{self, Job, JobFile};
-use crate::log::Logger;
-use crate::runner;
+use crate::schedule::history::{self, Outcome, Record};
+use crate::schedule::jobfile::{self, Job, JobFile};
+use crate::schedule::log::Logger;
+use crate::schedule::run;
 use chrono::{DateTime, Utc};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -40,7 +40,7 @@ pub struct Options {
 
 /// Run until a terminating signal.
 pub fn run(opts: Options) -> anyhow::Result<Status> {
-    let file = jobs::load(&opts.config)?;
+    let file = jobfile::load(&opts.config)?;
     // One thread suffices for the timers and signals; runs go to blocking threads.
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     let status = rt.block_on(main_loop(file, opts));
@@ -82,7 +82,7 @@ async fn main_loop(mut file: JobFile, opts: Options) -> anyhow::Result<Status> {
             tokio::select! {
                 _ = term.recv() => return shutdown(&opts, stop_tx, tasks, &cancel, "SIGTERM").await,
                 _ = int.recv() => return shutdown(&opts, stop_tx, tasks, &cancel, "SIGINT").await,
-                _ = hup.recv() => match jobs::load(&opts.config) {
+                _ = hup.recv() => match jobfile::load(&opts.config) {
                     Ok(new) => {
                         opts.log.info(None, None, "SIGHUP: reloading the job file; running jobs finish first");
                         let _ = stop_tx.send(true);
@@ -156,9 +156,8 @@ async fn sleep_until(until: DateTime<Utc>, stop: &mut watch::Receiver<bool>) -> 
 
 async fn run_now(job: &Job, trigger: &'static str, cancel: &Arc<AtomicBool>, opts: &Options) {
     let (job, cancel, log, history) = (job.clone(), cancel.clone(), opts.log, opts.history.clone());
-    let run = tokio::task::spawn_blocking(move || {
-        runner::run_job(&job, trigger, &cancel, &log, &history)
-    });
+    let run =
+        tokio::task::spawn_blocking(move || run::run_job(&job, trigger, &cancel, &log, &history));
     if let Err(e) = run.await {
         opts.log.error(None, None, &format!("a job run failed to finish: {e}"));
     }

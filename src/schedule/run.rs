@@ -1,16 +1,16 @@
 //! Running one job: scan its source once, replicate to every destination in parallel (each with
 //! its own plan, retries and outcome), record the history, and run the job's hooks.
 //!
-//! Used by `tern run` and by the daemon; both go through [`crate::engine`], the one sync path.
+//! Used by `tern run` and by the daemon; both go through [`crate::sync`], the one sync path.
 
-use crate::engine::{self, OnChange, SyncError};
-use crate::history::{self, Outcome, Record};
-use crate::jobs::Job;
-use crate::log::Logger;
-use crate::scan::{Scan, scan};
-use crate::timefmt;
+use crate::schedule::history::{self, Outcome, Record};
+use crate::schedule::jobfile::Job;
+use crate::schedule::log::Logger;
+use crate::sync::{self, OnChange, SyncError};
 use crate::transport::TransportError;
-use indicatif::ProgressBar;
+use crate::tree::scan::{Scan, scan};
+use crate::util::progress::Progress;
+use crate::util::timefmt;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -33,8 +33,7 @@ pub fn run_job(
         None,
         &format!("run started ({trigger}), {} destinations", job.destinations.len()),
     );
-    let records: Vec<Record> = match scan(&job.source, &job.scan_options(), &ProgressBar::hidden())
-    {
+    let records: Vec<Record> = match scan(&job.source, &job.scan_options(), &Progress::hidden()) {
         Err(e) => {
             log.error(name, None, &format!("{e:#}"));
             let failed = |(d, _): &(String, _)| {
@@ -131,11 +130,11 @@ fn sync_destination(
     let mut attempts = 0u32;
     let result = loop {
         attempts += 1;
-        let attempt = (|| -> Result<engine::Synced, SyncError> {
-            let mut transport = engine::open(&spec)?;
-            let planned = engine::plan_for(&spec, scanned, transport.as_mut())?;
-            let hidden = ProgressBar::hidden();
-            engine::apply_planned(
+        let attempt = (|| -> Result<sync::Synced, SyncError> {
+            let mut transport = sync::open(&spec)?;
+            let planned = sync::plan_for(&spec, scanned, transport.as_mut())?;
+            let hidden = Progress::hidden();
+            sync::apply_planned(
                 &spec,
                 &scanned.issues,
                 transport.as_mut(),

@@ -13,16 +13,16 @@
 
 use super::ssh::Connection;
 use super::ssh::SshTarget;
-use super::{
+use crate::transport::{
     Commit, CommitOp, CommitReport, StageHeader, StageOutcome, StageReport, Transport,
     TransportError,
 };
-use crate::chunk::{ChunkRef, FileDigest};
-use crate::hash::ContentHash;
-use crate::manifest::{KindTag, Meta};
-use crate::path::RelPath;
-use crate::scan::STATE_DIR;
-use crate::store::StoredManifest;
+use crate::tree::chunk::{ChunkRef, FileDigest};
+use crate::tree::hash::ContentHash;
+use crate::tree::manifest::{KindTag, Meta};
+use crate::tree::path::RelPath;
+use crate::tree::state::{self, STATE_DIR};
+use crate::tree::store::StoredManifest;
 use ssh2::{FileStat, OpenFlags, OpenType, Sftp};
 use std::collections::HashSet;
 use std::ffi::OsStr;
@@ -155,10 +155,10 @@ impl SftpDest {
     fn take_lock(&mut self) -> Result<(), TransportError> {
         let dir = self.state().join("lock.d");
         let owner = dir.join("owner");
-        let host = super::this_host();
+        let host = state::this_host();
         for _ in 0..2 {
             if self.sftp.mkdir(&dir, 0o700).is_ok() {
-                self.write_file(&owner, super::lock_holder().as_bytes())?;
+                self.write_file(&owner, state::lock_holder().as_bytes())?;
                 self.locked = true;
                 return Ok(());
             }
@@ -463,7 +463,7 @@ impl SftpDest {
         if let Some(parent) = slot.parent() {
             self.mkdir_all(parent)?;
         }
-        let slot = super::free_slot(slot, |s| self.lstat(s).map(|st| st.is_some()))?;
+        let slot = state::free_slot(slot, |s| self.lstat(s).map(|st| st.is_some()))?;
         let full = self.at(p);
         self.sftp.rename(&full, &slot, None).map_err(|e| self.err("move to trash", &full, e))
     }

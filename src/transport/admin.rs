@@ -7,16 +7,15 @@
 //! trash, written before the move). `undo` puts a run's entries back; whatever stands in the way
 //! goes to a new trash run, so an undo can itself be undone.
 
-use crate::chunk::digest_reader;
-use crate::codec::{Reader, Writer};
-use crate::manifest::{Entry, Kind, Manifest};
-use crate::path::{MAX_PATH_LEN, RelPath};
-use crate::scan::{STATE_DIR, meta_of};
+use crate::tree::chunk::digest_reader;
+use crate::tree::manifest::{Entry, Kind, Manifest};
+use crate::tree::meta::{is_root, meta_of};
+use crate::tree::path::RelPath;
+use crate::tree::state::{STATE_DIR, append_trash_index, index_path, read_trash_index, trash_root};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashSet};
-use std::ffi::OsString;
-use std::fs::{self, File, OpenOptions};
-use std::io::{self, Write};
+use std::fs::{self, File};
+use std::io::{self};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
@@ -111,47 +110,6 @@ mod bytes_b64 {
         let s = String::deserialize(d)?;
         base64::engine::general_purpose::STANDARD.decode(s).map_err(serde::de::Error::custom)
     }
-}
-
-/// The index file beside a run's trash directory.
-pub fn index_path(trash_run: &Path) -> PathBuf {
-    let mut s: OsString = trash_run.as_os_str().to_owned();
-    s.push(".index");
-    PathBuf::from(s)
-}
-
-/// Record that `original` is about to be moved to `slot` (relative to the run's trash dir).
-pub fn append_trash_index(index: &Path, original: &RelPath, slot: &Path) -> io::Result<()> {
-    let mut w = Writer::new();
-    w.bytes(original.as_bytes());
-    w.bytes(slot.as_os_str().as_bytes());
-    let mut f = OpenOptions::new().append(true).create(true).mode(0o600).open(index)?;
-    f.write_all(&w.buf)
-}
-
-/// The (original path, trash slot) pairs of an index; a torn last record is ignored. A pair
-/// without a slot records a path an undo put back where nothing stood: undoing that undo moves
-/// it aside again.
-fn read_trash_index(index: &Path) -> io::Result<Vec<(RelPath, Option<PathBuf>)>> {
-    let data = fs::read(index)?;
-    let mut r = Reader::new(&data);
-    let mut out = Vec::new();
-    while !r.is_empty() {
-        let Ok(orig) = r.bytes("path", MAX_PATH_LEN) else { break };
-        let Ok(slot) = r.bytes("slot", MAX_PATH_LEN + 16) else { break };
-        let Ok(orig) = RelPath::new(orig) else { continue };
-        if slot.is_empty() {
-            out.push((orig, None));
-            continue;
-        }
-        let Ok(slot_rel) = RelPath::new(slot) else { continue };
-        out.push((orig, Some(slot_rel.as_path().to_path_buf())));
-    }
-    Ok(out)
-}
-
-fn trash_root(root: &Path) -> PathBuf {
-    root.join(STATE_DIR).join("trash")
 }
 
 fn size_of_tree(p: &Path) -> (u64, u64) {
@@ -324,8 +282,7 @@ pub fn verify(
         let meta = meta_of(&md);
         let mode_differs = !matches!(e.kind, Kind::Symlink(_)) && meta.mode != e.meta.mode;
         // Owners are replicated only by root, so only root can expect them to match.
-        let owner_differs =
-            crate::transport::local::is_root() && (meta.uid, meta.gid) != (e.meta.uid, e.meta.gid);
+        let owner_differs = is_root() && (meta.uid, meta.gid) != (e.meta.uid, e.meta.gid);
         if mode_differs || owner_differs || meta.mtime != e.meta.mtime {
             findings.push(finding(&e.path, "metadata", "mode, owner or mtime differs".into()));
         }

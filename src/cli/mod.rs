@@ -1,7 +1,7 @@
 //! The command line: clap types, help text, and generation of man pages and completions.
 //!
 //! Nothing here does I/O beyond writing generated docs, and nothing here holds core logic: the
-//! parsed [`Cli`] is turned into a validated [`crate::config::SyncSpec`] before any work starts.
+//! parsed [`Cli`] is turned into a validated [`crate::sync::spec::SyncSpec`] before any work starts.
 
 use clap::{Args, CommandFactory, Parser, Subcommand};
 use clap_complete::Shell;
@@ -344,7 +344,7 @@ pub struct SshArgs {
     pub remote_tern: String,
 
     /// Send at most RATE over SSH: KiB/s, or with a suffix K, M, G (per second), as rsync
-    #[arg(long, value_name = "RATE", value_parser = crate::config::parse_rate)]
+    #[arg(long, value_name = "RATE", value_parser = crate::sync::spec::parse_rate)]
     pub bwlimit: Option<u64>,
 
     /// zstd level for data sent over SSH (1-22); 0 turns compression off
@@ -382,7 +382,7 @@ pub struct SyncArgs {
 pub struct GuardArgs {
     /// Refuse to delete more than N destination entries, or more than N% of them
     #[arg(long, value_name = "N|N%")]
-    pub max_delete: Option<crate::guard::MaxDelete>,
+    pub max_delete: Option<crate::plan::guard::MaxDelete>,
 
     /// Mirror an empty source onto a non-empty destination (refused otherwise)
     #[arg(long)]

@@ -12,17 +12,17 @@
 //! path count and paths, destination
 //! generation varint, destination manifest hash (32 bytes), then the source manifest body.
 
-use crate::codec::{DecodeError, Reader, StreamReader, Writer};
-use crate::hash::ContentHash;
-use crate::manifest::{EntryReader, open_body, seal_into, write_body_of};
-use crate::path::{MAX_PATH_LEN, RelPath};
-use crate::store::{EntryStore, ReadError, StoredManifest};
+use crate::tree::codec::{DecodeError, Reader, StreamReader, Writer};
+use crate::tree::hash::ContentHash;
+use crate::tree::manifest::{EntryReader, open_body, seal_into, write_body_of};
+use crate::tree::path::{MAX_PATH_LEN, RelPath};
+use crate::tree::store::{EntryStore, ReadError, StoredManifest};
 use std::io::{Read, Write};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 const MAGIC: &[u8; 8] = b"TERNPLAN";
-/// 2: file hashes are hashes of chunk lists ([`crate::hash`]).
+/// 2: file hashes are hashes of chunk lists ([`crate::tree::hash`]).
 const VERSION: u16 = 2;
 
 /// Everything needed to recompute and check a plan later.
@@ -46,7 +46,7 @@ pub struct SavedPlan {
 }
 
 /// The fingerprint of a destination manifest: it changes with every commit.
-pub fn fingerprint(m: &dyn crate::store::EntrySource) -> (u64, ContentHash) {
+pub fn fingerprint(m: &dyn crate::tree::store::EntrySource) -> (u64, ContentHash) {
     (m.generation(), m.body_hash())
 }
 
@@ -151,8 +151,8 @@ impl SavedPlan {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::manifest::Manifest;
-    use crate::manifest::tests::file;
+    use crate::tree::manifest::Manifest;
+    use crate::tree::manifest::tests::file;
 
     #[test]
     fn round_trip_and_corruption() {

@@ -4,7 +4,7 @@
 //! only, `!keep.tmp` re-includes. Excluded source entries are not replicated, and excluded entries
 //! at the destination are left alone (not deleted), as rsync does without `--delete-excluded`.
 
-use crate::path::RelPath;
+use crate::tree::path::RelPath;
 use ignore::gitignore::{Gitignore, GitignoreBuilder};
 use std::sync::Arc;
 

@@ -1,0 +1,598 @@
+//! The wire protocol between tern and its agent (`tern serve`) on the far side of an SSH channel.
+//!
+//! Frames are `u32` little-endian body length, then the body: a one-byte tag and the fields in the
+//! [`crate::tree::codec`] encoding. No frame may exceed [`MAX_FRAME`], and every variable-length field
+//! has its own bound, so a peer cannot make the other side allocate without limit.
+//!
+//! The exchange starts with a `Hello` each way, uncompressed, carrying both protocol versions;
+//! after it, both directions are (optionally) one zstd stream each. The client then streams
+//! requests; the agent answers only the requests that ask a question (`ManifestInfo`,
+//! `ReadManifest`, `Lock`, `FinishStaging`, `Commit`), never while the client may still be
+//! writing. That rule is what keeps a single SSH channel free of deadlocks: at any moment only
+//! one side writes. Staging requests get no reply; their outcomes, or the first error, come back
+//! with `FinishStaging`.
+
+use crate::transport::{CommitOp, CommitReport, NewLink, StageHeader, StageOutcome, StageReport};
+use crate::tree::codec::{DecodeError, Reader, Writer};
+use crate::tree::hash::ContentHash;
+use crate::tree::manifest::{KindTag, decode_meta, encode_meta};
+use crate::tree::path::{MAX_PATH_LEN, RelPath};
+use std::io::{self, Read, Write};
+
+/// The protocol version this build speaks. Both ends must speak the same one. Version 2 hashes
+/// files as a tree of chunk hashes (see [`crate::tree::hash`]) and sends file data as chunks only;
+/// version 3 reports staging as runs of ids staged fine ([`StageReport`]), and a delta announces
+/// its result's entry count and must list its upserts in path order.
+pub const PROTOCOL_VERSION: u32 = 3;
+/// Largest frame body either side accepts.
+pub const MAX_FRAME: usize = 16 << 20;
+/// Largest piece of bulk data (manifest parts, file data) in one frame.
+pub const MAX_DATA: usize = 4 << 20;
+/// Most commit operations in one frame.
+const MAX_OPS_PER_FRAME: u64 = 65_536;
+const MAX_TEXT: usize = 64 * 1024;
+
+/// Client to agent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Request {
+    Hello {
+        version: u32,
+        tern: String,
+        compress_level: i32,
+    },
+    ManifestInfo,
+    ReadManifest,
+    Lock,
+    StageBegin(StageHeader),
+    StageReuse {
+        from: RelPath,
+        offset: u64,
+        len: u64,
+    },
+    StageEnd,
+    FinishStaging,
+    CommitOps(Vec<CommitOp>),
+    CommitDelta(Vec<u8>),
+    Commit {
+        run_id: String,
+    },
+    Bye,
+    /// A maintenance request, as JSON ([`crate::transport::admin::AdminOp`]).
+    Admin(String),
+    /// Bytes that are exactly one chunk of the file being staged.
+    StageChunk(Vec<u8>),
+}
+
+/// Agent to client.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Response {
+    Hello {
+        version: u32,
+        tern: String,
+    },
+    /// The destination's manifest generation and the SHA-256 of its manifest file (none yet:
+    /// `None`).
+    ManifestInfo(Option<(u64, ContentHash)>),
+    Data(Vec<u8>),
+    DataEnd,
+    Ok,
+    Outcomes(StageReport),
+    Committed(CommitReport),
+    Error {
+        transient: bool,
+        message: String,
+    },
+    /// The answer to `Admin`, as JSON ([`crate::transport::admin::AdminResult`]).
+    Json(String),
+}
+
+fn text(r: &mut Reader<'_>, what: &'static str) -> Result<String, DecodeError> {
+    String::from_utf8(r.bytes(what, MAX_TEXT)?.to_vec())
+        .map_err(|_| DecodeError::invalid(what, "not UTF-8"))
+}
+
+/// A JSON document (larger than other text fields).
+fn json_text(r: &mut Reader<'_>) -> Result<String, DecodeError> {
+    String::from_utf8(r.bytes("json", MAX_DATA)?.to_vec())
+        .map_err(|_| DecodeError::invalid("json", "not UTF-8"))
+}
+
+fn rel_path(r: &mut Reader<'_>, what: &'static str) -> Result<RelPath, DecodeError> {
+    RelPath::new(r.bytes(what, MAX_PATH_LEN)?)
+        .map_err(|e| DecodeError::invalid(what, e.to_string()))
+}
+
+fn put_text(w: &mut Writer, s: &str) {
+    let b = s.as_bytes();
+    w.bytes(&b[..b.len().min(MAX_TEXT)]);
+}
+
+fn kind_tag(t: KindTag) -> u8 {
+    match t {
+        KindTag::File => 0,
+        KindTag::Dir => 1,
+        KindTag::Symlink => 2,
+    }
+}
+
+fn decode_kind_tag(b: u8) -> Result<KindTag, DecodeError> {
+    Ok(match b {
+        0 => KindTag::File,
+        1 => KindTag::Dir,
+        2 => KindTag::Symlink,
+        t => return Err(DecodeError::invalid("kind", format!("unknown kind {t}"))),
+    })
+}
+
+pub(crate) fn encode_op(w: &mut Writer, op: &CommitOp) {
+    match op {
+        CommitOp::Trash(p) => {
+            w.u8(0);
+            w.bytes(p.as_bytes());
+        }
+        CommitOp::MkDir(p) => {
+            w.u8(1);
+            w.bytes(p.as_bytes());
+        }
+        CommitOp::Symlink { path, link } => {
+            w.u8(2);
+            w.bytes(path.as_bytes());
+            w.bytes(&link.target);
+            encode_meta(w, &link.meta);
+        }
+        CommitOp::Place { path, id } => {
+            w.u8(3);
+            w.bytes(path.as_bytes());
+            w.varint(*id);
+        }
+        CommitOp::SetMeta { path, meta, kind } => {
+            w.u8(4);
+            w.bytes(path.as_bytes());
+            encode_meta(w, meta);
+            w.u8(kind_tag(*kind));
+        }
+    }
+}
+
+pub(crate) fn decode_op(r: &mut Reader<'_>) -> Result<CommitOp, DecodeError> {
+    Ok(match r.u8("op")? {
+        0 => CommitOp::Trash(rel_path(r, "path")?),
+        1 => CommitOp::MkDir(rel_path(r, "path")?),
+        2 => {
+            let path = rel_path(r, "path")?;
+            let target = r.bytes("symlink target", MAX_PATH_LEN)?;
+            if target.is_empty() || target.contains(&0) {
+                return Err(DecodeError::invalid("symlink target", "empty or contains NUL"));
+            }
+            let target = target.to_vec();
+            let meta = decode_meta(r)?;
+            CommitOp::Symlink { path, link: Box::new(NewLink { target, meta }) }
+        }
+        3 => CommitOp::Place { path: rel_path(r, "path")?, id: r.varint("id")? },
+        4 => {
+            let path = rel_path(r, "path")?;
+            let meta = decode_meta(r)?;
+            let kind = decode_kind_tag(r.u8("kind")?)?;
+            CommitOp::SetMeta { path, meta: Box::new(meta), kind }
+        }
+        t => return Err(DecodeError::invalid("op", format!("unknown op {t}"))),
+    })
+}
+
+fn encode_outcome(w: &mut Writer, o: &StageOutcome) {
+    match o {
+        StageOutcome::Ok => w.u8(0),
+        StageOutcome::ReuseFailed(from) => {
+            w.u8(1);
+            w.bytes(from.as_bytes());
+        }
+        StageOutcome::Mismatch => w.u8(2),
+        StageOutcome::Failed(m) => {
+            w.u8(3);
+            put_text(w, m);
+        }
+    }
+}
+
+fn decode_outcome(r: &mut Reader<'_>) -> Result<StageOutcome, DecodeError> {
+    Ok(match r.u8("outcome")? {
+        0 => StageOutcome::Ok,
+        1 => StageOutcome::ReuseFailed(rel_path(r, "path")?),
+        2 => StageOutcome::Mismatch,
+        3 => StageOutcome::Failed(text(r, "failure")?),
+        t => {
+            return Err(DecodeError::invalid("outcome", format!("unknown outcome {t}")));
+        }
+    })
+}
+
+impl Request {
+    pub fn encode(&self) -> Vec<u8> {
+        let mut w = Writer::new();
+        match self {
+            Request::Hello { version, tern, compress_level } => {
+                w.u8(0);
+                w.varint(u64::from(*version));
+                put_text(&mut w, tern);
+                w.zigzag(i64::from(*compress_level));
+            }
+            Request::ManifestInfo => w.u8(1),
+            Request::ReadManifest => w.u8(2),
+            Request::Lock => w.u8(3),
+            Request::StageBegin(h) => {
+                w.u8(4);
+                w.varint(h.id);
+                w.varint(h.size);
+                w.fixed(&h.hash.0);
+                encode_meta(&mut w, &h.meta);
+            }
+            Request::StageReuse { from, offset, len } => {
+                w.u8(6);
+                w.bytes(from.as_bytes());
+                w.varint(*offset);
+                w.varint(*len);
+            }
+            Request::StageEnd => w.u8(7),
+            Request::FinishStaging => w.u8(8),
+            Request::CommitOps(ops) => {
+                w.u8(9);
+                w.varint(ops.len() as u64);
+                for op in ops {
+                    encode_op(&mut w, op);
+                }
+            }
+            Request::CommitDelta(d) => {
+                w.u8(10);
+                w.bytes(d);
+            }
+            Request::Commit { run_id } => {
+                w.u8(11);
+                put_text(&mut w, run_id);
+            }
+            Request::Bye => w.u8(12),
+            Request::Admin(j) => {
+                w.u8(13);
+                w.bytes(j.as_bytes());
+            }
+            Request::StageChunk(d) => {
+                w.u8(14);
+                w.bytes(d);
+            }
+        }
+        w.buf
+    }
+
+    /// [`Request::decode`] of a whole frame, which becomes the data of a chunk or a delta part
+    /// instead of being copied (the agent receives every byte of a sync this way).
+    pub fn decode_frame(mut body: Vec<u8>) -> Result<Self, DecodeError> {
+        let (Some(&tag @ (10 | 14)), Some(rest)) = (body.first(), body.get(1..)) else {
+            return Self::decode(&body);
+        };
+        let mut r = Reader::new(rest);
+        let len = r.varint_max("data", MAX_DATA as u64)?;
+        let start = body.len() - r.remaining();
+        if (body.len() - start) as u64 != len {
+            // Short or with trailing bytes: the error is the slice decoder's.
+            return Self::decode(&body);
+        }
+        body.drain(..start);
+        Ok(if tag == 10 { Request::CommitDelta(body) } else { Request::StageChunk(body) })
+    }
+
+    pub fn decode(body: &[u8]) -> Result<Self, DecodeError> {
+        let mut r = Reader::new(body);
+        let req = match r.u8("request")? {
+            0 => Request::Hello {
+                version: r.varint_max("version", u64::from(u32::MAX))? as u32,
+                tern: text(&mut r, "tern version")?,
+                compress_level: r.zigzag("compress level")?.clamp(-7, 22) as i32,
+            },
+            1 => Request::ManifestInfo,
+            2 => Request::ReadManifest,
+            3 => Request::Lock,
+            4 => Request::StageBegin(StageHeader {
+                id: r.varint("id")?,
+                size: r.varint("size")?,
+                hash: ContentHash(r.fixed("hash")?),
+                meta: decode_meta(&mut r)?,
+            }),
+            // 5 was unchunked file data, in version 1.
+            6 => Request::StageReuse {
+                from: rel_path(&mut r, "path")?,
+                offset: r.varint("offset")?,
+                len: r.varint("length")?,
+            },
+            7 => Request::StageEnd,
+            8 => Request::FinishStaging,
+            9 => {
+                let n = r.varint_max("op count", MAX_OPS_PER_FRAME)?;
+                let mut ops = Vec::with_capacity(n.min(r.remaining() as u64 / 2) as usize);
+                for _ in 0..n {
+                    ops.push(decode_op(&mut r)?);
+                }
+                Request::CommitOps(ops)
+            }
+            10 => Request::CommitDelta(r.bytes("manifest", MAX_DATA)?.to_vec()),
+            11 => Request::Commit { run_id: text(&mut r, "run id")? },
+            12 => Request::Bye,
+            13 => Request::Admin(json_text(&mut r)?),
+            14 => Request::StageChunk(r.bytes("chunk", MAX_DATA)?.to_vec()),
+            t => {
+                return Err(DecodeError::invalid("request", format!("unknown request {t}")));
+            }
+        };
+        r.finish("request")?;
+        Ok(req)
+    }
+}
+
+impl Response {
+    pub fn encode(&self) -> Vec<u8> {
+        let mut w = Writer::new();
+        match self {
+            Response::Hello { version, tern } => {
+                w.u8(0);
+                w.varint(u64::from(*version));
+                put_text(&mut w, tern);
+            }
+            Response::ManifestInfo(info) => {
+                w.u8(1);
+                match info {
+                    None => w.u8(0),
+                    Some((generation, hash)) => {
+                        w.u8(1);
+                        w.varint(*generation);
+                        w.fixed(&hash.0);
+                    }
+                }
+            }
+            Response::Data(d) => {
+                w.u8(2);
+                w.bytes(d);
+            }
+            Response::DataEnd => w.u8(3),
+            Response::Ok => w.u8(4),
+            Response::Outcomes(report) => {
+                w.u8(5);
+                w.varint(report.ok.len() as u64);
+                for run in &report.ok {
+                    w.varint(run.start);
+                    w.varint(run.end.saturating_sub(run.start));
+                }
+                w.varint(report.other.len() as u64);
+                for (id, o) in &report.other {
+                    w.varint(*id);
+                    encode_outcome(&mut w, o);
+                }
+            }
+            Response::Committed(c) => {
+                w.u8(6);
+                w.varint(c.generation);
+                w.varint(c.trashed);
+                w.varint(c.repaired);
+                put_text(&mut w, c.trash_dir.as_deref().unwrap_or(""));
+            }
+            Response::Error { transient, message } => {
+                w.u8(7);
+                w.u8(u8::from(*transient));
+                put_text(&mut w, message);
+            }
+            Response::Json(j) => {
+                w.u8(8);
+                w.bytes(j.as_bytes());
+            }
+        }
+        w.buf
+    }
+
+    pub fn decode(body: &[u8]) -> Result<Self, DecodeError> {
+        let mut r = Reader::new(body);
+        let resp = match r.u8("response")? {
+            0 => Response::Hello {
+                version: r.varint_max("version", u64::from(u32::MAX))? as u32,
+                tern: text(&mut r, "tern version")?,
+            },
+            1 => Response::ManifestInfo(match r.u8("manifest info")? {
+                0 => None,
+                1 => Some((r.varint("generation")?, ContentHash(r.fixed("hash")?))),
+                t => return Err(DecodeError::invalid("manifest info", format!("flag {t}"))),
+            }),
+            2 => Response::Data(r.bytes("data", MAX_DATA)?.to_vec()),
+            3 => Response::DataEnd,
+            4 => Response::Ok,
+            5 => {
+                // Runs and outcomes are at least two bytes each.
+                let n = r.varint_max("run count", (MAX_FRAME / 2) as u64)?;
+                let mut ok = Vec::with_capacity(n.min(r.remaining() as u64 / 2) as usize);
+                for _ in 0..n {
+                    let start = r.varint("run start")?;
+                    let len = r.varint("run length")?;
+                    ok.push(start..start.saturating_add(len));
+                }
+                let n = r.varint_max("outcome count", (MAX_FRAME / 2) as u64)?;
+                let mut other = Vec::with_capacity(n.min(r.remaining() as u64 / 2) as usize);
+                for _ in 0..n {
+                    let (id, outcome) = (r.varint("id")?, decode_outcome(&mut r)?);
+                    if outcome == StageOutcome::Ok {
+                        return Err(DecodeError::invalid("outcome", "ok outside a run"));
+                    }
+                    other.push((id, outcome));
+                }
+                Response::Outcomes(StageReport { ok, other })
+            }
+            6 => {
+                let generation = r.varint("generation")?;
+                let trashed = r.varint("trashed")?;
+                let repaired = r.varint("repaired")?;
+                let dir = text(&mut r, "trash dir")?;
+                let trash_dir = (!dir.is_empty()).then_some(dir);
+                Response::Committed(CommitReport { generation, trashed, trash_dir, repaired })
+            }
+            7 => Response::Error {
+                transient: r.u8("transient")? != 0,
+                message: text(&mut r, "message")?,
+            },
+            8 => Response::Json(json_text(&mut r)?),
+            t => {
+                return Err(DecodeError::invalid("response", format!("unknown response {t}")));
+            }
+        };
+        r.finish("response")?;
+        Ok(resp)
+    }
+}
+
+/// Write one frame (not flushed).
+pub fn write_frame(w: &mut dyn Write, body: &[u8]) -> io::Result<()> {
+    if body.len() > MAX_FRAME {
+        return Err(io::Error::other(format!("frame of {} bytes is too large", body.len())));
+    }
+    w.write_all(&(body.len() as u32).to_le_bytes())?;
+    w.write_all(body)
+}
+
+/// Read one frame; `Ok(None)` on a clean end of stream before a frame starts.
+pub fn read_frame(r: &mut dyn Read) -> io::Result<Option<Vec<u8>>> {
+    let mut len = [0u8; 4];
+    let mut got = 0;
+    while got < 4 {
+        match r.read(&mut len[got..]) {
+            Ok(0) if got == 0 => return Ok(None),
+            Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
+            Ok(n) => got += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    let len = u32::from_le_bytes(len) as usize;
+    if len > MAX_FRAME {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("peer sent a frame of {len} bytes (limit {MAX_FRAME})"),
+        ));
+    }
+    let mut body = vec![0u8; len];
+    r.read_exact(&mut body)?;
+    Ok(Some(body))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tree::manifest::{Meta, Mtime};
+
+    fn p(s: &str) -> RelPath {
+        RelPath::new(s).unwrap()
+    }
+
+    #[test]
+    fn every_message_round_trips() {
+        let meta = Meta { mode: 0o644, mtime: Mtime { secs: -3, nanos: 7 }, ..Default::default() };
+        let h = ContentHash::of(b"x");
+        let requests = vec![
+            Request::Hello { version: 1, tern: "0.1.0".into(), compress_level: -3 },
+            Request::ManifestInfo,
+            Request::ReadManifest,
+            Request::Lock,
+            Request::StageBegin(StageHeader { id: 9, size: 10, hash: h, meta }),
+            Request::StageReuse { from: p("a/b"), offset: 5, len: 6 },
+            Request::StageEnd,
+            Request::FinishStaging,
+            Request::CommitOps(vec![
+                CommitOp::Trash(p("t")),
+                CommitOp::MkDir(p("d")),
+                CommitOp::Symlink {
+                    path: p("l"),
+                    link: Box::new(NewLink { target: b"../x".to_vec(), meta }),
+                },
+                CommitOp::Place { path: p("f"), id: 3 },
+                CommitOp::SetMeta { path: p("m"), meta: Box::new(meta), kind: KindTag::Dir },
+            ]),
+            Request::CommitDelta(vec![0; 100]),
+            Request::Commit { run_id: "r".into() },
+            Request::Bye,
+            Request::Admin("{\"op\":\"verify\"}".into()),
+            Request::StageChunk(vec![7; 100]),
+        ];
+        for req in requests {
+            assert_eq!(Request::decode(&req.encode()).unwrap(), req);
+            assert_eq!(Request::decode_frame(req.encode()).unwrap(), req);
+        }
+        let responses = vec![
+            Response::Hello { version: 1, tern: "x".into() },
+            Response::ManifestInfo(None),
+            Response::ManifestInfo(Some((4, h))),
+            Response::Data(vec![9; 10]),
+            Response::DataEnd,
+            Response::Ok,
+            Response::Outcomes(
+                [
+                    (1, StageOutcome::Ok),
+                    (2, StageOutcome::ReuseFailed(p("x/y"))),
+                    (3, StageOutcome::Mismatch),
+                    (4, StageOutcome::Failed("disk".into())),
+                    (5, StageOutcome::Ok),
+                    (6, StageOutcome::Ok),
+                ]
+                .into_iter()
+                .collect(),
+            ),
+            Response::Committed(CommitReport {
+                generation: 3,
+                trashed: 2,
+                trash_dir: Some("/t".into()),
+                repaired: 1,
+            }),
+            Response::Error { transient: true, message: "locked".into() },
+            Response::Json("{}".into()),
+        ];
+        for resp in responses {
+            assert_eq!(Response::decode(&resp.encode()).unwrap(), resp);
+        }
+    }
+
+    #[test]
+    fn hostile_frames_are_refused() {
+        // paths that escape the root
+        for bad in [&b"../x"[..], b"/etc/passwd", b"a//b", b"a/\0"] {
+            let mut w = Writer::new();
+            w.u8(6);
+            w.bytes(bad);
+            w.varint(0);
+            w.varint(1);
+            assert!(Request::decode(&w.buf).is_err(), "{bad:?}");
+        }
+        // a frame length beyond the limit is refused before allocating
+        let mut huge: &[u8] = &[0xff, 0xff, 0xff, 0xff, 0];
+        assert!(read_frame(&mut huge).is_err());
+        // truncated frames and bodies
+        let mut short: &[u8] = &[5, 0, 0, 0, 1];
+        assert!(read_frame(&mut short).is_err());
+        let body = Request::StageReuse { from: p("a"), offset: 1, len: 2 }.encode();
+        for n in 0..body.len() {
+            assert!(Request::decode(&body[..n]).is_err());
+        }
+        let mut trailing = Request::Bye.encode();
+        trailing.push(0);
+        assert!(Request::decode(&trailing).is_err());
+        // data frames taken whole: short, long or oversized ones are refused the same way
+        for req in [Request::StageChunk(b"chunk".to_vec()), Request::CommitDelta(b"d".to_vec())] {
+            let body = req.encode();
+            for n in 0..body.len() {
+                assert!(Request::decode_frame(body[..n].to_vec()).is_err(), "{n}");
+            }
+            let mut long = body.clone();
+            long.push(0);
+            assert!(Request::decode_frame(long).is_err());
+        }
+        let mut w = Writer::new();
+        w.u8(14);
+        w.varint(MAX_DATA as u64 + 1);
+        assert!(Request::decode_frame(w.buf).is_err());
+        // an op count that the frame cannot hold
+        let mut w = Writer::new();
+        w.u8(9);
+        w.varint(u64::MAX);
+        assert!(Request::decode(&w.buf).is_err());
+    }
+}
