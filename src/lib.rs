@@ -4,9 +4,9 @@
 //! `docs/architecture.md`):
 //!
 //! ```text
-//! tree::scan (source walk + hash cache) ─> Manifest(src) ─┐
-//!                                                         ├─> plan (pure diff) + plan::guard ─┬─> report (tern plan)
-//! Transport::read_manifest ───────────────────────────────┘                                   └─> sync::transfer ─> Transport ─> commit
+//! tree::scan ─> Manifest(src) ─┐
+//!                              ├─> plan (pure) + plan::guard ─┬─> report            (tern plan)
+//! Transport::read_manifest ────┘                              └─> sync::transfer ─> Transport
 //! schedule::cron (pure) ─> schedule::daemon ─> schedule::run ─> sync (the one sync path)
 //! ```
 //!

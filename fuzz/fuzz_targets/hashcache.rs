@@ -2,11 +2,11 @@
 //! scan succeeds, and lists the same entries as a scan without a cache. Only a forged entry whose
 //! stamp matches a file exactly could change a digest, which is the trust the cache is built on.
 #![no_main]
-use indicatif::ProgressBar;
 use libfuzzer_sys::fuzz_target;
 use std::sync::OnceLock;
 use tern::tree::manifest::Manifest;
 use tern::tree::scan::{ScanOptions, scan};
+use tern::util::progress::Progress;
 
 /// A small source tree, and its manifest scanned without a cache.
 struct Source {
@@ -25,7 +25,7 @@ fn source() -> &'static Source {
             std::fs::write(p, data).unwrap();
         }
         std::os::unix::fs::symlink("a", src.join("link")).unwrap();
-        let fresh = scan(&src, &ScanOptions::default(), &ProgressBar::hidden())
+        let fresh = scan(&src, &ScanOptions::default(), &Progress::hidden())
             .unwrap()
             .manifest
             .to_manifest(0);
@@ -40,7 +40,7 @@ fuzz_target!(|body: &[u8]| {
     sealed.extend(zstd::encode_all(body, 1).unwrap());
     std::fs::write(&cache, &sealed).unwrap();
     let opts = ScanOptions { cache_file: Some(cache), ..Default::default() };
-    let scanned = scan(&s.dir.path().join("src"), &opts, &ProgressBar::hidden()).unwrap();
+    let scanned = scan(&s.dir.path().join("src"), &opts, &Progress::hidden()).unwrap();
     scanned.manifest.validate().unwrap();
     let shape = |m: &Manifest| -> Vec<_> {
         m.entries.iter().map(|e| (e.path.clone(), e.kind.tag(), e.size())).collect()

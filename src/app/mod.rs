@@ -3,6 +3,10 @@
 //! This is the only place that knows about the terminal (progress bars, what goes to stdout and
 //! stderr) and that maps outcomes onto [`Status`]. `plan`, `sync --dry-run`, `sync` and `apply`
 //! all go through `prepare`, so they compute the very same plan; only `execute` writes.
+//!
+//! The folder: [`resolve`] turns clap's arguments into the core's validated types (the one place
+//! where `cli` meets the core), `jobs` runs the job-file commands (`run`, `daemon`, `status`,
+//! `jobs`, `config check`) and `maintain` the destination commands (`verify`, `trash`, `undo`).
 
 mod jobs;
 mod maintain;

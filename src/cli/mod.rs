@@ -1,7 +1,8 @@
 //! The command line: clap types, help text, and generation of man pages and completions.
 //!
 //! Nothing here does I/O beyond writing generated docs, and nothing here holds core logic: the
-//! parsed [`Cli`] is turned into a validated [`crate::sync::spec::SyncSpec`] before any work starts.
+//! parsed [`Cli`] is turned into a validated [`crate::sync::spec::SyncSpec`] before any work
+//! starts.
 
 use clap::{Args, CommandFactory, Parser, Subcommand};
 use clap_complete::Shell;

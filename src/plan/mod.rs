@@ -5,6 +5,10 @@
 //! destination will hold once it is applied, and for every file to write a *recipe*: which byte
 //! ranges the destination already has (in any of its files, found by chunk hash) and which must
 //! be sent.
+//!
+//! The folder, beside this module's diff: [`guard`] checks a plan before anything is written
+//! (deletion guardrails), [`delta`] is the manifest delta a remote commit sends instead of the
+//! whole next manifest, and [`saved`] the file format of a saved plan (`tern plan --out`).
 
 pub mod delta;
 pub mod guard;

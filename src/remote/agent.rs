@@ -1,7 +1,7 @@
 //! The agent: `tern serve --root PATH`, run on the destination host through SSH.
 //!
-//! It reads requests from stdin and applies them to its root with [`LocalDir`], the same
-//! crash-safe code a local destination uses. Every path it receives is a [`crate::tree::path::RelPath`]
+//! It reads requests from stdin and applies them to its root with [`LocalDir`], the same crash-safe
+//! code a local destination uses. Every path it receives is a [`crate::tree::path::RelPath`]
 //! (validated when the frame is decoded), so no request can name anything outside the root; and
 //! `LocalDir` never writes through a symlink. The agent writes to stdout only in reply to a
 //! question, never while the client may be writing, and nothing to stderr until it exits.

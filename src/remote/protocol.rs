@@ -1,8 +1,8 @@
 //! The wire protocol between tern and its agent (`tern serve`) on the far side of an SSH channel.
 //!
 //! Frames are `u32` little-endian body length, then the body: a one-byte tag and the fields in the
-//! [`crate::tree::codec`] encoding. No frame may exceed [`MAX_FRAME`], and every variable-length field
-//! has its own bound, so a peer cannot make the other side allocate without limit.
+//! [`crate::tree::codec`] encoding. No frame may exceed [`MAX_FRAME`], and every variable-length
+//! field has its own bound, so a peer cannot make the other side allocate without limit.
 //!
 //! The exchange starts with a `Hello` each way, uncompressed, carrying both protocol versions;
 //! after it, both directions are (optionally) one zstd stream each. The client then streams

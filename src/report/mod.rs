@@ -6,6 +6,8 @@
 //!
 //! Codes: `+` created, `>` content updated, `.` metadata only, `-` deleted, `~` kind changed,
 //! `R` renamed (content moved from a path this plan deletes), `C` copied from an existing file.
+//!
+//! [`json`] and [`markdown`] render the same [`PlanReport`] for machines and for CI summaries.
 
 pub mod json;
 pub mod markdown;

@@ -1,11 +1,11 @@
 //! `tern daemon`: every scheduled job on its cron schedule, until SIGTERM or SIGINT.
 //!
-//! Each job has one task on a tokio runtime. It asks [`crate::schedule::cron`] (pure) for the next fire
-//! time, sleeps until then on the wall clock (in short steps, so a suspended machine or a clock
-//! change is noticed), and runs the job on a blocking thread through [`crate::schedule::run`], the same
-//! path as `tern run`. A job runs to completion before its next time is computed, so runs never
-//! overlap; fire times that pass meanwhile are recorded as skipped. Why not tokio-cron-scheduler:
-//! see `docs/decisions.md`.
+//! Each job has one task on a tokio runtime. It asks [`crate::schedule::cron`] (pure) for the next
+//! fire time, sleeps until then on the wall clock (in short steps, so a suspended machine or a
+//! clock change is noticed), and runs the job on a blocking thread through
+//! [`crate::schedule::run`], the same path as `tern run`. A job runs to completion before its next
+//! time is computed, so runs never overlap; fire times that pass meanwhile are recorded as skipped.
+//! Why not tokio-cron-scheduler: see `docs/decisions.md`.
 //!
 //! Signals: SIGTERM/SIGINT stop scheduling, give running jobs a grace period, then stop their
 //! transfers at the next file (before any commit) and exit 0. SIGHUP reloads the job file; a bad

@@ -3,6 +3,10 @@
 //! `tern sync`, `tern run` and the daemon all come through here, so there is one sync path:
 //! read the destination manifest, plan, check the guards, and only if there is work, lock,
 //! re-read (another run may have committed meanwhile), re-plan if needed, and apply.
+//!
+//! The folder: [`spec`] is what a sync is asked to do (validated before any work starts), this
+//! module the one sync path, and [`transfer`] the executing of a plan against a
+//! [`Transport`]: staging what the plan sends and reuses, then one commit.
 
 pub mod spec;
 pub mod transfer;

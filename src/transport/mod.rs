@@ -2,11 +2,16 @@
 //!
 //! A destination is anything that can hand out its manifest, take a lock, stage file contents
 //! (from bytes sent to it, or from byte ranges it already holds) and commit a batch of operations
-//! together with the new manifest. The core (`transfer`) drives this trait and never learns whether
-//! it is talking to a local directory or to an agent at the far end of an SSH connection.
+//! together with the new manifest. The core ([`crate::sync::transfer`]) drives this trait and never
+//! learns whether it is talking to a local directory or to an agent at the far end of an SSH
+//! connection ([`crate::remote::host`]).
 //!
 //! Staging is *pipelined*: `stage_*` calls report nothing per file, so a remote implementation can
 //! stream them without a round trip. Outcomes arrive in one report from `finish_staging`.
+//!
+//! The folder: [`local`] is a directory on this machine (the crash-safe writer, which the remote
+//! agent uses too) and [`admin`] the maintenance requests (verify, trash, undo) and their
+//! implementation over a local directory.
 
 pub mod admin;
 pub mod local;

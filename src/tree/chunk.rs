@@ -1,8 +1,8 @@
 //! Content-defined chunking (FastCDC) and hashing of a byte stream.
 //!
-//! A file's content is cut where the content says so, not at fixed offsets, so an insertion near the
-//! start of a file moves only the chunks it touches; every later chunk keeps its hash and can be
-//! reused at the destination. This module knows nothing about paths or the network: it turns
+//! A file's content is cut where the content says so, not at fixed offsets, so an insertion near
+//! the start of a file moves only the chunks it touches; every later chunk keeps its hash and can
+//! be reused at the destination. This module knows nothing about paths or the network: it turns
 //! `impl Read` into a [`FileDigest`] (the chunk list, and the file's hash computed from it; see
 //! [`crate::tree::hash`]).
 

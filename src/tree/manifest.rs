@@ -229,7 +229,8 @@ impl Manifest {
     }
 
     /// Read a manifest file; `Ok(None)` when it does not exist. (A sync reads the destination's
-    /// into a store, with its file's hash: [`crate::tree::store::StoredManifest::load_identified`].)
+    /// into a store, with its file's hash:
+    /// [`crate::tree::store::StoredManifest::load_identified`].)
     pub fn load(path: &Path) -> Result<Option<Self>, ManifestFileError> {
         let io = |e| ManifestFileError::Io { path: path.to_owned(), source: e };
         let Some(file) = open_if_exists(path).map_err(io)? else {

@@ -1,4 +1,5 @@
-//! Walking the source tree into a [`Manifest`], with a hash cache so unchanged files are not read.
+//! Walking the source tree into a [`Manifest`](crate::tree::manifest::Manifest), with a hash
+//! cache so unchanged files are not read.
 //!
 //! The walk never follows symlinks and skips a top-level `.tern` (a destination's state). It is read
 //! in batches; a batch's files are hashed in parallel on all cores. A file whose size, mtime,
@@ -31,8 +32,8 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
 const CACHE_MAGIC: &[u8; 8] = b"TERNCACH";
-/// 3: file hashes are hashes of chunk lists ([`crate::tree::hash`]). 4: written as the walk goes, so
-/// the entries end with an empty path instead of following their count.
+/// 3: file hashes are hashes of chunk lists ([`crate::tree::hash`]). 4: written as the walk goes,
+/// so the entries end with an empty path instead of following their count.
 const CACHE_VERSION: u16 = 4;
 /// A cache entry whose ctime is this close to the start of the scan that wrote it may have been
 /// modified again within the same clock tick, so it is not trusted.

@@ -431,7 +431,8 @@ impl StoredManifest {
     }
 
     /// Read the manifest file at `path`, with the hash of the file's bytes (what
-    /// [`crate::tree::manifest::file_hash`] gives for the same file); `Ok(None)` when it does not exist.
+    /// [`crate::tree::manifest::file_hash`] gives for the same file); `Ok(None)` when it does not
+    /// exist.
     pub fn load_identified(
         path: &std::path::Path,
     ) -> Result<

@@ -269,7 +269,10 @@ fn no_module_imports_a_higher_folder() {
 #[test]
 fn no_import_circle() {
     let graph = import_graph(&modules(&src_dir()));
-    assert!(graph.values().map(BTreeSet::len).sum::<usize>() > 50, "the graph is implausibly small");
+    assert!(
+        graph.values().map(BTreeSet::len).sum::<usize>() > 50,
+        "the graph is implausibly small"
+    );
     if let Some(cycle) = find_cycle(&graph) {
         panic!("import circle: {}", cycle.join(" -> "));
     }
@@ -278,11 +281,15 @@ fn no_import_circle() {
 #[test]
 fn every_folder_is_layered_and_described() {
     let known = modules(&src_dir());
-    let doc = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/architecture.md"))
-        .unwrap();
+    let doc =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/architecture.md"))
+            .unwrap();
     let rooms: BTreeSet<&str> = known.keys().map(|m| room(m)).collect();
     for r in &rooms {
-        assert!(layer_of(r).is_some(), "src/{r} has no place in LAYERS (tests/tern/architecture.rs)");
+        assert!(
+            layer_of(r).is_some(),
+            "src/{r} has no place in LAYERS (tests/tern/architecture.rs)"
+        );
         let is_dir = src_dir().join(r).is_dir();
         let named = if is_dir { format!("`{r}/`") } else { format!("`{r}.rs`") };
         assert!(doc.contains(&named), "docs/architecture.md does not describe {named}");

@@ -1,8 +1,8 @@
-//! SSH destinations: connecting with libssh2 (through the `ssh2` crate), checking the host key,
-//! authenticating, and starting the remote agent (`tern serve`) on an exec channel.
+//! Reaching an SSH host: `ssh_config` ([`config`]), `known_hosts` ([`known_hosts`]), connecting
+//! with libssh2 (through the `ssh2` crate), checking the host key and authenticating.
 //!
-//! When the remote host has no tern, the destination falls back to plain SFTP
-//! ([`crate::remote::sftp`]). Either way the core sees only a [`Transport`].
+//! What runs over the session is not decided here: [`crate::remote::host`] starts the agent on
+//! it, or falls back to SFTP ([`crate::remote::sftp`]).
 
 pub mod config;
 pub mod known_hosts;
