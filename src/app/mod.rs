@@ -224,6 +224,7 @@ fn save_plan(spec: &SyncSpec, p: &Prepared, now: SystemTime, file: &Path) -> any
         destination: spec.dest.to_string(),
         created_at: timefmt::rfc3339(now),
         delete: spec.plan.delete,
+        xattrs: !spec.scan.no_xattrs,
         excludes: spec.plan.excludes.patterns().to_vec(),
         protected: p.scanned.issues.iter().map(|i| i.path.clone()).collect(),
         dest_generation,
@@ -269,6 +270,9 @@ fn execute(
         write_or_pipe_closed(&mut out, report::plan_lines(&synced.planned.plan, false).as_bytes())?;
     }
     let applied = synced.applied.unwrap_or_default();
+    if let Some(warning) = applied.commit.unkept.warning(&dest.describe()) {
+        eprintln!("tern: warning: {warning}");
+    }
     if !ui.quiet {
         let line = report::sync_summary(&synced.planned.plan, &applied, dest, started.elapsed());
         write_or_pipe_closed(&mut out, format!("{line}\n").as_bytes())?;
@@ -284,6 +288,7 @@ fn apply_command(ui: &Ui, args: &ApplyArgs) -> anyhow::Result<Status> {
         crate::tree::filter::Excludes::new(&saved.excludes).map_err(anyhow::Error::msg)?;
     let mut spec = dest_spec(Some(saved.source.clone()), &saved.destination, &args.ssh)?;
     spec.scan.excludes = excludes.clone();
+    spec.scan.no_xattrs = !saved.xattrs;
     spec.plan = PlanOptions { delete: saved.delete, excludes };
     spec.guards = guard_policy(&args.guards);
     let stale = |what: String| {
@@ -355,6 +360,7 @@ fn dest_spec(source: Option<PathBuf>, dest: &str, ssh: &SshArgs) -> anyhow::Resu
             checksum: false,
             cache_file: default_cache_file(&source),
             excludes: Excludes::default(),
+            no_xattrs: false,
         },
         source,
         dest: parse_destination(dest)?,

@@ -64,7 +64,12 @@ pub fn resolve(args: &TreeArgs) -> Result<SyncSpec, ConfigError> {
     Ok(SyncSpec {
         source,
         dest,
-        scan: ScanOptions { checksum: args.checksum, cache_file, excludes: excludes.clone() },
+        scan: ScanOptions {
+            checksum: args.checksum,
+            cache_file,
+            excludes: excludes.clone(),
+            no_xattrs: args.no_xattrs,
+        },
         plan: PlanOptions { delete: !args.no_delete, excludes },
         ssh: ssh_options(&args.ssh),
         guards: GuardPolicy::default(),

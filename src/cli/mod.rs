@@ -36,6 +36,7 @@ Job file (~/.config/tern/tern.toml, $TERN_CONFIG, or --config FILE; see contrib/
                                         TERN_BYTES_SENT
   check_dest = true                      stat the destination first and repair what changed out of band
   keep_trash = \"7d\"                     purge older trash runs after a successful run (\"forever\" keeps)
+  xattrs = false                        do not replicate extended attributes, ACLs, capabilities
   ssh_config, identity = [..], known_hosts, host_key_policy, remote_tern, compress_level,
   bwlimit = \"10M\": as the flags
 
@@ -296,6 +297,11 @@ pub struct TreeArgs {
     /// Do not read or write the source hash cache
     #[arg(long)]
     pub no_cache: bool,
+
+    /// Do not replicate extended attributes, POSIX ACLs or file capabilities (kept by default:
+    /// user.*, system.posix_acl_*, security.* and, as root, trusted.*)
+    #[arg(long)]
+    pub no_xattrs: bool,
 
     /// Before planning, stat every destination entry and send again what was changed, deleted or
     /// replaced there out of band (the destination is not read, only stat'ed)

@@ -664,9 +664,11 @@ fn compare_same_kind(s: &Entry, d: &Entry) -> Option<Action> {
         return Some(Action::Update);
     }
     let meta_differs = match s.kind {
-        // Linux ignores a symlink's mode; its mtime and owner are preserved.
+        // Linux ignores a symlink's mode; its mtime, owner and xattrs are preserved.
         Kind::Symlink(_) => {
-            s.meta.mtime != d.meta.mtime || (s.meta.uid, s.meta.gid) != (d.meta.uid, d.meta.gid)
+            s.meta.mtime != d.meta.mtime
+                || (s.meta.uid, s.meta.gid) != (d.meta.uid, d.meta.gid)
+                || s.meta.xattrs != d.meta.xattrs
         }
         _ => s.meta != d.meta,
     };
@@ -815,8 +817,10 @@ mod tests {
     #[test]
     fn per_entry_records_stay_compact() {
         assert!(std::mem::size_of::<Change>() <= 32, "{}", std::mem::size_of::<Change>());
+        // 88 bytes, and 8 for the pointer to the entry's extended attributes.
         let entry = std::mem::size_of::<Entry>();
-        assert!(entry <= 88, "{entry}");
+        assert!(entry <= 96, "{entry}");
+        assert_eq!(std::mem::size_of::<crate::tree::manifest::Xattrs>(), 8);
         let op = std::mem::size_of::<crate::transport::CommitOp>();
         assert!(op <= 24, "{op}");
         assert_eq!(std::mem::size_of::<RelPath>(), 8);

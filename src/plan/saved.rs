@@ -8,7 +8,7 @@
 //! written.
 //!
 //! Format: magic `TERNPLAN`, version u16 LE, one zstd frame holding: source path bytes,
-//! destination text, created-at text, delete flag u8, exclude patterns (count, texts), protected
+//! destination text, created-at text, delete flag u8, xattrs flag u8 (version 3), exclude patterns (count, texts), protected
 //! path count and paths, destination
 //! generation varint, destination manifest hash (32 bytes), then the source manifest body.
 
@@ -22,8 +22,9 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 const MAGIC: &[u8; 8] = b"TERNPLAN";
-/// 2: file hashes are hashes of chunk lists ([`crate::tree::hash`]).
-const VERSION: u16 = 2;
+/// 2: file hashes are hashes of chunk lists ([`crate::tree::hash`]). 3: whether the source was
+/// scanned with its extended attributes, which entries' metadata may now hold.
+const VERSION: u16 = 3;
 
 /// Everything needed to recompute and check a plan later.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,6 +36,8 @@ pub struct SavedPlan {
     pub created_at: String,
     /// Mirror deletions (false for `--no-delete`).
     pub delete: bool,
+    /// The source was scanned with its extended attributes (false for `--no-xattrs`).
+    pub xattrs: bool,
     /// Exclude patterns.
     pub excludes: Vec<String>,
     /// Source paths the scan could not read, whose destination copies the plan keeps.
@@ -58,6 +61,7 @@ impl SavedPlan {
         w.bytes(self.destination.as_bytes());
         w.bytes(self.created_at.as_bytes());
         w.u8(u8::from(self.delete));
+        w.u8(u8::from(self.xattrs));
         w.varint(self.excludes.len() as u64);
         for e in &self.excludes {
             w.bytes(e.as_bytes());
@@ -90,7 +94,7 @@ impl SavedPlan {
 
     /// Read a saved plan from `r` as it is decompressed; the source's entries go to a store.
     pub fn read_from(r: impl Read) -> Result<Self, ReadError> {
-        let mut stream = StreamReader::new(open_body(r, MAGIC, VERSION, "saved plan")?);
+        let mut stream = StreamReader::new(open_body(r, MAGIC, VERSION..=VERSION, "saved plan")?);
         let mut plan = stream.decode(Self::decode_header)?;
         let (source, _) = StoredManifest::read(EntryReader::from_body(stream.into_rest())?)?;
         plan.source_entries = source.entries;
@@ -107,6 +111,7 @@ impl SavedPlan {
         let destination = text(r, "destination")?;
         let created_at = text(r, "created at")?;
         let delete = r.u8("delete flag")? != 0;
+        let xattrs = r.u8("xattrs flag")? != 0;
         let n = r.varint("exclude count")?;
         let mut excludes = Vec::with_capacity(n.min(r.remaining() as u64) as usize);
         for _ in 0..n {
@@ -126,6 +131,7 @@ impl SavedPlan {
             destination,
             created_at,
             delete,
+            xattrs,
             excludes,
             protected,
             dest_generation,
@@ -161,6 +167,7 @@ mod tests {
             destination: "backup1:/srv/site".into(),
             created_at: "2026-11-26T04:00:00Z".into(),
             delete: true,
+            xattrs: true,
             excludes: vec!["*.tmp".into()],
             protected: vec![RelPath::new("locked").unwrap()],
             dest_generation: 7,

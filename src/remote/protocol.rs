@@ -16,14 +16,16 @@ use crate::transport::{CommitOp, CommitReport, NewLink, StageHeader, StageOutcom
 use crate::tree::codec::{DecodeError, Reader, Writer};
 use crate::tree::hash::ContentHash;
 use crate::tree::manifest::{KindTag, decode_meta, encode_meta};
+use crate::tree::meta::Unkept;
 use crate::tree::path::{MAX_PATH_LEN, RelPath};
 use std::io::{self, Read, Write};
 
 /// The protocol version this build speaks. Both ends must speak the same one. Version 2 hashes
 /// files as a tree of chunk hashes (see [`crate::tree::hash`]) and sends file data as chunks only;
 /// version 3 reports staging as runs of ids staged fine ([`StageReport`]), and a delta announces
-/// its result's entry count and must list its upserts in path order.
-pub const PROTOCOL_VERSION: u32 = 3;
+/// its result's entry count and must list its upserts in path order; version 4 carries
+/// extended attributes in every entry's metadata and reports those a commit could not keep.
+pub const PROTOCOL_VERSION: u32 = 4;
 /// Largest frame body either side accepts.
 pub const MAX_FRAME: usize = 16 << 20;
 /// Largest piece of bulk data (manifest parts, file data) in one frame.
@@ -371,6 +373,8 @@ impl Response {
                 w.varint(c.trashed);
                 w.varint(c.repaired);
                 put_text(&mut w, c.trash_dir.as_deref().unwrap_or(""));
+                w.varint(c.unkept.count);
+                put_text(&mut w, c.unkept.first.as_deref().unwrap_or(""));
             }
             Response::Error { transient, message } => {
                 w.u8(7);
@@ -426,7 +430,16 @@ impl Response {
                 let repaired = r.varint("repaired")?;
                 let dir = text(&mut r, "trash dir")?;
                 let trash_dir = (!dir.is_empty()).then_some(dir);
-                Response::Committed(CommitReport { generation, trashed, trash_dir, repaired })
+                let count = r.varint("unkept xattrs")?;
+                let first = text(&mut r, "unkept xattr")?;
+                let unkept = Unkept { count, first: (!first.is_empty()).then_some(first) };
+                Response::Committed(CommitReport {
+                    generation,
+                    trashed,
+                    trash_dir,
+                    repaired,
+                    unkept,
+                })
             }
             7 => Response::Error {
                 transient: r.u8("transient")? != 0,
@@ -479,7 +492,7 @@ pub fn read_frame(r: &mut dyn Read) -> io::Result<Option<Vec<u8>>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tree::manifest::{Meta, Mtime};
+    use crate::tree::manifest::{Meta, Mtime, Xattr, Xattrs};
 
     fn p(s: &str) -> RelPath {
         RelPath::new(s).unwrap()
@@ -487,14 +500,19 @@ mod tests {
 
     #[test]
     fn every_message_round_trips() {
-        let meta = Meta { mode: 0o644, mtime: Mtime { secs: -3, nanos: 7 }, ..Default::default() };
+        let xattrs = Xattrs::new(vec![
+            Xattr { name: b"user.a".as_slice().into(), value: b"1".as_slice().into() },
+            Xattr { name: b"security.capability".as_slice().into(), value: vec![1; 20].into() },
+        ]);
+        let meta =
+            Meta { mode: 0o644, mtime: Mtime { secs: -3, nanos: 7 }, xattrs, ..Default::default() };
         let h = ContentHash::of(b"x");
         let requests = vec![
             Request::Hello { version: 1, tern: "0.1.0".into(), compress_level: -3 },
             Request::ManifestInfo,
             Request::ReadManifest,
             Request::Lock,
-            Request::StageBegin(StageHeader { id: 9, size: 10, hash: h, meta }),
+            Request::StageBegin(StageHeader { id: 9, size: 10, hash: h, meta: meta.clone() }),
             Request::StageReuse { from: p("a/b"), offset: 5, len: 6 },
             Request::StageEnd,
             Request::FinishStaging,
@@ -503,7 +521,7 @@ mod tests {
                 CommitOp::MkDir(p("d")),
                 CommitOp::Symlink {
                     path: p("l"),
-                    link: Box::new(NewLink { target: b"../x".to_vec(), meta }),
+                    link: Box::new(NewLink { target: b"../x".to_vec(), meta: meta.clone() }),
                 },
                 CommitOp::Place { path: p("f"), id: 3 },
                 CommitOp::SetMeta { path: p("m"), meta: Box::new(meta), kind: KindTag::Dir },
@@ -542,6 +560,10 @@ mod tests {
                 trashed: 2,
                 trash_dir: Some("/t".into()),
                 repaired: 1,
+                unkept: Unkept {
+                    count: 2,
+                    first: Some("security.capability: not permitted".into()),
+                },
             }),
             Response::Error { transient: true, message: "locked".into() },
             Response::Json("{}".into()),

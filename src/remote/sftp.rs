@@ -10,6 +10,8 @@
 //! - The lock is a directory (`.tern/lock.d`): a lock left by a crashed run of this machine is
 //!   taken over; one left by another machine must be removed by hand (the message says how).
 //! - Reused ranges cannot be copied on the server, so every changed file is sent whole.
+//! - Extended attributes (ACLs and file capabilities among them) cannot be set: each run's
+//!   commit report counts them, and the run warns once.
 
 use super::ssh::Connection;
 use super::ssh::SshTarget;
@@ -20,6 +22,7 @@ use crate::transport::{
 use crate::tree::chunk::{ChunkRef, FileDigest};
 use crate::tree::hash::ContentHash;
 use crate::tree::manifest::{KindTag, Meta};
+use crate::tree::meta::Unkept;
 use crate::tree::path::RelPath;
 use crate::tree::state::{self, STATE_DIR};
 use crate::tree::store::StoredManifest;
@@ -48,6 +51,19 @@ pub struct SftpDest {
     locked: bool,
     current: Option<Upload>,
     outcomes: StageReport,
+    /// Extended attributes of what was staged, which SFTP cannot set.
+    unkept: Unkept,
+}
+
+/// Count the xattrs of `meta` as not kept: SFTP has no request to set them.
+fn cannot_keep(unkept: &mut Unkept, meta: &Meta) {
+    for _ in meta.xattrs.iter() {
+        unkept.add(|| {
+            "SFTP cannot set extended attributes, ACLs or file capabilities (install tern on the \
+             host to keep them)"
+                .into()
+        });
+    }
 }
 
 fn sftp_io(e: ssh2::Error) -> std::io::Error {
@@ -73,6 +89,7 @@ impl SftpDest {
             locked: false,
             current: None,
             outcomes: StageReport::default(),
+            unkept: Unkept::default(),
         })
     }
 
@@ -297,6 +314,7 @@ impl Transport for SftpDest {
             drop(u.file);
             set_meta(&self.sftp, &u.path, &u.header.meta)
                 .map_err(|e| self.err("set metadata of", &u.path, e))?;
+            cannot_keep(&mut self.unkept, &u.header.meta);
             StageOutcome::Ok
         } else {
             drop(u.file);
@@ -316,8 +334,11 @@ impl Transport for SftpDest {
             return Err(TransportError::Protocol("commit without the destination lock".into()));
         }
         let trash = self.state().join("trash").join(&commit.run_id);
-        let mut report =
-            CommitReport { generation: commit.manifest.generation(), ..Default::default() };
+        let mut report = CommitReport {
+            generation: commit.manifest.generation(),
+            unkept: std::mem::take(&mut self.unkept),
+            ..Default::default()
+        };
         let mut touched: HashSet<Option<RelPath>> = HashSet::new();
         for op in commit.ops {
             let op = &op;
@@ -342,6 +363,7 @@ impl Transport for SftpDest {
                     // OpenSSH's server takes SYMLINK's arguments in the reverse order of the
                     // draft; libssh2 passes them so that this call order works with OpenSSH.
                     let target = Path::new(OsStr::from_bytes(&link.target));
+                    cannot_keep(&mut report.unkept, &link.meta);
                     self.sftp
                         .symlink(target, &full)
                         .map_err(|e| self.err("create symlink", &full, e))?;
@@ -360,6 +382,7 @@ impl Transport for SftpDest {
                     KindTag::File if self.parents_are_dirs(path)? => {
                         set_meta(&self.sftp, &full, meta)
                             .map_err(|e| self.err("set metadata of", &full, e))?;
+                        cannot_keep(&mut report.unkept, meta);
                     }
                     // SFTP's setstat follows symlinks: a symlink's own mtime cannot be set.
                     _ => {}
@@ -375,6 +398,7 @@ impl Transport for SftpDest {
                 && self.lstat(&self.at(d))?.is_some_and(|s| s.is_dir())
             {
                 let _ = set_meta(&self.sftp, &self.at(d), &e.meta);
+                cannot_keep(&mut report.unkept, &e.meta);
             }
         }
         let state = self.state();

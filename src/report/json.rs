@@ -118,6 +118,9 @@ struct ChangeDoc {
     mtime: Option<Change2<String>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     owner: Option<Change2<String>>,
+    /// Extended attributes whose value changes, that are added or removed.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    xattrs: Vec<String>,
 }
 
 fn mtime_text(m: Mtime) -> String {
@@ -164,6 +167,12 @@ fn change_doc(c: ChangeRef<'_>) -> ChangeDoc {
         ),
         _ => (None, None),
     };
+    let xattrs = match (c.old, new) {
+        (Some(o), Some(n)) if c.action != Action::Replace => {
+            super::xattr_changes(&o.meta.xattrs, &n.meta.xattrs)
+        }
+        _ => Vec::new(),
+    };
     ChangeDoc {
         code: code(&c).to_string(),
         action: c.action.name(),
@@ -185,6 +194,7 @@ fn change_doc(c: ChangeRef<'_>) -> ChangeDoc {
         mode,
         mtime,
         owner,
+        xattrs,
     }
 }
 

@@ -16,7 +16,7 @@ use crate::plan::guard::Verdict;
 use crate::plan::{Action, ChangeRef, Plan, PlanStats, Recipe};
 use crate::sync::transfer::Applied;
 use crate::transport::Transport;
-use crate::tree::manifest::{Entry, Kind};
+use crate::tree::manifest::{Entry, Kind, Xattrs};
 use crate::tree::scan::ScanIssue;
 use indicatif::HumanBytes;
 use std::fmt::Write;
@@ -134,6 +134,14 @@ pub fn change_line(c: &ChangeRef<'_>, verbose: bool) -> String {
         }
         Action::Metadata => {}
     }
+    if c.action != Action::Replace
+        && let (Some(old), Some(new)) = (c.old, new)
+    {
+        let names = xattr_changes(&old.meta.xattrs, &new.meta.xattrs);
+        if !names.is_empty() {
+            details.push(format!("xattrs {}", names.join(" ")));
+        }
+    }
     if verbose
         && c.action != Action::Replace
         && let (Some(old), Some(new)) = (c.old, new)
@@ -155,6 +163,18 @@ pub fn change_line(c: &ChangeRef<'_>, verbose: bool) -> String {
         let _ = write!(line, " ({})", details.join(", "));
     }
     line
+}
+
+/// The extended attributes that differ between two versions of an entry, by name (the ACLs and
+/// the file capability by what they are).
+pub(crate) fn xattr_changes(old: &Xattrs, new: &Xattrs) -> Vec<String> {
+    let name = |n: &[u8]| match n {
+        b"system.posix_acl_access" => "acl".to_string(),
+        b"system.posix_acl_default" => "default-acl".to_string(),
+        b"security.capability" => "capability".to_string(),
+        n => crate::tree::path::escape(n),
+    };
+    old.changed_names(new).into_iter().map(name).collect()
 }
 
 /// The itemized plan, one line per change.

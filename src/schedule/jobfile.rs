@@ -59,6 +59,7 @@ struct RawJob {
     on_failure: Option<String>,
     keep_trash: Option<Spanned<String>>,
     check_dest: Option<bool>,
+    xattrs: Option<bool>,
     ssh_config: Option<String>,
     #[serde(default)]
     identity: Vec<String>,
@@ -96,6 +97,8 @@ pub struct Job {
     pub keep_trash: Option<Duration>,
     /// Stat the destination before each run and repair what changed there out of band.
     pub check_dest: bool,
+    /// Replicate extended attributes, ACLs and file capabilities (`xattrs = false`: not).
+    pub xattrs: bool,
 }
 
 impl Job {
@@ -118,6 +121,7 @@ impl Job {
             checksum: false,
             cache_file: default_cache_file(&self.source),
             excludes: self.excludes.clone(),
+            no_xattrs: !self.xattrs,
         }
     }
 }
@@ -356,6 +360,7 @@ pub fn parse(path: &Path, text: &str) -> Result<JobFile, FileErrors> {
             ssh,
             keep_trash,
             check_dest: raw.check_dest.unwrap_or(false),
+            xattrs: raw.xattrs.unwrap_or(true),
         });
     }
     if errors.is_empty() {

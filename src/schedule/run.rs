@@ -189,6 +189,10 @@ fn sync_destination(
             rec.deleted = s.deleted;
             let skipped = synced.applied.as_ref().map_or(0, |a| a.skipped.len());
             rec.bytes_sent = synced.applied.as_ref().map_or(0, |a| a.bytes_sent);
+            let unkept = synced.applied.as_ref().map(|a| &a.commit.unkept);
+            if let Some(w) = unkept.and_then(|u| u.warning(&spec.dest.to_string())) {
+                log.warn(name, dest, &w);
+            }
             if !scanned.issues.is_empty() || skipped > 0 {
                 rec.outcome = Outcome::Partial;
                 rec.error = Some(format!(

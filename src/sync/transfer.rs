@@ -233,7 +233,8 @@ impl Source<'_> {
         recipe: Option<&Recipe>,
     ) -> Result<(), Result<String, TransportError>> {
         let Kind::File(digest) = &entry.kind else { return Ok(()) };
-        let header = StageHeader { id, size: digest.size, hash: digest.hash, meta: entry.meta };
+        let header =
+            StageHeader { id, size: digest.size, hash: digest.hash, meta: entry.meta.clone() };
         let pieces = recipe.unwrap_or(&Recipe::SendAll).pieces(digest);
         dest.stage_begin(&header).map_err(Err)?;
         let result = self.send_pieces(dest, &entry.path, &pieces);
@@ -319,12 +320,12 @@ pub fn commit_ops<'a>(
         Some(match (c.action, &new.kind) {
             (Action::Delete, _) => return None,
             (Action::Metadata, kind) => {
-                let meta = Box::new(new.meta);
+                let meta = Box::new(new.meta.clone());
                 CommitOp::SetMeta { path: c.path.clone(), meta, kind: kind.tag() }
             }
             (_, Kind::Dir) => CommitOp::MkDir(c.path.clone()),
             (_, Kind::Symlink(t)) => {
-                let link = Box::new(NewLink { target: t.clone(), meta: new.meta });
+                let link = Box::new(NewLink { target: t.clone(), meta: new.meta.clone() });
                 CommitOp::Symlink { path: c.path.clone(), link }
             }
             (_, Kind::File(_)) => CommitOp::Place { path: c.path.clone(), id: id as u64 },

@@ -9,7 +9,7 @@
 
 use crate::tree::chunk::digest_reader;
 use crate::tree::manifest::{Entry, Kind, Manifest};
-use crate::tree::meta::{is_root, meta_of};
+use crate::tree::meta::{is_root, meta_of, read_xattrs};
 use crate::tree::path::RelPath;
 use crate::tree::state::{STATE_DIR, append_trash_index, index_path, read_trash_index, trash_root};
 use serde::{Deserialize, Serialize};
@@ -285,6 +285,14 @@ pub fn verify(
         let owner_differs = is_root() && (meta.uid, meta.gid) != (e.meta.uid, e.meta.gid);
         if mode_differs || owner_differs || meta.mtime != e.meta.mtime {
             findings.push(finding(&e.path, "metadata", "mode, owner or mtime differs".into()));
+            continue;
+        }
+        let xattrs = read_xattrs(&full)?;
+        let differ = xattrs.changed_names(&e.meta.xattrs);
+        if !differ.is_empty() {
+            let names: Vec<String> = differ.iter().map(|n| crate::tree::path::escape(n)).collect();
+            let detail = format!("extended attributes differ ({})", names.join(", "));
+            findings.push(finding(&e.path, "metadata", detail));
         }
     }
     if !deep {

@@ -24,7 +24,7 @@ use crate::transport::admin::{AdminOp, AdminResult};
 use crate::tree::chunk::{ChunkRef, FileDigest};
 use crate::tree::hash::ContentHash;
 use crate::tree::manifest::{EntryReader, KindTag, Manifest, Meta, write_replacing_with};
-use crate::tree::meta::{set_handle_meta, set_symlink_meta};
+use crate::tree::meta::{Unkept, set_handle_meta, set_symlink_meta};
 use crate::tree::path::RelPath;
 use crate::tree::state::{self, STATE_DIR};
 use crate::tree::store::{EntrySource, StoredManifest};
@@ -69,6 +69,9 @@ pub struct LocalDir {
     staged: HashMap<u64, FileDigest>,
     /// Small staged files are made durable in the background, a batch at a time.
     flusher: Flusher,
+    /// Extended attributes of staged files this destination could not keep, since the last
+    /// commit's report.
+    unkept: Unkept,
 }
 
 impl LocalDir {
@@ -82,6 +85,7 @@ impl LocalDir {
             manifest: None,
             staged: HashMap::new(),
             flusher: Flusher::default(),
+            unkept: Unkept::default(),
         }
     }
 
@@ -551,7 +555,7 @@ impl Transport for LocalDir {
                         .staged(s.written, lock)
                         .map_err(|e| self.io("sync", &self.root, e))?;
                 }
-                set_handle_meta(&s.file, &s.header.meta)
+                set_handle_meta(&s.file, &s.header.meta, &mut self.unkept)
                     .map_err(|e| self.io("finish staged file", &s.path, e))?;
                 StageOutcome::Ok
             }
@@ -595,7 +599,9 @@ impl Transport for LocalDir {
             Ok(found.into_iter().map(|(p, e)| (p, e.meta)).collect())
         };
         // Applied: the operations go before the manifest is encoded.
-        let report = self.apply_ops(&run_id, ops.map(Ok), count, manifest.generation(), metas)?;
+        let mut report =
+            self.apply_ops(&run_id, ops.map(Ok), count, manifest.generation(), metas)?;
+        report.unkept.merge(std::mem::take(&mut self.unkept));
         self.store_manifest(manifest)?;
         self.finish_commit();
         Ok(report)
@@ -672,7 +678,8 @@ impl LocalDir {
             }
             Ok(metas)
         };
-        let report = self.apply_ops(run_id, ops, count, generation, metas)?;
+        let mut report = self.apply_ops(run_id, ops, count, generation, metas)?;
+        report.unkept.merge(std::mem::take(&mut self.unkept));
         self.sync_filesystem()?;
         crate::tree::manifest::persist_durably(next, &path)
             .map_err(|e| self.io("write", &path, e))?;
@@ -763,6 +770,8 @@ struct Committer<'a> {
     touched: HashSet<Option<RelPath>>,
     trashed: u64,
     repaired: u64,
+    /// Extended attributes this commit could not set.
+    unkept: Unkept,
 }
 
 impl<'a> Committer<'a> {
@@ -774,6 +783,7 @@ impl<'a> Committer<'a> {
             touched: HashSet::new(),
             trashed: 0,
             repaired: 0,
+            unkept: Unkept::default(),
         }
     }
 
@@ -803,7 +813,7 @@ impl<'a> Committer<'a> {
                 let _ = fs::remove_file(&tmp);
                 std::os::unix::fs::symlink(os_str(&link.target), &tmp)
                     .map_err(|e| self.err("create symlink", &tmp, e))?;
-                set_symlink_meta(&tmp, &link.meta)
+                set_symlink_meta(&tmp, &link.meta, &mut self.unkept)
                     .map_err(|e| self.err("set metadata of", &tmp, e))?;
                 self.replace_with(path, &tmp)?;
             }
@@ -818,21 +828,20 @@ impl<'a> Committer<'a> {
                 }
                 KindTag::File => {
                     let full = self.dest.at(path);
-                    let set = || -> io::Result<()> {
-                        let f = OpenOptions::new()
+                    if self.parents_are_dirs(path)? {
+                        let unkept = &mut self.unkept;
+                        let set = OpenOptions::new()
                             .read(true)
                             .custom_flags(libc::O_NOFOLLOW)
-                            .open(&full)?;
-                        set_handle_meta(&f, meta)
-                    };
-                    if self.parents_are_dirs(path)? {
-                        set().map_err(|e| self.err("set metadata of", &full, e))?;
+                            .open(&full)
+                            .and_then(|f| set_handle_meta(&f, meta, unkept));
+                        set.map_err(|e| self.err("set metadata of", &full, e))?;
                     }
                 }
                 KindTag::Symlink => {
                     let full = self.dest.at(path);
                     if self.parents_are_dirs(path)? {
-                        set_symlink_meta(&full, meta)
+                        set_symlink_meta(&full, meta, &mut self.unkept)
                             .map_err(|e| self.err("set metadata of", &full, e))?;
                     }
                 }
@@ -980,14 +989,15 @@ impl<'a> Committer<'a> {
                 Some(p) => self.dest.at(p),
                 None => self.dest.root.clone(),
             };
-            let meta: Option<Meta> = dir.as_ref().and_then(|p| metas.get(p)).copied();
-            let finish = || -> io::Result<()> {
+            let meta: Option<&Meta> = dir.as_ref().and_then(|p| metas.get(p));
+            let unkept = &mut self.unkept;
+            let mut finish = || -> io::Result<()> {
                 let f = OpenOptions::new()
                     .read(true)
                     .custom_flags(libc::O_NOFOLLOW | libc::O_DIRECTORY)
                     .open(&full)?;
                 match meta {
-                    Some(meta) => set_handle_meta(&f, &meta),
+                    Some(meta) => set_handle_meta(&f, meta, unkept),
                     None => Ok(()),
                 }
             };
@@ -1006,7 +1016,13 @@ impl<'a> Committer<'a> {
     fn report(&self, generation: u64) -> CommitReport {
         let trash_dir =
             fs::symlink_metadata(&self.trash).is_ok().then(|| self.trash.display().to_string());
-        CommitReport { generation, trashed: self.trashed, trash_dir, repaired: self.repaired }
+        CommitReport {
+            generation,
+            trashed: self.trashed,
+            trash_dir,
+            repaired: self.repaired,
+            unkept: self.unkept.clone(),
+        }
     }
 }
 

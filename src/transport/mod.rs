@@ -147,6 +147,8 @@ pub struct CommitReport {
     pub trash_dir: Option<String>,
     /// Entries found in the way (out-of-band changes) that were moved aside to repair the tree.
     pub repaired: u64,
+    /// Extended attributes the destination could not keep (staged files and this commit's).
+    pub unkept: crate::tree::meta::Unkept,
 }
 
 /// Why a destination operation failed.

@@ -19,7 +19,7 @@ use crate::tree::manifest::{
     Entry, Kind, Meta, Mtime, check_container, decode_digest, decode_meta, encode_digest,
     encode_meta, open_container_writer, open_if_exists, read_up_to,
 };
-use crate::tree::meta::{meta_of, mtime_of};
+use crate::tree::meta::{meta_of, mtime_of, read_xattrs, read_xattrs_of};
 use crate::tree::path::{MAX_PATH_LEN, RelPath, cmp_bytes};
 use crate::tree::state::STATE_DIR;
 use crate::tree::store::{EntryStore, StoreWriter};
@@ -32,9 +32,10 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
 const CACHE_MAGIC: &[u8; 8] = b"TERNCACH";
-/// 3: file hashes are hashes of chunk lists ([`crate::tree::hash`]). 4: written as the walk goes,
+/// 5: an entry's metadata carries its extended attributes (a cache from before would give files
+/// without them). 3: file hashes are hashes of chunk lists ([`crate::tree::hash`]). 4: written as the walk goes,
 /// so the entries end with an empty path instead of following their count.
-const CACHE_VERSION: u16 = 4;
+const CACHE_VERSION: u16 = 5;
 /// A cache entry whose ctime is this close to the start of the scan that wrote it may have been
 /// modified again within the same clock tick, so it is not trusted.
 const RACY_MARGIN: Duration = Duration::from_millis(20);
@@ -50,6 +51,8 @@ pub struct ScanOptions {
     pub cache_file: Option<PathBuf>,
     /// Entries not to replicate.
     pub excludes: Excludes,
+    /// Do not read extended attributes (`--no-xattrs`): entries are listed without them.
+    pub no_xattrs: bool,
 }
 
 /// Something in the source that could not be read. Its destination copy is protected.
@@ -174,6 +177,9 @@ pub fn scan(root: &Path, opts: &ScanOptions, progress: &Progress) -> Result<Scan
         && !opts.checksum
     {
         match HashCache::load(f) {
+            // A cache whose entries were read with or without xattrs unlike this scan would give
+            // files the wrong attributes: it is rebuilt.
+            Ok(cache) if cache.xattrs == opts.no_xattrs => {}
             Ok(cache) => old = cache,
             Err(e) => warn_cache(progress, f, "ignoring", &e),
         }
@@ -190,6 +196,7 @@ pub fn scan(root: &Path, opts: &ScanOptions, progress: &Progress) -> Result<Scan
         sorted: true,
         issues: Vec::new(),
         stats: ScanStats::default(),
+        no_xattrs: opts.no_xattrs,
     };
     let mut batch: Vec<Slot> = Vec::new();
     let mut batch_bytes = 0;
@@ -242,7 +249,10 @@ pub fn scan(root: &Path, opts: &ScanOptions, progress: &Progress) -> Result<Scan
             batch_bytes += stamp.size;
             batch.push(Slot::Todo(PendingFile { path, stamp }));
         } else if ft.is_dir() {
-            batch.push(Slot::Ready(Entry { path, meta: meta_of(&md), kind: Kind::Dir }));
+            match with_xattrs(meta_of(&md), de.path(), opts) {
+                Ok(meta) => batch.push(Slot::Ready(Entry { path, meta, kind: Kind::Dir })),
+                Err(message) => out.issues.push(ScanIssue { path, message }),
+            }
         } else if ft.is_symlink() {
             match std::fs::read_link(de.path()) {
                 Ok(t) => {
@@ -254,7 +264,10 @@ pub fn scan(root: &Path, opts: &ScanOptions, progress: &Progress) -> Result<Scan
                         continue;
                     }
                     let kind = Kind::Symlink(target);
-                    batch.push(Slot::Ready(Entry { path, meta: meta_of(&md), kind }));
+                    match with_xattrs(meta_of(&md), de.path(), opts) {
+                        Ok(meta) => batch.push(Slot::Ready(Entry { path, meta, kind })),
+                        Err(message) => out.issues.push(ScanIssue { path, message }),
+                    }
                 }
                 Err(e) => out.issues.push(ScanIssue { path, message: e.to_string() }),
             }
@@ -318,6 +331,7 @@ struct Walked<'a> {
     sorted: bool,
     issues: Vec<ScanIssue>,
     stats: ScanStats,
+    no_xattrs: bool,
 }
 
 /// The next hash cache. It is started only once the walk differs from the previous cache (a file
@@ -335,7 +349,7 @@ impl Walked<'_> {
     /// added so far, which are the previous cache's first entries, copied from it.
     fn start_next_cache(&mut self) {
         let (NextCache::Waiting, Some(f)) = (&self.next, self.cache_file) else { return };
-        let started = CacheWriter::create(f, self.started)
+        let started = CacheWriter::create(f, self.started, !self.no_xattrs)
             .and_then(|mut w| self.old.copy_prefix(self.stats.files, &mut w).map(|()| w));
         self.next = match started {
             Ok(w) => NextCache::Writing(w),
@@ -366,10 +380,10 @@ impl Walked<'_> {
             // Ends the cache's use; the hits so far stand.
             warn_cache(self.progress, f, "ignoring the rest of", &e);
         }
-        let (root, progress) = (self.root, self.progress);
+        let (root, progress, xattrs) = (self.root, self.progress, !self.no_xattrs);
         batch.par_iter_mut().for_each(|slot| {
             let Slot::Todo(p) = slot else { return };
-            *slot = match hash_file(&root.join(p.path.as_path()), &p.path) {
+            *slot = match hash_file(&root.join(p.path.as_path()), &p.path, xattrs) {
                 Ok((entry, stamp)) => {
                     progress.inc(p.stamp.size);
                     Slot::Done { entry, ident: stamp.ident(), hashed: true }
@@ -414,9 +428,18 @@ impl Walked<'_> {
     }
 }
 
+/// `meta` with the extended attributes of the entry at `full`, unless the scan does not read them.
+fn with_xattrs(mut meta: Meta, full: &Path, opts: &ScanOptions) -> Result<Meta, String> {
+    if !opts.no_xattrs {
+        meta.xattrs =
+            read_xattrs(full).map_err(|e| format!("cannot read extended attributes: {e}"))?;
+    }
+    Ok(meta)
+}
+
 /// Hash one file, making sure the bytes read belong to one version of it: the file is stat'ed
 /// through the open descriptor before and after reading, and read again if it changed meanwhile.
-fn hash_file(full: &Path, path: &RelPath) -> Result<(Entry, Stamp), String> {
+fn hash_file(full: &Path, path: &RelPath, xattrs: bool) -> Result<(Entry, Stamp), String> {
     for _ in 0..HASH_ATTEMPTS {
         let file = File::options()
             .read(true)
@@ -431,8 +454,12 @@ fn hash_file(full: &Path, path: &RelPath) -> Result<(Entry, Stamp), String> {
         let after = file.metadata().map_err(|e| e.to_string())?;
         let stamp = Stamp::of(&after);
         if Stamp::of(&before) == stamp && digest.size == stamp.size {
-            let entry =
-                Entry { path: path.clone(), meta: meta_of(&after), kind: Kind::File(digest) };
+            let mut meta = meta_of(&after);
+            if xattrs {
+                meta.xattrs = read_xattrs_of(&file)
+                    .map_err(|e| format!("cannot read extended attributes: {e}"))?;
+            }
+            let entry = Entry { path: path.clone(), meta, kind: Kind::File(digest) };
             return Ok((entry, stamp));
         }
     }
@@ -452,6 +479,8 @@ struct CachedFile {
 #[derive(Default)]
 struct HashCache {
     scan_start: Option<SystemTime>,
+    /// Whether its entries' metadata holds their extended attributes.
+    xattrs: bool,
     /// The stream the entries come from (decompressed as they are decoded); `None` once it has
     /// ended, or failed.
     entries: Option<StreamReader<Box<dyn Read>>>,
@@ -603,15 +632,16 @@ impl HashCache {
         {
             return Ok(Self::default());
         }
-        check_container(&head[..got], CACHE_MAGIC, CACHE_VERSION, "hash cache")?;
+        check_container(&head[..got], CACHE_MAGIC, CACHE_VERSION..=CACHE_VERSION, "hash cache")?;
         let body: Box<dyn Read> = Box::new(zstd::stream::read::Decoder::new(data).map_err(io)?);
         let mut stream = StreamReader::new(body);
-        let (secs, nanos) = stream.decode(|r| {
+        let (secs, nanos, xattrs) = stream.decode(|r| {
             let secs = r.varint("scan start")?;
-            Ok((secs, r.varint_max("scan start", 999_999_999)? as u32))
+            let nanos = r.varint_max("scan start", 999_999_999)? as u32;
+            Ok((secs, nanos, r.u8("xattrs read")? != 0))
         })?;
         let scan_start = SystemTime::UNIX_EPOCH.checked_add(Duration::new(secs, nanos));
-        Ok(HashCache { scan_start, entries: Some(stream), ..Self::default() })
+        Ok(HashCache { scan_start, xattrs, entries: Some(stream), ..Self::default() })
     }
 }
 
@@ -624,8 +654,9 @@ struct CacheWriter {
 }
 
 impl CacheWriter {
-    /// Start the cache of a scan started at `start`, to be stored at `file`.
-    fn create(file: &Path, start: SystemTime) -> std::io::Result<Self> {
+    /// Start the cache of a scan started at `start`, to be stored at `file`, whose entries hold
+    /// their extended attributes if `xattrs`.
+    fn create(file: &Path, start: SystemTime, xattrs: bool) -> std::io::Result<Self> {
         let dir = file.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
         std::fs::create_dir_all(dir)?;
         let out = std::io::BufWriter::new(tempfile::tempfile_in(dir)?);
@@ -635,6 +666,7 @@ impl CacheWriter {
         let since = start.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default();
         w.varint(since.as_secs());
         w.varint(u64::from(since.subsec_nanos()));
+        w.u8(u8::from(xattrs));
         Ok(CacheWriter { z, w })
     }
 
@@ -945,7 +977,7 @@ mod tests {
         let far = Mtime { secs: i64::MAX, nanos: 999_999_999 };
         let stamp = Stamp { ctime: far, ..Stamp::of(&md) };
         let e = first.manifest.get_index(0).unwrap();
-        let mut w = CacheWriter::create(&file, SystemTime::now()).unwrap();
+        let mut w = CacheWriter::create(&file, SystemTime::now(), true).unwrap();
         w.push(&e, &stamp.ident()).unwrap();
         w.finish(&file).unwrap();
         let again = scan(&root, &opts, &Progress::hidden()).unwrap();
@@ -1059,9 +1091,9 @@ mod tests {
     #[test]
     fn corrupt_cache_is_an_error_not_a_panic() {
         let decode = |b: &'static [u8]| HashCache::decode(b);
-        assert!(decode(b"TERNCACH\x04\x00garbage").is_err());
+        assert!(decode(b"TERNCACH\x05\x00garbage").is_err());
         // A cache of another version is rebuilt, not an error.
-        assert!(decode(b"TERNCACH\x03\x00garbage").unwrap().entries.is_none());
+        assert!(decode(b"TERNCACH\x04\x00garbage").unwrap().entries.is_none());
         assert!(decode(b"").is_err());
         assert!(decode(b"TERNCAC").is_err());
         assert!(decode(b"NOTACACHE\x00").is_err());

@@ -96,7 +96,7 @@ fn a_reused_range_is_used_only_on_chunk_boundaries() {
     let chunk = |c: &[u8]| tern::tree::chunk::ChunkRef { len: 4, hash: ContentHash::of_chunk(c) };
     let digest = FileDigest::of_chunks(vec![chunk(b"aaaa"), chunk(b"bbbb"), chunk(b"cccc")]);
     let meta = Meta { mode: 0o644, mtime: Mtime { secs: 1, nanos: 0 }, ..Default::default() };
-    let entries = vec![Entry { path: p("f"), meta, kind: Kind::File(digest) }];
+    let entries = vec![Entry { path: p("f"), meta: meta.clone(), kind: Kind::File(digest) }];
     Manifest { generation: 1, entries }.store(&env.dst().join(".tern/manifest")).unwrap();
     let mut agent = Agent::start(&env.dst());
     agent.send(Request::Lock);
@@ -106,7 +106,7 @@ fn a_reused_range_is_used_only_on_chunk_boundaries() {
         let bytes = &b"aaaabbbbcccc"[4..4 + size as usize];
         let hash = FileDigest::of_chunks(bytes.chunks(4).map(chunk).collect()).hash;
         let id = id as u64;
-        agent.send(Request::StageBegin(StageHeader { id, size, hash, meta }));
+        agent.send(Request::StageBegin(StageHeader { id, size, hash, meta: meta.clone() }));
         agent.send(Request::StageReuse { from: p("f"), offset, len });
         agent.send(Request::StageEnd);
     }
@@ -133,8 +133,8 @@ fn reuse_through_a_symlink_is_refused_and_writes_stay_inside() {
     let claimed = Manifest {
         generation: 1,
         entries: vec![
-            Entry { path: p("link"), meta: meta0, kind: Kind::Dir },
-            Entry { path: p("link/secret"), meta: meta0, kind: Kind::File(digest) },
+            Entry { path: p("link"), meta: meta0.clone(), kind: Kind::Dir },
+            Entry { path: p("link/secret"), meta: meta0.clone(), kind: Kind::File(digest) },
         ],
     };
     claimed.store(&env.dst().join(".tern/manifest")).unwrap();
@@ -142,13 +142,23 @@ fn reuse_through_a_symlink_is_refused_and_writes_stay_inside() {
     agent.send(Request::Lock);
     assert_eq!(agent.recv(), Response::Ok);
     let meta = Meta { mode: 0o644, mtime: Mtime { secs: 1, nanos: 0 }, ..Default::default() };
-    agent.send(Request::StageBegin(StageHeader { id: 1, size: 15, hash: secret_hash, meta }));
+    agent.send(Request::StageBegin(StageHeader {
+        id: 1,
+        size: 15,
+        hash: secret_hash,
+        meta: meta.clone(),
+    }));
     agent.send(Request::StageReuse { from: p("link/secret"), offset: 0, len: 15 });
     agent.send(Request::StageEnd);
     // a file staged from sent data, to be placed *through* the symlinked directory
     let data = b"inside only";
     let hash = ContentHash::of_chunk(data);
-    agent.send(Request::StageBegin(StageHeader { id: 2, size: data.len() as u64, hash, meta }));
+    agent.send(Request::StageBegin(StageHeader {
+        id: 2,
+        size: data.len() as u64,
+        hash,
+        meta: meta.clone(),
+    }));
     agent.send(Request::StageChunk(data.to_vec()));
     agent.send(Request::StageEnd);
     agent.send(Request::FinishStaging);
@@ -163,10 +173,10 @@ fn reuse_through_a_symlink_is_refused_and_writes_stay_inside() {
     let next = Manifest {
         generation: 2,
         entries: vec![
-            Entry { path: p("link"), meta: meta0, kind: Kind::Dir },
+            Entry { path: p("link"), meta: meta0.clone(), kind: Kind::Dir },
             Entry {
                 path: p("link/x"),
-                meta,
+                meta: meta.clone(),
                 kind: Kind::File(FileDigest::new(11, hash, vec![]).unwrap()),
             },
         ],
@@ -240,7 +250,12 @@ fn staged_files_are_checked_against_the_announced_hash_of_their_chunks() {
     ];
     for (id, content, hash, frames) in &cases {
         let size = content.len() as u64;
-        agent.send(Request::StageBegin(StageHeader { id: *id, size, hash: *hash, meta }));
+        agent.send(Request::StageBegin(StageHeader {
+            id: *id,
+            size,
+            hash: *hash,
+            meta: meta.clone(),
+        }));
         for f in frames {
             agent.send(Request::StageChunk(f.clone()));
         }
@@ -271,7 +286,7 @@ fn a_commit_whose_delta_does_not_add_up_changes_nothing() {
         generation: 1,
         entries: vec![Entry {
             path: p("keep"),
-            meta,
+            meta: meta.clone(),
             kind: Kind::File(FileDigest::new(0, ContentHash::of_chunk(b""), vec![]).unwrap()),
         }],
     };
@@ -286,7 +301,7 @@ fn a_commit_whose_delta_does_not_add_up_changes_nothing() {
     let digest = FileDigest::new(data.len() as u64, hash, vec![]).unwrap();
     let mut next = old.clone();
     next.generation = 2;
-    next.entries.push(Entry { path: p("new"), meta, kind: Kind::File(digest) });
+    next.entries.push(Entry { path: p("new"), meta: meta.clone(), kind: Kind::File(digest) });
     let no_staged = std::collections::HashMap::new();
     let honest = Delta::between(&old, &next, &no_staged).unwrap();
     let mut lying = honest.clone();
@@ -294,7 +309,7 @@ fn a_commit_whose_delta_does_not_add_up_changes_nothing() {
     let cut = honest.encode()[..honest.encode().len() - 1].to_vec();
     for (id, delta, says) in [(1, lying.encode(), "differs"), (2, cut, "malformed")] {
         let size = data.len() as u64;
-        agent.send(Request::StageBegin(StageHeader { id, size, hash, meta }));
+        agent.send(Request::StageBegin(StageHeader { id, size, hash, meta: meta.clone() }));
         agent.send(Request::StageChunk(data.to_vec()));
         agent.send(Request::StageEnd);
         agent.send(Request::FinishStaging);

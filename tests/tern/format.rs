@@ -2,10 +2,12 @@
 
 use tern::tree::chunk::{ChunkRef, FileDigest};
 use tern::tree::hash::ContentHash;
-use tern::tree::manifest::{Entry, Kind, Manifest, Meta, Mtime};
+use tern::tree::manifest::{Entry, Kind, Manifest, Meta, Mtime, Xattr, Xattrs};
 use tern::tree::path::RelPath;
 
-const GOLDEN: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/golden/manifest-v2.bin");
+const GOLDEN: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/golden/manifest-v3.bin");
+/// The format before extended attributes: read as it is, never re-sent.
+const GOLDEN_V2: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/golden/manifest-v2.bin");
 /// The format before file hashes became hashes of chunk lists.
 const GOLDEN_V1: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/golden/manifest-v1.bin");
 
@@ -44,9 +46,21 @@ fn fixed_manifest() -> Manifest {
     Manifest { generation: 42, entries }
 }
 
+/// [`fixed_manifest`] with extended attributes: an ACL on the directory, a capability and a user
+/// attribute with an empty value on a file, a trusted one on the symlink.
+fn fixed_manifest_v3() -> Manifest {
+    let x = |name: &str, value: &[u8]| Xattr { name: name.as_bytes().into(), value: value.into() };
+    let mut m = fixed_manifest();
+    m.entries[0].meta.xattrs = Xattrs::new(vec![x("system.posix_acl_default", &[2, 0, 0, 0, 1])]);
+    m.entries[2].meta.xattrs =
+        Xattrs::new(vec![x("user.empty", b""), x("security.capability", &[1; 20])]);
+    m.entries[3].meta.xattrs = Xattrs::new(vec![x("trusted.link", b"l")]);
+    m
+}
+
 #[test]
 fn golden_manifest_decodes_and_encodes_to_the_same_body() {
-    let m = fixed_manifest();
+    let m = fixed_manifest_v3();
     if std::env::var_os("TERN_UPDATE_GOLDEN").is_some() {
         std::fs::create_dir_all(std::path::Path::new(GOLDEN).parent().unwrap()).unwrap();
         std::fs::write(GOLDEN, m.encode()).unwrap();
@@ -56,7 +70,18 @@ fn golden_manifest_decodes_and_encodes_to_the_same_body() {
     // compression output may differ across zstd versions; the body is the contract
     let body_of = |bytes: &[u8]| zstd::decode_all(&bytes[10..]).unwrap();
     assert_eq!(body_of(&golden), m.encode_body(), "the encoder changed the format");
-    assert_eq!(&golden[..10], b"TERNMANI\x02\x00");
+    assert_eq!(&golden[..10], b"TERNMANI\x03\x00");
+}
+
+/// A replica of the release before extended attributes keeps its manifest: version 2 decodes,
+/// and its body is what this tern writes for a tree without attributes, so nothing is re-sent.
+#[test]
+fn the_version_2_manifest_is_read_as_it_is() {
+    let v2 = std::fs::read(GOLDEN_V2).unwrap();
+    assert_eq!(&v2[..10], b"TERNMANI\x02\x00");
+    let m = Manifest::decode(&v2).unwrap();
+    assert_eq!(m, fixed_manifest());
+    assert_eq!(zstd::decode_all(&v2[10..]).unwrap(), m.encode_body());
 }
 
 #[test]

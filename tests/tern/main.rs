@@ -11,6 +11,7 @@ mod docs;
 mod errors;
 mod format;
 mod harness;
+mod metadata;
 mod plans;
 mod properties;
 mod safety;

@@ -7,7 +7,7 @@ use tern::plan::saved::SavedPlan;
 use tern::remote::protocol::{Request, Response};
 use tern::tree::chunk::digest_reader;
 use tern::tree::codec::{Reader, Writer};
-use tern::tree::manifest::{Entry, Kind, Manifest, Meta, Mtime};
+use tern::tree::manifest::{Entry, Kind, Manifest, Meta, Mtime, Xattr, Xattrs};
 use tern::tree::path::RelPath;
 
 /// Path-ish byte strings: components from a small alphabet (so paths share prefixes and nest),
@@ -36,16 +36,25 @@ fn manifest() -> impl Strategy<Value = Manifest> {
             let mut seen = BTreeSet::new();
             let mut entries = Vec::new();
             for (comps, kind, mode, secs, nanos, seed) in items {
+                // About one entry in four carries extended attributes.
+                let xattrs = match seed % 4 {
+                    0 => Xattrs::new(vec![
+                        Xattr { name: b"user.a".as_slice().into(), value: vec![seed; 3].into() },
+                        Xattr { name: b"trusted.b".as_slice().into(), value: [].into() },
+                    ]),
+                    _ => Xattrs::default(),
+                };
                 let meta = Meta {
                     mode: mode & 0o7777,
                     mtime: Mtime { secs, nanos },
+                    xattrs,
                     ..Default::default()
                 };
                 // every ancestor as a directory first
                 for depth in 1..comps.len() {
                     let p = RelPath::new(comps[..depth].join(&b'/')).unwrap();
                     if seen.insert(p.clone()) {
-                        entries.push(Entry { path: p, meta, kind: Kind::Dir });
+                        entries.push(Entry { path: p, meta: meta.clone(), kind: Kind::Dir });
                     }
                 }
                 let p = RelPath::new(comps.join(&b'/')).unwrap();
@@ -57,7 +66,7 @@ fn manifest() -> impl Strategy<Value = Manifest> {
                     1 => Kind::Symlink(vec![b'x', seed.max(1)]),
                     _ => Kind::File(digest_reader(&vec![seed; seed as usize * 7][..]).unwrap()),
                 };
-                entries.push(Entry { path: p, meta, kind });
+                entries.push(Entry { path: p, meta: meta.clone(), kind });
             }
             // a file or symlink cannot have children: drop entries below non-directories
             let mut m = Manifest { generation, entries };
@@ -201,7 +210,7 @@ fn fuzz_seeds() {
             id: 1,
             size: 5,
             hash: tern::tree::hash::ContentHash::of_chunk(b"hello"),
-            meta,
+            meta: meta.clone(),
         })
         .encode(),
         Request::StageReuse { from: p("a/b"), offset: 0, len: 4096 }.encode(),

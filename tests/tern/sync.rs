@@ -463,7 +463,7 @@ fn a_hash_cache_that_cannot_be_written_or_read_is_a_warning() {
     let cache = env.path("cache").join(&names[0]);
     assert!(fs::read(&cache).unwrap().starts_with(b"TERNCACH"));
 
-    fs::write(&cache, b"TERNCACH\x04\x00not zstd").unwrap();
+    fs::write(&cache, b"TERNCACH\x05\x00not zstd").unwrap();
     env.tree("src").file("d/b", "changed too");
     env.sync(&[]).stderr_has("warning: ignoring hash cache");
     env.assert_replica();

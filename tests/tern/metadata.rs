@@ -1,0 +1,214 @@
+//! Metadata fidelity, checked with the system's own tools: extended attributes (getfattr), POSIX
+//! ACLs (getfacl) and file capabilities (getcap) of a replica are those of the source, locally
+//! and over a real sshd, and the same as what `rsync -aHAX` makes of the same tree.
+
+use crate::harness::*;
+use crate::sshd::Sshd;
+use std::path::Path;
+use std::process::Command;
+
+fn euid() -> u32 {
+    rustix::process::geteuid().as_raw()
+}
+
+/// Run a metadata tool; a missing one is a failure that says what to install.
+fn tool(cwd: &Path, program: &str, args: &[&str]) -> String {
+    let out = Command::new(program).args(args).current_dir(cwd).output().unwrap_or_else(|e| {
+        panic!(
+            "cannot run {program} ({e}): the metadata tests need the Debian packages attr, acl \
+             and libcap2-bin (`bash .ci/run` installs them)"
+        )
+    });
+    assert!(
+        out.status.success(),
+        "{program} {args:?} in {}: {}",
+        cwd.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Every extended attribute, ACL and capability below `root` as the tools print them (values in
+/// hex, ids numeric), tern's own `.tern` left out, sorted by path.
+fn metadata_dump(root: &Path) -> String {
+    let blocks = |text: String| -> Vec<String> {
+        text.split("\n\n")
+            .map(|b| b.trim().replace("# file: ./", "# file: "))
+            .filter(|b| !b.is_empty() && !b.starts_with("# file: .tern"))
+            .collect()
+    };
+    let mut all = blocks(tool(root, "getfattr", &["-R", "-h", "-d", "-m", "-", "-e", "hex", "."]));
+    let acls = tool(root, "getfacl", &["-R", "-p", "-n", "-P", "."]);
+    all.extend(blocks(acls));
+    let mut caps: Vec<String> = tool(root, "getcap", &["-r", "."])
+        .lines()
+        .filter(|l| !l.starts_with("./.tern"))
+        .map(String::from)
+        .collect();
+    caps.sort();
+    all.sort();
+    format!("{}\n--- capabilities\n{}", all.join("\n\n"), caps.join("\n"))
+}
+
+fn set(cwd: &Path, program: &str, args: &[&str]) {
+    tool(cwd, program, args);
+}
+
+/// A tree with what a server's tree holds: user xattrs on files, directories and (as root)
+/// symlinks, trusted xattrs and a file capability (as root), access and default ACLs.
+fn rich_tree(env: &Env) {
+    env.tree("src")
+        .file("bin/ping", noise(3, 30_000))
+        .file("etc/conf", "key = value\n")
+        .file("etc/plain", "no attributes\n")
+        .file("share/doc/readme", "read me\n")
+        .symlink("etc/link", "conf")
+        .mode("bin/ping", 0o755);
+    let src = env.src();
+    set(&src, "setfattr", &["-n", "user.mime_type", "-v", "text/plain", "etc/conf"]);
+    set(&src, "setfattr", &["-n", "user.empty", "etc/conf"]);
+    set(&src, "setfattr", &["-n", "user.binary", "-v", "0x00ff10", "share/doc/readme"]);
+    set(&src, "setfattr", &["-n", "user.dir", "-v", "d", "share"]);
+    set(&src, "setfacl", &["-m", "u:1234:rwx,g:4321:r", "etc/conf"]);
+    set(&src, "setfacl", &["-d", "-m", "u:1234:rx,o::-", "share/doc"]);
+    if euid() == 0 {
+        set(&src, "setfattr", &["-n", "trusted.origin", "-v", "build-42", "bin/ping"]);
+        set(&src, "setfattr", &["-h", "-n", "trusted.link", "-v", "l", "etc/link"]);
+        set(&src, "setcap", &["cap_net_raw,cap_net_admin=ep", "bin/ping"]);
+    }
+}
+
+#[test]
+fn xattrs_acls_and_capabilities_replicate_as_rsync_ahax_does() {
+    let env = Env::new();
+    rich_tree(&env);
+    let source = metadata_dump(&env.src());
+    assert!(source.contains("user.mime_type") && source.contains("user:1234:rwx"), "{source}");
+    if euid() == 0 {
+        assert!(source.contains("cap_net_admin,cap_net_raw=ep"), "{source}");
+    }
+    env.sync(&[]);
+    env.assert_replica();
+    assert_eq!(metadata_dump(&env.dst()), source, "the replica's metadata differs");
+
+    let rsync = env.path("rsync-dst");
+    let out = Command::new("rsync")
+        .args(["-aHAX", &format!("{}/", env.src().display()), &rsync.display().to_string()])
+        .output()
+        .expect("rsync (apt-get install rsync)");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        metadata_dump(&rsync),
+        metadata_dump(&env.dst()),
+        "rsync -aHAX keeps other metadata"
+    );
+
+    // An unchanged tree stays unchanged: nothing to do, and verify finds the attributes.
+    env.tern(["plan", "--detailed-exitcode", "src", "dst"]).ok();
+    env.tern(["verify", "dst"]).ok();
+}
+
+#[test]
+fn xattrs_replicate_over_ssh() {
+    let env = Env::new();
+    rich_tree(&env);
+    let sshd = Sshd::start(&env);
+    let url = sshd.url(&env.dst());
+    let done = sshd.tern(&env, ["sync", "src", &url]).ok();
+    assert!(done.stdout().contains("via ssh (remote tern agent)"), "{}", done.describe());
+    assert_eq!(metadata_dump(&env.dst()), metadata_dump(&env.src()));
+
+    // A metadata-only change goes as one, and removing an attribute removes it.
+    set(&env.src(), "setfattr", &["-x", "user.mime_type", "etc/conf"]);
+    set(&env.src(), "setfattr", &["-n", "user.new", "-v", "1", "etc/plain"]);
+    let plan = sshd.tern(&env, ["plan", "src", &url]).ok();
+    let out = plan.stdout();
+    assert!(out.contains(". file    etc/conf (xattrs user.mime_type)"), "{out}");
+    assert!(out.contains(". file    etc/plain (xattrs user.new)"), "{out}");
+    let done = sshd.tern(&env, ["sync", "src", &url]).ok();
+    assert!(done.stdout().contains("0 B sent"), "{}", done.describe());
+    assert_eq!(metadata_dump(&env.dst()), metadata_dump(&env.src()));
+}
+
+#[test]
+fn a_metadata_only_change_is_planned_with_what_changed_and_verify_sees_tampering() {
+    let env = Env::new();
+    rich_tree(&env);
+    env.sync(&[]);
+    set(&env.src(), "setfacl", &["-m", "u:99:r", "etc/plain"]);
+    set(&env.src(), "setfattr", &["-n", "user.mime_type", "-v", "text/html", "etc/conf"]);
+    let plan = env.tern(["plan", "--detailed-exitcode", "src", "dst"]).code(2);
+    let out = plan.stdout();
+    assert!(out.contains(". file    etc/plain (xattrs acl)"), "{out}");
+    assert!(out.contains(". file    etc/conf (xattrs user.mime_type)"), "{out}");
+    let json = env.tern(["plan", "--format", "json", "src", "dst"]).ok().stdout();
+    assert!(json.contains("\"xattrs\": [\n        \"acl\"\n      ]"), "{json}");
+    env.sync(&[]);
+    assert_eq!(metadata_dump(&env.dst()), metadata_dump(&env.src()));
+
+    // An attribute added at the replica behind tern's back is a metadata finding (exit 4).
+    set(&env.dst(), "setfattr", &["-n", "user.sneaky", "-v", "1", "etc/conf"]);
+    env.tern(["verify", "dst"])
+        .code(4)
+        .stdout_has("metadata etc/conf: extended attributes differ (user.sneaky)");
+    // The next sync puts the replica back as the manifest says only for changed entries; a
+    // repair sends what verify found.
+    env.tern(["verify", "--repair", "src", "dst"]).ok();
+    assert_eq!(metadata_dump(&env.dst()), metadata_dump(&env.src()));
+}
+
+#[test]
+fn no_xattrs_leaves_them_out() {
+    let env = Env::new();
+    rich_tree(&env);
+    env.sync(&["--no-xattrs"]);
+    let replica = metadata_dump(&env.dst());
+    assert!(!replica.contains("user.") && !replica.contains("user:1234"), "{replica}");
+    // The hash cache of that scan is not trusted by a scan that reads them.
+    env.sync(&[]);
+    assert_eq!(metadata_dump(&env.dst()), metadata_dump(&env.src()));
+}
+
+/// As a user, a destination keeps user xattrs and ACLs; what only root may set is one warning
+/// naming the attribute, not a failed run.
+#[test]
+fn a_destination_that_cannot_keep_an_attribute_warns_once() {
+    if euid() != 0 {
+        eprintln!("needs root to make a file capability and to run tern as another user");
+        return;
+    }
+    let env = Env::new();
+    rich_tree(&env);
+    // The source stays root's (a chown would clear its capability); the user can read it and
+    // owns only where it writes.
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(env.dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let dst = env.path("user-dst");
+    for dir in [&dst, &env.path("cache"), &env.path("state")] {
+        std::fs::create_dir_all(dir).unwrap();
+        std::os::unix::fs::lchown(dir, Some(65534), Some(65534)).unwrap();
+    }
+    let mut run = env.tern(Vec::<String>::new());
+    run.cmd = Command::new("setpriv");
+    run.cmd
+        .args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            TERN,
+            "sync",
+            "src",
+            "user-dst/r",
+        ])
+        .current_dir(env.dir.path())
+        .env("TERN_CACHE_DIR", env.path("cache"))
+        .env("TERN_STATE_DIR", env.path("state"));
+    let done = run.ok();
+    let warnings: Vec<&str> =
+        done.stderr().lines().filter(|l| l.contains("did not keep")).map(|_| "").collect();
+    assert_eq!(warnings.len(), 1, "{}", done.describe());
+    done.stderr_has("security.capability").stderr_has("only root keeps security.* and trusted.*");
+    let replica = metadata_dump(&dst.join("r"));
+    assert!(replica.contains("user.mime_type") && replica.contains("user:1234:rwx"), "{replica}");
+    assert!(!replica.contains("cap_net"), "{replica}");
+}
