@@ -225,6 +225,7 @@ fn save_plan(spec: &SyncSpec, p: &Prepared, now: SystemTime, file: &Path) -> any
         created_at: timefmt::rfc3339(now),
         delete: spec.plan.delete,
         xattrs: !spec.scan.no_xattrs,
+        one_file_system: spec.scan.one_file_system,
         excludes: spec.plan.excludes.patterns().to_vec(),
         protected: p.scanned.issues.iter().map(|i| i.path.clone()).collect(),
         dest_generation,
@@ -289,6 +290,7 @@ fn apply_command(ui: &Ui, args: &ApplyArgs) -> anyhow::Result<Status> {
     let mut spec = dest_spec(Some(saved.source.clone()), &saved.destination, &args.ssh)?;
     spec.scan.excludes = excludes.clone();
     spec.scan.no_xattrs = !saved.xattrs;
+    spec.scan.one_file_system = saved.one_file_system;
     spec.plan = PlanOptions { delete: saved.delete, excludes };
     spec.guards = guard_policy(&args.guards);
     let stale = |what: String| {
@@ -361,6 +363,7 @@ fn dest_spec(source: Option<PathBuf>, dest: &str, ssh: &SshArgs) -> anyhow::Resu
             cache_file: default_cache_file(&source),
             excludes: Excludes::default(),
             no_xattrs: false,
+            one_file_system: false,
         },
         source,
         dest: parse_destination(dest)?,

@@ -69,6 +69,7 @@ pub fn resolve(args: &TreeArgs) -> Result<SyncSpec, ConfigError> {
             cache_file,
             excludes: excludes.clone(),
             no_xattrs: args.no_xattrs,
+            one_file_system: args.one_file_system,
         },
         plan: PlanOptions { delete: !args.no_delete, excludes },
         ssh: ssh_options(&args.ssh),

@@ -37,6 +37,7 @@ Job file (~/.config/tern/tern.toml, $TERN_CONFIG, or --config FILE; see contrib/
   check_dest = true                      stat the destination first and repair what changed out of band
   keep_trash = \"7d\"                     purge older trash runs after a successful run (\"forever\" keeps)
   xattrs = false                        do not replicate extended attributes, ACLs, capabilities
+  one_file_system = true                do not cross into other file systems (as -x)
   ssh_config, identity = [..], known_hosts, host_key_policy, remote_tern, compress_level,
   bwlimit = \"10M\": as the flags
 
@@ -302,6 +303,11 @@ pub struct TreeArgs {
     /// user.*, system.posix_acl_*, security.* and, as root, trusted.*)
     #[arg(long)]
     pub no_xattrs: bool,
+
+    /// Do not cross file systems: a directory on another one (a mount point such as /proc or a
+    /// mounted disk) is replicated empty, as with rsync -x
+    #[arg(short = 'x', long)]
+    pub one_file_system: bool,
 
     /// Before planning, stat every destination entry and send again what was changed, deleted or
     /// replaced there out of band (the destination is not read, only stat'ed)

@@ -658,6 +658,7 @@ fn compare_same_kind(s: &Entry, d: &Entry) -> Option<Action> {
     let content_differs = match (&s.kind, &d.kind) {
         (Kind::File(a), Kind::File(b)) => a.hash != b.hash || a.size != b.size,
         (Kind::Symlink(a), Kind::Symlink(b)) => a != b,
+        (Kind::Special(a), Kind::Special(b)) => a != b,
         _ => false,
     };
     if content_differs {

@@ -8,7 +8,7 @@
 //! written.
 //!
 //! Format: magic `TERNPLAN`, version u16 LE, one zstd frame holding: source path bytes,
-//! destination text, created-at text, delete flag u8, xattrs flag u8 (version 3), exclude patterns (count, texts), protected
+//! destination text, created-at text, delete flag u8, xattrs and one-file-system flags u8 each (version 3), exclude patterns (count, texts), protected
 //! path count and paths, destination
 //! generation varint, destination manifest hash (32 bytes), then the source manifest body.
 
@@ -38,6 +38,8 @@ pub struct SavedPlan {
     pub delete: bool,
     /// The source was scanned with its extended attributes (false for `--no-xattrs`).
     pub xattrs: bool,
+    /// The scan stayed on the source's file system (`-x`).
+    pub one_file_system: bool,
     /// Exclude patterns.
     pub excludes: Vec<String>,
     /// Source paths the scan could not read, whose destination copies the plan keeps.
@@ -62,6 +64,7 @@ impl SavedPlan {
         w.bytes(self.created_at.as_bytes());
         w.u8(u8::from(self.delete));
         w.u8(u8::from(self.xattrs));
+        w.u8(u8::from(self.one_file_system));
         w.varint(self.excludes.len() as u64);
         for e in &self.excludes {
             w.bytes(e.as_bytes());
@@ -112,6 +115,7 @@ impl SavedPlan {
         let created_at = text(r, "created at")?;
         let delete = r.u8("delete flag")? != 0;
         let xattrs = r.u8("xattrs flag")? != 0;
+        let one_file_system = r.u8("one-file-system flag")? != 0;
         let n = r.varint("exclude count")?;
         let mut excludes = Vec::with_capacity(n.min(r.remaining() as u64) as usize);
         for _ in 0..n {
@@ -132,6 +136,7 @@ impl SavedPlan {
             created_at,
             delete,
             xattrs,
+            one_file_system,
             excludes,
             protected,
             dest_generation,
@@ -168,6 +173,7 @@ mod tests {
             created_at: "2026-11-26T04:00:00Z".into(),
             delete: true,
             xattrs: true,
+            one_file_system: true,
             excludes: vec!["*.tmp".into()],
             protected: vec![RelPath::new("locked").unwrap()],
             dest_generation: 7,

@@ -12,10 +12,12 @@
 //! one side writes. Staging requests get no reply; their outcomes, or the first error, come back
 //! with `FinishStaging`.
 
-use crate::transport::{CommitOp, CommitReport, NewLink, StageHeader, StageOutcome, StageReport};
+use crate::transport::{
+    CommitOp, CommitReport, NewLink, NewNode, StageHeader, StageOutcome, StageReport,
+};
 use crate::tree::codec::{DecodeError, Reader, Writer};
 use crate::tree::hash::ContentHash;
-use crate::tree::manifest::{KindTag, decode_meta, encode_meta};
+use crate::tree::manifest::{KindTag, Special, decode_meta, encode_meta};
 use crate::tree::meta::Unkept;
 use crate::tree::path::{MAX_PATH_LEN, RelPath};
 use std::io::{self, Read, Write};
@@ -110,20 +112,11 @@ fn put_text(w: &mut Writer, s: &str) {
 }
 
 fn kind_tag(t: KindTag) -> u8 {
-    match t {
-        KindTag::File => 0,
-        KindTag::Dir => 1,
-        KindTag::Symlink => 2,
-    }
+    t.code()
 }
 
 fn decode_kind_tag(b: u8) -> Result<KindTag, DecodeError> {
-    Ok(match b {
-        0 => KindTag::File,
-        1 => KindTag::Dir,
-        2 => KindTag::Symlink,
-        t => return Err(DecodeError::invalid("kind", format!("unknown kind {t}"))),
-    })
+    KindTag::from_code(b).ok_or_else(|| DecodeError::invalid("kind", format!("unknown kind {b}")))
 }
 
 pub(crate) fn encode_op(w: &mut Writer, op: &CommitOp) {
@@ -153,6 +146,22 @@ pub(crate) fn encode_op(w: &mut Writer, op: &CommitOp) {
             encode_meta(w, meta);
             w.u8(kind_tag(*kind));
         }
+        CommitOp::Node { path, node } => {
+            w.u8(5);
+            w.bytes(path.as_bytes());
+            match node.special {
+                Special::Fifo => w.u8(KindTag::Fifo.code()),
+                Special::CharDevice { rdev } => {
+                    w.u8(KindTag::CharDevice.code());
+                    w.varint(rdev);
+                }
+                Special::BlockDevice { rdev } => {
+                    w.u8(KindTag::BlockDevice.code());
+                    w.varint(rdev);
+                }
+            }
+            encode_meta(w, &node.meta);
+        }
     }
 }
 
@@ -176,6 +185,19 @@ pub(crate) fn decode_op(r: &mut Reader<'_>) -> Result<CommitOp, DecodeError> {
             let meta = decode_meta(r)?;
             let kind = decode_kind_tag(r.u8("kind")?)?;
             CommitOp::SetMeta { path, meta: Box::new(meta), kind }
+        }
+        5 => {
+            let path = rel_path(r, "path")?;
+            let special = match decode_kind_tag(r.u8("kind")?)? {
+                KindTag::Fifo => Special::Fifo,
+                KindTag::CharDevice => Special::CharDevice { rdev: r.varint("device number")? },
+                KindTag::BlockDevice => Special::BlockDevice { rdev: r.varint("device number")? },
+                k => {
+                    return Err(DecodeError::invalid("node", format!("a {} is not one", k.name())));
+                }
+            };
+            let meta = decode_meta(r)?;
+            CommitOp::Node { path, node: Box::new(NewNode { special, meta }) }
         }
         t => return Err(DecodeError::invalid("op", format!("unknown op {t}"))),
     })

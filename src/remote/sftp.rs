@@ -368,6 +368,11 @@ impl Transport for SftpDest {
                         .symlink(target, &full)
                         .map_err(|e| self.err("create symlink", &full, e))?;
                 }
+                CommitOp::Node { path, .. } => {
+                    report.unkept.add(|| {
+                        format!("{}: SFTP cannot create FIFOs or device files", path.display())
+                    });
+                }
                 CommitOp::Place { path, id } => {
                     self.make_way(&trash, path, &mut report)?;
                     let staged = self.state().join("staging").join(id.to_string());

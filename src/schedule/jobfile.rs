@@ -60,6 +60,7 @@ struct RawJob {
     keep_trash: Option<Spanned<String>>,
     check_dest: Option<bool>,
     xattrs: Option<bool>,
+    one_file_system: Option<bool>,
     ssh_config: Option<String>,
     #[serde(default)]
     identity: Vec<String>,
@@ -99,6 +100,8 @@ pub struct Job {
     pub check_dest: bool,
     /// Replicate extended attributes, ACLs and file capabilities (`xattrs = false`: not).
     pub xattrs: bool,
+    /// Do not cross into other file systems (`one_file_system = true`, as `-x`).
+    pub one_file_system: bool,
 }
 
 impl Job {
@@ -122,6 +125,7 @@ impl Job {
             cache_file: default_cache_file(&self.source),
             excludes: self.excludes.clone(),
             no_xattrs: !self.xattrs,
+            one_file_system: self.one_file_system,
         }
     }
 }
@@ -361,6 +365,7 @@ pub fn parse(path: &Path, text: &str) -> Result<JobFile, FileErrors> {
             keep_trash,
             check_dest: raw.check_dest.unwrap_or(false),
             xattrs: raw.xattrs.unwrap_or(true),
+            one_file_system: raw.one_file_system.unwrap_or(false),
         });
     }
     if errors.is_empty() {

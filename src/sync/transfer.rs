@@ -8,8 +8,8 @@
 
 use crate::plan::{Action, ChangeRef, NewManifest, Piece, Plan, Recipe};
 use crate::transport::{
-    Commit, CommitOp, CommitReport, NewLink, StageHeader, StageOutcome, StageReport, Transport,
-    TransportError,
+    Commit, CommitOp, CommitReport, NewLink, NewNode, StageHeader, StageOutcome, StageReport,
+    Transport, TransportError,
 };
 use crate::tree::manifest::{Entry, Kind};
 use crate::tree::path::RelPath;
@@ -329,6 +329,10 @@ pub fn commit_ops<'a>(
                 CommitOp::Symlink { path: c.path.clone(), link }
             }
             (_, Kind::File(_)) => CommitOp::Place { path: c.path.clone(), id: id as u64 },
+            (_, Kind::Special(special)) => {
+                let node = Box::new(NewNode { special: *special, meta: new.meta.clone() });
+                CommitOp::Node { path: c.path.clone(), node }
+            }
         })
     });
     trashed.chain(written)

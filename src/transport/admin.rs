@@ -9,7 +9,7 @@
 
 use crate::tree::chunk::digest_reader;
 use crate::tree::manifest::{Entry, Kind, Manifest};
-use crate::tree::meta::{is_root, meta_of, read_xattrs};
+use crate::tree::meta::{is_root, meta_of, read_xattrs, special_of};
 use crate::tree::path::RelPath;
 use crate::tree::state::{STATE_DIR, append_trash_index, index_path, read_trash_index, trash_root};
 use serde::{Deserialize, Serialize};
@@ -216,14 +216,17 @@ pub fn verify(
             }
             Err(err) => return Err(err),
         };
+        let special = special_of(&md);
         let actual = if md.is_dir() {
             "dir"
         } else if md.file_type().is_symlink() {
             "symlink"
         } else if md.is_file() {
             "file"
+        } else if let Some(s) = special {
+            Kind::Special(s).tag().name()
         } else {
-            "special"
+            "socket"
         };
         if actual != e.kind.tag().name() {
             findings.push(finding(
@@ -274,6 +277,13 @@ pub fn verify(
                         "changed",
                         "the symlink points elsewhere".into(),
                     ));
+                    continue;
+                }
+            }
+            Kind::Special(want) => {
+                if special != Some(*want) {
+                    let detail = "the device number differs".into();
+                    findings.push(finding(&e.path, "changed", detail));
                     continue;
                 }
             }

@@ -24,7 +24,7 @@ use crate::transport::admin::{AdminOp, AdminResult};
 use crate::tree::chunk::{ChunkRef, FileDigest};
 use crate::tree::hash::ContentHash;
 use crate::tree::manifest::{EntryReader, KindTag, Manifest, Meta, write_replacing_with};
-use crate::tree::meta::{Unkept, set_handle_meta, set_symlink_meta};
+use crate::tree::meta::{Unkept, make_node, set_handle_meta, set_node_meta, set_symlink_meta};
 use crate::tree::path::RelPath;
 use crate::tree::state::{self, STATE_DIR};
 use crate::tree::store::{EntrySource, StoredManifest};
@@ -601,7 +601,7 @@ impl Transport for LocalDir {
         // Applied: the operations go before the manifest is encoded.
         let mut report =
             self.apply_ops(&run_id, ops.map(Ok), count, manifest.generation(), metas)?;
-        report.unkept.merge(std::mem::take(&mut self.unkept));
+        report.unkept = self.staged_then(report.unkept);
         self.store_manifest(manifest)?;
         self.finish_commit();
         Ok(report)
@@ -679,12 +679,20 @@ impl LocalDir {
             Ok(metas)
         };
         let mut report = self.apply_ops(run_id, ops, count, generation, metas)?;
-        report.unkept.merge(std::mem::take(&mut self.unkept));
+        report.unkept = self.staged_then(report.unkept);
         self.sync_filesystem()?;
         crate::tree::manifest::persist_durably(next, &path)
             .map_err(|e| self.io("write", &path, e))?;
         self.finish_commit();
         Ok(report)
+    }
+
+    /// What staging did not keep since the last commit, then what the commit did not: in the
+    /// order they happened, so a warning's first reason is the run's first.
+    fn staged_then(&mut self, committed: Unkept) -> Unkept {
+        let mut unkept = std::mem::take(&mut self.unkept);
+        unkept.merge(committed);
+        unkept
     }
 
     /// Apply a commit's operations, then restore the mode and mtime of the directories they
@@ -822,6 +830,29 @@ impl<'a> Committer<'a> {
                 let staged = self.dest.staged_file(*id);
                 self.replace_with(path, &staged)?;
             }
+            CommitOp::Node { path, node } => {
+                self.ensure_parents(path)?;
+                let tmp = self.dest.staging_dir().join("node.tmp");
+                let _ = fs::remove_file(&tmp);
+                match make_node(&tmp, node.special, node.meta.mode) {
+                    Ok(()) => {
+                        set_node_meta(&tmp, &node.meta, &mut self.unkept)
+                            .map_err(|e| self.err("set metadata of", &tmp, e))?;
+                        self.replace_with(path, &tmp)?;
+                    }
+                    // Only root may make device files (CAP_MKNOD), as with rsync -D.
+                    Err(e) if matches!(e.raw_os_error(), Some(libc::EPERM | libc::EACCES)) => {
+                        self.unkept.add(|| {
+                            format!(
+                                "{}: only root creates device files (as root, --check-dest \
+                                 creates them later)",
+                                path.display()
+                            )
+                        });
+                    }
+                    Err(e) => return Err(self.err("create", &tmp, e)),
+                }
+            }
             CommitOp::SetMeta { path, meta, kind } => match kind {
                 KindTag::Dir => {
                     self.touched.insert(Some(path.clone()));
@@ -842,6 +873,13 @@ impl<'a> Committer<'a> {
                     let full = self.dest.at(path);
                     if self.parents_are_dirs(path)? {
                         set_symlink_meta(&full, meta, &mut self.unkept)
+                            .map_err(|e| self.err("set metadata of", &full, e))?;
+                    }
+                }
+                KindTag::Fifo | KindTag::CharDevice | KindTag::BlockDevice => {
+                    let full = self.dest.at(path);
+                    if self.parents_are_dirs(path)? && self.exists(path)? {
+                        set_node_meta(&full, meta, &mut self.unkept)
                             .map_err(|e| self.err("set metadata of", &full, e))?;
                     }
                 }

@@ -18,7 +18,7 @@ pub mod local;
 
 use crate::transport::admin::{AdminOp, AdminResult};
 use crate::tree::hash::ContentHash;
-use crate::tree::manifest::{KindTag, ManifestFileError, Meta};
+use crate::tree::manifest::{KindTag, ManifestFileError, Meta, Special};
 use crate::tree::path::RelPath;
 use crate::tree::store::StoredManifest;
 
@@ -95,6 +95,8 @@ pub enum CommitOp {
     Symlink { path: RelPath, link: Box<NewLink> },
     /// Move a staged file into place, keeping any old entry there in the trash.
     Place { path: RelPath, id: u64 },
+    /// Put a FIFO or device file at the path, keeping any old entry there in the trash.
+    Node { path: RelPath, node: Box<NewNode> },
     /// Set mode and mtime of an existing entry.
     SetMeta { path: RelPath, meta: Box<Meta>, kind: KindTag },
 }
@@ -108,12 +110,20 @@ pub struct NewLink {
     pub meta: Meta,
 }
 
+/// The special file a [`CommitOp::Node`] creates.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewNode {
+    pub special: Special,
+    pub meta: Meta,
+}
+
 impl CommitOp {
     pub fn path(&self) -> &RelPath {
         match self {
             CommitOp::Trash(p) | CommitOp::MkDir(p) => p,
             CommitOp::Symlink { path, .. }
             | CommitOp::Place { path, .. }
+            | CommitOp::Node { path, .. }
             | CommitOp::SetMeta { path, .. } => path,
         }
     }

@@ -9,7 +9,8 @@
 //! version u16 little-endian    currently 2 (1 hashed files whole, not as a chunk list)
 //! body   one zstd frame        decompressed size bounded by MAX_BODY
 //!   generation varint, entry count varint, then per entry:
-//!   path bytes, kind u8 (0 file, 1 dir, 2 symlink), mode varint, mtime secs zigzag, nanos varint,
+//!   path bytes, kind u8 (0 file, 1 dir, 2 symlink, 3 fifo, 4 character device, 5 block
+//!   device; 3 to 5 from version 3 on), mode varint, mtime secs zigzag, nanos varint,
 //!   uid varint, gid varint,
 //!   (version 3) if mode has bit 16 set: xattr count varint, per xattr (sorted by name, no
 //!            duplicates): name bytes, value bytes. Version 2 never sets the bit, so a version 3
@@ -18,6 +19,7 @@
 //!            (a chunk's hash and the file's are those of crate::tree::hash; a file of one chunk lists
 //!            none, and the hash of a file of more is the hash of its list)
 //!   symlink: target bytes
+//!   device:  rdev varint (the device number, as stat gives it)
 //! ```
 //!
 //! The decoder validates everything a hostile or corrupt file could get wrong: lengths, order
@@ -150,6 +152,16 @@ pub enum Kind {
     File(FileDigest),
     Dir,
     Symlink(Vec<u8>),
+    /// A FIFO or a device file (as `rsync -D` keeps them): no content, only what it is.
+    Special(Special),
+}
+
+/// A special file: which kind, and for a device its number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Special {
+    Fifo,
+    CharDevice { rdev: u64 },
+    BlockDevice { rdev: u64 },
 }
 
 impl Kind {
@@ -158,6 +170,9 @@ impl Kind {
             Kind::File(_) => KindTag::File,
             Kind::Dir => KindTag::Dir,
             Kind::Symlink(_) => KindTag::Symlink,
+            Kind::Special(Special::Fifo) => KindTag::Fifo,
+            Kind::Special(Special::CharDevice { .. }) => KindTag::CharDevice,
+            Kind::Special(Special::BlockDevice { .. }) => KindTag::BlockDevice,
         }
     }
 }
@@ -168,6 +183,9 @@ pub enum KindTag {
     File,
     Dir,
     Symlink,
+    Fifo,
+    CharDevice,
+    BlockDevice,
 }
 
 impl KindTag {
@@ -176,7 +194,34 @@ impl KindTag {
             KindTag::File => "file",
             KindTag::Dir => "dir",
             KindTag::Symlink => "symlink",
+            KindTag::Fifo => "fifo",
+            KindTag::CharDevice => "char-device",
+            KindTag::BlockDevice => "block-device",
         }
+    }
+
+    /// The byte that stands for this kind in the manifest and on the wire.
+    pub fn code(self) -> u8 {
+        match self {
+            KindTag::File => 0,
+            KindTag::Dir => 1,
+            KindTag::Symlink => 2,
+            KindTag::Fifo => 3,
+            KindTag::CharDevice => 4,
+            KindTag::BlockDevice => 5,
+        }
+    }
+
+    pub fn from_code(b: u8) -> Option<KindTag> {
+        Some(match b {
+            0 => KindTag::File,
+            1 => KindTag::Dir,
+            2 => KindTag::Symlink,
+            3 => KindTag::Fifo,
+            4 => KindTag::CharDevice,
+            5 => KindTag::BlockDevice,
+            _ => return None,
+        })
     }
 }
 
@@ -745,16 +790,15 @@ pub(crate) fn decode_digest(r: &mut Reader<'_>) -> Result<FileDigest, DecodeErro
 
 pub(crate) fn encode_entry(w: &mut Writer, e: &Entry) {
     w.bytes(e.path.as_bytes());
-    w.u8(match e.kind {
-        Kind::File(_) => 0,
-        Kind::Dir => 1,
-        Kind::Symlink(_) => 2,
-    });
+    w.u8(e.kind.tag().code());
     encode_meta(w, &e.meta);
     match &e.kind {
         Kind::File(d) => encode_digest(w, d),
-        Kind::Dir => {}
+        Kind::Dir | Kind::Special(Special::Fifo) => {}
         Kind::Symlink(t) => w.bytes(t),
+        Kind::Special(Special::CharDevice { rdev } | Special::BlockDevice { rdev }) => {
+            w.varint(*rdev)
+        }
     }
 }
 
@@ -780,9 +824,12 @@ pub(crate) fn skip_entry<'a>(r: &mut Reader<'a>) -> Result<&'a [u8], DecodeError
                 r.fixed::<32>("chunk hash")?;
             }
         }
-        1 => {}
+        1 | 3 => {}
         2 => {
             r.bytes("symlink target", MAX_PATH_LEN)?;
+        }
+        4 | 5 => {
+            r.varint("device number")?;
         }
         t => return Err(DecodeError::invalid("entry kind", format!("unknown kind {t}"))),
     }
@@ -809,6 +856,9 @@ pub(crate) fn decode_entry(r: &mut Reader<'_>) -> Result<Entry, DecodeError> {
             }
             Kind::Symlink(t.to_vec())
         }
+        3 => Kind::Special(Special::Fifo),
+        4 => Kind::Special(Special::CharDevice { rdev: r.varint("device number")? }),
+        5 => Kind::Special(Special::BlockDevice { rdev: r.varint("device number")? }),
         t => {
             return Err(DecodeError::invalid("entry kind", format!("unknown kind {t}")));
         }

@@ -10,7 +10,7 @@
 //! destination cannot keep (its file system has no xattrs, or only root may set it) does not fail
 //! the file: it is counted in [`Unkept`], and the run warns once.
 
-use crate::tree::manifest::{Meta, Mtime, Xattr, Xattrs};
+use crate::tree::manifest::{Meta, Mtime, Special, Xattr, Xattrs};
 use filetime::FileTime;
 use rustix::fs::XattrFlags;
 use rustix::io::Errno;
@@ -20,8 +20,8 @@ use std::os::fd::AsFd;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::Path;
 
-/// Extended attributes a destination did not keep: how many, and the first reason, for the one
-/// warning a run prints about them.
+/// What a destination did not keep: extended attributes it could not set and device files it
+/// could not make; how many, and the first reason, for the one warning a run prints about them.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Unkept {
     pub count: u64,
@@ -41,10 +41,10 @@ impl Unkept {
     pub fn warning(&self, dest: &str) -> Option<String> {
         let first = self.first.as_deref()?;
         let n = self.count;
-        let what = if n == 1 { "attribute" } else { "attributes" };
+        let what = if n == 1 { "item" } else { "items" };
         Some(format!(
-            "{dest} did not keep {n} extended {what} (xattrs, ACLs, file capabilities); the \
-             first: {first}"
+            "{dest} did not keep {n} {what} of metadata (xattrs, ACLs, file capabilities) or \
+             device files; the first: {first}"
         ))
     }
 
@@ -225,6 +225,48 @@ pub fn set_symlink_meta(p: &Path, meta: &Meta, unkept: &mut Unkept) -> io::Resul
     apply_to(Target::NoFollow(p), &meta.xattrs, unkept)?;
     let t = to_filetime(meta.mtime);
     filetime::set_symlink_file_times(p, t, t)
+}
+
+/// Make the FIFO or device file `special` at `p` (which must not exist), with permission bits
+/// `mode` (before the umask; [`set_node_meta`] sets them exactly).
+pub fn make_node(p: &Path, special: Special, mode: u32) -> io::Result<()> {
+    use rustix::fs::{CWD, FileType, Mode};
+    let (kind, dev) = match special {
+        Special::Fifo => (FileType::Fifo, 0),
+        Special::CharDevice { rdev } => (FileType::CharacterDevice, rdev),
+        Special::BlockDevice { rdev } => (FileType::BlockDevice, rdev),
+    };
+    rustix::fs::mknodat(CWD, p, kind, Mode::from_raw_mode(mode & 0o777), dev)?;
+    Ok(())
+}
+
+/// Give the FIFO or device file at `p` the owner (when root), mode, xattrs and mtime of `meta`,
+/// by path: opening a device can have effects of its own, and a FIFO blocks until a writer comes.
+pub fn set_node_meta(p: &Path, meta: &Meta, unkept: &mut Unkept) -> io::Result<()> {
+    if is_root() {
+        std::os::unix::fs::lchown(p, Some(meta.uid), Some(meta.gid))?;
+    }
+    if !fs::symlink_metadata(p)?.file_type().is_symlink() {
+        fs::set_permissions(p, fs::Permissions::from_mode(meta.mode))?;
+    }
+    apply_to(Target::NoFollow(p), &meta.xattrs, unkept)?;
+    let t = to_filetime(meta.mtime);
+    filetime::set_symlink_file_times(p, t, t)
+}
+
+/// A special file as a stat describes it, if it is one tern keeps (sockets are not).
+pub fn special_of(md: &Metadata) -> Option<Special> {
+    use std::os::unix::fs::FileTypeExt;
+    let ft = md.file_type();
+    if ft.is_fifo() {
+        Some(Special::Fifo)
+    } else if ft.is_char_device() {
+        Some(Special::CharDevice { rdev: md.rdev() })
+    } else if ft.is_block_device() {
+        Some(Special::BlockDevice { rdev: md.rdev() })
+    } else {
+        None
+    }
 }
 
 /// A manifest time as the `filetime` crate takes it.

@@ -19,7 +19,7 @@ use crate::tree::manifest::{
     Entry, Kind, Meta, Mtime, check_container, decode_digest, decode_meta, encode_digest,
     encode_meta, open_container_writer, open_if_exists, read_up_to,
 };
-use crate::tree::meta::{meta_of, mtime_of, read_xattrs, read_xattrs_of};
+use crate::tree::meta::{meta_of, mtime_of, read_xattrs, read_xattrs_of, special_of};
 use crate::tree::path::{MAX_PATH_LEN, RelPath, cmp_bytes};
 use crate::tree::state::STATE_DIR;
 use crate::tree::store::{EntryStore, StoreWriter};
@@ -53,6 +53,9 @@ pub struct ScanOptions {
     pub excludes: Excludes,
     /// Do not read extended attributes (`--no-xattrs`): entries are listed without them.
     pub no_xattrs: bool,
+    /// Do not descend into directories on another file system than the source's (`-x`); the
+    /// mount point itself is listed, empty, as rsync -x lists it.
+    pub one_file_system: bool,
 }
 
 /// Something in the source that could not be read. Its destination copy is protected.
@@ -200,7 +203,11 @@ pub fn scan(root: &Path, opts: &ScanOptions, progress: &Progress) -> Result<Scan
     };
     let mut batch: Vec<Slot> = Vec::new();
     let mut batch_bytes = 0;
-    let walk = walkdir::WalkDir::new(root).min_depth(1).follow_links(false).sort_by_file_name();
+    let walk = walkdir::WalkDir::new(root)
+        .min_depth(1)
+        .follow_links(false)
+        .same_file_system(opts.one_file_system)
+        .sort_by_file_name();
     let walk = walk.into_iter();
     let walk = walk.filter_entry(|e| {
         if e.depth() == 1 && e.file_name() == STATE_DIR {
@@ -271,12 +278,16 @@ pub fn scan(root: &Path, opts: &ScanOptions, progress: &Progress) -> Result<Scan
                 }
                 Err(e) => out.issues.push(ScanIssue { path, message: e.to_string() }),
             }
+        } else if let Some(special) = special_of(&md) {
+            let kind = Kind::Special(special);
+            match with_xattrs(meta_of(&md), de.path(), opts) {
+                Ok(meta) => batch.push(Slot::Ready(Entry { path, meta, kind })),
+                Err(message) => out.issues.push(ScanIssue { path, message }),
+            }
         } else {
+            // A socket belongs to the process that listens on it, as rsync also judges.
             out.stats.skipped_special += 1;
-            progress.note(format!(
-                "tern: warning: skipping {}: not a file, directory or symlink",
-                path.display()
-            ));
+            progress.note(format!("tern: note: skipping socket {}", path.display()));
         }
         if batch.len() >= BATCH_FILES || batch_bytes >= BATCH_BYTES {
             out.take(&mut batch);

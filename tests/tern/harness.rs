@@ -232,9 +232,26 @@ impl Done {
 /// What a test compares for one entry.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Node {
-    File { content: Vec<u8>, mode: u32, mtime: (i64, i64) },
-    Dir { mode: u32, mtime: (i64, i64) },
-    Symlink { target: Vec<u8>, mtime: (i64, i64) },
+    File {
+        content: Vec<u8>,
+        mode: u32,
+        mtime: (i64, i64),
+    },
+    Dir {
+        mode: u32,
+        mtime: (i64, i64),
+    },
+    Symlink {
+        target: Vec<u8>,
+        mtime: (i64, i64),
+    },
+    /// A FIFO, device file or socket: its file type bits, device number, mode and mtime.
+    Special {
+        kind: u32,
+        rdev: u64,
+        mode: u32,
+        mtime: (i64, i64),
+    },
 }
 
 /// A tree as tests compare it: relative path bytes to entry.
@@ -255,6 +272,8 @@ pub fn snapshot(root: &Path) -> Snapshot {
             Node::Symlink { target, mtime }
         } else if md.is_dir() {
             Node::Dir { mode, mtime }
+        } else if !md.is_file() {
+            Node::Special { kind: md.mode() & 0o170000, rdev: md.rdev(), mode, mtime }
         } else {
             Node::File { content: fs::read(e.path()).expect("read"), mode, mtime }
         };

@@ -179,6 +179,9 @@ fn a_destination_that_cannot_keep_an_attribute_warns_once() {
     }
     let env = Env::new();
     rich_tree(&env);
+    mknod(&env.src().join("etc/fifo"), rustix::fs::FileType::Fifo, 0);
+    let null = rustix::fs::makedev(1, 3);
+    mknod(&env.src().join("etc/null0"), rustix::fs::FileType::CharacterDevice, null);
     // The source stays root's (a chown would clear its capability); the user can read it and
     // owns only where it writes.
     use std::os::unix::fs::PermissionsExt;
@@ -207,8 +210,139 @@ fn a_destination_that_cannot_keep_an_attribute_warns_once() {
     let warnings: Vec<&str> =
         done.stderr().lines().filter(|l| l.contains("did not keep")).map(|_| "").collect();
     assert_eq!(warnings.len(), 1, "{}", done.describe());
-    done.stderr_has("security.capability").stderr_has("only root keeps security.* and trusted.*");
+    let done = done
+        .stderr_has("security.capability")
+        .stderr_has("only root keeps security.* and trusted.*");
     let replica = metadata_dump(&dst.join("r"));
     assert!(replica.contains("user.mime_type") && replica.contains("user:1234:rwx"), "{replica}");
     assert!(!replica.contains("cap_net"), "{replica}");
+    // A FIFO anyone may make; a device file only root.
+    let nodes = snapshot(&dst.join("r"));
+    assert!(matches!(nodes[b"etc/fifo".as_slice()], Node::Special { kind: 0o010000, .. }));
+    assert!(!nodes.contains_key(b"etc/null0".as_slice()), "a user made a device file");
+    assert!(done.stdout().contains("synced"), "{}", done.describe());
+}
+
+/// Make a FIFO, or (as root) a device file, with `mknod(2)`.
+fn mknod(p: &Path, kind: rustix::fs::FileType, dev: u64) {
+    rustix::fs::mknodat(rustix::fs::CWD, p, kind, rustix::fs::Mode::from_raw_mode(0o640), dev)
+        .unwrap_or_else(|e| panic!("mknod {}: {e}", p.display()));
+}
+
+/// A tree with a FIFO, a socket and (as root) a character and a block device.
+fn special_tree(env: &Env) {
+    use rustix::fs::FileType;
+    env.tree("src").file("dev/regular", "r").file("run/keep", "k");
+    let src = env.src();
+    mknod(&src.join("run/fifo"), FileType::Fifo, 0);
+    std::os::unix::net::UnixListener::bind(src.join("run/sock")).unwrap();
+    if euid() == 0 {
+        mknod(&src.join("dev/null0"), FileType::CharacterDevice, rustix::fs::makedev(1, 3));
+        mknod(&src.join("dev/loop9"), FileType::BlockDevice, rustix::fs::makedev(7, 9));
+    }
+    // Settled times: rsync leaves a new device's time alone when the source's is within the
+    // second it makes it in, and the comparison with rsync is of the replicas.
+    for e in walkdir::WalkDir::new(&src).contents_first(true) {
+        let t = filetime::FileTime::from_unix_time(1_600_000_000, 5);
+        filetime::set_symlink_file_times(e.unwrap().path(), t, t).unwrap();
+    }
+}
+
+/// The source's snapshot without its sockets, which are not replicated.
+fn without_sockets(root: &Path) -> Snapshot {
+    let mut s = snapshot(root);
+    s.retain(|_, n| !matches!(n, Node::Special { kind: 0o140000, .. }));
+    s
+}
+
+#[test]
+fn fifos_and_device_files_replicate_and_sockets_are_skipped_with_a_note() {
+    let env = Env::new();
+    special_tree(&env);
+    let done = env.sync(&[]);
+    done.stderr_has("tern: note: skipping socket run/sock");
+    let replica = snapshot(&env.dst());
+    assert_eq!(replica, without_sockets(&env.src()));
+    let fifo = &replica[b"run/fifo".as_slice()];
+    assert!(matches!(fifo, Node::Special { kind: 0o010000, mode: 0o640, .. }), "{fifo:?}");
+    if euid() == 0 {
+        let dev = &replica[b"dev/null0".as_slice()];
+        let want = rustix::fs::makedev(1, 3);
+        assert!(
+            matches!(dev, Node::Special { kind: 0o020000, rdev, .. } if *rdev == want),
+            "{dev:?}"
+        );
+    }
+    // rsync -a (which implies -D) makes the same replica, but for the socket: rsync copies
+    // sockets too, tern leaves them out (a socket belongs to the process listening on it).
+    let rsync = env.path("rsync-dst");
+    let out = Command::new("rsync")
+        .args(["-aHAX", &format!("{}/", env.src().display()), &rsync.display().to_string()])
+        .output()
+        .expect("rsync");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(without_sockets(&rsync), replica, "rsync -aHAX made another replica");
+
+    env.tern(["plan", "--detailed-exitcode", "src", "dst"]).ok();
+    env.tern(["verify", "dst"]).ok();
+    if euid() == 0 {
+        // A device replaced by another number is found, and a sync puts the right one back.
+        std::fs::remove_file(env.dst().join("dev/null0")).unwrap();
+        let other = rustix::fs::makedev(1, 5);
+        mknod(&env.dst().join("dev/null0"), rustix::fs::FileType::CharacterDevice, other);
+        env.tern(["verify", "dst"])
+            .code(4)
+            .stdout_has("changed  dev/null0: the device number differs");
+        env.tern(["verify", "--repair", "src", "dst"]).ok();
+        assert_eq!(snapshot(&env.dst()), without_sockets(&env.src()));
+    }
+}
+
+#[test]
+fn special_files_replicate_over_ssh() {
+    let env = Env::new();
+    special_tree(&env);
+    let sshd = Sshd::start(&env);
+    let url = sshd.url(&env.dst());
+    sshd.tern(&env, ["sync", "src", &url]).ok();
+    assert_eq!(snapshot(&env.dst()), without_sockets(&env.src()));
+    // A FIFO that becomes a file is a replacement, over the wire too.
+    std::fs::remove_file(env.src().join("run/fifo")).unwrap();
+    std::fs::write(env.src().join("run/fifo"), "now a file").unwrap();
+    let plan = sshd.tern(&env, ["plan", "src", &url]).ok();
+    assert!(plan.stdout().contains("~ file    run/fifo (10 B, was fifo)"), "{}", plan.describe());
+    sshd.tern(&env, ["sync", "src", &url]).ok();
+    assert_eq!(snapshot(&env.dst()), without_sockets(&env.src()));
+}
+
+/// `-x` lists a mount point inside the source, empty, and nothing below it (as rsync -x).
+#[test]
+fn one_file_system_does_not_cross_a_mount_point() {
+    if euid() != 0 {
+        eprintln!("needs root to mount a file system inside the source");
+        return;
+    }
+    let env = Env::new();
+    env.tree("src").file("top", "t").dir("mnt");
+    let mnt = env.src().join("mnt");
+    let status = Command::new("mount")
+        .args(["-t", "tmpfs", "tern-test", &mnt.display().to_string()])
+        .status()
+        .expect("mount");
+    assert!(status.success(), "cannot mount a tmpfs at {}", mnt.display());
+    struct Unmount(std::path::PathBuf);
+    impl Drop for Unmount {
+        fn drop(&mut self) {
+            let _ = Command::new("umount").arg(&self.0).status();
+        }
+    }
+    let _unmount = Unmount(mnt.clone());
+    std::fs::write(mnt.join("inside"), "other file system").unwrap();
+    env.sync(&["-x"]);
+    assert!(env.dst().join("mnt").is_dir());
+    assert!(!env.dst().join("mnt/inside").exists(), "-x crossed into the tmpfs");
+    assert!(env.dst().join("top").is_file());
+    // Without it, the mounted file is replicated like any other.
+    env.sync(&[]);
+    assert_eq!(std::fs::read(env.dst().join("mnt/inside")).unwrap(), b"other file system");
 }

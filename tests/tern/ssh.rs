@@ -33,6 +33,7 @@ fn assert_same_content(a: &Path, b: &Path) {
                     }
                     Node::Dir { mode, .. } => format!("dir {mode:o}"),
                     Node::Symlink { target, .. } => format!("link {target:?}"),
+                    Node::Special { kind, rdev, mode, .. } => format!("{kind:o} {rdev} {mode:o}"),
                 };
                 (k, v)
             })
