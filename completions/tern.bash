@@ -632,7 +632,7 @@ _tern() {
             return 0
             ;;
         tern__subcmd__plan)
-            opts="-c -x -F -i -q -v -h --no-delete --checksum --no-cache --no-xattrs --one-file-system --check-dest --keep-trash --exclude --exclude-from --ssh-config --identity --known-hosts --host-key-policy --remote-tern --bwlimit --compress-level --detailed-exitcode --format --out --limit --max-delete --force --quiet --verbose --help"
+            opts="-c -x -F -i -q -v -h --no-delete --checksum --no-cache --no-xattrs --no-hard-links --one-file-system --check-dest --keep-trash --exclude --exclude-from --ssh-config --identity --known-hosts --host-key-policy --remote-tern --bwlimit --compress-level --detailed-exitcode --format --out --limit --max-delete --force --quiet --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -768,7 +768,7 @@ _tern() {
             return 0
             ;;
         tern__subcmd__sync)
-            opts="-c -x -F -i -n -q -v -h --no-delete --checksum --no-cache --no-xattrs --one-file-system --check-dest --keep-trash --exclude --exclude-from --ssh-config --identity --known-hosts --host-key-policy --remote-tern --bwlimit --compress-level --dry-run --detailed-exitcode --max-delete --force --quiet --verbose --help"
+            opts="-c -x -F -i -n -q -v -h --no-delete --checksum --no-cache --no-xattrs --no-hard-links --one-file-system --check-dest --keep-trash --exclude --exclude-from --ssh-config --identity --known-hosts --host-key-policy --remote-tern --bwlimit --compress-level --dry-run --detailed-exitcode --max-delete --force --quiet --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -226,6 +226,7 @@ fn save_plan(spec: &SyncSpec, p: &Prepared, now: SystemTime, file: &Path) -> any
         delete: spec.plan.delete,
         xattrs: !spec.scan.no_xattrs,
         one_file_system: spec.scan.one_file_system,
+        hard_links: !spec.scan.no_hard_links,
         excludes: spec.plan.excludes.patterns().to_vec(),
         protected: p.scanned.issues.iter().map(|i| i.path.clone()).collect(),
         dest_generation,
@@ -291,6 +292,7 @@ fn apply_command(ui: &Ui, args: &ApplyArgs) -> anyhow::Result<Status> {
     spec.scan.excludes = excludes.clone();
     spec.scan.no_xattrs = !saved.xattrs;
     spec.scan.one_file_system = saved.one_file_system;
+    spec.scan.no_hard_links = !saved.hard_links;
     spec.plan = PlanOptions { delete: saved.delete, excludes };
     spec.guards = guard_policy(&args.guards);
     let stale = |what: String| {
@@ -364,6 +366,7 @@ fn dest_spec(source: Option<PathBuf>, dest: &str, ssh: &SshArgs) -> anyhow::Resu
             excludes: Excludes::default(),
             no_xattrs: false,
             one_file_system: false,
+            no_hard_links: false,
         },
         source,
         dest: parse_destination(dest)?,

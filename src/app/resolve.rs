@@ -70,6 +70,7 @@ pub fn resolve(args: &TreeArgs) -> Result<SyncSpec, ConfigError> {
             excludes: excludes.clone(),
             no_xattrs: args.no_xattrs,
             one_file_system: args.one_file_system,
+            no_hard_links: args.no_hard_links,
         },
         plan: PlanOptions { delete: !args.no_delete, excludes },
         ssh: ssh_options(&args.ssh),

@@ -38,6 +38,7 @@ Job file (~/.config/tern/tern.toml, $TERN_CONFIG, or --config FILE; see contrib/
   keep_trash = \"7d\"                     purge older trash runs after a successful run (\"forever\" keeps)
   xattrs = false                        do not replicate extended attributes, ACLs, capabilities
   one_file_system = true                do not cross into other file systems (as -x)
+  hard_links = false                    replicate hard-linked files as separate files
   ssh_config, identity = [..], known_hosts, host_key_policy, remote_tern, compress_level,
   bwlimit = \"10M\": as the flags
 
@@ -303,6 +304,11 @@ pub struct TreeArgs {
     /// user.*, system.posix_acl_*, security.* and, as root, trusted.*)
     #[arg(long)]
     pub no_xattrs: bool,
+
+    /// Replicate hard-linked files as separate files (by default a group of hard links in the
+    /// source is one file with several names at the destination, sent once, as with rsync -H)
+    #[arg(long)]
+    pub no_hard_links: bool,
 
     /// Do not cross file systems: a directory on another one (a mount point such as /proc or a
     /// mounted disk) is replicated empty, as with rsync -x

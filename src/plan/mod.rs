@@ -513,6 +513,8 @@ pub fn plan_owned(
     // entry, if there is one, is the innermost of them.
     let mut dirs = OpenDirs::default();
 
+    // Files of hard-link groups written anew (a new inode): their other names are linked again.
+    let mut relinked: HashSet<RelPath> = HashSet::new();
     let mut i = 0;
     let mut src = source.iter().peekable();
     let mut dst = dest.entries.iter().peekable();
@@ -537,6 +539,9 @@ pub fn plan_owned(
             std::cmp::Ordering::Less => {
                 let s = src.next().expect("peeked");
                 let at = next(i, &kept);
+                if source.is_link_first(&s.path) {
+                    relinked.insert(s.path.clone());
+                }
                 match file_recipe(&s, &index) {
                     // Plain: joins the run of plain creations just before it, if any.
                     None | Some(Recipe::SendAll) => match changes.last_mut() {
@@ -579,10 +584,22 @@ pub fn plan_owned(
             std::cmp::Ordering::Equal => {
                 let (s, d) = (src.next().expect("peeked"), dst.next().expect("peeked"));
                 let at = next(i, &kept);
+                if source.is_link_first(&s.path)
+                    && (s.kind.tag() != d.kind.tag()
+                        || compare_same_kind(&s, &d) == Some(Action::Update))
+                {
+                    relinked.insert(s.path.clone());
+                }
+                let relink = match &s.kind {
+                    Kind::HardLink(first) => relinked.contains(first),
+                    _ => false,
+                };
                 if s.kind.tag() != d.kind.tag() {
                     removing = Some((changes.len(), d.path.clone()));
                     let refers = Refers::Both(at, Old::removed(d));
                     changes.push(change(Action::Replace, refers, file_recipe(&s, &index)));
+                } else if relink {
+                    changes.push(change(Action::Update, Refers::Both(at, Old::kept(d)), None));
                 } else if let Some(action) = compare_same_kind(&s, &d) {
                     let recipe =
                         if action == Action::Update { file_recipe(&s, &index) } else { None };
@@ -659,6 +676,7 @@ fn compare_same_kind(s: &Entry, d: &Entry) -> Option<Action> {
         (Kind::File(a), Kind::File(b)) => a.hash != b.hash || a.size != b.size,
         (Kind::Symlink(a), Kind::Symlink(b)) => a != b,
         (Kind::Special(a), Kind::Special(b)) => a != b,
+        (Kind::HardLink(a), Kind::HardLink(b)) => a != b,
         _ => false,
     };
     if content_differs {

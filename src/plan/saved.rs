@@ -8,7 +8,8 @@
 //! written.
 //!
 //! Format: magic `TERNPLAN`, version u16 LE, one zstd frame holding: source path bytes,
-//! destination text, created-at text, delete flag u8, xattrs and one-file-system flags u8 each (version 3), exclude patterns (count, texts), protected
+//! destination text, created-at text, delete flag u8, xattrs, one-file-system and hard-links flags u8 each (version 3), exclude
+//! patterns (count, texts), protected
 //! path count and paths, destination
 //! generation varint, destination manifest hash (32 bytes), then the source manifest body.
 
@@ -40,6 +41,8 @@ pub struct SavedPlan {
     pub xattrs: bool,
     /// The scan stayed on the source's file system (`-x`).
     pub one_file_system: bool,
+    /// Hard links were kept as links (false for `--no-hard-links`).
+    pub hard_links: bool,
     /// Exclude patterns.
     pub excludes: Vec<String>,
     /// Source paths the scan could not read, whose destination copies the plan keeps.
@@ -65,6 +68,7 @@ impl SavedPlan {
         w.u8(u8::from(self.delete));
         w.u8(u8::from(self.xattrs));
         w.u8(u8::from(self.one_file_system));
+        w.u8(u8::from(self.hard_links));
         w.varint(self.excludes.len() as u64);
         for e in &self.excludes {
             w.bytes(e.as_bytes());
@@ -116,6 +120,7 @@ impl SavedPlan {
         let delete = r.u8("delete flag")? != 0;
         let xattrs = r.u8("xattrs flag")? != 0;
         let one_file_system = r.u8("one-file-system flag")? != 0;
+        let hard_links = r.u8("hard-links flag")? != 0;
         let n = r.varint("exclude count")?;
         let mut excludes = Vec::with_capacity(n.min(r.remaining() as u64) as usize);
         for _ in 0..n {
@@ -137,6 +142,7 @@ impl SavedPlan {
             delete,
             xattrs,
             one_file_system,
+            hard_links,
             excludes,
             protected,
             dest_generation,
@@ -174,6 +180,7 @@ mod tests {
             delete: true,
             xattrs: true,
             one_file_system: true,
+            hard_links: false,
             excludes: vec!["*.tmp".into()],
             protected: vec![RelPath::new("locked").unwrap()],
             dest_generation: 7,

@@ -162,6 +162,11 @@ pub(crate) fn encode_op(w: &mut Writer, op: &CommitOp) {
             }
             encode_meta(w, &node.meta);
         }
+        CommitOp::HardLink { path, first } => {
+            w.u8(6);
+            w.bytes(path.as_bytes());
+            w.bytes(first.as_bytes());
+        }
     }
 }
 
@@ -199,6 +204,7 @@ pub(crate) fn decode_op(r: &mut Reader<'_>) -> Result<CommitOp, DecodeError> {
             let meta = decode_meta(r)?;
             CommitOp::Node { path, node: Box::new(NewNode { special, meta }) }
         }
+        6 => CommitOp::HardLink { path: rel_path(r, "path")?, first: rel_path(r, "hard link")? },
         t => return Err(DecodeError::invalid("op", format!("unknown op {t}"))),
     })
 }

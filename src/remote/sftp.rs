@@ -299,6 +299,10 @@ impl Transport for SftpDest {
         Ok(())
     }
 
+    fn makes_hard_links(&self) -> bool {
+        false
+    }
+
     fn stage_reuse(&mut self, _: &RelPath, _: u64, _: u64) -> Result<(), TransportError> {
         Err(TransportError::Protocol("SFTP destinations cannot reuse ranges".into()))
     }
@@ -367,6 +371,13 @@ impl Transport for SftpDest {
                     self.sftp
                         .symlink(target, &full)
                         .map_err(|e| self.err("create symlink", &full, e))?;
+                }
+                CommitOp::HardLink { path, .. } => {
+                    return Err(TransportError::Protocol(format!(
+                        "SFTP cannot make hard links ({}); install tern on the host, or sync with \
+                         --no-hard-links",
+                        path.display()
+                    )));
                 }
                 CommitOp::Node { path, .. } => {
                     report.unkept.add(|| {

@@ -108,6 +108,11 @@ struct ChangeDoc {
     symlink_target: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     symlink_target_base64: Option<String>,
+    /// For a hard link: the path of the file it is another name of.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    hard_link_to: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    hard_link_to_base64: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     removed_entries: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -138,6 +143,13 @@ fn change_doc(c: ChangeRef<'_>) -> ChangeDoc {
     let (symlink_target, symlink_target_base64) = match new.map(|e| &e.kind) {
         Some(Kind::Symlink(t)) => {
             let (s, b) = bytes_doc(t);
+            (Some(s), b)
+        }
+        _ => (None, None),
+    };
+    let (hard_link_to, hard_link_to_base64) = match new.map(|e| &e.kind) {
+        Some(Kind::HardLink(first)) => {
+            let (s, b) = bytes_doc(first.as_bytes());
             (Some(s), b)
         }
         _ => (None, None),
@@ -189,6 +201,8 @@ fn change_doc(c: ChangeRef<'_>) -> ChangeDoc {
         renamed: c.renamed,
         symlink_target,
         symlink_target_base64,
+        hard_link_to,
+        hard_link_to_base64,
         removed_entries: removes.then_some(c.removed_entries),
         removed_bytes: removes.then_some(c.removed_bytes),
         mode,

@@ -118,6 +118,9 @@ pub fn change_line(c: &ChangeRef<'_>, verbose: bool) -> String {
             if let Some(Entry { kind: Kind::Symlink(t), .. }) = new {
                 details.push(format!("-> {}", crate::tree::path::escape(t)));
             }
+            if let Some(Entry { kind: Kind::HardLink(first), .. }) = new {
+                details.push(format!("=> {}", first.display()));
+            }
             if c.action == Action::Replace
                 && let Some(old) = c.old
             {

@@ -61,6 +61,7 @@ struct RawJob {
     check_dest: Option<bool>,
     xattrs: Option<bool>,
     one_file_system: Option<bool>,
+    hard_links: Option<bool>,
     ssh_config: Option<String>,
     #[serde(default)]
     identity: Vec<String>,
@@ -102,6 +103,8 @@ pub struct Job {
     pub xattrs: bool,
     /// Do not cross into other file systems (`one_file_system = true`, as `-x`).
     pub one_file_system: bool,
+    /// Keep hard links as links (`hard_links = false`: every name a file of its own).
+    pub hard_links: bool,
 }
 
 impl Job {
@@ -126,6 +129,7 @@ impl Job {
             excludes: self.excludes.clone(),
             no_xattrs: !self.xattrs,
             one_file_system: self.one_file_system,
+            no_hard_links: !self.hard_links,
         }
     }
 }
@@ -366,6 +370,7 @@ pub fn parse(path: &Path, text: &str) -> Result<JobFile, FileErrors> {
             check_dest: raw.check_dest.unwrap_or(false),
             xattrs: raw.xattrs.unwrap_or(true),
             one_file_system: raw.one_file_system.unwrap_or(false),
+            hard_links: raw.hard_links.unwrap_or(true),
         });
     }
     if errors.is_empty() {

@@ -12,12 +12,13 @@ pub mod spec;
 pub mod transfer;
 
 use crate::plan::guard::{self, Verdict};
-use crate::plan::{Plan, plan_owned};
+use crate::plan::{Action, Plan, plan_owned};
 use crate::sync::spec::{Destination, SyncSpec};
 use crate::sync::transfer::Applied;
 use crate::transport::admin::{AdminOp, AdminResult};
 use crate::transport::local::LocalDir;
 use crate::transport::{ManifestId, Transport, TransportError};
+use crate::tree::manifest::Kind;
 use crate::tree::path::RelPath;
 use crate::tree::scan::{Scan, ScanIssue};
 use crate::tree::store::{EntryStore, StoredManifest};
@@ -192,6 +193,20 @@ pub fn apply_planned(
         return Ok(Synced { planned, applied: None });
     }
     let err = failed(spec);
+    if !dest.makes_hard_links()
+        && let Some(c) = planned.plan.iter().find(|c| {
+            c.action != Action::Delete
+                && c.new.as_ref().is_some_and(|e| matches!(e.kind, Kind::HardLink(_)))
+        })
+    {
+        let why = format!(
+            "{} cannot make hard links ({} is one); nothing was written; install tern on the \
+             host, or sync with --no-hard-links",
+            dest.describe(),
+            c.path.display()
+        );
+        return Err(err(TransportError::Protocol(why)));
+    }
     crate::util::failpoint::delay("before-lock");
     dest.lock().map_err(err)?;
     // The manifest planned against is still the one there when the destination says so; else

@@ -141,6 +141,22 @@ pub fn apply(
         applied.skipped.push(Skipped { path: entry.path.clone(), reason });
         dropped.insert(entry.path.clone());
     }
+    // Another name of a file that was not written would name its old version, or nothing: it
+    // waits for the file, as the file waits for the next run.
+    if !dropped.is_empty() {
+        let followers: Vec<RelPath> = plan
+            .iter()
+            .filter_map(|c| match c.new.as_ref().map(|e| &e.kind) {
+                Some(Kind::HardLink(first)) if dropped.contains(first) => Some(c.path),
+                _ => None,
+            })
+            .collect();
+        for path in followers {
+            let reason = "a hard link of a file that could not be written".to_string();
+            applied.skipped.push(Skipped { path: path.clone(), reason });
+            dropped.insert(path);
+        }
+    }
 
     let ops = || {
         let repaired = repairs.iter().filter(|(_, e)| !dropped.contains(&e.path));
@@ -329,6 +345,9 @@ pub fn commit_ops<'a>(
                 CommitOp::Symlink { path: c.path.clone(), link }
             }
             (_, Kind::File(_)) => CommitOp::Place { path: c.path.clone(), id: id as u64 },
+            (_, Kind::HardLink(first)) => {
+                CommitOp::HardLink { path: c.path.clone(), first: first.clone() }
+            }
             (_, Kind::Special(special)) => {
                 let node = Box::new(NewNode { special: *special, meta: new.meta.clone() });
                 CommitOp::Node { path: c.path.clone(), node }

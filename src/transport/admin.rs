@@ -228,7 +228,11 @@ pub fn verify(
         } else {
             "socket"
         };
-        if actual != e.kind.tag().name() {
+        let expected = match e.kind {
+            Kind::HardLink(_) => "file",
+            _ => e.kind.tag().name(),
+        };
+        if actual != expected {
             findings.push(finding(
                 &e.path,
                 "kind",
@@ -277,6 +281,16 @@ pub fn verify(
                         "changed",
                         "the symlink points elsewhere".into(),
                     ));
+                    continue;
+                }
+            }
+            Kind::HardLink(first) => {
+                use std::os::unix::fs::MetadataExt;
+                let same = fs::symlink_metadata(root.join(first.as_path()))
+                    .is_ok_and(|f| (f.dev(), f.ino()) == (md.dev(), md.ino()));
+                if !same {
+                    let detail = format!("not a hard link of {}", first.display());
+                    findings.push(finding(&e.path, "changed", detail));
                     continue;
                 }
             }

@@ -830,6 +830,23 @@ impl<'a> Committer<'a> {
                 let staged = self.dest.staged_file(*id);
                 self.replace_with(path, &staged)?;
             }
+            CommitOp::HardLink { path, first } => {
+                self.ensure_parents(path)?;
+                // The first name must be a file reached through directories: never a link
+                // planted there to make this one name something outside the destination.
+                let target = self.dest.at(first);
+                let is_file = self.parents_are_dirs(first)?
+                    && fs::symlink_metadata(&target).is_ok_and(|m| m.is_file());
+                if !is_file {
+                    let e = io::Error::other(format!("{} is not a file", first.display()));
+                    return Err(self.err("make a hard link to", &target, e));
+                }
+                let tmp = self.dest.staging_dir().join("hardlink.tmp");
+                let _ = fs::remove_file(&tmp);
+                fs::hard_link(&target, &tmp)
+                    .map_err(|e| self.err("make a hard link to", &target, e))?;
+                self.replace_with(path, &tmp)?;
+            }
             CommitOp::Node { path, node } => {
                 self.ensure_parents(path)?;
                 let tmp = self.dest.staging_dir().join("node.tmp");
@@ -857,7 +874,7 @@ impl<'a> Committer<'a> {
                 KindTag::Dir => {
                     self.touched.insert(Some(path.clone()));
                 }
-                KindTag::File => {
+                KindTag::File | KindTag::HardLink => {
                     let full = self.dest.at(path);
                     if self.parents_are_dirs(path)? {
                         let unkept = &mut self.unkept;

@@ -97,6 +97,9 @@ pub enum CommitOp {
     Place { path: RelPath, id: u64 },
     /// Put a FIFO or device file at the path, keeping any old entry there in the trash.
     Node { path: RelPath, node: Box<NewNode> },
+    /// Make the path another name of the file at `first` (placed by an earlier operation or
+    /// already there), keeping any old entry at the path in the trash.
+    HardLink { path: RelPath, first: RelPath },
     /// Set mode and mtime of an existing entry.
     SetMeta { path: RelPath, meta: Box<Meta>, kind: KindTag },
 }
@@ -124,6 +127,7 @@ impl CommitOp {
             CommitOp::Symlink { path, .. }
             | CommitOp::Place { path, .. }
             | CommitOp::Node { path, .. }
+            | CommitOp::HardLink { path, .. }
             | CommitOp::SetMeta { path, .. } => path,
         }
     }
@@ -294,6 +298,12 @@ pub trait Transport {
     /// How this destination is reached, for summaries ("local", "ssh (remote tern agent)"...).
     fn mode(&self) -> &'static str {
         "local"
+    }
+
+    /// Whether [`CommitOp::HardLink`] works here; if not, a source with hard links cannot be
+    /// replicated as one (the SFTP fallback has no request for it).
+    fn makes_hard_links(&self) -> bool {
+        true
     }
 
     /// Whether `stage_reuse` works here; if not, every file is sent whole.

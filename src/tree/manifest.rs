@@ -10,7 +10,7 @@
 //! body   one zstd frame        decompressed size bounded by MAX_BODY
 //!   generation varint, entry count varint, then per entry:
 //!   path bytes, kind u8 (0 file, 1 dir, 2 symlink, 3 fifo, 4 character device, 5 block
-//!   device; 3 to 5 from version 3 on), mode varint, mtime secs zigzag, nanos varint,
+//!   device, 6 hard link; 3 to 6 from version 3 on), mode varint, mtime secs zigzag, nanos varint,
 //!   uid varint, gid varint,
 //!   (version 3) if mode has bit 16 set: xattr count varint, per xattr (sorted by name, no
 //!            duplicates): name bytes, value bytes. Version 2 never sets the bit, so a version 3
@@ -20,6 +20,8 @@
 //!            none, and the hash of a file of more is the hash of its list)
 //!   symlink: target bytes
 //!   device:  rdev varint (the device number, as stat gives it)
+//!   hard link: the path of the group's first file (earlier in the manifest), whose content
+//!            and metadata this entry shares
 //! ```
 //!
 //! The decoder validates everything a hostile or corrupt file could get wrong: lengths, order
@@ -154,6 +156,9 @@ pub enum Kind {
     Symlink(Vec<u8>),
     /// A FIFO or a device file (as `rsync -D` keeps them): no content, only what it is.
     Special(Special),
+    /// Another name of the file at this path, which comes earlier in the manifest: the first of
+    /// a group of hard links holds the content, the others name it (as `rsync -H` keeps them).
+    HardLink(RelPath),
 }
 
 /// A special file: which kind, and for a device its number.
@@ -173,6 +178,7 @@ impl Kind {
             Kind::Special(Special::Fifo) => KindTag::Fifo,
             Kind::Special(Special::CharDevice { .. }) => KindTag::CharDevice,
             Kind::Special(Special::BlockDevice { .. }) => KindTag::BlockDevice,
+            Kind::HardLink(_) => KindTag::HardLink,
         }
     }
 }
@@ -186,6 +192,7 @@ pub enum KindTag {
     Fifo,
     CharDevice,
     BlockDevice,
+    HardLink,
 }
 
 impl KindTag {
@@ -197,6 +204,7 @@ impl KindTag {
             KindTag::Fifo => "fifo",
             KindTag::CharDevice => "char-device",
             KindTag::BlockDevice => "block-device",
+            KindTag::HardLink => "hardlink",
         }
     }
 
@@ -209,6 +217,7 @@ impl KindTag {
             KindTag::Fifo => 3,
             KindTag::CharDevice => 4,
             KindTag::BlockDevice => 5,
+            KindTag::HardLink => 6,
         }
     }
 
@@ -220,6 +229,7 @@ impl KindTag {
             3 => KindTag::Fifo,
             4 => KindTag::CharDevice,
             5 => KindTag::BlockDevice,
+            6 => KindTag::HardLink,
             _ => return None,
         })
     }
@@ -799,6 +809,7 @@ pub(crate) fn encode_entry(w: &mut Writer, e: &Entry) {
         Kind::Special(Special::CharDevice { rdev } | Special::BlockDevice { rdev }) => {
             w.varint(*rdev)
         }
+        Kind::HardLink(first) => w.bytes(first.as_bytes()),
     }
 }
 
@@ -831,6 +842,9 @@ pub(crate) fn skip_entry<'a>(r: &mut Reader<'a>) -> Result<&'a [u8], DecodeError
         4 | 5 => {
             r.varint("device number")?;
         }
+        6 => {
+            r.bytes("hard link", MAX_PATH_LEN)?;
+        }
         t => return Err(DecodeError::invalid("entry kind", format!("unknown kind {t}"))),
     }
     Ok(path)
@@ -859,6 +873,14 @@ pub(crate) fn decode_entry(r: &mut Reader<'_>) -> Result<Entry, DecodeError> {
         3 => Kind::Special(Special::Fifo),
         4 => Kind::Special(Special::CharDevice { rdev: r.varint("device number")? }),
         5 => Kind::Special(Special::BlockDevice { rdev: r.varint("device number")? }),
+        6 => {
+            let first = RelPath::new(r.bytes("hard link", MAX_PATH_LEN)?)
+                .map_err(|e| DecodeError::invalid("hard link", e.to_string()))?;
+            if first >= path {
+                return Err(DecodeError::invalid("hard link", "names a later path or itself"));
+            }
+            Kind::HardLink(first)
+        }
         t => {
             return Err(DecodeError::invalid("entry kind", format!("unknown kind {t}")));
         }

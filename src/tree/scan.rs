@@ -15,6 +15,7 @@
 use crate::tree::chunk::digest_sized;
 use crate::tree::codec::{DecodeError, Reader, StreamReader, Writer};
 use crate::tree::filter::Excludes;
+use crate::tree::hash::ContentHash;
 use crate::tree::manifest::{
     Entry, Kind, Meta, Mtime, check_container, decode_digest, decode_meta, encode_digest,
     encode_meta, open_container_writer, open_if_exists, read_up_to,
@@ -25,6 +26,7 @@ use crate::tree::state::STATE_DIR;
 use crate::tree::store::{EntryStore, StoreWriter};
 use crate::util::progress::Progress;
 use rayon::prelude::*;
+use std::collections::HashMap;
 use std::fs::{File, Metadata};
 use std::io::{Read, Write};
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
@@ -53,6 +55,8 @@ pub struct ScanOptions {
     pub excludes: Excludes,
     /// Do not read extended attributes (`--no-xattrs`): entries are listed without them.
     pub no_xattrs: bool,
+    /// Replicate every file as a file of its own, not hard links as links (`--no-hard-links`).
+    pub no_hard_links: bool,
     /// Do not descend into directories on another file system than the source's (`-x`); the
     /// mount point itself is listed, empty, as rsync -x lists it.
     pub one_file_system: bool,
@@ -145,6 +149,8 @@ impl Stamp {
 struct PendingFile {
     path: RelPath,
     stamp: Stamp,
+    /// It has other names (a link count above one): it may be one of a hard-link group.
+    linked: bool,
 }
 
 /// Files walked before their batch is read: enough to keep every core busy between batches,
@@ -200,6 +206,8 @@ pub fn scan(root: &Path, opts: &ScanOptions, progress: &Progress) -> Result<Scan
         issues: Vec::new(),
         stats: ScanStats::default(),
         no_xattrs: opts.no_xattrs,
+        no_hard_links: opts.no_hard_links,
+        link_groups: HashMap::new(),
     };
     let mut batch: Vec<Slot> = Vec::new();
     let mut batch_bytes = 0;
@@ -254,7 +262,8 @@ pub fn scan(root: &Path, opts: &ScanOptions, progress: &Progress) -> Result<Scan
         if ft.is_file() {
             let stamp = Stamp::of(&md);
             batch_bytes += stamp.size;
-            batch.push(Slot::Todo(PendingFile { path, stamp }));
+            let linked = md.nlink() > 1;
+            batch.push(Slot::Todo(PendingFile { path, stamp, linked }));
         } else if ft.is_dir() {
             match with_xattrs(meta_of(&md), de.path(), opts) {
                 Ok(meta) => batch.push(Slot::Ready(Entry { path, meta, kind: Kind::Dir })),
@@ -343,6 +352,10 @@ struct Walked<'a> {
     issues: Vec<ScanIssue>,
     stats: ScanStats,
     no_xattrs: bool,
+    no_hard_links: bool,
+    /// The first name met of every file with several, by device and inode, with its content's
+    /// hash: a later name of the same file becomes a [`Kind::HardLink`] to it.
+    link_groups: HashMap<(u64, u64), (RelPath, ContentHash)>,
 }
 
 /// The next hash cache. It is started only once the walk differs from the previous cache (a file
@@ -382,6 +395,24 @@ impl Walked<'_> {
 
     /// Read the files of `batch` (from the cache where it can, else from disk, in parallel)
     /// and add everything in it to the manifest and the next cache, in order, emptying it.
+    /// Make `entry` a hard link to the first name met of the same file, or record it as that
+    /// first name. Only an identical content joins a group: a file rewritten between the reads of
+    /// two of its names stays a file of its own.
+    fn link(&mut self, entry: &mut Entry, ident: &Ident) {
+        let Kind::File(digest) = &entry.kind else { return };
+        match self.link_groups.entry((ident.dev, ident.ino)) {
+            std::collections::hash_map::Entry::Occupied(first) => {
+                let (path, hash) = first.get();
+                if *hash == digest.hash {
+                    entry.kind = Kind::HardLink(path.clone());
+                }
+            }
+            std::collections::hash_map::Entry::Vacant(v) => {
+                v.insert((entry.path.clone(), digest.hash));
+            }
+        }
+    }
+
     fn take(&mut self, batch: &mut Vec<Slot>) {
         let pending_size = |s: &Slot| if let Slot::Todo(p) = s { p.stamp.size } else { 0 };
         self.progress.inc_length(batch.iter().map(pending_size).sum());
@@ -397,7 +428,7 @@ impl Walked<'_> {
             *slot = match hash_file(&root.join(p.path.as_path()), &p.path, xattrs) {
                 Ok((entry, stamp)) => {
                     progress.inc(p.stamp.size);
-                    Slot::Done { entry, ident: stamp.ident(), hashed: true }
+                    Slot::Done { entry, ident: stamp.ident(), hashed: true, linked: p.linked }
                 }
                 Err(message) => Slot::Failed(ScanIssue { path: p.path.clone(), message }),
             };
@@ -410,7 +441,7 @@ impl Walked<'_> {
             }
             match slot {
                 Slot::Ready(entry) => self.push(entry),
-                Slot::Done { entry, ident, hashed } => {
+                Slot::Done { mut entry, ident, hashed, linked } => {
                     let stats = &mut self.stats;
                     stats.files += 1;
                     stats.bytes += entry.size();
@@ -425,6 +456,9 @@ impl Walked<'_> {
                     {
                         warn_cache(self.progress, f, "cannot write", &e);
                         self.next = NextCache::Off;
+                    }
+                    if linked && !self.no_hard_links {
+                        self.link(&mut entry, &ident);
                     }
                     self.push(entry);
                 }
@@ -509,7 +543,7 @@ struct HashCache {
 /// A file of the walk: still to read, read, or unreadable; or a directory or link, ready.
 enum Slot {
     Todo(PendingFile),
-    Done { entry: Entry, ident: Ident, hashed: bool },
+    Done { entry: Entry, ident: Ident, hashed: bool, linked: bool },
     Failed(ScanIssue),
     Ready(Entry),
 }
@@ -563,7 +597,8 @@ impl HashCache {
                 progress.inc(p.stamp.size);
                 let entry =
                     Entry { path: p.path.clone(), meta: hit.meta, kind: Kind::File(hit.digest) };
-                *slot = Slot::Done { entry, ident: hit.stamp.ident(), hashed: false };
+                *slot =
+                    Slot::Done { entry, ident: hit.stamp.ident(), hashed: false, linked: p.linked };
             }
         }
         Ok(())

@@ -42,6 +42,9 @@ struct Inner {
     len: u64,
     /// For every [`STRIDE`]th entry, its offset and its path.
     marks: Vec<(u64, RelPath)>,
+    /// The paths other entries name as the first of their hard-link group: a plan re-links
+    /// those others when the first is written anew.
+    link_firsts: std::collections::HashSet<RelPath>,
     /// Why reading the temporary file failed, if it did: the entries read stop there, and
     /// [`EntryStore::check`] says so.
     failed: Mutex<Option<String>>,
@@ -97,6 +100,9 @@ impl StoreWriter {
         }
         encode_entry(&mut self.pending, e);
         inner.len += 1;
+        if let crate::tree::manifest::Kind::HardLink(first) = &e.kind {
+            inner.link_firsts.insert(first.clone());
+        }
         if self.pending.buf.len() >= WRITE_BLOCK
             && let Err(e) = self.write_pending()
         {
@@ -149,6 +155,11 @@ impl Default for StoreWriter {
 impl EntryStore {
     pub fn len(&self) -> u64 {
         self.inner.len
+    }
+
+    /// Whether the entry at `path` is the first of a hard-link group (another entry names it).
+    pub fn is_link_first(&self, path: &RelPath) -> bool {
+        self.inner.link_firsts.contains(path)
     }
 
     pub fn is_empty(&self) -> bool {

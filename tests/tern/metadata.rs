@@ -346,3 +346,146 @@ fn one_file_system_does_not_cross_a_mount_point() {
     env.sync(&[]);
     assert_eq!(std::fs::read(env.dst().join("mnt/inside")).unwrap(), b"other file system");
 }
+
+/// The names below `root` grouped by inode, for the groups of more than one: the link
+/// structure of a tree, as `rsync -H` keeps it.
+fn link_groups(root: &Path) -> Vec<Vec<String>> {
+    use std::os::unix::fs::MetadataExt;
+    let mut by_inode: std::collections::BTreeMap<u64, Vec<String>> = Default::default();
+    let walk = walkdir::WalkDir::new(root).min_depth(1).sort_by_file_name();
+    for e in walk.into_iter().filter_entry(|e| !(e.depth() == 1 && e.file_name() == ".tern")) {
+        let e = e.unwrap();
+        let md = e.path().symlink_metadata().unwrap();
+        if md.is_file() {
+            let rel = e.path().strip_prefix(root).unwrap().display().to_string();
+            by_inode.entry(md.ino()).or_default().push(rel);
+        }
+    }
+    let mut groups: Vec<Vec<String>> = by_inode.into_values().filter(|g| g.len() > 1).collect();
+    groups.sort();
+    groups
+}
+
+/// A tree with a group of three names of one large file across directories, a pair, and a
+/// file with a second name outside the tree.
+fn linked_tree(env: &Env) -> usize {
+    let big = noise(11, 400_000);
+    env.tree("src")
+        .file("bin/tool", &big)
+        .file("etc/pair-a", "pair")
+        .file("solo", "solo")
+        .file("outside-target", "x")
+        .dir("lib/deep");
+    let src = env.src();
+    std::fs::hard_link(src.join("bin/tool"), src.join("lib/deep/tool")).unwrap();
+    std::fs::hard_link(src.join("bin/tool"), src.join("zz-tool")).unwrap();
+    std::fs::hard_link(src.join("etc/pair-a"), src.join("etc/pair-b")).unwrap();
+    std::fs::hard_link(src.join("solo"), env.path("solo-elsewhere")).unwrap();
+    big.len()
+}
+
+/// The bytes a sync summary says were sent.
+fn sent(summary: &str) -> f64 {
+    let figure = summary.split(" sent").next().unwrap().rsplit([';', ',']).next().unwrap().trim();
+    let (n, unit) = figure.split_once(' ').unwrap();
+    let n: f64 = n.parse().unwrap();
+    n * match unit {
+        "B" => 1.0,
+        "KiB" => 1024.0,
+        "MiB" => 1048576.0,
+        u => panic!("unit {u}"),
+    }
+}
+
+#[test]
+fn hard_link_groups_replicate_as_links_with_their_content_sent_once() {
+    let env = Env::new();
+    let size = linked_tree(&env);
+    let want = vec![
+        vec!["bin/tool".to_string(), "lib/deep/tool".into(), "zz-tool".into()],
+        vec!["etc/pair-a".to_string(), "etc/pair-b".into()],
+    ];
+    assert_eq!(link_groups(&env.src()), want);
+    let done = env.sync(&[]);
+    let bytes = sent(&done.stdout());
+    assert!(bytes < size as f64 * 1.1, "sent {bytes} for one file of {size}: {}", done.describe());
+    assert_eq!(link_groups(&env.dst()), want);
+    assert_eq!(snapshot(&env.dst()), snapshot(&env.src()));
+    // A name whose other name is outside the tree is a file of its own.
+    use std::os::unix::fs::MetadataExt;
+    assert_eq!(std::fs::metadata(env.dst().join("solo")).map(|m| m.nlink()).unwrap(), 1);
+    // rsync -aH makes the same groups.
+    let rsync = env.path("rsync-dst");
+    let out = Command::new("rsync")
+        .args(["-aH", &format!("{}/", env.src().display()), &rsync.display().to_string()])
+        .output()
+        .expect("rsync");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(link_groups(&rsync), want);
+    env.tern(["plan", "--detailed-exitcode", "src", "dst"]).ok();
+    env.tern(["verify", "dst"]).ok();
+
+    // An edit reaches every name; a new name is a link, sent as nothing.
+    let src = env.src();
+    std::fs::write(src.join("bin/tool"), noise(12, 400_000)).unwrap();
+    std::fs::hard_link(src.join("etc/pair-a"), src.join("etc/pair-c")).unwrap();
+    let plan = env.tern(["plan", "src", "dst"]).ok().stdout();
+    assert!(plan.contains("+ hardlink etc/pair-c (=> etc/pair-a)"), "{plan}");
+    assert!(plan.contains("> hardlink zz-tool (=> bin/tool)"), "{plan}");
+    env.sync(&[]);
+    assert_eq!(snapshot(&env.dst()), snapshot(&env.src()));
+    assert_eq!(link_groups(&env.dst()), link_groups(&env.src()));
+
+    // Breaking a link at the source breaks it at the replica; removing the first name leaves
+    // the others linked, with the content.
+    std::fs::remove_file(src.join("etc/pair-b")).unwrap();
+    std::fs::write(src.join("etc/pair-b"), "pair").unwrap();
+    std::fs::remove_file(src.join("bin/tool")).unwrap();
+    env.sync(&[]);
+    assert_eq!(snapshot(&env.dst()), snapshot(&env.src()));
+    assert_eq!(link_groups(&env.dst()), link_groups(&env.src()));
+    assert_eq!(
+        link_groups(&env.dst()),
+        vec![
+            vec!["etc/pair-a".to_string(), "etc/pair-c".into()],
+            vec!["lib/deep/tool".to_string(), "zz-tool".into()]
+        ]
+    );
+
+    // A name replaced by a copy behind tern's back is found.
+    std::fs::remove_file(env.dst().join("etc/pair-c")).unwrap();
+    std::fs::write(env.dst().join("etc/pair-c"), "pair").unwrap();
+    env.tern(["verify", "dst"]).code(4).stdout_has("etc/pair-c: not a hard link of etc/pair-a");
+}
+
+#[test]
+fn no_hard_links_makes_every_name_a_file() {
+    let env = Env::new();
+    linked_tree(&env);
+    env.sync(&["--no-hard-links"]);
+    assert!(link_groups(&env.dst()).is_empty());
+    assert_eq!(snapshot(&env.dst()), snapshot(&env.src()));
+}
+
+#[test]
+fn hard_links_replicate_over_ssh_and_sftp_says_it_cannot() {
+    let env = Env::new();
+    let size = linked_tree(&env);
+    let sshd = Sshd::start(&env);
+    let url = sshd.url(&env.dst());
+    let done = sshd.tern(&env, ["sync", "src", &url]).ok();
+    let bytes = sent(&done.stdout());
+    assert!(bytes < size as f64 * 1.1, "sent {bytes}: {}", done.describe());
+    assert_eq!(link_groups(&env.dst()), link_groups(&env.src()));
+    assert_eq!(snapshot(&env.dst()), snapshot(&env.src()));
+
+    let other = sshd.url(&env.path("sftp-dst"));
+    let sftp = ["sync", "--remote-tern", "/nonexistent/tern", "src", &other];
+    sshd.tern(&env, sftp)
+        .code(1)
+        .stderr_has("cannot make hard links (etc/pair-b is one); nothing was written")
+        .stderr_has("--no-hard-links");
+    assert!(!env.path("sftp-dst/bin").exists(), "something was written");
+    let sftp = ["sync", "--remote-tern", "/nonexistent/tern", "--no-hard-links", "src", &other];
+    sshd.tern(&env, sftp).ok();
+}
