@@ -249,9 +249,14 @@ impl Staging {
         if self.failed.is_some() {
             return Ok(());
         }
-        if let Err(e) =
-            crate::util::failpoint::error("disk-full").and_then(|()| self.file.write_all(data))
-        {
+        let write = |s: &mut Self| {
+            if s.header.meta.sparse {
+                crate::tree::sparse::write_holey(&mut s.file, data, s.written)
+            } else {
+                s.file.write_all(data)
+            }
+        };
+        if let Err(e) = crate::util::failpoint::error("disk-full").and_then(|()| write(self)) {
             // A full disk or a failing device: the destination stays as it is.
             return Err(TransportError::io("write staged file", self.path.display(), e));
         }
@@ -545,6 +550,14 @@ impl Transport for LocalDir {
             Some(o) => o,
             None if s.written != s.header.size || digest.hash != s.header.hash => {
                 StageOutcome::Mismatch
+            }
+            None if s.header.meta.sparse
+                && let Err(e) = crate::tree::sparse::finish_holey(&s.file, s.written) =>
+            {
+                StageOutcome::Failed(format!(
+                    "cannot extend {} past its last hole: {e}",
+                    s.path.display()
+                ))
             }
             None => {
                 start_writeback(&s.file, writeback_due(s.written, s.written, true));

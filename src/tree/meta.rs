@@ -196,6 +196,7 @@ pub fn meta_of(md: &Metadata) -> Meta {
         uid: md.uid(),
         gid: md.gid(),
         xattrs: Default::default(),
+        sparse: crate::tree::sparse::is_sparse(md),
     }
 }
 

@@ -11,6 +11,7 @@
 //!   at a time;
 //! - [`filter`]: exclude patterns;
 //! - [`meta`]: an entry's metadata as this machine's file system holds it, read and applied;
+//! - [`sparse`]: holes of sparse files, skipped when read and made again when written;
 //! - [`state`]: the `.tern` directory a replicated tree keeps at its top (lock, manifest,
 //!   staging, trash and its index);
 //! - [`scan`]: the source walk and its hash cache, producing the source's manifest.
@@ -23,5 +24,6 @@ pub mod manifest;
 pub mod meta;
 pub mod path;
 pub mod scan;
+pub mod sparse;
 pub mod state;
 pub mod store;

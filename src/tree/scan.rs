@@ -495,7 +495,12 @@ fn hash_file(full: &Path, path: &RelPath, xattrs: bool) -> Result<(Entry, Stamp)
         if !before.is_file() {
             return Err("was replaced by something that is not a file while scanning".into());
         }
-        let digest = digest_sized(&file, before.len()).map_err(|e| e.to_string())?;
+        let digest = if crate::tree::sparse::is_sparse(&before) {
+            digest_sized(crate::tree::sparse::HoleSkipping::new(&file), before.len())
+        } else {
+            digest_sized(&file, before.len())
+        };
+        let digest = digest.map_err(|e| e.to_string())?;
         let after = file.metadata().map_err(|e| e.to_string())?;
         let stamp = Stamp::of(&after);
         if Stamp::of(&before) == stamp && digest.size == stamp.size {

@@ -489,3 +489,59 @@ fn hard_links_replicate_over_ssh_and_sftp_says_it_cannot() {
     let sftp = ["sync", "--remote-tern", "/nonexistent/tern", "--no-hard-links", "src", &other];
     sshd.tern(&env, sftp).ok();
 }
+
+/// A file of `len` bytes that holds `data` at `at` and holes elsewhere.
+fn sparse_file(p: &Path, len: u64, parts: &[(u64, Vec<u8>)]) {
+    use std::os::unix::fs::FileExt;
+    let f = std::fs::File::create(p).unwrap();
+    for (at, data) in parts {
+        f.write_all_at(data, *at).unwrap();
+    }
+    f.set_len(len).unwrap();
+}
+
+fn allocated(p: &Path) -> u64 {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(p).unwrap().blocks() * 512
+}
+
+#[test]
+fn sparse_files_keep_their_holes_locally_and_over_ssh() {
+    let env = Env::new();
+    env.tree("src").file("dense-zeros", vec![0u8; 300_000]).dir("img");
+    let img = env.src().join("img/vm.img");
+    let parts = [(5 << 20, noise(21, 1 << 20)), (40 << 20, noise(22, 300_000))];
+    sparse_file(&img, 64 << 20, &parts);
+    let data = allocated(&img);
+    assert!(data < 2 << 20, "the test file is not sparse here ({data} bytes allocated)");
+    env.sync(&[]);
+    assert_eq!(std::fs::read(env.dst().join("img/vm.img")).unwrap(), std::fs::read(&img).unwrap());
+    let replica = allocated(&env.dst().join("img/vm.img"));
+    assert!(replica <= data + 64 * 1024, "replica has {replica} bytes allocated, source {data}");
+    // A file of zeros that has no holes keeps its blocks, as at the source.
+    assert!(allocated(&env.dst().join("dense-zeros")) >= 300_000);
+
+    let sshd = Sshd::start(&env);
+    let url = sshd.url(&env.path("remote"));
+    let done = sshd.tern(&env, ["sync", "src", &url]).ok();
+    let out = done.stdout();
+    let wire = out.split("; ").find_map(|p| p.strip_suffix(" on the wire")).unwrap_or("?");
+    let remote = allocated(&env.path("remote/img/vm.img"));
+    assert!(remote <= data + 64 * 1024, "remote replica has {remote} bytes allocated");
+    assert_eq!(std::fs::read(env.path("remote/img/vm.img")).unwrap(), std::fs::read(&img).unwrap());
+    // The holes cost next to nothing on the wire: the data is 1.3 MiB of noise.
+    let mib = wire.strip_suffix(" MiB").and_then(|n| n.parse::<f64>().ok());
+    assert!(mib.is_some_and(|m| m < 2.0), "{wire} on the wire: {}", done.describe());
+
+    // A change inside the image sends only the chunks around it.
+    use std::os::unix::fs::FileExt;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&img)
+        .unwrap()
+        .write_all_at(b"edit", 20 << 20)
+        .unwrap();
+    let again = sshd.tern(&env, ["sync", "src", &url]).ok();
+    assert!(sent(&again.stdout()) < 200_000.0, "{}", again.describe());
+    assert_eq!(std::fs::read(env.path("remote/img/vm.img")).unwrap(), std::fs::read(&img).unwrap());
+}
