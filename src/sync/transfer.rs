@@ -253,7 +253,7 @@ impl Source<'_> {
             StageHeader { id, size: digest.size, hash: digest.hash, meta: entry.meta.clone() };
         let pieces = recipe.unwrap_or(&Recipe::SendAll).pieces(digest);
         dest.stage_begin(&header).map_err(Err)?;
-        let result = self.send_pieces(dest, &entry.path, &pieces);
+        let result = self.send_pieces(dest, &entry.path, &pieces, entry.meta.sparse);
         dest.stage_end().map_err(Err)?;
         result
     }
@@ -265,6 +265,7 @@ impl Source<'_> {
         dest: &mut dyn Transport,
         path: &RelPath,
         pieces: &[Piece],
+        sparse: bool,
     ) -> Result<(), Result<String, TransportError>> {
         let (applied, progress, source_root) = (&mut *self.applied, self.progress, self.root);
         let mut source: Option<File> = None;
@@ -301,13 +302,17 @@ impl Source<'_> {
                     }
                     let Some(f) = source.as_mut() else { continue };
                     let read_err = |e: io::Error| Ok(format!("cannot read source file: {e}"));
-                    f.seek(SeekFrom::Start(*offset)).map_err(read_err)?;
                     // A sent piece is one chunk (at most 64 KiB), sent as one: its boundaries become
                     // the staged file's chunk list at the destination.
                     buf.clear();
-                    f.take((*len).min(SEND_BLOCK as u64))
-                        .read_to_end(&mut buf)
-                        .map_err(read_err)?;
+                    let len = (*len).min(SEND_BLOCK as u64);
+                    if sparse && crate::tree::sparse::in_hole(f, *offset, len) {
+                        // Zeros the kernel would have to make: made here, without a read.
+                        buf.resize(len as usize, 0);
+                    } else {
+                        f.seek(SeekFrom::Start(*offset)).map_err(read_err)?;
+                        f.take(len).read_to_end(&mut buf).map_err(read_err)?;
+                    }
                     let got = buf.len();
                     // A file that shrank sends less; the destination's size check rejects it.
                     dest.stage_chunk(&buf).map_err(Err)?;

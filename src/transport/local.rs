@@ -22,7 +22,6 @@ use super::{
 use crate::plan::delta::{DeltaError, DeltaReader, apply_streamed};
 use crate::transport::admin::{AdminOp, AdminResult};
 use crate::tree::chunk::{ChunkRef, FileDigest};
-use crate::tree::hash::ContentHash;
 use crate::tree::manifest::{EntryReader, KindTag, Manifest, Meta, write_replacing_with};
 use crate::tree::meta::{Unkept, make_node, set_handle_meta, set_node_meta, set_symlink_meta};
 use crate::tree::path::RelPath;
@@ -451,7 +450,8 @@ impl Transport for LocalDir {
         let Ok(len) = u32::try_from(data.len()) else {
             return Err(TransportError::Protocol("a chunk larger than 4 GiB".into()));
         };
-        self.write_current(data, &[ChunkRef { len, hash: ContentHash::of_chunk(data) }])
+        let hash = crate::tree::chunk::chunk_hash(data);
+        self.write_current(data, &[ChunkRef { len, hash }])
     }
 
     fn stage_reuse(&mut self, from: &RelPath, offset: u64, len: u64) -> Result<(), TransportError> {
@@ -1125,7 +1125,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path().join("dst");
         let data = vec![7u8; (WRITEBACK_MIN - 1) as usize];
-        let hash = ContentHash::of_chunk(&data);
+        let hash = crate::tree::hash::ContentHash::of_chunk(&data);
         for _ in 0..3 {
             let mut d = LocalDir::new(&root);
             d.lock().unwrap();

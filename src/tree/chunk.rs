@@ -204,11 +204,21 @@ pub fn digest_sized(reader: impl Read + Send, size: u64) -> io::Result<FileDiges
     })
 }
 
+/// Where the chunker cuts a run of zeros that starts at a cut: a hole of 10 GiB is cut without
+/// running the chunker over it, in the same places.
+fn zero_cut() -> usize {
+    static CUT: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *CUT.get_or_init(|| {
+        let zeros = vec![0u8; 2 * MAX_CHUNK];
+        FastCDC::new(&zeros, MIN_CHUNK, AVG_CHUNK, MAX_CHUNK).next().map_or(MAX_CHUNK, |c| c.length)
+    })
+}
+
 /// The hash of one chunk. A chunk of zeros (a sparse file's hole, a disk image's free space) is
 /// hashed once per length and thread: a hole of 10 GiB is 160,000 such chunks, all alike. Other
 /// chunks leave the check at their first byte that is not zero.
-fn chunk_hash(data: &[u8]) -> ContentHash {
-    if data.first() != Some(&0) || data.iter().any(|&b| b != 0) {
+pub fn chunk_hash(data: &[u8]) -> ContentHash {
+    if data.first() != Some(&0) || !crate::tree::sparse::is_zero(data) {
         return ContentHash::of_chunk(data);
     }
     thread_local! {
@@ -258,11 +268,23 @@ impl<'b> Cut<'b> {
         }
         // The last cut in a full buffer may only be where the buffer ended: that part waits.
         let mut cuts = Vec::new();
-        for c in FastCDC::new(&buf[..filled], MIN_CHUNK, AVG_CHUNK, MAX_CHUNK) {
-            if c.offset + c.length == filled && !*eof {
+        let cdc = FastCDC::new(&buf[..filled], MIN_CHUNK, AVG_CHUNK, MAX_CHUNK);
+        let zeros = zero_cut();
+        let mut pos = 0;
+        while pos < filled {
+            let left = filled - pos;
+            // A chunk that starts with `zeros` zero bytes ends there, whatever follows: the
+            // chunker starts afresh at every cut and decides from the bytes before the cut only.
+            let len = if left >= zeros && crate::tree::sparse::is_zero(&buf[pos..pos + zeros]) {
+                zeros
+            } else {
+                cdc.cut(pos, left).1 - pos
+            };
+            if len == 0 || (pos + len == filled && !*eof) {
                 break;
             }
-            cuts.push((c.offset, c.length));
+            cuts.push((pos, len));
+            pos += len;
         }
         let consumed = cuts.last().map_or(0, |&(o, l)| o + l);
         Ok(Cut { buf, filled, cuts, consumed })
@@ -348,6 +370,28 @@ pub(crate) mod tests {
             buf[..n].copy_from_slice(&self.0[..n]);
             self.0 = &self.0[n..];
             Ok(n)
+        }
+    }
+
+    /// Runs of zeros of every length around the zero cut, at every kind of place, are cut
+    /// where the chunker run over every byte cuts them.
+    #[test]
+    fn zero_runs_are_cut_where_the_chunker_cuts_them() {
+        let z = zero_cut();
+        assert!((MIN_CHUNK..=MAX_CHUNK).contains(&z), "{z}");
+        let mut data = Vec::new();
+        for (i, run) in
+            [z - 1, z, z + 1, 3 * z + 17, 1, MAX_CHUNK * 5, 100, z * 2].iter().enumerate()
+        {
+            data.extend(noise(i as u64 + 1, 20_000 + i * 3_333));
+            data.extend(std::iter::repeat_n(0u8, *run));
+        }
+        data.extend(std::iter::repeat_n(0u8, 3 * z));
+        let want: Vec<(u64, u32)> = one_pass(&data).iter().map(|c| (c.offset, c.len)).collect();
+        for step in [1 << 20, 200_000, 7_777] {
+            let digest = digest_reader(Trickle(&data, step)).unwrap();
+            let got: Vec<(u64, u32)> = digest.chunks_at().map(|c| (c.offset, c.len)).collect();
+            assert_eq!(got, want, "read {step} bytes at a time");
         }
     }
 

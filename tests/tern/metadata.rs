@@ -50,6 +50,17 @@ fn metadata_dump(root: &Path) -> String {
     format!("{}\n--- capabilities\n{}", all.join("\n\n"), caps.join("\n"))
 }
 
+/// What `rsync FLAGS src/ rsync-dst` makes of the test's source, for comparison.
+fn rsync_replica(env: &Env, flags: &str) -> std::path::PathBuf {
+    let rsync = env.path("rsync-dst");
+    let out = Command::new("rsync")
+        .args([flags, &format!("{}/", env.src().display()), &rsync.display().to_string()])
+        .output()
+        .expect("rsync (apt-get install rsync)");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    rsync
+}
+
 fn set(cwd: &Path, program: &str, args: &[&str]) {
     tool(cwd, program, args);
 }
@@ -91,12 +102,7 @@ fn xattrs_acls_and_capabilities_replicate_as_rsync_ahax_does() {
     env.assert_replica();
     assert_eq!(metadata_dump(&env.dst()), source, "the replica's metadata differs");
 
-    let rsync = env.path("rsync-dst");
-    let out = Command::new("rsync")
-        .args(["-aHAX", &format!("{}/", env.src().display()), &rsync.display().to_string()])
-        .output()
-        .expect("rsync (apt-get install rsync)");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let rsync = rsync_replica(&env, "-aHAX");
     assert_eq!(
         metadata_dump(&rsync),
         metadata_dump(&env.dst()),
@@ -275,12 +281,7 @@ fn fifos_and_device_files_replicate_and_sockets_are_skipped_with_a_note() {
     }
     // rsync -a (which implies -D) makes the same replica, but for the socket: rsync copies
     // sockets too, tern leaves them out (a socket belongs to the process listening on it).
-    let rsync = env.path("rsync-dst");
-    let out = Command::new("rsync")
-        .args(["-aHAX", &format!("{}/", env.src().display()), &rsync.display().to_string()])
-        .output()
-        .expect("rsync");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let rsync = rsync_replica(&env, "-aHAX");
     assert_eq!(without_sockets(&rsync), replica, "rsync -aHAX made another replica");
 
     env.tern(["plan", "--detailed-exitcode", "src", "dst"]).ok();
@@ -415,12 +416,7 @@ fn hard_link_groups_replicate_as_links_with_their_content_sent_once() {
     use std::os::unix::fs::MetadataExt;
     assert_eq!(std::fs::metadata(env.dst().join("solo")).map(|m| m.nlink()).unwrap(), 1);
     // rsync -aH makes the same groups.
-    let rsync = env.path("rsync-dst");
-    let out = Command::new("rsync")
-        .args(["-aH", &format!("{}/", env.src().display()), &rsync.display().to_string()])
-        .output()
-        .expect("rsync");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let rsync = rsync_replica(&env, "-aH");
     assert_eq!(link_groups(&rsync), want);
     env.tern(["plan", "--detailed-exitcode", "src", "dst"]).ok();
     env.tern(["verify", "dst"]).ok();
