@@ -328,7 +328,9 @@ Register-ArgumentCompleter -Native -CommandName 'tern' -ScriptBlock {
             break
         }
         'tern;serve' {
-            [CompletionResult]::new('--root', '--root', [CompletionResultType]::ParameterName, 'The destination directory')
+            [CompletionResult]::new('--root', '--root', [CompletionResultType]::ParameterName, 'The destination directory (restricted agents take it from SSH_ORIGINAL_COMMAND)')
+            [CompletionResult]::new('--restrict-to', '--restrict-to', [CompletionResultType]::ParameterName, 'Serve only DIR and what is below it: for a forced command in authorized_keys (`command="tern serve --restrict-to /srv/backups"`); any other path is refused')
+            [CompletionResult]::new('--read-only', '--read-only', [CompletionResultType]::ParameterName, 'Serve plans and verify only: refuse locks, writes, purges and undo')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print nothing but errors: no progress bar, no summary')
             [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print nothing but errors: no progress bar, no summary')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Say more: list every change a sync makes, and metadata details in plans')

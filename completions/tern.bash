@@ -732,13 +732,17 @@ _tern() {
             return 0
             ;;
         tern__subcmd__serve)
-            opts="-q -v -h --root --quiet --verbose --help"
+            opts="-q -v -h --root --restrict-to --read-only --quiet --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --root)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --restrict-to)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

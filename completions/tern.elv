@@ -302,7 +302,9 @@ set edit:completion:arg-completer[tern] = {|@words|
             cand --help 'Print help'
         }
         &'tern;serve'= {
-            cand --root 'The destination directory'
+            cand --root 'The destination directory (restricted agents take it from SSH_ORIGINAL_COMMAND)'
+            cand --restrict-to 'Serve only DIR and what is below it: for a forced command in authorized_keys (`command="tern serve --restrict-to /srv/backups"`); any other path is refused'
+            cand --read-only 'Serve plans and verify only: refuse locks, writes, purges and undo'
             cand -q 'Print nothing but errors: no progress bar, no summary'
             cand --quiet 'Print nothing but errors: no progress bar, no summary'
             cand -v 'Say more: list every change a sync makes, and metadata details in plans'

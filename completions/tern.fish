@@ -206,7 +206,9 @@ complete -c tern -n "__fish_tern_using_subcommand undo" -s h -l help -d 'Print h
 complete -c tern -n "__fish_tern_using_subcommand completions" -s q -l quiet -d 'Print nothing but errors: no progress bar, no summary'
 complete -c tern -n "__fish_tern_using_subcommand completions" -s v -l verbose -d 'Say more: list every change a sync makes, and metadata details in plans'
 complete -c tern -n "__fish_tern_using_subcommand completions" -s h -l help -d 'Print help'
-complete -c tern -n "__fish_tern_using_subcommand serve" -l root -d 'The destination directory' -r -F
+complete -c tern -n "__fish_tern_using_subcommand serve" -l root -d 'The destination directory (restricted agents take it from SSH_ORIGINAL_COMMAND)' -r -F
+complete -c tern -n "__fish_tern_using_subcommand serve" -l restrict-to -d 'Serve only DIR and what is below it: for a forced command in authorized_keys (`command="tern serve --restrict-to /srv/backups"`); any other path is refused' -r -F
+complete -c tern -n "__fish_tern_using_subcommand serve" -l read-only -d 'Serve plans and verify only: refuse locks, writes, purges and undo'
 complete -c tern -n "__fish_tern_using_subcommand serve" -s q -l quiet -d 'Print nothing but errors: no progress bar, no summary'
 complete -c tern -n "__fish_tern_using_subcommand serve" -s v -l verbose -d 'Say more: list every change a sync makes, and metadata details in plans'
 complete -c tern -n "__fish_tern_using_subcommand serve" -s h -l help -d 'Print help'

@@ -68,8 +68,19 @@ pub fn run(cli: Cli) -> anyhow::Result<Status> {
             crate::cli::write_completions(shell, &mut std::io::stdout().lock());
             Ok(Status::Success)
         }
-        Command::Serve { root } => {
-            crate::remote::agent::serve(root, std::io::stdin().lock(), std::io::stdout().lock())
+        Command::Serve { root, restrict_to, read_only } => {
+            use crate::remote::agent::{Limits, restricted_root, serve_limited};
+            let root = match (restrict_to, root) {
+                (Some(dir), root) => {
+                    let original = std::env::var("SSH_ORIGINAL_COMMAND").ok();
+                    restricted_root(&dir, root.as_deref(), original.as_deref())
+                        .map_err(anyhow::Error::msg)?
+                }
+                (None, Some(root)) => root,
+                (None, None) => anyhow::bail!("tern serve needs --root DIR (or --restrict-to DIR)"),
+            };
+            let limits = Limits { read_only };
+            serve_limited(root, limits, std::io::stdin().lock(), std::io::stdout().lock())
                 .context("tern agent")?;
             Ok(Status::Success)
         }

@@ -63,7 +63,14 @@ completes the work.
 
 Files: the source hash cache is kept in $TERN_CACHE_DIR (default ~/.cache/tern/). While a sync of \
 a large tree runs, the source's entries and the destination's manifest are kept in unnamed files \
-in $TMPDIR (default /tmp), about 66 bytes an entry, gone when tern exits.";
+in $TMPDIR (default /tmp), about 66 bytes an entry, gone when tern exits.
+
+Restricted keys: on a backup host, a key in ~/.ssh/authorized_keys can be limited to one \
+directory, as rrsync or `borg serve --restrict-to-path` do: \
+command=\"tern serve --restrict-to /srv/backups\",no-pty,no-port-forwarding ssh-ed25519 AAAA... \
+A client may then sync into /srv/backups and below it only (resolved without letting a symlink \
+lead out); any other path is refused before anything is read. Add --read-only for a key that may \
+plan and verify but not write.";
 
 /// tern: replicate file trees.
 #[derive(Debug, Parser)]
@@ -180,9 +187,18 @@ pub enum Command {
     /// Serve a destination to a tern client on stdin/stdout (started by tern itself over SSH)
     #[command(hide = true)]
     Serve {
-        /// The destination directory
+        /// The destination directory (restricted agents take it from SSH_ORIGINAL_COMMAND)
         #[arg(long)]
-        root: PathBuf,
+        root: Option<PathBuf>,
+
+        /// Serve only DIR and what is below it: for a forced command in authorized_keys
+        /// (`command="tern serve --restrict-to /srv/backups"`); any other path is refused
+        #[arg(long, value_name = "DIR")]
+        restrict_to: Option<PathBuf>,
+
+        /// Serve plans and verify only: refuse locks, writes, purges and undo
+        #[arg(long)]
+        read_only: bool,
     },
 
     /// Write man pages and completion scripts into DIR/man and DIR/completions (for packagers)

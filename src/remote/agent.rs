@@ -13,7 +13,7 @@ use crate::transport::{CommitOp, CommitReport, Transport, TransportError};
 use crate::tree::codec::{StreamReader, Writer};
 use std::fs::File;
 use std::io::{self, Read, Seek, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// The size of the parts a file is sent in: small next to the 4 MiB a frame may carry, as the
 /// agent holds the part and its frame while it sends.
@@ -46,8 +46,131 @@ pub fn error_chain(e: &dyn std::error::Error) -> String {
     s
 }
 
+/// The destination a restricted agent (`tern serve --restrict-to DIR`, a forced command in
+/// `authorized_keys`) may serve: the one the client asked for (`root`, else the `--root` of
+/// the command the client sent, which sshd passes as `SSH_ORIGINAL_COMMAND`), if it is `dir`
+/// or below it once symlinks are resolved. Anything else is refused before anything is read.
+pub fn restricted_root(
+    dir: &Path,
+    root: Option<&Path>,
+    original_command: Option<&str>,
+) -> Result<PathBuf, String> {
+    let asked = match root {
+        Some(r) => r.to_path_buf(),
+        None => {
+            let cmd = original_command.ok_or(
+                "no destination: this agent is restricted (--restrict-to) and was started without \
+                 --root or SSH_ORIGINAL_COMMAND",
+            )?;
+            let words = shell_words(cmd);
+            let at = words.iter().position(|w| w == "--root");
+            let given = at
+                .and_then(|i| words.get(i + 1))
+                .cloned()
+                .or_else(|| words.iter().find_map(|w| w.strip_prefix("--root=").map(String::from)));
+            match given {
+                Some(r) if words.iter().any(|w| w == "serve") => PathBuf::from(r),
+                _ => return Err(format!("refused {cmd:?}: this key may only run tern serve")),
+            }
+        }
+    };
+    let allowed = std::fs::canonicalize(dir)
+        .map_err(|e| format!("cannot resolve the restricted directory {}: {e}", dir.display()))?;
+    // The destination may not exist yet: resolve the part that does, and allow no `..` after it.
+    let absolute = std::env::current_dir().map(|d| d.join(&asked)).unwrap_or(asked.clone());
+    let mut existing = absolute.clone();
+    let mut rest = Vec::new();
+    let resolved = loop {
+        match std::fs::canonicalize(&existing) {
+            Ok(p) => break p,
+            Err(_) => match (existing.file_name(), existing.parent()) {
+                (Some(name), Some(parent)) => {
+                    rest.push(name.to_owned());
+                    existing = parent.to_path_buf();
+                }
+                _ => return Err(format!("cannot resolve {}", asked.display())),
+            },
+        }
+    };
+    if rest.iter().any(|c| c == "..") {
+        return Err(format!("refused {}: `..` in a path that does not exist", asked.display()));
+    }
+    let resolved = rest.iter().rev().fold(resolved, |p, c| p.join(c));
+    if !resolved.starts_with(&allowed) {
+        return Err(format!(
+            "refused {}: this agent serves only {} and below it",
+            asked.display(),
+            allowed.display()
+        ));
+    }
+    Ok(resolved)
+}
+
+/// Split a command line as a POSIX shell does for plain words, '…' and "…" quotes and `\`.
+fn shell_words(s: &str) -> Vec<String> {
+    let (mut words, mut cur, mut in_word) = (Vec::new(), String::new(), false);
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\'' => {
+                in_word = true;
+                cur.extend(chars.by_ref().take_while(|&c| c != '\''));
+            }
+            '"' => {
+                in_word = true;
+                while let Some(c) = chars.next() {
+                    match c {
+                        '"' => break,
+                        '\\' => cur.extend(chars.next()),
+                        c => cur.push(c),
+                    }
+                }
+            }
+            '\\' => {
+                in_word = true;
+                cur.extend(chars.next());
+            }
+            c if c.is_whitespace() => {
+                if in_word {
+                    words.push(std::mem::take(&mut cur));
+                    in_word = false;
+                }
+            }
+            c => {
+                in_word = true;
+                cur.push(c);
+            }
+        }
+    }
+    if in_word {
+        words.push(cur);
+    }
+    words
+}
+
+/// What a client may ask of this agent.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Limits {
+    /// Serve manifests, plans and verify only: no lock, no staging, no commit, no purge or undo
+    /// (`tern serve --read-only`).
+    pub read_only: bool,
+}
+
+const READ_ONLY: &str =
+    "this agent is read-only (tern serve --read-only): it serves plans and verify, not writes";
+
 /// Serve one client until it says `Bye` or hangs up.
 pub fn serve(root: PathBuf, input: impl Read, output: impl Write) -> Result<(), AgentError> {
+    serve_limited(root, Limits::default(), input, output)
+}
+
+/// [`serve`], within `limits`.
+pub fn serve_limited(
+    root: PathBuf,
+    limits: Limits,
+    input: impl Read,
+    output: impl Write,
+) -> Result<(), AgentError> {
     let mut wire = Wire::plain(input, output);
     let Some(first) = wire.recv()? else {
         return Ok(());
@@ -80,6 +203,39 @@ pub fn serve(root: PathBuf, input: impl Read, output: impl Write) -> Result<(), 
     let mut spool = Spool::default();
     while let Some(body) = wire.recv()? {
         let req = Request::decode_frame(body).map_err(|e| AgentError::Protocol(e.to_string()))?;
+        if limits.read_only {
+            let refused = || Response::Error { transient: false, message: READ_ONLY.into() };
+            let reply = match &req {
+                Request::Lock | Request::Commit { .. } => Some(refused()),
+                Request::Admin(json) => {
+                    serde_json::from_str::<crate::transport::admin::AdminOp>(json)
+                        .ok()
+                        .filter(|op| {
+                            !matches!(
+                                op,
+                                crate::transport::admin::AdminOp::Verify { .. }
+                                    | crate::transport::admin::AdminOp::TrashList
+                            )
+                        })
+                        .map(|_| refused())
+                }
+                Request::StageBegin(_)
+                | Request::StageReuse { .. }
+                | Request::StageChunk(_)
+                | Request::StageEnd
+                | Request::CommitOps(_)
+                | Request::CommitDelta(_) => {
+                    failed.get_or_insert(TransportError::Protocol(READ_ONLY.into()));
+                    continue;
+                }
+                _ => None,
+            };
+            if let Some(reply) = reply {
+                wire.send(&reply.encode())?;
+                wire.flush()?;
+                continue;
+            }
+        }
         let reply = match req {
             Request::Hello { .. } => return Err(AgentError::Protocol("second hello".into())),
             Request::Bye => return Ok(()),

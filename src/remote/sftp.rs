@@ -244,6 +244,18 @@ impl Transport for SftpDest {
                     .map_err(|e| self.err("create", &self.root, e))?;
             }
         }
+        // tern's own directories must be directories: a symlink there would take its lock, staging
+        // and trash elsewhere on the host. (SFTP resolves paths at the server; a symlink planted
+        // after this check, between two requests, is not seen: README, "SSH destinations".)
+        let state = self.state();
+        for own in [state.clone(), state.join("lock.d"), state.join("staging"), state.join("trash")]
+        {
+            if self.lstat(&own)?.is_some_and(|s| s.file_type() == ssh2::FileType::Symlink) {
+                return Err(TransportError::StateSymlink {
+                    path: format!("{}:{}", self.name_host(), own.display()),
+                });
+            }
+        }
         self.mkdir_if_missing(&self.state())?;
         self.take_lock()?;
         let staging = self.state().join("staging");

@@ -126,8 +126,22 @@ fn size_of_tree(p: &Path) -> (u64, u64) {
 }
 
 /// Trash runs, oldest first.
+/// Refuse a trash reached through a symlink: what is listed, purged or put back must be tern's.
+fn own_trash(root: &Path) -> io::Result<PathBuf> {
+    for own in [root.join(STATE_DIR), trash_root(root)] {
+        if let Err(crate::tree::state::Unsafe::Symlink(p)) = crate::tree::state::not_a_symlink(&own)
+        {
+            return Err(io::Error::other(format!(
+                "{} is a symlink where tern keeps its own state; remove it",
+                p.display()
+            )));
+        }
+    }
+    Ok(trash_root(root))
+}
+
 pub fn trash_list(root: &Path) -> io::Result<Vec<TrashRun>> {
-    let dir = trash_root(root);
+    let dir = own_trash(root)?;
     let mut runs = Vec::new();
     let list = match fs::read_dir(&dir) {
         Ok(l) => l,
@@ -384,7 +398,7 @@ pub fn undo(
             .ok_or_else(|| format!("no trash run {r:?}; `tern trash list` shows the runs"))?,
         None => runs.last().map(|t| t.run.clone()).ok_or("the trash is empty: nothing to undo")?,
     };
-    let run_dir = trash_root(root).join(&run);
+    let run_dir = own_trash(root).map_err(|e| e.to_string())?.join(&run);
     let pairs = read_trash_index(&index_path(&run_dir)).map_err(|e| {
         format!(
             "run {run} has no usable trash index ({e}); restore by hand from {}",

@@ -114,12 +114,34 @@ impl LocalDir {
         self.state().join("staging")
     }
 
+    /// A state path's problem as the error a run reports.
+    fn unsafe_state(&self, u: state::Unsafe) -> TransportError {
+        match u {
+            state::Unsafe::Symlink(p) => {
+                TransportError::StateSymlink { path: p.display().to_string() }
+            }
+            state::Unsafe::Io(p, e) => self.io("create", &p, e),
+        }
+    }
+
+    /// `.tern` and `rel` below it, real directories made where missing, never through a symlink.
+    fn state_dirs(&self, rel: &Path) -> Result<PathBuf, TransportError> {
+        state::real_dirs(&self.root, &Path::new(STATE_DIR).join(rel))
+            .map_err(|u| self.unsafe_state(u))
+    }
+
     /// An empty staging directory. On ext4 it is marked as the top of a hierarchy (`chattr +T`),
     /// so that its shards, and the files staged in them, are spread over the block groups the
     /// way top-level directories are: allocated near one parent, 50,000 new files were created
     /// 4x slower (the allocator scans its group's bitmap, skipping recently freed inodes).
     fn reset_staging(&self) -> io::Result<()> {
         let staging = self.staging_dir();
+        if fs::symlink_metadata(&staging).is_ok_and(|m| m.file_type().is_symlink()) {
+            return Err(io::Error::other(format!(
+                "{} is a symlink where tern keeps its own state; remove it",
+                staging.display()
+            )));
+        }
         match fs::remove_dir_all(&staging) {
             Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
             _ => {}
@@ -351,14 +373,17 @@ impl Transport for LocalDir {
             }
             Err(e) => return Err(self.io("read", &self.root, e)),
         }
-        let state = self.state();
-        fs::create_dir_all(&state).map_err(|e| self.io("create", &state, e))?;
+        let state = self.state_dirs(Path::new(""))?;
         let lock_path = state.join("lock");
+        for own in ["lock", "manifest", "staging", "trash"] {
+            state::not_a_symlink(&state.join(own)).map_err(|u| self.unsafe_state(u))?;
+        }
         let mut file = OpenOptions::new()
             .read(true)
             .write(true)
             .create(true)
             .truncate(false)
+            .custom_flags(libc::O_NOFOLLOW)
             .open(&lock_path)
             .map_err(|e| self.io("open", &lock_path, e))?;
         match file.try_lock() {
@@ -387,6 +412,9 @@ impl Transport for LocalDir {
         if !self.check_root()? {
             self.last_read = Some(ManifestId(None));
             return Ok(None);
+        }
+        for own in [self.state(), self.state().join("manifest")] {
+            state::not_a_symlink(&own).map_err(|u| self.unsafe_state(u))?;
         }
         let read = StoredManifest::load_identified(&self.state().join("manifest"))?;
         self.last_read = Some(ManifestId(read.as_ref().map(|(_, hash)| *hash)));
@@ -1032,9 +1060,12 @@ impl<'a> Committer<'a> {
 
     fn free_trash_slot(&self, p: &RelPath) -> Result<PathBuf, TransportError> {
         let target = self.trash.join(p.as_path());
-        if let Some(parent) = target.parent() {
-            fs::create_dir_all(parent).map_err(|e| self.err("create", parent, e))?;
-        }
+        // The run's trash and every directory below it: real ones, made here, never a symlink
+        // planted to move what is trashed out of the destination.
+        let run = self.trash.strip_prefix(&self.dest.root).unwrap_or(&self.trash);
+        let parent = p.parent().map_or_else(PathBuf::new, |q| q.as_path().to_path_buf());
+        state::real_dirs(&self.dest.root, &run.join(parent))
+            .map_err(|u| self.dest.unsafe_state(u))?;
         state::free_slot(target, |t| Ok(fs::symlink_metadata(t).is_ok()))
     }
 

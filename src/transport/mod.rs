@@ -206,6 +206,12 @@ pub enum TransportError {
     Unreachable(Unreachable),
     #[error("interrupted before the commit; the destination was not changed")]
     Interrupted,
+    /// A symlink where tern keeps its own state (`.tern`, its lock, manifest, staging, trash).
+    #[error(
+        "{path} is a symlink where tern keeps its own state; nothing was written; remove it (tern \
+         makes its own directories again) and check who can write into the destination"
+    )]
+    StateSymlink { path: String },
     /// The connection failed or dropped.
     #[error("connection to {host} failed")]
     Connection {

@@ -25,6 +25,50 @@ use std::path::{Path, PathBuf};
 /// The destination state directory's name; never replicated from a source's top level.
 pub const STATE_DIR: &str = ".tern";
 
+/// Why a path where tern keeps its state cannot be used.
+#[derive(Debug)]
+pub enum Unsafe {
+    /// A symlink stands where tern keeps a directory or file of its own: following it would let
+    /// whoever can write into the destination steer tern's writes elsewhere.
+    Symlink(PathBuf),
+    Io(PathBuf, io::Error),
+}
+
+/// Make sure every component of `rel` below `root` is a real directory, creating what is missing,
+/// and never following a symlink; the directory's path. `root` itself is the caller's to trust.
+pub fn real_dirs(root: &Path, rel: &Path) -> Result<PathBuf, Unsafe> {
+    let mut at = root.to_path_buf();
+    for c in rel.components() {
+        at.push(c);
+        for _ in 0..2 {
+            match fs::symlink_metadata(&at) {
+                Ok(md) if md.is_dir() => break,
+                Ok(md) if md.file_type().is_symlink() => return Err(Unsafe::Symlink(at)),
+                Ok(_) => {
+                    let e = io::Error::other("not a directory");
+                    return Err(Unsafe::Io(at, e));
+                }
+                Err(e) if e.kind() == io::ErrorKind::NotFound => match fs::create_dir(&at) {
+                    Ok(()) => break,
+                    // Made meanwhile: look again at what it is.
+                    Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+                    Err(e) => return Err(Unsafe::Io(at, e)),
+                },
+                Err(e) => return Err(Unsafe::Io(at, e)),
+            }
+        }
+    }
+    Ok(at)
+}
+
+/// Refuse a symlink at `path` (a state file, which may be missing).
+pub fn not_a_symlink(path: &Path) -> Result<(), Unsafe> {
+    match fs::symlink_metadata(path) {
+        Ok(md) if md.file_type().is_symlink() => Err(Unsafe::Symlink(path.to_path_buf())),
+        _ => Ok(()),
+    }
+}
+
 /// This machine's name, as lock holders record it.
 pub fn this_host() -> String {
     fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default().trim().to_string()
@@ -64,7 +108,12 @@ pub fn append_trash_index(index: &Path, original: &RelPath, slot: &Path) -> io::
     let mut w = Writer::new();
     w.bytes(original.as_bytes());
     w.bytes(slot.as_os_str().as_bytes());
-    let mut f = OpenOptions::new().append(true).create(true).mode(0o600).open(index)?;
+    let mut f = OpenOptions::new()
+        .append(true)
+        .create(true)
+        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(index)?;
     f.write_all(&w.buf)
 }
 

@@ -5,6 +5,7 @@
 mod agent;
 mod architecture;
 mod build;
+mod confinement;
 mod crash;
 mod daemon;
 mod docs;

@@ -132,6 +132,16 @@ impl Sshd {
         path
     }
 
+    /// Let the client's key run only `command` (a forced command in authorized_keys, as an admin
+    /// gives a backup key to a host); sshd reads the file at every login.
+    pub fn force_command(&self, command: &str) {
+        let file = self.dir.join("authorized_keys");
+        let key = fs::read_to_string(self.home().join(".ssh/id_ed25519.pub")).unwrap();
+        let line =
+            format!("command=\"{}\",no-pty,no-port-forwarding {key}", command.replace('"', "\\\""));
+        fs::write(file, line).unwrap();
+    }
+
     /// `tern ARGS` as a client of this server: its own HOME, no ssh-agent.
     pub fn tern<I, S>(&self, env: &Env, args: I) -> Run
     where

@@ -1,0 +1,110 @@
+//! A write never leaves the destination through a symlink where tern keeps its own state, and a
+//! restricted agent serves only the directory it was given, locally checked and over a real sshd
+//! with a forced command in authorized_keys.
+
+use crate::harness::*;
+use crate::sshd::Sshd;
+use std::fs;
+use std::path::Path;
+
+/// Every state path an attacker who can write into DEST could replace with a symlink.
+const STATE_PATHS: &[&str] =
+    &[".tern", ".tern/trash", ".tern/staging", ".tern/lock", ".tern/manifest"];
+
+/// A synced destination, then `what` in it replaced by a symlink to `outside`; the source
+/// changed so that the next sync would overwrite (and trash) a file.
+fn planted(env: &Env, what: &str, outside: &Path) {
+    env.tree("src").file("f", "v1").file("d/g", "g1");
+    env.sync(&[]);
+    fs::create_dir_all(outside).unwrap();
+    fs::write(outside.join("keep"), "untouched").unwrap();
+    let at = env.dst().join(what);
+    match fs::symlink_metadata(&at) {
+        Ok(md) if md.is_dir() => fs::remove_dir_all(&at).unwrap(),
+        Ok(_) => fs::remove_file(&at).unwrap(),
+        // Not made yet (a first sync trashes nothing): planted before tern makes it.
+        Err(_) => {}
+    }
+    std::os::unix::fs::symlink(outside, &at).unwrap();
+    env.tree("src").file("f", "v2").remove("d/g");
+}
+
+#[test]
+fn a_symlink_where_tern_keeps_its_state_is_refused_and_nothing_is_written_outside() {
+    for what in STATE_PATHS {
+        let env = Env::new();
+        let outside = env.path("outside");
+        planted(&env, what, &outside);
+        let before = snapshot(&outside);
+        let done = env.tern(["sync", "src", "dst"]).code(1).one_line_error();
+        done.stderr_has("is a symlink where tern keeps its own state; nothing was written");
+        assert_eq!(snapshot(&outside), before, "{what}: the outside directory changed");
+        assert_eq!(fs::read(env.dst().join("f")).unwrap(), b"v1", "{what}: the replica changed");
+    }
+}
+
+#[test]
+fn a_symlink_in_the_state_of_a_remote_destination_is_refused() {
+    for what in [".tern/trash", ".tern/staging", ".tern"] {
+        let env = Env::new();
+        let sshd = Sshd::start(&env);
+        let outside = env.path("outside");
+        planted(&env, what, &outside);
+        let before = snapshot(&outside);
+        let url = sshd.url(&env.dst());
+        sshd.tern(&env, ["sync", "src", &url])
+            .code(1)
+            .stderr_has("is a symlink where tern keeps its own state");
+        assert_eq!(snapshot(&outside), before, "{what}: the outside directory changed");
+    }
+}
+
+#[test]
+fn a_restricted_agent_serves_its_directory_and_refuses_any_other() {
+    let env = Env::new();
+    let sshd = Sshd::start(&env);
+    env.tree("src").file("a", "alpha").file("d/b", "beta");
+    let allowed = env.path("backups");
+    fs::create_dir_all(&allowed).unwrap();
+    sshd.force_command(&format!("{TERN} serve --restrict-to {}", allowed.display()));
+
+    let inside = sshd.url(&allowed.join("site"));
+    sshd.tern(&env, ["sync", "src", &inside]).ok();
+    assert_same_tree(&env.src(), &allowed.join("site"));
+
+    // Outside it, by path, by `..`, or through a symlink that leads out: refused, nothing made.
+    let escape = allowed.join("escape");
+    std::os::unix::fs::symlink(env.path("elsewhere-parent"), &escape).unwrap();
+    fs::create_dir_all(env.path("elsewhere-parent")).unwrap();
+    for target in [env.path("elsewhere"), allowed.join("../elsewhere2"), escape.join("site")] {
+        let url = sshd.url(&target);
+        let done = sshd.tern(&env, ["sync", "src", &url]).code(1);
+        done.stderr_has("this agent serves only");
+        assert!(!target.exists(), "{} was made", target.display());
+    }
+    assert!(!env.path("elsewhere2").exists());
+    assert!(fs::read_dir(env.path("elsewhere-parent")).unwrap().next().is_none());
+}
+
+#[test]
+fn a_read_only_agent_serves_plans_and_verify_and_refuses_writes() {
+    let env = Env::new();
+    let sshd = Sshd::start(&env);
+    env.tree("src").file("a", "alpha");
+    let dest = env.path("backups/site");
+    fs::create_dir_all(env.path("backups")).unwrap();
+    let url = sshd.url(&dest);
+    sshd.tern(&env, ["sync", "src", &url]).ok();
+    sshd.force_command(&format!(
+        "{TERN} serve --restrict-to {} --read-only",
+        env.path("backups").display()
+    ));
+    env.tree("src").file("a", "changed").file("new", "n");
+    let plan = sshd.tern(&env, ["plan", "--detailed-exitcode", "src", &url]).code(2);
+    assert!(plan.stdout().contains("> file    a"), "{}", plan.describe());
+    sshd.tern(&env, ["verify", &url]).ok();
+    sshd.tern(&env, ["sync", "src", &url]).code(1).stderr_has("this agent is read-only");
+    sshd.tern(&env, ["undo", &url]).code(1).stderr_has("this agent is read-only");
+    assert_eq!(fs::read(dest.join("a")).unwrap(), b"alpha");
+    assert!(!dest.join("new").exists());
+}
