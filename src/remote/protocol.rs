@@ -552,6 +552,18 @@ mod tests {
                     link: Box::new(NewLink { target: b"../x".to_vec(), meta: meta.clone() }),
                 },
                 CommitOp::Place { path: p("f"), id: 3 },
+                CommitOp::HardLink { path: p("g"), first: p("f") },
+                CommitOp::Node {
+                    path: p("n"),
+                    node: Box::new(NewNode { special: Special::Fifo, meta: meta.clone() }),
+                },
+                CommitOp::Node {
+                    path: p("o"),
+                    node: Box::new(NewNode {
+                        special: Special::BlockDevice { rdev: 0x0709 },
+                        meta: meta.clone(),
+                    }),
+                },
                 CommitOp::SetMeta { path: p("m"), meta: Box::new(meta), kind: KindTag::Dir },
             ]),
             Request::CommitDelta(vec![0; 100]),

@@ -2,7 +2,7 @@
 
 use tern::tree::chunk::{ChunkRef, FileDigest};
 use tern::tree::hash::ContentHash;
-use tern::tree::manifest::{Entry, Kind, Manifest, Meta, Mtime, Xattr, Xattrs};
+use tern::tree::manifest::{Entry, Kind, Manifest, Meta, Mtime, Special, Xattr, Xattrs};
 use tern::tree::path::RelPath;
 
 const GOLDEN: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/golden/manifest-v3.bin");
@@ -46,8 +46,9 @@ fn fixed_manifest() -> Manifest {
     Manifest { generation: 42, entries }
 }
 
-/// [`fixed_manifest`] with extended attributes: an ACL on the directory, a capability and a user
-/// attribute with an empty value on a file, a trusted one on the symlink.
+/// [`fixed_manifest`] with what version 3 added: extended attributes (an ACL on the directory, a
+/// capability and a user attribute with an empty value on a file, a trusted one on the
+/// symlink), a sparse file, a hard link, a FIFO and a device.
 fn fixed_manifest_v3() -> Manifest {
     let x = |name: &str, value: &[u8]| Xattr { name: name.as_bytes().into(), value: value.into() };
     let mut m = fixed_manifest();
@@ -55,6 +56,32 @@ fn fixed_manifest_v3() -> Manifest {
     m.entries[2].meta.xattrs =
         Xattrs::new(vec![x("user.empty", b""), x("security.capability", &[1; 20])]);
     m.entries[3].meta.xattrs = Xattrs::new(vec![x("trusted.link", b"l")]);
+    m.entries[2].meta.sparse = true;
+    let meta = m.entries[2].meta.clone();
+    let at = |p: &[u8]| RelPath::new(p).unwrap();
+    // The kinds version 3 added: a hard link, a FIFO and a character device.
+    m.entries.insert(
+        3,
+        Entry {
+            path: at(b"dir/small-link"),
+            meta: meta.clone(),
+            kind: Kind::HardLink(at(b"dir/small")),
+        },
+    );
+    m.entries.insert(
+        4,
+        Entry {
+            path: at(b"fifo"),
+            meta: Meta { sparse: false, ..meta.clone() },
+            kind: Kind::Special(Special::Fifo),
+        },
+    );
+    m.entries.push(Entry {
+        path: at(b"null"),
+        meta: Meta { sparse: false, ..meta },
+        kind: Kind::Special(Special::CharDevice { rdev: 0x103 }),
+    });
+    m.validate().unwrap();
     m
 }
 
