@@ -108,3 +108,87 @@ fn a_read_only_agent_serves_plans_and_verify_and_refuses_writes() {
     assert_eq!(fs::read(dest.join("a")).unwrap(), b"alpha");
     assert!(!dest.join("new").exists());
 }
+
+/// A tree description: paths from a small alphabet (so they nest and collide), each a file, a
+/// directory or a symlink.
+fn tree_spec() -> impl proptest::strategy::Strategy<Value = Vec<(Vec<u8>, u8)>> {
+    use proptest::prelude::*;
+    let name = prop::sample::select(vec![b'a', b'b', b'c']);
+    let path = prop::collection::vec(name, 1..4);
+    prop::collection::vec((path, 0u8..3), 0..10).prop_map(|items| {
+        let join = |p: Vec<u8>| p.iter().map(|c| (*c as char).to_string()).collect::<Vec<_>>();
+        items.into_iter().map(|(p, k)| (join(p).join("/").into_bytes(), k)).collect()
+    })
+}
+
+/// Make what `spec` describes below `root` (a later entry gives way where an earlier one is).
+fn build(root: &Path, spec: &[(Vec<u8>, u8)]) {
+    use std::os::unix::ffi::OsStrExt;
+    fs::create_dir_all(root).unwrap();
+    for (path, kind) in spec {
+        let at = root.join(std::ffi::OsStr::from_bytes(path));
+        if let Some(parent) = at.parent() {
+            if fs::create_dir_all(parent).is_err() {
+                continue;
+            }
+        }
+        let _ = match kind {
+            0 => fs::write(&at, path),
+            1 => fs::create_dir_all(&at),
+            _ => std::os::unix::fs::symlink("a", &at),
+        };
+    }
+}
+
+/// Remove what stands at `at`, whatever it is.
+fn clear(at: &Path) {
+    match fs::symlink_metadata(at) {
+        Ok(md) if md.is_dir() => fs::remove_dir_all(at).unwrap(),
+        Ok(_) => fs::remove_file(at).unwrap(),
+        Err(_) => {}
+    }
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+
+    /// Whatever the trees and wherever symlinks to an outside directory are planted in the
+    /// replica (tern's state included), the next sync never changes the outside directory and
+    /// never panics.
+    #[test]
+    fn symlinks_planted_in_a_replica_never_lead_a_write_outside(
+        first in tree_spec(),
+        second in tree_spec(),
+        planted in proptest::collection::vec(
+            proptest::sample::select(vec![
+                "a", "b", "a/b", "b/c", "a/a/c", "c/b/a", ".tern", ".tern/trash", ".tern/staging",
+            ]),
+            1..4,
+        ),
+    ) {
+        let env = Env::new();
+        build(&env.src(), &first);
+        env.tern(["sync", "-q", "src", "dst"]).ok();
+        let outside = env.path("outside");
+        fs::create_dir_all(outside.join("sub")).unwrap();
+        fs::write(outside.join("keep"), "k").unwrap();
+        fs::write(outside.join("sub/keep"), "k").unwrap();
+        let before = snapshot(&outside);
+        for p in &planted {
+            let at = env.dst().join(p);
+            if at.parent().is_some_and(|d| d.is_dir() && !fs::symlink_metadata(d).unwrap().file_type().is_symlink()) {
+                clear(&at);
+                std::os::unix::fs::symlink(&outside, &at).unwrap();
+            }
+        }
+        clear(&env.src());
+        build(&env.src(), &second);
+        let done = env.tern(["sync", "-q", "src", "dst"]).output();
+        let code = done.out.status.code();
+        proptest::prop_assert!(matches!(code, Some(0 | 1 | 3)), "{}", done.describe());
+        proptest::prop_assert_eq!(&snapshot(&outside), &before, "planted {:?}", planted);
+        let verify = env.tern(["verify", "dst"]).output();
+        proptest::prop_assert!(matches!(verify.out.status.code(), Some(0 | 1 | 4)), "{}", verify.describe());
+        proptest::prop_assert_eq!(&snapshot(&outside), &before);
+    }
+}
