@@ -127,10 +127,10 @@ fn build(root: &Path, spec: &[(Vec<u8>, u8)]) {
     fs::create_dir_all(root).unwrap();
     for (path, kind) in spec {
         let at = root.join(std::ffi::OsStr::from_bytes(path));
-        if let Some(parent) = at.parent() {
-            if fs::create_dir_all(parent).is_err() {
-                continue;
-            }
+        if let Some(parent) = at.parent()
+            && fs::create_dir_all(parent).is_err()
+        {
+            continue;
         }
         let _ = match kind {
             0 => fs::write(&at, path),
