@@ -135,6 +135,7 @@ pub(super) fn run_daemon(arg: &JobFileArg, log: LogFormatArg) -> anyhow::Result<
         config: config_path(arg),
         history: history::default_path(),
         log: logger(log),
+        metrics: None,
     })
 }
 

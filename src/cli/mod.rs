@@ -20,6 +20,7 @@ Exit status:
 
 const JOB_FILE: &str = "\
 Job file (~/.config/tern/tern.toml, $TERN_CONFIG, or --config FILE; see contrib/tern.example.toml):
+  metrics_file = \"/var/lib/prometheus/node-exporter/tern.prom\"   the daemon's metrics (textfile)
   [[job]]
   name = \"site\"                        unique word
   source = \"/var/www/site\"             directory (relative paths: relative to the job file)

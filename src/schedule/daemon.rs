@@ -36,6 +36,39 @@ pub struct Options {
     pub config: PathBuf,
     pub history: PathBuf,
     pub log: Logger,
+    /// The metrics textfile of the loaded job file, if it names one.
+    pub metrics: Option<Arc<Metrics>>,
+}
+
+/// The job file's `metrics_file`, rewritten when a run starts and when it ends.
+#[derive(Debug)]
+pub struct Metrics {
+    file: PathBuf,
+    jobs: Vec<Job>,
+    running: std::sync::Mutex<std::collections::HashSet<String>>,
+}
+
+impl Metrics {
+    /// Mark `job` running or not, and write the metrics again from `history`. A file that cannot
+    /// be written is a warning in the log; the jobs go on.
+    fn update(&self, job: Option<&str>, running: bool, history: &Path, log: &Logger) {
+        let text = {
+            let mut set = self.running.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some(job) = job {
+                if running {
+                    set.insert(job.to_string());
+                } else {
+                    set.remove(job);
+                }
+            }
+            let records = history::read(history).unwrap_or_default();
+            crate::schedule::metrics::render(&self.jobs, &records, &set)
+        };
+        if let Err(e) = crate::tree::manifest::write_atomic(&self.file, text.as_bytes()) {
+            let msg = format!("cannot write the metrics file {}: {e}", self.file.display());
+            log.warn(job, None, &msg);
+        }
+    }
 }
 
 /// Run until a terminating signal.
@@ -55,7 +88,14 @@ async fn main_loop(mut file: JobFile, opts: Options) -> anyhow::Result<Status> {
     let mut hup = signal(SignalKind::hangup())?;
     let cancel = Arc::new(AtomicBool::new(false));
     let mut startup = true;
+    let mut opts = opts;
     loop {
+        opts.metrics = file.metrics_file.clone().map(|f| {
+            Arc::new(Metrics { file: f, jobs: file.jobs.clone(), running: Default::default() })
+        });
+        if let Some(m) = &opts.metrics {
+            m.update(None, false, &opts.history, &opts.log);
+        }
         let (stop_tx, stop_rx) = watch::channel(false);
         let mut tasks = JoinSet::new();
         let scheduled: Vec<&Job> = file.jobs.iter().filter(|j| j.schedule.is_some()).collect();
@@ -156,8 +196,18 @@ async fn sleep_until(until: DateTime<Utc>, stop: &mut watch::Receiver<bool>) -> 
 
 async fn run_now(job: &Job, trigger: &'static str, cancel: &Arc<AtomicBool>, opts: &Options) {
     let (job, cancel, log, history) = (job.clone(), cancel.clone(), opts.log, opts.history.clone());
-    let run =
-        tokio::task::spawn_blocking(move || run::run_job(&job, trigger, &cancel, &log, &history));
+    let metrics = opts.metrics.clone();
+    let run = tokio::task::spawn_blocking(move || {
+        let name = Some(job.name.as_str());
+        if let Some(m) = &metrics {
+            m.update(name, true, &history, &log);
+        }
+        let records = run::run_job(&job, trigger, &cancel, &log, &history);
+        if let Some(m) = &metrics {
+            m.update(name, false, &history, &log);
+        }
+        records
+    });
     if let Err(e) = run.await {
         opts.log.error(None, None, &format!("a job run failed to finish: {e}"));
     }

@@ -27,6 +27,8 @@ const MAX_DELAY: Duration = Duration::from_secs(24 * 3600);
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawFile {
+    /// Where the daemon writes its Prometheus metrics (a node_exporter textfile).
+    metrics_file: Option<String>,
     #[serde(default, rename = "job")]
     jobs: Vec<Spanned<RawJob>>,
 }
@@ -139,6 +141,8 @@ impl Job {
 pub struct JobFile {
     pub path: PathBuf,
     pub jobs: Vec<Job>,
+    /// `metrics_file = "..."`: where the daemon writes its metrics (relative to the job file).
+    pub metrics_file: Option<PathBuf>,
 }
 
 impl JobFile {
@@ -194,7 +198,7 @@ pub fn load(path: &Path) -> Result<JobFile, FileErrors> {
 /// Validate the text of a job file named `path`.
 pub fn parse(path: &Path, text: &str) -> Result<JobFile, FileErrors> {
     let line_of = |offset: usize| text[..offset.min(text.len())].matches('\n').count() + 1;
-    let raw: RawFile = toml::from_str(text).map_err(|e| {
+    let mut raw: RawFile = toml::from_str(text).map_err(|e| {
         let line = e.span().map_or(1, |s| line_of(s.start));
         let message = e.message().trim().to_string();
         FileErrors(vec![FileError { file: path.to_owned(), line, message }])
@@ -203,7 +207,7 @@ pub fn parse(path: &Path, text: &str) -> Result<JobFile, FileErrors> {
     let mut jobs = Vec::new();
     let mut names: HashMap<String, usize> = HashMap::new();
     let base = path.parent().unwrap_or(Path::new("."));
-    for raw in raw.jobs {
+    for raw in std::mem::take(&mut raw.jobs) {
         let raw = raw.into_inner();
         let mut err = |span: std::ops::Range<usize>, message: String| {
             errors.push(FileError { file: path.to_owned(), line: line_of(span.start), message });
@@ -374,7 +378,8 @@ pub fn parse(path: &Path, text: &str) -> Result<JobFile, FileErrors> {
         });
     }
     if errors.is_empty() {
-        Ok(JobFile { path: path.to_owned(), jobs })
+        let metrics_file = raw.metrics_file.map(|m| base.join(m));
+        Ok(JobFile { path: path.to_owned(), jobs, metrics_file })
     } else {
         errors.sort_by_key(|e| e.line);
         Err(FileErrors(errors))

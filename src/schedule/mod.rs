@@ -9,6 +9,7 @@
 //! - [`history`], [`log`]: the run history (JSON lines) and the daemon's log lines;
 //! - [`run`]: one run of one job (`tern run` and every daemon firing): scan, sync each
 //!   destination with retries, record, hooks;
+//! - [`metrics`]: the jobs' Prometheus metrics, rendered from the history (pure);
 //! - [`daemon`]: every scheduled job on its schedule until a signal stops it.
 
 pub mod cron;
@@ -16,4 +17,5 @@ pub mod daemon;
 pub mod history;
 pub mod jobfile;
 pub mod log;
+pub mod metrics;
 pub mod run;

@@ -329,3 +329,39 @@ fn a_run_missed_while_the_daemon_was_down_runs_once_at_start() {
     assert_eq!(h[1]["trigger"], "catch-up");
     env.assert_replica();
 }
+
+/// `metrics_file` is a node_exporter textfile the daemon rewrites around every run: the last run
+/// and last success of each destination, and its failures since.
+#[test]
+fn the_daemon_writes_prometheus_metrics_for_every_destination() {
+    let env = Env::new();
+    env.tree("src").file("a", "1");
+    let config = write_config(
+        &env,
+        "metrics_file = \"metrics/tern.prom\"\n[[job]]\nname = \"tick\"\nsource = \"src\"\ndestinations = [\"dst\", \"ssh://127.0.0.1:1/x\"]\nschedule = \"* * * * * *\"\nretries = 0\n",
+    );
+    fs::create_dir_all(env.path("metrics")).unwrap();
+    let daemon = start_daemon(&env, &config, &[]);
+    let file = env.path("metrics/tern.prom");
+    wait_for("metrics of two runs", Duration::from_secs(15), || {
+        let text = fs::read_to_string(&file).unwrap_or_default();
+        text.contains(
+            "tern_consecutive_failures{job=\"tick\",destination=\"ssh://127.0.0.1:1/x\"} 2",
+        )
+    });
+    stop(daemon, Duration::from_secs(10));
+    let text = fs::read_to_string(&file).unwrap();
+    let ok = "{job=\"tick\",destination=\"dst\"}";
+    assert!(text.contains(&format!("tern_last_run_success{ok} 1\n")), "{text}");
+    assert!(text.contains(&format!("tern_consecutive_failures{ok} 0\n")), "{text}");
+    assert!(text.contains(&format!("tern_last_success_timestamp_seconds{ok} 1")), "{text}");
+    let bad = "{job=\"tick\",destination=\"ssh://127.0.0.1:1/x\"}";
+    assert!(text.contains(&format!("tern_last_run_success{bad} 0\n")), "{text}");
+    assert!(!text.contains(&format!("tern_last_success_timestamp_seconds{bad}")), "{text}");
+    assert!(text.contains("# TYPE tern_job_running gauge\ntern_job_running{job=\"tick\"} 0\n"));
+    // Every line is a comment or `name{labels} value`, as node_exporter reads it.
+    for line in text.lines().filter(|l| !l.starts_with('#')) {
+        let (series, value) = line.rsplit_once(' ').unwrap();
+        assert!(series.starts_with("tern_") && value.parse::<f64>().is_ok(), "{line}");
+    }
+}
