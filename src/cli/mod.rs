@@ -35,6 +35,7 @@ Job file (~/.config/tern/tern.toml, $TERN_CONFIG, or --config FILE; see contrib/
                                         TERN_OUTCOME, TERN_ERROR, TERN_TRIGGER, TERN_STARTED, TERN_ENDED,
                                         TERN_DURATION_MS, TERN_CREATED, TERN_UPDATED, TERN_DELETED,
                                         TERN_BYTES_SENT
+  healthcheck_url = \"https://hc-ping.com/UUID\"   pinged URL/start, URL (success), URL/fail
   check_dest = true                      stat the destination first and repair what changed out of band
   keep_trash = \"7d\"                     purge older trash runs after a successful run (\"forever\" keeps)
   xattrs = false                        do not replicate extended attributes, ACLs, capabilities

@@ -59,6 +59,7 @@ struct RawJob {
     retry_delay: Option<Spanned<String>>,
     on_success: Option<String>,
     on_failure: Option<String>,
+    healthcheck_url: Option<Spanned<String>>,
     keep_trash: Option<Spanned<String>>,
     check_dest: Option<bool>,
     xattrs: Option<bool>,
@@ -96,6 +97,8 @@ pub struct Job {
     pub retry_delay: Duration,
     pub on_success: Option<String>,
     pub on_failure: Option<String>,
+    /// Pinged when a run starts, succeeds or fails (`healthcheck_url`, healthchecks.io style).
+    pub healthcheck_url: Option<String>,
     pub ssh: SshOptions,
     /// Trash runs older than this are purged after a successful run; `None` keeps them.
     pub keep_trash: Option<Duration>,
@@ -212,6 +215,15 @@ pub fn parse(path: &Path, text: &str) -> Result<JobFile, FileErrors> {
         let mut err = |span: std::ops::Range<usize>, message: String| {
             errors.push(FileError { file: path.to_owned(), line: line_of(span.start), message });
         };
+        let healthcheck_url = raw.healthcheck_url.as_ref().and_then(|u| {
+            match crate::schedule::health::check_url(u.get_ref()) {
+                Ok(()) => Some(u.get_ref().clone()),
+                Err(message) => {
+                    err(u.span(), message);
+                    None
+                }
+            }
+        });
         let name = raw.name.get_ref().trim().to_string();
         if name.is_empty() || name.contains(char::is_whitespace) || name.contains('/') {
             err(
@@ -369,6 +381,7 @@ pub fn parse(path: &Path, text: &str) -> Result<JobFile, FileErrors> {
             retry_delay,
             on_success: raw.on_success,
             on_failure: raw.on_failure,
+            healthcheck_url,
             ssh,
             keep_trash,
             check_dest: raw.check_dest.unwrap_or(false),

@@ -6,6 +6,7 @@
 //!
 //! - [`cron`]: cron expressions and time zones to next fire times (pure);
 //! - [`jobfile`]: the TOML job file, parsed and validated into [`jobfile::Job`]s;
+//! - [`health`]: pings of a job's `healthcheck_url` when a run starts, succeeds or fails;
 //! - [`history`], [`log`]: the run history (JSON lines) and the daemon's log lines;
 //! - [`run`]: one run of one job (`tern run` and every daemon firing): scan, sync each
 //!   destination with retries, record, hooks;
@@ -14,6 +15,7 @@
 
 pub mod cron;
 pub mod daemon;
+pub mod health;
 pub mod history;
 pub mod jobfile;
 pub mod log;

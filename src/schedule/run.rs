@@ -3,6 +3,7 @@
 //!
 //! Used by `tern run` and by the daemon; both go through [`crate::sync`], the one sync path.
 
+use crate::schedule::health;
 use crate::schedule::history::{self, Outcome, Record};
 use crate::schedule::jobfile::Job;
 use crate::schedule::log::Logger;
@@ -33,6 +34,14 @@ pub fn run_job(
         None,
         &format!("run started ({trigger}), {} destinations", job.destinations.len()),
     );
+    let ping = |event, body: &str| {
+        if let Some(url) = &job.healthcheck_url
+            && let Err(e) = health::ping(url, event, body)
+        {
+            log.warn(name, None, &e);
+        }
+    };
+    ping(health::Event::Start, &format!("{} run started ({trigger})", job.name));
     let records: Vec<Record> = match scan(&job.source, &job.scan_options(), &Progress::hidden()) {
         Err(e) => {
             log.error(name, None, &format!("{e:#}"));
@@ -77,6 +86,19 @@ pub fn run_job(
     if let Err(e) = history::append(history_file, &records) {
         log.error(name, None, &format!("cannot record history in {}: {e}", history_file.display()));
     }
+    let summary: Vec<String> = records
+        .iter()
+        .map(|r| {
+            let error = r.error.as_deref().map(|e| format!(": {e}")).unwrap_or_default();
+            format!("{}: {}{error}", r.destination, r.outcome.name())
+        })
+        .collect();
+    let event = if records.iter().all(|r| r.outcome.is_ok()) {
+        health::Event::Success
+    } else {
+        health::Event::Failure
+    };
+    ping(event, &summary.join("\n"));
     for r in &records {
         let hook = if r.outcome.is_ok() { &job.on_success } else { &job.on_failure };
         if let Some(cmd) = hook {

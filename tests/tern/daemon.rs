@@ -365,3 +365,79 @@ fn the_daemon_writes_prometheus_metrics_for_every_destination() {
         assert!(series.starts_with("tern_") && value.parse::<f64>().is_ok(), "{line}");
     }
 }
+
+/// Each request's first line and body, as the test server received them.
+type Requests = std::sync::Arc<std::sync::Mutex<Vec<(String, String)>>>;
+
+/// A local HTTP server that answers 200 to everything and keeps each request's line and body.
+fn http_server() -> (String, Requests) {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let keep = seen.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().take(20) {
+            let Ok(mut stream) = stream else { continue };
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut first = String::new();
+            let _ = reader.read_line(&mut first);
+            let mut len = 0;
+            loop {
+                let mut header = String::new();
+                if reader.read_line(&mut header).unwrap_or(0) == 0 || header.trim().is_empty() {
+                    break;
+                }
+                if let Some(v) = header.to_ascii_lowercase().strip_prefix("content-length:") {
+                    len = v.trim().parse().unwrap_or(0);
+                }
+            }
+            let mut body = vec![0; len];
+            let _ = reader.read_exact(&mut body);
+            keep.lock()
+                .unwrap()
+                .push((first.trim().to_string(), String::from_utf8_lossy(&body).into()));
+            let _ = stream
+                .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nOK");
+        }
+    });
+    (url, seen)
+}
+
+#[test]
+fn a_run_pings_its_healthcheck_url_at_start_and_end() {
+    let env = Env::new();
+    env.tree("src").file("a", "1");
+    let (url, seen) = http_server();
+    let config = write_config(
+        &env,
+        &format!(
+            "[[job]]\nname = \"ok\"\nsource = \"src\"\ndestinations = [\"dst\"]\nhealthcheck_url = \"{url}/ping/abc\"\n\
+             [[job]]\nname = \"bad\"\nsource = \"src\"\ndestinations = [\"ssh://127.0.0.1:1/x\"]\nretries = 0\nhealthcheck_url = \"{url}/ping/def\"\n"
+        ),
+    );
+    env.tern(["run", "--config", &config, "ok"]).ok();
+    env.tern(["run", "--config", &config, "bad"]).code(1);
+    let seen = seen.lock().unwrap().clone();
+    let lines: Vec<&str> = seen.iter().map(|(l, _)| l.as_str()).collect();
+    assert_eq!(
+        lines,
+        [
+            "POST /ping/abc/start HTTP/1.1",
+            "POST /ping/abc HTTP/1.1",
+            "POST /ping/def/start HTTP/1.1",
+            "POST /ping/def/fail HTTP/1.1"
+        ]
+    );
+    assert!(seen[1].1.contains("dst: success"), "{seen:?}");
+    assert!(seen[3].1.contains("ssh://127.0.0.1:1/x: failed"), "{seen:?}");
+    // A bad URL is an error of the job file, with its line.
+    let bad = write_config(
+        &env,
+        "[[job]]\nname = \"x\"\nsource = \"src\"\ndestinations = [\"dst\"]\nhealthcheck_url = \"hc-ping.com/x\"\n",
+    );
+    env.tern(["config", "check", "--config", &bad])
+        .code(1)
+        .stderr_has("tern.toml:5")
+        .stderr_has("is not an http:// or https:// URL");
+}
