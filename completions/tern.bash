@@ -166,7 +166,7 @@ _tern() {
             return 0
             ;;
         tern__subcmd__apply)
-            opts="-F -i -q -v -h --ssh-config --identity --known-hosts --host-key-policy --remote-tern --bwlimit --compress-level --max-delete --force --quiet --verbose --help"
+            opts="-F -o -i -q -v -h --ssh-config --identity --known-hosts --host-key-policy --remote-tern --bwlimit --compress-level --max-delete --force --quiet --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -177,6 +177,10 @@ _tern() {
                     return 0
                     ;;
                 -F)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -o)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -632,7 +636,7 @@ _tern() {
             return 0
             ;;
         tern__subcmd__plan)
-            opts="-c -x -F -i -q -v -h --no-delete --checksum --no-cache --no-xattrs --no-hard-links --one-file-system --check-dest --keep-trash --exclude --exclude-from --ssh-config --identity --known-hosts --host-key-policy --remote-tern --bwlimit --compress-level --detailed-exitcode --format --out --limit --max-delete --force --quiet --verbose --help"
+            opts="-c -x -F -o -i -q -v -h --no-delete --checksum --no-cache --no-xattrs --no-hard-links --one-file-system --check-dest --keep-trash --exclude --exclude-from --ssh-config --identity --known-hosts --host-key-policy --remote-tern --bwlimit --compress-level --detailed-exitcode --format --out --limit --max-delete --force --quiet --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -655,6 +659,10 @@ _tern() {
                     return 0
                     ;;
                 -F)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -o)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -772,7 +780,7 @@ _tern() {
             return 0
             ;;
         tern__subcmd__sync)
-            opts="-c -x -F -i -n -q -v -h --no-delete --checksum --no-cache --no-xattrs --no-hard-links --one-file-system --check-dest --keep-trash --exclude --exclude-from --ssh-config --identity --known-hosts --host-key-policy --remote-tern --bwlimit --compress-level --dry-run --detailed-exitcode --max-delete --force --quiet --verbose --help"
+            opts="-c -x -F -o -i -n -q -v -h --no-delete --checksum --no-cache --no-xattrs --no-hard-links --one-file-system --check-dest --keep-trash --exclude --exclude-from --ssh-config --identity --known-hosts --host-key-policy --remote-tern --bwlimit --compress-level --dry-run --detailed-exitcode --max-delete --force --quiet --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -795,6 +803,10 @@ _tern() {
                     return 0
                     ;;
                 -F)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -o)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -908,7 +920,7 @@ _tern() {
             return 0
             ;;
         tern__subcmd__trash__subcmd__list)
-            opts="-F -i -q -v -h --json --ssh-config --identity --known-hosts --host-key-policy --remote-tern --bwlimit --compress-level --quiet --verbose --help"
+            opts="-F -o -i -q -v -h --json --ssh-config --identity --known-hosts --host-key-policy --remote-tern --bwlimit --compress-level --quiet --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -919,6 +931,10 @@ _tern() {
                     return 0
                     ;;
                 -F)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -o)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -958,7 +974,7 @@ _tern() {
             return 0
             ;;
         tern__subcmd__trash__subcmd__purge)
-            opts="-F -i -q -v -h --older-than --ssh-config --identity --known-hosts --host-key-policy --remote-tern --bwlimit --compress-level --quiet --verbose --help"
+            opts="-F -o -i -q -v -h --older-than --ssh-config --identity --known-hosts --host-key-policy --remote-tern --bwlimit --compress-level --quiet --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -973,6 +989,10 @@ _tern() {
                     return 0
                     ;;
                 -F)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -o)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1012,7 +1032,7 @@ _tern() {
             return 0
             ;;
         tern__subcmd__undo)
-            opts="-F -i -q -v -h --run --ssh-config --identity --known-hosts --host-key-policy --remote-tern --bwlimit --compress-level --quiet --verbose --help"
+            opts="-F -o -i -q -v -h --run --ssh-config --identity --known-hosts --host-key-policy --remote-tern --bwlimit --compress-level --quiet --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1027,6 +1047,10 @@ _tern() {
                     return 0
                     ;;
                 -F)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -o)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1066,7 +1090,7 @@ _tern() {
             return 0
             ;;
         tern__subcmd__verify)
-            opts="-F -i -q -v -h --source --repair --format --ssh-config --identity --known-hosts --host-key-policy --remote-tern --bwlimit --compress-level --quiet --verbose --help"
+            opts="-F -o -i -q -v -h --source --repair --format --ssh-config --identity --known-hosts --host-key-policy --remote-tern --bwlimit --compress-level --quiet --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1085,6 +1109,10 @@ _tern() {
                     return 0
                     ;;
                 -F)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -o)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -47,6 +47,7 @@ complete -c tern -n "__fish_tern_using_subcommand sync" -l keep-trash -d 'After 
 complete -c tern -n "__fish_tern_using_subcommand sync" -l exclude -d 'Leave out entries matching PATTERN (gitignore syntax: "*.tmp", "cache/", "/build"); matching destination entries are kept. Repeatable' -r
 complete -c tern -n "__fish_tern_using_subcommand sync" -l exclude-from -d 'Read exclude patterns from FILE, one per line (blank lines and # comments skipped)' -r -F
 complete -c tern -n "__fish_tern_using_subcommand sync" -s F -l ssh-config -d 'Read this ssh_config file instead of ~/.ssh/config' -r -F
+complete -c tern -n "__fish_tern_using_subcommand sync" -s o -d 'An ssh_config option that wins over the config file\'s, as with ssh -o (ProxyCommand, ProxyJump, Port, User, IdentityFile, ConnectTimeout...); repeatable' -r
 complete -c tern -n "__fish_tern_using_subcommand sync" -s i -l identity -d 'Try this private key (after ssh-agent, before the config\'s and the defaults); repeatable' -r -F
 complete -c tern -n "__fish_tern_using_subcommand sync" -l known-hosts -d 'Check host keys against this known_hosts file (and record accepted ones there)' -r -F
 complete -c tern -n "__fish_tern_using_subcommand sync" -l host-key-policy -d 'What to do with an unknown host key: refuse it (strict) or record it (accept-new); a changed key is always refused [default: strict, or the config\'s StrictHostKeyChecking]' -r -f -a "strict\t''
@@ -72,6 +73,7 @@ complete -c tern -n "__fish_tern_using_subcommand plan" -l keep-trash -d 'After 
 complete -c tern -n "__fish_tern_using_subcommand plan" -l exclude -d 'Leave out entries matching PATTERN (gitignore syntax: "*.tmp", "cache/", "/build"); matching destination entries are kept. Repeatable' -r
 complete -c tern -n "__fish_tern_using_subcommand plan" -l exclude-from -d 'Read exclude patterns from FILE, one per line (blank lines and # comments skipped)' -r -F
 complete -c tern -n "__fish_tern_using_subcommand plan" -s F -l ssh-config -d 'Read this ssh_config file instead of ~/.ssh/config' -r -F
+complete -c tern -n "__fish_tern_using_subcommand plan" -s o -d 'An ssh_config option that wins over the config file\'s, as with ssh -o (ProxyCommand, ProxyJump, Port, User, IdentityFile, ConnectTimeout...); repeatable' -r
 complete -c tern -n "__fish_tern_using_subcommand plan" -s i -l identity -d 'Try this private key (after ssh-agent, before the config\'s and the defaults); repeatable' -r -F
 complete -c tern -n "__fish_tern_using_subcommand plan" -l known-hosts -d 'Check host keys against this known_hosts file (and record accepted ones there)' -r -F
 complete -c tern -n "__fish_tern_using_subcommand plan" -l host-key-policy -d 'What to do with an unknown host key: refuse it (strict) or record it (accept-new); a changed key is always refused [default: strict, or the config\'s StrictHostKeyChecking]' -r -f -a "strict\t''
@@ -98,6 +100,7 @@ complete -c tern -n "__fish_tern_using_subcommand plan" -s q -l quiet -d 'Print 
 complete -c tern -n "__fish_tern_using_subcommand plan" -s v -l verbose -d 'Say more: list every change a sync makes, and metadata details in plans'
 complete -c tern -n "__fish_tern_using_subcommand plan" -s h -l help -d 'Print help'
 complete -c tern -n "__fish_tern_using_subcommand apply" -s F -l ssh-config -d 'Read this ssh_config file instead of ~/.ssh/config' -r -F
+complete -c tern -n "__fish_tern_using_subcommand apply" -s o -d 'An ssh_config option that wins over the config file\'s, as with ssh -o (ProxyCommand, ProxyJump, Port, User, IdentityFile, ConnectTimeout...); repeatable' -r
 complete -c tern -n "__fish_tern_using_subcommand apply" -s i -l identity -d 'Try this private key (after ssh-agent, before the config\'s and the defaults); repeatable' -r -F
 complete -c tern -n "__fish_tern_using_subcommand apply" -l known-hosts -d 'Check host keys against this known_hosts file (and record accepted ones there)' -r -F
 complete -c tern -n "__fish_tern_using_subcommand apply" -l host-key-policy -d 'What to do with an unknown host key: refuse it (strict) or record it (accept-new); a changed key is always refused [default: strict, or the config\'s StrictHostKeyChecking]' -r -f -a "strict\t''
@@ -147,6 +150,7 @@ complete -c tern -n "__fish_tern_using_subcommand verify" -l source -d 'The sour
 complete -c tern -n "__fish_tern_using_subcommand verify" -l format -d 'Report format' -r -f -a "text\t''
 json\t''"
 complete -c tern -n "__fish_tern_using_subcommand verify" -s F -l ssh-config -d 'Read this ssh_config file instead of ~/.ssh/config' -r -F
+complete -c tern -n "__fish_tern_using_subcommand verify" -s o -d 'An ssh_config option that wins over the config file\'s, as with ssh -o (ProxyCommand, ProxyJump, Port, User, IdentityFile, ConnectTimeout...); repeatable' -r
 complete -c tern -n "__fish_tern_using_subcommand verify" -s i -l identity -d 'Try this private key (after ssh-agent, before the config\'s and the defaults); repeatable' -r -F
 complete -c tern -n "__fish_tern_using_subcommand verify" -l known-hosts -d 'Check host keys against this known_hosts file (and record accepted ones there)' -r -F
 complete -c tern -n "__fish_tern_using_subcommand verify" -l host-key-policy -d 'What to do with an unknown host key: refuse it (strict) or record it (accept-new); a changed key is always refused [default: strict, or the config\'s StrictHostKeyChecking]' -r -f -a "strict\t''
@@ -165,6 +169,7 @@ complete -c tern -n "__fish_tern_using_subcommand trash; and not __fish_seen_sub
 complete -c tern -n "__fish_tern_using_subcommand trash; and not __fish_seen_subcommand_from list purge help" -f -a "purge" -d 'Delete trash runs for good (all of them, or those older than --older-than)'
 complete -c tern -n "__fish_tern_using_subcommand trash; and not __fish_seen_subcommand_from list purge help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c tern -n "__fish_tern_using_subcommand trash; and __fish_seen_subcommand_from list" -s F -l ssh-config -d 'Read this ssh_config file instead of ~/.ssh/config' -r -F
+complete -c tern -n "__fish_tern_using_subcommand trash; and __fish_seen_subcommand_from list" -s o -d 'An ssh_config option that wins over the config file\'s, as with ssh -o (ProxyCommand, ProxyJump, Port, User, IdentityFile, ConnectTimeout...); repeatable' -r
 complete -c tern -n "__fish_tern_using_subcommand trash; and __fish_seen_subcommand_from list" -s i -l identity -d 'Try this private key (after ssh-agent, before the config\'s and the defaults); repeatable' -r -F
 complete -c tern -n "__fish_tern_using_subcommand trash; and __fish_seen_subcommand_from list" -l known-hosts -d 'Check host keys against this known_hosts file (and record accepted ones there)' -r -F
 complete -c tern -n "__fish_tern_using_subcommand trash; and __fish_seen_subcommand_from list" -l host-key-policy -d 'What to do with an unknown host key: refuse it (strict) or record it (accept-new); a changed key is always refused [default: strict, or the config\'s StrictHostKeyChecking]' -r -f -a "strict\t''
@@ -178,6 +183,7 @@ complete -c tern -n "__fish_tern_using_subcommand trash; and __fish_seen_subcomm
 complete -c tern -n "__fish_tern_using_subcommand trash; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help'
 complete -c tern -n "__fish_tern_using_subcommand trash; and __fish_seen_subcommand_from purge" -l older-than -d 'Only runs older than this (e.g. 7d, 12h, 30m)' -r
 complete -c tern -n "__fish_tern_using_subcommand trash; and __fish_seen_subcommand_from purge" -s F -l ssh-config -d 'Read this ssh_config file instead of ~/.ssh/config' -r -F
+complete -c tern -n "__fish_tern_using_subcommand trash; and __fish_seen_subcommand_from purge" -s o -d 'An ssh_config option that wins over the config file\'s, as with ssh -o (ProxyCommand, ProxyJump, Port, User, IdentityFile, ConnectTimeout...); repeatable' -r
 complete -c tern -n "__fish_tern_using_subcommand trash; and __fish_seen_subcommand_from purge" -s i -l identity -d 'Try this private key (after ssh-agent, before the config\'s and the defaults); repeatable' -r -F
 complete -c tern -n "__fish_tern_using_subcommand trash; and __fish_seen_subcommand_from purge" -l known-hosts -d 'Check host keys against this known_hosts file (and record accepted ones there)' -r -F
 complete -c tern -n "__fish_tern_using_subcommand trash; and __fish_seen_subcommand_from purge" -l host-key-policy -d 'What to do with an unknown host key: refuse it (strict) or record it (accept-new); a changed key is always refused [default: strict, or the config\'s StrictHostKeyChecking]' -r -f -a "strict\t''
@@ -193,6 +199,7 @@ complete -c tern -n "__fish_tern_using_subcommand trash; and __fish_seen_subcomm
 complete -c tern -n "__fish_tern_using_subcommand trash; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c tern -n "__fish_tern_using_subcommand undo" -l run -d 'The run to undo, as `tern trash list` shows it' -r
 complete -c tern -n "__fish_tern_using_subcommand undo" -s F -l ssh-config -d 'Read this ssh_config file instead of ~/.ssh/config' -r -F
+complete -c tern -n "__fish_tern_using_subcommand undo" -s o -d 'An ssh_config option that wins over the config file\'s, as with ssh -o (ProxyCommand, ProxyJump, Port, User, IdentityFile, ConnectTimeout...); repeatable' -r
 complete -c tern -n "__fish_tern_using_subcommand undo" -s i -l identity -d 'Try this private key (after ssh-agent, before the config\'s and the defaults); repeatable' -r -F
 complete -c tern -n "__fish_tern_using_subcommand undo" -l known-hosts -d 'Check host keys against this known_hosts file (and record accepted ones there)' -r -F
 complete -c tern -n "__fish_tern_using_subcommand undo" -l host-key-policy -d 'What to do with an unknown host key: refuse it (strict) or record it (accept-new); a changed key is always refused [default: strict, or the config\'s StrictHostKeyChecking]' -r -f -a "strict\t''

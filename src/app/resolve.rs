@@ -30,6 +30,7 @@ pub fn ssh_options(args: &SshArgs) -> SshOptions {
         compress_level: args.compress_level,
         cache_dir: crate::tree::scan::cache_dir(),
         bwlimit: args.bwlimit,
+        overrides: args.options.clone(),
     }
 }
 

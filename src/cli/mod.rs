@@ -363,6 +363,11 @@ pub struct SshArgs {
     #[arg(short = 'F', long = "ssh-config", value_name = "FILE")]
     pub config: Option<PathBuf>,
 
+    /// An ssh_config option that wins over the config file's, as with ssh -o (ProxyCommand,
+    /// ProxyJump, Port, User, IdentityFile, ConnectTimeout...); repeatable
+    #[arg(short = 'o', value_name = "KEY=VALUE")]
+    pub options: Vec<String>,
+
     /// Try this private key (after ssh-agent, before the config's and the defaults); repeatable
     #[arg(short = 'i', long = "identity", value_name = "FILE")]
     pub identities: Vec<PathBuf>,

@@ -6,7 +6,7 @@
 
 use crate::remote::client::RemoteClient;
 use crate::remote::sftp::SftpDest;
-use crate::remote::ssh::{Connection, SshOptions, SshTarget, connect};
+use crate::remote::ssh::{Connection, SshOptions, SshTarget, connect, shell_quote};
 use crate::transport::{
     Commit, CommitReport, ManifestId, StageHeader, StageReport, Transport, TransportError,
 };
@@ -14,14 +14,6 @@ use crate::tree::hash::ContentHash;
 use crate::tree::path::RelPath;
 use ssh2::Session;
 use std::io::Read;
-
-/// Quote `s` for a POSIX shell.
-pub fn shell_quote(s: &str) -> String {
-    if !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"/._-+:,=@%".contains(&b)) {
-        return s.to_string();
-    }
-    format!("'{}'", s.replace('\'', "'\\''"))
-}
 
 /// A remote agent reached over SSH.
 pub struct SshAgentDest {

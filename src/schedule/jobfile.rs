@@ -71,6 +71,9 @@ struct RawJob {
     known_hosts: Option<String>,
     host_key_policy: Option<Spanned<String>>,
     remote_tern: Option<String>,
+    /// `ssh_options = ["ProxyJump=bastion"]`: as `-o`, winning over the ssh_config file.
+    #[serde(default)]
+    ssh_options: Vec<String>,
     compress_level: Option<Spanned<i64>>,
     bwlimit: Option<Spanned<String>>,
 }
@@ -366,6 +369,7 @@ pub fn parse(path: &Path, text: &str) -> Result<JobFile, FileErrors> {
             compress_level,
             cache_dir: crate::tree::scan::cache_dir(),
             bwlimit,
+            overrides: raw.ssh_options.clone(),
         };
         jobs.push(Job {
             name,

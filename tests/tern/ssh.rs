@@ -495,3 +495,60 @@ fn a_sync_overtaken_before_its_lock_plans_again() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     env.assert_replica();
 }
+
+/// `ProxyCommand` runs as the connection (here OpenSSH's `ssh -W`, as a bastion setup does);
+/// `ProxyJump`, from the config or `-o`, goes through the jump host; a keyword tern does not
+/// support is named in one warning.
+#[test]
+fn proxy_command_and_proxy_jump_reach_the_host_through_another() {
+    let env = Env::new();
+    let sshd = Sshd::start(&env);
+    env.tree("src").file("f", "through a proxy");
+    let mark = env.path("proxy-ran");
+    // OpenSSH finds ~ in the password database, not $HOME: name the test's files.
+    let ssh_files = format!(
+        "-o BatchMode=yes -o UserKnownHostsFile={kh} -o IdentityFile={id} -o IdentitiesOnly=yes",
+        kh = sshd.home().join(".ssh/known_hosts").display(),
+        id = sshd.home().join(".ssh/id_ed25519").display()
+    );
+    let config = sshd.config_with_alias(&format!(
+        "  ProxyCommand touch {} && exec ssh {ssh_files} -p %p -W %h:%p {}@127.0.0.1\n  LocalForward 8080 localhost:80\n",
+        mark.display(),
+        sshd.user
+    ));
+    let cfg = config.to_str().unwrap();
+    let dst = format!("backup1:{}", env.dst().display());
+    let done = sshd.tern(&env, ["sync", "-F", cfg, "src", &dst]).ok();
+    assert!(mark.exists(), "the ProxyCommand did not run: {}", done.describe());
+    done.stderr_has("ssh_config for backup1: not supported, ignored: localforward");
+    env.assert_replica();
+
+    // ProxyJump: the server is its own bastion here; the jump is OpenSSH's `ssh -W` through it.
+    let jump = env.path("jump_config");
+    fs::write(
+        &jump,
+        format!(
+            "Host bastion\n  HostName 127.0.0.1\n  Port {p}\n  User {u}\n  BatchMode yes\n\
+             \x20 UserKnownHostsFile {kh}\n  IdentityFile {id}\n  IdentitiesOnly yes\n\
+             Host backup1\n  HostName 127.0.0.1\n  Port {p}\n  User {u}\n  ProxyJump bastion\n",
+            p = sshd.port,
+            u = sshd.user,
+            kh = sshd.home().join(".ssh/known_hosts").display(),
+            id = sshd.home().join(".ssh/id_ed25519").display()
+        ),
+    )
+    .unwrap();
+    let dst2 = format!("backup1:{}", env.path("dst2").display());
+    let jcfg = jump.to_str().unwrap();
+    let connections = || sshd.log().matches("Connection from").count();
+    let before = connections();
+    sshd.tern(&env, ["sync", "-F", jcfg, "src", &dst2]).ok();
+    assert_same_tree(&env.src(), &env.path("dst2"));
+    // One connection to the bastion, and one it forwards (a direct sync makes one).
+    assert_eq!(connections() - before, 2, "{}", sshd.log());
+
+    // `-o` wins over the file: a jump through a host that does not exist fails.
+    let dst3 = format!("backup1:{}", env.path("dst3").display());
+    sshd.tern(&env, ["sync", "-F", jcfg, "-o", "ProxyJump=nowhere.invalid", "src", &dst3]).code(1);
+    assert!(!env.path("dst3").exists());
+}

@@ -24,7 +24,57 @@ pub struct Resolved {
     pub known_hosts: Vec<PathBuf>,
     pub policy: HostKeyPolicy,
     pub connect_timeout: Duration,
+    /// The command to connect through (`ProxyCommand`, or `ProxyJump` as `ssh -W`), expanded.
+    pub proxy_command: Option<String>,
+    /// Keywords of the config that apply to this host and that tern does not support.
+    pub ignored: Vec<String>,
 }
+
+/// Keywords tern reads from `ssh_config` beyond what the parser itself applies.
+const HANDLED: &[&str] = &["userknownhostsfile", "stricthostkeychecking", "proxycommand"];
+/// Keywords whose being ignored changes nothing a sync does.
+const HARMLESS: &[&str] = &[
+    "addkeystoagent",
+    "forwardx11",
+    "forwardx11trusted",
+    "forwardagent",
+    "requesttty",
+    "sendenv",
+    "setenv",
+    "loglevel",
+    "visualhostkey",
+    "hashknownhosts",
+    "updatehostkeys",
+    "serveraliveinterval",
+    "serveralivecountmax",
+    "tcpkeepalive",
+    "controlmaster",
+    "controlpath",
+    "controlpersist",
+    "usekeychain",
+    "identitiesonly",
+    "batchmode",
+    "compression",
+    "preferredauthentications",
+    "pubkeyauthentication",
+    "passwordauthentication",
+    "kbdinteractiveauthentication",
+    "gssapiauthentication",
+    "ciphers",
+    "macs",
+    "kexalgorithms",
+    "hostkeyalgorithms",
+    "pubkeyacceptedalgorithms",
+    "pubkeyacceptedkeytypes",
+    "localcommand",
+    "permitlocalcommand",
+    "escapechar",
+    "addressfamily",
+    "canonicalizehostname",
+    "checkhostip",
+    "userknownhostsfile2",
+    "globalknownhostsfile",
+];
 
 fn home() -> PathBuf {
     std::env::var_os("HOME").map(PathBuf::from).or_else(dirs::home_dir).unwrap_or_default()
@@ -67,15 +117,42 @@ fn load_config(opts: &SshOptions) -> Result<Option<SshConfig>, SshError> {
     };
     let file = match std::fs::File::open(&path) {
         Ok(f) => f,
-        Err(e) if !required && e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) if !required && e.kind() == std::io::ErrorKind::NotFound => {
+            if opts.overrides.is_empty() {
+                return Ok(None);
+            }
+            return parse_with_overrides("", &opts.overrides)
+                .map(Some)
+                .map_err(|message| SshError::Config { path, message });
+        }
         Err(e) => return Err(SshError::Config { path, message: e.to_string() }),
     };
+    let mut text = String::new();
+    std::io::Read::read_to_string(&mut std::io::BufReader::new(file), &mut text)
+        .map_err(|e| SshError::Config { path: path.clone(), message: e.to_string() })?;
+    parse_with_overrides(&text, &opts.overrides)
+        .map(Some)
+        .map_err(|message| SshError::Config { path, message })
+}
+
+/// `text` with the `-o` lines before it, as OpenSSH reads them: the first value found wins.
+fn parse_with_overrides(text: &str, overrides: &[String]) -> Result<SshConfig, String> {
+    let mut all = String::new();
+    if !overrides.is_empty() {
+        all.push_str("Host *\n");
+        for o in overrides {
+            let (key, value) = o.split_once('=').map_or((o.as_str(), ""), |(k, v)| (k, v));
+            all.push_str(&format!("  {} {}\n", key.trim(), value.trim()));
+        }
+        // The file's lines belong to its own blocks again.
+        all.push_str("Host *\n");
+    }
+    all.push_str(text);
     let rules = ParseRule::ALLOW_UNKNOWN_FIELDS | ParseRule::ALLOW_UNSUPPORTED_FIELDS;
     SshConfig::default()
         .home_dir(home())
-        .parse(&mut std::io::BufReader::new(file), rules)
-        .map(Some)
-        .map_err(|e| SshError::Config { path, message: e.to_string() })
+        .parse(&mut all.as_bytes(), rules)
+        .map_err(|e| e.to_string())
 }
 
 /// Resolve `target` with the config file and flags.
@@ -113,6 +190,27 @@ pub fn resolve(target: &SshTarget, opts: &SshOptions) -> Result<Resolved, SshErr
     };
     let connect_timeout =
         params.as_ref().and_then(|p| p.connect_timeout).unwrap_or(Duration::from_secs(15));
+    let proxy = match field("proxycommand") {
+        Some(words) if !words.is_empty() && !words[0].eq_ignore_ascii_case("none") => {
+            Some(words.join(" "))
+        }
+        _ => params
+            .as_ref()
+            .and_then(|p| p.proxy_jump.as_ref())
+            .and_then(|hops| super::proxy::jump_command(hops, opts.config_file.as_deref())),
+    };
+    let proxy_command =
+        proxy.map(|c| super::proxy::expand(&c, &host_name, port, &user, &target.host));
+    let mut ignored: Vec<String> = params
+        .as_ref()
+        .map(|p| p.unsupported_fields.keys().chain(p.ignored_fields.keys()).cloned().collect())
+        .unwrap_or_default();
+    ignored.retain(|k| {
+        let k = k.to_ascii_lowercase();
+        !HANDLED.contains(&k.as_str()) && !HARMLESS.contains(&k.as_str())
+    });
+    ignored.sort();
+    ignored.dedup();
     Ok(Resolved {
         alias: target.host.clone(),
         host_name,
@@ -122,5 +220,33 @@ pub fn resolve(target: &SshTarget, opts: &SshOptions) -> Result<Resolved, SshErr
         known_hosts,
         policy,
         connect_timeout,
+        proxy_command,
+        ignored,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `-o` lines win over the file's, as with OpenSSH, for the keywords the parser knows and for
+    /// those tern reads itself; a host's other lines still apply.
+    #[test]
+    fn overrides_win_over_the_config_file() {
+        let file =
+            "Host web\n  HostName 10.0.0.5\n  Port 2222\n  ProxyCommand nc a b\n  User alice\n";
+        let o = |s: &str| s.to_string();
+        let cfg =
+            parse_with_overrides(file, &[o("Port=2200"), o("ProxyCommand=ssh -W %h:%p jump")])
+                .unwrap();
+        let p = cfg.query("web");
+        assert_eq!(p.port, Some(2200));
+        assert_eq!(p.host_name.as_deref(), Some("10.0.0.5"));
+        assert_eq!(p.user.as_deref(), Some("alice"));
+        let proxy =
+            p.unsupported_fields.get("proxycommand").or(p.ignored_fields.get("proxycommand"));
+        assert_eq!(proxy.map(|w| w.join(" ")).as_deref(), Some("ssh -W %h:%p jump"));
+        let plain = parse_with_overrides(file, &[]).unwrap().query("web");
+        assert_eq!(plain.port, Some(2222));
+    }
 }

@@ -6,6 +6,7 @@
 
 pub mod config;
 pub mod known_hosts;
+pub mod proxy;
 
 use crate::transport::{TransportError, Unreachable};
 use config::Resolved;
@@ -63,6 +64,8 @@ pub struct SshOptions {
     pub cache_dir: Option<PathBuf>,
     /// Most bytes per second to send (`--bwlimit`).
     pub bwlimit: Option<u64>,
+    /// `-o Key=Value`: ssh_config lines that come before the config file's, so they win.
+    pub overrides: Vec<String>,
 }
 
 /// Why an SSH connection could not be made.
@@ -169,10 +172,20 @@ fn preference(sess: &Session, method: MethodType, preferred: &[&str]) -> Option<
     Some(list.join(","))
 }
 
+/// Quote `s` for a POSIX shell.
+pub fn shell_quote(s: &str) -> String {
+    if !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"/._-+:,=@%".contains(&b)) {
+        return s.to_string();
+    }
+    format!("'{}'", s.replace('\'', "'\\''"))
+}
+
 /// An authenticated SSH session.
 pub struct Connection {
     pub session: Session,
     pub resolved: Resolved,
+    /// The `ProxyCommand` the session runs over, if any: stopped with the connection.
+    _proxy: Option<proxy::Proxy>,
 }
 
 impl Connection {
@@ -184,7 +197,58 @@ impl Connection {
 /// Connect, verify the host key, and authenticate.
 pub fn connect(target: &SshTarget, opts: &SshOptions) -> Result<Connection, SshError> {
     let r = config::resolve(target, opts)?;
+    if !r.ignored.is_empty() {
+        eprintln!(
+            "tern: warning: ssh_config for {}: not supported, ignored: {}",
+            r.alias,
+            r.ignored.join(", ")
+        );
+    }
     let host = host_string(&r.host_name, r.port);
+    let handshake = |m: String| SshError::Handshake { host: host.clone(), message: m };
+    let mut sess = Session::new().map_err(|e| handshake(e.to_string()))?;
+    let proxy = match &r.proxy_command {
+        Some(command) => {
+            let (socket, proxy) = proxy::start(command).map_err(|e| SshError::Connect {
+                host: r.host_name.clone(),
+                port: r.port,
+                source: std::io::Error::new(e.kind(), format!("ProxyCommand {command:?}: {e}")),
+            })?;
+            sess.set_tcp_stream(socket);
+            Some(proxy)
+        }
+        None => {
+            sess.set_tcp_stream(tcp_to(&r)?);
+            None
+        }
+    };
+    sess.set_timeout(r.connect_timeout.as_millis() as u32);
+    for method in [MethodType::CryptCs, MethodType::CryptSc] {
+        if let Some(pref) = preference(&sess, method, PREFERRED_CIPHERS) {
+            let _ = sess.method_pref(method, &pref);
+        }
+    }
+    let known = KnownHosts::load(&r.known_hosts)
+        .map_err(|e| SshError::Config { path: r.known_hosts[0].clone(), message: e.to_string() })?;
+    // Ask for a key of a type we know for this host, so a known host is not mistaken for new.
+    let known_methods: Vec<&str> = known
+        .key_types(&r.host_name, r.port)
+        .iter()
+        .flat_map(|t| methods_for(t).iter().copied())
+        .collect();
+    if let Some(pref) = preference(&sess, MethodType::HostKey, &known_methods) {
+        let _ = sess.method_pref(MethodType::HostKey, &pref);
+    }
+    sess.handshake().map_err(|e| handshake(e.message().to_string()))?;
+    verify_host_key(&sess, &r, &known)?;
+    authenticate(&sess, &r)?;
+    // Data transfers may take long between two reads: no libssh2 timeout, TCP keepalive instead.
+    sess.set_timeout(0);
+    Ok(Connection { session: sess, resolved: r, _proxy: proxy })
+}
+
+/// A TCP connection to the resolved host, with keepalives.
+fn tcp_to(r: &Resolved) -> Result<TcpStream, SshError> {
     let addrs: Vec<_> = (r.host_name.as_str(), r.port)
         .to_socket_addrs()
         .map_err(|e| SshError::Resolve { host: r.host_name.clone(), message: e.to_string() })?
@@ -212,32 +276,7 @@ pub fn connect(target: &SshTarget, opts: &SshOptions) -> Result<Connection, SshE
         .with_interval(Duration::from_secs(10))
         .with_retries(6);
     let _ = socket2::SockRef::from(&tcp).set_tcp_keepalive(&keepalive);
-    let handshake = |m: String| SshError::Handshake { host: host.clone(), message: m };
-    let mut sess = Session::new().map_err(|e| handshake(e.to_string()))?;
-    sess.set_tcp_stream(tcp);
-    sess.set_timeout(r.connect_timeout.as_millis() as u32);
-    for method in [MethodType::CryptCs, MethodType::CryptSc] {
-        if let Some(pref) = preference(&sess, method, PREFERRED_CIPHERS) {
-            let _ = sess.method_pref(method, &pref);
-        }
-    }
-    let known = KnownHosts::load(&r.known_hosts)
-        .map_err(|e| SshError::Config { path: r.known_hosts[0].clone(), message: e.to_string() })?;
-    // Ask for a key of a type we know for this host, so a known host is not mistaken for new.
-    let known_methods: Vec<&str> = known
-        .key_types(&r.host_name, r.port)
-        .iter()
-        .flat_map(|t| methods_for(t).iter().copied())
-        .collect();
-    if let Some(pref) = preference(&sess, MethodType::HostKey, &known_methods) {
-        let _ = sess.method_pref(MethodType::HostKey, &pref);
-    }
-    sess.handshake().map_err(|e| handshake(e.message().to_string()))?;
-    verify_host_key(&sess, &r, &known)?;
-    authenticate(&sess, &r)?;
-    // Data transfers may take long between two reads: no libssh2 timeout, TCP keepalive instead.
-    sess.set_timeout(0);
-    Ok(Connection { session: sess, resolved: r })
+    Ok(tcp)
 }
 
 fn verify_host_key(sess: &Session, r: &Resolved, known: &KnownHosts) -> Result<(), SshError> {
