@@ -31,7 +31,9 @@ pub(super) fn config_check(arg: &JobFileArg) -> anyhow::Result<Status> {
     match jobfile::load(&path) {
         Ok(file) => {
             let scheduled = file.jobs.iter().filter(|j| j.schedule.is_some()).count();
-            println!("{}: ok, {} jobs ({scheduled} scheduled)", path.display(), file.jobs.len());
+            let n = file.jobs.len();
+            let jobs = if n == 1 { "job" } else { "jobs" };
+            println!("{}: ok, {n} {jobs} ({scheduled} scheduled)", path.display());
             Ok(Status::Success)
         }
         Err(errors) => {
@@ -145,6 +147,9 @@ struct StatusRow<'a> {
     destination: &'a str,
     last_run: Option<&'a Record>,
     next_run: Option<String>,
+    /// The job's time zone, which the text shows both times in.
+    #[serde(skip)]
+    zone: chrono_tz::Tz,
 }
 
 pub(super) fn status(arg: &JobFileArg, json: bool) -> anyhow::Result<Status> {
@@ -153,6 +158,7 @@ pub(super) fn status(arg: &JobFileArg, json: bool) -> anyhow::Result<Status> {
     let now = Utc::now();
     let mut rows = Vec::new();
     for job in &file.jobs {
+        let zone = job.schedule.as_ref().map_or_else(crate::schedule::cron::local_tz, |s| s.tz());
         let next_run = job
             .schedule
             .as_ref()
@@ -166,6 +172,7 @@ pub(super) fn status(arg: &JobFileArg, json: bool) -> anyhow::Result<Status> {
                 destination: d,
                 last_run: last,
                 next_run: next_run.clone(),
+                zone,
             });
         }
     }
@@ -176,13 +183,20 @@ pub(super) fn status(arg: &JobFileArg, json: bool) -> anyhow::Result<Status> {
     } else {
         let mut t = String::new();
         for r in &rows {
+            // Both times in the job's zone, named: the history keeps UTC, schedules are local.
+            let shown = |at: &str| {
+                chrono::DateTime::parse_from_rfc3339(at).map_or_else(
+                    |_| at.to_string(),
+                    |d| d.with_timezone(&r.zone).format("%Y-%m-%d %H:%M:%S %Z").to_string(),
+                )
+            };
             let _ = writeln!(t, "{} -> {}", r.job, r.destination);
             match r.last_run {
                 Some(l) => {
                     let _ = writeln!(
                         t,
                         "  last run: {} {} in {:.1}s, {}",
-                        l.started,
+                        shown(&l.started),
                         l.outcome.name(),
                         l.duration_ms as f64 / 1000.0,
                         counts(l)
@@ -195,7 +209,8 @@ pub(super) fn status(arg: &JobFileArg, json: bool) -> anyhow::Result<Status> {
                     let _ = writeln!(t, "  last run: never");
                 }
             }
-            let _ = writeln!(t, "  next run: {}", r.next_run.as_deref().unwrap_or("not scheduled"));
+            let next = r.next_run.as_deref().map_or_else(|| "not scheduled".to_string(), shown);
+            let _ = writeln!(t, "  next run: {next}");
         }
         t
     };

@@ -16,11 +16,16 @@ fn fence(s: &str, min: usize) -> String {
     "`".repeat((longest + 1).max(min))
 }
 
-/// `s` as an inline code span that no content can break out of.
+/// `s` as an inline code span that no content can break out of; padded with a space inside only
+/// where a backtick at its edge would join the fence (CommonMark strips that space).
 fn code_span(s: &str) -> String {
     let s = crate::tree::path::escape(s.as_bytes());
     let f = fence(&s, 1);
-    format!("{f} {s} {f}")
+    if s.starts_with('`') || s.ends_with('`') {
+        format!("{f} {s} {f}")
+    } else {
+        format!("{f}{s}{f}")
+    }
 }
 
 /// Render with at most `limit` change lines.
@@ -99,7 +104,8 @@ mod tests {
     fn fences_outgrow_their_content() {
         assert_eq!(fence("plain", 3), "```");
         assert_eq!(fence("a ```` b", 3), "`````");
-        assert_eq!(code_span("x`y"), "`` x`y ``");
-        assert_eq!(code_span("new\nline"), "` new\\nline `");
+        assert_eq!(code_span("x`y"), "``x`y``");
+        assert_eq!(code_span("`edge"), "`` `edge ``");
+        assert_eq!(code_span("new\nline"), "`new\\nline`");
     }
 }

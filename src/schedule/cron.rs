@@ -21,6 +21,44 @@ pub struct Schedule {
     tz: Tz,
 }
 
+/// Each field's name and range, in a five-field expression's order.
+const FIELDS: [(&str, u32, u32); 5] = [
+    ("minute", 0, 59),
+    ("hour", 0, 23),
+    ("day of month", 1, 31),
+    ("month", 1, 12),
+    ("weekday", 0, 7),
+];
+
+/// Name a number outside its field's range: "minute 61 is out of range 0-59".
+fn check_ranges(expr: &str) -> Result<(), String> {
+    if expr.trim_start().starts_with('@') {
+        return Ok(());
+    }
+    let words: Vec<&str> = expr.split_whitespace().collect();
+    let named: Vec<(&str, u32, u32)> = if words.len() == 6 {
+        std::iter::once(("second", 0, 59)).chain(FIELDS).collect()
+    } else {
+        FIELDS.to_vec()
+    };
+    for (word, (name, low, high)) in words.iter().zip(named) {
+        for part in word.split(',') {
+            // A step (`*/15`) is a count, not a value of the field.
+            let values = part.split('/').next().unwrap_or(part);
+            for v in values.split('-') {
+                if let Ok(n) = v.parse::<u32>()
+                    && !(low..=high).contains(&n)
+                {
+                    return Err(format!(
+                        "cron expression {expr:?}: {name} {n} is out of range {low}-{high}"
+                    ));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
 /// The local time zone: `$TZ`, else the system's, else UTC.
 pub fn local_tz() -> Tz {
     let name = std::env::var("TZ")
@@ -52,6 +90,7 @@ impl Schedule {
                  or 6 (with seconds first)"
             ));
         }
+        check_ranges(expr)?;
         let parser = CronParser::builder()
             .seconds(Seconds::Optional)
             .year(Year::Disallowed)
@@ -59,7 +98,18 @@ impl Schedule {
             .build();
         let cron =
             parser.parse(expr).map_err(|e| format!("invalid cron expression {expr:?}: {e}"))?;
-        Ok(Schedule { expr: expr.to_string(), cron, tz })
+        let schedule = Schedule { expr: expr.to_string(), cron, tz };
+        // Every valid day fires within 8 years (29 February within 4); one that never does is a
+        // mistake, such as the 31st of February.
+        let from = DateTime::<Utc>::from_timestamp(946_684_800, 0).unwrap_or_default();
+        let found = schedule.next_after(from);
+        if found.is_none_or(|t| t.signed_duration_since(from).num_days() > 8 * 366) {
+            return Err(format!(
+                "cron expression {expr:?} never fires (is that day in that month?); check the day \
+                 and month fields"
+            ));
+        }
+        Ok(schedule)
     }
 
     pub fn expr(&self) -> &str {
@@ -215,5 +265,20 @@ mod tests {
         assert!(s.due_between(last, Utc.with_ymd_and_hms(2026, 11, 21, 4, 0, 0).unwrap()));
         assert!(!s.due_between(last, Utc.with_ymd_and_hms(2026, 11, 21, 2, 59, 0).unwrap()));
         assert!(!s.describe().is_empty());
+    }
+
+    #[test]
+    fn errors_name_the_field_and_its_range_and_a_schedule_that_never_fires() {
+        let err = |e: &str| Schedule::parse(e, chrono_tz::UTC).unwrap_err();
+        assert!(err("61 * * * *").contains("minute 61 is out of range 0-59"));
+        assert!(err("0 24 * * *").contains("hour 24 is out of range 0-23"));
+        assert!(err("0 0 0 * *").contains("day of month 0 is out of range 1-31"));
+        assert!(err("0 0 1 1-13 *").contains("month 13 is out of range 1-12"));
+        assert!(err("60 0 0 * * *").contains("second 60 is out of range 0-59"));
+        assert!(err("0 0 31 2 *").contains("never fires"));
+        assert!(err("0 0 30 2 *").contains("never fires"));
+        for fine in ["0 0 29 2 *", "*/15 * * * *", "0 9-17/2 * * Mon-Fri", "@daily", "0 0 * * 7"] {
+            assert!(Schedule::parse(fine, chrono_tz::UTC).is_ok(), "{fine}");
+        }
     }
 }

@@ -110,7 +110,7 @@ fn job_file_errors_name_file_and_line() {
     );
     env.tern(["config", "check", "--config", &config])
         .code(1)
-        .stderr_has("tern.toml:5: invalid cron expression \"61 * * * *\"");
+        .stderr_has("tern.toml:5: cron expression \"61 * * * *\": minute 61 is out of range 0-59");
     let config = write_config(
         &env,
         "[[job]]\nname = \"a\"\nsource = \".\"\ndestinations = [\"d\"]\nretries = \"many\"\n",
@@ -440,4 +440,23 @@ fn a_run_pings_its_healthcheck_url_at_start_and_end() {
         .code(1)
         .stderr_has("tern.toml:5")
         .stderr_has("is not an http:// or https:// URL");
+}
+
+/// `config check` counts in words that agree, and `status` shows the last and the next run in
+/// the job's time zone, named.
+#[test]
+fn status_shows_both_times_in_the_jobs_zone() {
+    let env = Env::new();
+    env.tree("src").file("a", "1");
+    let config = write_config(
+        &env,
+        "[[job]]\nname = \"one\"\nsource = \"src\"\ndestinations = [\"dst\"]\nschedule = \"0 3 * * *\"\ntimezone = \"Asia/Tokyo\"\n",
+    );
+    env.tern(["config", "check", "--config", &config]).ok().stdout_has("ok, 1 job (1 scheduled)");
+    env.tern(["run", "--config", &config, "one"]).ok();
+    let out = env.tern(["status", "--config", &config]).ok().stdout();
+    let last = out.lines().find(|l| l.contains("last run:")).unwrap_or_default();
+    let next = out.lines().find(|l| l.contains("next run:")).unwrap_or_default();
+    assert!(last.contains(" JST success"), "{out}");
+    assert!(next.ends_with(" 03:00:00 JST"), "{out}");
 }
