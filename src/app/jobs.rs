@@ -30,7 +30,7 @@ pub(super) fn config_check(arg: &JobFileArg) -> anyhow::Result<Status> {
     let path = config_path(arg);
     match jobfile::load(&path) {
         Ok(file) => {
-            let scheduled = file.jobs.iter().filter(|j| j.schedule.is_some()).count();
+            let scheduled = file.jobs.iter().filter(|j| j.schedule.is_some() || j.at_start).count();
             let n = file.jobs.len();
             let jobs = if n == 1 { "job" } else { "jobs" };
             println!("{}: ok, {n} {jobs} ({scheduled} scheduled)", path.display());
@@ -63,6 +63,9 @@ pub(super) fn list_jobs(arg: &JobFileArg, next: usize) -> anyhow::Result<Status>
                     let _ =
                         writeln!(out, "  next:         {}", t.format("%Y-%m-%d %H:%M:%S %Z (%:z)"));
                 }
+            }
+            None if job.at_start => {
+                let _ = writeln!(out, "  schedule:     @reboot (once, when the daemon starts)");
             }
             None => {
                 let _ = writeln!(out, "  schedule:     none (run it with `tern run {}`)", job.name);

@@ -25,7 +25,7 @@ Job file (~/.config/tern/tern.toml, $TERN_CONFIG, or --config FILE; see contrib/
   name = \"site\"                        unique word
   source = \"/var/www/site\"             directory (relative paths: relative to the job file)
   destinations = [\"backup1:/srv/site\", \"/mnt/usb/site\"]   scanned once, sent to each
-  schedule = \"*/15 * * * *\"            crontab(5); 6 fields = seconds first; @daily...; omit: run only
+  schedule = \"*/15 * * * *\"            crontab(5); 6 fields = seconds first; @daily...; @reboot: at daemon start; omit: run only
   timezone = \"Europe/Berlin\"           IANA name; default: local time
   exclude = [\"*.tmp\", \"cache/\"]        gitignore syntax
   max_delete = \"10%\"                   or a number; delete = false; force = true

@@ -98,7 +98,8 @@ async fn main_loop(mut file: JobFile, opts: Options) -> anyhow::Result<Status> {
         }
         let (stop_tx, stop_rx) = watch::channel(false);
         let mut tasks = JoinSet::new();
-        let scheduled: Vec<&Job> = file.jobs.iter().filter(|j| j.schedule.is_some()).collect();
+        let scheduled: Vec<&Job> =
+            file.jobs.iter().filter(|j| j.schedule.is_some() || j.at_start).collect();
         opts.log.info(
             None,
             None,
@@ -220,6 +221,13 @@ async fn job_loop(
     opts: Options,
     startup: bool,
 ) {
+    if job.at_start {
+        // `@reboot`: once when the daemon starts, not again when the job file is reloaded.
+        if startup {
+            run_now(&job, "start", &cancel, &opts).await;
+        }
+        return;
+    }
     let Some(schedule) = job.schedule.clone() else { return };
     let name = Some(job.name.as_str());
     let mut after = Utc::now();

@@ -51,7 +51,7 @@ impl Outcome {
 pub struct Record {
     pub job: String,
     pub destination: String,
-    /// `schedule`, `catch-up` or `manual`.
+    /// `schedule`, `catch-up`, `start` (`@reboot`) or `manual`.
     pub trigger: String,
     /// RFC 3339 UTC.
     pub started: String,

@@ -85,8 +85,10 @@ pub struct Job {
     pub source: PathBuf,
     /// The destinations as written, and parsed.
     pub destinations: Vec<(String, Destination)>,
-    /// `None`: run only with `tern run`.
+    /// `None`: run only with `tern run` (or at daemon start, with `at_start`).
     pub schedule: Option<Schedule>,
+    /// `schedule = "@reboot"`: run once when the daemon starts, as crontab(5) does.
+    pub at_start: bool,
     pub excludes: Excludes,
     pub delete: bool,
     pub guards: GuardPolicy,
@@ -283,7 +285,12 @@ pub fn parse(path: &Path, text: &str) -> Result<JobFile, FileErrors> {
             Some(t) => parse_tz(Some(t.get_ref())).map_err(|e| err(t.span(), e)).ok(),
             None => Some(parse_tz(None).unwrap_or(chrono_tz::Tz::UTC)),
         };
+        let at_start = raw
+            .schedule
+            .as_ref()
+            .is_some_and(|s| s.get_ref().trim().eq_ignore_ascii_case("@reboot"));
         let schedule = match (&raw.schedule, tz) {
+            _ if at_start => None,
             (Some(s), Some(tz)) => {
                 Schedule::parse(s.get_ref(), tz).map_err(|e| err(s.span(), e)).ok()
             }
@@ -376,6 +383,7 @@ pub fn parse(path: &Path, text: &str) -> Result<JobFile, FileErrors> {
             source,
             destinations,
             schedule,
+            at_start,
             excludes,
             delete: raw.delete.unwrap_or(true),
             guards: GuardPolicy { max_delete, force: raw.force.unwrap_or(false) },

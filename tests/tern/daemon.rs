@@ -460,3 +460,25 @@ fn status_shows_both_times_in_the_jobs_zone() {
     assert!(last.contains(" JST success"), "{out}");
     assert!(next.ends_with(" 03:00:00 JST"), "{out}");
 }
+
+/// `@reboot` runs a job once when the daemon starts, as in crontab(5).
+#[test]
+fn a_reboot_job_runs_once_when_the_daemon_starts() {
+    let env = Env::new();
+    env.tree("src").file("a", "1");
+    let config = write_config(
+        &env,
+        "[[job]]\nname = \"boot\"\nsource = \"src\"\ndestinations = [\"dst\"]\nschedule = \"@reboot\"\n",
+    );
+    env.tern(["jobs", "--config", &config])
+        .ok()
+        .stdout_has("@reboot (once, when the daemon starts)");
+    let daemon = start_daemon(&env, &config, &[]);
+    wait_for("the start run", Duration::from_secs(15), || !history(&env).is_empty());
+    std::thread::sleep(Duration::from_millis(1500));
+    stop(daemon, Duration::from_secs(10));
+    let h = history(&env);
+    assert_eq!(h.len(), 1, "{h:?}");
+    assert_eq!(h[0]["trigger"], "start");
+    env.assert_replica();
+}
