@@ -40,25 +40,29 @@ pub fn real_dirs(root: &Path, rel: &Path) -> Result<PathBuf, Unsafe> {
     let mut at = root.to_path_buf();
     for c in rel.components() {
         at.push(c);
-        for _ in 0..2 {
-            match fs::symlink_metadata(&at) {
-                Ok(md) if md.is_dir() => break,
-                Ok(md) if md.file_type().is_symlink() => return Err(Unsafe::Symlink(at)),
-                Ok(_) => {
-                    let e = io::Error::other("not a directory");
-                    return Err(Unsafe::Io(at, e));
-                }
-                Err(e) if e.kind() == io::ErrorKind::NotFound => match fs::create_dir(&at) {
-                    Ok(()) => break,
-                    // Made meanwhile: look again at what it is.
-                    Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
-                    Err(e) => return Err(Unsafe::Io(at, e)),
-                },
-                Err(e) => return Err(Unsafe::Io(at, e)),
-            }
-        }
+        real_dir(&at)?;
     }
     Ok(at)
+}
+
+/// Make sure `at` is a real directory, making it if it is missing. A directory made by someone
+/// else meanwhile is looked at again; one that keeps changing is an error, never passed over.
+fn real_dir(at: &Path) -> Result<(), Unsafe> {
+    for _ in 0..2 {
+        match fs::symlink_metadata(at) {
+            Ok(md) if md.is_dir() => return Ok(()),
+            Ok(md) if md.file_type().is_symlink() => return Err(Unsafe::Symlink(at.into())),
+            Ok(_) => return Err(Unsafe::Io(at.into(), io::Error::other("not a directory"))),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => match fs::create_dir(at) {
+                Ok(()) => return Ok(()),
+                // Made meanwhile: look again at what it is.
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+                Err(e) => return Err(Unsafe::Io(at.into(), e)),
+            },
+            Err(e) => return Err(Unsafe::Io(at.into(), e)),
+        }
+    }
+    Err(Unsafe::Io(at.into(), io::Error::other("changed while it was being made; try again")))
 }
 
 /// Refuse a symlink at `path` (a state file, which may be missing).
@@ -141,4 +145,34 @@ pub fn read_trash_index(index: &Path) -> io::Result<Vec<(RelPath, Option<PathBuf
 /// `.tern/trash` under a destination's root.
 pub fn trash_root(root: &Path) -> PathBuf {
     root.join(STATE_DIR).join("trash")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Missing directories are made, real ones pass, and a symlink or a file at any level is
+    /// refused without anything made through it.
+    #[test]
+    fn real_dirs_makes_what_is_missing_and_refuses_a_symlink_at_any_level() {
+        let root = tempfile::tempdir().unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        let made = real_dirs(root.path(), Path::new(".tern/trash/run/a/b")).unwrap();
+        assert!(made.is_dir() && made.ends_with("a/b"));
+        assert!(real_dirs(root.path(), Path::new(".tern/trash/run/a")).is_ok());
+        std::os::unix::fs::symlink(outside.path(), root.path().join(".tern/trash/run/a/b/link"))
+            .unwrap();
+        match real_dirs(root.path(), Path::new(".tern/trash/run/a/b/link/c")) {
+            Err(Unsafe::Symlink(p)) => assert!(p.ends_with("link")),
+            other => panic!("{other:?}"),
+        }
+        assert!(fs::read_dir(outside.path()).unwrap().next().is_none(), "made through a link");
+        fs::write(root.path().join("file"), "x").unwrap();
+        assert!(matches!(real_dirs(root.path(), Path::new("file/d")), Err(Unsafe::Io(..))));
+        assert!(not_a_symlink(&root.path().join("missing")).is_ok());
+        assert!(matches!(
+            not_a_symlink(&root.path().join(".tern/trash/run/a/b/link")),
+            Err(Unsafe::Symlink(_))
+        ));
+    }
 }
