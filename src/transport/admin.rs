@@ -129,13 +129,7 @@ fn size_of_tree(p: &Path) -> (u64, u64) {
 /// Refuse a trash reached through a symlink: what is listed, purged or put back must be tern's.
 fn own_trash(root: &Path) -> io::Result<PathBuf> {
     for own in [root.join(STATE_DIR), trash_root(root)] {
-        if let Err(crate::tree::state::Unsafe::Symlink(p)) = crate::tree::state::not_a_symlink(&own)
-        {
-            return Err(io::Error::other(format!(
-                "{} is a symlink where tern keeps its own state; remove it",
-                p.display()
-            )));
-        }
+        crate::tree::state::not_a_symlink(&own)?;
     }
     Ok(trash_root(root))
 }

@@ -136,12 +136,7 @@ impl LocalDir {
     /// 4x slower (the allocator scans its group's bitmap, skipping recently freed inodes).
     fn reset_staging(&self) -> io::Result<()> {
         let staging = self.staging_dir();
-        if fs::symlink_metadata(&staging).is_ok_and(|m| m.file_type().is_symlink()) {
-            return Err(io::Error::other(format!(
-                "{} is a symlink where tern keeps its own state; remove it",
-                staging.display()
-            )));
-        }
+        state::not_a_symlink(&staging)?;
         match fs::remove_dir_all(&staging) {
             Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
             _ => {}
@@ -1062,10 +1057,9 @@ impl<'a> Committer<'a> {
         let target = self.trash.join(p.as_path());
         // The run's trash and every directory below it: real ones, made here, never a symlink
         // planted to move what is trashed out of the destination.
-        let run = self.trash.strip_prefix(&self.dest.root).unwrap_or(&self.trash);
+        let run = self.trash.strip_prefix(self.dest.state()).unwrap_or(&self.trash);
         let parent = p.parent().map_or_else(PathBuf::new, |q| q.as_path().to_path_buf());
-        state::real_dirs(&self.dest.root, &run.join(parent))
-            .map_err(|u| self.dest.unsafe_state(u))?;
+        self.dest.state_dirs(&run.join(parent))?;
         state::free_slot(target, |t| Ok(fs::symlink_metadata(t).is_ok()))
     }
 

@@ -34,6 +34,19 @@ pub enum Unsafe {
     Io(PathBuf, io::Error),
 }
 
+impl From<Unsafe> for io::Error {
+    /// The problem as the error of an I/O operation, for callers that report those.
+    fn from(u: Unsafe) -> io::Error {
+        match u {
+            Unsafe::Symlink(p) => io::Error::other(format!(
+                "{} is a symlink where tern keeps its own state; remove it",
+                p.display()
+            )),
+            Unsafe::Io(p, e) => io::Error::new(e.kind(), format!("{}: {e}", p.display())),
+        }
+    }
+}
+
 /// Make sure every component of `rel` below `root` is a real directory, creating what is missing,
 /// and never following a symlink; the directory's path. `root` itself is the caller's to trust.
 pub fn real_dirs(root: &Path, rel: &Path) -> Result<PathBuf, Unsafe> {
