@@ -174,6 +174,26 @@ pub enum OnChange {
     Refuse,
 }
 
+/// Refuse, before anything is written, a plan that makes hard links at a destination that cannot.
+fn refuse_hard_links(dest: &dyn Transport, plan: &Plan) -> Result<(), TransportError> {
+    if dest.makes_hard_links() {
+        return Ok(());
+    }
+    let link = plan.iter().find(|c| {
+        c.action != Action::Delete
+            && c.new.as_ref().is_some_and(|e| matches!(e.kind, Kind::HardLink(_)))
+    });
+    match link {
+        Some(c) => Err(TransportError::Protocol(format!(
+            "{} cannot make hard links ({} is one); nothing was written; install tern on the \
+             host, or sync with --no-hard-links",
+            dest.describe(),
+            c.path.display()
+        ))),
+        None => Ok(()),
+    }
+}
+
 /// Carry out `planned` (made without the lock) at `dest`: lock, re-plan the same source if the
 /// destination moved on meanwhile (its scan reported `issues`), apply. `cancel` stops the
 /// transfer at the next file, before the commit.
@@ -193,20 +213,7 @@ pub fn apply_planned(
         return Ok(Synced { planned, applied: None });
     }
     let err = failed(spec);
-    if !dest.makes_hard_links()
-        && let Some(c) = planned.plan.iter().find(|c| {
-            c.action != Action::Delete
-                && c.new.as_ref().is_some_and(|e| matches!(e.kind, Kind::HardLink(_)))
-        })
-    {
-        let why = format!(
-            "{} cannot make hard links ({} is one); nothing was written; install tern on the \
-             host, or sync with --no-hard-links",
-            dest.describe(),
-            c.path.display()
-        );
-        return Err(err(TransportError::Protocol(why)));
-    }
+    refuse_hard_links(dest, &planned.plan).map_err(err)?;
     crate::util::failpoint::delay("before-lock");
     dest.lock().map_err(err)?;
     // The manifest planned against is still the one there when the destination says so; else
@@ -228,6 +235,8 @@ pub fn apply_planned(
         let replanned = plan_source(spec, source, issues, current);
         planned = Planned { corrected: planned.corrected, ..replanned };
         check_guards(&planned)?;
+        // The plan made again is checked as the first was.
+        refuse_hard_links(dest, &planned.plan).map_err(err)?;
         if planned.plan.is_empty() {
             return Ok(Synced { planned, applied: None });
         }
