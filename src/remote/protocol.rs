@@ -17,7 +17,7 @@ use crate::transport::{
 };
 use crate::tree::codec::{DecodeError, Reader, Writer};
 use crate::tree::hash::ContentHash;
-use crate::tree::manifest::{KindTag, Special, decode_meta, encode_meta};
+use crate::tree::manifest::{Kind, KindTag, Special, decode_meta, encode_meta};
 use crate::tree::meta::Unkept;
 use crate::tree::path::{MAX_PATH_LEN, RelPath};
 use std::io::{self, Read, Write};
@@ -111,10 +111,6 @@ fn put_text(w: &mut Writer, s: &str) {
     w.bytes(&b[..b.len().min(MAX_TEXT)]);
 }
 
-fn kind_tag(t: KindTag) -> u8 {
-    t.code()
-}
-
 fn decode_kind_tag(b: u8) -> Result<KindTag, DecodeError> {
     KindTag::from_code(b).ok_or_else(|| DecodeError::invalid("kind", format!("unknown kind {b}")))
 }
@@ -144,21 +140,14 @@ pub(crate) fn encode_op(w: &mut Writer, op: &CommitOp) {
             w.u8(4);
             w.bytes(path.as_bytes());
             encode_meta(w, meta);
-            w.u8(kind_tag(*kind));
+            w.u8(kind.code());
         }
         CommitOp::Node { path, node } => {
             w.u8(5);
             w.bytes(path.as_bytes());
-            match node.special {
-                Special::Fifo => w.u8(KindTag::Fifo.code()),
-                Special::CharDevice { rdev } => {
-                    w.u8(KindTag::CharDevice.code());
-                    w.varint(rdev);
-                }
-                Special::BlockDevice { rdev } => {
-                    w.u8(KindTag::BlockDevice.code());
-                    w.varint(rdev);
-                }
+            w.u8(Kind::Special(node.special).tag().code());
+            if let Special::CharDevice { rdev } | Special::BlockDevice { rdev } = node.special {
+                w.varint(rdev);
             }
             encode_meta(w, &node.meta);
         }

@@ -833,8 +833,8 @@ pub(crate) fn skip_entry<'a>(r: &mut Reader<'a>) -> Result<&'a [u8], DecodeError
     if mode & XATTRS_FOLLOW != 0 {
         skip_xattrs(r)?;
     }
-    match tag {
-        0 => {
+    match entry_kind(tag)? {
+        KindTag::File => {
             r.varint("file size")?;
             r.fixed::<32>("file hash")?;
             for _ in 0..r.varint_max("chunk count", MAX_CHUNKS_PER_FILE)? {
@@ -842,19 +842,24 @@ pub(crate) fn skip_entry<'a>(r: &mut Reader<'a>) -> Result<&'a [u8], DecodeError
                 r.fixed::<32>("chunk hash")?;
             }
         }
-        1 | 3 => {}
-        2 => {
+        KindTag::Dir | KindTag::Fifo => {}
+        KindTag::Symlink => {
             r.bytes("symlink target", MAX_PATH_LEN)?;
         }
-        4 | 5 => {
+        KindTag::CharDevice | KindTag::BlockDevice => {
             r.varint("device number")?;
         }
-        6 => {
+        KindTag::HardLink => {
             r.bytes("hard link", MAX_PATH_LEN)?;
         }
-        t => return Err(DecodeError::invalid("entry kind", format!("unknown kind {t}"))),
     }
     Ok(path)
+}
+
+/// The kind an entry's tag byte names.
+fn entry_kind(tag: u8) -> Result<KindTag, DecodeError> {
+    KindTag::from_code(tag)
+        .ok_or_else(|| DecodeError::invalid("entry kind", format!("unknown kind {tag}")))
 }
 
 /// The path that leads an entry's encoding, the rest of the entry left unread.
@@ -867,29 +872,30 @@ pub(crate) fn decode_entry(r: &mut Reader<'_>) -> Result<Entry, DecodeError> {
         RelPath::new(entry_path(r)?).map_err(|e| DecodeError::invalid("path", e.to_string()))?;
     let tag = r.u8("entry kind")?;
     let meta = decode_meta(r)?;
-    let kind = match tag {
-        0 => Kind::File(decode_digest(r)?),
-        1 => Kind::Dir,
-        2 => {
+    let kind = match entry_kind(tag)? {
+        KindTag::File => Kind::File(decode_digest(r)?),
+        KindTag::Dir => Kind::Dir,
+        KindTag::Symlink => {
             let t = r.bytes("symlink target", MAX_PATH_LEN)?;
             if t.is_empty() || t.contains(&0) {
                 return Err(DecodeError::invalid("symlink target", "empty or contains NUL"));
             }
             Kind::Symlink(t.to_vec())
         }
-        3 => Kind::Special(Special::Fifo),
-        4 => Kind::Special(Special::CharDevice { rdev: r.varint("device number")? }),
-        5 => Kind::Special(Special::BlockDevice { rdev: r.varint("device number")? }),
-        6 => {
+        KindTag::Fifo => Kind::Special(Special::Fifo),
+        KindTag::CharDevice => {
+            Kind::Special(Special::CharDevice { rdev: r.varint("device number")? })
+        }
+        KindTag::BlockDevice => {
+            Kind::Special(Special::BlockDevice { rdev: r.varint("device number")? })
+        }
+        KindTag::HardLink => {
             let first = RelPath::new(r.bytes("hard link", MAX_PATH_LEN)?)
                 .map_err(|e| DecodeError::invalid("hard link", e.to_string()))?;
             if first >= path {
                 return Err(DecodeError::invalid("hard link", "names a later path or itself"));
             }
             Kind::HardLink(first)
-        }
-        t => {
-            return Err(DecodeError::invalid("entry kind", format!("unknown kind {t}")));
         }
     };
     Ok(Entry { path, meta, kind })
