@@ -584,9 +584,9 @@ pub fn plan_owned(
             std::cmp::Ordering::Equal => {
                 let (s, d) = (src.next().expect("peeked"), dst.next().expect("peeked"));
                 let at = next(i, &kept);
-                if source.is_link_first(&s.path)
-                    && (s.kind.tag() != d.kind.tag()
-                        || compare_same_kind(&s, &d) == Some(Action::Update))
+                let same_kind = s.kind.tag() == d.kind.tag();
+                let compared = if same_kind { compare_same_kind(&s, &d) } else { None };
+                if source.is_link_first(&s.path) && (!same_kind || compared == Some(Action::Update))
                 {
                     relinked.insert(s.path.clone());
                 }
@@ -594,13 +594,13 @@ pub fn plan_owned(
                     Kind::HardLink(first) => relinked.contains(first),
                     _ => false,
                 };
-                if s.kind.tag() != d.kind.tag() {
+                if !same_kind {
                     removing = Some((changes.len(), d.path.clone()));
                     let refers = Refers::Both(at, Old::removed(d));
                     changes.push(change(Action::Replace, refers, file_recipe(&s, &index)));
                 } else if relink {
                     changes.push(change(Action::Update, Refers::Both(at, Old::kept(d)), None));
-                } else if let Some(action) = compare_same_kind(&s, &d) {
+                } else if let Some(action) = compared {
                     let recipe =
                         if action == Action::Update { file_recipe(&s, &index) } else { None };
                     changes.push(change(action, Refers::Both(at, Old::kept(d)), recipe));

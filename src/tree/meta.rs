@@ -154,11 +154,8 @@ pub fn read_xattrs_of(f: &File) -> io::Result<Xattrs> {
 fn apply_to(target: Target<'_>, want: &Xattrs, unkept: &mut Unkept) -> io::Result<()> {
     let have = match read_from(target) {
         Ok(have) => have,
-        Err(e) if want.is_empty() => {
-            // Nothing to keep: a file whose list cannot be read is left as it is.
-            let _ = e;
-            return Ok(());
-        }
+        // Nothing to keep: a file whose list cannot be read is left as it is.
+        Err(_) if want.is_empty() => return Ok(()),
         Err(e) => return Err(e),
     };
     if have == *want {
@@ -220,8 +217,17 @@ pub fn set_handle_meta(f: &File, meta: &Meta, unkept: &mut Unkept) -> io::Result
 /// Give the symlink at `p` itself (not its target) the owner (when root), xattrs and mtime of
 /// `meta`.
 pub fn set_symlink_meta(p: &Path, meta: &Meta, unkept: &mut Unkept) -> io::Result<()> {
+    set_path_meta(p, meta, false, unkept)
+}
+
+/// The owner (when root), the mode if `mode`, the xattrs and the mtime of `meta`, set on the
+/// entry at `p` itself, by path, in that order.
+fn set_path_meta(p: &Path, meta: &Meta, mode: bool, unkept: &mut Unkept) -> io::Result<()> {
     if is_root() {
         std::os::unix::fs::lchown(p, Some(meta.uid), Some(meta.gid))?;
+    }
+    if mode {
+        fs::set_permissions(p, fs::Permissions::from_mode(meta.mode))?;
     }
     apply_to(Target::NoFollow(p), &meta.xattrs, unkept)?;
     let t = to_filetime(meta.mtime);
@@ -244,15 +250,9 @@ pub fn make_node(p: &Path, special: Special, mode: u32) -> io::Result<()> {
 /// Give the FIFO or device file at `p` the owner (when root), mode, xattrs and mtime of `meta`,
 /// by path: opening a device can have effects of its own, and a FIFO blocks until a writer comes.
 pub fn set_node_meta(p: &Path, meta: &Meta, unkept: &mut Unkept) -> io::Result<()> {
-    if is_root() {
-        std::os::unix::fs::lchown(p, Some(meta.uid), Some(meta.gid))?;
-    }
-    if !fs::symlink_metadata(p)?.file_type().is_symlink() {
-        fs::set_permissions(p, fs::Permissions::from_mode(meta.mode))?;
-    }
-    apply_to(Target::NoFollow(p), &meta.xattrs, unkept)?;
-    let t = to_filetime(meta.mtime);
-    filetime::set_symlink_file_times(p, t, t)
+    // chmod follows a symlink: one found here instead of the node keeps its target's mode.
+    let mode = !fs::symlink_metadata(p)?.file_type().is_symlink();
+    set_path_meta(p, meta, mode, unkept)
 }
 
 /// A special file as a stat describes it, if it is one tern keeps (sockets are not).

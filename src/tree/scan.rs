@@ -80,8 +80,8 @@ pub struct ScanStats {
     pub hashed_bytes: u64,
     /// Files whose digest came from the cache.
     pub cached_files: u64,
-    /// Sockets, FIFOs and devices, which tern does not replicate.
-    pub skipped_special: u64,
+    /// Sockets, which tern does not replicate (they belong to the process listening on them).
+    pub skipped_sockets: u64,
 }
 
 /// The result of a scan.
@@ -295,7 +295,7 @@ pub fn scan(root: &Path, opts: &ScanOptions, progress: &Progress) -> Result<Scan
             }
         } else {
             // A socket belongs to the process that listens on it, as rsync also judges.
-            out.stats.skipped_special += 1;
+            out.stats.skipped_sockets += 1;
             progress.note(format!("tern: note: skipping socket {}", path.display()));
         }
         if batch.len() >= BATCH_FILES || batch_bytes >= BATCH_BYTES {
