@@ -115,21 +115,17 @@ fn load_config(opts: &SshOptions) -> Result<Option<SshConfig>, SshError> {
         Some(p) => (p.clone(), true),
         None => (home().join(".ssh/config"), false),
     };
-    let file = match std::fs::File::open(&path) {
-        Ok(f) => f,
+    let text = match std::fs::read_to_string(&path) {
+        Ok(text) => text,
+        // No ~/.ssh/config: the `-o` lines alone, if any.
         Err(e) if !required && e.kind() == std::io::ErrorKind::NotFound => {
             if opts.overrides.is_empty() {
                 return Ok(None);
             }
-            return parse_with_overrides("", &opts.overrides)
-                .map(Some)
-                .map_err(|message| SshError::Config { path, message });
+            String::new()
         }
         Err(e) => return Err(SshError::Config { path, message: e.to_string() }),
     };
-    let mut text = String::new();
-    std::io::Read::read_to_string(&mut std::io::BufReader::new(file), &mut text)
-        .map_err(|e| SshError::Config { path: path.clone(), message: e.to_string() })?;
     parse_with_overrides(&text, &opts.overrides)
         .map(Some)
         .map_err(|message| SshError::Config { path, message })
