@@ -52,7 +52,6 @@ const HARMLESS: &[&str] = &[
     "controlpath",
     "controlpersist",
     "usekeychain",
-    "identitiesonly",
     "batchmode",
     "compression",
     "preferredauthentications",
@@ -244,5 +243,20 @@ mod tests {
         assert_eq!(proxy.map(|w| w.join(" ")).as_deref(), Some("ssh -W %h:%p jump"));
         let plain = parse_with_overrides(file, &[]).unwrap().query("web");
         assert_eq!(plain.port, Some(2222));
+    }
+
+    /// A keyword that changes what a connection does and that tern does not support is listed
+    /// for the warning; one that changes nothing is not.
+    #[test]
+    fn unsupported_keywords_that_matter_are_listed() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("config");
+        let text = "Host web\n  IdentitiesOnly yes\n  LocalForward 8080 localhost:80\n  \
+                    ServerAliveInterval 30\n";
+        std::fs::write(&file, text).unwrap();
+        let opts = SshOptions { config_file: Some(file), ..Default::default() };
+        let target = SshTarget { user: None, host: "web".into(), port: None, path: ".".into() };
+        let r = resolve(&target, &opts).unwrap();
+        assert_eq!(r.ignored, ["identitiesonly", "localforward"]);
     }
 }
