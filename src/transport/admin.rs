@@ -11,7 +11,8 @@ use crate::tree::chunk::digest_reader;
 use crate::tree::manifest::{Entry, Kind, Manifest};
 use crate::tree::meta::{is_root, meta_of, read_xattrs, special_of};
 use crate::tree::path::RelPath;
-use crate::tree::state::{STATE_DIR, append_trash_index, index_path, read_trash_index, trash_root};
+use crate::tree::beneath::{Beneath, DirPath, is_planted};
+use crate::tree::state::{STATE_DIR, Unsafe, index_path, read_trash_index, trash_record, trash_root};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashSet};
 use std::fs::{self, File};
@@ -125,19 +126,28 @@ fn size_of_tree(p: &Path) -> (u64, u64) {
     (entries, bytes)
 }
 
-/// Trash runs, oldest first.
-/// Refuse a trash reached through a symlink: what is listed, purged or put back must be tern's.
-fn own_trash(root: &Path) -> io::Result<PathBuf> {
-    for own in [root.join(STATE_DIR), trash_root(root)] {
-        crate::tree::state::not_a_symlink(&own)?;
+/// `.tern/trash`, as a path through its handle (`None` when there is none yet). A trash
+/// reached through a symlink is refused: what is listed, purged or put back must be tern's, and
+/// the handle keeps it so while it is worked on.
+fn own_trash(root: &Path) -> io::Result<Option<DirPath>> {
+    match Beneath::open(root)?.dir_path(&trash_rel()) {
+        Ok(dir) => Ok(Some(dir)),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) if is_planted(&e) => Err(Unsafe::Symlink(trash_root(root)).into()),
+        Err(e) => Err(e),
     }
-    Ok(trash_root(root))
 }
 
+/// `.tern/trash`, relative to the top.
+fn trash_rel() -> PathBuf {
+    Path::new(STATE_DIR).join("trash")
+}
+
+/// Trash runs, oldest first.
 pub fn trash_list(root: &Path) -> io::Result<Vec<TrashRun>> {
-    let dir = own_trash(root)?;
     let mut runs = Vec::new();
-    let list = match fs::read_dir(&dir) {
+    let Some(dir) = own_trash(root)? else { return Ok(runs) };
+    let list = match fs::read_dir(&*dir) {
         Ok(l) => l,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(runs),
         Err(e) => return Err(e),
@@ -168,13 +178,14 @@ pub fn trash_purge(
     except: Option<&str>,
 ) -> io::Result<(u64, u64)> {
     let (mut runs, mut bytes) = (0, 0);
+    let Some(trash) = own_trash(root)? else { return Ok((0, 0)) };
     for run in trash_list(root)? {
         if older_than.is_some_and(|d| run.age_secs < d.as_secs())
             || except == Some(run.run.as_str())
         {
             continue;
         }
-        let dir = trash_root(root).join(&run.run);
+        let dir = trash.join(&run.run);
         // Trashed directories may have lost their write bits with the mode tern replicated.
         for e in walkdir::WalkDir::new(&dir).into_iter().flatten() {
             if e.file_type().is_dir() {
@@ -392,74 +403,82 @@ pub fn undo(
             .ok_or_else(|| format!("no trash run {r:?}; `tern trash list` shows the runs"))?,
         None => runs.last().map(|t| t.run.clone()).ok_or("the trash is empty: nothing to undo")?,
     };
-    let run_dir = own_trash(root).map_err(|e| e.to_string())?.join(&run);
-    let pairs = read_trash_index(&index_path(&run_dir)).map_err(|e| {
+    let shown = |rel: &Path| root.join(rel);
+    let io = |what: &str, rel: &Path, e: io::Error| {
+        format!("cannot {what} {}: {e}", shown(rel).display())
+    };
+    // Everything below the top is reached through its handles: a symlink planted anywhere,
+    // the trash included, never takes what is put back or moved aside elsewhere.
+    let mut b = Beneath::open(root).map_err(|e| io("open", Path::new(""), e))?;
+    let run_dir = trash_rel().join(&run);
+    let index = b
+        .dir_path(&trash_rel())
+        .and_then(|trash| read_trash_index(&index_path(&trash.join(&run))));
+    let pairs = index.map_err(|e| {
         format!(
             "run {run} has no usable trash index ({e}); restore by hand from {}",
-            run_dir.display()
+            shown(&run_dir).display()
         )
     })?;
-    let new_dir = trash_root(root).join(new_run);
-    let new_index = index_path(&new_dir);
+    let aside = Aside { dir: trash_rel().join(new_run) };
     // By path: each restored or displaced path changes its own subtree, found by a range.
     let mut entries: BTreeMap<RelPath, Entry> =
         manifest.entries.iter().map(|e| (e.path.clone(), e.clone())).collect();
     let (mut restored, mut displaced) = (0, 0);
-    let io = |what: &str, p: &Path, e: io::Error| format!("cannot {what} {}: {e}", p.display());
+    let stands = |b: &mut Beneath, rel: &Path| {
+        b.at(rel).and_then(|at| at.kind()).is_ok_and(|kind| kind.is_some())
+    };
     for (orig, slot) in pairs {
-        let to = root.join(orig.as_path());
+        let to = orig.as_path();
         let Some(slot) = slot else {
             // Put back by an earlier undo where nothing stood: undoing means moving it aside.
-            if fs::symlink_metadata(&to).is_ok() {
-                displace(root, &new_dir, &new_index, &orig)
-                    .map_err(|e| io("move aside", &to, e))?;
+            if stands(&mut b, to) {
+                aside.displace(&mut b, &orig).map_err(|e| io("move aside", to, e))?;
                 displaced += 1;
                 remove_within(&mut entries, &orig);
             }
             continue;
         };
         let from = run_dir.join(&slot);
-        if fs::symlink_metadata(&from).is_err() {
+        if !stands(&mut b, &from) {
             continue;
         }
         // Parents must be real directories; anything else in the way is displaced.
-        let mut at = root.to_path_buf();
         let mut rel = PathBuf::new();
         let parent = orig.parent();
         for c in parent.iter().flat_map(|p| p.components()) {
-            at.push(std::ffi::OsStr::from_bytes(c));
             rel.push(std::ffi::OsStr::from_bytes(c));
-            match fs::symlink_metadata(&at) {
-                Ok(md) if md.is_dir() => {}
-                Ok(_) => {
+            let at = b.at(&rel).map_err(|e| io("open", &rel, e))?;
+            match at.kind().map_err(|e| io("read", &rel, e))? {
+                Some(rustix::fs::FileType::Directory) => {}
+                Some(_) => {
                     let p = RelPath::from_path(&rel).map_err(|e| e.to_string())?;
-                    displace(root, &new_dir, &new_index, &p)
-                        .map_err(|e| io("move aside", &at, e))?;
+                    aside.displace(&mut b, &p).map_err(|e| io("move aside", &rel, e))?;
                     displaced += 1;
-                    fs::create_dir(&at).map_err(|e| io("create", &at, e))?;
+                    at.mkdir(0o777).map_err(|e| io("create", &rel, e))?;
                 }
-                Err(_) => fs::create_dir(&at).map_err(|e| io("create", &at, e))?,
+                None => at.mkdir(0o777).map_err(|e| io("create", &rel, e))?,
             }
         }
-        if fs::symlink_metadata(&to).is_ok() {
-            displace(root, &new_dir, &new_index, &orig).map_err(|e| io("move aside", &to, e))?;
+        if stands(&mut b, to) {
+            aside.displace(&mut b, &orig).map_err(|e| io("move aside", to, e))?;
             displaced += 1;
         } else {
-            fs::create_dir_all(&new_dir).map_err(|e| io("create", &new_dir, e))?;
-            append_trash_index(&new_index, &orig, Path::new(""))
-                .map_err(|e| io("write", &new_index, e))?;
+            aside.record(&mut b, &orig, Path::new("")).map_err(|e| io("write", &aside.dir, e))?;
         }
-        fs::rename(&from, &to).map_err(|e| io("restore", &to, e))?;
+        let restore = b.at(&from).and_then(|from| from.rename_to(&b.at(to)?));
+        restore.map_err(|e| io("restore", to, e))?;
+        b.forget(to);
         restored += 1;
         // The manifest follows: drop what was there, add what is back (and any new parents).
         remove_within(&mut entries, &orig);
-        for e in entries_at(root, &orig).map_err(|e| io("read", &to, e))? {
+        for e in entries_at(root, &orig).map_err(|e| io("read", to, e))? {
             entries.insert(e.path.clone(), e);
         }
         let mut parent = orig.parent();
         while let Some(p) = parent {
             if !entries.contains_key(&p) {
-                let own = entries_at(root, &p).map_err(|e| io("read", &to, e))?.into_iter().next();
+                let own = entries_at(root, &p).map_err(|e| io("read", to, e))?.into_iter().next();
                 if let Some(e) = own {
                     entries.insert(e.path.clone(), e);
                 }
@@ -467,8 +486,8 @@ pub fn undo(
             parent = p.parent();
         }
     }
-    let _ = fs::remove_file(index_path(&run_dir));
-    let _ = fs::remove_dir_all(&run_dir);
+    let _ = b.at(&index_path(&run_dir)).and_then(|at| at.remove_file());
+    let _ = b.at(&run_dir).and_then(|at| fs::remove_dir_all(at.proc_path()));
     // In path order already: the map's order is the manifest's.
     let m =
         Manifest { generation: manifest.generation + 1, entries: entries.into_values().collect() };
@@ -489,11 +508,26 @@ fn remove_within(entries: &mut BTreeMap<RelPath, Entry>, p: &RelPath) {
     }
 }
 
-fn displace(root: &Path, new_dir: &Path, new_index: &Path, p: &RelPath) -> io::Result<()> {
-    let slot = new_dir.join(p.as_path());
-    if let Some(parent) = slot.parent() {
-        fs::create_dir_all(parent)?;
+/// The trash run an undo moves aside what stands in its way to (relative to the top).
+struct Aside {
+    dir: PathBuf,
+}
+
+impl Aside {
+    /// Record in the run's index that `p` goes to `slot` (empty: it was put back where nothing
+    /// stood), making the run's directory first.
+    fn record(&self, b: &mut Beneath, p: &RelPath, slot: &Path) -> io::Result<()> {
+        b.make_dirs(&self.dir).map_err(io::Error::from)?;
+        b.at(&index_path(&self.dir))?.append(&trash_record(p, slot))
     }
-    append_trash_index(new_index, p, p.as_path())?;
-    fs::rename(root.join(p.as_path()), slot)
+
+    /// Move `p` into the run, under its own path.
+    fn displace(&self, b: &mut Beneath, p: &RelPath) -> io::Result<()> {
+        let slot = self.dir.join(p.as_path());
+        b.make_dirs(slot.parent().unwrap_or(&self.dir)).map_err(io::Error::from)?;
+        self.record(b, p, p.as_path())?;
+        b.at(p.as_path())?.rename_to(&b.at(&slot)?)?;
+        b.forget(p.as_path());
+        Ok(())
+    }
 }

@@ -7,9 +7,12 @@
 //!   then renamed into place, so every file is always either its old or its new version.
 //! - Nothing is destroyed: an entry that is deleted or overwritten is moved (or, for an overwrite,
 //!   hard-linked first) into `.tern/trash/<run-id>/`.
-//! - Writes never follow symlinks: every parent directory on the way to a path is checked with
-//!   `lstat`, and one that is not a real directory (changed out of band) is moved to the trash and
-//!   recreated. Files are opened with `O_NOFOLLOW`.
+//! - Writes never follow symlinks, at any level below the top, `.tern` included: every entry is
+//!   reached through directory handles opened with `RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS`
+//!   ([`crate::tree::beneath`]), so a symlink planted between a check and the write changes
+//!   nothing outside. A parent that is not a real directory where the manifest has one (changed
+//!   out of band) is moved to the trash and recreated; a symlink where tern keeps its own state
+//!   is an error.
 //! - The new manifest is written last, atomically, after the directories holding the changes have
 //!   been fsynced. A run killed at any point leaves the old manifest, which the next run reconciles.
 //! - One writer at a time: an `flock` on `.tern/lock`, which the kernel releases when its holder
@@ -22,6 +25,7 @@ use super::{
 use crate::plan::delta::{DeltaError, DeltaReader, apply_streamed};
 use crate::transport::admin::{AdminOp, AdminResult};
 use crate::tree::chunk::{ChunkRef, FileDigest};
+use crate::tree::beneath::{At, Beneath, is_planted};
 use crate::tree::manifest::{EntryReader, KindTag, Manifest, Meta, write_replacing_with};
 use crate::tree::meta::{Unkept, make_node, set_handle_meta, set_node_meta, set_symlink_meta};
 use crate::tree::path::RelPath;
@@ -29,10 +33,10 @@ use crate::tree::state::{self, STATE_DIR};
 use crate::tree::store::{EntrySource, StoredManifest};
 use std::collections::{HashMap, HashSet};
 use std::ffi::OsStr;
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File};
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 /// Files per staging subdirectory.
@@ -46,7 +50,9 @@ const REUSE_BLOCK: u64 = 1 << 20;
 struct Staging {
     header: StageHeader,
     file: File,
+    /// The staged file's path, as messages show it, and the entry to remove it by.
     path: PathBuf,
+    at: At,
     written: u64,
     /// The file's chunks so far, each reused and verified or sent as one, hashed as it came:
     /// the file's hash is computed from them at the end, without reading the file again.
@@ -57,6 +63,8 @@ struct Staging {
 /// A destination directory on this machine.
 pub struct LocalDir {
     root: PathBuf,
+    /// The top, opened by [`Transport::lock`]: everything below is reached through it.
+    pinned: Option<Beneath>,
     lock: Option<File>,
     /// Which manifest `read_manifest` last returned.
     last_read: Option<ManifestId>,
@@ -77,6 +85,7 @@ impl LocalDir {
     pub fn new(root: impl Into<PathBuf>) -> Self {
         LocalDir {
             root: root.into(),
+            pinned: None,
             lock: None,
             last_read: None,
             current: None,
@@ -110,40 +119,53 @@ impl LocalDir {
         self.root.join(STATE_DIR)
     }
 
-    fn staging_dir(&self) -> PathBuf {
-        self.state().join("staging")
+    /// The top's handle, opened by the lock (or now, for work that does not lock).
+    fn pinned(&mut self) -> io::Result<&mut Beneath> {
+        let pinned = match self.pinned.take() {
+            Some(b) => b,
+            None => Beneath::open(&self.root)?,
+        };
+        Ok(self.pinned.insert(pinned))
     }
 
-    /// A state path's problem as the error a run reports.
-    fn unsafe_state(&self, u: state::Unsafe) -> TransportError {
-        match u {
-            state::Unsafe::Symlink(p) => {
-                TransportError::StateSymlink { path: p.display().to_string() }
-            }
-            state::Unsafe::Io(p, e) => self.io("create", &p, e),
-        }
+    /// `.tern/<name>` as a path through the handle of a real `.tern` (for the calls that take a
+    /// path: the manifest is written beside itself and renamed over itself), and as it is shown.
+    fn state_file(&mut self, name: &str) -> Result<(PathBuf, PathBuf), TransportError> {
+        let shown = self.state().join(name);
+        let dir = self
+            .pinned()
+            .and_then(|b| b.dir_path(Path::new(STATE_DIR)))
+            .map_err(|e| self.io("open", &self.state(), e))?;
+        Ok((dir.join(name), shown))
     }
 
-    /// `.tern` and `rel` below it, real directories made where missing, never through a symlink.
-    fn state_dirs(&self, rel: &Path) -> Result<PathBuf, TransportError> {
-        state::real_dirs(&self.root, &Path::new(STATE_DIR).join(rel))
-            .map_err(|u| self.unsafe_state(u))
-    }
+
 
     /// An empty staging directory. On ext4 it is marked as the top of a hierarchy (`chattr +T`),
     /// so that its shards, and the files staged in them, are spread over the block groups the
     /// way top-level directories are: allocated near one parent, 50,000 new files were created
     /// 4x slower (the allocator scans its group's bitmap, skipping recently freed inodes).
-    fn reset_staging(&self) -> io::Result<()> {
-        let staging = self.staging_dir();
-        state::not_a_symlink(&staging)?;
-        match fs::remove_dir_all(&staging) {
-            Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
-            _ => {}
+    fn reset_staging(&mut self) -> Result<(), TransportError> {
+        let rel = staging_rel();
+        let shown = self.root.join(&rel);
+        let root = self.root.clone();
+        let b = self.pinned().map_err(|e| TransportError::io("open", root.display(), e))?;
+        let at = b.at(&rel).map_err(|e| state_error(&shown, e))?;
+        b.forget(&rel);
+        match at.kind().map_err(|e| state_error(&shown, e))? {
+            Some(rustix::fs::FileType::Symlink) => {
+                return Err(TransportError::StateSymlink { path: shown.display().to_string() });
+            }
+            // std's remove_dir_all opens each directory with O_NOFOLLOW and unlinks through its
+            // handle; the path goes through the handle of `.tern`.
+            Some(rustix::fs::FileType::Directory) => fs::remove_dir_all(at.proc_path())
+                .map_err(|e| TransportError::io("clean", shown.display(), e))?,
+            Some(_) => at.remove_file().map_err(|e| state_error(&shown, e))?,
+            None => {}
         }
-        fs::create_dir_all(&staging)?;
+        b.make_dirs(&rel).map_err(unsafe_state)?;
         // Best effort: other file systems may not know the flag.
-        let _ = File::open(&staging).and_then(|dir| {
+        let _ = b.open_dir(&rel).and_then(|dir| {
             let flags = rustix::fs::ioctl_getflags(&dir)?;
             Ok(rustix::fs::ioctl_setflags(&dir, flags | rustix::fs::IFlags::TOPDIR)?)
         });
@@ -153,12 +175,8 @@ impl LocalDir {
     /// Where the file staged as `id` is: in a directory of at most [`STAGING_SHARD`] files, so
     /// that creating and renaming them stays cheap (in one directory of 100,000 entries every
     /// create and rename searches and grows a large index).
-    fn staged_file(&self, id: u64) -> PathBuf {
-        self.staging_dir().join(format!("{}", id / STAGING_SHARD)).join(format!("{id}"))
-    }
-
-    fn at(&self, p: &RelPath) -> PathBuf {
-        self.root.join(p.as_path())
+    fn staged_file(id: u64) -> PathBuf {
+        staging_rel().join(format!("{}", id / STAGING_SHARD)).join(format!("{id}"))
     }
 
     fn io(&self, action: &'static str, p: &Path, e: io::Error) -> TransportError {
@@ -166,17 +184,8 @@ impl LocalDir {
     }
 
     /// Open `p` for reading without following a symlink anywhere below the root.
-    fn open_inside(&self, p: &RelPath) -> io::Result<File> {
-        if let Some(parent) = p.parent() {
-            let mut at = self.root.clone();
-            for c in parent.components() {
-                at.push(os_str(c));
-                if !fs::symlink_metadata(&at)?.is_dir() {
-                    return Err(io::Error::other("a parent is not a directory"));
-                }
-            }
-        }
-        OpenOptions::new().read(true).custom_flags(libc::O_NOFOLLOW).open(self.at(p))
+    fn open_inside(&mut self, p: &RelPath) -> io::Result<File> {
+        self.pinned()?.at(p.as_path())?.open(rustix::fs::OFlags::RDONLY, 0)
     }
 
     fn fail_current(&mut self, outcome: StageOutcome) {
@@ -207,9 +216,9 @@ impl LocalDir {
     /// Store `m` as the destination's manifest, after making every change it describes durable.
     fn store_manifest(&mut self, m: &dyn EntrySource) -> Result<(), TransportError> {
         self.sync_filesystem()?;
-        let path = self.state().join("manifest");
+        let (path, shown) = self.state_file("manifest")?;
         write_replacing_with(&path, true, |w| m.write_to(w))
-            .map_err(|e| self.io("write", &path, e))?;
+            .map_err(|e| self.io("write", &shown, e))?;
         self.manifest = None;
         Ok(())
     }
@@ -227,6 +236,27 @@ impl LocalDir {
             return Err(TransportError::Protocol("sync without the destination lock".into()));
         };
         rustix::fs::syncfs(lock).map_err(|e| self.io("sync", &self.root, e.into()))
+    }
+}
+
+/// `.tern/staging`, relative to the top.
+fn staging_rel() -> PathBuf {
+    Path::new(STATE_DIR).join("staging")
+}
+
+/// An I/O error met at a path tern keeps its state in, `shown`.
+fn state_error(shown: &Path, e: io::Error) -> TransportError {
+    if e.raw_os_error() == Some(libc::ELOOP) {
+        return TransportError::StateSymlink { path: shown.display().to_string() };
+    }
+    TransportError::io("open", shown.display(), e)
+}
+
+/// A state path's problem as the error a run reports.
+fn unsafe_state(u: state::Unsafe) -> TransportError {
+    match u {
+        state::Unsafe::Symlink(p) => TransportError::StateSymlink { path: p.display().to_string() },
+        state::Unsafe::Io(p, e) => TransportError::io("create", p.display(), e),
     }
 }
 
@@ -368,18 +398,29 @@ impl Transport for LocalDir {
             }
             Err(e) => return Err(self.io("read", &self.root, e)),
         }
-        let state = self.state_dirs(Path::new(""))?;
-        let lock_path = state.join("lock");
+        // The top is opened once, now: everything below is reached through this handle.
+        self.pinned = None;
+        let root = self.root.clone();
+        let b = self.pinned().map_err(|e| TransportError::io("open", root.display(), e))?;
+        b.make_dirs(Path::new(STATE_DIR)).map_err(unsafe_state)?;
+        let state = root.join(STATE_DIR);
         for own in ["lock", "manifest", "staging", "trash"] {
-            state::not_a_symlink(&state.join(own)).map_err(|u| self.unsafe_state(u))?;
+            let shown = state.join(own);
+            let kind = b.at(&Path::new(STATE_DIR).join(own)).and_then(|at| at.kind());
+            match kind.map_err(|e| state_error(&shown, e))? {
+                Some(rustix::fs::FileType::Symlink) => {
+                    return Err(TransportError::StateSymlink { path: shown.display().to_string() });
+                }
+                _ => continue,
+            }
         }
-        let mut file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .custom_flags(libc::O_NOFOLLOW)
-            .open(&lock_path)
+        let lock_path = state.join("lock");
+        let mut file = b
+            .at(&Path::new(STATE_DIR).join("lock"))
+            .and_then(|at| {
+                use rustix::fs::OFlags;
+                at.open(OFlags::RDWR | OFlags::CREATE, 0o644)
+            })
             .map_err(|e| self.io("open", &lock_path, e))?;
         match file.try_lock() {
             Ok(()) => {}
@@ -399,8 +440,7 @@ impl Transport for LocalDir {
         let _ = file.write_all(state::lock_holder().as_bytes());
         self.lock = Some(file);
         // Leftovers of a crashed run are garbage: nothing refers to them.
-        let staging = self.staging_dir();
-        self.reset_staging().map_err(|e| self.io("clean", &staging, e))
+        self.reset_staging()
     }
 
     fn read_manifest(&mut self) -> Result<Option<StoredManifest>, TransportError> {
@@ -409,7 +449,7 @@ impl Transport for LocalDir {
             return Ok(None);
         }
         for own in [self.state(), self.state().join("manifest")] {
-            state::not_a_symlink(&own).map_err(|u| self.unsafe_state(u))?;
+            state::not_a_symlink(&own).map_err(unsafe_state)?;
         }
         let read = StoredManifest::load_identified(&self.state().join("manifest"))?;
         self.last_read = Some(ManifestId(read.as_ref().map(|(_, hash)| *hash)));
@@ -437,31 +477,24 @@ impl Transport for LocalDir {
         if self.current.is_some() {
             return Err(TransportError::Protocol("stage_begin before stage_end".into()));
         }
-        let path = self.staged_file(header.id);
-        let create = || {
-            OpenOptions::new()
-                .write(true)
-                .create(true)
-                .truncate(true)
-                .custom_flags(libc::O_NOFOLLOW)
-                .open(&path)
-        };
+        let rel = Self::staged_file(header.id);
+        let path = self.root.join(&rel);
+        let root = self.root.clone();
+        let b = self.pinned().map_err(|e| TransportError::io("open", root.display(), e))?;
         // The shard's directory is made by the first file staged in it.
-        let file = match create() {
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                let shard = path.parent().unwrap_or(&path);
-                match fs::create_dir(shard) {
-                    Ok(()) => create(),
-                    Err(e) => Err(e),
-                }
-            }
-            other => other,
+        let shard = rel.parent().unwrap_or(&rel);
+        b.make_dirs(shard).map_err(unsafe_state)?;
+        let at = b.at(&rel).map_err(|e| state_error(&path, e))?;
+        let file = {
+            use rustix::fs::OFlags;
+            at.open(OFlags::WRONLY | OFlags::CREATE | OFlags::TRUNC, 0o600)
         }
         .map_err(|e| self.io("create staged file", &path, e))?;
         self.current = Some(Staging {
             header: header.clone(),
             file,
             path,
+            at,
             written: 0,
             chunks: Vec::new(),
             failed: None,
@@ -603,7 +636,7 @@ impl Transport for LocalDir {
                 self.staged.insert(id, digest);
             }
         } else {
-            let _ = fs::remove_file(&s.path);
+            let _ = s.at.remove_file();
         }
         self.outcomes.push(id, outcome);
         Ok(())
@@ -648,8 +681,10 @@ impl LocalDir {
     /// An unnamed file in the staging directory, gone when closed: where the agent spools a
     /// commit's operations and manifest delta as they arrive. Lock the destination first.
     pub fn spool_file(&self) -> Result<File, TransportError> {
-        let dir = self.staging_dir();
-        tempfile::tempfile_in(&dir).map_err(|e| self.io("create a file in", &dir, e))
+        let shown = self.root.join(staging_rel());
+        let dir = Beneath::open(&self.root).and_then(|mut b| b.dir_path(&staging_rel()));
+        dir.and_then(|d| tempfile::tempfile_in(&*d))
+            .map_err(|e| self.io("create a file in", &shown, e))
     }
 
     /// Commit `count` operations, read from `ops` as they are applied, with the manifest the
@@ -669,19 +704,20 @@ impl LocalDir {
             return Err(TransportError::Protocol("commit without the destination lock".into()));
         }
         self.manifest = None;
-        let path = self.state().join("manifest");
+        let (path, shown) = self.state_file("manifest")?;
         // In staging, which the next lock empties, should this run die before the rename.
-        let staging = self.staging_dir();
-        let mut next = tempfile::Builder::new()
-            .prefix("manifest-")
-            .tempfile_in(&staging)
+        let staging = self.root.join(staging_rel());
+        let mut next = self
+            .pinned()
+            .and_then(|b| b.dir_path(&staging_rel()))
+            .and_then(|dir| tempfile::Builder::new().prefix("manifest-").tempfile_in(&*dir))
             .map_err(|e| self.io("create a file in", &staging, e))?;
         let base = match crate::tree::manifest::open_if_exists(&path) {
             Ok(Some(f)) => EntryReader::open(io::BufReader::new(f))
                 .map(Some)
                 .map_err(|e| DeltaError::Base(e.to_string())),
             Ok(None) => Ok(None),
-            Err(e) => Err(DeltaError::Base(format!("{}: {e}", path.display()))),
+            Err(e) => Err(DeltaError::Base(format!("{}: {e}", shown.display()))),
         };
         let staged = |id| self.staged.get(&id).cloned();
         let mut out = io::BufWriter::new(next.as_file_mut());
@@ -718,7 +754,7 @@ impl LocalDir {
         report.unkept = self.staged_then(report.unkept);
         self.sync_filesystem()?;
         crate::tree::manifest::persist_durably(next, &path)
-            .map_err(|e| self.io("write", &path, e))?;
+            .map_err(|e| self.io("write", &shown, e))?;
         self.finish_commit();
         Ok(report)
     }
@@ -741,7 +777,7 @@ impl LocalDir {
         generation: u64,
         metas: impl FnOnce(&HashSet<Option<RelPath>>) -> Result<HashMap<RelPath, Meta>, TransportError>,
     ) -> Result<CommitReport, TransportError> {
-        let mut c = Committer::new(self, run_id);
+        let mut c = Committer::new(self, run_id)?;
         for (n, op) in ops.enumerate() {
             if n == count / 2 {
                 crate::util::failpoint::hit("commit-midway");
@@ -804,9 +840,12 @@ impl LocalDir {
     }
 }
 
-/// Applies one commit's operations and remembers which directories it touched.
+/// Applies one commit's operations and remembers which directories it touched. Every entry is
+/// reached through the handles of [`Beneath`]: never through a symlink, wherever one is planted.
 struct Committer<'a> {
     dest: &'a LocalDir,
+    b: Beneath,
+    /// This run's trash directory, relative to the top.
     trash: PathBuf,
     /// Directories verified (or made) real during this commit.
     verified: HashSet<RelPath>,
@@ -819,20 +858,36 @@ struct Committer<'a> {
 }
 
 impl<'a> Committer<'a> {
-    fn new(dest: &'a LocalDir, run_id: &str) -> Self {
-        Committer {
+    fn new(dest: &'a LocalDir, run_id: &str) -> Result<Self, TransportError> {
+        let b = Beneath::open(&dest.root).map_err(|e| dest.io("open", &dest.root, e))?;
+        Ok(Committer {
             dest,
-            trash: dest.state().join("trash").join(run_id),
+            b,
+            trash: Path::new(STATE_DIR).join("trash").join(run_id),
             verified: HashSet::new(),
             touched: HashSet::new(),
             trashed: 0,
             repaired: 0,
             unkept: Unkept::default(),
-        }
+        })
     }
 
-    fn err(&self, action: &'static str, p: &Path, e: io::Error) -> TransportError {
-        self.dest.io(action, p, e)
+    /// An I/O error at `rel` (relative to the top), naming it as the user knows it.
+    fn err(&self, action: &'static str, rel: &Path, e: io::Error) -> TransportError {
+        self.dest.io(action, &self.b.shown(rel), e)
+    }
+
+    /// The entry `rel`, its parent reached without symlinks (the caller made sure it is there).
+    fn at(&mut self, rel: &Path) -> Result<At, TransportError> {
+        self.b.at(rel).map_err(|e| self.err("open", rel, e))
+    }
+
+    /// A scratch entry in staging, emptied.
+    fn scratch(&mut self, name: &str) -> Result<At, TransportError> {
+        let rel = staging_rel().join(name);
+        let at = self.at(&rel)?;
+        at.remove_file().map_err(|e| self.err("remove", &rel, e))?;
+        Ok(at)
     }
 
     fn apply(&mut self, op: &CommitOp) -> Result<(), TransportError> {
@@ -853,44 +908,49 @@ impl<'a> Committer<'a> {
             }
             CommitOp::Symlink { path, link } => {
                 self.ensure_parents(path)?;
-                let tmp = self.dest.staging_dir().join("symlink.tmp");
-                let _ = fs::remove_file(&tmp);
-                std::os::unix::fs::symlink(os_str(&link.target), &tmp)
-                    .map_err(|e| self.err("create symlink", &tmp, e))?;
-                set_symlink_meta(&tmp, &link.meta, &mut self.unkept)
-                    .map_err(|e| self.err("set metadata of", &tmp, e))?;
+                let tmp = self.scratch("symlink.tmp")?;
+                let shown = self.b.shown(&staging_rel().join("symlink.tmp"));
+                tmp.symlink(os_str(&link.target))
+                    .map_err(|e| self.dest.io("create symlink", &shown, e))?;
+                set_symlink_meta(&tmp.proc_path(), &link.meta, &mut self.unkept)
+                    .map_err(|e| self.dest.io("set metadata of", &shown, e))?;
                 self.replace_with(path, &tmp)?;
             }
             CommitOp::Place { path, id } => {
                 self.ensure_parents(path)?;
-                let staged = self.dest.staged_file(*id);
+                let staged = self.at(&LocalDir::staged_file(*id))?;
                 self.replace_with(path, &staged)?;
             }
             CommitOp::HardLink { path, first } => {
                 self.ensure_parents(path)?;
                 // The first name must be a file reached through directories: never a link
                 // planted there to make this one name something outside the destination.
-                let target = self.dest.at(first);
-                let is_file = self.parents_are_dirs(first)?
-                    && fs::symlink_metadata(&target).is_ok_and(|m| m.is_file());
-                if !is_file {
+                let target = match self.parents_are_dirs(first)? {
+                    true => Some(self.at(first.as_path())?),
+                    false => None,
+                };
+                let is_file = match &target {
+                    Some(t) => t.kind().ok().flatten() == Some(rustix::fs::FileType::RegularFile),
+                    None => false,
+                };
+                let (Some(target), true) = (target, is_file) else {
                     let e = io::Error::other(format!("{} is not a file", first.display()));
-                    return Err(self.err("make a hard link to", &target, e));
-                }
-                let tmp = self.dest.staging_dir().join("hardlink.tmp");
-                let _ = fs::remove_file(&tmp);
-                fs::hard_link(&target, &tmp)
-                    .map_err(|e| self.err("make a hard link to", &target, e))?;
+                    return Err(self.err("make a hard link to", first.as_path(), e));
+                };
+                let tmp = self.scratch("hardlink.tmp")?;
+                target
+                    .link_to(&tmp)
+                    .map_err(|e| self.err("make a hard link to", first.as_path(), e))?;
                 self.replace_with(path, &tmp)?;
             }
             CommitOp::Node { path, node } => {
                 self.ensure_parents(path)?;
-                let tmp = self.dest.staging_dir().join("node.tmp");
-                let _ = fs::remove_file(&tmp);
-                match make_node(&tmp, node.special, node.meta.mode) {
+                let tmp = self.scratch("node.tmp")?;
+                let shown = self.b.shown(&staging_rel().join("node.tmp"));
+                match make_node(&tmp.proc_path(), node.special, node.meta.mode) {
                     Ok(()) => {
-                        set_node_meta(&tmp, &node.meta, &mut self.unkept)
-                            .map_err(|e| self.err("set metadata of", &tmp, e))?;
+                        set_node_meta(&tmp.proc_path(), &node.meta, &mut self.unkept)
+                            .map_err(|e| self.dest.io("set metadata of", &shown, e))?;
                         self.replace_with(path, &tmp)?;
                     }
                     // Only root may make device files (CAP_MKNOD), as with rsync -D.
@@ -903,7 +963,7 @@ impl<'a> Committer<'a> {
                             )
                         });
                     }
-                    Err(e) => return Err(self.err("create", &tmp, e)),
+                    Err(e) => return Err(self.dest.io("create", &shown, e)),
                 }
             }
             CommitOp::SetMeta { path, meta, kind } => match kind {
@@ -911,29 +971,27 @@ impl<'a> Committer<'a> {
                     self.touched.insert(Some(path.clone()));
                 }
                 KindTag::File | KindTag::HardLink => {
-                    let full = self.dest.at(path);
                     if self.parents_are_dirs(path)? {
+                        let at = self.at(path.as_path())?;
                         let unkept = &mut self.unkept;
-                        let set = OpenOptions::new()
-                            .read(true)
-                            .custom_flags(libc::O_NOFOLLOW)
-                            .open(&full)
+                        let set = at
+                            .open(rustix::fs::OFlags::RDONLY, 0)
                             .and_then(|f| set_handle_meta(&f, meta, unkept));
-                        set.map_err(|e| self.err("set metadata of", &full, e))?;
+                        set.map_err(|e| self.err("set metadata of", path.as_path(), e))?;
                     }
                 }
                 KindTag::Symlink => {
-                    let full = self.dest.at(path);
                     if self.parents_are_dirs(path)? {
-                        set_symlink_meta(&full, meta, &mut self.unkept)
-                            .map_err(|e| self.err("set metadata of", &full, e))?;
+                        let at = self.at(path.as_path())?;
+                        set_symlink_meta(&at.proc_path(), meta, &mut self.unkept)
+                            .map_err(|e| self.err("set metadata of", path.as_path(), e))?;
                     }
                 }
                 KindTag::Fifo | KindTag::CharDevice | KindTag::BlockDevice => {
-                    let full = self.dest.at(path);
                     if self.parents_are_dirs(path)? && self.exists(path)? {
-                        set_node_meta(&full, meta, &mut self.unkept)
-                            .map_err(|e| self.err("set metadata of", &full, e))?;
+                        let at = self.at(path.as_path())?;
+                        set_node_meta(&at.proc_path(), meta, &mut self.unkept)
+                            .map_err(|e| self.err("set metadata of", path.as_path(), e))?;
                     }
                 }
             },
@@ -941,38 +999,21 @@ impl<'a> Committer<'a> {
         Ok(())
     }
 
-    fn exists(&self, p: &RelPath) -> Result<bool, TransportError> {
-        let full = self.dest.at(p);
-        match fs::symlink_metadata(&full) {
-            Ok(_) => Ok(true),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
-            Err(e) => Err(self.err("read", &full, e)),
-        }
+    /// Whether anything is at `p` (its parents are real directories).
+    fn exists(&mut self, p: &RelPath) -> Result<bool, TransportError> {
+        let at = self.at(p.as_path())?;
+        let kind = at.kind().map_err(|e| self.err("read", p.as_path(), e))?;
+        Ok(kind.is_some())
     }
 
     /// Whether every parent of `p` is a real directory (without changing anything).
     fn parents_are_dirs(&mut self, p: &RelPath) -> Result<bool, TransportError> {
-        let mut at = p.parent();
-        let mut chain = Vec::new();
-        while let Some(dir) = at {
-            if self.verified.contains(&dir) {
-                break;
-            }
-            at = dir.parent();
-            chain.push(dir);
+        let Some(parent) = p.parent() else { return Ok(true) };
+        match self.b.dir(parent.as_path()) {
+            Ok(_) => Ok(true),
+            Err(e) if e.kind() == io::ErrorKind::NotFound || is_planted(&e) => Ok(false),
+            Err(e) => Err(self.err("read", parent.as_path(), e)),
         }
-        for dir in chain.into_iter().rev() {
-            let full = self.dest.at(&dir);
-            match fs::symlink_metadata(&full) {
-                Ok(md) if md.is_dir() => {
-                    self.verified.insert(dir);
-                }
-                Ok(_) => return Ok(false),
-                Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
-                Err(e) => return Err(self.err("read", &full, e)),
-            }
-        }
-        Ok(true)
     }
 
     /// Make every parent of `p` a real directory, repairing out-of-band damage on the way.
@@ -985,35 +1026,38 @@ impl<'a> Committer<'a> {
 
     /// Make `p` (and its parents) a real directory; whatever else is in the way goes to the trash.
     fn ensure_dir(&mut self, p: &RelPath) -> Result<(), TransportError> {
+        use rustix::fs::FileType;
         if self.verified.contains(p) {
             return Ok(());
         }
         self.ensure_parents(p)?;
-        let full = self.dest.at(p);
-        match fs::symlink_metadata(&full) {
-            Ok(md) if md.is_dir() => {
+        let rel = p.as_path();
+        let at = self.at(rel)?;
+        let st = at.stat().map_err(|e| self.err("read", rel, e))?;
+        match st.map(|st| (FileType::from_raw_mode(st.st_mode), st.st_mode)) {
+            Some((FileType::Directory, mode)) => {
                 // A directory tern must write into has to be writable by us (mode is reset later).
-                let mode = md.permissions().mode();
                 if mode & 0o300 != 0o300 {
-                    fs::set_permissions(&full, fs::Permissions::from_mode(mode | 0o700))
-                        .map_err(|e| self.err("make writable", &full, e))?;
+                    let fixed = self.b.open_dir(rel).and_then(|d| {
+                        d.set_permissions(fs::Permissions::from_mode((mode & 0o7777) | 0o700))
+                    });
+                    fixed.map_err(|e| self.err("make writable", rel, e))?;
                     self.touched.insert(Some(p.clone()));
                 }
             }
-            Ok(_) => {
+            Some(_) => {
                 // A file or symlink where a directory belongs: never write through it.
                 self.move_to_trash(p)?;
                 self.repaired += 1;
                 self.touched.insert(p.parent());
-                fs::create_dir(&full).map_err(|e| self.err("create directory", &full, e))?;
+                at.mkdir(0o777).map_err(|e| self.err("create directory", rel, e))?;
                 self.touched.insert(Some(p.clone()));
             }
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                fs::create_dir(&full).map_err(|e| self.err("create directory", &full, e))?;
+            None => {
+                at.mkdir(0o777).map_err(|e| self.err("create directory", rel, e))?;
                 self.touched.insert(p.parent());
                 self.touched.insert(Some(p.clone()));
             }
-            Err(e) => return Err(self.err("read", &full, e)),
         }
         self.verified.insert(p.clone());
         Ok(())
@@ -1022,53 +1066,60 @@ impl<'a> Committer<'a> {
     /// Put `new` (a staged file or symlink) at `p` with one atomic rename. An old file or symlink
     /// there is hard-linked into the trash first, so the path is never missing; an old directory
     /// is moved to the trash.
-    fn replace_with(&mut self, p: &RelPath, new: &Path) -> Result<(), TransportError> {
-        let full = self.dest.at(p);
-        match fs::symlink_metadata(&full) {
-            Ok(md) if md.is_dir() => {
+    fn replace_with(&mut self, p: &RelPath, new: &At) -> Result<(), TransportError> {
+        use rustix::fs::FileType;
+        let rel = p.as_path();
+        let at = self.at(rel)?;
+        // Tests change the tree here, after the path was resolved and before it is written.
+        crate::util::failpoint::delay("commit-resolved");
+        match at.kind().map_err(|e| self.err("read", rel, e))? {
+            Some(FileType::Directory) => {
                 self.move_to_trash(p)?;
                 self.trashed += 1;
             }
-            Ok(_) => {
-                let target = self.trash_slot(p)?;
-                // `hard_link` does not follow a symlink at `full` (linkat without FOLLOW).
-                if fs::hard_link(&full, &target).is_err() {
-                    fs::rename(&full, &target).map_err(|e| self.err("move to trash", &full, e))?;
+            Some(_) => {
+                let slot = self.trash_slot(p)?;
+                // linkat without AT_SYMLINK_FOLLOW links a symlink itself.
+                if at.link_to(&slot).is_err() {
+                    at.rename_to(&slot).map_err(|e| self.err("move to trash", rel, e))?;
                 }
                 self.trashed += 1;
             }
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-            Err(e) => return Err(self.err("read", &full, e)),
+            None => {}
         }
-        fs::rename(new, &full).map_err(|e| self.err("move into place", &full, e))
+        new.rename_to(&at).map_err(|e| self.err("move into place", rel, e))
     }
 
-    /// A free path in this run's trash for `p`, with its parent directories created. The pair is
+    /// A free entry in this run's trash for `p`, with its parent directories made (real ones,
+    /// never a symlink planted to move what is trashed out of the destination). The pair is
     /// recorded in the run's trash index first, so `tern undo` knows what to put back where.
-    fn trash_slot(&mut self, p: &RelPath) -> Result<PathBuf, TransportError> {
-        let slot = self.free_trash_slot(p)?;
+    fn trash_slot(&mut self, p: &RelPath) -> Result<At, TransportError> {
+        let base = self.trash.join(p.as_path());
+        let parent = base.parent().unwrap_or(&self.trash).to_path_buf();
+        self.b.make_dirs(&parent).map_err(unsafe_state)?;
+        let b = &mut self.b;
+        let slot = state::free_slot(base, |t| Ok(b.at(t)?.kind()?.is_some()))
+            .map_err(|e: io::Error| self.err("read", &parent, e))?;
         let rel = slot.strip_prefix(&self.trash).unwrap_or(&slot).to_path_buf();
         let index = state::index_path(&self.trash);
-        state::append_trash_index(&index, p, &rel).map_err(|e| self.err("write", &index, e))?;
-        Ok(slot)
-    }
-
-    fn free_trash_slot(&self, p: &RelPath) -> Result<PathBuf, TransportError> {
-        let target = self.trash.join(p.as_path());
-        // The run's trash and every directory below it: real ones, made here, never a symlink
-        // planted to move what is trashed out of the destination.
-        let run = self.trash.strip_prefix(self.dest.state()).unwrap_or(&self.trash);
-        let parent = p.parent().map_or_else(PathBuf::new, |q| q.as_path().to_path_buf());
-        self.dest.state_dirs(&run.join(parent))?;
-        state::free_slot(target, |t| Ok(fs::symlink_metadata(t).is_ok()))
+        let record = state::trash_record(p, &rel);
+        let written = self.b.at(&index).and_then(|at| at.append(&record));
+        written.map_err(|e| match e.raw_os_error() {
+            Some(libc::ELOOP) => {
+                TransportError::StateSymlink { path: self.b.shown(&index).display().to_string() }
+            }
+            _ => self.err("write", &index, e),
+        })?;
+        self.at(&slot)
     }
 
     fn move_to_trash(&mut self, p: &RelPath) -> Result<(), TransportError> {
-        let full = self.dest.at(p);
-        let target = self.trash_slot(p)?;
-        fs::rename(&full, &target).map_err(|e| self.err("move to trash", &full, e))?;
-        // Anything verified below it is gone now.
+        let at = self.at(p.as_path())?;
+        let slot = self.trash_slot(p)?;
+        at.rename_to(&slot).map_err(|e| self.err("move to trash", p.as_path(), e))?;
+        // Anything verified below it is gone now, and its handles name the trash.
         self.verified.retain(|d| !d.is_within(p));
+        self.b.forget(p.as_path());
         Ok(())
     }
 
@@ -1078,37 +1129,26 @@ impl<'a> Committer<'a> {
         let mut dirs: Vec<Option<RelPath>> = self.touched.drain().collect();
         dirs.sort_by_key(|d| std::cmp::Reverse(d.as_ref().map_or(0, RelPath::depth)));
         for dir in dirs {
-            let full = match &dir {
-                Some(p) => self.dest.at(p),
-                None => self.dest.root.clone(),
-            };
+            let rel = dir.as_ref().map_or(Path::new(""), |p| p.as_path());
             let meta: Option<&Meta> = dir.as_ref().and_then(|p| metas.get(p));
             let unkept = &mut self.unkept;
-            let mut finish = || -> io::Result<()> {
-                let f = OpenOptions::new()
-                    .read(true)
-                    .custom_flags(libc::O_NOFOLLOW | libc::O_DIRECTORY)
-                    .open(&full)?;
-                match meta {
-                    Some(meta) => set_handle_meta(&f, meta, unkept),
-                    None => Ok(()),
-                }
-            };
-            match finish() {
+            let finish = self.b.open_dir(rel).and_then(|f| match meta {
+                Some(meta) => set_handle_meta(&f, meta, unkept),
+                None => Ok(()),
+            });
+            match finish {
                 Ok(()) => {}
                 // Gone (trashed later in the run) or not a directory: nothing to restore.
-                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-                Err(e) if e.raw_os_error() == Some(libc::ENOTDIR) => {}
-                Err(e) if e.raw_os_error() == Some(libc::ELOOP) => {}
-                Err(e) => return Err(self.err("finish directory", &full, e)),
+                Err(e) if e.kind() == io::ErrorKind::NotFound || is_planted(&e) => {}
+                Err(e) => return Err(self.err("finish directory", rel, e)),
             }
         }
         Ok(())
     }
 
     fn report(&self, generation: u64) -> CommitReport {
-        let trash_dir =
-            fs::symlink_metadata(&self.trash).is_ok().then(|| self.trash.display().to_string());
+        let trash = self.b.shown(&self.trash);
+        let trash_dir = fs::symlink_metadata(&trash).is_ok().then(|| trash.display().to_string());
         CommitReport {
             generation,
             trashed: self.trashed,

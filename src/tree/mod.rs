@@ -14,8 +14,11 @@
 //! - [`sparse`]: holes of sparse files, skipped when read and made again when written;
 //! - [`state`]: the `.tern` directory a replicated tree keeps at its top (lock, manifest,
 //!   staging, trash and its index);
+//! - [`beneath`]: entries below a destination's top reached through directory handles, never
+//!   through a symlink;
 //! - [`scan`]: the source walk and its hash cache, producing the source's manifest.
 
+pub mod beneath;
 pub mod chunk;
 pub mod codec;
 pub mod filter;

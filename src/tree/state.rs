@@ -16,10 +16,9 @@
 use crate::tree::codec::{Reader, Writer};
 use crate::tree::path::{MAX_PATH_LEN, RelPath};
 use std::ffi::OsString;
-use std::fs::{self, OpenOptions};
-use std::io::{self, Write};
+use std::fs;
+use std::io;
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 /// The destination state directory's name; never replicated from a source's top level.
@@ -45,37 +44,6 @@ impl From<Unsafe> for io::Error {
             Unsafe::Io(p, e) => io::Error::new(e.kind(), format!("{}: {e}", p.display())),
         }
     }
-}
-
-/// Make sure every component of `rel` below `root` is a real directory, creating what is missing,
-/// and never following a symlink; the directory's path. `root` itself is the caller's to trust.
-pub fn real_dirs(root: &Path, rel: &Path) -> Result<PathBuf, Unsafe> {
-    let mut at = root.to_path_buf();
-    for c in rel.components() {
-        at.push(c);
-        real_dir(&at)?;
-    }
-    Ok(at)
-}
-
-/// Make sure `at` is a real directory, making it if it is missing. A directory made by someone
-/// else meanwhile is looked at again; one that keeps changing is an error, never passed over.
-fn real_dir(at: &Path) -> Result<(), Unsafe> {
-    for _ in 0..2 {
-        match fs::symlink_metadata(at) {
-            Ok(md) if md.is_dir() => return Ok(()),
-            Ok(md) if md.file_type().is_symlink() => return Err(Unsafe::Symlink(at.into())),
-            Ok(_) => return Err(Unsafe::Io(at.into(), io::Error::other("not a directory"))),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => match fs::create_dir(at) {
-                Ok(()) => return Ok(()),
-                // Made meanwhile: look again at what it is.
-                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
-                Err(e) => return Err(Unsafe::Io(at.into(), e)),
-            },
-            Err(e) => return Err(Unsafe::Io(at.into(), e)),
-        }
-    }
-    Err(Unsafe::Io(at.into(), io::Error::other("changed while it was being made; try again")))
 }
 
 /// Refuse a symlink at `path` (a state file, which may be missing).
@@ -120,18 +88,13 @@ pub fn index_path(trash_run: &Path) -> PathBuf {
     PathBuf::from(s)
 }
 
-/// Record that `original` is about to be moved to `slot` (relative to the run's trash dir).
-pub fn append_trash_index(index: &Path, original: &RelPath, slot: &Path) -> io::Result<()> {
+/// One trash index record: `original` is about to be moved to `slot` (relative to the run's
+/// trash directory), appended whole with one write.
+pub fn trash_record(original: &RelPath, slot: &Path) -> Vec<u8> {
     let mut w = Writer::new();
     w.bytes(original.as_bytes());
     w.bytes(slot.as_os_str().as_bytes());
-    let mut f = OpenOptions::new()
-        .append(true)
-        .create(true)
-        .mode(0o600)
-        .custom_flags(libc::O_NOFOLLOW)
-        .open(index)?;
-    f.write_all(&w.buf)
+    w.buf
 }
 
 /// The (original path, trash slot) pairs of an index; a torn last record is ignored. A pair
@@ -164,28 +127,11 @@ pub fn trash_root(root: &Path) -> PathBuf {
 mod tests {
     use super::*;
 
-    /// Missing directories are made, real ones pass, and a symlink or a file at any level is
-    /// refused without anything made through it.
     #[test]
-    fn real_dirs_makes_what_is_missing_and_refuses_a_symlink_at_any_level() {
+    fn not_a_symlink_passes_a_missing_path_and_refuses_a_symlink() {
         let root = tempfile::tempdir().unwrap();
-        let outside = tempfile::tempdir().unwrap();
-        let made = real_dirs(root.path(), Path::new(".tern/trash/run/a/b")).unwrap();
-        assert!(made.is_dir() && made.ends_with("a/b"));
-        assert!(real_dirs(root.path(), Path::new(".tern/trash/run/a")).is_ok());
-        std::os::unix::fs::symlink(outside.path(), root.path().join(".tern/trash/run/a/b/link"))
-            .unwrap();
-        match real_dirs(root.path(), Path::new(".tern/trash/run/a/b/link/c")) {
-            Err(Unsafe::Symlink(p)) => assert!(p.ends_with("link")),
-            other => panic!("{other:?}"),
-        }
-        assert!(fs::read_dir(outside.path()).unwrap().next().is_none(), "made through a link");
-        fs::write(root.path().join("file"), "x").unwrap();
-        assert!(matches!(real_dirs(root.path(), Path::new("file/d")), Err(Unsafe::Io(..))));
         assert!(not_a_symlink(&root.path().join("missing")).is_ok());
-        assert!(matches!(
-            not_a_symlink(&root.path().join(".tern/trash/run/a/b/link")),
-            Err(Unsafe::Symlink(_))
-        ));
+        std::os::unix::fs::symlink("/tmp", root.path().join("link")).unwrap();
+        assert!(matches!(not_a_symlink(&root.path().join("link")), Err(Unsafe::Symlink(_))));
     }
 }

@@ -5,11 +5,15 @@
 //! compiles to nothing, so release builds carry no trace of it.
 
 /// Sleep `TERN_FAILPOINT_DELAY_MS` milliseconds here if `TERN_FAILPOINT_DELAY=name` (to make a
-/// run slow in daemon tests).
+/// run slow in daemon tests, or to change the tree under a run at a chosen moment). With
+/// `TERN_FAILPOINT_SIGNAL=FILE`, FILE is created when the sleep starts, for the test to act on.
 #[inline]
 pub fn delay(name: &str) {
     #[cfg(feature = "failpoints")]
     if std::env::var("TERN_FAILPOINT_DELAY").is_ok_and(|v| v == name) {
+        if let Some(signal) = std::env::var_os("TERN_FAILPOINT_SIGNAL") {
+            let _ = std::fs::write(signal, name);
+        }
         let ms = std::env::var("TERN_FAILPOINT_DELAY_MS").ok().and_then(|v| v.parse().ok());
         std::thread::sleep(std::time::Duration::from_millis(ms.unwrap_or(1000)));
     }

@@ -192,3 +192,100 @@ proptest::proptest! {
         proptest::prop_assert_eq!(&snapshot(&outside), &before);
     }
 }
+
+/// A sync paused (by a failpoint) after it resolved the path it is about to write, while the
+/// replica is changed under it: a directory on the way replaced by a symlink to `outside`, and
+/// the trash too. `remote` runs the agent over the real sshd, with the failpoint armed there.
+#[cfg(feature = "failpoints")]
+fn swapped_during_the_commit(remote: bool, swap_trash: bool) {
+    use std::time::{Duration, Instant};
+    let env = Env::new();
+    let sshd = remote.then(|| Sshd::start(&env));
+    let outside = env.path("outside");
+    fs::create_dir_all(&outside).unwrap();
+    fs::write(outside.join("keep"), "untouched").unwrap();
+    env.tree("src").file("a/b/f", "v1").file("g", "g1");
+    env.sync(&[]);
+    env.tree("src").file("a/b/f", "v2");
+    let before = snapshot(&outside);
+    let signal = env.path("paused");
+    let armed = format!(
+        "TERN_FAILPOINT_DELAY=commit-resolved TERN_FAILPOINT_DELAY_MS=2500 TERN_FAILPOINT_SIGNAL={}",
+        signal.display()
+    );
+    let mut run = match &sshd {
+        Some(sshd) => {
+            let wrapper = env.path("tern-paused");
+            fs::write(&wrapper, format!("#!/bin/sh\n{armed} exec {TERN} \"$@\"\n")).unwrap();
+            use std::os::unix::fs::PermissionsExt;
+            fs::set_permissions(&wrapper, fs::Permissions::from_mode(0o755)).unwrap();
+            let url = sshd.url(&env.dst());
+            sshd.tern(&env, ["sync", "--remote-tern", wrapper.to_str().unwrap(), "src", &url])
+        }
+        None => {
+            let mut run = env.tern(["sync", "src", "dst"]);
+            for pair in armed.split(' ') {
+                let (k, v) = pair.split_once('=').unwrap();
+                run.cmd.env(k, v);
+            }
+            run
+        }
+    };
+    let child = run
+        .cmd
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    while !signal.exists() {
+        assert!(start.elapsed() < Duration::from_secs(60), "the sync never reached the failpoint");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // The sync has resolved dst/a/b and sleeps: the directory goes, a symlink takes its place.
+    let dir = env.dst().join("a/b");
+    fs::rename(&dir, env.dst().join("a/b.moved")).unwrap();
+    std::os::unix::fs::symlink(&outside, &dir).unwrap();
+    let trash = env.dst().join(".tern/trash");
+    if swap_trash {
+        // The first sync trashed nothing: there is no trash yet, and the symlink takes its place.
+        assert!(!trash.exists());
+        std::os::unix::fs::symlink(&outside, &trash).unwrap();
+    }
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(snapshot(&outside), before, "a write went outside: {stderr}");
+    if swap_trash {
+        // The old version has nowhere safe to go: the run stops and says why.
+        assert!(!out.status.success());
+        assert!(stderr.contains("is a symlink where tern keeps its own state"), "{stderr}");
+        assert_eq!(fs::read(env.dst().join("a/b.moved/f")).unwrap(), b"v1");
+        fs::remove_file(&trash).unwrap();
+    } else {
+        // The write went where the handle pointed: the directory, wherever it was moved.
+        assert!(out.status.success(), "{stderr}");
+        assert_eq!(fs::read(env.dst().join("a/b.moved/f")).unwrap(), b"v2");
+    }
+    // The manifest says the replica is current; a run that checks the destination repairs it:
+    // the symlink is trashed and the directory made again.
+    match &sshd {
+        Some(sshd) => sshd.tern(&env, ["sync", "--check-dest", "src", &sshd.url(&env.dst())]).ok(),
+        None => env.tern(["sync", "--check-dest", "src", "dst"]).ok(),
+    };
+    assert_eq!(snapshot(&outside), before);
+    assert_eq!(fs::read(env.dst().join("a/b/f")).unwrap(), b"v2");
+}
+
+#[cfg(feature = "failpoints")]
+#[test]
+fn a_directory_swapped_for_a_symlink_mid_commit_takes_no_write_outside() {
+    swapped_during_the_commit(false, false);
+    swapped_during_the_commit(false, true);
+}
+
+#[cfg(feature = "failpoints")]
+#[test]
+fn a_directory_swapped_for_a_symlink_mid_commit_at_a_remote_takes_no_write_outside() {
+    swapped_during_the_commit(true, false);
+    swapped_during_the_commit(true, true);
+}
