@@ -7,12 +7,14 @@
 //! trash, written before the move). `undo` puts a run's entries back; whatever stands in the way
 //! goes to a new trash run, so an undo can itself be undone.
 
+use crate::tree::beneath::{Beneath, DirPath, is_planted};
 use crate::tree::chunk::digest_reader;
 use crate::tree::manifest::{Entry, Kind, Manifest};
 use crate::tree::meta::{is_root, meta_of, read_xattrs, special_of};
 use crate::tree::path::RelPath;
-use crate::tree::beneath::{Beneath, DirPath, is_planted};
-use crate::tree::state::{STATE_DIR, Unsafe, index_path, read_trash_index, trash_record, trash_root};
+use crate::tree::state::{
+    STATE_DIR, Unsafe, index_path, read_trash_index, trash_record, trash_root,
+};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashSet};
 use std::fs::{self, File};
@@ -221,12 +223,26 @@ pub fn verify(
     // directory before what it holds, so an entry is looked at only when its parent is here, and
     // nothing is ever looked up through a symlink that replaced a directory, at any depth.
     let mut real_dirs: HashSet<RelPath> = HashSet::new();
+    // Each entry is looked at through its directory's handle, so that even a directory
+    // swapped for a symlink while it is checked is never read through.
+    let mut b = Beneath::open(root)?;
+    let gone = "a parent is no longer a directory";
     for e in &manifest.entries {
-        let full = root.join(e.path.as_path());
         if e.path.parent().is_some_and(|p| !real_dirs.contains(&p)) {
-            findings.push(finding(&e.path, "missing", "a parent is no longer a directory".into()));
+            findings.push(finding(&e.path, "missing", gone.into()));
             continue;
         }
+        let at = match b.at(e.path.as_path()) {
+            Ok(at) => at,
+            Err(err) if err.kind() == io::ErrorKind::NotFound || is_planted(&err) => {
+                findings.push(finding(&e.path, "missing", gone.into()));
+                continue;
+            }
+            Err(err) => return Err(err),
+        };
+        // The calls below take a path: this one goes through the handle, and none of them
+        // follows a symlink at the entry itself.
+        let full = at.proc_path();
         let md = match fs::symlink_metadata(&full) {
             Ok(md) => md,
             Err(err) if err.kind() == io::ErrorKind::NotFound => {
@@ -305,8 +321,10 @@ pub fn verify(
             }
             Kind::HardLink(first) => {
                 use std::os::unix::fs::MetadataExt;
-                let same = fs::symlink_metadata(root.join(first.as_path()))
-                    .is_ok_and(|f| (f.dev(), f.ino()) == (md.dev(), md.ino()));
+                let first_at = b.at(first.as_path()).ok();
+                let same = first_at
+                    .and_then(|at| fs::symlink_metadata(at.proc_path()).ok())
+                    .is_some_and(|f| (f.dev(), f.ino()) == (md.dev(), md.ino()));
                 if !same {
                     let detail = format!("not a hard link of {}", first.display());
                     findings.push(finding(&e.path, "changed", detail));
@@ -411,9 +429,8 @@ pub fn undo(
     // the trash included, never takes what is put back or moved aside elsewhere.
     let mut b = Beneath::open(root).map_err(|e| io("open", Path::new(""), e))?;
     let run_dir = trash_rel().join(&run);
-    let index = b
-        .dir_path(&trash_rel())
-        .and_then(|trash| read_trash_index(&index_path(&trash.join(&run))));
+    let index =
+        b.dir_path(&trash_rel()).and_then(|trash| read_trash_index(&index_path(&trash.join(&run))));
     let pairs = index.map_err(|e| {
         format!(
             "run {run} has no usable trash index ({e}); restore by hand from {}",

@@ -24,8 +24,8 @@ use super::{
 };
 use crate::plan::delta::{DeltaError, DeltaReader, apply_streamed};
 use crate::transport::admin::{AdminOp, AdminResult};
-use crate::tree::chunk::{ChunkRef, FileDigest};
 use crate::tree::beneath::{At, Beneath, is_planted};
+use crate::tree::chunk::{ChunkRef, FileDigest};
 use crate::tree::manifest::{EntryReader, KindTag, Manifest, Meta, write_replacing_with};
 use crate::tree::meta::{Unkept, make_node, set_handle_meta, set_node_meta, set_symlink_meta};
 use crate::tree::path::RelPath;
@@ -138,8 +138,6 @@ impl LocalDir {
             .map_err(|e| self.io("open", &self.state(), e))?;
         Ok((dir.join(name), shown))
     }
-
-
 
     /// An empty staging directory. On ext4 it is marked as the top of a hierarchy (`chattr +T`),
     /// so that its shards, and the files staged in them, are spread over the block groups the

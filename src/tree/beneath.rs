@@ -109,7 +109,8 @@ impl Beneath {
             return rustix::fs::openat(&self.top, ".", flags, Mode::empty()).map_err(errno);
         }
         if self.openat2 {
-            let how = ResolveFlags::BENEATH | ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_MAGICLINKS;
+            let how =
+                ResolveFlags::BENEATH | ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_MAGICLINKS;
             match rustix::fs::openat2(&self.top, rel, flags | OFlags::NOFOLLOW, Mode::empty(), how)
             {
                 Ok(fd) => return Ok(fd),
@@ -202,8 +203,13 @@ fn walk(from: BorrowedFd<'_>, parts: &[&OsStr], flags: OFlags) -> io::Result<Own
     for (i, name) in parts.iter().enumerate() {
         let last = i + 1 == parts.len();
         let base = cur.as_ref().map_or(from, |fd| fd.as_fd());
-        let fd = rustix::fs::openat(base, *name, if last { flags | OFlags::NOFOLLOW } else { step }, Mode::empty())
-            .map_err(errno)?;
+        let fd = rustix::fs::openat(
+            base,
+            *name,
+            if last { flags | OFlags::NOFOLLOW } else { step },
+            Mode::empty(),
+        )
+        .map_err(errno)?;
         // With O_PATH, O_NOFOLLOW opens a symlink itself rather than failing: look at what it is.
         let kind = FileType::from_raw_mode(rustix::fs::fstat(&fd).map_err(errno)?.st_mode);
         if kind != FileType::Directory {
@@ -269,7 +275,10 @@ impl At {
                 Err(e) => return Err(Unsafe::Io(shown.into(), e)),
             }
         }
-        Err(Unsafe::Io(shown.into(), io::Error::other("changed while it was being made; try again")))
+        Err(Unsafe::Io(
+            shown.into(),
+            io::Error::other("changed while it was being made; try again"),
+        ))
     }
 
     /// Append `bytes` with one write to the file here, made (mode 0600) if missing.

@@ -1,6 +1,7 @@
-//! A write never leaves the destination through a symlink where tern keeps its own state, and a
-//! restricted agent serves only the directory it was given, locally checked and over a real sshd
-//! with a forced command in authorized_keys.
+//! A write never leaves the destination through a symlink: where tern keeps its own state, at any
+//! level of a synced path, inside trash runs, planted between syncs or (with a failpoint) after a
+//! commit resolved its path; for sync, undo and purge, locally and over a real sshd. A restricted
+//! agent serves only the directory it was given, through a forced command in authorized_keys.
 
 use crate::harness::*;
 use crate::sshd::Sshd;
@@ -288,4 +289,66 @@ fn a_directory_swapped_for_a_symlink_mid_commit_takes_no_write_outside() {
 fn a_directory_swapped_for_a_symlink_mid_commit_at_a_remote_takes_no_write_outside() {
     swapped_during_the_commit(true, false);
     swapped_during_the_commit(true, true);
+}
+
+/// `tern undo` puts entries back through handles too: a directory on the way that was replaced by
+/// a symlink is moved aside (into a new trash run) and made again, and nothing is put outside.
+#[test]
+fn undo_never_puts_back_through_a_planted_symlink() {
+    let env = Env::new();
+    let outside = env.path("outside");
+    fs::create_dir_all(&outside).unwrap();
+    fs::write(outside.join("keep"), "untouched").unwrap();
+    env.tree("src").file("d/f", "v1");
+    env.sync(&[]);
+    env.tree("src").file("d/f", "v2");
+    env.sync(&[]);
+    let before = snapshot(&outside);
+    let d = env.dst().join("d");
+    fs::rename(&d, env.path("d.elsewhere")).unwrap();
+    std::os::unix::fs::symlink(&outside, &d).unwrap();
+    env.tern(["undo", "dst"]).ok().stdout_has("put back");
+    assert_eq!(snapshot(&outside), before, "undo wrote outside");
+    assert!(fs::symlink_metadata(&d).unwrap().is_dir(), "the symlink was not moved aside");
+    assert_eq!(fs::read(d.join("f")).unwrap(), b"v1");
+}
+
+/// A symlink planted inside a trash run, where a trashed directory was: undo moves the link back
+/// as the entry it now is, reads and moves nothing through it, and a purge removes the link,
+/// never what it points to.
+#[test]
+fn a_symlink_planted_inside_a_trash_run_is_neither_followed_by_undo_nor_by_purge() {
+    let env = Env::new();
+    let outside = env.path("outside");
+    fs::create_dir_all(outside.join("f")).unwrap();
+    fs::write(outside.join("f/keep"), "untouched").unwrap();
+    env.tree("src").file("d/f", "v1").file("other", "o");
+    env.sync(&[]);
+    env.tree("src").remove("d");
+    env.sync(&[]);
+    let trash = env.dst().join(".tern/trash");
+    let run = fs::read_dir(&trash)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.is_dir())
+        .expect("a trash run");
+    fs::remove_dir_all(run.join("d")).unwrap();
+    std::os::unix::fs::symlink(&outside, run.join("d")).unwrap();
+    // One the index does not name: removed with the run after the undo, never followed.
+    std::os::unix::fs::symlink(&outside, run.join("x")).unwrap();
+    let before = snapshot(&outside);
+    env.tern(["undo", "dst"]).output();
+    assert_eq!(snapshot(&outside), before, "undo changed the outside directory");
+    // What stood in the trash run is what comes back: the link itself, never a copy of what it
+    // points to.
+    let back = fs::symlink_metadata(env.dst().join("d")).unwrap();
+    assert!(back.file_type().is_symlink(), "undo copied what is outside");
+    assert!(!run.exists(), "the undone run is left");
+    env.tree("src").file("other", "o2");
+    env.sync(&[]);
+    let run = fs::read_dir(&trash).unwrap().map(|e| e.unwrap().path()).find(|p| p.is_dir());
+    std::os::unix::fs::symlink(&outside, run.expect("a trash run").join("x")).unwrap();
+    env.tern(["trash", "purge", "dst"]).ok().stdout_has("purged ");
+    env.tern(["trash", "list", "dst"]).ok().stdout_has("the trash is empty");
+    assert_eq!(snapshot(&outside), before, "purge changed the outside directory");
 }
