@@ -206,7 +206,7 @@ pub fn serve_limited(
         if limits.read_only {
             let refused = || Response::Error { transient: false, message: READ_ONLY.into() };
             let reply = match &req {
-                Request::Lock | Request::Commit { .. } => Some(refused()),
+                Request::Lock | Request::Unlock | Request::Commit { .. } => Some(refused()),
                 Request::Admin(json) => {
                     serde_json::from_str::<crate::transport::admin::AdminOp>(json)
                         .ok()
@@ -275,6 +275,10 @@ pub fn serve_limited(
                 continue;
             }
             Request::Lock => match dest.lock() {
+                Ok(()) => Response::Ok,
+                Err(e) => error_reply(&e),
+            },
+            Request::Unlock => match dest.unlock() {
                 Ok(()) => Response::Ok,
                 Err(e) => error_reply(&e),
             },

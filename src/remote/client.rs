@@ -289,6 +289,13 @@ impl Transport for RemoteClient<'_> {
         }
     }
 
+    fn unlock(&mut self) -> Result<(), TransportError> {
+        match self.ask(&Request::Unlock)? {
+            Response::Ok => Ok(()),
+            r => Err(self.unexpected(&r)),
+        }
+    }
+
     fn read_manifest(&mut self) -> Result<Option<StoredManifest>, TransportError> {
         let (m, body_hash, id) = self.fetch_manifest()?;
         self.base_hash = Some(body_hash);

@@ -61,6 +61,11 @@ impl Transport for SshAgentDest {
         self.explain(r)
     }
 
+    fn unlock(&mut self) -> Result<(), TransportError> {
+        let r = self.client.unlock();
+        self.explain(r)
+    }
+
     fn read_manifest(
         &mut self,
     ) -> Result<Option<crate::tree::store::StoredManifest>, TransportError> {

@@ -26,8 +26,9 @@ use std::io::{self, Read, Write};
 /// files as a tree of chunk hashes (see [`crate::tree::hash`]) and sends file data as chunks only;
 /// version 3 reports staging as runs of ids staged fine ([`StageReport`]), and a delta announces
 /// its result's entry count and must list its upserts in path order; version 4 carries
-/// extended attributes in every entry's metadata and reports those a commit could not keep.
-pub const PROTOCOL_VERSION: u32 = 4;
+/// extended attributes in every entry's metadata and reports those a commit could not keep;
+/// version 5 can release the lock and take it again on one connection (`tern watch`).
+pub const PROTOCOL_VERSION: u32 = 5;
 /// Largest frame body either side accepts.
 pub const MAX_FRAME: usize = 16 << 20;
 /// Largest piece of bulk data (manifest parts, file data) in one frame.
@@ -65,6 +66,8 @@ pub enum Request {
     Admin(String),
     /// Bytes that are exactly one chunk of the file being staged.
     StageChunk(Vec<u8>),
+    /// Release the lock, keeping the connection for the next run.
+    Unlock,
 }
 
 /// Agent to client.
@@ -277,6 +280,7 @@ impl Request {
                 w.u8(14);
                 w.bytes(d);
             }
+            Request::Unlock => w.u8(15),
         }
         w.buf
     }
@@ -336,6 +340,7 @@ impl Request {
             12 => Request::Bye,
             13 => Request::Admin(json_text(&mut r)?),
             14 => Request::StageChunk(r.bytes("chunk", MAX_DATA)?.to_vec()),
+            15 => Request::Unlock,
             t => {
                 return Err(DecodeError::invalid("request", format!("unknown request {t}")));
             }
@@ -560,6 +565,7 @@ mod tests {
             Request::Bye,
             Request::Admin("{\"op\":\"verify\"}".into()),
             Request::StageChunk(vec![7; 100]),
+            Request::Unlock,
         ];
         for req in requests {
             assert_eq!(Request::decode(&req.encode()).unwrap(), req);

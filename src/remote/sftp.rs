@@ -202,13 +202,23 @@ impl SftpDest {
     }
 }
 
+impl SftpDest {
+    /// Remove the lock directory, if this run holds it.
+    fn release(&mut self) -> Result<(), TransportError> {
+        if !self.locked {
+            return Ok(());
+        }
+        let dir = self.state().join("lock.d");
+        self.remove_if_exists(&dir.join("owner"))?;
+        self.sftp.rmdir(&dir).map_err(|e| self.err("remove", &dir, e))?;
+        self.locked = false;
+        Ok(())
+    }
+}
+
 impl Drop for SftpDest {
     fn drop(&mut self) {
-        if self.locked {
-            let dir = self.state().join("lock.d");
-            let _ = self.sftp.unlink(&dir.join("owner"));
-            let _ = self.sftp.rmdir(&dir);
-        }
+        let _ = self.release();
     }
 }
 
@@ -223,6 +233,10 @@ impl Transport for SftpDest {
 
     fn reuses_chunks(&self) -> bool {
         false
+    }
+
+    fn unlock(&mut self) -> Result<(), TransportError> {
+        self.release()
     }
 
     fn lock(&mut self) -> Result<(), TransportError> {

@@ -441,6 +441,15 @@ impl Transport for LocalDir {
         self.reset_staging()
     }
 
+    fn unlock(&mut self) -> Result<(), TransportError> {
+        // Whatever this run left in staging is garbage (a commit empties it).
+        self.current = None;
+        self.staged.clear();
+        self.manifest = None;
+        self.lock = None;
+        Ok(())
+    }
+
     fn read_manifest(&mut self) -> Result<Option<StoredManifest>, TransportError> {
         if !self.check_root()? {
             self.last_read = Some(ManifestId(None));
@@ -1183,6 +1192,24 @@ mod tests {
     /// A destination dropped while its background sync runs (a run that failed mid-transfer)
     /// leaves its lock free for the next run at once: the sync's duplicate of the lock's
     /// descriptor would otherwise hold the lock until the sync ends.
+    /// A destination kept open between runs (a watch) lets another writer in while unlocked,
+    /// and takes the lock again on the same handle.
+    #[test]
+    fn unlock_lets_another_writer_in_and_the_lock_can_be_taken_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("dst");
+        let (mut ours, mut theirs) = (LocalDir::new(&root), LocalDir::new(&root));
+        ours.lock().unwrap();
+        assert!(matches!(theirs.lock(), Err(TransportError::Locked { .. })));
+        ours.unlock().unwrap();
+        theirs.lock().unwrap();
+        assert!(matches!(ours.lock(), Err(TransportError::Locked { .. })));
+        theirs.unlock().unwrap();
+        ours.lock().unwrap();
+        ours.unlock().unwrap();
+        ours.unlock().unwrap();
+    }
+
     #[test]
     fn dropping_a_destination_mid_flush_releases_its_lock() {
         let dir = tempfile::tempdir().unwrap();

@@ -325,6 +325,10 @@ pub trait Transport {
     /// Take the exclusive write lock, creating the destination if needed. Held until drop.
     fn lock(&mut self) -> Result<(), TransportError>;
 
+    /// Release the lock (nothing when it is not held), keeping the destination open for a next
+    /// run on it, as `tern watch` makes one batch after another.
+    fn unlock(&mut self) -> Result<(), TransportError>;
+
     /// The manifest of what tern last committed here, `None` for a fresh destination. Its
     /// entries are held compactly, in a temporary file once there are many.
     fn read_manifest(&mut self) -> Result<Option<StoredManifest>, TransportError>;
