@@ -82,6 +82,17 @@ pub struct ScanStats {
     pub cached_files: u64,
     /// Sockets, which tern does not replicate (they belong to the process listening on them).
     pub skipped_sockets: u64,
+    /// Files with more than one name (a link count above one), hard links kept or not.
+    pub linked_files: u64,
+}
+
+/// Parts of a tree to scan again, as `tern watch` does after the kernel named what changed: each
+/// `deep` path with everything below it, and each `shallow` path alone (a directory whose own
+/// metadata changed with what it holds). Neither list need be sorted.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Within {
+    pub deep: Vec<RelPath>,
+    pub shallow: Vec<RelPath>,
 }
 
 /// The result of a scan.
@@ -166,6 +177,63 @@ const BATCH_BYTES: u64 = 1 << 30;
 /// hashed on every core, and then all of it is appended to the manifest and to the next cache in
 /// walk order, which is manifest order. Nothing is held per file but its manifest entry.
 pub fn scan(root: &Path, opts: &ScanOptions, progress: &Progress) -> Result<Scan, ScanError> {
+    walk_tree(root, None, opts, progress)
+}
+
+/// Scan only the parts `within` of the tree at `root`: their entries (in path order) and issues,
+/// as [`scan`] would list them there, with the same excludes. The hash cache is neither read nor
+/// written: every file in them is read, as the kernel said it changed. A path that is no longer
+/// there is left out (it was deleted), not reported.
+pub fn scan_within(
+    root: &Path,
+    within: &Within,
+    opts: &ScanOptions,
+    progress: &Progress,
+) -> Result<Scan, ScanError> {
+    let opts = ScanOptions { cache_file: None, ..opts.clone() };
+    walk_tree(root, Some(within), &opts, progress)
+}
+
+/// Where the walks of a scan start: the root's walk for a whole tree, else one per path of
+/// `within` in path order (each with the depths below it that are walked).
+fn walk_starts(
+    root: &Path,
+    within: Option<&Within>,
+    opts: &ScanOptions,
+) -> Vec<(PathBuf, usize, usize)> {
+    let Some(w) = within else { return vec![(root.to_path_buf(), 1, usize::MAX)] };
+    let mut starts: Vec<(&RelPath, bool)> =
+        w.deep.iter().map(|p| (p, true)).chain(w.shallow.iter().map(|p| (p, false))).collect();
+    starts.sort();
+    starts.dedup_by(|b, a| a.0 == b.0);
+    let dev_of = |p: &Path| std::fs::symlink_metadata(p).map(|md| md.dev()).ok();
+    let root_dev = dev_of(root);
+    let mut out = Vec::new();
+    for (p, deep) in starts {
+        let full = root.join(p.as_path());
+        let mut max = if deep { usize::MAX } else { 0 };
+        if opts.one_file_system {
+            let parent = full.parent().map_or(root_dev, dev_of);
+            if parent != root_dev {
+                // Inside another file system: never walked with -x.
+                continue;
+            }
+            if dev_of(&full).is_some_and(|d| Some(d) != root_dev) {
+                // A mount point: listed, empty.
+                max = 0;
+            }
+        }
+        out.push((full, 0, max));
+    }
+    out
+}
+
+fn walk_tree(
+    root: &Path,
+    within: Option<&Within>,
+    opts: &ScanOptions,
+    progress: &Progress,
+) -> Result<Scan, ScanError> {
     let started = SystemTime::now();
     match std::fs::metadata(root) {
         Ok(md) if md.is_dir() => {}
@@ -211,22 +279,36 @@ pub fn scan(root: &Path, opts: &ScanOptions, progress: &Progress) -> Result<Scan
     };
     let mut batch: Vec<Slot> = Vec::new();
     let mut batch_bytes = 0;
-    let walk = walkdir::WalkDir::new(root)
-        .min_depth(1)
-        .follow_links(false)
-        .same_file_system(opts.one_file_system)
-        .sort_by_file_name();
-    let walk = walk.into_iter();
-    let walk = walk.filter_entry(|e| {
-        if e.depth() == 1 && e.file_name() == STATE_DIR {
+    let keep = |e: &walkdir::DirEntry| {
+        let rel = e.path().strip_prefix(root).ok();
+        if rel == Some(Path::new(STATE_DIR)) {
             return false;
         }
-        let rel = e.path().strip_prefix(root).ok().and_then(|p| RelPath::from_path(p).ok());
+        let rel = rel.and_then(|p| RelPath::from_path(p).ok());
         !rel.is_some_and(|p| opts.excludes.excludes(&p, e.file_type().is_dir()))
+    };
+    let walk = walk_starts(root, within, opts).into_iter().flat_map(|(start, min, max)| {
+        walkdir::WalkDir::new(start)
+            .min_depth(min)
+            .max_depth(max)
+            .follow_links(false)
+            .follow_root_links(false)
+            .same_file_system(opts.one_file_system)
+            .sort_by_file_name()
+            .into_iter()
+            .filter_entry(keep)
     });
     for item in walk {
         let de = match item {
             Ok(de) => de,
+            // A part to scan again that is gone was deleted: nothing to list.
+            Err(err)
+                if within.is_some()
+                    && err.depth() == 0
+                    && err.io_error().is_some_and(|e| e.kind() == std::io::ErrorKind::NotFound) =>
+            {
+                continue;
+            }
             Err(err) => {
                 let at = err.path().unwrap_or(root).to_owned();
                 let path = at.strip_prefix(root).ok().and_then(|p| RelPath::from_path(p).ok());
@@ -327,6 +409,48 @@ pub fn scan(root: &Path, opts: &ScanOptions, progress: &Progress) -> Result<Scan
     stats.entries = manifest.len();
     issues.sort_by(|a, b| a.path.cmp(&b.path));
     Ok(Scan { manifest, issues, stats })
+}
+
+/// `base` (a whole tree's entries) with the parts `within` replaced by `fresh` (those parts
+/// scanned again by [`scan_within`]). `None` where only a whole scan can say what the tree is:
+/// a hard-link group's first name is in a replaced part (the group's other names may be
+/// anywhere), or the result is not a valid tree (a part's parent was not scanned again).
+pub fn replace_within(
+    base: &EntryStore,
+    within: &Within,
+    fresh: &EntryStore,
+) -> Result<Option<EntryStore>, ScanError> {
+    let deep: std::collections::HashSet<&[u8]> = within.deep.iter().map(|p| p.as_bytes()).collect();
+    let shallow: std::collections::HashSet<&[u8]> =
+        within.shallow.iter().map(|p| p.as_bytes()).collect();
+    // The path itself or one of its parents (each a prefix ending before a '/') is a deep part.
+    let replaced = |p: &[u8]| {
+        shallow.contains(p)
+            || deep.contains(p)
+            || p.iter().enumerate().any(|(i, &b)| b == b'/' && deep.contains(&p[..i]))
+    };
+    let mut out = StoreWriter::new();
+    let mut fresh_entries = fresh.iter().peekable();
+    for e in base.iter() {
+        while let Some(f) = fresh_entries.next_if(|f| f.path < e.path) {
+            out.push(&f);
+        }
+        if replaced(e.path.as_bytes()) {
+            if base.is_link_first(&e.path) {
+                return Ok(None);
+            }
+            continue;
+        }
+        if fresh_entries.peek().is_some_and(|f| f.path == e.path) {
+            continue;
+        }
+        out.push(&e);
+    }
+    for f in fresh_entries {
+        out.push(&f);
+    }
+    let merged = out.finish().map_err(ScanError::Spool)?;
+    Ok(merged.validate().is_ok().then_some(merged))
 }
 
 /// Say that the hash cache at `file` is not used as it should be (`what`: "ignoring", "cannot
@@ -456,6 +580,9 @@ impl Walked<'_> {
                     {
                         warn_cache(self.progress, f, "cannot write", &e);
                         self.next = NextCache::Off;
+                    }
+                    if linked {
+                        stats.linked_files += 1;
                     }
                     if linked && !self.no_hard_links {
                         self.link(&mut entry, &ident);
@@ -918,6 +1045,82 @@ mod tests {
         assert_eq!((settled.stats.hashed_files, settled.stats.cached_files), (0, 19));
         assert_eq!(settled.manifest, fresh());
         assert_eq!(listing(), ["c"]);
+    }
+
+    fn rel(p: &str) -> RelPath {
+        RelPath::new(p).unwrap()
+    }
+
+    /// The parts the kernel named, scanned again and put in place of the old ones, make the same
+    /// manifest as a whole scan: created, modified, deleted and renamed entries, a new directory
+    /// with files, an excluded part, and a part whose parent is gone (a whole scan is asked for).
+    #[test]
+    fn parts_scanned_again_in_place_of_the_old_ones_make_the_whole_scan() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        let put = |p: &str, data: &str| {
+            let at = root.join(p);
+            std::fs::create_dir_all(at.parent().unwrap()).unwrap();
+            std::fs::write(at, data).unwrap();
+        };
+        put("a/keep", "k");
+        put("a/old", "o");
+        put("b/x", "x");
+        put("b/y/z", "z");
+        put("c", "c1");
+        let opts = ScanOptions {
+            excludes: Excludes::new(&["*.tmp".to_string()]).unwrap(),
+            ..Default::default()
+        };
+        let hidden = Progress::hidden();
+        let base = scan(root, &opts, &hidden).unwrap().manifest;
+        put("a/new/deep/f", "new");
+        std::fs::rename(root.join("a/old"), root.join("a/renamed")).unwrap();
+        std::fs::remove_dir_all(root.join("b/y")).unwrap();
+        put("c", "c2, longer");
+        put("a/skip.tmp", "excluded");
+        let within = Within {
+            deep: ["a/new", "a/old", "a/renamed", "b/y", "c", "a/skip.tmp"].map(rel).to_vec(),
+            shallow: vec![rel("a"), rel("b")],
+        };
+        let fresh = scan_within(root, &within, &opts, &hidden).unwrap();
+        assert!(fresh.issues.is_empty(), "{:?}", fresh.issues);
+        let names: Vec<String> =
+            fresh.manifest.iter().map(|e| e.path.display().to_string()).collect();
+        assert_eq!(names, ["a", "a/new", "a/new/deep", "a/new/deep/f", "a/renamed", "b", "c"]);
+        let merged = replace_within(&base, &within, &fresh.manifest).unwrap().unwrap();
+        let whole = scan(root, &opts, &hidden).unwrap().manifest;
+        assert_eq!(merged.to_manifest(0).entries, whole.to_manifest(0).entries);
+
+        // A part whose new parent was not scanned again: not a tree, so a whole scan decides.
+        put("d/e", "e");
+        let orphan = Within { deep: vec![rel("d/e")], shallow: vec![] };
+        let fresh = scan_within(root, &orphan, &opts, &hidden).unwrap();
+        assert!(replace_within(&merged, &orphan, &fresh.manifest).unwrap().is_none());
+    }
+
+    /// Removing the first name of a hard-link group cannot be judged from the parts alone.
+    #[test]
+    fn a_replaced_first_name_of_a_hard_link_group_asks_for_a_whole_scan() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        std::fs::write(root.join("a"), "same").unwrap();
+        std::fs::hard_link(root.join("a"), root.join("b")).unwrap();
+        let hidden = Progress::hidden();
+        let base = scan(root, &ScanOptions::default(), &hidden).unwrap().manifest;
+        assert!(base.is_link_first(&rel("a")));
+        std::fs::remove_file(root.join("a")).unwrap();
+        let within = Within { deep: vec![rel("a")], shallow: vec![] };
+        let fresh = scan_within(root, &within, &ScanOptions::default(), &hidden).unwrap();
+        assert!(fresh.manifest.is_empty());
+        assert!(replace_within(&base, &within, &fresh.manifest).unwrap().is_none());
+        // A part holding a file of several names says so, for the caller to scan whole.
+        let within = Within { deep: vec![rel("b")], shallow: vec![] };
+        let fresh = scan_within(root, &within, &ScanOptions::default(), &hidden).unwrap();
+        assert_eq!(fresh.stats.linked_files, 0, "b has one name now");
+        std::fs::hard_link(root.join("b"), root.join("c")).unwrap();
+        let fresh = scan_within(root, &within, &ScanOptions::default(), &hidden).unwrap();
+        assert_eq!(fresh.stats.linked_files, 1);
     }
 
     #[test]
