@@ -31,6 +31,7 @@ Register-ArgumentCompleter -Native -CommandName 'tern' -ScriptBlock {
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             [CompletionResult]::new('sync', 'sync', [CompletionResultType]::ParameterValue, 'Replicate SOURCE into DEST (mirroring: entries missing from SOURCE go to DEST''s trash)')
             [CompletionResult]::new('plan', 'plan', [CompletionResultType]::ParameterValue, 'Show what `tern sync` would change, without writing anything anywhere')
+            [CompletionResult]::new('watch', 'watch', [CompletionResultType]::ParameterValue, 'Replicate SOURCE into DEST as it changes: a sync, then each change about a second later (until SIGTERM or SIGINT)')
             [CompletionResult]::new('apply', 'apply', [CompletionResultType]::ParameterValue, 'Apply a plan saved with `tern plan --out`, exactly as it was reviewed')
             [CompletionResult]::new('config', 'config', [CompletionResultType]::ParameterValue, 'Check the job file; every problem is listed with file:line')
             [CompletionResult]::new('jobs', 'jobs', [CompletionResultType]::ParameterValue, 'List the configured jobs: schedule in words, time zone, destinations, next fire times')
@@ -110,6 +111,41 @@ Register-ArgumentCompleter -Native -CommandName 'tern' -ScriptBlock {
             [CompletionResult]::new('--one-file-system', '--one-file-system', [CompletionResultType]::ParameterName, 'Do not cross file systems: a directory on another one (a mount point such as /proc or a mounted disk) is replicated empty, as with rsync -x')
             [CompletionResult]::new('--check-dest', '--check-dest', [CompletionResultType]::ParameterName, 'Before planning, stat every destination entry and send again what was changed, deleted or replaced there out of band (the destination is not read, only stat''ed)')
             [CompletionResult]::new('--detailed-exitcode', '--detailed-exitcode', [CompletionResultType]::ParameterName, 'Exit 2 when changes are pending, 0 when in sync, 1 on error (or a refusing guard)')
+            [CompletionResult]::new('--force', '--force', [CompletionResultType]::ParameterName, 'Mirror an empty source onto a non-empty destination (refused otherwise)')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print nothing but errors: no progress bar, no summary')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print nothing but errors: no progress bar, no summary')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Say more: list every change a sync makes, and metadata details in plans')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Say more: list every change a sync makes, and metadata details in plans')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'tern;watch' {
+            [CompletionResult]::new('--keep-trash', '--keep-trash', [CompletionResultType]::ParameterName, 'After a successful sync, purge trash runs older than DURATION ("forever" keeps them)')
+            [CompletionResult]::new('--exclude', '--exclude', [CompletionResultType]::ParameterName, 'Leave out entries matching PATTERN (gitignore syntax: "*.tmp", "cache/", "/build"); matching destination entries are kept. Repeatable')
+            [CompletionResult]::new('--exclude-from', '--exclude-from', [CompletionResultType]::ParameterName, 'Read exclude patterns from FILE, one per line (blank lines and # comments skipped)')
+            [CompletionResult]::new('-F', '-F ', [CompletionResultType]::ParameterName, 'Read this ssh_config file instead of ~/.ssh/config')
+            [CompletionResult]::new('--ssh-config', '--ssh-config', [CompletionResultType]::ParameterName, 'Read this ssh_config file instead of ~/.ssh/config')
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'An ssh_config option that wins over the config file''s, as with ssh -o (ProxyCommand, ProxyJump, Port, User, IdentityFile, ConnectTimeout...); repeatable')
+            [CompletionResult]::new('-i', '-i', [CompletionResultType]::ParameterName, 'Try this private key (after ssh-agent, before the config''s and the defaults); repeatable')
+            [CompletionResult]::new('--identity', '--identity', [CompletionResultType]::ParameterName, 'Try this private key (after ssh-agent, before the config''s and the defaults); repeatable')
+            [CompletionResult]::new('--known-hosts', '--known-hosts', [CompletionResultType]::ParameterName, 'Check host keys against this known_hosts file (and record accepted ones there)')
+            [CompletionResult]::new('--host-key-policy', '--host-key-policy', [CompletionResultType]::ParameterName, 'What to do with an unknown host key: refuse it (strict) or record it (accept-new); a changed key is always refused [default: strict, or the config''s StrictHostKeyChecking]')
+            [CompletionResult]::new('--remote-tern', '--remote-tern', [CompletionResultType]::ParameterName, 'The tern binary on the remote host')
+            [CompletionResult]::new('--bwlimit', '--bwlimit', [CompletionResultType]::ParameterName, 'Send at most RATE over SSH: KiB/s, or with a suffix K, M, G (per second), as rsync')
+            [CompletionResult]::new('--compress-level', '--compress-level', [CompletionResultType]::ParameterName, 'zstd level for data sent over SSH (1-22); 0 turns compression off')
+            [CompletionResult]::new('--delay', '--delay', [CompletionResultType]::ParameterName, 'Quiet time before changes are synced (e.g. 200ms, 1s)')
+            [CompletionResult]::new('--full-every', '--full-every', [CompletionResultType]::ParameterName, 'Also scan the whole source this often (e.g. 1h), as a safety net')
+            [CompletionResult]::new('--max-delete', '--max-delete', [CompletionResultType]::ParameterName, 'Refuse to delete more than N destination entries, or more than N% of them')
+            [CompletionResult]::new('--no-delete', '--no-delete', [CompletionResultType]::ParameterName, 'Keep destination entries that are missing from the source instead of deleting them')
+            [CompletionResult]::new('-c', '-c', [CompletionResultType]::ParameterName, 'Re-hash every source file instead of trusting the hash cache of unchanged files')
+            [CompletionResult]::new('--checksum', '--checksum', [CompletionResultType]::ParameterName, 'Re-hash every source file instead of trusting the hash cache of unchanged files')
+            [CompletionResult]::new('--no-cache', '--no-cache', [CompletionResultType]::ParameterName, 'Do not read or write the source hash cache')
+            [CompletionResult]::new('--no-xattrs', '--no-xattrs', [CompletionResultType]::ParameterName, 'Do not replicate extended attributes, POSIX ACLs or file capabilities (kept by default: user.*, system.posix_acl_*, security.* and, as root, trusted.*)')
+            [CompletionResult]::new('--no-hard-links', '--no-hard-links', [CompletionResultType]::ParameterName, 'Replicate hard-linked files as separate files (by default a group of hard links in the source is one file with several names at the destination, sent once, as with rsync -H)')
+            [CompletionResult]::new('-x', '-x', [CompletionResultType]::ParameterName, 'Do not cross file systems: a directory on another one (a mount point such as /proc or a mounted disk) is replicated empty, as with rsync -x')
+            [CompletionResult]::new('--one-file-system', '--one-file-system', [CompletionResultType]::ParameterName, 'Do not cross file systems: a directory on another one (a mount point such as /proc or a mounted disk) is replicated empty, as with rsync -x')
+            [CompletionResult]::new('--check-dest', '--check-dest', [CompletionResultType]::ParameterName, 'Before planning, stat every destination entry and send again what was changed, deleted or replaced there out of band (the destination is not read, only stat''ed)')
             [CompletionResult]::new('--force', '--force', [CompletionResultType]::ParameterName, 'Mirror an empty source onto a non-empty destination (refused otherwise)')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print nothing but errors: no progress bar, no summary')
             [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print nothing but errors: no progress bar, no summary')
@@ -358,6 +394,7 @@ Register-ArgumentCompleter -Native -CommandName 'tern' -ScriptBlock {
         'tern;help' {
             [CompletionResult]::new('sync', 'sync', [CompletionResultType]::ParameterValue, 'Replicate SOURCE into DEST (mirroring: entries missing from SOURCE go to DEST''s trash)')
             [CompletionResult]::new('plan', 'plan', [CompletionResultType]::ParameterValue, 'Show what `tern sync` would change, without writing anything anywhere')
+            [CompletionResult]::new('watch', 'watch', [CompletionResultType]::ParameterValue, 'Replicate SOURCE into DEST as it changes: a sync, then each change about a second later (until SIGTERM or SIGINT)')
             [CompletionResult]::new('apply', 'apply', [CompletionResultType]::ParameterValue, 'Apply a plan saved with `tern plan --out`, exactly as it was reviewed')
             [CompletionResult]::new('config', 'config', [CompletionResultType]::ParameterValue, 'Check the job file; every problem is listed with file:line')
             [CompletionResult]::new('jobs', 'jobs', [CompletionResultType]::ParameterValue, 'List the configured jobs: schedule in words, time zone, destinations, next fire times')
@@ -377,6 +414,9 @@ Register-ArgumentCompleter -Native -CommandName 'tern' -ScriptBlock {
             break
         }
         'tern;help;plan' {
+            break
+        }
+        'tern;help;watch' {
             break
         }
         'tern;help;apply' {

@@ -61,6 +61,9 @@ _tern() {
             tern,verify)
                 cmd="tern__subcmd__verify"
                 ;;
+            tern,watch)
+                cmd="tern__subcmd__watch"
+                ;;
             tern__subcmd__config,check)
                 cmd="tern__subcmd__config__subcmd__check"
                 ;;
@@ -118,6 +121,9 @@ _tern() {
             tern__subcmd__help,verify)
                 cmd="tern__subcmd__help__subcmd__verify"
                 ;;
+            tern__subcmd__help,watch)
+                cmd="tern__subcmd__help__subcmd__watch"
+                ;;
             tern__subcmd__help__subcmd__config,check)
                 cmd="tern__subcmd__help__subcmd__config__subcmd__check"
                 ;;
@@ -152,7 +158,7 @@ _tern() {
 
     case "${cmd}" in
         tern)
-            opts="-q -v -h -V --quiet --verbose --help --version sync plan apply config jobs run daemon status verify trash undo completions serve generate-docs help"
+            opts="-q -v -h -V --quiet --verbose --help --version sync plan watch apply config jobs run daemon status verify trash undo completions serve generate-docs help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -348,7 +354,7 @@ _tern() {
             return 0
             ;;
         tern__subcmd__help)
-            opts="sync plan apply config jobs run daemon status verify trash undo completions serve generate-docs help"
+            opts="sync plan watch apply config jobs run daemon status verify trash undo completions serve generate-docs help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -600,6 +606,20 @@ _tern() {
             return 0
             ;;
         tern__subcmd__help__subcmd__verify)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        tern__subcmd__help__subcmd__watch)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1141,6 +1161,84 @@ _tern() {
                     return 0
                     ;;
                 --compress-level)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        tern__subcmd__watch)
+            opts="-c -x -F -o -i -q -v -h --no-delete --checksum --no-cache --no-xattrs --no-hard-links --one-file-system --check-dest --keep-trash --exclude --exclude-from --ssh-config --identity --known-hosts --host-key-policy --remote-tern --bwlimit --compress-level --delay --full-every --max-delete --force --quiet --verbose --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --keep-trash)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --exclude)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --exclude-from)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ssh-config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -F)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --identity)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -i)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --known-hosts)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --host-key-policy)
+                    COMPREPLY=($(compgen -W "strict accept-new" -- "${cur}"))
+                    return 0
+                    ;;
+                --remote-tern)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --bwlimit)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --compress-level)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --delay)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --full-every)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-delete)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

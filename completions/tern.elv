@@ -28,6 +28,7 @@ set edit:completion:arg-completer[tern] = {|@words|
             cand --version 'Print version'
             cand sync 'Replicate SOURCE into DEST (mirroring: entries missing from SOURCE go to DEST''s trash)'
             cand plan 'Show what `tern sync` would change, without writing anything anywhere'
+            cand watch 'Replicate SOURCE into DEST as it changes: a sync, then each change about a second later (until SIGTERM or SIGINT)'
             cand apply 'Apply a plan saved with `tern plan --out`, exactly as it was reviewed'
             cand config 'Check the job file; every problem is listed with file:line'
             cand jobs 'List the configured jobs: schedule in words, time zone, destinations, next fire times'
@@ -105,6 +106,40 @@ set edit:completion:arg-completer[tern] = {|@words|
             cand --one-file-system 'Do not cross file systems: a directory on another one (a mount point such as /proc or a mounted disk) is replicated empty, as with rsync -x'
             cand --check-dest 'Before planning, stat every destination entry and send again what was changed, deleted or replaced there out of band (the destination is not read, only stat''ed)'
             cand --detailed-exitcode 'Exit 2 when changes are pending, 0 when in sync, 1 on error (or a refusing guard)'
+            cand --force 'Mirror an empty source onto a non-empty destination (refused otherwise)'
+            cand -q 'Print nothing but errors: no progress bar, no summary'
+            cand --quiet 'Print nothing but errors: no progress bar, no summary'
+            cand -v 'Say more: list every change a sync makes, and metadata details in plans'
+            cand --verbose 'Say more: list every change a sync makes, and metadata details in plans'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'tern;watch'= {
+            cand --keep-trash 'After a successful sync, purge trash runs older than DURATION ("forever" keeps them)'
+            cand --exclude 'Leave out entries matching PATTERN (gitignore syntax: "*.tmp", "cache/", "/build"); matching destination entries are kept. Repeatable'
+            cand --exclude-from 'Read exclude patterns from FILE, one per line (blank lines and # comments skipped)'
+            cand -F 'Read this ssh_config file instead of ~/.ssh/config'
+            cand --ssh-config 'Read this ssh_config file instead of ~/.ssh/config'
+            cand -o 'An ssh_config option that wins over the config file''s, as with ssh -o (ProxyCommand, ProxyJump, Port, User, IdentityFile, ConnectTimeout...); repeatable'
+            cand -i 'Try this private key (after ssh-agent, before the config''s and the defaults); repeatable'
+            cand --identity 'Try this private key (after ssh-agent, before the config''s and the defaults); repeatable'
+            cand --known-hosts 'Check host keys against this known_hosts file (and record accepted ones there)'
+            cand --host-key-policy 'What to do with an unknown host key: refuse it (strict) or record it (accept-new); a changed key is always refused [default: strict, or the config''s StrictHostKeyChecking]'
+            cand --remote-tern 'The tern binary on the remote host'
+            cand --bwlimit 'Send at most RATE over SSH: KiB/s, or with a suffix K, M, G (per second), as rsync'
+            cand --compress-level 'zstd level for data sent over SSH (1-22); 0 turns compression off'
+            cand --delay 'Quiet time before changes are synced (e.g. 200ms, 1s)'
+            cand --full-every 'Also scan the whole source this often (e.g. 1h), as a safety net'
+            cand --max-delete 'Refuse to delete more than N destination entries, or more than N% of them'
+            cand --no-delete 'Keep destination entries that are missing from the source instead of deleting them'
+            cand -c 'Re-hash every source file instead of trusting the hash cache of unchanged files'
+            cand --checksum 'Re-hash every source file instead of trusting the hash cache of unchanged files'
+            cand --no-cache 'Do not read or write the source hash cache'
+            cand --no-xattrs 'Do not replicate extended attributes, POSIX ACLs or file capabilities (kept by default: user.*, system.posix_acl_*, security.* and, as root, trusted.*)'
+            cand --no-hard-links 'Replicate hard-linked files as separate files (by default a group of hard links in the source is one file with several names at the destination, sent once, as with rsync -H)'
+            cand -x 'Do not cross file systems: a directory on another one (a mount point such as /proc or a mounted disk) is replicated empty, as with rsync -x'
+            cand --one-file-system 'Do not cross file systems: a directory on another one (a mount point such as /proc or a mounted disk) is replicated empty, as with rsync -x'
+            cand --check-dest 'Before planning, stat every destination entry and send again what was changed, deleted or replaced there out of band (the destination is not read, only stat''ed)'
             cand --force 'Mirror an empty source onto a non-empty destination (refused otherwise)'
             cand -q 'Print nothing but errors: no progress bar, no summary'
             cand --quiet 'Print nothing but errors: no progress bar, no summary'
@@ -330,6 +365,7 @@ set edit:completion:arg-completer[tern] = {|@words|
         &'tern;help'= {
             cand sync 'Replicate SOURCE into DEST (mirroring: entries missing from SOURCE go to DEST''s trash)'
             cand plan 'Show what `tern sync` would change, without writing anything anywhere'
+            cand watch 'Replicate SOURCE into DEST as it changes: a sync, then each change about a second later (until SIGTERM or SIGINT)'
             cand apply 'Apply a plan saved with `tern plan --out`, exactly as it was reviewed'
             cand config 'Check the job file; every problem is listed with file:line'
             cand jobs 'List the configured jobs: schedule in words, time zone, destinations, next fire times'
@@ -347,6 +383,8 @@ set edit:completion:arg-completer[tern] = {|@words|
         &'tern;help;sync'= {
         }
         &'tern;help;plan'= {
+        }
+        &'tern;help;watch'= {
         }
         &'tern;help;apply'= {
         }

@@ -8,6 +8,7 @@
 //!                              ├─> plan (pure) + plan::guard ─┬─> report            (tern plan)
 //! Transport::read_manifest ────┘                              └─> sync::transfer ─> Transport
 //! schedule::cron (pure) ─> schedule::daemon ─> schedule::run ─> sync (the one sync path)
+//! watch::kernel ─> watch::batch (pure) ─> tree::scan::scan_within ─> sync (per batch)
 //! ```
 //!
 //! The folders, lowest first; a module imports only from its own folder or from folders above
@@ -20,6 +21,7 @@
 //! - [`remote`]: another machine over SSH: the session, the wire protocol, client and agent,
 //!   the SFTP fallback;
 //! - [`sync`]: what one sync is asked to do, and the one sync path that executes a plan;
+//! - [`watch`]: real-time replication: kernel events batched into partial scans, each synced;
 //! - [`report`], [`schedule`]: rendering plans and runs; jobs, cron times and the daemon;
 //! - [`cli`], [`app`]: clap types and generated docs; resolving them and running a command.
 
@@ -36,3 +38,4 @@ pub mod sync;
 pub mod transport;
 pub mod tree;
 pub mod util;
+pub mod watch;

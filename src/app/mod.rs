@@ -5,12 +5,13 @@
 //! all go through `prepare`, so they compute the very same plan; only `execute` writes.
 //!
 //! The folder: [`resolve`] turns clap's arguments into the core's validated types (the one place
-//! where `cli` meets the core), `jobs` runs the job-file commands (`run`, `daemon`, `status`,
+//! where `cli` meets the core), `watch` runs `tern watch`, `jobs` runs the job-file commands (`run`, `daemon`, `status`,
 //! `jobs`, `config check`) and `maintain` the destination commands (`verify`, `trash`, `undo`).
 
 mod jobs;
 mod maintain;
 mod resolve;
+mod watch;
 
 use crate::cli::{ApplyArgs, Cli, Command, ConfigAction, FormatArg, PlanArgs, SshArgs};
 use crate::exit::Status;
@@ -53,6 +54,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Status> {
             spec.guards = guard_policy(&args.guards);
             plan_command(&ui, &spec, &Output::of(&args), args.detailed_exitcode)
         }
+        Command::Watch(args) => watch::watch(&ui, &args),
         Command::Apply(args) => apply_command(&ui, &args),
         Command::Verify(args) => maintain::verify(&ui, &args),
         Command::Trash { action } => maintain::trash(&action),

@@ -100,6 +100,11 @@ pub enum Command {
     #[command(after_help = EXIT_CODES)]
     Plan(PlanArgs),
 
+    /// Replicate SOURCE into DEST as it changes: a sync, then each change about a second later
+    /// (until SIGTERM or SIGINT)
+    #[command(after_help = WATCH_HELP)]
+    Watch(WatchArgs),
+
     /// Apply a plan saved with `tern plan --out`, exactly as it was reviewed
     #[command(after_help = EXIT_CODES)]
     Apply(ApplyArgs),
@@ -295,8 +300,43 @@ pub enum LogFormatArg {
     Json,
 }
 
-/// What to replicate, where, and how.
+const WATCH_HELP: &str = "\
+How it works: one whole sync first, then the kernel (inotify) names what changes; once the tree \
+has been quiet for --delay, only the named paths are scanned again and the result is synced \
+through the same plan, guards and crash-safe commit as `tern sync`. Destinations stay connected \
+between batches. Lost events (a full kernel queue), a mount below the source and a reconnection \
+each make the next batch a whole scan; --full-every adds one on a timer.
+
+Exit status:
+  0   stopped by SIGTERM or SIGINT
+  1   the first sync failed, the source went away, or the kernel's watch limit was reached
+      (the message names the sysctl to raise)
+  64  usage error";
+
+/// `tern watch` arguments.
 #[derive(Debug, Args)]
+pub struct WatchArgs {
+    #[command(flatten)]
+    pub tree: TreeArgs,
+
+    /// More destinations, each replicated the same way
+    #[arg(value_name = "DEST")]
+    pub more: Vec<String>,
+
+    /// Quiet time before changes are synced (e.g. 200ms, 1s)
+    #[arg(long, value_name = "DURATION", default_value = "200ms")]
+    pub delay: String,
+
+    /// Also scan the whole source this often (e.g. 1h), as a safety net
+    #[arg(long, value_name = "DURATION")]
+    pub full_every: Option<String>,
+
+    #[command(flatten)]
+    pub guards: GuardArgs,
+}
+
+/// What to replicate, where, and how.
+#[derive(Debug, Clone, Args)]
 pub struct TreeArgs {
     /// The source directory; its contents are replicated (like rsync's `SOURCE/`)
     #[arg(value_name = "SOURCE")]
@@ -356,7 +396,7 @@ pub struct TreeArgs {
 }
 
 /// How to reach SSH destinations (`[user@]host:path`, `ssh://[user@]host[:port]/path`).
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 #[command(next_help_heading = "SSH options")]
 pub struct SshArgs {
     /// Read this ssh_config file instead of ~/.ssh/config

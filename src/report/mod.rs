@@ -214,9 +214,41 @@ pub fn sync_summary(
     dest: &dyn Transport,
     elapsed: Duration,
 ) -> String {
+    let mut line = format!("synced: {}", applied_changes(plan, applied));
+    if let Some(wire) = dest.wire_bytes() {
+        let _ = write!(line, "; {} on the wire", HumanBytes(wire));
+    }
+    if dest.mode() != "local" {
+        let _ = write!(line, "; via {}", dest.mode());
+    }
+    let _ = write!(line, " in {:.2}s", elapsed.as_secs_f64());
+    line
+}
+
+/// The line `tern watch` prints for a batch synced to `dest`: the time, what changed, for how
+/// many changed paths (none: a whole scan) and how long after the oldest change.
+pub fn batch_summary(
+    dest: &str,
+    plan: &Plan,
+    applied: &Applied,
+    paths: usize,
+    lag: Duration,
+) -> String {
+    let now = chrono::Local::now().format("%H:%M:%S");
+    let changes = applied_changes(plan, applied);
+    let what = match paths {
+        0 => return format!("{now} {dest}: {changes} (whole scan)"),
+        1 => "1 changed path".to_string(),
+        n => format!("{n} changed paths"),
+    };
+    format!("{now} {dest}: {changes} ({what}, {:.2}s after the first)", lag.as_secs_f64())
+}
+
+/// What a sync changed and sent.
+fn applied_changes(plan: &Plan, applied: &Applied) -> String {
     let s = &plan.stats;
     let mut line = format!(
-        "synced: {} created, {} updated, {} metadata, {} replaced, {} deleted; {} sent, {} reused",
+        "{} created, {} updated, {} metadata, {} replaced, {} deleted; {} sent, {} reused",
         s.created,
         s.updated,
         s.metadata,
@@ -231,13 +263,6 @@ pub fn sync_summary(
     if !applied.skipped.is_empty() {
         let _ = write!(line, ", {} skipped", applied.skipped.len());
     }
-    if let Some(wire) = dest.wire_bytes() {
-        let _ = write!(line, "; {} on the wire", HumanBytes(wire));
-    }
-    if dest.mode() != "local" {
-        let _ = write!(line, "; via {}", dest.mode());
-    }
-    let _ = write!(line, " in {:.2}s", elapsed.as_secs_f64());
     line
 }
 

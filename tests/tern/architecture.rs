@@ -19,6 +19,7 @@ const LAYERS: &[&[&str]] = &[
     &["transport"],
     &["remote"],
     &["sync"],
+    &["watch"],
     &["report", "schedule"],
     &["cli"],
     &["app"],

@@ -19,3 +19,4 @@ mod safety;
 mod ssh;
 mod sshd;
 mod sync;
+mod watch;
