@@ -30,10 +30,16 @@ pub(super) fn config_check(arg: &JobFileArg) -> anyhow::Result<Status> {
     let path = config_path(arg);
     match jobfile::load(&path) {
         Ok(file) => {
-            let scheduled = file.jobs.iter().filter(|j| j.schedule.is_some() || j.at_start).count();
+            let watched = file.jobs.iter().filter(|j| j.watch.is_some()).count();
+            let scheduled = file
+                .jobs
+                .iter()
+                .filter(|j| j.watch.is_none() && (j.schedule.is_some() || j.at_start))
+                .count();
             let n = file.jobs.len();
             let jobs = if n == 1 { "job" } else { "jobs" };
-            println!("{}: ok, {n} {jobs} ({scheduled} scheduled)", path.display());
+            let watched = if watched > 0 { format!(", {watched} watched") } else { String::new() };
+            println!("{}: ok, {n} {jobs} ({scheduled} scheduled{watched})", path.display());
             Ok(Status::Success)
         }
         Err(errors) => {
@@ -55,10 +61,24 @@ pub(super) fn list_jobs(arg: &JobFileArg, next: usize) -> anyhow::Result<Status>
         for (d, _) in &job.destinations {
             let _ = writeln!(out, "  destination:  {d}");
         }
+        if let Some(delay) = job.watch {
+            let _ = writeln!(
+                out,
+                "  mode:         watch (changes replicated {} ms after the tree is quiet)",
+                delay.as_millis()
+            );
+        }
         match &job.schedule {
             Some(s) => {
-                let _ =
-                    writeln!(out, "  schedule:     {} ({}) in {}", s.expr(), s.describe(), s.tz());
+                let what = if job.watch.is_some() { "whole passes" } else { "schedule" };
+                let _ = writeln!(
+                    out,
+                    "  {:<13} {} ({}) in {}",
+                    format!("{what}:"),
+                    s.expr(),
+                    s.describe(),
+                    s.tz()
+                );
                 for t in s.upcoming(now, next) {
                     let _ =
                         writeln!(out, "  next:         {}", t.format("%Y-%m-%d %H:%M:%S %Z (%:z)"));
@@ -67,6 +87,7 @@ pub(super) fn list_jobs(arg: &JobFileArg, next: usize) -> anyhow::Result<Status>
             None if job.at_start => {
                 let _ = writeln!(out, "  schedule:     @reboot (once, when the daemon starts)");
             }
+            None if job.watch.is_some() => {}
             None => {
                 let _ = writeln!(out, "  schedule:     none (run it with `tern run {}`)", job.name);
             }
@@ -150,6 +171,9 @@ struct StatusRow<'a> {
     destination: &'a str,
     last_run: Option<&'a Record>,
     next_run: Option<String>,
+    /// A watch job's state.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    watch: Option<crate::schedule::live::WatchState>,
     /// The job's time zone, which the text shows both times in.
     #[serde(skip)]
     zone: chrono_tz::Tz,
@@ -157,7 +181,8 @@ struct StatusRow<'a> {
 
 pub(super) fn status(arg: &JobFileArg, json: bool) -> anyhow::Result<Status> {
     let file = load(arg)?;
-    let records = history::read(&history::default_path())?;
+    let history_file = history::default_path();
+    let records = history::read(&history_file)?;
     let now = Utc::now();
     let mut rows = Vec::new();
     for job in &file.jobs {
@@ -175,6 +200,9 @@ pub(super) fn status(arg: &JobFileArg, json: bool) -> anyhow::Result<Status> {
                 destination: d,
                 last_run: last,
                 next_run: next_run.clone(),
+                watch: job.watch.map(|_| {
+                    crate::schedule::live::read_state(&history_file, &job.name).unwrap_or_default()
+                }),
                 zone,
             });
         }
@@ -212,8 +240,33 @@ pub(super) fn status(arg: &JobFileArg, json: bool) -> anyhow::Result<Status> {
                     let _ = writeln!(t, "  last run: never");
                 }
             }
+            if let Some(w) = &r.watch {
+                let state = match w.state.as_str() {
+                    "" => "not started (the daemon watches it)".to_string(),
+                    s => format!("{s} since {}, {} entries", shown(&w.since), w.entries),
+                };
+                let _ = writeln!(t, "  watch:    {state}");
+                if let Some(b) = &w.last_batch {
+                    let _ = writeln!(
+                        t,
+                        "  batch:    {} to {}: {} changes, {} sent, {:.2}s after the change",
+                        shown(&b.at),
+                        b.destination,
+                        b.changes,
+                        HumanBytes(b.bytes_sent),
+                        b.lag_ms as f64 / 1000.0
+                    );
+                }
+                if let Some(e) = &w.error {
+                    let _ = writeln!(t, "  error:    {e}");
+                }
+                if r.next_run.is_none() {
+                    continue;
+                }
+            }
             let next = r.next_run.as_deref().map_or_else(|| "not scheduled".to_string(), shown);
-            let _ = writeln!(t, "  next run: {next}");
+            let what = if r.watch.is_some() { "next whole pass" } else { "next run" };
+            let _ = writeln!(t, "  {what}: {next}");
         }
         t
     };

@@ -5,19 +5,12 @@ use super::resolve::{guard_policy, resolve};
 use crate::cli::WatchArgs;
 use crate::exit::Status;
 use crate::report;
-use crate::sync::SyncError;
 use crate::sync::spec::parse_duration;
 use crate::util::progress::Progress;
 use crate::watch::kernel::Signal;
 use crate::watch::{self, Report, WatchOptions};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
-
-/// The longest a change waits while the tree stays busy, for a quiet time of `delay`.
-fn hold_for(delay: Duration) -> Duration {
-    (delay * 10).max(Duration::from_secs(5))
-}
 
 pub fn watch(ui: &Ui, args: &WatchArgs) -> anyhow::Result<Status> {
     let mut specs = Vec::new();
@@ -35,7 +28,9 @@ pub fn watch(ui: &Ui, args: &WatchArgs) -> anyhow::Result<Status> {
         },
         None => None,
     };
-    let opts = WatchOptions { delay, hold: hold_for(delay), full_every };
+    let mut opts = WatchOptions::with_delay(delay);
+    opts.full_passes =
+        full_every.map(|every| -> watch::FullPasses { Arc::new(move |t| Some(t + every)) });
     let (tx, rx) = watch::channel();
     let cancel = Arc::new(AtomicBool::new(false));
     stop_on_signals(tx.clone(), cancel.clone())?;
@@ -83,24 +78,12 @@ pub fn watch(ui: &Ui, args: &WatchArgs) -> anyhow::Result<Status> {
                 Some(wait) => format!("; trying again in {}s", wait.as_secs()),
                 None => "; trying again with the next change".into(),
             };
-            eprintln!("tern: error: {dest}: {}{again}", chain(error));
+            eprintln!("tern: error: {dest}: {}{again}", error.one_line());
         }
     };
     let progress = Progress::hidden();
     watch::watch(&specs, &opts, (tx, rx), &cancel, &progress, &mut print)?;
     Ok(Status::Success)
-}
-
-/// An error with its causes, as one line.
-fn chain(e: &SyncError) -> String {
-    let mut line = e.to_string();
-    let mut cause = std::error::Error::source(e);
-    while let Some(c) = cause {
-        line.push_str(": ");
-        line.push_str(&c.to_string());
-        cause = c.source();
-    }
-    line
 }
 
 /// A thread that, on SIGINT or SIGTERM, stops any transfer before its commit and the watch.

@@ -26,6 +26,8 @@ Job file (~/.config/tern/tern.toml, $TERN_CONFIG, or --config FILE; see contrib/
   source = \"/var/www/site\"             directory (relative paths: relative to the job file)
   destinations = [\"backup1:/srv/site\", \"/mnt/usb/site\"]   scanned once, sent to each
   schedule = \"*/15 * * * *\"            crontab(5); 6 fields = seconds first; @daily...; @reboot: at daemon start; omit: run only
+  mode = \"watch\"                      replicate as it changes, from the daemon's start (default \"schedule\");
+                                        a schedule then times whole passes; delay = \"200ms\": quiet time
   timezone = \"Europe/Berlin\"           IANA name; default: local time
   exclude = [\"*.tmp\", \"cache/\"]        gitignore syntax
   max_delete = \"10%\"                   or a number; delete = false; force = true
@@ -139,7 +141,8 @@ pub enum Command {
         log_format: LogFormatArg,
     },
 
-    /// Run every scheduled job on its cron schedule until SIGTERM or SIGINT (SIGHUP reloads)
+    /// Run every scheduled job on its cron schedule, and watch every watch job, until SIGTERM or
+    /// SIGINT (SIGHUP reloads)
     #[command(after_help = JOB_FILE)]
     Daemon {
         #[command(flatten)]
@@ -150,7 +153,7 @@ pub enum Command {
         log_format: LogFormatArg,
     },
 
-    /// The last run and next run of every job and destination
+    /// The last run and next run of every job and destination (and a watch job's state)
     Status {
         #[command(flatten)]
         file: JobFileArg,

@@ -1,4 +1,9 @@
-//! `tern daemon`: every scheduled job on its cron schedule, until SIGTERM or SIGINT.
+//! `tern daemon`: every scheduled job on its cron schedule, and every watch job watched, until
+//! SIGTERM or SIGINT.
+//!
+//! A watch job (`mode = "watch"`) runs [`crate::schedule::live`] on a blocking thread from the
+//! daemon's start; stopping the daemon (or a reload) sends it a stop, and one that ends with an
+//! error (its source unmounted, say) is started again a minute later.
 //!
 //! Each job has one task on a tokio runtime. It asks [`crate::schedule::cron`] (pure) for the next
 //! fire time, sleeps until then on the wall clock (in short steps, so a suspended machine or a
@@ -98,17 +103,25 @@ async fn main_loop(mut file: JobFile, opts: Options) -> anyhow::Result<Status> {
         }
         let (stop_tx, stop_rx) = watch::channel(false);
         let mut tasks = JoinSet::new();
-        let scheduled: Vec<&Job> =
-            file.jobs.iter().filter(|j| j.schedule.is_some() || j.at_start).collect();
+        let scheduled: Vec<&Job> = file
+            .jobs
+            .iter()
+            .filter(|j| j.watch.is_none() && (j.schedule.is_some() || j.at_start))
+            .collect();
+        let watched: Vec<&Job> = file.jobs.iter().filter(|j| j.watch.is_some()).collect();
         opts.log.info(
             None,
             None,
             &format!(
-                "daemon running {} scheduled jobs from {}",
+                "daemon running {} scheduled and {} watch jobs from {}",
                 scheduled.len(),
+                watched.len(),
                 file.path.display()
             ),
         );
+        for job in watched {
+            tasks.spawn(watch_loop(job.clone(), stop_rx.clone(), cancel.clone(), opts.clone()));
+        }
         for job in scheduled {
             tasks.spawn(job_loop(
                 job.clone(),
@@ -211,6 +224,50 @@ async fn run_now(job: &Job, trigger: &'static str, cancel: &Arc<AtomicBool>, opt
     });
     if let Err(e) = run.await {
         opts.log.error(None, None, &format!("a job run failed to finish: {e}"));
+    }
+}
+
+/// How long a watch job that ended with an error waits before it is started again.
+const WATCH_RESTART: Duration = Duration::from_secs(60);
+
+/// A watch job, until the daemon stops or reloads: watched on a blocking thread, told to stop
+/// through its channel, started again after an error.
+async fn watch_loop(
+    job: Job,
+    mut stop: watch::Receiver<bool>,
+    cancel: Arc<AtomicBool>,
+    opts: Options,
+) {
+    let Some(delay) = job.watch else { return };
+    let name = Some(job.name.as_str());
+    loop {
+        let (tx, rx) = crate::watch::channel();
+        let stopper = tx.clone();
+        let (j, c, log, history) = (job.clone(), cancel.clone(), opts.log, opts.history.clone());
+        let mut running = tokio::task::spawn_blocking(move || {
+            crate::schedule::live::run(&j, delay, (tx, rx), &c, &log, &history)
+        });
+        let ended = tokio::select! {
+            ended = &mut running => ended,
+            _ = stop.changed() => {
+                let _ = stopper.send(crate::watch::kernel::Signal::Stop);
+                let _ = running.await;
+                return;
+            }
+        };
+        match ended {
+            Ok(Ok(())) => return,
+            Ok(Err(e)) => opts.log.error(
+                name,
+                None,
+                &format!("the watch ended: {e}; starting it again in {}s", WATCH_RESTART.as_secs()),
+            ),
+            Err(e) => opts.log.error(name, None, &format!("the watch failed to finish: {e}")),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(WATCH_RESTART) => {}
+            _ = stop.changed() => return,
+        }
     }
 }
 

@@ -47,6 +47,10 @@ struct RawJob {
     source: Spanned<String>,
     destinations: Spanned<Vec<Spanned<String>>>,
     schedule: Option<Spanned<String>>,
+    /// `"schedule"` (the default) or `"watch"`.
+    mode: Option<Spanned<String>>,
+    /// A watch job's quiet time before a batch.
+    delay: Option<Spanned<String>>,
     timezone: Option<Spanned<String>>,
     #[serde(default)]
     exclude: Vec<Spanned<String>>,
@@ -89,6 +93,9 @@ pub struct Job {
     pub schedule: Option<Schedule>,
     /// `schedule = "@reboot"`: run once when the daemon starts, as crontab(5) does.
     pub at_start: bool,
+    /// `mode = "watch"`: replicated as it changes (the daemon watches it from its start), with
+    /// this quiet time before a batch; its `schedule`, if any, times whole passes.
+    pub watch: Option<Duration>,
     pub excludes: Excludes,
     pub delete: bool,
     pub guards: GuardPolicy,
@@ -296,6 +303,45 @@ pub fn parse(path: &Path, text: &str) -> Result<JobFile, FileErrors> {
             }
             _ => None,
         };
+        let watch = match raw.mode.as_ref().map(|m| (m, m.get_ref().as_str())) {
+            None | Some((_, "schedule")) => {
+                if let Some(d) = &raw.delay {
+                    err(
+                        d.span(),
+                        "delay is for watch jobs; add mode = \"watch\" or remove it".into(),
+                    );
+                }
+                None
+            }
+            Some((m, "watch")) => {
+                if at_start {
+                    let at = raw.schedule.as_ref().map_or(m.span(), |s| s.span());
+                    err(at, "a watch job runs from the daemon's start: leave out @reboot, or give a cron schedule for whole passes".into());
+                }
+                let delay = match &raw.delay {
+                    None => Some(Duration::from_millis(200)),
+                    Some(d) => match parse_duration(d.get_ref()) {
+                        Ok(v) if v <= Duration::from_secs(3600) => Some(v),
+                        Ok(_) => {
+                            err(
+                                d.span(),
+                                format!("delay {:?} is longer than an hour", d.get_ref()),
+                            );
+                            None
+                        }
+                        Err(e) => {
+                            err(d.span(), format!("delay: {e}"));
+                            None
+                        }
+                    },
+                };
+                Some(delay.unwrap_or(Duration::from_millis(200)))
+            }
+            Some((m, other)) => {
+                err(m.span(), format!("mode {other:?} is not \"schedule\" or \"watch\""));
+                None
+            }
+        };
         let excludes = {
             let patterns: Vec<String> = raw.exclude.iter().map(|p| p.get_ref().clone()).collect();
             Excludes::new(&patterns)
@@ -384,6 +430,7 @@ pub fn parse(path: &Path, text: &str) -> Result<JobFile, FileErrors> {
             destinations,
             schedule,
             at_start,
+            watch,
             excludes,
             delete: raw.delete.unwrap_or(true),
             guards: GuardPolicy { max_delete, force: raw.force.unwrap_or(false) },

@@ -10,6 +10,7 @@
 //! - [`history`], [`log`]: the run history (JSON lines) and the daemon's log lines;
 //! - [`run`]: one run of one job (`tern run` and every daemon firing): scan, sync each
 //!   destination with retries, record, hooks;
+//! - [`live`]: a watch job (`mode = "watch"`): replicated as it changes, from the daemon's start;
 //! - [`metrics`]: the jobs' Prometheus metrics, rendered from the history (pure);
 //! - [`daemon`]: every scheduled job on its schedule until a signal stops it.
 
@@ -18,6 +19,7 @@ pub mod daemon;
 pub mod health;
 pub mod history;
 pub mod jobfile;
+pub mod live;
 pub mod log;
 pub mod metrics;
 pub mod run;

@@ -67,6 +67,18 @@ fn transport_message(dest: &str, source: &TransportError) -> String {
 }
 
 impl SyncError {
+    /// The error and its causes, as one line (for logs that keep going after it).
+    pub fn one_line(&self) -> String {
+        let mut line = self.to_string();
+        let mut cause = std::error::Error::source(self);
+        while let Some(c) = cause {
+            line.push_str(": ");
+            line.push_str(&c.to_string());
+            cause = c.source();
+        }
+        line
+    }
+
     /// Whether trying again soon may succeed (a held lock, a dropped connection).
     pub fn is_transient(&self) -> bool {
         match self {

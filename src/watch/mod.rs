@@ -29,29 +29,37 @@ use batch::{Batch, Pending, Timing, Work};
 use kernel::{Kernel, Signal};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
 use std::time::{Duration, Instant, SystemTime};
 
+/// When whole passes are made besides the batches, as a safety net: the next time after a
+/// given one (`--full-every`, or a watch job's cron schedule).
+pub type FullPasses = Arc<dyn Fn(SystemTime) -> Option<SystemTime> + Send + Sync>;
+
 /// How a watch batches and when it scans the whole tree.
-#[derive(Debug, Clone, Copy)]
+#[derive(Clone)]
 pub struct WatchOptions {
     /// Quiet needed before a batch goes (`--delay`, 200 ms by default).
     pub delay: Duration,
     /// The longest a change waits while the tree stays busy.
     pub hold: Duration,
-    /// A whole scan this often besides the batches, as a safety net (a watch job's schedule
-    /// gives the times instead).
-    pub full_every: Option<Duration>,
+    pub full_passes: Option<FullPasses>,
 }
 
-impl Default for WatchOptions {
-    fn default() -> Self {
-        WatchOptions {
-            delay: Duration::from_millis(200),
-            hold: Duration::from_secs(5),
-            full_every: None,
-        }
+impl WatchOptions {
+    /// Options with quiet time `delay`, a hold of ten times it (at least 5 s), no whole passes.
+    pub fn with_delay(delay: Duration) -> Self {
+        WatchOptions { delay, hold: (delay * 10).max(Duration::from_secs(5)), full_passes: None }
+    }
+
+    /// When the next whole pass is due, from now.
+    fn next_full(&self) -> Option<Instant> {
+        let f = self.full_passes.as_ref()?;
+        let now = SystemTime::now();
+        let at = f(now)?;
+        Some(Instant::now() + at.duration_since(now).unwrap_or_default())
     }
 }
 
@@ -157,7 +165,7 @@ pub fn watch(
     report(Report::Watching { entries: tree.manifest.len() });
 
     let mut pending = Pending::default();
-    let mut next_full = opts.full_every.map(|d| Instant::now() + d);
+    let mut next_full = opts.next_full();
     loop {
         let now = Instant::now();
         let deadline = [pending.due(timing), next_full]
@@ -204,7 +212,7 @@ pub fn watch(
         }
         let now = Instant::now();
         if next_full.is_some_and(|at| at <= now) {
-            next_full = opts.full_every.map(|d| now + d);
+            next_full = opts.next_full();
             pending.rescan_all("the scheduled whole pass", now);
         }
         for d in &mut dests {

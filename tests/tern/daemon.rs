@@ -482,3 +482,57 @@ fn a_reboot_job_runs_once_when_the_daemon_starts() {
     assert_eq!(h[0]["trigger"], "start");
     env.assert_replica();
 }
+
+/// A watch job in the daemon: replicated from the daemon's start and as it changes, its state
+/// and last batch in `tern status`, its batches in the history; a bad `mode` is refused.
+#[test]
+fn a_watch_job_is_replicated_as_it_changes_and_status_shows_its_last_batch() {
+    let env = Env::new();
+    env.tree("src").file("a", "1").file("d/b", "2");
+    let config = write_config(
+        &env,
+        &format!(
+            "[[job]]\nname = \"live\"\nsource = \"{}\"\ndestinations = [\"{}\"]\nmode = \"watch\"\ndelay = \"100ms\"\n",
+            env.src().display(),
+            env.dst().display()
+        ),
+    );
+    env.tern(["config", "check", "--config", &config])
+        .ok()
+        .stdout_has("ok, 1 job (0 scheduled, 1 watched)");
+    env.tern(["jobs", "--config", &config]).ok().stdout_has("mode:         watch");
+    let daemon = start_daemon(&env, &config, &[]);
+    let same = || env.dst().is_dir() && snapshot(&env.src()) == snapshot(&env.dst());
+    wait_for("the first pass", Duration::from_secs(60), same);
+    wait_for("the watching state", Duration::from_secs(30), || {
+        env.tern(["status", "--config", &config])
+            .output()
+            .stdout()
+            .contains("watch:    watching since")
+    });
+    fs::write(env.src().join("d/b"), "2, changed").unwrap();
+    fs::write(env.src().join("new"), "3").unwrap();
+    wait_for("the change at the replica", Duration::from_secs(60), same);
+    wait_for("the batch in the status", Duration::from_secs(30), || {
+        let out = env.tern(["status", "--config", &config]).output().stdout();
+        out.contains("batch:") && out.contains("after the change")
+    });
+    let err = stop(daemon, Duration::from_secs(20));
+    assert!(err.contains("watching"), "{err}");
+    let watched = history(&env).into_iter().filter(|r| r["trigger"] == "watch").count();
+    assert!(watched >= 1, "no watch batch in the history");
+    let json = env.tern(["status", "--json", "--config", &config]).ok().stdout();
+    assert!(json.contains("\"state\": \"stopped\""), "{json}");
+
+    let bad = write_config(
+        &env,
+        &format!(
+            "[[job]]\nname = \"x\"\nsource = \"{}\"\ndestinations = [\"{}\"]\nmode = \"live\"\n",
+            env.src().display(),
+            env.dst().display()
+        ),
+    );
+    env.tern(["config", "check", "--config", &bad])
+        .code(1)
+        .stderr_has("mode \"live\" is not \"schedule\" or \"watch\"");
+}
