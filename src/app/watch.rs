@@ -78,7 +78,9 @@ pub fn watch(ui: &Ui, args: &WatchArgs) -> anyhow::Result<Status> {
                 Some(wait) => format!("; trying again in {}s", wait.as_secs()),
                 None => "; trying again with the next change".into(),
             };
-            eprintln!("tern: error: {dest}: {}{again}", error.one_line());
+            // The error names the destination.
+            let _ = dest;
+            eprintln!("tern: error: {}{again}", error.one_line());
         }
     };
     let progress = Progress::hidden();

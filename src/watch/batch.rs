@@ -11,6 +11,10 @@ use crate::tree::scan::Within;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
+/// Paths held at most: past it, the next batch scans the whole tree instead (a change of that
+/// size costs about the same either way, and the list would only grow).
+pub const MAX_PATHS: usize = 50_000;
+
 /// When the kernel named a path first and last since it was last synced.
 #[derive(Debug, Clone, Copy)]
 struct Seen {
@@ -22,8 +26,10 @@ struct Seen {
 #[derive(Debug, Default)]
 pub struct Pending {
     paths: BTreeMap<RelPath, Seen>,
-    /// Why the next batch must scan the whole tree (an overflowed queue, a new mount...).
+    /// Why the next batch must scan the whole tree (an overflowed queue, a new mount...), and
+    /// since when it was asked for.
     full: Option<String>,
+    full_since: Option<Instant>,
     /// The last event of all.
     last: Option<Instant>,
 }
@@ -41,6 +47,13 @@ impl Pending {
     /// The kernel named `path` at `now`.
     pub fn touch(&mut self, path: RelPath, now: Instant) {
         self.last = Some(now);
+        if self.full.is_some() {
+            return;
+        }
+        if self.paths.len() >= MAX_PATHS && !self.paths.contains_key(&path) {
+            self.rescan_all(format!("more than {MAX_PATHS} paths changed at once"), now);
+            return;
+        }
         self.paths
             .entry(path)
             .and_modify(|s| s.last = now)
@@ -50,6 +63,9 @@ impl Pending {
     /// The next batch scans the whole tree, for `reason`.
     pub fn rescan_all(&mut self, reason: impl Into<String>, now: Instant) {
         self.last = Some(now);
+        // The paths are covered by it: they go, and their memory with them.
+        self.paths.clear();
+        self.full_since.get_or_insert(now);
         self.full.get_or_insert_with(|| reason.into());
     }
 
@@ -63,7 +79,7 @@ impl Pending {
         if self.is_empty() {
             return None;
         }
-        let oldest = self.paths.values().map(|s| s.first).min().unwrap_or(last);
+        let oldest = self.paths.values().map(|s| s.first).min().or(self.full_since).unwrap_or(last);
         Some((last + t.delay).min(oldest + t.hold))
     }
 
@@ -75,6 +91,7 @@ impl Pending {
         }
         let since = self.paths.values().map(|s| s.first).min().or(self.last).unwrap_or(now);
         if let Some(reason) = self.full.take() {
+            self.full_since = None;
             self.paths.clear();
             return Some(Batch { work: Work::Full(reason), since });
         }
@@ -121,10 +138,11 @@ pub fn parts(paths: &[RelPath]) -> Within {
         }
         deep.push(p.clone());
     }
+    let covered: std::collections::HashSet<&RelPath> = deep.iter().collect();
     let mut shallow: Vec<RelPath> = deep
         .iter()
         .filter_map(RelPath::parent)
-        .filter(|parent| !deep.iter().any(|d| parent.is_within(d)))
+        .filter(|parent| !parent.self_and_ancestors().any(|a| covered.contains(&a)))
         .collect();
     shallow.sort();
     shallow.dedup();
@@ -183,6 +201,20 @@ mod tests {
     }
 
     #[test]
+    fn too_many_paths_at_once_make_the_next_batch_a_whole_scan() {
+        let t0 = Instant::now();
+        let mut q = Pending::default();
+        for i in 0..=MAX_PATHS {
+            q.touch(p(&format!("f{i}")), t0);
+        }
+        match q.take(t0 + T.delay, T).map(|b| b.work) {
+            Some(Work::Full(why)) => assert!(why.contains("paths changed at once"), "{why}"),
+            other => panic!("{other:?}"),
+        }
+        assert!(q.is_empty());
+    }
+
+    #[test]
     fn an_overflow_makes_the_next_batch_a_whole_scan() {
         let t0 = Instant::now();
         let mut q = Pending::default();
@@ -192,6 +224,15 @@ mod tests {
         let batch = q.take(t0 + T.delay, T).map(|b| b.work);
         assert_eq!(batch, Some(Work::Full("the queue overflowed".into())));
         assert!(q.is_empty());
+        // Asked for while the tree stays busy: it goes at the hold, however busy.
+        q.rescan_all("again", t0);
+        let mut now = t0;
+        while now < t0 + T.hold {
+            assert_eq!(q.take(now, T), None);
+            now += Duration::from_millis(100);
+            q.touch(p("busy"), now);
+        }
+        assert_eq!(q.take(t0 + T.hold, T).map(|b| b.work), Some(Work::Full("again".into())));
     }
 
     #[test]

@@ -73,8 +73,8 @@ pub enum Report<'a> {
     /// A batch was synced to `dest` (an empty plan included): `lag` from its oldest change to
     /// the commit; `paths` named by the kernel (0 for a whole scan).
     Synced { dest: &'a str, synced: &'a Synced, paths: usize, lag: Duration },
-    /// A batch could not be synced to `dest`; it is tried again in `retry_in` (a connection)
-    /// or with the next batch.
+    /// A batch could not be synced to `dest`; it is tried again in `retry_in` (with a new
+    /// connection and a whole pass), or with the next change (a plan the guards refused).
     Failed { dest: &'a str, error: &'a SyncError, retry_in: Option<Duration> },
 }
 
@@ -351,9 +351,11 @@ fn sync_dest(
             Ok(())
         }
         Err(error) => {
-            let retry_in = error.is_transient().then_some(d.backoff);
+            // A refused plan waits for the next change; anything from the destination itself
+            // may have left the connection dead: a new one, later, and a whole pass then (the
+            // replica is behind the tree until it succeeds, change or not).
+            let retry_in = matches!(error, SyncError::Transport { .. }).then_some(d.backoff);
             if let Some(wait) = retry_in {
-                // The connection may be gone: a new one, later, and a whole pass then.
                 d.conn = None;
                 d.retry_at = Some(Instant::now() + wait);
                 d.backoff = (d.backoff * 2).min(MAX_BACKOFF);

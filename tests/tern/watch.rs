@@ -84,6 +84,7 @@ fn until_replica(src: &Path, dst: &Path, w: &Watching) {
     let start = Instant::now();
     while snapshot(src) != snapshot(dst) {
         if start.elapsed() > Duration::from_secs(60) {
+            eprintln!("tern watch said:\n{}", w.stderr());
             assert_same_tree(src, dst);
             panic!("not a replica after a minute:\n{}", w.stderr());
         }
@@ -155,10 +156,38 @@ fn changes_reach_a_replica_over_ssh_on_one_connection() {
     let w = Watching::start(sshd.tern(&env, ["watch", "--delay", "100ms", "src", &url]));
     until_replica(&env.src(), &env.dst(), &w);
     edit_while_watched(&env, &env.dst(), &w);
-    let (code, _, err) = w.stop();
-    assert_eq!(code, Some(0), "{err}");
     let logins = sshd.log().matches("Accepted publickey").count();
     assert_eq!(logins, 1, "one SSH session for every batch:\n{}", sshd.log());
+    // The connection dropped (the agent killed): the next batch fails, a new connection is made
+    // a second later, and a whole pass brings the replica up to date.
+    let agents = agents_serving(&env.dst());
+    assert!(!agents.is_empty(), "no agent serving {}", env.dst().display());
+    for pid in agents {
+        let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
+    }
+    fs::write(env.src().join("after-the-drop"), "still replicated").unwrap();
+    until_replica(&env.src(), &env.dst(), &w);
+    let (code, _, err) = w.stop();
+    assert_eq!(code, Some(0), "{err}");
+    assert!(err.contains("trying again in 1s"), "{err}");
+    assert!(err.contains("reconnecting to"), "{err}");
+    assert_eq!(sshd.log().matches("Accepted publickey").count(), 2, "{}", sshd.log());
+}
+
+/// The processes running `tern serve --root DST`.
+fn agents_serving(dst: &Path) -> Vec<rustix::process::Pid> {
+    let want = dst.to_str().unwrap();
+    let mut out = Vec::new();
+    for e in fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else { continue };
+        let Ok(cmd) = fs::read(e.path().join("cmdline")) else { continue };
+        let args: Vec<&[u8]> = cmd.split(|&b| b == 0).collect();
+        let serving = args.contains(&b"serve".as_slice()) && args.contains(&want.as_bytes());
+        if serving && let Some(pid) = rustix::process::Pid::from_raw(pid) {
+            out.push(pid);
+        }
+    }
+    out
 }
 
 /// Restores a kernel setting when dropped.
@@ -197,6 +226,10 @@ fn events_lost_to_a_full_kernel_queue_end_in_a_whole_scan_and_a_complete_replica
     let (code, _, err) = w.stop();
     assert_eq!(code, Some(0), "{err}");
     assert!(err.contains("event queue overflowed"), "{err}");
+    // tern's own scans read every file: were reads events, each whole scan would overflow the
+    // queue again and ask for another, without end.
+    let whole = err.matches("scanning src whole").count();
+    assert!(whole < 5, "{whole} whole scans for one burst:\n{err}");
 }
 
 #[test]
