@@ -1,6 +1,7 @@
 //! `tern watch`: changes reach the replica while it runs, locally and over the real sshd on one
 //! connection; lost events (a kernel queue made tiny) end in a whole scan, never a stale
-//! replica; a source moved away ends the watch with an error; an idle watch uses no CPU.
+//! replica; a source moved away or unmounted ends the watch with an error; an idle watch uses no
+//! CPU; a dropped connection is made again.
 
 use crate::harness::*;
 use crate::sshd::Sshd;
@@ -252,4 +253,39 @@ fn a_source_moved_away_ends_the_watch_with_an_error_that_says_so() {
     assert_eq!(status.code(), Some(1), "{err}");
     assert!(err.contains("was moved away or deleted; nothing more is replicated"), "{err}");
     assert_eq!(err.lines().filter(|l| l.starts_with("tern: error")).count(), 1, "{err}");
+}
+
+/// A source that is a mount point, unmounted while it is watched: the watch ends with an error
+/// that says so, instead of watching the empty directory beneath as if it were the source.
+#[test]
+fn a_source_unmounted_while_watched_ends_the_watch_with_an_error() {
+    let env = Env::new();
+    let mounted = std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=8m", "tern-test", env.src().to_str().unwrap()])
+        .status();
+    if !mounted.is_ok_and(|s| s.success()) {
+        // Only root may mount; the suite runs as root in CI (.ci/run).
+        eprintln!("skipped: cannot mount a tmpfs (not root)");
+        return;
+    }
+    env.tree("src").file("f", "on the tmpfs");
+    let w = Watching::start(env.tern(["watch", "src", "dst"]));
+    let umount =
+        std::process::Command::new("umount").args(["-l", env.src().to_str().unwrap()]).status();
+    assert!(umount.unwrap().success());
+    let start = Instant::now();
+    let mut child = w.child;
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(start.elapsed() < Duration::from_secs(30), "still watching an unmounted source");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    std::thread::sleep(Duration::from_millis(50));
+    let err = w.stderr.lock().unwrap().clone();
+    assert_eq!(status.code(), Some(1), "{err}");
+    assert!(err.contains("was unmounted or replaced; nothing more is replicated"), "{err}");
+    // What tern replicated is still there: an unmount deletes nothing at the replica.
+    assert_eq!(fs::read(env.dst().join("f")).unwrap(), b"on the tmpfs");
 }
