@@ -244,8 +244,21 @@ async fn watch_loop(
         let (tx, rx) = crate::watch::channel();
         let stopper = tx.clone();
         let (j, c, log, history) = (job.clone(), cancel.clone(), opts.log, opts.history.clone());
+        let metrics = opts.metrics.clone();
         let mut running = tokio::task::spawn_blocking(move || {
-            crate::schedule::live::run(&j, delay, (tx, rx), &c, &log, &history)
+            // Watched is running, for the metrics; they are written again after each batch.
+            let update = |running: bool| {
+                if let Some(m) = &metrics {
+                    m.update(Some(j.name.as_str()), running, &history, &log);
+                }
+            };
+            update(true);
+            let watched =
+                crate::schedule::live::run(&j, delay, (tx, rx), &c, &log, &history, &|| {
+                    update(true)
+                });
+            update(false);
+            watched
         });
         let ended = tokio::select! {
             ended = &mut running => ended,

@@ -77,7 +77,8 @@ pub fn options(job: &Job, delay: Duration) -> WatchOptions {
     opts
 }
 
-/// Watch `job` until [`Signal::Stop`] comes on `chan`.
+/// Watch `job` until [`Signal::Stop`] comes on `chan`; `recorded` is called after each record
+/// added to the history (the daemon rewrites its metrics then).
 pub fn run(
     job: &Job,
     delay: Duration,
@@ -85,6 +86,7 @@ pub fn run(
     cancel: &AtomicBool,
     log: &Logger,
     history_file: &Path,
+    recorded: &dyn Fn(),
 ) -> Result<(), WatchError> {
     let specs: Vec<_> = (0..job.destinations.len()).map(|i| job.spec(i)).collect();
     let name = Some(job.name.as_str());
@@ -110,6 +112,7 @@ pub fn run(
             rec.bytes_sent = applied.bytes_sent;
             rec.attempts = 1;
             let _ = history::append(history_file, &[rec]);
+            recorded();
             if let Some(w) = applied.commit.unkept.warning(dest) {
                 log.warn(name, Some(dest), &w);
             }
@@ -146,6 +149,7 @@ pub fn run(
                 ..Record::new(&job.name, dest, "watch", t, t, Duration::ZERO, outcome)
             };
             let _ = history::append(history_file, &[rec]);
+            recorded();
         }
     };
     let hidden = Progress::hidden();

@@ -492,7 +492,8 @@ fn a_watch_job_is_replicated_as_it_changes_and_status_shows_its_last_batch() {
     let config = write_config(
         &env,
         &format!(
-            "[[job]]\nname = \"live\"\nsource = \"{}\"\ndestinations = [\"{}\"]\nmode = \"watch\"\ndelay = \"100ms\"\n",
+            "metrics_file = \"{}\"\n[[job]]\nname = \"live\"\nsource = \"{}\"\ndestinations = [\"{}\"]\nmode = \"watch\"\ndelay = \"100ms\"\n",
+            env.path("tern.prom").display(),
             env.src().display(),
             env.dst().display()
         ),
@@ -517,8 +518,17 @@ fn a_watch_job_is_replicated_as_it_changes_and_status_shows_its_last_batch() {
         let out = env.tern(["status", "--config", &config]).output().stdout();
         out.contains("batch:") && out.contains("after the change")
     });
+    // The metrics follow the batches: the job is running while watched, and the destination's
+    // last run is the last batch.
+    wait_for("the batch in the metrics", Duration::from_secs(30), || {
+        let m = fs::read_to_string(env.path("tern.prom")).unwrap_or_default();
+        m.contains("tern_job_running{job=\"live\"} 1")
+            && m.contains("tern_last_run_bytes_sent{job=\"live\"")
+    });
     let err = stop(daemon, Duration::from_secs(20));
     assert!(err.contains("watching"), "{err}");
+    let m = fs::read_to_string(env.path("tern.prom")).unwrap();
+    assert!(m.contains("tern_job_running{job=\"live\"} 0"), "{m}");
     let watched = history(&env).into_iter().filter(|r| r["trigger"] == "watch").count();
     assert!(watched >= 1, "no watch batch in the history");
     let json = env.tern(["status", "--json", "--config", &config]).ok().stdout();
