@@ -323,15 +323,15 @@ pub struct WatchArgs {
     pub tree: TreeArgs,
 
     /// More destinations, each replicated the same way
-    #[arg(value_name = "DEST")]
+    #[arg(value_name = "DEST", help_heading = None::<&str>)]
     pub more: Vec<String>,
 
     /// Quiet time before changes are synced (e.g. 200ms, 1s)
-    #[arg(long, value_name = "DURATION", default_value = "200ms")]
+    #[arg(long, value_name = "DURATION", default_value = "200ms", help_heading = "Watching")]
     pub delay: String,
 
     /// Also scan the whole source this often (e.g. 1h), as a safety net
-    #[arg(long, value_name = "DURATION")]
+    #[arg(long, value_name = "DURATION", help_heading = "Watching")]
     pub full_every: Option<String>,
 
     #[command(flatten)]

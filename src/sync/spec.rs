@@ -61,16 +61,20 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let t = s.trim();
     let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
     let (num, unit) = t.split_at(split);
-    let n: u64 = num
-        .parse()
-        .map_err(|_| format!("{s:?} is not a duration; write e.g. \"30s\", \"5m\" or \"1h\""))?;
+    let n: u64 = num.parse().map_err(|_| {
+        format!("{s:?} is not a duration; write e.g. \"30s\", \"5m\", \"1h\" or \"200ms\"")
+    })?;
     let secs = match unit.trim() {
         "ms" => return Ok(Duration::from_millis(n)),
         "" | "s" => n,
         "m" => n.saturating_mul(60),
         "h" => n.saturating_mul(3600),
         "d" => n.saturating_mul(86_400),
-        _ => return Err(format!("{s:?} is not a duration; write e.g. \"30s\", \"5m\" or \"1h\"")),
+        _ => {
+            return Err(format!(
+                "{s:?} is not a duration; write e.g. \"30s\", \"5m\", \"1h\" or \"200ms\""
+            ));
+        }
     };
     Ok(Duration::from_secs(secs))
 }
