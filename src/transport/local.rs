@@ -148,17 +148,14 @@ impl LocalDir {
         let shown = self.root.join(&rel);
         let root = self.root.clone();
         let b = self.pinned().map_err(|e| TransportError::io("open", root.display(), e))?;
-        let at = b.at(&rel).map_err(|e| state_error(&shown, e))?;
+        let at = b.at(&rel).map_err(|e| state_error("open", &shown, e))?;
         b.forget(&rel);
-        match at.kind().map_err(|e| state_error(&shown, e))? {
-            Some(rustix::fs::FileType::Symlink) => {
-                return Err(TransportError::StateSymlink { path: shown.display().to_string() });
-            }
+        match own_kind(&at, &shown)? {
             // std's remove_dir_all opens each directory with O_NOFOLLOW and unlinks through its
             // handle; the path goes through the handle of `.tern`.
             Some(rustix::fs::FileType::Directory) => fs::remove_dir_all(at.proc_path())
                 .map_err(|e| TransportError::io("clean", shown.display(), e))?,
-            Some(_) => at.remove_file().map_err(|e| state_error(&shown, e))?,
+            Some(_) => at.remove_file().map_err(|e| state_error("open", &shown, e))?,
             None => {}
         }
         b.make_dirs(&rel).map_err(unsafe_state)?;
@@ -242,18 +239,32 @@ fn staging_rel() -> PathBuf {
     Path::new(STATE_DIR).join("staging")
 }
 
-/// An I/O error met at a path tern keeps its state in, `shown`.
-fn state_error(shown: &Path, e: io::Error) -> TransportError {
+/// A symlink at `shown`, where tern keeps its own state.
+fn state_symlink(shown: &Path) -> TransportError {
+    TransportError::StateSymlink { path: shown.display().to_string() }
+}
+
+/// An I/O error met doing `action` at a path tern keeps its state in, `shown`: a symlink on the
+/// way (`ELOOP`) is named as one.
+fn state_error(action: &'static str, shown: &Path, e: io::Error) -> TransportError {
     if e.raw_os_error() == Some(libc::ELOOP) {
-        return TransportError::StateSymlink { path: shown.display().to_string() };
+        return state_symlink(shown);
     }
-    TransportError::io("open", shown.display(), e)
+    TransportError::io(action, shown.display(), e)
+}
+
+/// What stands at the state entry `at` (shown as `shown`), refusing a symlink there.
+fn own_kind(at: &At, shown: &Path) -> Result<Option<rustix::fs::FileType>, TransportError> {
+    match at.kind().map_err(|e| state_error("open", shown, e))? {
+        Some(rustix::fs::FileType::Symlink) => Err(state_symlink(shown)),
+        kind => Ok(kind),
+    }
 }
 
 /// A state path's problem as the error a run reports.
 fn unsafe_state(u: state::Unsafe) -> TransportError {
     match u {
-        state::Unsafe::Symlink(p) => TransportError::StateSymlink { path: p.display().to_string() },
+        state::Unsafe::Symlink(p) => state_symlink(&p),
         state::Unsafe::Io(p, e) => TransportError::io("create", p.display(), e),
     }
 }
@@ -404,13 +415,8 @@ impl Transport for LocalDir {
         let state = root.join(STATE_DIR);
         for own in ["lock", "manifest", "staging", "trash"] {
             let shown = state.join(own);
-            let kind = b.at(&Path::new(STATE_DIR).join(own)).and_then(|at| at.kind());
-            match kind.map_err(|e| state_error(&shown, e))? {
-                Some(rustix::fs::FileType::Symlink) => {
-                    return Err(TransportError::StateSymlink { path: shown.display().to_string() });
-                }
-                _ => continue,
-            }
+            let at = b.at(&Path::new(STATE_DIR).join(own));
+            own_kind(&at.map_err(|e| state_error("open", &shown, e))?, &shown)?;
         }
         let lock_path = state.join("lock");
         let mut file = b
@@ -491,7 +497,7 @@ impl Transport for LocalDir {
         // The shard's directory is made by the first file staged in it.
         let shard = rel.parent().unwrap_or(&rel);
         b.make_dirs(shard).map_err(unsafe_state)?;
-        let at = b.at(&rel).map_err(|e| state_error(&path, e))?;
+        let at = b.at(&rel).map_err(|e| state_error("open", &path, e))?;
         let file = {
             use rustix::fs::OFlags;
             at.open(OFlags::WRONLY | OFlags::CREATE | OFlags::TRUNC, 0o600)
@@ -1111,12 +1117,7 @@ impl<'a> Committer<'a> {
         let index = state::index_path(&self.trash);
         let record = state::trash_record(p, &rel);
         let written = self.b.at(&index).and_then(|at| at.append(&record));
-        written.map_err(|e| match e.raw_os_error() {
-            Some(libc::ELOOP) => {
-                TransportError::StateSymlink { path: self.b.shown(&index).display().to_string() }
-            }
-            _ => self.err("write", &index, e),
-        })?;
+        written.map_err(|e| state_error("write", &self.b.shown(&index), e))?;
         self.at(&slot)
     }
 
