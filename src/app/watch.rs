@@ -73,13 +73,12 @@ pub fn watch(ui: &Ui, args: &WatchArgs) -> anyhow::Result<Status> {
             );
             println!("{line}");
         }
-        Report::Failed { dest, error, retry_in } => {
+        // The error names the destination.
+        Report::Failed { error, retry_in, .. } => {
             let again = match retry_in {
                 Some(wait) => format!("; trying again in {}s", wait.as_secs()),
                 None => "; trying again with the next change".into(),
             };
-            // The error names the destination.
-            let _ = dest;
             eprintln!("tern: error: {}{again}", error.one_line());
         }
     };

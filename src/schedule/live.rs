@@ -63,7 +63,7 @@ fn write_state(history: &Path, job: &str, state: &WatchState) {
     let path = state_path(history, job);
     // Best effort, as the history: a status file never fails a watch.
     let _ = path.parent().map(std::fs::create_dir_all);
-    let _ = crate::tree::manifest::write_replacing_with(&path, false, |w| w.write_all(&text));
+    let _ = crate::tree::manifest::write_replacing(&path, &text, false);
 }
 
 /// The options of `job`'s watch: its delay, and its schedule (if any) for whole passes.
@@ -154,7 +154,6 @@ pub fn run(
     };
     let hidden = Progress::hidden();
     let result = watch::watch(&specs, &options(job, delay), chan, cancel, &hidden, &mut report);
-    let mut state = read_state(history_file, &job.name).unwrap_or_default();
     state.since = now();
     match &result {
         Ok(()) => state.state = "stopped".into(),

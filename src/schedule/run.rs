@@ -178,8 +178,8 @@ fn sync_destination(
                     name,
                     dest,
                     &format!(
-                        "attempt {attempts} failed: {:#}; retrying in {}s",
-                        anyhow::Error::from(e),
+                        "attempt {attempts} failed: {}; retrying in {}s",
+                        e.one_line(),
                         delay.as_secs()
                     ),
                 );
@@ -246,7 +246,7 @@ fn sync_destination(
                 }
                 _ => Outcome::Failed,
             };
-            let msg = format!("{:#}", anyhow::Error::from(e));
+            let msg = e.one_line();
             log.error(name, dest, &format!("{}: {msg}", rec.outcome.name()));
             rec.error = Some(msg);
         }

@@ -95,6 +95,33 @@ pub struct Within {
     pub shallow: Vec<RelPath>,
 }
 
+impl Within {
+    /// The paths these parts cover, looked up by a path's bytes in time of its depth.
+    pub fn cover(&self) -> Cover<'_> {
+        Cover {
+            deep: self.deep.iter().map(|p| p.as_bytes()).collect(),
+            shallow: self.shallow.iter().map(|p| p.as_bytes()).collect(),
+        }
+    }
+}
+
+/// What a [`Within`] covers: see [`Within::cover`].
+pub struct Cover<'a> {
+    deep: std::collections::HashSet<&'a [u8]>,
+    shallow: std::collections::HashSet<&'a [u8]>,
+}
+
+impl Cover<'_> {
+    /// Whether `path` is a shallow part, or a deep part or below one (one of its parents, each a
+    /// prefix ending before a '/', is a deep part).
+    pub fn contains(&self, path: &RelPath) -> bool {
+        let p = path.as_bytes();
+        self.shallow.contains(p)
+            || self.deep.contains(p)
+            || p.iter().enumerate().any(|(i, &b)| b == b'/' && self.deep.contains(&p[..i]))
+    }
+}
+
 /// The result of a scan.
 #[derive(Debug, Clone)]
 pub struct Scan {
@@ -420,22 +447,14 @@ pub fn replace_within(
     within: &Within,
     fresh: &EntryStore,
 ) -> Result<Option<EntryStore>, ScanError> {
-    let deep: std::collections::HashSet<&[u8]> = within.deep.iter().map(|p| p.as_bytes()).collect();
-    let shallow: std::collections::HashSet<&[u8]> =
-        within.shallow.iter().map(|p| p.as_bytes()).collect();
-    // The path itself or one of its parents (each a prefix ending before a '/') is a deep part.
-    let replaced = |p: &[u8]| {
-        shallow.contains(p)
-            || deep.contains(p)
-            || p.iter().enumerate().any(|(i, &b)| b == b'/' && deep.contains(&p[..i]))
-    };
+    let replaced = within.cover();
     let mut out = StoreWriter::new();
     let mut fresh_entries = fresh.iter().peekable();
     for e in base.iter() {
         while let Some(f) = fresh_entries.next_if(|f| f.path < e.path) {
             out.push(&f);
         }
-        if replaced(e.path.as_bytes()) {
+        if replaced.contains(&e.path) {
             if base.is_link_first(&e.path) {
                 return Ok(None);
             }

@@ -22,7 +22,7 @@ use crate::sync::spec::SyncSpec;
 use crate::sync::{self, OnChange, SyncError, Synced};
 use crate::transport::Transport;
 use crate::tree::path::RelPath;
-use crate::tree::scan::{self, Scan, ScanError, ScanIssue, Within};
+use crate::tree::scan::{self, Scan, ScanError, ScanIssue};
 use crate::tree::state::STATE_DIR;
 use crate::util::progress::Progress;
 use batch::{Batch, Pending, Timing, Work};
@@ -204,7 +204,7 @@ pub fn watch(
                     pending.rescan_all("its top directory changed", now);
                 }
                 Signal::Changed(path) => {
-                    if let Some(rel) = relative(&root, &path, first_spec_excludes(specs)) {
+                    if let Some(rel) = relative(&root, &path, &first.scan.excludes) {
                         pending.touch(rel, now);
                     }
                 }
@@ -243,24 +243,16 @@ fn gone(root: &Path, why: &'static str) -> WatchError {
     WatchError::SourceGone { path: root.to_path_buf(), why }
 }
 
-fn first_spec_excludes(specs: &[SyncSpec]) -> Option<&crate::tree::filter::Excludes> {
-    specs.first().map(|s| &s.scan.excludes)
-}
-
 /// The source-relative path of an event's `path`, unless nothing there can be replicated: the
 /// state directory at the top, or a path excluded whatever kind of entry it is (a busy excluded
 /// log directory must not wake the watch).
-fn relative(
-    root: &Path,
-    path: &Path,
-    excludes: Option<&crate::tree::filter::Excludes>,
-) -> Option<RelPath> {
+fn relative(root: &Path, path: &Path, excludes: &crate::tree::filter::Excludes) -> Option<RelPath> {
     let rel = path.strip_prefix(root).ok()?;
     if rel.components().next().is_some_and(|c| c.as_os_str() == STATE_DIR) {
         return None;
     }
     let rel = RelPath::from_path(rel).ok()?;
-    let excluded = excludes.is_some_and(|x| x.excludes(&rel, false) && x.excludes(&rel, true));
+    let excluded = excludes.excludes(&rel, false) && excludes.excludes(&rel, true);
     (!excluded).then_some(rel)
 }
 
@@ -293,18 +285,14 @@ fn next_tree(
         report(Report::Scanning { reason: "a change the named paths alone cannot describe" });
         return scan::scan(source, &spec.scan, progress);
     };
+    let replaced = within.cover();
     let mut issues: Vec<ScanIssue> =
-        tree.issues.into_iter().filter(|i| !replaced(&within, &i.path)).collect();
+        tree.issues.into_iter().filter(|i| !replaced.contains(&i.path)).collect();
     issues.extend(fresh.issues);
     issues.sort_by(|a, b| a.path.cmp(&b.path));
     let mut stats = fresh.stats;
     stats.entries = manifest.len();
     Ok(Scan { manifest, issues, stats })
-}
-
-/// Whether `path` is in a part scanned again.
-fn replaced(within: &Within, path: &RelPath) -> bool {
-    within.shallow.contains(path) || within.deep.iter().any(|d| path.is_within(d))
 }
 
 /// Sync `tree` to `d` on its open connection (opened now if it is not), then release the lock.
