@@ -70,6 +70,22 @@ impl Watching {
         (status.code(), out, self.stderr())
     }
 
+    /// Wait (at most 30 s, failing with `what`) for it to end by itself; its exit code and
+    /// stderr.
+    fn wait_exit(mut self, what: &str) -> (Option<i32>, String) {
+        let start = Instant::now();
+        let status = loop {
+            if let Some(s) = self.child.try_wait().unwrap() {
+                break s;
+            }
+            assert!(start.elapsed() < Duration::from_secs(30), "{what}:\n{}", self.stderr());
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        // The reader thread takes the last lines.
+        std::thread::sleep(Duration::from_millis(50));
+        (status.code(), self.stderr())
+    }
+
     /// CPU time (user + system, in clock ticks) the process has used so far.
     fn cpu_ticks(&self) -> u64 {
         let stat = fs::read_to_string(format!("/proc/{}/stat", self.child.id())).unwrap();
@@ -239,18 +255,8 @@ fn a_source_moved_away_ends_the_watch_with_an_error_that_says_so() {
     env.tree("src").file("f", "1");
     let w = Watching::start(env.tern(["watch", "src", "dst"]));
     fs::rename(env.src(), env.path("elsewhere")).unwrap();
-    let start = Instant::now();
-    let mut child = w.child;
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
-        }
-        assert!(start.elapsed() < Duration::from_secs(30), "still watching a source moved away");
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    std::thread::sleep(Duration::from_millis(50));
-    let err = w.stderr.lock().unwrap().clone();
-    assert_eq!(status.code(), Some(1), "{err}");
+    let (code, err) = w.wait_exit("still watching a source moved away");
+    assert_eq!(code, Some(1), "{err}");
     assert!(err.contains("was moved away or deleted; nothing more is replicated"), "{err}");
     assert_eq!(err.lines().filter(|l| l.starts_with("tern: error")).count(), 1, "{err}");
 }
@@ -273,18 +279,8 @@ fn a_source_unmounted_while_watched_ends_the_watch_with_an_error() {
     let umount =
         std::process::Command::new("umount").args(["-l", env.src().to_str().unwrap()]).status();
     assert!(umount.unwrap().success());
-    let start = Instant::now();
-    let mut child = w.child;
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
-        }
-        assert!(start.elapsed() < Duration::from_secs(30), "still watching an unmounted source");
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    std::thread::sleep(Duration::from_millis(50));
-    let err = w.stderr.lock().unwrap().clone();
-    assert_eq!(status.code(), Some(1), "{err}");
+    let (code, err) = w.wait_exit("still watching an unmounted source");
+    assert_eq!(code, Some(1), "{err}");
     assert!(err.contains("was unmounted or replaced; nothing more is replicated"), "{err}");
     // What tern replicated is still there: an unmount deletes nothing at the replica.
     assert_eq!(fs::read(env.dst().join("f")).unwrap(), b"on the tmpfs");
