@@ -149,6 +149,8 @@ impl Events {
     fn run(mut self, stop: &AtomicBool) {
         let mut buffer = vec![0u8; 64 << 10];
         loop {
+            // Tests pause the reader here, so that a burst surely overflows a small queue.
+            crate::util::failpoint::delay("watch-read");
             let read = self.inotify.read_events_blocking(&mut buffer);
             if stop.load(Ordering::SeqCst) {
                 return;

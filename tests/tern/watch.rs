@@ -208,19 +208,23 @@ fn agents_serving(dst: &Path) -> Vec<rustix::process::Pid> {
 }
 
 /// Restores a kernel setting when dropped.
+#[cfg(feature = "failpoints")]
 struct Sysctl {
     file: &'static str,
     old: String,
 }
 
+#[cfg(feature = "failpoints")]
 impl Drop for Sysctl {
     fn drop(&mut self) {
         let _ = fs::write(self.file, &self.old);
     }
 }
 
-/// The kernel's event queue made tiny: a burst overflows it, events are lost, and the watch
-/// says so and scans the whole tree, so the replica is complete all the same.
+/// The kernel's event queue made tiny, and its reader paused before each read (a failpoint) so
+/// that a burst surely overflows it: events are lost, and the watch says so and scans the whole
+/// tree, so the replica is complete all the same.
+#[cfg(feature = "failpoints")]
 #[test]
 fn events_lost_to_a_full_kernel_queue_end_in_a_whole_scan_and_a_complete_replica() {
     const FILE: &str = "/proc/sys/fs/inotify/max_queued_events";
@@ -233,7 +237,9 @@ fn events_lost_to_a_full_kernel_queue_end_in_a_whole_scan_and_a_complete_replica
     let restore = Sysctl { file: FILE, old };
     let env = Env::new();
     env.tree("src").file("seed", "s");
-    let w = Watching::start(env.tern(["watch", "--delay", "300ms", "src", "dst"]));
+    let mut run = env.tern(["watch", "--delay", "300ms", "src", "dst"]);
+    run.cmd.env("TERN_FAILPOINT_DELAY", "watch-read").env("TERN_FAILPOINT_DELAY_MS", "500");
+    let w = Watching::start(run);
     // The queue is the watcher's, made with the small size; others' may be made now.
     drop(restore);
     for i in 0..500 {
