@@ -259,27 +259,33 @@ pub type Snapshot = BTreeMap<Vec<u8>, Node>;
 
 /// Every entry below `root` (skipping a top-level `.tern`), keyed by relative path bytes.
 pub fn snapshot(root: &Path) -> Snapshot {
+    try_snapshot(root).unwrap_or_else(|e| panic!("snapshot of {}: {e}", root.display()))
+}
+
+/// [`snapshot`], or the error that stopped it: for a tree that may be changing while it is read
+/// (a replica being written), where an entry can go between its listing and its `lstat`.
+pub fn try_snapshot(root: &Path) -> std::io::Result<Snapshot> {
     let mut out = BTreeMap::new();
     let walk = walkdir::WalkDir::new(root).min_depth(1).follow_links(false);
     for e in walk.into_iter().filter_entry(|e| !(e.depth() == 1 && e.file_name() == ".tern")) {
-        let e = e.expect("walk");
-        let md = fs::symlink_metadata(e.path()).expect("lstat");
+        let e = e.map_err(std::io::Error::other)?;
+        let md = fs::symlink_metadata(e.path())?;
         let rel = e.path().strip_prefix(root).expect("prefix").as_os_str().as_bytes().to_vec();
         let mtime = (md.mtime(), md.mtime_nsec());
         let mode = md.mode() & 0o7777;
         let node = if md.file_type().is_symlink() {
-            let target = fs::read_link(e.path()).expect("readlink").as_os_str().as_bytes().to_vec();
+            let target = fs::read_link(e.path())?.as_os_str().as_bytes().to_vec();
             Node::Symlink { target, mtime }
         } else if md.is_dir() {
             Node::Dir { mode, mtime }
         } else if !md.is_file() {
             Node::Special { kind: md.mode() & 0o170000, rdev: md.rdev(), mode, mtime }
         } else {
-            Node::File { content: fs::read(e.path()).expect("read"), mode, mtime }
+            Node::File { content: fs::read(e.path())?, mode, mtime }
         };
         out.insert(rel, node);
     }
-    out
+    Ok(out)
 }
 
 /// Fail with the first difference between two trees.
