@@ -9,6 +9,7 @@
 //! `jobs`, `config check`) and `maintain` the destination commands (`verify`, `trash`, `undo`).
 
 mod jobs;
+mod lines;
 mod maintain;
 mod resolve;
 mod watch;
@@ -28,16 +29,20 @@ use crate::tree::scan::{Scan, ScanOptions, default_cache_file, scan};
 use crate::util::progress::Progress;
 use crate::util::timefmt;
 use anyhow::Context;
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use resolve::{guard_policy, resolve, ssh_options};
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 use std::time::{Instant, SystemTime};
 
 /// Run `cli` and say how it ended.
 pub fn run(cli: Cli) -> anyhow::Result<Status> {
-    let ui = Ui { quiet: cli.quiet, verbose: cli.verbose };
+    let show = match (cli.quiet, cli.progress) {
+        (true, _) => lines::Show::Never,
+        (false, true) => lines::Show::Always,
+        (false, false) => lines::Show::Auto,
+    };
+    let ui = Ui { quiet: cli.quiet, verbose: cli.verbose, show };
     match cli.command {
         Command::Sync(args) => {
             let mut spec = resolve(&args.tree)?;
@@ -98,23 +103,13 @@ pub fn run(cli: Cli) -> anyhow::Result<Status> {
 struct Ui {
     quiet: bool,
     verbose: bool,
+    show: lines::Show,
 }
 
 impl Ui {
-    /// A byte progress bar on stderr when it is a terminal and not `--quiet`, else a hidden one.
+    /// Progress lines on stderr, starting with phase `what`, as `--progress`/`--quiet` say.
     fn progress(&self, what: &'static str) -> Progress {
-        if self.quiet || !std::io::stderr().is_terminal() {
-            return Progress::hidden();
-        }
-        let style = ProgressStyle::with_template(
-            "{prefix:>9} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} {eta}",
-        )
-        .unwrap_or_else(|_| ProgressStyle::default_bar())
-        .progress_chars("=> ");
-        let bar = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr());
-        bar.set_style(style);
-        bar.set_prefix(what);
-        Progress::with_bar(bar)
+        lines::progress(self.show, what)
     }
 }
 
@@ -272,7 +267,7 @@ fn execute(
     on_change: OnChange,
     started: Instant,
 ) -> anyhow::Result<Status> {
-    let bar = ui.progress("syncing");
+    let bar = ui.progress("sending");
     let run_id = timefmt::run_id(SystemTime::now());
     let never = AtomicBool::new(false);
     let issues = &p.scanned.issues;

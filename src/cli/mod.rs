@@ -90,6 +90,11 @@ pub struct Cli {
     /// Say more: list every change a sync makes, and metadata details in plans
     #[arg(short, long, global = true)]
     pub verbose: bool,
+
+    /// Show progress (files, bytes, rate and ETA, a line per phase) also when stderr is not a
+    /// terminal, as a line a second; --quiet wins
+    #[arg(long, global = true)]
+    pub progress: bool,
 }
 
 #[derive(Debug, Subcommand)]

@@ -63,7 +63,9 @@ pub fn apply(
     let planned =
         || plan.iter().enumerate().filter_map(|(i, c)| Some((i as u64, c.new?, Some(c.recipe?))));
     // Every file written is sent or rebuilt from what the destination has, byte for byte.
-    progress.restart(plan.stats.bytes_to_send + plan.stats.bytes_reused);
+    // Files are counted only for a line that shows them: it is one more walk of the plan.
+    let files = if progress.is_visible() { planned().count() as u64 } else { 0 };
+    progress.restart(plan.stats.bytes_to_send + plan.stats.bytes_reused, files);
 
     // First pass: as planned (or whole files, where the destination cannot reuse ranges).
     let whole_files = !dest.reuses_chunks();
@@ -79,6 +81,7 @@ pub fn apply(
         if let Err(e) = src.stage(dest, id, &entry, recipe) {
             local_errors.insert(id, e?);
         }
+        progress.file_done();
     }
     let mut next_id = plan.len() as u64;
     let mut outcomes = Outcomes::default();
@@ -180,6 +183,7 @@ pub fn apply(
     crate::util::failpoint::hit("before-commit");
     let base = Some(dest_manifest);
     let (run_id, ops) = (run_id.to_string(), Box::new(ops()));
+    progress.phase("committing", op_count as u64);
     applied.commit = dest.commit(Commit { run_id, ops, op_count, manifest, base })?;
     Ok(applied)
 }

@@ -571,6 +571,7 @@ impl Walked<'_> {
             *slot = match hash_file(&root.join(p.path.as_path()), &p.path, xattrs) {
                 Ok((entry, stamp)) => {
                     progress.inc(p.stamp.size);
+                    progress.file_done();
                     Slot::Done { entry, ident: stamp.ident(), hashed: true, linked: p.linked }
                 }
                 Err(message) => Slot::Failed(ScanIssue { path: p.path.clone(), message }),
@@ -746,6 +747,7 @@ impl HashCache {
             };
             if hit.stamp == p.stamp && settled() {
                 progress.inc(p.stamp.size);
+                progress.file_done();
                 let entry =
                     Entry { path: p.path.clone(), meta: hit.meta, kind: Kind::File(hit.digest) };
                 *slot =

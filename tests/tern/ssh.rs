@@ -2,7 +2,7 @@
 //! the SFTP fallback, and interrupted connections.
 
 use crate::harness::*;
-use crate::sshd::{Agent, Sshd};
+use crate::sshd::{Agent, JumpHost, Sshd, can_isolate};
 use std::fs;
 use std::path::Path;
 use std::time::Duration;
@@ -523,7 +523,7 @@ fn proxy_command_and_proxy_jump_reach_the_host_through_another() {
     done.stderr_has("ssh_config for backup1: not supported, ignored: localforward");
     env.assert_replica();
 
-    // ProxyJump: the server is its own bastion here; the jump is OpenSSH's `ssh -W` through it.
+    // ProxyJump: the server is its own bastion here; tern forwards through it itself.
     let jump = env.path("jump_config");
     fs::write(
         &jump,
@@ -551,4 +551,164 @@ fn proxy_command_and_proxy_jump_reach_the_host_through_another() {
     let dst3 = format!("backup1:{}", env.path("dst3").display());
     sshd.tern(&env, ["sync", "-F", jcfg, "-o", "ProxyJump=nowhere.invalid", "src", &dst3]).code(1);
     assert!(!env.path("dst3").exists());
+}
+
+/// `ProxyJump` through a jump host to a server that nothing else can reach (its own network
+/// namespace): one hop and two, each hop's key checked against known_hosts, `-o ProxyJump`, and
+/// a jump loop refused before any connection.
+#[test]
+fn proxy_jump_reaches_a_host_only_the_jump_host_can_reach() {
+    if !can_isolate() {
+        eprintln!("skipped: making a network namespace needs root");
+        return;
+    }
+    use std::sync::atomic::Ordering;
+    let env = Env::new();
+    let target = Sshd::start_isolated(&env);
+    let jump = JumpHost::start(&env, &target);
+    env.tree("src").file("f", "through the bastion").file("d/g", "two");
+    let home = target.home();
+    let known = home.join(".ssh/known_hosts");
+    let target_line = fs::read_to_string(&known).unwrap();
+    fs::write(&known, format!("{target_line}{}", jump.known_hosts_line())).unwrap();
+    let config = env.path("ssh_config");
+    fs::write(
+        &config,
+        format!(
+            "Host bastion\n  HostName 127.0.0.1\n  Port {jp}\n  User {u}\n\
+             Host backup1 inner\n  HostName 127.0.0.1\n  Port {tp}\n  User {u}\n\
+             Host backup1\n  ProxyJump bastion\n\
+             Host twohops\n  HostName 127.0.0.1\n  Port {tp}\n  User {u}\n  ProxyJump bastion,inner\n\
+             Host loop\n  ProxyJump loop\n",
+            jp = jump.port,
+            tp = target.port,
+            u = target.user
+        ),
+    )
+    .unwrap();
+    let cfg = config.to_str().unwrap();
+
+    // Nothing on this machine reaches the target directly.
+    let direct = target.tern(&env, ["sync", "src", &target.url(&env.dst())]).code(1);
+    direct.stderr_has("cannot connect to 127.0.0.1 port");
+
+    let dst = format!("backup1:{}", env.dst().display());
+    let done = target.tern(&env, ["sync", "-F", cfg, "src", &dst]).ok();
+    env.assert_replica();
+    assert_eq!(jump.accepted.load(Ordering::Relaxed), 1, "{}", done.describe());
+    assert!(jump.log().contains("Accepted publickey"), "{}", jump.log());
+
+    // Two hops: the bastion, then the target as a jump host to itself.
+    let dst2 = env.path("dst2");
+    let before = target.log().matches("Accepted publickey").count();
+    target.tern(&env, ["sync", "-F", cfg, "src", &format!("twohops:{}", dst2.display())]).ok();
+    assert_same_tree(&env.src(), &dst2);
+    assert_eq!(jump.accepted.load(Ordering::Relaxed), 2);
+    assert_eq!(target.log().matches("Accepted publickey").count() - before, 2, "{}", target.log());
+
+    // -o ProxyJump names the hop for a destination given as a URL.
+    let dst3 = env.path("dst3");
+    let hop = format!("ProxyJump={}@127.0.0.1:{}", target.user, jump.port);
+    target.tern(&env, ["sync", "-F", cfg, "-o", &hop, "src", &target.url(&dst3)]).ok();
+    assert_same_tree(&env.src(), &dst3);
+
+    // Each hop's key is checked: the bastion's unknown, then changed.
+    env.tree("src").file("f", "changed");
+    fs::write(&known, &target_line).unwrap();
+    let refused = target.tern(&env, ["sync", "-F", cfg, "src", &dst]).code(1);
+    refused.stderr_has(&format!("host key of [127.0.0.1]:{} is unknown", jump.port));
+    let other = env.path("other_key");
+    let keygen = std::process::Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+        .arg(&other)
+        .status()
+        .unwrap();
+    assert!(keygen.success());
+    let other_key = fs::read_to_string(other.with_extension("pub")).unwrap();
+    let other_key: Vec<&str> = other_key.split_whitespace().take(2).collect();
+    fs::write(&known, format!("{target_line}[127.0.0.1]:{} {}\n", jump.port, other_key.join(" ")))
+        .unwrap();
+    let changed = target.tern(&env, ["sync", "-F", cfg, "src", &dst]).code(1);
+    changed.stderr_has(&format!("HOST KEY OF [127.0.0.1]:{} HAS CHANGED", jump.port));
+    assert_eq!(fs::read(env.dst().join("f")).unwrap(), b"through the bastion");
+
+    // A loop of jumps is refused before any connection is made.
+    let accepted = jump.accepted.load(Ordering::Relaxed);
+    let looped = target.tern(&env, ["sync", "-F", cfg, "src", "loop:/x"]).code(1);
+    looped.stderr_has("more than 8 jump hosts; look for a ProxyJump loop");
+    assert_eq!(jump.accepted.load(Ordering::Relaxed), accepted);
+}
+
+/// The keywords that decide which keys are offered and how the host key is looked up, against
+/// the real sshd: `IdentityAgent` (a socket of its own, and `none`), `IdentitiesOnly` (an agent
+/// key that is not one of the identity files is never offered), `HostKeyAlias`, and a host only a
+/// `@cert-authority` line vouches for.
+#[test]
+fn identity_and_host_key_keywords_of_ssh_config() {
+    let env = Env::new();
+    let sshd = Sshd::start(&env);
+    env.tree("src").file("f", "keys");
+    let keys = env.path("keys");
+    fs::create_dir_all(&keys).unwrap();
+    // The login key leaves its default place: only what the config names can log in.
+    let ssh = sshd.home().join(".ssh");
+    let login = keys.join("login");
+    fs::rename(ssh.join("id_ed25519"), &login).unwrap();
+    fs::rename(ssh.join("id_ed25519.pub"), keys.join("login.pub")).unwrap();
+    let other = keys.join("other");
+    let made = std::process::Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+        .arg(&other)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let agent = Agent::start(&keys, &other);
+    let fp =
+        std::process::Command::new("ssh-keygen").arg("-lf").arg(keys.join("other.pub")).output();
+    let other_fp = String::from_utf8(fp.unwrap().stdout).unwrap();
+    let other_fp = other_fp.split_whitespace().nth(1).unwrap().to_string();
+    let failed_with_other = || sshd.log().matches(&other_fp).count();
+
+    let config = |extra: &str| {
+        sshd.config_with_alias(&format!(
+            "  IdentityAgent {}\n  IdentityFile {}\n{extra}",
+            agent.sock.display(),
+            login.display()
+        ))
+    };
+    let sync_to = |cfg: &std::path::Path, dst: &str| {
+        let dst = format!("backup1:{}", env.path(dst).display());
+        sshd.tern(&env, ["sync", "-F", cfg.to_str().unwrap(), "src", &dst])
+    };
+    // The agent at its own socket is asked first (SSH_AUTH_SOCK is unset): its key is refused
+    // by the server, then the identity file logs in.
+    sync_to(&config(""), "d1").ok();
+    assert!(failed_with_other() > 0, "the agent's key was not offered:\n{}", sshd.log());
+    // IdentitiesOnly: the agent's key is not one of the files, so it is never offered.
+    let before = failed_with_other();
+    sync_to(&config("  IdentitiesOnly yes\n"), "d2").ok();
+    assert_eq!(failed_with_other(), before, "{}", sshd.log());
+    // IdentityAgent none, and no file that can log in: nothing is offered but what is named.
+    let none = sshd.config_with_alias("  IdentityAgent none\n  IdentityFile /nonexistent/key\n");
+    let refused = sync_to(&none, "d3").code(1);
+    let refused = refused.stderr_has("tried /nonexistent/key (missing)");
+    assert!(!refused.stderr().contains("ssh-agent"), "{}", refused.describe());
+
+    // HostKeyAlias: the key is known under the alias only.
+    let known = ssh.join("known_hosts");
+    fs::write(&known, format!("tern-alias {}\n", sshd.host_key())).unwrap();
+    sync_to(&config("  HostKeyAlias tern-alias\n"), "d4").ok();
+    sync_to(&config(""), "d5")
+        .code(1)
+        .stderr_has(&format!("host key of [127.0.0.1]:{} is unknown", sshd.port));
+    // A @cert-authority line is not trusted, and the error says why.
+    fs::write(&known, format!("@cert-authority [127.0.0.1]:* {}\n", sshd.host_key())).unwrap();
+    sync_to(&config(""), "d6")
+        .code(1)
+        .stderr_has("is vouched for only by the @cert-authority line")
+        .stderr_has("tern cannot check host certificates");
+    assert!(!env.path("d5").exists() && !env.path("d6").exists());
+    for d in ["d1", "d2", "d4"] {
+        assert_same_tree(&env.src(), &env.path(d));
+    }
 }

@@ -497,3 +497,64 @@ fn a_large_tree_syncs_whether_or_not_its_entries_can_go_to_tmpdir() {
     env.tern(["apply", plan_file.to_str().unwrap()]).ok().stdout_has("0 created, 1 updated");
     env.assert_replica();
 }
+
+/// `--progress` prints a line per phase to a log (stderr not a terminal): files and bytes of the
+/// scan, the files sent out of those to send, the changes committed; `--quiet` wins over it, and
+/// without it a log gets no progress at all.
+#[test]
+fn progress_lines_per_phase_in_a_log() {
+    let env = Env::new();
+    env.tree("src").file("a", "one").file("d/b", "two").file("d/c", "x".repeat(5000));
+    let done = env.tern(["sync", "--progress", "src", "dst"]).ok();
+    let err = done.stderr();
+    let line = |phase: &str| {
+        err.lines()
+            .find(|l| l.trim_start().starts_with(phase))
+            .unwrap_or_else(|| panic!("no {phase} line\n{}", done.describe()))
+            .to_string()
+    };
+    assert!(line("scanning").contains("3 files"), "{err}");
+    assert!(line("sending").contains("3/3 files"), "{err}");
+    assert!(line("sending").contains("4.89 KiB/4.89 KiB"), "{err}");
+    assert!(line("committing").contains("4 changes"), "{err}");
+    let order: Vec<usize> = ["scanning", "sending", "committing"]
+        .iter()
+        .map(|p| err.find(&format!("{p} ")).unwrap())
+        .collect();
+    assert!(order.windows(2).all(|w| w[0] < w[1]), "phases out of order\n{err}");
+    assert!(!err.contains('\x1b'), "a log gets no escape codes\n{err}");
+
+    env.tree("src").file("a", "changed");
+    let quiet = env.tern(["sync", "--progress", "--quiet", "src", "dst"]).ok();
+    assert_eq!(quiet.stderr(), "", "{}", quiet.describe());
+    env.tree("src").file("a", "again");
+    let plain = env.tern(["sync", "src", "dst"]).ok();
+    assert!(!plain.stderr().contains("scanning"), "{}", plain.describe());
+    env.assert_replica();
+}
+
+/// On a terminal the lines are drawn in colour, and `NO_COLOR` turns the colour off.
+#[test]
+fn progress_on_a_terminal_honours_no_color() {
+    let env = Env::new();
+    env.tree("src").file("a", "one").file("b", "two");
+    let on_tty = |dst: &str, no_color: bool| {
+        // util-linux's `script` gives the command a pseudo-terminal.
+        let cmd = format!("{TERN} sync src {dst}");
+        let mut run = env.tern(["unused"]);
+        run.cmd = std::process::Command::new("script");
+        run.cmd.args(["-q", "-e", "-c", &cmd, "/dev/null"]).current_dir(env.path(""));
+        run.cmd.env("TERN_CACHE_DIR", env.path("cache")).env_remove("NO_COLOR");
+        if no_color {
+            run.cmd.env("NO_COLOR", "1");
+        }
+        run.ok().stdout()
+    };
+    let coloured = on_tty("dst", false);
+    assert!(coloured.contains("sending"), "{coloured:?}");
+    assert!(coloured.contains("\x1b[1m"), "no bold prefix on a terminal: {coloured:?}");
+    let plain = on_tty("dst2", true);
+    assert!(plain.contains("sending"), "{plain:?}");
+    assert!(!plain.contains("\x1b[1m") && !plain.contains("\x1b[36"), "NO_COLOR: {plain:?}");
+    assert_same_tree(&env.src(), &env.path("dst2"));
+}

@@ -3,6 +3,8 @@
 //! libssh2's checker lets a bare `host` entry match any port; OpenSSH does not: a server on a port
 //! other than 22 is known only as `[host]:port`. So tern parses the files itself: plain and
 //! wildcard patterns, `!negations`, hashed names (`|1|salt|HMAC-SHA1`), and `@revoked` keys.
+//! `@cert-authority` lines are never trusted (libssh2 cannot check host certificates), but a host
+//! they vouch for is refused with that reason rather than taken as new.
 
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD};
@@ -36,6 +38,12 @@ pub enum Verdict {
         file: PathBuf,
         line: usize,
     },
+    /// No key is known, but a `@cert-authority` line vouches for the host: tern cannot check
+    /// host certificates (libssh2 has no support), so it must not take the key as new.
+    CertAuthority {
+        file: PathBuf,
+        line: usize,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -52,6 +60,8 @@ struct Entry {
 #[derive(Debug, Default)]
 pub struct KnownHosts {
     entries: Vec<Entry>,
+    /// `@cert-authority` lines: (file, line, host patterns).
+    authorities: Vec<(PathBuf, usize, String)>,
 }
 
 /// How a host appears in known_hosts: `host` on port 22, `[host]:port` otherwise.
@@ -88,12 +98,16 @@ impl KnownHosts {
             let mut first = fields.next().unwrap_or_default();
             let mut revoked = false;
             if let Some(marker) = first.strip_prefix('@') {
+                first = fields.next().unwrap_or_default();
                 match marker {
                     "revoked" => revoked = true,
-                    // Certificate authorities are not supported: skip, never trust.
+                    // Never trusted; remembered to say why a host is refused.
+                    "cert-authority" => {
+                        self.authorities.push((file.to_owned(), i + 1, first.to_string()));
+                        continue;
+                    }
                     _ => continue,
                 }
-                first = fields.next().unwrap_or_default();
             }
             let (Some(key_type), Some(key64)) = (fields.next(), fields.next()) else { continue };
             let Ok(key) = STANDARD.decode(key64) else { continue };
@@ -108,11 +122,10 @@ impl KnownHosts {
         }
     }
 
-    /// The key types recorded for this host (to prefer them in the key exchange).
-    pub fn key_types(&self, host: &str, port: u16) -> Vec<String> {
-        let name = host_string(host, port);
+    /// The key types recorded for the host known as `name` (to prefer them in the key exchange).
+    pub fn key_types(&self, name: &str) -> Vec<String> {
         let mut types: Vec<String> = Vec::new();
-        for e in self.entries.iter().filter(|e| !e.revoked && hosts_match(&e.hosts, &name)) {
+        for e in self.entries.iter().filter(|e| !e.revoked && hosts_match(&e.hosts, name)) {
             if !types.contains(&e.key_type) {
                 types.push(e.key_type.clone());
             }
@@ -120,14 +133,14 @@ impl KnownHosts {
         types
     }
 
-    /// Check `key` of type `key_type` presented by `host` on `port`.
-    pub fn check(&self, host: &str, port: u16, key_type: &str, key: &[u8]) -> Verdict {
+    /// Check `key` of type `key_type` presented by the host known as `name` (`host`, or
+    /// `[host]:port` off port 22, or a `HostKeyAlias`).
+    pub fn check(&self, name: &str, key_type: &str, key: &[u8]) -> Verdict {
         if let Some(e) = self.entries.iter().find(|e| e.revoked && e.key == key) {
             return Verdict::Revoked { file: e.file.clone(), line: e.line };
         }
-        let name = host_string(host, port);
         let mut changed = None;
-        for e in self.entries.iter().filter(|e| !e.revoked && hosts_match(&e.hosts, &name)) {
+        for e in self.entries.iter().filter(|e| !e.revoked && hosts_match(&e.hosts, name)) {
             if e.key_type == key_type {
                 if e.key == key {
                     return Verdict::Known;
@@ -135,18 +148,18 @@ impl KnownHosts {
                 changed.get_or_insert(Verdict::Changed { file: e.file.clone(), line: e.line });
             }
         }
-        changed.unwrap_or(Verdict::Unknown)
+        if let Some(v) = changed {
+            return v;
+        }
+        match self.authorities.iter().find(|(_, _, hosts)| hosts_match(hosts, name)) {
+            Some((file, line, _)) => Verdict::CertAuthority { file: file.clone(), line: *line },
+            None => Verdict::Unknown,
+        }
     }
 }
 
 /// Append `host key` to `file` (creating it and its directory, private to the user).
-pub fn append(
-    file: &Path,
-    host: &str,
-    port: u16,
-    key_type: &str,
-    key: &[u8],
-) -> std::io::Result<()> {
+pub fn append(file: &Path, name: &str, key_type: &str, key: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
     use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
     if let Some(dir) = file.parent().filter(|d| !d.as_os_str().is_empty()) {
@@ -156,7 +169,7 @@ pub fn append(
     // Start on a fresh line even if the file lacks a final newline.
     let len = f.metadata()?.len();
     let sep = if len > 0 && !std::fs::read(file)?.ends_with(b"\n") { "\n" } else { "" };
-    writeln!(f, "{sep}{} {key_type} {}", host_string(host, port), STANDARD.encode(key))
+    writeln!(f, "{sep}{name} {key_type} {}", STANDARD.encode(key))
 }
 
 /// Whether a comma-separated host field matches `name`: some positive pattern matches and no
@@ -168,10 +181,10 @@ fn hosts_match(field: &str, name: &str) -> bool {
     let mut matched = false;
     for pat in field.split(',') {
         if let Some(neg) = pat.strip_prefix('!') {
-            if glob_match(neg.as_bytes(), name.as_bytes()) {
+            if wildcard(neg, name, true) {
                 return false;
             }
-        } else if glob_match(pat.as_bytes(), name.as_bytes()) {
+        } else if wildcard(pat, name, true) {
             matched = true;
         }
     }
@@ -187,12 +200,14 @@ fn hashed_match(rest: &str, name: &str) -> bool {
     mac.verify_slice(&hash).is_ok()
 }
 
-/// `*` and `?` wildcards, case-insensitive as host names are.
-fn glob_match(pat: &[u8], s: &[u8]) -> bool {
+/// Whether `s` matches `pat` with `*` and `?` wildcards; host names compare without case.
+pub(crate) fn wildcard(pat: &str, s: &str, fold_case: bool) -> bool {
+    let (pat, s) = (pat.as_bytes(), s.as_bytes());
+    let same = |a: u8, b: u8| if fold_case { a.eq_ignore_ascii_case(&b) } else { a == b };
     let (mut p, mut i) = (0, 0);
     let (mut star, mut mark) = (None, 0);
     while i < s.len() {
-        if p < pat.len() && (pat[p] == b'?' || pat[p].eq_ignore_ascii_case(&s[i])) {
+        if p < pat.len() && (pat[p] == b'?' || same(pat[p], s[i])) {
             p += 1;
             i += 1;
         } else if p < pat.len() && pat[p] == b'*' {
@@ -233,23 +248,35 @@ mod tests {
     #[test]
     fn a_bare_host_entry_does_not_match_another_port() {
         let k = kh(&line("example.org", KEY_A));
-        assert_eq!(k.check("example.org", 22, "ssh-ed25519", KEY_A), Verdict::Known);
-        assert_eq!(k.check("example.org", 2222, "ssh-ed25519", KEY_A), Verdict::Unknown);
+        assert_eq!(k.check(&host_string("example.org", 22), "ssh-ed25519", KEY_A), Verdict::Known);
+        assert_eq!(
+            k.check(&host_string("example.org", 2222), "ssh-ed25519", KEY_A),
+            Verdict::Unknown
+        );
         let k = kh(&line("[example.org]:2222", KEY_A));
-        assert_eq!(k.check("example.org", 2222, "ssh-ed25519", KEY_A), Verdict::Known);
-        assert_eq!(k.check("example.org", 22, "ssh-ed25519", KEY_A), Verdict::Unknown);
-        assert_eq!(k.check("example.org", 2223, "ssh-ed25519", KEY_A), Verdict::Unknown);
+        assert_eq!(
+            k.check(&host_string("example.org", 2222), "ssh-ed25519", KEY_A),
+            Verdict::Known
+        );
+        assert_eq!(
+            k.check(&host_string("example.org", 22), "ssh-ed25519", KEY_A),
+            Verdict::Unknown
+        );
+        assert_eq!(
+            k.check(&host_string("example.org", 2223), "ssh-ed25519", KEY_A),
+            Verdict::Unknown
+        );
     }
 
     #[test]
     fn changed_keys_and_other_types() {
         let k = kh(&line("h", KEY_A));
         assert_eq!(
-            k.check("h", 22, "ssh-ed25519", KEY_B),
+            k.check(&host_string("h", 22), "ssh-ed25519", KEY_B),
             Verdict::Changed { file: "known_hosts".into(), line: 1 }
         );
-        assert_eq!(k.check("h", 22, "ecdsa-sha2-nistp256", KEY_B), Verdict::Unknown);
-        assert_eq!(k.key_types("h", 22), ["ssh-ed25519"]);
+        assert_eq!(k.check(&host_string("h", 22), "ecdsa-sha2-nistp256", KEY_B), Verdict::Unknown);
+        assert_eq!(k.key_types("h"), ["ssh-ed25519"]);
     }
 
     #[test]
@@ -264,30 +291,44 @@ mod tests {
             STANDARD.encode(mac.finalize().into_bytes())
         );
         let k = kh(&line(&hashed, KEY_A));
-        assert_eq!(k.check("127.0.0.1", 2200, "ssh-ed25519", KEY_A), Verdict::Known);
-        assert_eq!(k.check("127.0.0.1", 22, "ssh-ed25519", KEY_A), Verdict::Unknown);
+        assert_eq!(k.check(&host_string("127.0.0.1", 2200), "ssh-ed25519", KEY_A), Verdict::Known);
+        assert_eq!(k.check(&host_string("127.0.0.1", 22), "ssh-ed25519", KEY_A), Verdict::Unknown);
 
         let k = kh(&line("*.example.org,!bad.example.org", KEY_A));
-        assert_eq!(k.check("WWW.example.org", 22, "ssh-ed25519", KEY_A), Verdict::Known);
-        assert_eq!(k.check("bad.example.org", 22, "ssh-ed25519", KEY_A), Verdict::Unknown);
+        assert_eq!(
+            k.check(&host_string("WWW.example.org", 22), "ssh-ed25519", KEY_A),
+            Verdict::Known
+        );
+        assert_eq!(
+            k.check(&host_string("bad.example.org", 22), "ssh-ed25519", KEY_A),
+            Verdict::Unknown
+        );
 
         let k =
             kh(&format!("{}@revoked * ssh-ed25519 {}\n", line("h", KEY_A), STANDARD.encode(KEY_A)));
-        assert!(matches!(k.check("h", 22, "ssh-ed25519", KEY_A), Verdict::Revoked { line: 2, .. }));
+        assert!(matches!(
+            k.check(&host_string("h", 22), "ssh-ed25519", KEY_A),
+            Verdict::Revoked { line: 2, .. }
+        ));
         // garbage lines are skipped, not fatal
-        let k = kh("# comment\n\nnot a valid line\n@cert-authority * ssh-rsa AAAA\n");
-        assert_eq!(k.check("h", 22, "ssh-ed25519", KEY_A), Verdict::Unknown);
+        let k = kh("# comment\n\nnot a valid line\n@cert-authority *.lan ssh-rsa AAAA\n");
+        assert_eq!(k.check("h", "ssh-ed25519", KEY_A), Verdict::Unknown);
+        // A host only a certificate authority vouches for is not taken as new.
+        assert_eq!(
+            k.check("db.lan", "ssh-ed25519", KEY_A),
+            Verdict::CertAuthority { file: "known_hosts".into(), line: 4 }
+        );
     }
 
     #[test]
     fn appended_entries_are_found_again() {
         let dir = tempfile::tempdir().unwrap();
         let f = dir.path().join(".ssh/known_hosts");
-        append(&f, "127.0.0.1", 2200, "ssh-ed25519", KEY_A).unwrap();
-        append(&f, "h", 22, "ssh-ed25519", KEY_B).unwrap();
+        append(&f, "[127.0.0.1]:2200", "ssh-ed25519", KEY_A).unwrap();
+        append(&f, "h", "ssh-ed25519", KEY_B).unwrap();
         let k = KnownHosts::load(std::slice::from_ref(&f)).unwrap();
-        assert_eq!(k.check("127.0.0.1", 2200, "ssh-ed25519", KEY_A), Verdict::Known);
-        assert_eq!(k.check("h", 22, "ssh-ed25519", KEY_B), Verdict::Known);
+        assert_eq!(k.check(&host_string("127.0.0.1", 2200), "ssh-ed25519", KEY_A), Verdict::Known);
+        assert_eq!(k.check(&host_string("h", 22), "ssh-ed25519", KEY_B), Verdict::Known);
         assert!(std::fs::read_to_string(&f).unwrap().starts_with("[127.0.0.1]:2200 ssh-ed25519 "));
     }
 

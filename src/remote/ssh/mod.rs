@@ -1,20 +1,27 @@
 //! Reaching an SSH host: `ssh_config` ([`config`]), `known_hosts` ([`known_hosts`]), connecting
-//! with libssh2 (through the `ssh2` crate), checking the host key and authenticating.
+//! with libssh2 (through the `ssh2` crate) directly, through a `ProxyCommand` ([`proxy`]) or
+//! through jump hosts ([`jump`]), checking the host key and authenticating.
 //!
 //! What runs over the session is not decided here: [`crate::remote::host`] starts the agent on
 //! it, or falls back to SFTP ([`crate::remote::sftp`]).
 
 pub mod config;
+pub mod jump;
 pub mod known_hosts;
 pub mod proxy;
 
 use crate::transport::{TransportError, Unreachable};
-use config::Resolved;
+use config::{IdentityAgent, Resolved, Via};
 use known_hosts::{HostKeyPolicy, KnownHosts, Verdict, fingerprint, host_string};
 use ssh2::{HostKeyType, MethodType, Session};
 use std::net::{TcpStream, ToSocketAddrs};
+use std::os::fd::OwnedFd;
 use std::path::PathBuf;
 use std::time::Duration;
+
+/// The most jump hosts one connection goes through, nested `ProxyJump`s included: more is a loop
+/// in the config, most likely.
+const MAX_HOPS: usize = 8;
 
 /// Ciphers tern prefers, fastest first; the rest of what libssh2 supports follows.
 const PREFERRED_CIPHERS: &[&str] = &[
@@ -106,6 +113,19 @@ pub enum SshError {
     },
     #[error("host key of {host} ({fingerprint}) is revoked in {}:{line}; refusing to connect", file.display())]
     RevokedHostKey { host: String, fingerprint: String, file: PathBuf, line: usize },
+    #[error(
+        "host key of {host} ({key}) is vouched for only by the @cert-authority line {at}, and \
+         tern cannot check host certificates; add the host's own key with \
+         `ssh-keyscan {keyscan} >> ~/.ssh/known_hosts` after checking its fingerprint"
+    )]
+    CertAuthority {
+        host: String,
+        /// Type and fingerprint.
+        key: String,
+        keyscan: String,
+        /// `file:line` of the `@cert-authority` line.
+        at: String,
+    },
     #[error("cannot record the host key of {host} in {}", file.display())]
     RecordHostKey {
         host: String,
@@ -180,12 +200,22 @@ pub fn shell_quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', "'\\''"))
 }
 
+/// What carries a session that is not on a TCP connection of its own; held for its `Drop`.
+#[expect(dead_code, reason = "held only to be dropped with the connection")]
+enum Carrier {
+    Command(proxy::Proxy),
+    Jump(jump::Tunnel),
+}
+
 /// An authenticated SSH session.
 pub struct Connection {
     pub session: Session,
     pub resolved: Resolved,
-    /// The `ProxyCommand` the session runs over, if any: stopped with the connection.
-    _proxy: Option<proxy::Proxy>,
+    /// The session's own connection (a duplicate descriptor), to wait on it.
+    io: OwnedFd,
+    /// The `ProxyCommand` or jump host the session runs over, if any: stopped with the
+    /// connection, after the session (fields drop in order).
+    _carrier: Option<Carrier>,
 }
 
 impl Connection {
@@ -196,7 +226,11 @@ impl Connection {
 
 /// Connect, verify the host key, and authenticate.
 pub fn connect(target: &SshTarget, opts: &SshOptions) -> Result<Connection, SshError> {
-    let r = config::resolve(target, opts)?;
+    open(config::resolve(target, opts)?, opts, 0)
+}
+
+/// Connect to a resolved host; `hops` jump hosts were gone through to get here.
+fn open(r: Resolved, opts: &SshOptions, hops: usize) -> Result<Connection, SshError> {
     if !r.ignored.is_empty() {
         eprintln!(
             "tern: warning: ssh_config for {}: not supported, ignored: {}",
@@ -207,19 +241,29 @@ pub fn connect(target: &SshTarget, opts: &SshOptions) -> Result<Connection, SshE
     let host = host_string(&r.host_name, r.port);
     let handshake = |m: String| SshError::Handshake { host: host.clone(), message: m };
     let mut sess = Session::new().map_err(|e| handshake(e.to_string()))?;
-    let proxy = match &r.proxy_command {
-        Some(command) => {
+    let dup = |fd: std::io::Result<OwnedFd>| fd.map_err(|e| handshake(e.to_string()));
+    let (io, carrier) = match &r.via {
+        Some(Via::Command(command)) => {
             let (socket, proxy) = proxy::start(command).map_err(|e| SshError::Connect {
                 host: r.host_name.clone(),
                 port: r.port,
                 source: std::io::Error::new(e.kind(), format!("ProxyCommand {command:?}: {e}")),
             })?;
+            let io = dup(socket.try_clone().map(OwnedFd::from))?;
             sess.set_tcp_stream(socket);
-            Some(proxy)
+            (io, Some(Carrier::Command(proxy)))
+        }
+        Some(Via::Jump(through)) => {
+            let (socket, tunnel) = jump_to(&r, through, opts, hops)?;
+            let io = dup(socket.try_clone().map(OwnedFd::from))?;
+            sess.set_tcp_stream(socket);
+            (io, Some(Carrier::Jump(tunnel)))
         }
         None => {
-            sess.set_tcp_stream(tcp_to(&r)?);
-            None
+            let tcp = tcp_to(&r)?;
+            let io = dup(tcp.try_clone().map(OwnedFd::from))?;
+            sess.set_tcp_stream(tcp);
+            (io, None)
         }
     };
     sess.set_timeout(r.connect_timeout.as_millis() as u32);
@@ -228,11 +272,14 @@ pub fn connect(target: &SshTarget, opts: &SshOptions) -> Result<Connection, SshE
             let _ = sess.method_pref(method, &pref);
         }
     }
-    let known = KnownHosts::load(&r.known_hosts)
-        .map_err(|e| SshError::Config { path: r.known_hosts[0].clone(), message: e.to_string() })?;
+    let files: Vec<PathBuf> = r.known_hosts.iter().chain(&r.global_known_hosts).cloned().collect();
+    let known = KnownHosts::load(&files).map_err(|e| SshError::Config {
+        path: r.known_hosts.first().cloned().unwrap_or_default(),
+        message: e.to_string(),
+    })?;
     // Ask for a key of a type we know for this host, so a known host is not mistaken for new.
     let known_methods: Vec<&str> = known
-        .key_types(&r.host_name, r.port)
+        .key_types(&r.known_name())
         .iter()
         .flat_map(|t| methods_for(t).iter().copied())
         .collect();
@@ -244,7 +291,54 @@ pub fn connect(target: &SshTarget, opts: &SshOptions) -> Result<Connection, SshE
     authenticate(&sess, &r)?;
     // Data transfers may take long between two reads: no libssh2 timeout, TCP keepalive instead.
     sess.set_timeout(0);
-    Ok(Connection { session: sess, resolved: r, _proxy: proxy })
+    Ok(Connection { session: sess, resolved: r, io, _carrier: carrier })
+}
+
+/// A socket to `r`'s host through the jump hosts `through` (`ProxyJump a,b,c`), as OpenSSH's `-J`
+/// goes: the last hop is reached through the ones before it, the first by its own config (its
+/// own `ProxyJump` included). Each hop is resolved with the config file and tern's host key
+/// options; `-o` and `-i` are the target's, as with OpenSSH.
+fn jump_to(
+    r: &Resolved,
+    through: &[SshTarget],
+    opts: &SshOptions,
+    hops: usize,
+) -> Result<(std::os::unix::net::UnixStream, jump::Tunnel), SshError> {
+    let Some((last, before)) = through.split_last() else {
+        return Err(SshError::Config {
+            path: opts.config_file.clone().unwrap_or_else(|| "ssh_config".into()),
+            message: format!("ProxyJump for {} names no host", r.alias),
+        });
+    };
+    if hops >= MAX_HOPS {
+        return Err(SshError::Config {
+            path: opts.config_file.clone().unwrap_or_else(|| "ssh_config".into()),
+            message: format!(
+                "reaching {} goes through more than {MAX_HOPS} jump hosts; look for a ProxyJump \
+                 loop",
+                r.alias
+            ),
+        });
+    }
+    let hop_opts = SshOptions { identities: Vec::new(), overrides: Vec::new(), ..opts.clone() };
+    let mut hop = config::resolve(last, &hop_opts)?;
+    if !before.is_empty() {
+        hop.via = Some(Via::Jump(before.to_vec()));
+    }
+    let hop_name = hop.alias.clone();
+    let conn = open(hop, &hop_opts, hops + 1)?;
+    let channel = conn.session.channel_direct_tcpip(&r.host_name, r.port, None).map_err(|e| {
+        SshError::Connect {
+            host: r.host_name.clone(),
+            port: r.port,
+            source: std::io::Error::other(format!("through jump host {hop_name}: {}", e.message())),
+        }
+    })?;
+    jump::start(conn, channel).map_err(|e| SshError::Connect {
+        host: r.host_name.clone(),
+        port: r.port,
+        source: e,
+    })
 }
 
 /// A TCP connection to the resolved host, with keepalives.
@@ -271,21 +365,29 @@ fn tcp_to(r: &Resolved) -> Result<TcpStream, SshError> {
     // A peer that vanishes without a reset (a cut link, a suspended host) must not leave a sync,
     // or a scheduled job, blocked forever: the kernel probes an idle connection and fails the
     // next read after about 90 s of silence. A busy but live agent answers the probes.
-    let keepalive = socket2::TcpKeepalive::new()
-        .with_time(Duration::from_secs(30))
-        .with_interval(Duration::from_secs(10))
-        .with_retries(6);
+    // `ServerAliveInterval` and `ServerAliveCountMax` set the probes: a peer silent for interval
+    // times count is given up on, as OpenSSH gives up after count unanswered messages.
+    let (every, retries) = match r.server_alive {
+        Some((every, count)) => (every.max(Duration::from_secs(1)), count),
+        None => (Duration::from_secs(10), 6),
+    };
+    let first = if r.server_alive.is_some() { every } else { Duration::from_secs(30) };
+    let keepalive =
+        socket2::TcpKeepalive::new().with_time(first).with_interval(every).with_retries(retries);
     let _ = socket2::SockRef::from(&tcp).set_tcp_keepalive(&keepalive);
     Ok(tcp)
 }
 
 fn verify_host_key(sess: &Session, r: &Resolved, known: &KnownHosts) -> Result<(), SshError> {
-    let host = host_string(&r.host_name, r.port);
+    let host = r.known_name();
     let Some((key, ktype)) = sess.host_key() else {
         return Err(SshError::Handshake { host, message: "server sent no host key".into() });
     };
     let key_type = key_type_name(ktype).to_string();
-    match known.check(&r.host_name, r.port, &key_type, key) {
+    let keyscan = || {
+        if r.port == 22 { r.host_name.clone() } else { format!("-p {} {}", r.port, r.host_name) }
+    };
+    match known.check(&host, &key_type, key) {
         Verdict::Known => Ok(()),
         Verdict::Changed { file, line } => Err(SshError::ChangedHostKey {
             host,
@@ -297,20 +399,22 @@ fn verify_host_key(sess: &Session, r: &Resolved, known: &KnownHosts) -> Result<(
         Verdict::Revoked { file, line } => {
             Err(SshError::RevokedHostKey { host, fingerprint: fingerprint(key), file, line })
         }
-        Verdict::Unknown if r.policy == HostKeyPolicy::AcceptNew => {
+        Verdict::CertAuthority { file, line } => Err(SshError::CertAuthority {
+            host,
+            key: format!("{key_type} {}", fingerprint(key)),
+            keyscan: keyscan(),
+            at: format!("{}:{line}", file.display()),
+        }),
+        Verdict::Unknown if r.policy == HostKeyPolicy::AcceptNew && !r.known_hosts.is_empty() => {
             let file = r.known_hosts[0].clone();
-            known_hosts::append(&file, &r.host_name, r.port, &key_type, key).map_err(|source| {
+            known_hosts::append(&file, &host, &key_type, key).map_err(|source| {
                 SshError::RecordHostKey { host: host.clone(), file: file.clone(), source }
             })?;
             eprintln!("tern: added {host} ({key_type} {}) to {}", fingerprint(key), file.display());
             Ok(())
         }
         Verdict::Unknown => Err(SshError::UnknownHostKey {
-            keyscan: if r.port == 22 {
-                r.host_name.clone()
-            } else {
-                format!("-p {} {}", r.port, r.host_name)
-            },
+            keyscan: keyscan(),
             host,
             key_type,
             fingerprint: fingerprint(key),
@@ -338,15 +442,42 @@ fn key_is_encrypted(path: &std::path::Path) -> bool {
     rest.get(4..4 + n).is_some_and(|cipher| cipher != b"none")
 }
 
-/// ssh-agent first, then identity files: `-i`, the config's, then the default `~/.ssh/id_*`.
+/// The public key blob of a private key file, from the `.pub` file beside it.
+fn public_blob(key: &std::path::Path) -> Option<Vec<u8>> {
+    let mut name = key.as_os_str().to_owned();
+    name.push(".pub");
+    let text = std::fs::read_to_string(name).ok()?;
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.decode(text.split_whitespace().nth(1)?).ok()
+}
+
+/// ssh-agent first (the `IdentityAgent` socket), then identity files: `-i` and the config's, or
+/// the default `~/.ssh/id_*` when none is named (as OpenSSH). With `IdentitiesOnly`, an agent key
+/// is offered only if it is one of those files.
 fn authenticate(sess: &Session, r: &Resolved) -> Result<(), SshError> {
     let mut tried = Vec::new();
-    if std::env::var_os("SSH_AUTH_SOCK").is_some()
+    let socket = match &r.identity_agent {
+        IdentityAgent::None => None,
+        IdentityAgent::Env => std::env::var_os("SSH_AUTH_SOCK").map(PathBuf::from),
+        IdentityAgent::Socket(p) => Some(p.clone()),
+    };
+    let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_default();
+    let files: Vec<PathBuf> = if r.identities.is_empty() {
+        ["id_ed25519", "id_ecdsa", "id_rsa"].iter().map(|n| home.join(".ssh").join(n)).collect()
+    } else {
+        r.identities.clone()
+    };
+    if let Some(socket) = socket
         && let Ok(mut agent) = sess.agent()
+        && agent.set_identity_path(&socket).is_ok()
         && agent.connect().is_ok()
         && agent.list_identities().is_ok()
     {
-        let ids = agent.identities().unwrap_or_default();
+        let mut ids = agent.identities().unwrap_or_default();
+        if r.identities_only {
+            let allowed: Vec<Vec<u8>> = files.iter().filter_map(|f| public_blob(f)).collect();
+            ids.retain(|id| allowed.iter().any(|b| b.as_slice() == id.blob()));
+        }
         tried.push(format!("ssh-agent ({} keys)", ids.len()));
         for id in &ids {
             if agent.userauth(&r.user, id).is_ok() && sess.authenticated() {
@@ -355,13 +486,11 @@ fn authenticate(sess: &Session, r: &Resolved) -> Result<(), SshError> {
         }
         let _ = agent.disconnect();
     }
-    let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_default();
-    let defaults = ["id_ed25519", "id_ecdsa", "id_rsa"].map(|n| home.join(".ssh").join(n));
-    let explicit = r.identities.len();
+    let explicit = !r.identities.is_empty();
     let mut encrypted = Vec::new();
-    for (i, key) in r.identities.iter().chain(defaults.iter()).enumerate() {
+    for key in &files {
         if !key.exists() {
-            if i < explicit {
+            if explicit {
                 tried.push(format!("{} (missing)", key.display()));
             }
             continue;

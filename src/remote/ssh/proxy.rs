@@ -1,5 +1,4 @@
-//! `ProxyCommand` (and `ProxyJump`, run as OpenSSH's `ssh -W`): a child process as the
-//! connection to the SSH server.
+//! `ProxyCommand`: a child process as the connection to the SSH server.
 //!
 //! libssh2 reads and writes its connection with `recv` and `send`, which pipes do not take, so
 //! the session gets one end of a socket pair and two threads copy between the other end and the
@@ -10,52 +9,6 @@
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
 use std::process::{Child, Command, Stdio};
-
-/// Expand OpenSSH's tokens in a `ProxyCommand`: `%h` host, `%p` port, `%r` user, `%n` the name as
-/// given, `%%` a percent sign.
-pub fn expand(command: &str, host: &str, port: u16, user: &str, alias: &str) -> String {
-    let mut out = String::new();
-    let mut chars = command.chars();
-    while let Some(c) = chars.next() {
-        if c != '%' {
-            out.push(c);
-            continue;
-        }
-        match chars.next() {
-            Some('h') => out.push_str(host),
-            Some('p') => out.push_str(&port.to_string()),
-            Some('r') => out.push_str(user),
-            Some('n') => out.push_str(alias),
-            Some('%') => out.push('%'),
-            Some(other) => {
-                out.push('%');
-                out.push(other);
-            }
-            None => out.push('%'),
-        }
-    }
-    out
-}
-
-/// The `ProxyCommand` OpenSSH would run for `ProxyJump hops` (`a,b,c`): the last hop forwards to
-/// the target, the ones before it are jumped through, each hop's key checked by OpenSSH against
-/// the user's known_hosts. `config` is the ssh_config tern reads, given to OpenSSH too.
-pub fn jump_command(hops: &[String], config: Option<&std::path::Path>) -> Option<String> {
-    let hops: Vec<&str> = hops.iter().flat_map(|h| h.split(',')).map(str::trim).collect();
-    let (last, before) = hops.split_last()?;
-    if last.eq_ignore_ascii_case("none") {
-        return None;
-    }
-    let mut cmd = String::from("ssh");
-    if let Some(f) = config {
-        cmd.push_str(&format!(" -F {}", super::shell_quote(&f.display().to_string())));
-    }
-    if !before.is_empty() {
-        cmd.push_str(&format!(" -J {}", super::shell_quote(&before.join(","))));
-    }
-    cmd.push_str(&format!(" -W %h:%p {}", super::shell_quote(last)));
-    Some(cmd)
-}
 
 /// Copy `from` to `to` until either ends.
 fn pump(from: &mut impl Read, to: &mut impl Write) {
@@ -117,25 +70,6 @@ pub fn start(command: &str) -> std::io::Result<(UnixStream, Proxy)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn tokens_expand_as_openssh_expands_them() {
-        let e = expand("nc %h %p # %r@%n 100%% %x", "10.0.0.5", 2222, "alice", "web1");
-        assert_eq!(e, "nc 10.0.0.5 2222 # alice@web1 100% %x");
-    }
-
-    #[test]
-    fn jumps_become_ssh_w_through_the_hops() {
-        let hops = vec!["bastion".to_string()];
-        assert_eq!(jump_command(&hops, None).unwrap(), "ssh -W %h:%p bastion");
-        let hops = vec!["a, b".to_string(), "c".to_string()];
-        let cfg = std::path::Path::new("/etc/my config");
-        assert_eq!(
-            jump_command(&hops, Some(cfg)).unwrap(),
-            "ssh -F '/etc/my config' -J a,b -W %h:%p c"
-        );
-        assert_eq!(jump_command(&["none".to_string()], None), None);
-    }
 
     /// Bytes go both ways through the child, and its end of stream reaches the socket.
     #[test]
