@@ -156,12 +156,17 @@ fn counts(r: &Record) -> String {
     )
 }
 
-pub(super) fn run_daemon(arg: &JobFileArg, log: LogFormatArg) -> anyhow::Result<Status> {
+pub(super) fn run_daemon(
+    arg: &JobFileArg,
+    log: LogFormatArg,
+    metrics_listen: Option<std::net::SocketAddr>,
+) -> anyhow::Result<Status> {
     daemon::run(daemon::Options {
         config: config_path(arg),
         history: history::default_path(),
         log: logger(log),
         metrics: None,
+        metrics_listen,
     })
 }
 

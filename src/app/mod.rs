@@ -69,7 +69,9 @@ pub fn run(cli: Cli) -> anyhow::Result<Status> {
         Command::Run { file, name, log_format } => {
             jobs::run_job(&file, &name, log_format, ui.quiet)
         }
-        Command::Daemon { file, log_format } => jobs::run_daemon(&file, log_format),
+        Command::Daemon { file, log_format, metrics_listen } => {
+            jobs::run_daemon(&file, log_format, metrics_listen)
+        }
         Command::Status { file, json } => jobs::status(&file, json),
         Command::Completions { shell } => {
             crate::cli::write_completions(shell, &mut std::io::stdout().lock());

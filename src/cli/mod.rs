@@ -156,6 +156,11 @@ pub enum Command {
         /// Log lines as text or as JSON objects (job and destination in every line)
         #[arg(long, value_enum, default_value = "human")]
         log_format: LogFormatArg,
+
+        /// Serve Prometheus metrics over HTTP at http://ADDR/metrics (e.g. 127.0.0.1:9184), as
+        /// well as or instead of the job file's metrics_file
+        #[arg(long, value_name = "ADDR")]
+        metrics_listen: Option<std::net::SocketAddr>,
     },
 
     /// The last run and next run of every job and destination (and a watch job's state)

@@ -41,14 +41,18 @@ pub struct Options {
     pub config: PathBuf,
     pub history: PathBuf,
     pub log: Logger,
-    /// The metrics textfile of the loaded job file, if it names one.
+    /// The metrics of the loaded job file, if it names a file or they are served.
     pub metrics: Option<Arc<Metrics>>,
+    /// `--metrics-listen`: where to serve the metrics over HTTP.
+    pub metrics_listen: Option<std::net::SocketAddr>,
 }
 
-/// The job file's `metrics_file`, rewritten when a run starts and when it ends.
+/// The jobs' metrics, rendered again when a run starts and when it ends: into the job file's
+/// `metrics_file`, and for the `--metrics-listen` server.
 #[derive(Debug)]
 pub struct Metrics {
-    file: PathBuf,
+    file: Option<PathBuf>,
+    served: Option<crate::schedule::metrics::Latest>,
     jobs: Vec<Job>,
     running: std::sync::Mutex<std::collections::HashSet<String>>,
 }
@@ -69,9 +73,14 @@ impl Metrics {
             let records = history::read(history).unwrap_or_default();
             crate::schedule::metrics::render(&self.jobs, &records, &set)
         };
-        if let Err(e) = crate::tree::manifest::write_atomic(&self.file, text.as_bytes()) {
-            let msg = format!("cannot write the metrics file {}: {e}", self.file.display());
+        if let Some(file) = &self.file
+            && let Err(e) = crate::tree::manifest::write_atomic(file, text.as_bytes())
+        {
+            let msg = format!("cannot write the metrics file {}: {e}", file.display());
             log.warn(job, None, &msg);
+        }
+        if let Some(served) = &self.served {
+            *served.lock().unwrap_or_else(|e| e.into_inner()) = text;
         }
     }
 }
@@ -79,15 +88,27 @@ impl Metrics {
 /// Run until a terminating signal.
 pub fn run(opts: Options) -> anyhow::Result<Status> {
     let file = jobfile::load(&opts.config)?;
+    let served = crate::schedule::metrics::Latest::default();
+    let server = match opts.metrics_listen {
+        Some(addr) => Some(crate::schedule::metrics::serve(addr, served.clone())?),
+        None => None,
+    };
+    if let Some(s) = &server {
+        opts.log.info(None, None, &format!("metrics at http://{}/metrics", s.addr));
+    }
     // One thread suffices for the timers and signals; runs go to blocking threads.
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    let status = rt.block_on(main_loop(file, opts));
+    let status = rt.block_on(main_loop(file, opts, server.is_some().then_some(served)));
     // Jobs still on blocking threads were told to stop; do not wait for them forever.
     rt.shutdown_timeout(Duration::from_secs(5));
     status
 }
 
-async fn main_loop(mut file: JobFile, opts: Options) -> anyhow::Result<Status> {
+async fn main_loop(
+    mut file: JobFile,
+    opts: Options,
+    served: Option<crate::schedule::metrics::Latest>,
+) -> anyhow::Result<Status> {
     let mut term = signal(SignalKind::terminate())?;
     let mut int = signal(SignalKind::interrupt())?;
     let mut hup = signal(SignalKind::hangup())?;
@@ -95,8 +116,13 @@ async fn main_loop(mut file: JobFile, opts: Options) -> anyhow::Result<Status> {
     let mut startup = true;
     let mut opts = opts;
     loop {
-        opts.metrics = file.metrics_file.clone().map(|f| {
-            Arc::new(Metrics { file: f, jobs: file.jobs.clone(), running: Default::default() })
+        opts.metrics = (file.metrics_file.is_some() || served.is_some()).then(|| {
+            Arc::new(Metrics {
+                file: file.metrics_file.clone(),
+                served: served.clone(),
+                jobs: file.jobs.clone(),
+                running: Default::default(),
+            })
         });
         if let Some(m) = &opts.metrics {
             m.update(None, false, &opts.history, &opts.log);

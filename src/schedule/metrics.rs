@@ -1,6 +1,7 @@
 //! Prometheus metrics of the daemon's jobs, as a node_exporter textfile (`metrics_file` in the
-//! job file): rendered from the run history by a pure function, written atomically after every
-//! run, so a scrape never reads half a file.
+//! job file) and over HTTP (`tern daemon --metrics-listen ADDR`, at `/metrics`): rendered from
+//! the run history by a pure function around every run; the file is written atomically, so a
+//! scrape never reads half of it, and the server answers with the latest rendering.
 //!
 //! Every series is a gauge, labelled by job and destination: the history is bounded (trimmed to
 //! its newer half), so a count kept in it could go down, which a Prometheus counter must not.
@@ -72,6 +73,75 @@ pub fn render(jobs: &[Job], records: &[Record], running: &HashSet<String>) -> St
         let _ = writeln!(out, "tern_job_running{{job=\"{}\"}} {on}", label(&job.name));
     }
     out
+}
+
+/// The latest rendering, shared between the daemon (which writes it) and the server.
+pub type Latest = std::sync::Arc<std::sync::Mutex<String>>;
+
+/// Why the metrics cannot be served.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot listen on {addr} for --metrics-listen: {message}; choose a free address and port")]
+pub struct ListenError {
+    addr: std::net::SocketAddr,
+    message: String,
+}
+
+/// The HTTP server of `--metrics-listen`, on a thread of its own; stopped when dropped.
+pub struct Server {
+    server: std::sync::Arc<tiny_http::Server>,
+    thread: Option<std::thread::JoinHandle<()>>,
+    pub addr: std::net::SocketAddr,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.server.unblock();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Serve `latest` at `http://ADDR/metrics` (Prometheus' text format); `/` says where they are,
+/// anything else is 404, any method but GET and HEAD 405.
+pub fn serve(addr: std::net::SocketAddr, latest: Latest) -> Result<Server, ListenError> {
+    let server =
+        tiny_http::Server::http(addr).map_err(|e| ListenError { addr, message: e.to_string() })?;
+    let addr = server.server_addr().to_ip().unwrap_or(addr);
+    let server = std::sync::Arc::new(server);
+    let serving = server.clone();
+    let thread = std::thread::Builder::new()
+        .name("tern-metrics".into())
+        .spawn(move || {
+            for request in serving.incoming_requests() {
+                let (status, body, kind) = answer(request.method(), request.url(), &latest);
+                let header = tiny_http::Header::from_bytes("Content-Type", kind);
+                let mut response = tiny_http::Response::from_string(body).with_status_code(status);
+                if let Ok(h) = header {
+                    response = response.with_header(h);
+                }
+                // A client that went away is its own problem.
+                let _ = request.respond(response);
+            }
+        })
+        .map_err(|e| ListenError { addr, message: e.to_string() })?;
+    Ok(Server { server, thread: Some(thread), addr })
+}
+
+/// Status, body and content type for a request.
+fn answer(method: &tiny_http::Method, url: &str, latest: &Latest) -> (u16, String, &'static str) {
+    const TEXT: &str = "text/plain; charset=utf-8";
+    if !matches!(method, tiny_http::Method::Get | tiny_http::Method::Head) {
+        return (405, "only GET\n".into(), TEXT);
+    }
+    match url.split('?').next().unwrap_or_default() {
+        "/metrics" => {
+            let body = latest.lock().unwrap_or_else(|p| p.into_inner()).clone();
+            (200, body, "text/plain; version=0.0.4; charset=utf-8")
+        }
+        "/" => (200, "tern daemon: metrics at /metrics\n".into(), TEXT),
+        _ => (404, "not found: metrics are at /metrics\n".into(), TEXT),
+    }
 }
 
 #[cfg(test)]

@@ -366,6 +366,52 @@ fn the_daemon_writes_prometheus_metrics_for_every_destination() {
     }
 }
 
+/// A raw HTTP/1.0 request to 127.0.0.1:`port`: the status line and the body.
+fn http(port: u16, method: &str, path: &str) -> Option<(String, String)> {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(s, "{method} {path} HTTP/1.0\r\nHost: localhost\r\n\r\n").ok()?;
+    let mut text = String::new();
+    s.read_to_string(&mut text).ok()?;
+    let (head, body) = text.split_once("\r\n\r\n")?;
+    Some((head.lines().next()?.to_string(), body.to_string()))
+}
+
+/// `--metrics-listen` serves the same metrics over HTTP at /metrics, with no metrics_file in
+/// the job file; another path is 404, another method 405; a port in use is a one-line error.
+#[test]
+fn the_daemon_serves_metrics_over_http() {
+    let env = Env::new();
+    env.tree("src").file("a", "1");
+    let config = write_config(
+        &env,
+        "[[job]]\nname = \"tick\"\nsource = \"src\"\ndestinations = [\"dst\"]\nschedule = \"* * * * * *\"\n",
+    );
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let addr = format!("127.0.0.1:{port}");
+    let mut run = env.tern(["daemon", "--config", &config, "--metrics-listen", &addr]);
+    let daemon = run.cmd.stderr(Stdio::piped()).spawn().unwrap();
+    let ok = "tern_last_run_success{job=\"tick\",destination=\"dst\"} 1\n";
+    wait_for("a run in the served metrics", Duration::from_secs(15), || {
+        http(port, "GET", "/metrics").is_some_and(|(_, body)| body.contains(ok))
+    });
+    let (status, body) = http(port, "GET", "/metrics").unwrap();
+    assert!(status.contains("200"), "{status}");
+    assert!(body.contains("# TYPE tern_job_running gauge"), "{body}");
+    assert!(http(port, "GET", "/nothing").unwrap().0.contains("404"));
+    assert!(http(port, "POST", "/metrics").unwrap().0.contains("405"));
+    assert!(!env.path("metrics").exists());
+
+    // The port is taken: a second daemon says so and stops.
+    let second = env.tern(["daemon", "--config", &config, "--metrics-listen", &addr]).code(1);
+    let second = second.one_line_error();
+    second.stderr_has(&format!("cannot listen on {addr} for --metrics-listen"));
+    let err = stop(daemon, Duration::from_secs(10));
+    assert!(err.contains(&format!("metrics at http://{addr}/metrics")), "{err}");
+    env.assert_replica();
+}
+
 /// Each request's first line and body, as the test server received them.
 type Requests = std::sync::Arc<std::sync::Mutex<Vec<(String, String)>>>;
 
