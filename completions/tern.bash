@@ -158,7 +158,7 @@ _tern() {
 
     case "${cmd}" in
         tern)
-            opts="-q -v -h -V --quiet --verbose --help --version sync plan watch apply config jobs run daemon status verify trash undo completions serve generate-docs help"
+            opts="-q -v -h -V --quiet --verbose --progress --help --version sync plan watch apply config jobs run daemon status verify trash undo completions serve generate-docs help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -172,7 +172,7 @@ _tern() {
             return 0
             ;;
         tern__subcmd__apply)
-            opts="-F -o -i -q -v -h --ssh-config --identity --known-hosts --host-key-policy --remote-tern --bwlimit --compress-level --max-delete --force --quiet --verbose --help"
+            opts="-F -o -i -q -v -h --ssh-config --identity --known-hosts --host-key-policy --remote-tern --bwlimit --compress-level --max-delete --force --quiet --verbose --progress --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -230,7 +230,7 @@ _tern() {
             return 0
             ;;
         tern__subcmd__completions)
-            opts="-q -v -h --quiet --verbose --help bash elvish fish powershell zsh"
+            opts="-q -v -h --quiet --verbose --progress --help bash elvish fish powershell zsh"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -244,7 +244,7 @@ _tern() {
             return 0
             ;;
         tern__subcmd__config)
-            opts="-q -v -h --quiet --verbose --help check help"
+            opts="-q -v -h --quiet --verbose --progress --help check help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -258,7 +258,7 @@ _tern() {
             return 0
             ;;
         tern__subcmd__config__subcmd__check)
-            opts="-q -v -h --config --quiet --verbose --help"
+            opts="-q -v -h --config --quiet --verbose --progress --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -318,7 +318,7 @@ _tern() {
             return 0
             ;;
         tern__subcmd__daemon)
-            opts="-q -v -h --config --log-format --quiet --verbose --help"
+            opts="-q -v -h --config --log-format --metrics-listen --quiet --verbose --progress --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -332,6 +332,10 @@ _tern() {
                     COMPREPLY=($(compgen -W "human json" -- "${cur}"))
                     return 0
                     ;;
+                --metrics-listen)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -340,7 +344,7 @@ _tern() {
             return 0
             ;;
         tern__subcmd__generate__subcmd__docs)
-            opts="-q -v -h --quiet --verbose --help"
+            opts="-q -v -h --quiet --verbose --progress --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -634,7 +638,7 @@ _tern() {
             return 0
             ;;
         tern__subcmd__jobs)
-            opts="-q -v -h --config --next --quiet --verbose --help"
+            opts="-q -v -h --config --next --quiet --verbose --progress --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -656,16 +660,12 @@ _tern() {
             return 0
             ;;
         tern__subcmd__plan)
-            opts="-c -x -F -o -i -q -v -h --no-delete --checksum --no-cache --no-xattrs --no-hard-links --one-file-system --check-dest --keep-trash --exclude --exclude-from --ssh-config --identity --known-hosts --host-key-policy --remote-tern --bwlimit --compress-level --detailed-exitcode --format --out --limit --max-delete --force --quiet --verbose --help"
+            opts="-c -x -F -o -i -q -v -h --no-delete --checksum --no-cache --no-xattrs --no-hard-links --one-file-system --check-dest --exclude --exclude-from --ssh-config --identity --known-hosts --host-key-policy --remote-tern --bwlimit --compress-level --detailed-exitcode --format --out --limit --max-delete --force --quiet --verbose --progress --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
-                --keep-trash)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 --exclude)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -738,7 +738,7 @@ _tern() {
             return 0
             ;;
         tern__subcmd__run)
-            opts="-q -v -h --config --log-format --quiet --verbose --help"
+            opts="-q -v -h --config --log-format --quiet --verbose --progress --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -760,7 +760,7 @@ _tern() {
             return 0
             ;;
         tern__subcmd__serve)
-            opts="-q -v -h --root --restrict-to --read-only --quiet --verbose --help"
+            opts="-q -v -h --root --restrict-to --read-only --quiet --verbose --progress --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -782,7 +782,7 @@ _tern() {
             return 0
             ;;
         tern__subcmd__status)
-            opts="-q -v -h --config --json --quiet --verbose --help"
+            opts="-q -v -h --config --json --quiet --verbose --progress --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -800,16 +800,12 @@ _tern() {
             return 0
             ;;
         tern__subcmd__sync)
-            opts="-c -x -F -o -i -n -q -v -h --no-delete --checksum --no-cache --no-xattrs --no-hard-links --one-file-system --check-dest --keep-trash --exclude --exclude-from --ssh-config --identity --known-hosts --host-key-policy --remote-tern --bwlimit --compress-level --dry-run --detailed-exitcode --max-delete --force --quiet --verbose --help"
+            opts="-c -x -F -o -i -n -q -v -h --no-delete --checksum --no-cache --no-xattrs --no-hard-links --one-file-system --check-dest --exclude --exclude-from --ssh-config --identity --known-hosts --host-key-policy --remote-tern --bwlimit --compress-level --keep-trash --dry-run --detailed-exitcode --max-delete --force --quiet --verbose --progress --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
-                --keep-trash)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 --exclude)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -858,6 +854,10 @@ _tern() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --keep-trash)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --max-delete)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -870,7 +870,7 @@ _tern() {
             return 0
             ;;
         tern__subcmd__trash)
-            opts="-q -v -h --quiet --verbose --help list purge help"
+            opts="-q -v -h --quiet --verbose --progress --help list purge help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -940,7 +940,7 @@ _tern() {
             return 0
             ;;
         tern__subcmd__trash__subcmd__list)
-            opts="-F -o -i -q -v -h --json --ssh-config --identity --known-hosts --host-key-policy --remote-tern --bwlimit --compress-level --quiet --verbose --help"
+            opts="-F -o -i -q -v -h --json --ssh-config --identity --known-hosts --host-key-policy --remote-tern --bwlimit --compress-level --quiet --verbose --progress --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -994,7 +994,7 @@ _tern() {
             return 0
             ;;
         tern__subcmd__trash__subcmd__purge)
-            opts="-F -o -i -q -v -h --older-than --ssh-config --identity --known-hosts --host-key-policy --remote-tern --bwlimit --compress-level --quiet --verbose --help"
+            opts="-F -o -i -q -v -h --older-than --ssh-config --identity --known-hosts --host-key-policy --remote-tern --bwlimit --compress-level --quiet --verbose --progress --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1052,7 +1052,7 @@ _tern() {
             return 0
             ;;
         tern__subcmd__undo)
-            opts="-F -o -i -q -v -h --run --ssh-config --identity --known-hosts --host-key-policy --remote-tern --bwlimit --compress-level --quiet --verbose --help"
+            opts="-F -o -i -q -v -h --run --ssh-config --identity --known-hosts --host-key-policy --remote-tern --bwlimit --compress-level --quiet --verbose --progress --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1110,7 +1110,7 @@ _tern() {
             return 0
             ;;
         tern__subcmd__verify)
-            opts="-F -o -i -q -v -h --source --repair --format --ssh-config --identity --known-hosts --host-key-policy --remote-tern --bwlimit --compress-level --quiet --verbose --help"
+            opts="-F -o -i -q -v -h --source --repair --format --ssh-config --identity --known-hosts --host-key-policy --remote-tern --bwlimit --compress-level --quiet --verbose --progress --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1172,16 +1172,12 @@ _tern() {
             return 0
             ;;
         tern__subcmd__watch)
-            opts="-c -x -F -o -i -q -v -h --no-delete --checksum --no-cache --no-xattrs --no-hard-links --one-file-system --check-dest --keep-trash --exclude --exclude-from --ssh-config --identity --known-hosts --host-key-policy --remote-tern --bwlimit --compress-level --delay --full-every --max-delete --force --quiet --verbose --help"
+            opts="-c -x -F -o -i -q -v -h --no-delete --checksum --no-cache --no-xattrs --no-hard-links --one-file-system --check-dest --exclude --exclude-from --ssh-config --identity --known-hosts --host-key-policy --remote-tern --bwlimit --compress-level --keep-trash --delay --full-every --max-delete --force --quiet --verbose --progress --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
-                --keep-trash)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 --exclude)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -1227,6 +1223,10 @@ _tern() {
                     return 0
                     ;;
                 --compress-level)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --keep-trash)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -45,7 +45,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Status> {
     let ui = Ui { quiet: cli.quiet, verbose: cli.verbose, show };
     match cli.command {
         Command::Sync(args) => {
-            let mut spec = resolve(&args.tree)?;
+            let mut spec = resolve(&args.tree, Some(&args.keep_trash))?;
             spec.guards = guard_policy(&args.guards);
             if args.dry_run {
                 let out = Output { format: Format::Text, save: None, limit: usize::MAX };
@@ -55,7 +55,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Status> {
             }
         }
         Command::Plan(args) => {
-            let mut spec = resolve(&args.tree)?;
+            let mut spec = resolve(&args.tree, None)?;
             spec.guards = guard_policy(&args.guards);
             plan_command(&ui, &spec, &Output::of(&args), args.detailed_exitcode)
         }

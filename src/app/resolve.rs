@@ -35,7 +35,9 @@ pub fn ssh_options(args: &SshArgs) -> SshOptions {
 }
 
 /// Resolve and check the arguments shared by `sync` and `plan`.
-pub fn resolve(args: &TreeArgs) -> Result<SyncSpec, ConfigError> {
+/// `keep_trash` is `--keep-trash` where the command has it (`sync`, `watch`); a plan purges
+/// nothing, and takes the default.
+pub fn resolve(args: &TreeArgs, keep_trash: Option<&str>) -> Result<SyncSpec, ConfigError> {
     let source = args.source.clone();
     match std::fs::metadata(&source) {
         Ok(md) if md.is_dir() => {}
@@ -76,7 +78,10 @@ pub fn resolve(args: &TreeArgs) -> Result<SyncSpec, ConfigError> {
         plan: PlanOptions { delete: !args.no_delete, excludes },
         ssh: ssh_options(&args.ssh),
         guards: GuardPolicy::default(),
-        keep_trash: parse_keep_trash(&args.keep_trash).map_err(ConfigError::KeepTrash)?,
+        keep_trash: match keep_trash {
+            Some(k) => parse_keep_trash(k).map_err(ConfigError::KeepTrash)?,
+            None => Some(crate::sync::spec::DEFAULT_KEEP_TRASH),
+        },
         check_dest: args.check_dest,
     })
 }

@@ -16,7 +16,7 @@ pub fn watch(ui: &Ui, args: &WatchArgs) -> anyhow::Result<Status> {
     let mut specs = Vec::new();
     for dest in std::iter::once(&args.tree.dest).chain(&args.more) {
         let tree = crate::cli::TreeArgs { dest: dest.clone(), ..args.tree.clone() };
-        let mut spec = resolve(&tree)?;
+        let mut spec = resolve(&tree, Some(&args.keep_trash))?;
         spec.guards = guard_policy(&args.guards);
         specs.push(spec);
     }

@@ -11,7 +11,8 @@ use std::path::{Path, PathBuf};
 const EXIT_CODES: &str = "\
 Exit status:
   0   success (for `plan --detailed-exitcode`: nothing to change)
-  1   error: nothing was changed, or the destination was left consistent to be completed by the next run
+  1   error: nothing was changed, or the destination was left consistent, to be completed by the
+      next run
   2   `plan --detailed-exitcode` / `sync --dry-run --detailed-exitcode`: changes are pending
   3   partial: the run completed, but some source entries could not be read or sent and were skipped
       (their destination copies were kept)
@@ -20,31 +21,36 @@ Exit status:
 
 const JOB_FILE: &str = "\
 Job file (~/.config/tern/tern.toml, $TERN_CONFIG, or --config FILE; see contrib/tern.example.toml):
-  metrics_file = \"/var/lib/prometheus/node-exporter/tern.prom\"   the daemon's metrics (textfile)
+  metrics_file = \"/var/lib/prometheus/node-exporter/tern.prom\"
+                                      the daemon's Prometheus metrics, as a textfile
   [[job]]
-  name = \"site\"                        unique word
-  source = \"/var/www/site\"             directory (relative paths: relative to the job file)
-  destinations = [\"backup1:/srv/site\", \"/mnt/usb/site\"]   scanned once, sent to each
-  schedule = \"*/15 * * * *\"            crontab(5); 6 fields = seconds first; @daily...; @reboot: at daemon start; omit: run only
-  mode = \"watch\"                      replicate as it changes, from the daemon's start (default \"schedule\");
-                                        a schedule then times whole passes; delay = \"200ms\": quiet time
-  timezone = \"Europe/Berlin\"           IANA name; default: local time
-  exclude = [\"*.tmp\", \"cache/\"]        gitignore syntax
-  max_delete = \"10%\"                   or a number; delete = false; force = true
-  jitter = \"30s\"                       random delay per run; catch_up = true (run once if missed)
-  retries = 3                           transient errors only; retry_delay = \"5s\", doubled each time
-  on_success = \"cmd\"                   also on_failure; environment: TERN_JOB, TERN_DESTINATION,
-                                        TERN_OUTCOME, TERN_ERROR, TERN_TRIGGER, TERN_STARTED, TERN_ENDED,
-                                        TERN_DURATION_MS, TERN_CREATED, TERN_UPDATED, TERN_DELETED,
-                                        TERN_BYTES_SENT
-  healthcheck_url = \"https://hc-ping.com/UUID\"   pinged URL/start, URL (success), URL/fail
-  check_dest = true                      stat the destination first and repair what changed out of band
-  keep_trash = \"7d\"                     purge older trash runs after a successful run (\"forever\" keeps)
-  xattrs = false                        do not replicate extended attributes, ACLs, capabilities
-  one_file_system = true                do not cross into other file systems (as -x)
-  hard_links = false                    replicate hard-linked files as separate files
+  name = \"site\"                       a unique word
+  source = \"/var/www/site\"            a directory (a relative path: relative to the job file)
+  destinations = [\"backup1:/srv/site\", \"/mnt/usb/site\"]
+                                      scanned once, sent to each
+  schedule = \"*/15 * * * *\"           crontab(5); 6 fields: seconds first; @daily...; @reboot: at
+                                      the daemon's start; none: only `tern run`
+  mode = \"watch\"                      replicate changes as they happen, from the daemon's start
+                                      (default \"schedule\"); a schedule then times whole passes
+  delay = \"200ms\"                     with mode = \"watch\": quiet time before a batch goes
+  timezone = \"Europe/Berlin\"          an IANA name; default: local time
+  exclude = [\"*.tmp\", \"cache/\"]       gitignore syntax
+  max_delete = \"10%\"                  or a number; also delete = false, force = true
+  jitter = \"30s\"                      a random delay per run; catch_up = true: run once if missed
+  retries = 3                         transient errors only; retry_delay = \"5s\", doubled each time
+  on_success = \"cmd\"                  also on_failure; in the environment: TERN_JOB,
+                                      TERN_DESTINATION, TERN_OUTCOME, TERN_ERROR, TERN_TRIGGER,
+                                      TERN_STARTED, TERN_ENDED, TERN_DURATION_MS, TERN_CREATED,
+                                      TERN_UPDATED, TERN_DELETED, TERN_BYTES_SENT
+  healthcheck_url = \"https://hc-ping.com/UUID\"
+                                      pinged at URL/start, URL (success), URL/fail
+  check_dest = true                   stat the destination first; repair what changed out of band
+  keep_trash = \"7d\"                   purge older trash runs after a successful run (\"forever\")
+  xattrs = false                      do not replicate extended attributes, ACLs, capabilities
+  one_file_system = true              do not cross into other file systems (as -x)
+  hard_links = false                  replicate hard-linked files as separate files
   ssh_config, identity = [..], known_hosts, host_key_policy, remote_tern, compress_level,
-  bwlimit = \"10M\": as the flags
+  bwlimit = \"10M\", ssh_options = [\"ProxyJump=bastion\"]: as the flags
 
 History: $TERN_STATE_DIR or ~/.local/state/tern/history.jsonl (JSON lines, bounded to 4 MiB).
 Daemon signals: SIGTERM/SIGINT stop (running transfers stop before their commit; exit 0),
@@ -83,7 +89,7 @@ pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
 
-    /// Print nothing but errors: no progress bar, no summary
+    /// Print nothing but errors: no progress lines, no summary
     #[arg(short, long, global = true)]
     pub quiet: bool,
 
@@ -142,6 +148,7 @@ pub enum Command {
         /// The job's name
         name: String,
 
+        /// Log lines as text or as JSON objects (job and destination in every line)
         #[arg(long, value_enum, default_value = "human")]
         log_format: LogFormatArg,
     },
@@ -336,6 +343,10 @@ pub struct WatchArgs {
     #[arg(value_name = "DEST", help_heading = None::<&str>)]
     pub more: Vec<String>,
 
+    /// After a successful sync, purge trash runs older than DURATION ("forever" keeps them)
+    #[arg(long, value_name = "DURATION", default_value = "7d", help_heading = "Options")]
+    pub keep_trash: String,
+
     /// Quiet time before changes are synced (e.g. 200ms, 1s)
     #[arg(long, value_name = "DURATION", default_value = "200ms", help_heading = "Watching")]
     pub delay: String,
@@ -391,10 +402,6 @@ pub struct TreeArgs {
     #[arg(long)]
     pub check_dest: bool,
 
-    /// After a successful sync, purge trash runs older than DURATION ("forever" keeps them)
-    #[arg(long, value_name = "DURATION", default_value = "7d")]
-    pub keep_trash: String,
-
     /// Leave out entries matching PATTERN (gitignore syntax: "*.tmp", "cache/", "/build");
     /// matching destination entries are kept. Repeatable
     #[arg(long, value_name = "PATTERN")]
@@ -412,7 +419,7 @@ pub struct TreeArgs {
 #[derive(Debug, Clone, Args)]
 #[command(next_help_heading = "SSH options")]
 pub struct SshArgs {
-    /// Read this ssh_config file instead of ~/.ssh/config
+    /// Read this ssh_config file instead of ~/.ssh/config and /etc/ssh/ssh_config
     #[arg(short = 'F', long = "ssh-config", value_name = "FILE")]
     pub config: Option<PathBuf>,
 
@@ -421,7 +428,8 @@ pub struct SshArgs {
     #[arg(short = 'o', value_name = "KEY=VALUE")]
     pub options: Vec<String>,
 
-    /// Try this private key (after ssh-agent, before the config's and the defaults); repeatable
+    /// Try this private key (after ssh-agent, before the config's IdentityFile; the default
+    /// ~/.ssh/id_* are tried only when no key is named, as with ssh); repeatable
     #[arg(short = 'i', long = "identity", value_name = "FILE")]
     pub identities: Vec<PathBuf>,
 
@@ -459,12 +467,16 @@ pub struct SyncArgs {
     #[command(flatten)]
     pub tree: TreeArgs,
 
+    /// After a successful sync, purge trash runs older than DURATION ("forever" keeps them)
+    #[arg(long, value_name = "DURATION", default_value = "7d", help_heading = "Options")]
+    pub keep_trash: String,
+
     /// Print what would change and change nothing (the same plan `tern plan` shows)
-    #[arg(short = 'n', long)]
+    #[arg(short = 'n', long, help_heading = "Options")]
     pub dry_run: bool,
 
     /// With --dry-run: exit 2 when changes are pending, 0 when in sync
-    #[arg(long, requires = "dry_run")]
+    #[arg(long, requires = "dry_run", help_heading = "Options")]
     pub detailed_exitcode: bool,
 
     #[command(flatten)]
@@ -511,19 +523,19 @@ pub struct PlanArgs {
     pub tree: TreeArgs,
 
     /// Exit 2 when changes are pending, 0 when in sync, 1 on error (or a refusing guard)
-    #[arg(long)]
+    #[arg(long, help_heading = "Report")]
     pub detailed_exitcode: bool,
 
     /// Report format: itemized text, JSON (docs/plan-json.md), or Markdown for CI summaries
-    #[arg(long, value_enum, default_value = "text")]
+    #[arg(long, value_enum, default_value = "text", help_heading = "Report")]
     pub format: FormatArg,
 
     /// Also save the plan to FILE, to be applied later with `tern apply FILE`
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", help_heading = "Report")]
     pub out: Option<PathBuf>,
 
     /// Most changes a Markdown report lists
-    #[arg(long, value_name = "N", default_value_t = 100)]
+    #[arg(long, value_name = "N", default_value_t = 100, help_heading = "Report")]
     pub limit: usize,
 
     #[command(flatten)]

@@ -616,7 +616,9 @@ fn proxy_jump_reaches_a_host_only_the_jump_host_can_reach() {
     env.tree("src").file("f", "changed");
     fs::write(&known, &target_line).unwrap();
     let refused = target.tern(&env, ["sync", "-F", cfg, "src", &dst]).code(1);
-    refused.stderr_has(&format!("host key of [127.0.0.1]:{} is unknown", jump.port));
+    refused
+        .stderr_has("through jump host bastion")
+        .stderr_has(&format!("host key of [127.0.0.1]:{} is unknown", jump.port));
     let other = env.path("other_key");
     let keygen = std::process::Command::new("ssh-keygen")
         .args(["-q", "-t", "ed25519", "-N", "", "-f"])

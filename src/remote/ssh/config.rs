@@ -596,8 +596,8 @@ fn read_config<'a>(target: &'a SshTarget, opts: &SshOptions) -> Result<Reader<'a
         let (key, value) = o.split_once('=').map_or((o.as_str(), ""), |(k, v)| (k, v));
         let key = key.trim();
         if ["host", "match", "include"].contains(&key.to_ascii_lowercase().as_str()) {
-            return Err(SshError::Config {
-                path: PathBuf::from("-o"),
+            return Err(SshError::Option {
+                option: o.clone(),
                 message: format!("{key} cannot be given with -o; put it in the config file"),
             });
         }

@@ -80,6 +80,14 @@ pub struct SshOptions {
 pub enum SshError {
     #[error("ssh config {}: {message}; fix the file or pass another with -F", path.display())]
     Config { path: PathBuf, message: String },
+    #[error("-o {option}: {message}")]
+    Option { option: String, message: String },
+    #[error("through jump host {hop}")]
+    Jump {
+        hop: String,
+        #[source]
+        source: Box<SshError>,
+    },
     #[error("cannot resolve host {host}: {message}; check the name or the HostName in ssh_config")]
     Resolve { host: String, message: String },
     #[error(
@@ -149,10 +157,13 @@ impl From<SshError> for TransportError {
 impl SshError {
     /// Connection problems may go away; key and authentication problems will not.
     pub fn is_transient(&self) -> bool {
-        matches!(
-            self,
-            SshError::Connect { .. } | SshError::Resolve { .. } | SshError::Handshake { .. }
-        )
+        match self {
+            SshError::Jump { source, .. } => source.is_transient(),
+            e => matches!(
+                e,
+                SshError::Connect { .. } | SshError::Resolve { .. } | SshError::Handshake { .. }
+            ),
+        }
     }
 }
 
@@ -326,7 +337,15 @@ fn jump_to(
         hop.via = Some(Via::Jump(before.to_vec()));
     }
     let hop_name = hop.alias.clone();
-    let conn = open(hop, &hop_opts, hops + 1)?;
+    let conn = open(hop, &hop_opts, hops + 1).map_err(|e| match e {
+        // The innermost hop is the one to name; a loop is the config's error, not a hop's.
+        e @ (SshError::Jump { .. } | SshError::Config { .. }) => e,
+        e => {
+            let user = last.user.as_ref().map(|u| format!("{u}@")).unwrap_or_default();
+            let port = last.port.map(|p| format!(":{p}")).unwrap_or_default();
+            SshError::Jump { hop: format!("{user}{}{port}", last.host), source: Box::new(e) }
+        }
+    })?;
     let channel = conn.session.channel_direct_tcpip(&r.host_name, r.port, None).map_err(|e| {
         SshError::Connect {
             host: r.host_name.clone(),
