@@ -2,7 +2,7 @@
 //! the SFTP fallback, and interrupted connections.
 
 use crate::harness::*;
-use crate::sshd::{Agent, JumpHost, Sshd, can_isolate};
+use crate::sshd::{Agent, JumpHost, Sshd, can_isolate, keygen};
 use std::fs;
 use std::path::Path;
 use std::time::Duration;
@@ -620,12 +620,7 @@ fn proxy_jump_reaches_a_host_only_the_jump_host_can_reach() {
         .stderr_has("through jump host bastion")
         .stderr_has(&format!("host key of [127.0.0.1]:{} is unknown", jump.port));
     let other = env.path("other_key");
-    let keygen = std::process::Command::new("ssh-keygen")
-        .args(["-q", "-t", "ed25519", "-N", "", "-f"])
-        .arg(&other)
-        .status()
-        .unwrap();
-    assert!(keygen.success());
+    keygen(&other, "");
     let other_key = fs::read_to_string(other.with_extension("pub")).unwrap();
     let other_key: Vec<&str> = other_key.split_whitespace().take(2).collect();
     fs::write(&known, format!("{target_line}[127.0.0.1]:{} {}\n", jump.port, other_key.join(" ")))
@@ -658,12 +653,7 @@ fn identity_and_host_key_keywords_of_ssh_config() {
     fs::rename(ssh.join("id_ed25519"), &login).unwrap();
     fs::rename(ssh.join("id_ed25519.pub"), keys.join("login.pub")).unwrap();
     let other = keys.join("other");
-    let made = std::process::Command::new("ssh-keygen")
-        .args(["-q", "-t", "ed25519", "-N", "", "-f"])
-        .arg(&other)
-        .status()
-        .unwrap();
-    assert!(made.success());
+    keygen(&other, "");
     let agent = Agent::start(&keys, &other);
     let fp =
         std::process::Command::new("ssh-keygen").arg("-lf").arg(keys.join("other.pub")).output();

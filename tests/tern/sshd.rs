@@ -20,7 +20,8 @@ pub struct Sshd {
     pub user: String,
 }
 
-fn keygen(path: &Path, passphrase: &str) {
+/// A new ed25519 key pair at `path` (and `path.pub`).
+pub fn keygen(path: &Path, passphrase: &str) {
     let status = Command::new("ssh-keygen")
         .args(["-q", "-t", "ed25519", "-N", passphrase, "-C", "tern-test", "-f"])
         .arg(path)

@@ -19,7 +19,7 @@
 //! wins), has no `Match` (a `Match` block's lines fell into the block above it), and never reads
 //! the system file, so it answered otherwise than OpenSSH on real configs.
 
-use super::known_hosts::{HostKeyPolicy, host_string, wildcard};
+use super::known_hosts::{HostKeyPolicy, host_string, patterns_match};
 use super::{SshError, SshOptions, SshTarget};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -272,33 +272,14 @@ fn words(rest: &str) -> Result<Vec<String>, String> {
     Ok(out)
 }
 
-/// OpenSSH's pattern list: comma-separated patterns, some `!negated`; a match of a negated one
-/// fails the whole list, else any positive match passes it.
+/// A `Match` criterion's comma-separated pattern list.
 fn pattern_list(list: &str, s: &str, fold_case: bool) -> bool {
-    let mut matched = false;
-    for pat in list.split(',').filter(|p| !p.is_empty()) {
-        match pat.strip_prefix('!') {
-            Some(neg) if wildcard(neg, s, fold_case) => return false,
-            Some(_) => {}
-            None if wildcard(pat, s, fold_case) => matched = true,
-            None => {}
-        }
-    }
-    matched
+    patterns_match(list.split(','), s, fold_case)
 }
 
 /// A `Host` line's patterns (each word one pattern), against the name as given.
 fn host_line(patterns: &[String], host: &str) -> bool {
-    let mut matched = false;
-    for pat in patterns {
-        match pat.strip_prefix('!') {
-            Some(neg) if wildcard(neg, host, true) => return false,
-            Some(_) => {}
-            None if wildcard(pat, host, true) => matched = true,
-            None => {}
-        }
-    }
-    matched
+    patterns_match(patterns.iter().map(String::as_str), host, true)
 }
 
 /// An OpenSSH time (`ConnectTimeout`, `ServerAliveInterval`): seconds, or `1m30s` style.

@@ -175,17 +175,26 @@ pub fn append(file: &Path, name: &str, key_type: &str, key: &[u8]) -> std::io::R
 /// Whether a comma-separated host field matches `name`: some positive pattern matches and no
 /// negated one does.
 fn hosts_match(field: &str, name: &str) -> bool {
-    if let Some(hashed) = field.strip_prefix("|1|") {
-        return hashed_match(hashed, name);
+    match field.strip_prefix("|1|") {
+        Some(hashed) => hashed_match(hashed, name),
+        None => patterns_match(field.split(','), name, true),
     }
+}
+
+/// OpenSSH's pattern list: a match of a `!negated` pattern fails the whole list, else any positive
+/// match passes it (known_hosts fields, ssh_config's `Host` and `Match` lines).
+pub(crate) fn patterns_match<'a>(
+    patterns: impl IntoIterator<Item = &'a str>,
+    s: &str,
+    fold_case: bool,
+) -> bool {
     let mut matched = false;
-    for pat in field.split(',') {
-        if let Some(neg) = pat.strip_prefix('!') {
-            if wildcard(neg, name, true) {
-                return false;
-            }
-        } else if wildcard(pat, name, true) {
-            matched = true;
+    for pat in patterns.into_iter().filter(|p| !p.is_empty()) {
+        match pat.strip_prefix('!') {
+            Some(neg) if wildcard(neg, s, fold_case) => return false,
+            Some(_) => {}
+            None if wildcard(pat, s, fold_case) => matched = true,
+            None => {}
         }
     }
     matched
