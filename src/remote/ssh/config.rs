@@ -631,14 +631,9 @@ pub fn resolve(target: &SshTarget, opts: &SshOptions) -> Result<Resolved, SshErr
         (None, Some((l, v))) => v.parse().map_err(|_| bad(l, "not a port number"))?,
         (None, None) => 22,
     };
-    let user = r.current_user();
-    let tokens = Tokens {
-        host: host_name.clone(),
-        port,
-        user: user.clone(),
-        original: r.original.clone(),
-        home: r.home.clone(),
-    };
+    // The port is known good here, so the tokens' port is the one resolved.
+    let tokens = r.tokens();
+    let user = tokens.user.clone();
     let mut identities = opts.identities.clone();
     for l in r.lines.iter().filter(|l| l.key == "identityfile") {
         for a in l.args.iter().filter(|a| !a.eq_ignore_ascii_case("none")) {
@@ -715,6 +710,7 @@ pub fn resolve(target: &SshTarget, opts: &SshOptions) -> Result<Resolved, SshErr
                 .filter(|h| !h.is_empty())
                 .map(parse_hop)
                 .collect();
+            let hops = hops.filter(|h| !h.is_empty());
             Some(Via::Jump(hops.ok_or_else(|| bad(l, "expected [user@]host[:port],..."))?))
         }
         None => None,
@@ -918,6 +914,7 @@ mod tests {
             ("Match colour blue\n", "unknown Match criterion \"colour\""),
             ("Host x\n  IdentitiesOnly maybe\n", "expected yes or no"),
             ("Include FILE\n", "Include nested too deeply"),
+            ("Host x\n  ProxyJump ,\n", "line 2: proxyjump \",\": expected [user@]host[:port]"),
         ] {
             let text = text.replace("FILE", &file.display().to_string());
             std::fs::write(&file, &text).unwrap();

@@ -252,31 +252,23 @@ fn open(r: Resolved, opts: &SshOptions, hops: usize) -> Result<Connection, SshEr
     let host = host_string(&r.host_name, r.port);
     let handshake = |m: String| SshError::Handshake { host: host.clone(), message: m };
     let mut sess = Session::new().map_err(|e| handshake(e.to_string()))?;
-    let dup = |fd: std::io::Result<OwnedFd>| fd.map_err(|e| handshake(e.to_string()));
-    let (io, carrier) = match &r.via {
+    let (stream, carrier): (OwnedFd, _) = match &r.via {
         Some(Via::Command(command)) => {
             let (socket, proxy) = proxy::start(command).map_err(|e| SshError::Connect {
                 host: r.host_name.clone(),
                 port: r.port,
                 source: std::io::Error::new(e.kind(), format!("ProxyCommand {command:?}: {e}")),
             })?;
-            let io = dup(socket.try_clone().map(OwnedFd::from))?;
-            sess.set_tcp_stream(socket);
-            (io, Some(Carrier::Command(proxy)))
+            (socket.into(), Some(Carrier::Command(proxy)))
         }
         Some(Via::Jump(through)) => {
             let (socket, tunnel) = jump_to(&r, through, opts, hops)?;
-            let io = dup(socket.try_clone().map(OwnedFd::from))?;
-            sess.set_tcp_stream(socket);
-            (io, Some(Carrier::Jump(tunnel)))
+            (socket.into(), Some(Carrier::Jump(tunnel)))
         }
-        None => {
-            let tcp = tcp_to(&r)?;
-            let io = dup(tcp.try_clone().map(OwnedFd::from))?;
-            sess.set_tcp_stream(tcp);
-            (io, None)
-        }
+        None => (tcp_to(&r)?.into(), None),
     };
+    let io = stream.try_clone().map_err(|e| handshake(e.to_string()))?;
+    sess.set_tcp_stream(stream);
     sess.set_timeout(r.connect_timeout.as_millis() as u32);
     for method in [MethodType::CryptCs, MethodType::CryptSc] {
         if let Some(pref) = preference(&sess, method, PREFERRED_CIPHERS) {
@@ -315,6 +307,7 @@ fn jump_to(
     opts: &SshOptions,
     hops: usize,
 ) -> Result<(std::os::unix::net::UnixStream, jump::Tunnel), SshError> {
+    // The config refuses an empty `ProxyJump` where it reads it, with its file and line.
     let Some((last, before)) = through.split_last() else {
         return Err(SshError::Config {
             path: opts.config_file.clone().unwrap_or_else(|| "ssh_config".into()),
@@ -386,11 +379,13 @@ fn tcp_to(r: &Resolved) -> Result<TcpStream, SshError> {
     // next read after about 90 s of silence. A busy but live agent answers the probes.
     // `ServerAliveInterval` and `ServerAliveCountMax` set the probes: a peer silent for interval
     // times count is given up on, as OpenSSH gives up after count unanswered messages.
-    let (every, retries) = match r.server_alive {
-        Some((every, count)) => (every.max(Duration::from_secs(1)), count),
-        None => (Duration::from_secs(10), 6),
+    let (first, every, retries) = match r.server_alive {
+        Some((every, count)) => {
+            let every = every.max(Duration::from_secs(1));
+            (every, every, count)
+        }
+        None => (Duration::from_secs(30), Duration::from_secs(10), 6),
     };
-    let first = if r.server_alive.is_some() { every } else { Duration::from_secs(30) };
     let keepalive =
         socket2::TcpKeepalive::new().with_time(first).with_interval(every).with_retries(retries);
     let _ = socket2::SockRef::from(&tcp).set_tcp_keepalive(&keepalive);
