@@ -76,12 +76,17 @@ impl Progress {
 
     /// `n` more bytes done.
     pub fn inc(&self, n: u64) {
-        self.bar().inc(n);
+        // Called per file from the scan's threads: a hidden sink takes no lock for it.
+        if self.is_visible() {
+            self.bar().inc(n);
+        }
     }
 
     /// `n` more bytes to do.
     pub fn inc_length(&self, n: u64) {
-        self.bar().inc_length(n);
+        if self.is_visible() {
+            self.bar().inc_length(n);
+        }
     }
 
     /// One more file done.
