@@ -189,7 +189,7 @@ pub fn watch(
                 Signal::Lost(why) => pending.rescan_all(why, now),
                 Signal::Mounts => {
                     if identity(&root) != ident {
-                        return Err(gone(&root, "was unmounted or replaced"));
+                        return Err(gone(&root, ident));
                     }
                     let now_mounted = kernel::mounts_below(&root);
                     if now_mounted != mounts {
@@ -199,7 +199,7 @@ pub fn watch(
                 }
                 Signal::Changed(path) if path == root => {
                     if identity(&root) != ident {
-                        return Err(gone(&root, "was moved away or deleted"));
+                        return Err(gone(&root, ident));
                     }
                     pending.rescan_all("its top directory changed", now);
                 }
@@ -229,7 +229,7 @@ pub fn watch(
         tree = match next_tree(first, source, tree, work, progress, report) {
             Ok(t) => t,
             Err(_) if identity(&root) != ident => {
-                return Err(gone(&root, "was moved away, deleted or unmounted"));
+                return Err(gone(&root, ident));
             }
             Err(e) => return Err(e.into()),
         };
@@ -239,7 +239,16 @@ pub fn watch(
     }
 }
 
-fn gone(root: &Path, why: &'static str) -> WatchError {
+/// The source is no longer the directory it was (`was`, its device and inode): said by what is at
+/// its path now, not by which signal saw it first (an unmount reaches the root's watch and the
+/// mount table in either order). Another device there means a file system was unmounted (or
+/// mounted, or the path replaced by one elsewhere); nothing there, or another inode on the same
+/// device, means the directory was moved away or deleted.
+fn gone(root: &Path, was: Option<(u64, u64)>) -> WatchError {
+    let why = match (identity(root), was) {
+        (Some((dev, _)), Some((was_dev, _))) if dev != was_dev => "was unmounted or replaced",
+        _ => "was moved away or deleted",
+    };
     WatchError::SourceGone { path: root.to_path_buf(), why }
 }
 
