@@ -12,6 +12,7 @@
 
 pub mod delta;
 pub mod guard;
+pub mod reconcile;
 pub mod saved;
 
 use crate::tree::chunk::{ChunkAt, FileDigest};
