@@ -15,6 +15,8 @@ pub enum Status {
     Partial,
     /// `tern verify` found the destination different from its manifest (or source).
     Differences,
+    /// A two-way sync or plan met conflicts (a sync decided them, keeping both versions).
+    Conflicts,
     /// The command line was wrong.
     Usage,
 }
@@ -27,6 +29,7 @@ impl Status {
             Status::ChangesPending => 2,
             Status::Partial => 3,
             Status::Differences => 4,
+            Status::Conflicts => 5,
             Status::Usage => 64,
         }
     }

@@ -57,7 +57,7 @@ pub(super) fn verify(ui: &Ui, args: &VerifyArgs) -> anyhow::Result<Status> {
                 let run_id = timefmt::run_id(SystemTime::now());
                 transfer::apply(
                     &planned.plan,
-                    &spec.source,
+                    &mut crate::transport::local::DirSource { root: &spec.source },
                     &planned.dest_manifest,
                     t.as_mut(),
                     &run_id,

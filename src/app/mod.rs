@@ -12,6 +12,7 @@ mod jobs;
 mod lines;
 mod maintain;
 mod resolve;
+mod twoway;
 mod watch;
 
 use crate::cli::{ApplyArgs, Cli, Command, ConfigAction, FormatArg, PlanArgs, SshArgs};
@@ -29,7 +30,7 @@ use crate::tree::scan::{Scan, ScanOptions, default_cache_file, scan};
 use crate::util::progress::Progress;
 use crate::util::timefmt;
 use anyhow::Context;
-use resolve::{guard_policy, resolve, ssh_options};
+use resolve::{guard_policy, resolve, resolve_two_way, ssh_options};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
@@ -44,6 +45,26 @@ pub fn run(cli: Cli) -> anyhow::Result<Status> {
     };
     let ui = Ui { quiet: cli.quiet, verbose: cli.verbose, show };
     match cli.command {
+        Command::Sync(args) if args.two_way.two_way => {
+            let spec = resolve_two_way(&args.tree, &args.two_way, Some(&args.keep_trash))?;
+            let guards = guard_policy(&args.guards);
+            if args.dry_run {
+                let out = Output { format: Format::Text, save: None, limit: usize::MAX };
+                twoway::plan(&ui, &spec, &guards, &out, args.detailed_exitcode)
+            } else {
+                twoway::sync(&ui, &spec, &guards)
+            }
+        }
+        Command::Plan(args) if args.two_way.two_way => {
+            let spec = resolve_two_way(&args.tree, &args.two_way, None)?;
+            twoway::plan(
+                &ui,
+                &spec,
+                &guard_policy(&args.guards),
+                &Output::of(&args),
+                args.detailed_exitcode,
+            )
+        }
         Command::Sync(args) => {
             let mut spec = resolve(&args.tree, Some(&args.keep_trash))?;
             spec.guards = guard_policy(&args.guards);

@@ -17,6 +17,7 @@ Exit status:
   3   partial: the run completed, but some source entries could not be read or sent and were skipped
       (their destination copies were kept)
   4   `verify`: the destination differs from its manifest (or, with a source, from the source)
+  5   `--two-way`: conflicts were found (a sync kept both versions, or the --prefer side's)
   64  usage error: bad command-line arguments";
 
 const JOB_FILE: &str = "\
@@ -475,12 +476,41 @@ pub struct SyncArgs {
     #[arg(short = 'n', long, help_heading = "Options")]
     pub dry_run: bool,
 
-    /// With --dry-run: exit 2 when changes are pending, 0 when in sync
+    /// With --dry-run: exit 2 when changes are pending, 0 when in sync (5 with conflicts, in
+    /// a two-way sync)
     #[arg(long, requires = "dry_run", help_heading = "Options")]
     pub detailed_exitcode: bool,
 
     #[command(flatten)]
+    pub two_way: TwoWayArgs,
+
+    #[command(flatten)]
     pub guards: GuardArgs,
+}
+
+/// Two-way sync (`--two-way A B`).
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Two-way")]
+pub struct TwoWayArgs {
+    /// SOURCE and DEST are two replicas that both take writes (each a directory or
+    /// [user@]host:path): what changed on either side since their last two-way sync goes to the
+    /// other; conflicts keep both versions
+    #[arg(long)]
+    pub two_way: bool,
+
+    /// With --two-way: the side that wins a conflict, SOURCE (a), DEST (b) or the newer; the
+    /// other version goes to its replica's trash only. Without it the newer version wins and the
+    /// other is kept beside it as NAME.tern-conflict-HOST-TIME.EXT on both replicas
+    #[arg(long, value_enum, value_name = "SIDE", requires = "two_way")]
+    pub prefer: Option<PreferArg>,
+}
+
+/// `--prefer` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum PreferArg {
+    A,
+    B,
+    Newer,
 }
 
 /// Deletion guardrails.
@@ -522,7 +552,8 @@ pub struct PlanArgs {
     #[command(flatten)]
     pub tree: TreeArgs,
 
-    /// Exit 2 when changes are pending, 0 when in sync, 1 on error (or a refusing guard)
+    /// Exit 2 when changes are pending, 0 when in sync, 1 on error (or a refusing guard); 5
+    /// when a two-way plan has conflicts
     #[arg(long, help_heading = "Report")]
     pub detailed_exitcode: bool,
 
@@ -537,6 +568,9 @@ pub struct PlanArgs {
     /// Most changes a Markdown report lists
     #[arg(long, value_name = "N", default_value_t = 100, help_heading = "Report")]
     pub limit: usize,
+
+    #[command(flatten)]
+    pub two_way: TwoWayArgs,
 
     #[command(flatten)]
     pub guards: GuardArgs,

@@ -497,7 +497,7 @@ mod tests {
             let never = std::sync::atomic::AtomicBool::new(false);
             let applied = apply(
                 &p,
-                src,
+                &mut crate::transport::local::DirSource { root: src },
                 &StoredManifest::from(&before),
                 c,
                 "run",
@@ -624,8 +624,16 @@ mod tests {
             let s = scan(&src, &ScanOptions::default(), &Progress::hidden()).unwrap();
             let p = plan(&s.manifest.to_manifest(0), &reduced, &[], &PlanOptions::default());
             let never = std::sync::atomic::AtomicBool::new(false);
-            apply(&p, &src, &StoredManifest::from(&reduced), c, "run", &never, &Progress::hidden())
-                .unwrap();
+            apply(
+                &p,
+                &mut crate::transport::local::DirSource { root: &src },
+                &StoredManifest::from(&reduced),
+                c,
+                "run",
+                &never,
+                &Progress::hidden(),
+            )
+            .unwrap();
             let after = c.read_manifest().unwrap().unwrap().to_manifest();
             assert_eq!(after.entries, s.manifest.to_manifest(0).entries);
             assert_eq!(after.generation, held.generation + 1);

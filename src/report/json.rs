@@ -53,7 +53,7 @@ struct ScanError {
 
 /// A byte string as JSON: exact when it is UTF-8, else escaped plus base64.
 #[derive(Serialize)]
-struct PathDoc {
+pub(crate) struct PathDoc {
     path: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     path_base64: Option<String>,
@@ -71,7 +71,7 @@ fn bytes_doc(b: &[u8]) -> (String, Option<String>) {
     }
 }
 
-fn path_doc(b: &[u8]) -> PathDoc {
+pub(crate) fn path_doc(b: &[u8]) -> PathDoc {
     let (path, path_base64) = bytes_doc(b);
     let path_utf8 = path_base64.as_ref().map(|_| false);
     PathDoc { path, path_base64, path_utf8 }
@@ -84,7 +84,7 @@ struct Change2<T> {
 }
 
 #[derive(Serialize)]
-struct ChangeDoc {
+pub(crate) struct ChangeDoc {
     code: String,
     action: &'static str,
     kind: &'static str,
@@ -132,7 +132,7 @@ fn mtime_text(m: Mtime) -> String {
     crate::util::timefmt::rfc3339_nanos(m.secs, m.nanos)
 }
 
-fn change_doc(c: ChangeRef<'_>) -> ChangeDoc {
+pub(crate) fn change_doc(c: ChangeRef<'_>) -> ChangeDoc {
     let new = c.new.as_ref();
     let entry: Option<&Entry> = new.or(c.old);
     let (copied_from, copied_from_base64) = c

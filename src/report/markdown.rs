@@ -18,7 +18,7 @@ fn fence(s: &str, min: usize) -> String {
 
 /// `s` as an inline code span that no content can break out of; padded with a space inside only
 /// where a backtick at its edge would join the fence (CommonMark strips that space).
-fn code_span(s: &str) -> String {
+pub(crate) fn code_span(s: &str) -> String {
     let s = crate::tree::path::escape(s.as_bytes());
     let f = fence(&s, 1);
     if s.starts_with('`') || s.ends_with('`') {

@@ -11,6 +11,7 @@
 
 pub mod json;
 pub mod markdown;
+pub mod twoway;
 
 use crate::plan::guard::Verdict;
 use crate::plan::{Action, ChangeRef, Plan, PlanStats, Recipe};
@@ -245,7 +246,7 @@ pub fn batch_summary(
 }
 
 /// What a sync changed and sent.
-fn applied_changes(plan: &Plan, applied: &Applied) -> String {
+pub fn applied_changes(plan: &Plan, applied: &Applied) -> String {
     let s = &plan.stats;
     let mut line = format!(
         "{} created, {} updated, {} metadata, {} replaced, {} deleted; {} sent, {} reused",

@@ -10,6 +10,7 @@
 
 pub mod spec;
 pub mod transfer;
+pub mod twoway;
 
 use crate::plan::guard::{self, Verdict};
 use crate::plan::{Action, Plan, plan_owned};
@@ -255,7 +256,7 @@ pub fn apply_planned(
     }
     let applied = transfer::apply(
         &planned.plan,
-        &spec.source,
+        &mut crate::transport::local::DirSource { root: &spec.source },
         &planned.dest_manifest,
         dest,
         run_id,

@@ -108,6 +108,10 @@ pub enum ConfigError {
     MissingDestParent(PathBuf),
     #[error("destination parent {} is a file, not a directory; check the path", .0.display())]
     DestParentNotADirectory(PathBuf),
+    #[error("{0} does not apply to a two-way sync; leave it out")]
+    TwoWay(&'static str),
+    #[error("replicas {a} and {b} are one inside the other; give two separate directories")]
+    NestedReplicas { a: String, b: String },
     #[error("--keep-trash: {0} (or \"forever\")")]
     KeepTrash(String),
     #[error("{0}; patterns use gitignore syntax, e.g. \"*.tmp\" or \"cache/\"")]

@@ -8,8 +8,8 @@
 
 use crate::plan::{Action, ChangeRef, NewManifest, Piece, Plan, Recipe};
 use crate::transport::{
-    Commit, CommitOp, CommitReport, NewLink, NewNode, StageHeader, StageOutcome, StageReport,
-    Transport, TransportError,
+    Commit, CommitOp, CommitReport, FileSource, NewLink, NewNode, StageHeader, StageOutcome,
+    StageReport, Transport, TransportError,
 };
 use crate::tree::manifest::{Entry, Kind};
 use crate::tree::path::RelPath;
@@ -17,10 +17,7 @@ use crate::tree::store::{EntrySource, StoredManifest};
 use crate::util::progress::Progress;
 use std::borrow::Cow;
 use std::collections::{BTreeSet, HashMap, HashSet};
-use std::fs::File;
-use std::io::{self, Read, Seek, SeekFrom};
-use std::os::unix::fs::OpenOptionsExt;
-use std::path::Path;
+use std::io::{self, Read};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Largest block of source bytes handed to the transport at once: one chunk.
@@ -47,10 +44,10 @@ pub struct Applied {
 }
 
 /// Apply `plan` (computed against the destination manifest `dest_manifest`), reading file
-/// contents from `source_root`. The caller holds the destination lock.
+/// contents from `source`. The caller holds the destination lock.
 pub fn apply(
     plan: &Plan,
-    source_root: &Path,
+    source: &mut dyn FileSource,
     dest_manifest: &StoredManifest,
     dest: &mut dyn Transport,
     run_id: &str,
@@ -70,7 +67,7 @@ pub fn apply(
     // First pass: as planned (or whole files, where the destination cannot reuse ranges).
     let whole_files = !dest.reuses_chunks();
     let mut local_errors: HashMap<u64, String> = HashMap::new();
-    let mut src = Source { root: source_root, applied: &mut applied, progress };
+    let mut src = Source { files: source, applied: &mut applied, progress };
     for (id, entry, recipe) in planned() {
         // A safe point: nothing is committed yet, so stopping here changes nothing.
         if cancel.load(Ordering::Relaxed) {
@@ -237,7 +234,7 @@ impl Outcomes {
 
 /// Reads source files and streams them to the destination.
 struct Source<'a> {
-    root: &'a Path,
+    files: &'a mut dyn FileSource,
     applied: &'a mut Applied,
     progress: &'a Progress,
 }
@@ -271,8 +268,20 @@ impl Source<'_> {
         pieces: &[Piece],
         sparse: bool,
     ) -> Result<(), Result<String, TransportError>> {
-        let (applied, progress, source_root) = (&mut *self.applied, self.progress, self.root);
-        let mut source: Option<File> = None;
+        let (applied, progress) = (&mut *self.applied, self.progress);
+        // The sent ranges, read from the source as one stream when the first is needed.
+        let sent: Vec<(u64, u64)> = pieces
+            .iter()
+            .filter_map(|p| match p {
+                Piece::Send { offset, len, .. } => Some((*offset, (*len).min(SEND_BLOCK as u64))),
+                Piece::Reuse { .. } => None,
+            })
+            .collect();
+        let read_err = |e: io::Error| Ok(format!("cannot read source file: {e}"));
+        let mut source = match sent.is_empty() {
+            true => None,
+            false => Some(self.files.open_ranges(path, &sent, sparse).map_err(read_err)?),
+        };
         let mut buf = Vec::new();
         let mut i = 0;
         while i < pieces.len() {
@@ -294,29 +303,13 @@ impl Source<'_> {
                     applied.bytes_reused += total;
                     progress.inc(total);
                 }
-                Piece::Send { offset, len, .. } => {
-                    if source.is_none() {
-                        let full = source_root.join(path.as_path());
-                        let f = File::options()
-                            .read(true)
-                            .custom_flags(libc::O_NOFOLLOW)
-                            .open(&full)
-                            .map_err(|e| Ok(format!("cannot read source file: {e}")))?;
-                        source = Some(f);
-                    }
+                Piece::Send { len, .. } => {
                     let Some(f) = source.as_mut() else { continue };
-                    let read_err = |e: io::Error| Ok(format!("cannot read source file: {e}"));
                     // A sent piece is one chunk (at most 64 KiB), sent as one: its boundaries become
                     // the staged file's chunk list at the destination.
                     buf.clear();
                     let len = (*len).min(SEND_BLOCK as u64);
-                    if sparse && crate::tree::sparse::in_hole(f, *offset, len) {
-                        // Zeros the kernel would have to make: made here, without a read.
-                        buf.resize(len as usize, 0);
-                    } else {
-                        f.seek(SeekFrom::Start(*offset)).map_err(read_err)?;
-                        f.take(len).read_to_end(&mut buf).map_err(read_err)?;
-                    }
+                    f.take(len).read_to_end(&mut buf).map_err(read_err)?;
                     let got = buf.len();
                     // A file that shrank sends less; the destination's size check rejects it.
                     dest.stage_chunk(&buf).map_err(Err)?;
@@ -452,7 +445,16 @@ mod tests {
         dest.lock().unwrap();
         let never = AtomicBool::new(false);
         let bar = Progress::hidden();
-        let err = apply(&plan, dir.path(), &empty, &mut dest, "r", &never, &bar).unwrap_err();
+        let err = apply(
+            &plan,
+            &mut crate::transport::local::DirSource { root: dir.path() },
+            &empty,
+            &mut dest,
+            "r",
+            &never,
+            &bar,
+        )
+        .unwrap_err();
         assert!(err.to_string().contains("the source's entries"), "{err}");
         assert!(dest.read_manifest().unwrap().is_none());
         assert!(!dst.join("d").exists());

@@ -234,6 +234,80 @@ impl LocalDir {
     }
 }
 
+/// A state file's name, checked: lower-case letters, digits and `-` only, so that a name
+/// from the network stays a file directly in `.tern`.
+fn state_name(name: &str) -> Result<&str, TransportError> {
+    let ok = !name.is_empty()
+        && name.len() <= 100
+        && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !["lock", "manifest", "staging", "trash"].contains(&name);
+    if ok { Ok(name) } else { Err(TransportError::Protocol(format!("bad state name {name:?}"))) }
+}
+
+/// A source directory on this machine: what a one-way sync reads the bytes it sends from.
+pub struct DirSource<'a> {
+    pub root: &'a Path,
+}
+
+impl super::FileSource for DirSource<'_> {
+    fn open_ranges(
+        &mut self,
+        path: &RelPath,
+        ranges: &[(u64, u64)],
+        sparse: bool,
+    ) -> io::Result<Box<dyn Read + '_>> {
+        use std::os::unix::fs::OpenOptionsExt;
+        let full = self.root.join(path.as_path());
+        let file = File::options().read(true).custom_flags(libc::O_NOFOLLOW).open(full)?;
+        Ok(Box::new(Ranges::new(file, ranges, sparse)))
+    }
+}
+
+/// Ranges (offset, length) of a file read one after another as one stream. A range the file
+/// ends in ends the stream: what follows would be read at the wrong place, and the file's
+/// hash check at the destination rejects what was sent.
+pub struct Ranges {
+    file: File,
+    ranges: Vec<(u64, u64)>,
+    next: usize,
+    left: u64,
+    /// Whether the range being read lies in a hole of a sparse file (zeros, not read).
+    hole: bool,
+    sparse: bool,
+}
+
+impl Ranges {
+    pub fn new(file: File, ranges: &[(u64, u64)], sparse: bool) -> Ranges {
+        Ranges { file, ranges: ranges.to_vec(), next: 0, left: 0, hole: false, sparse }
+    }
+}
+
+impl Read for Ranges {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        while self.left == 0 {
+            let Some(&(offset, len)) = self.ranges.get(self.next) else { return Ok(0) };
+            self.next += 1;
+            self.hole = self.sparse && crate::tree::sparse::in_hole(&self.file, offset, len);
+            if !self.hole {
+                self.file.seek(SeekFrom::Start(offset))?;
+            }
+            self.left = len;
+        }
+        let n = buf.len().min(usize::try_from(self.left).unwrap_or(usize::MAX));
+        let got = if self.hole {
+            buf[..n].fill(0);
+            n
+        } else {
+            self.file.read(&mut buf[..n])?
+        };
+        if got == 0 {
+            self.next = self.ranges.len();
+        }
+        self.left = if got == 0 { 0 } else { self.left - got as u64 };
+        Ok(got)
+    }
+}
+
 /// `.tern/staging`, relative to the top.
 fn staging_rel() -> PathBuf {
     Path::new(STATE_DIR).join("staging")
@@ -664,6 +738,56 @@ impl Transport for LocalDir {
             self.sync_filesystem()?;
         }
         Ok(std::mem::take(&mut self.outcomes))
+    }
+
+    fn scan_tree(
+        &mut self,
+        opts: &crate::tree::scan::ScanOptions,
+        cache: bool,
+    ) -> Result<crate::tree::scan::Scan, TransportError> {
+        use crate::tree::scan::{ScanOptions, default_cache_file, scan};
+        let hidden = crate::util::progress::Progress::hidden();
+        let cache_file = if cache { default_cache_file(&self.root) } else { None };
+        let opts = ScanOptions { cache_file, ..opts.clone() };
+        let scanned = scan(&self.root, &opts, &hidden).map_err(|e| {
+            TransportError::Protocol(format!("cannot scan {}: {e}", self.describe()))
+        })?;
+        // A two-way sync reuses what the replica holds now, so reused ranges are checked
+        // against this scan, not the manifest last committed here, until the next commit.
+        self.manifest = Some(scanned.manifest.to_manifest(0));
+        Ok(scanned)
+    }
+
+    fn read_state(&mut self, name: &str) -> Result<Option<Vec<u8>>, TransportError> {
+        let shown = self.state().join(state_name(name)?);
+        if !self.check_root()? {
+            return Ok(None);
+        }
+        for own in [self.state(), shown.clone()] {
+            state::not_a_symlink(&own).map_err(unsafe_state)?;
+        }
+        match fs::read(&shown) {
+            Ok(data) => Ok(Some(data)),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(self.io("read", &shown, e)),
+        }
+    }
+
+    fn write_state(&mut self, name: &str, data: &[u8]) -> Result<(), TransportError> {
+        let (path, shown) = self.state_file(state_name(name)?)?;
+        write_replacing_with(&path, true, |w| w.write_all(data))
+            .map_err(|e| self.io("write", &shown, e))
+    }
+
+    fn read_ranges(
+        &mut self,
+        path: &RelPath,
+        ranges: &[(u64, u64)],
+    ) -> Result<Box<dyn Read + '_>, TransportError> {
+        let file = self
+            .open_inside(path)
+            .map_err(|e| TransportError::io("read", self.root.join(path.as_path()).display(), e))?;
+        Ok(Box::new(Ranges::new(file, ranges, false)))
     }
 
     fn admin(&mut self, op: &AdminOp) -> Result<AdminResult, TransportError> {

@@ -20,6 +20,7 @@ use crate::transport::admin::{AdminOp, AdminResult};
 use crate::tree::hash::ContentHash;
 use crate::tree::manifest::{KindTag, ManifestFileError, Meta, Special};
 use crate::tree::path::RelPath;
+use crate::tree::scan::{Scan, ScanOptions};
 use crate::tree::store::StoredManifest;
 
 /// Announces one file to be staged.
@@ -291,6 +292,39 @@ impl std::error::Error for Unreachable {
     }
 }
 
+/// Where the bytes a transfer sends come from: a source directory on this machine
+/// ([`local::DirSource`]), or for a two-way sync the other replica ([`ReplicaSource`]).
+pub trait FileSource {
+    /// `ranges` (offset, length) of the file at `path`, in order, as one stream. `sparse`: the
+    /// file has holes, which a local source gives as zeros without reading them.
+    fn open_ranges(
+        &mut self,
+        path: &RelPath,
+        ranges: &[(u64, u64)],
+        sparse: bool,
+    ) -> std::io::Result<Box<dyn std::io::Read + '_>>;
+}
+
+/// A replica read as a [`FileSource`], with some paths read from another path of it: a
+/// conflict copy of this replica's version is read where that version is now.
+pub struct ReplicaSource<'t> {
+    pub replica: &'t mut dyn Transport,
+    /// (path to read, where the replica holds its bytes now).
+    pub renamed: std::collections::HashMap<RelPath, RelPath>,
+}
+
+impl FileSource for ReplicaSource<'_> {
+    fn open_ranges(
+        &mut self,
+        path: &RelPath,
+        ranges: &[(u64, u64)],
+        _sparse: bool,
+    ) -> std::io::Result<Box<dyn std::io::Read + '_>> {
+        let path = self.renamed.get(path).unwrap_or(path);
+        self.replica.read_ranges(path, ranges).map_err(std::io::Error::other)
+    }
+}
+
 /// Which manifest a destination holds: the hash of its manifest file, or `None` when it has none.
 /// Equal identities are the same manifest (the file holds the generation).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -367,6 +401,49 @@ pub trait Transport {
     /// Apply `commit.ops` in order, then store `commit.manifest` as the destination's manifest.
     /// Given by value so that each part can be freed as soon as it has been used.
     fn commit(&mut self, commit: Commit<'_>) -> Result<CommitReport, TransportError>;
+
+    /// The replica's tree as it is now, scanned where it is (a two-way sync compares both
+    /// replicas' trees with their last common manifest). `cache`: keep the hash cache of its
+    /// files where it is (the default cache file for its path there; `opts.cache_file` is not
+    /// used). The caller holds the lock.
+    fn scan_tree(&mut self, opts: &ScanOptions, cache: bool) -> Result<Scan, TransportError> {
+        let _ = (opts, cache);
+        Err(self.cannot("scan its tree for a two-way sync"))
+    }
+
+    /// One of tern's small state files (`.tern/NAME`: a replica's id, a two-way base), `None`
+    /// when there is none. `name` is lower-case letters, digits and `-`.
+    fn read_state(&mut self, name: &str) -> Result<Option<Vec<u8>>, TransportError> {
+        let _ = name;
+        Err(self.cannot("keep a two-way sync's state"))
+    }
+
+    /// Replace a state file durably (written beside it, fsynced, renamed). Under the lock.
+    fn write_state(&mut self, name: &str, data: &[u8]) -> Result<(), TransportError> {
+        let _ = (name, data);
+        Err(self.cannot("keep a two-way sync's state"))
+    }
+
+    /// The bytes of `ranges` (offset, length) of the replica's file `path`, one after another, as
+    /// one stream: how a two-way sync reads what one replica sends the other. A range past the
+    /// end of the file gives fewer bytes (the stager's hash check rejects the file).
+    fn read_ranges(
+        &mut self,
+        path: &RelPath,
+        ranges: &[(u64, u64)],
+    ) -> Result<Box<dyn std::io::Read + '_>, TransportError> {
+        let _ = (path, ranges);
+        Err(self.cannot("send its files for a two-way sync"))
+    }
+
+    /// An error saying this destination cannot `what`.
+    fn cannot(&self, what: &str) -> TransportError {
+        TransportError::Protocol(format!(
+            "{} cannot {what} over {}; install tern on the host",
+            self.describe(),
+            self.mode()
+        ))
+    }
 
     /// Verify, list or purge the trash, undo: maintenance done where the files are.
     fn admin(&mut self, op: &AdminOp) -> Result<AdminResult, TransportError> {

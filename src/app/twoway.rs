@@ -1,0 +1,115 @@
+//! `tern sync --two-way A B` and `tern plan --two-way A B`: open both replicas, prepare the
+//! two-way plan, show it or carry it out, and map the outcome onto an exit status.
+
+use super::{Output, Ui, write_or_pipe_closed};
+use crate::exit::Status;
+use crate::plan::guard::{self, GuardPolicy};
+use crate::plan::reconcile::Side;
+use crate::report::applied_changes;
+use crate::report::twoway::{TwoWayReport, conflict_line, render, summary};
+use crate::sync::SyncError;
+use crate::sync::twoway::{self, TwoWayPlan, TwoWaySpec};
+use crate::transport::Transport;
+use crate::util::timefmt;
+use indicatif::HumanBytes;
+use std::fmt::Write as _;
+use std::sync::atomic::AtomicBool;
+use std::time::{Instant, SystemTime};
+
+/// Open both replicas.
+fn open_both(spec: &TwoWaySpec) -> anyhow::Result<(Box<dyn Transport>, Box<dyn Transport>)> {
+    Ok((twoway::open(&spec.a, &spec.ssh)?, twoway::open(&spec.b, &spec.ssh)?))
+}
+
+/// Fail with the first guard that refuses either side's plan.
+fn check_guards(plan: &TwoWayPlan, policy: &GuardPolicy) -> Result<(), SyncError> {
+    for side in [Side::A, Side::B] {
+        let verdicts = guard::check(plan.toward(side), policy);
+        if let Some(v) = guard::refusal(&verdicts) {
+            let mut v = v.clone();
+            v.detail = format!("at {}: {}", side.name(), v.detail);
+            return Err(SyncError::Refused(v));
+        }
+    }
+    Ok(())
+}
+
+/// `tern plan --two-way` (and `sync --two-way --dry-run`).
+pub(super) fn plan(
+    ui: &Ui,
+    spec: &TwoWaySpec,
+    guards: &GuardPolicy,
+    out: &Output<'_>,
+    detailed: bool,
+) -> anyhow::Result<Status> {
+    if out.save.is_some() {
+        anyhow::bail!("--out does not apply to a two-way plan yet; run `tern sync --two-way`");
+    }
+    let (mut a, mut b) = open_both(spec)?;
+    let p = twoway::prepare(spec, a.as_mut(), b.as_mut(), false)?;
+    let r = TwoWayReport {
+        a: spec.a.to_string(),
+        b: spec.b.to_string(),
+        generated_at: timefmt::rfc3339(SystemTime::now()),
+        plan: &p,
+    };
+    let text = render(&r, out.format, ui.verbose, out.limit);
+    write_or_pipe_closed(&mut std::io::stdout().lock(), text.as_bytes())?;
+    check_guards(&p, guards)?;
+    Ok(if detailed && !p.reconciled.conflicts.is_empty() {
+        Status::Conflicts
+    } else if detailed && !p.is_empty() {
+        Status::ChangesPending
+    } else {
+        Status::Success
+    })
+}
+
+/// `tern sync --two-way`.
+pub(super) fn sync(ui: &Ui, spec: &TwoWaySpec, guards: &GuardPolicy) -> anyhow::Result<Status> {
+    let started = Instant::now();
+    let (mut a, mut b) = open_both(spec)?;
+    let p = twoway::prepare(spec, a.as_mut(), b.as_mut(), true)?;
+    check_guards(&p, guards)?;
+    let bar = ui.progress("sending");
+    let run_id = timefmt::run_id(SystemTime::now());
+    let never = AtomicBool::new(false);
+    let done = twoway::apply(spec, a.as_mut(), b.as_mut(), &p, &run_id, &never, &bar)?;
+    bar.finish();
+    let mut out = String::new();
+    if ui.verbose {
+        out.push_str(&crate::report::twoway::change_lines(&p, false));
+    }
+    for c in &p.reconciled.conflicts {
+        let _ = writeln!(out, "{}", conflict_line(c));
+    }
+    let mut skipped = 0;
+    for (to, applied, dest) in [(Side::B, &done.b, &b), (Side::A, &done.a, &a)] {
+        let arrow = if to == Side::B { "a->b" } else { "b->a" };
+        let applied = applied.clone().unwrap_or_default();
+        skipped += applied.skipped.len();
+        if let Some(warning) = applied.commit.unkept.warning(&dest.describe()) {
+            eprintln!("tern: warning: {warning}");
+        }
+        let _ = writeln!(out, "{arrow}: {}", applied_changes(p.toward(to), &applied));
+    }
+    let wire: u64 = [&a, &b].iter().filter_map(|t| t.wire_bytes()).sum();
+    let _ = write!(out, "synced two-way: {} conflicts", p.reconciled.conflicts.len());
+    if wire > 0 {
+        let _ = write!(out, "; {} on the wire", HumanBytes(wire));
+    }
+    let _ = writeln!(out, " in {:.2}s", started.elapsed().as_secs_f64());
+    if !p.had_base {
+        let _ = writeln!(out, "{}", summary(&p).lines().last().unwrap_or_default());
+    }
+    if !ui.quiet {
+        write_or_pipe_closed(&mut std::io::stdout().lock(), out.as_bytes())?;
+    }
+    Ok(if skipped > 0 {
+        Status::Partial
+    } else if !p.reconciled.conflicts.is_empty() {
+        Status::Conflicts
+    } else {
+        Status::Success
+    })
+}

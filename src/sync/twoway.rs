@@ -1,0 +1,276 @@
+//! Two-way sync: two replicas that both take writes, brought to one tree.
+//!
+//! Each replica is a [`Transport`] (a local directory or an SSH host with the agent), so either
+//! side may be remote, or both. A run locks both, scans both where they are, reads the base (the
+//! last common manifest, stored on both sides as `.tern/base-<id of the other replica>`),
+//! [`reconcile`]s, and then carries out two ordinary one-way plans from the reconciled tree:
+//! first into A, reading what A lacks from B, then into B, reading from A, which by then holds
+//! everything. Each is staged and committed as a one-way sync is, old versions into the trash.
+//!
+//! Crash safety rests on one rule: a base is written only after both replicas committed, so any
+//! base either side holds describes a tree both reached, and the newer of the two (by generation)
+//! is the right one. A run stopped before both commits leaves the old base: the next run sees on
+//! A the changes it took from B as changes both sides made alike, which are no conflict; a
+//! conflict it had decided is decided again the same way, and its copy, made under the same name
+//! from the same version, is found in place rather than made twice.
+
+use crate::plan::reconcile::{Labels, Policy, Reconciled, Side, next_base, reconcile};
+use crate::plan::{Plan, PlanOptions, plan_owned};
+use crate::remote::ssh::SshOptions;
+use crate::sync::SyncError;
+use crate::sync::spec::Destination;
+use crate::sync::transfer::{self, Applied};
+use crate::transport::local::LocalDir;
+use crate::transport::{ReplicaSource, Transport, TransportError};
+use crate::tree::manifest::Manifest;
+use crate::tree::path::RelPath;
+use crate::tree::scan::ScanOptions;
+use crate::tree::store::{EntryStore, StoredManifest};
+use crate::util::progress::Progress;
+use std::sync::atomic::AtomicBool;
+
+/// A two-way sync, validated.
+#[derive(Debug, Clone)]
+pub struct TwoWaySpec {
+    pub a: Destination,
+    pub b: Destination,
+    pub scan: ScanOptions,
+    /// Keep a hash cache of each replica where it is scanned (off: `--no-cache`).
+    pub cache: bool,
+    pub ssh: SshOptions,
+    pub policy: Policy,
+    /// Trash runs older than this are purged on both sides after a run; `None` keeps them.
+    pub keep_trash: Option<std::time::Duration>,
+}
+
+/// The state file naming a replica: a random id made on its first two-way sync.
+const REPLICA_ID: &str = "replica";
+
+/// What a two-way run found and decided.
+#[derive(Debug)]
+pub struct TwoWayPlan {
+    pub reconciled: Reconciled,
+    /// The changes to make at A (what B changed), and at B (what A changed).
+    pub to_a: Plan,
+    pub to_b: Plan,
+    /// Whether there was a base (a first run has none: a union of both trees).
+    pub had_base: bool,
+    /// Whether the base needs writing though neither side changes (both made the same change).
+    base_moves: bool,
+    old_base: Manifest,
+    protected: Vec<RelPath>,
+    /// Each side's tree as scanned: what its plan was made against.
+    scanned: [StoredManifest; 2],
+    ids: [Option<String>; 2],
+}
+
+impl TwoWayPlan {
+    pub fn is_empty(&self) -> bool {
+        self.to_a.is_empty() && self.to_b.is_empty()
+    }
+
+    /// The plan applied at `side`.
+    pub fn toward(&self, side: Side) -> &Plan {
+        match side {
+            Side::A => &self.to_a,
+            Side::B => &self.to_b,
+        }
+    }
+}
+
+/// What a two-way run did at each side.
+#[derive(Debug, Default)]
+pub struct TwoWayApplied {
+    pub a: Option<Applied>,
+    pub b: Option<Applied>,
+}
+
+/// Open one replica: a local directory or an SSH host, which must have tern (the SFTP fallback
+/// cannot scan or send its files).
+pub fn open(replica: &Destination, ssh: &SshOptions) -> Result<Box<dyn Transport>, SyncError> {
+    Ok(match replica {
+        Destination::Local(p) => Box::new(LocalDir::new(p)),
+        Destination::Ssh(t) => crate::remote::host::open(t, ssh).map_err(failed(replica))?,
+    })
+}
+
+fn failed(replica: &Destination) -> impl Fn(TransportError) -> SyncError + '_ {
+    move |source| SyncError::Transport { dest: replica.to_string(), source: Box::new(source) }
+}
+
+/// The host name a side's conflict copies carry.
+fn host_of(replica: &Destination) -> String {
+    match replica {
+        Destination::Local(_) => crate::tree::state::this_host(),
+        Destination::Ssh(t) => t.host.clone(),
+    }
+}
+
+/// A side's replica id, made and stored now if it has none and `make` is set (under the lock).
+fn replica_id(t: &mut dyn Transport, make: bool) -> Result<Option<String>, TransportError> {
+    if let Some(id) = t.read_state(REPLICA_ID)? {
+        let id = String::from_utf8_lossy(&id).trim().to_string();
+        if !id.is_empty() && id.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Ok(Some(id.to_ascii_lowercase()));
+        }
+        return Err(TransportError::Protocol(format!(
+            "the replica id in {}/.tern/{REPLICA_ID} is damaged; remove that file (the next \
+             two-way sync then starts as a first one)",
+            t.describe()
+        )));
+    }
+    if !make {
+        return Ok(None);
+    }
+    use sha2::Digest;
+    let now =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    let seed = format!("{}:{}:{}:{:?}", t.describe(), std::process::id(), now.as_nanos(), &now);
+    let id: String =
+        sha2::Sha256::digest(seed.as_bytes())[..16].iter().map(|b| format!("{b:02x}")).collect();
+    t.write_state(REPLICA_ID, id.as_bytes())?;
+    Ok(Some(id))
+}
+
+/// The base stored at `t` for its pair with `peer`, if any.
+fn read_base(t: &mut dyn Transport, peer: &str) -> Result<Option<Manifest>, TransportError> {
+    let Some(bytes) = t.read_state(&format!("base-{peer}"))? else { return Ok(None) };
+    Manifest::decode(&bytes).map(Some).map_err(|e| {
+        TransportError::Protocol(format!(
+            "the two-way base {}/.tern/base-{peer} is corrupt ({e}); move it aside (the next \
+             two-way sync then starts as a first one: a union, differing files in conflict)",
+            t.describe()
+        ))
+    })
+}
+
+/// Scan both replicas, read their base, and reconcile. `lock`: take both locks first (and make
+/// the replicas' ids, for a run that will write); a plan only reads.
+pub fn prepare(
+    spec: &TwoWaySpec,
+    a: &mut dyn Transport,
+    b: &mut dyn Transport,
+    lock: bool,
+) -> Result<TwoWayPlan, SyncError> {
+    let (fa, fb) = (failed(&spec.a), failed(&spec.b));
+    if lock {
+        a.lock().map_err(&fa)?;
+        b.lock().map_err(&fb)?;
+    }
+    let ids = [replica_id(a, lock).map_err(&fa)?, replica_id(b, lock).map_err(&fb)?];
+    if let [Some(x), Some(y)] = &ids
+        && x == y
+    {
+        return Err(fa(TransportError::Protocol(format!(
+            "{} and {} are the same replica (the same .tern/{REPLICA_ID}); give two different \
+             directories",
+            spec.a, spec.b
+        ))));
+    }
+    let base_a = match &ids[1] {
+        Some(peer) => read_base(a, peer).map_err(&fa)?,
+        None => None,
+    };
+    let base_b = match &ids[0] {
+        Some(peer) => read_base(b, peer).map_err(&fb)?,
+        None => None,
+    };
+    let had_base = base_a.is_some() || base_b.is_some();
+    // Either was written only once both sides held it; the newer is the last both reached.
+    let base = match (base_a, base_b) {
+        (Some(x), Some(y)) => {
+            if y.generation > x.generation {
+                y
+            } else {
+                x
+            }
+        }
+        (x, y) => x.or(y).unwrap_or_default(),
+    };
+    let mut scan = spec.scan.clone();
+    // Hard links are kept as separate files both ways (see docs/decisions.md).
+    scan.no_hard_links = true;
+    let sa = a.scan_tree(&scan, spec.cache).map_err(&fa)?;
+    let sb = b.scan_tree(&scan, spec.cache).map_err(&fb)?;
+    let protected: Vec<RelPath> =
+        sa.issues.iter().chain(&sb.issues).map(|i| i.path.clone()).collect();
+    let (ma, mb) = (sa.manifest.to_manifest(0), sb.manifest.to_manifest(0));
+    let labels = Labels { hosts: [host_of(&spec.a), host_of(&spec.b)] };
+    let reconciled = reconcile(&base, &ma, &mb, &protected, spec.policy, &labels);
+    let opts = PlanOptions { delete: true, excludes: spec.scan.excludes.clone() };
+    let scanned = [StoredManifest::from(&ma), StoredManifest::from(&mb)];
+    let target = EntryStore::from(&reconciled.target);
+    let to_a = plan_owned(target.clone(), &scanned[0], &protected, &opts);
+    let to_b = plan_owned(target, &scanned[1], &protected, &opts);
+    let next = next_base(&reconciled.target, &base, &[], &protected, base.generation);
+    let base_moves = next.entries != base.entries || !had_base;
+    Ok(TwoWayPlan {
+        reconciled,
+        to_a,
+        to_b,
+        had_base,
+        base_moves,
+        old_base: base,
+        protected,
+        scanned,
+        ids,
+    })
+}
+
+/// Carry out `plan` (made by [`prepare`] with the locks held): A first, then B, then the new
+/// base on both sides.
+pub fn apply(
+    spec: &TwoWaySpec,
+    a: &mut dyn Transport,
+    b: &mut dyn Transport,
+    plan: &TwoWayPlan,
+    run_id: &str,
+    cancel: &AtomicBool,
+    progress: &Progress,
+) -> Result<TwoWayApplied, SyncError> {
+    let (fa, fb) = (failed(&spec.a), failed(&spec.b));
+    let [Some(id_a), Some(id_b)] = &plan.ids else {
+        return Err(fa(TransportError::Protocol("a two-way run without replica ids".into())));
+    };
+    let mut done = TwoWayApplied::default();
+    if !plan.to_a.is_empty() {
+        let renamed = plan.reconciled.copies_of_b.iter().cloned().collect();
+        let mut from_b = ReplicaSource { replica: b, renamed };
+        let applied =
+            transfer::apply(&plan.to_a, &mut from_b, &plan.scanned[0], a, run_id, cancel, progress)
+                .map_err(&fa)?;
+        done.a = Some(applied);
+    }
+    crate::util::failpoint::hit("two-way-after-a");
+    if !plan.to_b.is_empty() {
+        let mut from_a = ReplicaSource { replica: a, renamed: Default::default() };
+        let applied =
+            transfer::apply(&plan.to_b, &mut from_a, &plan.scanned[1], b, run_id, cancel, progress)
+                .map_err(&fb)?;
+        done.b = Some(applied);
+    }
+    if plan.is_empty() && !plan.base_moves {
+        return Ok(done);
+    }
+    let skipped: Vec<RelPath> = [&done.a, &done.b]
+        .into_iter()
+        .flatten()
+        .flat_map(|applied| applied.skipped.iter().map(|s| s.path.clone()))
+        .collect();
+    let generation = plan.old_base.generation + 1;
+    let base =
+        next_base(&plan.reconciled.target, &plan.old_base, &skipped, &plan.protected, generation);
+    let bytes = base.encode();
+    a.write_state(&format!("base-{id_b}"), &bytes).map_err(&fa)?;
+    crate::util::failpoint::hit("two-way-between-bases");
+    b.write_state(&format!("base-{id_a}"), &bytes).map_err(&fb)?;
+    if let Some(keep) = spec.keep_trash {
+        let purge = crate::transport::admin::AdminOp::TrashPurge {
+            older_than_secs: Some(keep.as_secs()),
+            except: Some(run_id.to_string()),
+        };
+        let _ = a.admin(&purge);
+        let _ = b.admin(&purge);
+    }
+    Ok(done)
+}
