@@ -18,6 +18,8 @@ use std::path::{Path, PathBuf};
 /// The size of the parts a file is sent in: small next to the 4 MiB a frame may carry, as the
 /// agent holds the part and its frame while it sends.
 pub(crate) const FILE_PART: usize = 256 * 1024;
+/// Largest state file (a two-way base) a client may write.
+const MAX_STATE: usize = 1 << 31;
 
 /// Why the agent stopped before the client said goodbye.
 #[derive(Debug, thiserror::Error)]
@@ -201,12 +203,18 @@ pub fn serve_limited(
     let mut failed: Option<TransportError> = None;
     // The commit's operations and manifest delta, written to disk as they come.
     let mut spool = Spool::default();
+    // The bytes of the next state file, as they come.
+    let mut state: Vec<u8> = Vec::new();
     while let Some(body) = wire.recv()? {
         let req = Request::decode_frame(body).map_err(|e| AgentError::Protocol(e.to_string()))?;
         if limits.read_only {
             let refused = || Response::Error { transient: false, message: READ_ONLY.into() };
             let reply = match &req {
-                Request::Lock | Request::Unlock | Request::Commit { .. } => Some(refused()),
+                Request::Lock
+                | Request::Unlock
+                | Request::Commit { .. }
+                | Request::WriteState(_) => Some(refused()),
+                Request::StatePart(_) => continue,
                 Request::Admin(json) => {
                     serde_json::from_str::<crate::transport::admin::AdminOp>(json)
                         .ok()
@@ -311,6 +319,90 @@ pub fn serve_limited(
             }
             Request::CommitDelta(part) => {
                 spool.delta(&dest, &part);
+                continue;
+            }
+            Request::Scan(q) => {
+                let excludes = match crate::tree::filter::Excludes::new(&q.excludes) {
+                    Ok(e) => e,
+                    Err(e) => {
+                        let reply = Response::Error { transient: false, message: e };
+                        wire.send(&reply.encode())?;
+                        wire.flush()?;
+                        continue;
+                    }
+                };
+                let opts = crate::tree::scan::ScanOptions {
+                    checksum: q.checksum,
+                    cache_file: None,
+                    excludes,
+                    no_xattrs: q.no_xattrs,
+                    no_hard_links: true,
+                    one_file_system: q.one_file_system,
+                };
+                match dest.scan_tree(&opts, q.cache) {
+                    Err(e) => error_reply(&e),
+                    Ok(scanned) => {
+                        let issues: Vec<(Vec<u8>, String)> = scanned
+                            .issues
+                            .iter()
+                            .map(|i| (i.path.as_bytes().to_vec(), i.message.clone()))
+                            .collect();
+                        let issues = serde_json::to_string(&issues).unwrap_or_default();
+                        wire.send(&Response::Json(issues).encode())?;
+                        let mut file = Vec::new();
+                        let sent = match scanned.manifest.to_manifest(0).write_to(&mut file) {
+                            Ok(()) => {
+                                let file = (PathBuf::from("the scan"), io::Cursor::new(file));
+                                send_file(&mut wire, Some(file))?
+                            }
+                            Err(e) => Err(TransportError::io("encode", "the scan", e)),
+                        };
+                        if let Err(e) = sent {
+                            wire.send(&error_reply(&e).encode())?;
+                        }
+                        wire.flush()?;
+                        continue;
+                    }
+                }
+            }
+            Request::ReadState(name) => match dest.read_state(&name) {
+                Ok(None) => Response::Ok,
+                Ok(Some(bytes)) => {
+                    let file = Some((PathBuf::from(&name), io::Cursor::new(bytes)));
+                    if let Err(e) = send_file(&mut wire, file)? {
+                        wire.send(&error_reply(&e).encode())?;
+                    }
+                    wire.flush()?;
+                    continue;
+                }
+                Err(e) => error_reply(&e),
+            },
+            Request::StatePart(part) => {
+                if state.len() + part.len() <= MAX_STATE {
+                    state.extend_from_slice(&part);
+                } else {
+                    failed.get_or_insert(TransportError::Protocol("a state file too large".into()));
+                }
+                continue;
+            }
+            Request::WriteState(name) => {
+                let data = std::mem::take(&mut state);
+                match failed.take().map_or_else(|| dest.write_state(&name, &data), Err) {
+                    Ok(()) => Response::Ok,
+                    Err(e) => error_reply(&e),
+                }
+            }
+            Request::ReadFile { path, ranges } => {
+                let sent = match dest.read_ranges(&path, &ranges) {
+                    Ok(reader) => {
+                        send_file(&mut wire, Some((path.as_path().to_path_buf(), reader)))?
+                    }
+                    Err(e) => Err(e),
+                };
+                if let Err(e) = sent {
+                    wire.send(&error_reply(&e).encode())?;
+                }
+                wire.flush()?;
                 continue;
             }
             Request::Commit { run_id } => {
@@ -423,7 +515,7 @@ fn manifest_file(dest: &LocalDir) -> Result<Option<(PathBuf, File)>, TransportEr
 /// whatever parts came before it; the outer error is the connection's.
 fn send_file(
     wire: &mut Wire<'_>,
-    file: Option<(PathBuf, File)>,
+    file: Option<(PathBuf, impl Read)>,
 ) -> io::Result<Result<(), TransportError>> {
     if let Some((path, mut file)) = file {
         let mut part = vec![0u8; FILE_PART];

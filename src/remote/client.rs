@@ -269,7 +269,131 @@ impl Read for DataParts<'_, '_> {
     }
 }
 
+impl<'a> RemoteClient<'a> {
+    /// The `Data` parts of the answer to the request just sent, as one stream.
+    fn data_parts(&mut self) -> DataParts<'_, 'a> {
+        DataParts { client: self, part: Vec::new(), at: 0, ended: false, failed: None, copy: None }
+    }
+}
+
+/// The bytes of a file the agent sends (`ReadFile`), read as they arrive. Dropped before its
+/// end, it reads the rest, so the connection stays in step with the agent; an error the agent
+/// sends in place of the end is the stream's error, with its message.
+struct FileParts<'c, 'a>(DataParts<'c, 'a>);
+
+impl Read for FileParts<'_, '_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.0.read(buf).map_err(|e| match &self.0.failed {
+            Some(failed) => std::io::Error::other(failed.to_string()),
+            None => e,
+        })
+    }
+}
+
+impl Drop for FileParts<'_, '_> {
+    fn drop(&mut self) {
+        let _ = std::io::copy(&mut self.0, &mut std::io::sink());
+    }
+}
+
 impl Transport for RemoteClient<'_> {
+    fn scan_tree(
+        &mut self,
+        opts: &crate::tree::scan::ScanOptions,
+        cache: bool,
+    ) -> Result<crate::tree::scan::Scan, TransportError> {
+        let q = super::protocol::ScanRequest {
+            checksum: opts.checksum,
+            no_xattrs: opts.no_xattrs,
+            one_file_system: opts.one_file_system,
+            cache,
+            excludes: opts.excludes.patterns().to_vec(),
+        };
+        let issues = match self.ask(&Request::Scan(q))? {
+            Response::Json(j) => j,
+            r => return Err(self.unexpected(&r)),
+        };
+        let issues: Vec<(Vec<u8>, String)> = serde_json::from_str(&issues).map_err(|e| {
+            TransportError::Protocol(format!("{} sent bad scan issues: {e}", self.name))
+        })?;
+        let mut parts = self.data_parts();
+        let decoded = StoredManifest::read_file(&mut parts);
+        let drained = std::io::copy(&mut parts, &mut std::io::sink());
+        if let Some(e) = parts.failed.take() {
+            return Err(e);
+        }
+        drained.map_err(|e| self.io(e))?;
+        let (manifest, _) = decoded.map_err(|e| TransportError::reading_manifest(&self.name, e))?;
+        let issues = issues
+            .into_iter()
+            .filter_map(|(path, message)| {
+                let path = RelPath::new(path).ok()?;
+                Some(crate::tree::scan::ScanIssue { path, message })
+            })
+            .collect();
+        Ok(crate::tree::scan::Scan {
+            manifest: manifest.entries,
+            issues,
+            stats: Default::default(),
+        })
+    }
+
+    fn read_state(&mut self, name: &str) -> Result<Option<Vec<u8>>, TransportError> {
+        self.send(&Request::ReadState(name.to_string()))?;
+        self.wire.flush().map_err(|e| self.io(e))?;
+        let mut parts = self.data_parts();
+        // `Ok` in place of the parts: there is no such file.
+        match parts.client.answer()? {
+            Response::Ok => return Ok(None),
+            Response::Data(d) => parts.part = d,
+            Response::DataEnd => parts.ended = true,
+            r => return Err(parts.client.unexpected(&r)),
+        }
+        let mut bytes = Vec::new();
+        let read = parts.read_to_end(&mut bytes);
+        if let Some(e) = parts.failed.take() {
+            return Err(e);
+        }
+        read.map_err(|e| self.io(e))?;
+        Ok(Some(bytes))
+    }
+
+    fn write_state(&mut self, name: &str, data: &[u8]) -> Result<(), TransportError> {
+        for part in data.chunks(MAX_DATA) {
+            self.send(&Request::StatePart(part.to_vec()))?;
+        }
+        match self.ask(&Request::WriteState(name.to_string()))? {
+            Response::Ok => Ok(()),
+            r => Err(self.unexpected(&r)),
+        }
+    }
+
+    fn read_ranges(
+        &mut self,
+        path: &RelPath,
+        ranges: &[(u64, u64)],
+    ) -> Result<Box<dyn Read + '_>, TransportError> {
+        // Ranges that follow each other are one; past the most one request takes, the file is
+        // read from the first range's start to the last one's end and the gaps skipped.
+        let mut merged: Vec<(u64, u64)> = Vec::with_capacity(ranges.len());
+        for &(offset, len) in ranges {
+            match merged.last_mut() {
+                Some(last) if last.0 + last.1 == offset => last.1 += len,
+                _ => merged.push((offset, len)),
+            }
+        }
+        if merged.len() > super::protocol::MAX_RANGES {
+            return Err(TransportError::Protocol(format!(
+                "{}: too many ranges of {} to read at once",
+                self.name,
+                path.display()
+            )));
+        }
+        self.send(&Request::ReadFile { path: path.clone(), ranges: merged })?;
+        self.wire.flush().map_err(|e| self.io(e))?;
+        Ok(Box::new(FileParts(self.data_parts())))
+    }
+
     fn describe(&self) -> String {
         self.name.clone()
     }

@@ -116,6 +116,33 @@ impl Transport for SshAgentDest {
         Some(self.client.bytes_written())
     }
 
+    fn scan_tree(
+        &mut self,
+        opts: &crate::tree::scan::ScanOptions,
+        cache: bool,
+    ) -> Result<crate::tree::scan::Scan, TransportError> {
+        let r = self.client.scan_tree(opts, cache);
+        self.explain(r)
+    }
+
+    fn read_state(&mut self, name: &str) -> Result<Option<Vec<u8>>, TransportError> {
+        let r = self.client.read_state(name);
+        self.explain(r)
+    }
+
+    fn write_state(&mut self, name: &str, data: &[u8]) -> Result<(), TransportError> {
+        let r = self.client.write_state(name, data);
+        self.explain(r)
+    }
+
+    fn read_ranges(
+        &mut self,
+        path: &RelPath,
+        ranges: &[(u64, u64)],
+    ) -> Result<Box<dyn Read + '_>, TransportError> {
+        self.client.read_ranges(path, ranges)
+    }
+
     fn admin(
         &mut self,
         op: &crate::transport::admin::AdminOp,

@@ -27,8 +27,12 @@ use std::io::{self, Read, Write};
 /// version 3 reports staging as runs of ids staged fine ([`StageReport`]), and a delta announces
 /// its result's entry count and must list its upserts in path order; version 4 carries
 /// extended attributes in every entry's metadata and reports those a commit could not keep;
-/// version 5 can release the lock and take it again on one connection (`tern watch`).
-pub const PROTOCOL_VERSION: u32 = 5;
+/// version 5 can release the lock and take it again on one connection (`tern watch`); version 6
+/// serves a two-way sync: the agent scans its tree, keeps small state files and sends ranges of
+/// its files.
+pub const PROTOCOL_VERSION: u32 = 6;
+/// Most ranges one `ReadFile` asks for.
+pub const MAX_RANGES: usize = 65_536;
 /// Largest frame body either side accepts.
 pub const MAX_FRAME: usize = 16 << 20;
 /// Largest piece of bulk data (manifest parts, file data) in one frame.
@@ -36,6 +40,17 @@ pub const MAX_DATA: usize = 4 << 20;
 /// Most commit operations in one frame.
 const MAX_OPS_PER_FRAME: u64 = 65_536;
 const MAX_TEXT: usize = 64 * 1024;
+
+/// How the agent is to scan its tree.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ScanRequest {
+    pub checksum: bool,
+    pub no_xattrs: bool,
+    pub one_file_system: bool,
+    /// Keep a hash cache where the agent runs.
+    pub cache: bool,
+    pub excludes: Vec<String>,
+}
 
 /// Client to agent.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -68,6 +83,22 @@ pub enum Request {
     StageChunk(Vec<u8>),
     /// Release the lock, keeping the connection for the next run.
     Unlock,
+    /// Scan the tree (two-way sync): answered with the scan's issues as `Json`, then the
+    /// manifest file of its entries as `Data` parts and `DataEnd`.
+    Scan(ScanRequest),
+    /// A state file: answered with `Ok` when there is none, else its bytes as `Data` parts
+    /// and `DataEnd`.
+    ReadState(String),
+    /// Part of the bytes of the next `WriteState` (no answer).
+    StatePart(Vec<u8>),
+    /// Replace a state file with the parts sent since the last one: answered with `Ok`.
+    WriteState(String),
+    /// Ranges of a file, answered with their bytes as `Data` parts and `DataEnd` (or an
+    /// `Error` in place of `DataEnd`).
+    ReadFile {
+        path: RelPath,
+        ranges: Vec<(u64, u64)>,
+    },
 }
 
 /// Agent to client.
@@ -281,6 +312,39 @@ impl Request {
                 w.bytes(d);
             }
             Request::Unlock => w.u8(15),
+            Request::Scan(q) => {
+                w.u8(16);
+                let flags = u8::from(q.checksum)
+                    | u8::from(q.no_xattrs) << 1
+                    | u8::from(q.one_file_system) << 2
+                    | u8::from(q.cache) << 3;
+                w.u8(flags);
+                w.varint(q.excludes.len() as u64);
+                for e in &q.excludes {
+                    put_text(&mut w, e);
+                }
+            }
+            Request::ReadState(name) => {
+                w.u8(17);
+                put_text(&mut w, name);
+            }
+            Request::StatePart(d) => {
+                w.u8(18);
+                w.bytes(d);
+            }
+            Request::WriteState(name) => {
+                w.u8(19);
+                put_text(&mut w, name);
+            }
+            Request::ReadFile { path, ranges } => {
+                w.u8(20);
+                w.bytes(path.as_bytes());
+                w.varint(ranges.len() as u64);
+                for (offset, len) in ranges {
+                    w.varint(*offset);
+                    w.varint(*len);
+                }
+            }
         }
         w.buf
     }
@@ -341,6 +405,33 @@ impl Request {
             13 => Request::Admin(json_text(&mut r)?),
             14 => Request::StageChunk(r.bytes("chunk", MAX_DATA)?.to_vec()),
             15 => Request::Unlock,
+            16 => {
+                let flags = r.u8("scan flags")?;
+                let n = r.varint_max("exclude count", 65_536)?;
+                let mut excludes = Vec::with_capacity(n.min(r.remaining() as u64) as usize);
+                for _ in 0..n {
+                    excludes.push(text(&mut r, "exclude pattern")?);
+                }
+                Request::Scan(ScanRequest {
+                    checksum: flags & 1 != 0,
+                    no_xattrs: flags & 2 != 0,
+                    one_file_system: flags & 4 != 0,
+                    cache: flags & 8 != 0,
+                    excludes,
+                })
+            }
+            17 => Request::ReadState(text(&mut r, "state name")?),
+            18 => Request::StatePart(r.bytes("state part", MAX_DATA)?.to_vec()),
+            19 => Request::WriteState(text(&mut r, "state name")?),
+            20 => {
+                let path = rel_path(&mut r, "path")?;
+                let n = r.varint_max("range count", MAX_RANGES as u64)?;
+                let mut ranges = Vec::with_capacity(n.min(r.remaining() as u64 / 2) as usize);
+                for _ in 0..n {
+                    ranges.push((r.varint("offset")?, r.varint("length")?));
+                }
+                Request::ReadFile { path, ranges }
+            }
             t => {
                 return Err(DecodeError::invalid("request", format!("unknown request {t}")));
             }

@@ -19,4 +19,5 @@ mod safety;
 mod ssh;
 mod sshd;
 mod sync;
+mod twoway;
 mod watch;
