@@ -248,3 +248,198 @@ fn every_documented_case_over_ssh() {
     let sshd = Sshd::start(&env);
     run_cases(Some(&sshd));
 }
+
+/// A small deterministic random source.
+struct Rng(u64);
+
+impl Rng {
+    fn below(&mut self, n: usize) -> usize {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        (self.0 >> 11) as usize % n.max(1)
+    }
+}
+
+/// Every file below `root`, `.tern/trash` included, by content.
+fn all_contents(root: &Path) -> std::collections::HashSet<Vec<u8>> {
+    walkdir::WalkDir::new(root)
+        .into_iter()
+        .filter_map(Result::ok)
+        .filter(|e| e.file_type().is_file())
+        .filter(|e| {
+            !e.path().starts_with(root.join(".tern"))
+                || e.path().starts_with(root.join(".tern/trash"))
+        })
+        .filter_map(|e| fs::read(e.path()).ok())
+        .collect()
+}
+
+/// Random edits on one side: writes, deletions, renames, mode changes and files replaced by
+/// directories, on a few names so that both sides often touch the same ones. Returns the
+/// contents the side holds after its edits that it wrote itself.
+fn random_edits(root: &Path, side: &str, rng: &mut Rng, edits: usize) -> Vec<Vec<u8>> {
+    const NAMES: [&str; 8] = ["f0", "f1", "f2", "d0/f0", "d0/f1", "d1/f0", "d1/d2/f0", "d0"];
+    let mut written = Vec::new();
+    for step in 0..edits {
+        let p = root.join(NAMES[rng.below(NAMES.len())]);
+        let parent_is_file = p.parent().is_some_and(|d| d.is_file());
+        match rng.below(5) {
+            0 | 1 if !parent_is_file && !p.is_dir() => {
+                let content = format!("{side} step {step} {}", rng.below(1 << 20)).into_bytes();
+                fs::create_dir_all(p.parent().unwrap()).unwrap();
+                fs::write(&p, &content).unwrap();
+                written.push(content);
+            }
+            2 if p.is_dir() => fs::remove_dir_all(&p).unwrap(),
+            2 if p.is_file() => fs::remove_file(&p).unwrap(),
+            3 if p.is_file() => {
+                let to = root.join(NAMES[rng.below(3)]);
+                if !to.exists() {
+                    fs::rename(&p, &to).unwrap();
+                }
+            }
+            4 if p.is_file() => {
+                use std::os::unix::fs::PermissionsExt;
+                let mode = [0o600, 0o640, 0o644][rng.below(3)];
+                fs::set_permissions(&p, fs::Permissions::from_mode(mode)).unwrap();
+            }
+            _ => {}
+        }
+    }
+    // What this side wrote and still holds when the sync starts.
+    let now = all_contents(root);
+    written.retain(|c| now.contains(c));
+    written
+}
+
+/// Random edits on both sides, then two two-way syncs: both trees are equal, a third run has
+/// nothing to do, and every byte either side wrote is still somewhere on both: in the tree,
+/// in a conflict copy, or in a replica's trash.
+#[test]
+fn random_edits_on_both_sides_converge_and_lose_nothing() {
+    let mut conflicted = 0;
+    for seed in 1..=20u64 {
+        let env = Env::new();
+        let (a, b) = (env.path("a"), env.path("b"));
+        let mut rng = Rng(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1);
+        fs::create_dir(&a).unwrap();
+        fs::create_dir(&b).unwrap();
+        random_edits(&a, "base", &mut rng, 6);
+        env.tern(["sync", "--two-way", "a", "b"]).ok();
+        assert_same_tree(&a, &b);
+        let mut wrote = random_edits(&a, "a", &mut rng, 8);
+        wrote.extend(random_edits(&b, "b", &mut rng, 8));
+        let first = env.tern(["sync", "--two-way", "a", "b"]).output();
+        assert!(
+            matches!(first.out.status.code(), Some(0 | 5)),
+            "seed {seed}: {}",
+            first.describe()
+        );
+        conflicted += usize::from(first.out.status.code() == Some(5));
+        env.tern(["sync", "--two-way", "a", "b"]).ok();
+        assert_same_tree(&a, &b);
+        env.tern(["plan", "--two-way", "--detailed-exitcode", "a", "b"]).code(0);
+        let kept: std::collections::HashSet<Vec<u8>> =
+            all_contents(&a).into_iter().chain(all_contents(&b)).collect();
+        for c in &wrote {
+            assert!(kept.contains(c), "seed {seed}: {:?} was lost", String::from_utf8_lossy(c));
+        }
+    }
+    // The edits are drawn so that both sides often touch the same names.
+    assert!(conflicted >= 3, "only {conflicted} of 20 runs met a conflict");
+}
+
+/// Files and symlinks below `root` by path, with their content or target: what a two-way sync
+/// must bring to both sides (directory mtimes depend on when things ran).
+fn files_of(root: &Path) -> std::collections::BTreeMap<Vec<u8>, Vec<u8>> {
+    snapshot(root)
+        .into_iter()
+        .filter_map(|(k, n)| match n {
+            Node::File { content, .. } => Some((k, content)),
+            Node::Symlink { target, .. } => Some((k, target)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Two replicas in step, then edits on both (`both`) or on A only: updates on both sides of
+/// the same files, deletions, creations, and a deletion against an update.
+fn crash_scenario(env: &Env, both: bool) {
+    let (a, b) = (env.path("a"), env.path("b"));
+    let mut t = env.tree("a").dir("");
+    for i in 0..20 {
+        t = t.file(format!("d{}/f{i}", i % 3), noise(i, 30_000));
+    }
+    drop(t);
+    env.tern(["sync", "--two-way", "a", "b"]).ok();
+    let mut ta = env.tree("a");
+    for i in 0..5 {
+        let p = format!("d{}/f{i}", i % 3);
+        ta = ta.file(&p, noise(100 + i, 30_000)).mtime(&p, T_A, 0);
+    }
+    drop(ta.remove("d2/f8").remove("d1/f10").file("new/a1", "from a"));
+    if both {
+        let mut tb = env.tree("b");
+        for i in 3..8 {
+            let p = format!("d{}/f{i}", i % 3);
+            tb = tb.file(&p, noise(200 + i, 30_000)).mtime(&p, T_B, 0);
+        }
+        drop(tb.remove("d0/f9").file("d1/f10", "b's update").file("new/b1", "from b"));
+    }
+    assert!(a.is_dir() && b.is_dir());
+}
+
+/// A two-way run killed at each step of either commit, or between them, or between the two
+/// bases: every file on each side is its version from before the run or the one the run
+/// brings; the next run completes it, to the very tree an uninterrupted run makes, with no
+/// conflict copy made twice; and the run after that has nothing to do.
+#[cfg(feature = "failpoints")]
+#[test]
+fn a_two_way_run_killed_anywhere_is_completed_by_the_next() {
+    for both in [true, false] {
+        let reference = Env::new();
+        crash_scenario(&reference, both);
+        let code = if both { 5 } else { 0 };
+        reference.tern(["sync", "--two-way", "a", "b"]).code(code);
+        let want = files_of(&reference.path("a"));
+        assert_eq!(files_of(&reference.path("b")), want);
+        for point in [
+            "before-commit",
+            "commit-midway",
+            "before-manifest",
+            "after-manifest",
+            "two-way-after-a",
+            "two-way-between-bases",
+        ] {
+            let env = Env::new();
+            crash_scenario(&env, both);
+            let (a, b) = (env.path("a"), env.path("b"));
+            let before = [files_of(&a), files_of(&b)];
+            let done =
+                env.tern(["sync", "--two-way", "a", "b"]).env("TERN_FAILPOINT", point).output();
+            let what = format!("failpoint {point} (both sides edited: {both})");
+            assert!(
+                done.stderr().contains(&format!("failpoint {point}")),
+                "{what}: {}",
+                done.describe()
+            );
+            for (side, old) in [&a, &b].into_iter().zip(&before) {
+                for (path, content) in files_of(side) {
+                    assert!(
+                        old.get(&path) == Some(&content) || want.get(&path) == Some(&content),
+                        "{what}: {} at {} is neither its old nor its new version",
+                        String::from_utf8_lossy(&path),
+                        side.display()
+                    );
+                }
+            }
+            let next = env.tern(["sync", "--two-way", "a", "b"]).output();
+            assert!(matches!(next.out.status.code(), Some(0 | 5)), "{what}: {}", next.describe());
+            assert_eq!(files_of(&a), want, "{what}: a after the next run");
+            assert_eq!(files_of(&b), want, "{what}: b after the next run");
+            env.tern(["sync", "--two-way", "a", "b"]).ok().stdout_has("0 conflicts");
+            env.tern(["plan", "--two-way", "--detailed-exitcode", "a", "b"]).code(0);
+        }
+    }
+}
