@@ -660,7 +660,7 @@ _tern() {
             return 0
             ;;
         tern__subcmd__plan)
-            opts="-c -x -F -o -i -q -v -h --no-delete --checksum --no-cache --no-xattrs --no-hard-links --one-file-system --check-dest --exclude --exclude-from --ssh-config --identity --known-hosts --host-key-policy --remote-tern --bwlimit --compress-level --detailed-exitcode --format --out --limit --max-delete --force --quiet --verbose --progress --help"
+            opts="-c -x -F -o -i -q -v -h --no-delete --checksum --no-cache --no-xattrs --no-hard-links --one-file-system --check-dest --exclude --exclude-from --ssh-config --identity --known-hosts --host-key-policy --remote-tern --bwlimit --compress-level --detailed-exitcode --format --out --limit --two-way --prefer --max-delete --force --quiet --verbose --progress --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -724,6 +724,10 @@ _tern() {
                     ;;
                 --limit)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --prefer)
+                    COMPREPLY=($(compgen -W "a b newer" -- "${cur}"))
                     return 0
                     ;;
                 --max-delete)
@@ -800,7 +804,7 @@ _tern() {
             return 0
             ;;
         tern__subcmd__sync)
-            opts="-c -x -F -o -i -n -q -v -h --no-delete --checksum --no-cache --no-xattrs --no-hard-links --one-file-system --check-dest --exclude --exclude-from --ssh-config --identity --known-hosts --host-key-policy --remote-tern --bwlimit --compress-level --keep-trash --dry-run --detailed-exitcode --max-delete --force --quiet --verbose --progress --help"
+            opts="-c -x -F -o -i -n -q -v -h --no-delete --checksum --no-cache --no-xattrs --no-hard-links --one-file-system --check-dest --exclude --exclude-from --ssh-config --identity --known-hosts --host-key-policy --remote-tern --bwlimit --compress-level --keep-trash --dry-run --detailed-exitcode --two-way --prefer --max-delete --force --quiet --verbose --progress --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -856,6 +860,10 @@ _tern() {
                     ;;
                 --keep-trash)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --prefer)
+                    COMPREPLY=($(compgen -W "a b newer" -- "${cur}"))
                     return 0
                     ;;
                 --max-delete)

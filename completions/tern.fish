@@ -57,6 +57,9 @@ complete -c tern -n "__fish_tern_using_subcommand sync" -l remote-tern -d 'The t
 complete -c tern -n "__fish_tern_using_subcommand sync" -l bwlimit -d 'Send at most RATE over SSH: KiB/s, or with a suffix K, M, G (per second), as rsync' -r
 complete -c tern -n "__fish_tern_using_subcommand sync" -l compress-level -d 'zstd level for data sent over SSH (1-22); 0 turns compression off' -r
 complete -c tern -n "__fish_tern_using_subcommand sync" -l keep-trash -d 'After a successful sync, purge trash runs older than DURATION ("forever" keeps them)' -r
+complete -c tern -n "__fish_tern_using_subcommand sync" -l prefer -d 'With --two-way: the side that wins a conflict, SOURCE (a), DEST (b) or the newer; the other version goes to its replica\'s trash only. Without it the newer version wins and the other is kept beside it as NAME.tern-conflict-HOST-TIME.EXT on both replicas' -r -f -a "a\t''
+b\t''
+newer\t''"
 complete -c tern -n "__fish_tern_using_subcommand sync" -l max-delete -d 'Refuse to delete more than N destination entries, or more than N% of them' -r
 complete -c tern -n "__fish_tern_using_subcommand sync" -l no-delete -d 'Keep destination entries that are missing from the source instead of deleting them'
 complete -c tern -n "__fish_tern_using_subcommand sync" -s c -l checksum -d 'Re-hash every source file instead of trusting the hash cache of unchanged files'
@@ -66,7 +69,8 @@ complete -c tern -n "__fish_tern_using_subcommand sync" -l no-hard-links -d 'Rep
 complete -c tern -n "__fish_tern_using_subcommand sync" -s x -l one-file-system -d 'Do not cross file systems: a directory on another one (a mount point such as /proc or a mounted disk) is replicated empty, as with rsync -x'
 complete -c tern -n "__fish_tern_using_subcommand sync" -l check-dest -d 'Before planning, stat every destination entry and send again what was changed, deleted or replaced there out of band (the destination is not read, only stat\'ed)'
 complete -c tern -n "__fish_tern_using_subcommand sync" -s n -l dry-run -d 'Print what would change and change nothing (the same plan `tern plan` shows)'
-complete -c tern -n "__fish_tern_using_subcommand sync" -l detailed-exitcode -d 'With --dry-run: exit 2 when changes are pending, 0 when in sync'
+complete -c tern -n "__fish_tern_using_subcommand sync" -l detailed-exitcode -d 'With --dry-run: exit 2 when changes are pending, 0 when in sync (5 with conflicts, in a two-way sync)'
+complete -c tern -n "__fish_tern_using_subcommand sync" -l two-way -d 'SOURCE and DEST are two replicas that both take writes (each a directory or [user@]host:path): what changed on either side since their last two-way sync goes to the other; conflicts keep both versions'
 complete -c tern -n "__fish_tern_using_subcommand sync" -l force -d 'Mirror an empty source onto a non-empty destination (refused otherwise)'
 complete -c tern -n "__fish_tern_using_subcommand sync" -s q -l quiet -d 'Print nothing but errors: no progress lines, no summary'
 complete -c tern -n "__fish_tern_using_subcommand sync" -s v -l verbose -d 'Say more: list every change a sync makes, and metadata details in plans'
@@ -88,6 +92,9 @@ json\t''
 markdown\t''"
 complete -c tern -n "__fish_tern_using_subcommand plan" -l out -d 'Also save the plan to FILE, to be applied later with `tern apply FILE`' -r -F
 complete -c tern -n "__fish_tern_using_subcommand plan" -l limit -d 'Most changes a Markdown report lists' -r
+complete -c tern -n "__fish_tern_using_subcommand plan" -l prefer -d 'With --two-way: the side that wins a conflict, SOURCE (a), DEST (b) or the newer; the other version goes to its replica\'s trash only. Without it the newer version wins and the other is kept beside it as NAME.tern-conflict-HOST-TIME.EXT on both replicas' -r -f -a "a\t''
+b\t''
+newer\t''"
 complete -c tern -n "__fish_tern_using_subcommand plan" -l max-delete -d 'Refuse to delete more than N destination entries, or more than N% of them' -r
 complete -c tern -n "__fish_tern_using_subcommand plan" -l no-delete -d 'Keep destination entries that are missing from the source instead of deleting them'
 complete -c tern -n "__fish_tern_using_subcommand plan" -s c -l checksum -d 'Re-hash every source file instead of trusting the hash cache of unchanged files'
@@ -96,7 +103,8 @@ complete -c tern -n "__fish_tern_using_subcommand plan" -l no-xattrs -d 'Do not 
 complete -c tern -n "__fish_tern_using_subcommand plan" -l no-hard-links -d 'Replicate hard-linked files as separate files (by default a group of hard links in the source is one file with several names at the destination, sent once, as with rsync -H)'
 complete -c tern -n "__fish_tern_using_subcommand plan" -s x -l one-file-system -d 'Do not cross file systems: a directory on another one (a mount point such as /proc or a mounted disk) is replicated empty, as with rsync -x'
 complete -c tern -n "__fish_tern_using_subcommand plan" -l check-dest -d 'Before planning, stat every destination entry and send again what was changed, deleted or replaced there out of band (the destination is not read, only stat\'ed)'
-complete -c tern -n "__fish_tern_using_subcommand plan" -l detailed-exitcode -d 'Exit 2 when changes are pending, 0 when in sync, 1 on error (or a refusing guard)'
+complete -c tern -n "__fish_tern_using_subcommand plan" -l detailed-exitcode -d 'Exit 2 when changes are pending, 0 when in sync, 1 on error (or a refusing guard); 5 when a two-way plan has conflicts'
+complete -c tern -n "__fish_tern_using_subcommand plan" -l two-way -d 'SOURCE and DEST are two replicas that both take writes (each a directory or [user@]host:path): what changed on either side since their last two-way sync goes to the other; conflicts keep both versions'
 complete -c tern -n "__fish_tern_using_subcommand plan" -l force -d 'Mirror an empty source onto a non-empty destination (refused otherwise)'
 complete -c tern -n "__fish_tern_using_subcommand plan" -s q -l quiet -d 'Print nothing but errors: no progress lines, no summary'
 complete -c tern -n "__fish_tern_using_subcommand plan" -s v -l verbose -d 'Say more: list every change a sync makes, and metadata details in plans'

@@ -3,12 +3,11 @@
 
 use super::{Output, Ui, write_or_pipe_closed};
 use crate::exit::Status;
-use crate::plan::guard::{self, GuardPolicy};
+use crate::plan::guard::GuardPolicy;
 use crate::plan::reconcile::Side;
 use crate::report::applied_changes;
 use crate::report::twoway::{TwoWayReport, conflict_line, render, summary};
-use crate::sync::SyncError;
-use crate::sync::twoway::{self, TwoWayPlan, TwoWaySpec};
+use crate::sync::twoway::{self, TwoWaySpec};
 use crate::transport::Transport;
 use crate::util::timefmt;
 use indicatif::HumanBytes;
@@ -19,19 +18,6 @@ use std::time::{Instant, SystemTime};
 /// Open both replicas.
 fn open_both(spec: &TwoWaySpec) -> anyhow::Result<(Box<dyn Transport>, Box<dyn Transport>)> {
     Ok((twoway::open(&spec.a, &spec.ssh)?, twoway::open(&spec.b, &spec.ssh)?))
-}
-
-/// Fail with the first guard that refuses either side's plan.
-fn check_guards(plan: &TwoWayPlan, policy: &GuardPolicy) -> Result<(), SyncError> {
-    for side in [Side::A, Side::B] {
-        let verdicts = guard::check(plan.toward(side), policy);
-        if let Some(v) = guard::refusal(&verdicts) {
-            let mut v = v.clone();
-            v.detail = format!("at {}: {}", side.name(), v.detail);
-            return Err(SyncError::Refused(v));
-        }
-    }
-    Ok(())
 }
 
 /// `tern plan --two-way` (and `sync --two-way --dry-run`).
@@ -55,7 +41,7 @@ pub(super) fn plan(
     };
     let text = render(&r, out.format, ui.verbose, out.limit);
     write_or_pipe_closed(&mut std::io::stdout().lock(), text.as_bytes())?;
-    check_guards(&p, guards)?;
+    twoway::check_guards(&p, guards)?;
     Ok(if detailed && !p.reconciled.conflicts.is_empty() {
         Status::Conflicts
     } else if detailed && !p.is_empty() {
@@ -68,39 +54,38 @@ pub(super) fn plan(
 /// `tern sync --two-way`.
 pub(super) fn sync(ui: &Ui, spec: &TwoWaySpec, guards: &GuardPolicy) -> anyhow::Result<Status> {
     let started = Instant::now();
-    let (mut a, mut b) = open_both(spec)?;
-    let p = twoway::prepare(spec, a.as_mut(), b.as_mut(), true)?;
-    check_guards(&p, guards)?;
     let bar = ui.progress("sending");
     let run_id = timefmt::run_id(SystemTime::now());
     let never = AtomicBool::new(false);
-    let done = twoway::apply(spec, a.as_mut(), b.as_mut(), &p, &run_id, &never, &bar)?;
+    let run = twoway::sync(spec, guards, &run_id, &never, &bar)?;
     bar.finish();
+    let p = &run.plan;
     let mut out = String::new();
     if ui.verbose {
-        out.push_str(&crate::report::twoway::change_lines(&p, false));
+        out.push_str(&crate::report::twoway::change_lines(p, false));
     }
     for c in &p.reconciled.conflicts {
         let _ = writeln!(out, "{}", conflict_line(c));
     }
     let mut skipped = 0;
-    for (to, applied, dest) in [(Side::B, &done.b, &b), (Side::A, &done.a, &a)] {
+    for (to, applied, replica) in
+        [(Side::B, &run.applied.b, &spec.b), (Side::A, &run.applied.a, &spec.a)]
+    {
         let arrow = if to == Side::B { "a->b" } else { "b->a" };
         let applied = applied.clone().unwrap_or_default();
         skipped += applied.skipped.len();
-        if let Some(warning) = applied.commit.unkept.warning(&dest.describe()) {
+        if let Some(warning) = applied.commit.unkept.warning(&replica.to_string()) {
             eprintln!("tern: warning: {warning}");
         }
         let _ = writeln!(out, "{arrow}: {}", applied_changes(p.toward(to), &applied));
     }
-    let wire: u64 = [&a, &b].iter().filter_map(|t| t.wire_bytes()).sum();
     let _ = write!(out, "synced two-way: {} conflicts", p.reconciled.conflicts.len());
-    if wire > 0 {
-        let _ = write!(out, "; {} on the wire", HumanBytes(wire));
+    if run.wire_bytes > 0 {
+        let _ = write!(out, "; {} on the wire", HumanBytes(run.wire_bytes));
     }
     let _ = writeln!(out, " in {:.2}s", started.elapsed().as_secs_f64());
     if !p.had_base {
-        let _ = writeln!(out, "{}", summary(&p).lines().last().unwrap_or_default());
+        let _ = writeln!(out, "{}", summary(p).lines().last().unwrap_or_default());
     }
     if !ui.quiet {
         write_or_pipe_closed(&mut std::io::stdout().lock(), out.as_bytes())?;

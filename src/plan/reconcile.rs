@@ -100,6 +100,21 @@ pub struct Conflict {
     pub copy: Option<RelPath>,
 }
 
+/// `PATH: changed on both sides; b's version wins, a's kept as COPY`.
+impl std::fmt::Display for Conflict {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (won, lost) = (self.winner.name(), self.winner.other().name());
+        write!(f, "{}: {}; {won}'s version wins", self.path.display(), self.kind.describe())?;
+        match &self.copy {
+            Some(copy) => write!(f, ", {lost}'s kept as {}", copy.display()),
+            None if self.kind == ConflictKind::BothChanged => {
+                write!(f, ", {lost}'s goes to its trash")
+            }
+            None => Ok(()),
+        }
+    }
+}
+
 /// The inputs that name a conflict copy.
 #[derive(Debug, Clone, Default)]
 pub struct Labels {

@@ -657,6 +657,17 @@ mod tests {
             Request::Admin("{\"op\":\"verify\"}".into()),
             Request::StageChunk(vec![7; 100]),
             Request::Unlock,
+            Request::Scan(ScanRequest {
+                checksum: true,
+                no_xattrs: false,
+                one_file_system: true,
+                cache: true,
+                excludes: vec!["*.tmp".into(), "cache/".into()],
+            }),
+            Request::ReadState("base-0a1b".into()),
+            Request::StatePart(vec![1, 2, 3]),
+            Request::WriteState("replica".into()),
+            Request::ReadFile { path: p("d/f"), ranges: vec![(0, 10), (65_536, 4096)] },
         ];
         for req in requests {
             assert_eq!(Request::decode(&req.encode()).unwrap(), req);

@@ -33,25 +33,9 @@ fn arrow(to: Side) -> &'static str {
     }
 }
 
-/// One line per conflict: `conflict: PATH: changed on both sides; b's version wins, a's kept as
-/// COPY`.
+/// One line per conflict: see [`Conflict`]'s `Display`.
 pub fn conflict_line(c: &Conflict) -> String {
-    let mut line = format!(
-        "conflict: {}: {}; {}'s version wins",
-        c.path.display(),
-        c.kind.describe(),
-        c.winner.name()
-    );
-    match &c.copy {
-        Some(copy) => {
-            let _ = write!(line, ", {}'s kept as {}", c.winner.other().name(), copy.display());
-        }
-        None if c.kind == crate::plan::reconcile::ConflictKind::BothChanged => {
-            let _ = write!(line, ", {}'s goes to its trash", c.winner.other().name());
-        }
-        None => {}
-    }
-    line
+    format!("conflict: {c}")
 }
 
 /// The change lines of both plans, each prefixed with its direction.

@@ -44,8 +44,12 @@ enum RawMaxDelete {
 #[serde(deny_unknown_fields)]
 struct RawJob {
     name: Spanned<String>,
-    source: Spanned<String>,
-    destinations: Spanned<Vec<Spanned<String>>>,
+    source: Option<Spanned<String>>,
+    destinations: Option<Spanned<Vec<Spanned<String>>>>,
+    /// A mesh job's replicas: the first is the hub, on this machine.
+    replicas: Option<Spanned<Vec<Spanned<String>>>>,
+    /// A two-way or mesh job's conflict policy: `"a"`, `"b"` or `"newer"` (unset: keep both).
+    prefer: Option<Spanned<String>>,
     schedule: Option<Spanned<String>>,
     /// `"schedule"` (the default) or `"watch"`.
     mode: Option<Spanned<String>>,
@@ -122,6 +126,16 @@ pub struct Job {
     pub one_file_system: bool,
     /// Keep hard links as links (`hard_links = false`: every name a file of its own).
     pub hard_links: bool,
+    /// `mode = "two-way"` or `"mesh"`: the source and each destination both take writes.
+    pub two_way: Option<TwoWayJob>,
+}
+
+/// How a two-way or mesh job reconciles.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TwoWayJob {
+    /// `mode = "mesh"`: the source is the hub of the replicas.
+    pub mesh: bool,
+    pub policy: crate::plan::reconcile::Policy,
 }
 
 impl Job {
@@ -250,22 +264,69 @@ pub fn parse(path: &Path, text: &str) -> Result<JobFile, FileErrors> {
                 ),
             );
         }
-        let source = base.join(raw.source.get_ref());
+        let mode = raw.mode.as_ref().map(|m| m.get_ref().as_str());
+        // A mesh job may list its replicas, the hub first, instead of a source and destinations.
+        let (source_raw, dests_raw) = match (&raw.replicas, mode) {
+            (Some(r), Some("mesh")) if raw.source.is_none() && raw.destinations.is_none() => {
+                let list = r.get_ref();
+                if list.len() < 2 {
+                    err(r.span(), "a mesh needs at least two replicas; list them all".into());
+                }
+                match list.split_first() {
+                    Some((hub, rest)) => {
+                        (Some(hub.clone()), Some(Spanned::new(r.span(), rest.to_vec())))
+                    }
+                    None => (None, None),
+                }
+            }
+            (Some(r), Some("mesh")) => {
+                err(r.span(), "give either replicas or source and destinations, not both".into());
+                (None, None)
+            }
+            (Some(r), _) => {
+                err(
+                    r.span(),
+                    "replicas are for mode = \"mesh\"; use source and destinations".into(),
+                );
+                (None, None)
+            }
+            (None, _) => (raw.source.clone(), raw.destinations.clone()),
+        };
+        let job_span = raw.name.span();
+        let (source_raw, dests_raw) = match (source_raw, dests_raw) {
+            (Some(s), Some(d)) => (s, d),
+            (s, d) => {
+                if s.is_none() && raw.replicas.is_none() {
+                    err(
+                        job_span.clone(),
+                        format!("job {name:?} has no source; add source = \"/path\""),
+                    );
+                }
+                if d.is_none() && raw.replicas.is_none() {
+                    err(
+                        job_span,
+                        format!("job {name:?} has no destinations; add destinations = [\"/path\"]"),
+                    );
+                }
+                continue;
+            }
+        };
+        let source = base.join(source_raw.get_ref());
         match std::fs::metadata(&source) {
             Ok(md) if md.is_dir() => {}
             Ok(_) => {
-                err(raw.source.span(), format!("source {} is not a directory", source.display()))
+                err(source_raw.span(), format!("source {} is not a directory", source.display()))
             }
             Err(e) => err(
-                raw.source.span(),
+                source_raw.span(),
                 format!("source {} cannot be read ({e}); check the path", source.display()),
             ),
         }
         let mut destinations = Vec::new();
-        if raw.destinations.get_ref().is_empty() {
-            err(raw.destinations.span(), "job has no destinations; list at least one".into());
+        if dests_raw.get_ref().is_empty() {
+            err(dests_raw.span(), "job has no destinations; list at least one".into());
         }
-        for d in raw.destinations.get_ref() {
+        for d in dests_raw.get_ref() {
             match parse_destination(d.get_ref()) {
                 Ok(Destination::Local(p)) => {
                     let p = base.join(p);
@@ -337,8 +398,53 @@ pub fn parse(path: &Path, text: &str) -> Result<JobFile, FileErrors> {
                 };
                 Some(delay.unwrap_or(Duration::from_millis(200)))
             }
+            Some((_, "two-way" | "mesh")) => None,
             Some((m, other)) => {
-                err(m.span(), format!("mode {other:?} is not \"schedule\" or \"watch\""));
+                err(
+                    m.span(),
+                    format!(
+                        "mode {other:?} is not \"schedule\", \"watch\", \"two-way\" or \"mesh\""
+                    ),
+                );
+                None
+            }
+        };
+        let policy = match raw.prefer.as_ref().map(|p| (p, p.get_ref().as_str())) {
+            None => Some(crate::plan::reconcile::Policy::KeepBoth),
+            Some((_, "newer")) => Some(crate::plan::reconcile::Policy::PreferNewer),
+            Some((_, "a")) => {
+                Some(crate::plan::reconcile::Policy::Prefer(crate::plan::reconcile::Side::A))
+            }
+            Some((_, "b")) => {
+                Some(crate::plan::reconcile::Policy::Prefer(crate::plan::reconcile::Side::B))
+            }
+            Some((p, other)) => {
+                err(p.span(), format!("prefer {other:?} is not \"a\", \"b\" or \"newer\""));
+                None
+            }
+        };
+        let two_way = match mode {
+            Some(m @ ("two-way" | "mesh")) => {
+                let mesh = m == "mesh";
+                if !mesh && destinations.len() > 1 {
+                    err(dests_raw.span(), "a two-way job has one destination, the other replica; use mode = \"mesh\" for more".into());
+                }
+                if let Some(d) = &raw.delay {
+                    err(
+                        d.span(),
+                        format!("delay is for watch jobs; a {m} job runs on its schedule"),
+                    );
+                }
+                if raw.delete == Some(false) {
+                    let at = raw.mode.as_ref().map_or(0..0, |m| m.span());
+                    err(at, format!("delete = false does not apply to a {m} job; leave it out"));
+                }
+                policy.map(|policy| TwoWayJob { mesh, policy })
+            }
+            _ => {
+                if let Some(p) = &raw.prefer {
+                    err(p.span(), "prefer is for two-way and mesh jobs".into());
+                }
                 None
             }
         };
@@ -447,6 +553,7 @@ pub fn parse(path: &Path, text: &str) -> Result<JobFile, FileErrors> {
             xattrs: raw.xattrs.unwrap_or(true),
             one_file_system: raw.one_file_system.unwrap_or(false),
             hard_links: raw.hard_links.unwrap_or(true),
+            two_way,
         });
     }
     if errors.is_empty() {

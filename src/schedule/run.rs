@@ -5,8 +5,10 @@
 
 use crate::schedule::health;
 use crate::schedule::history::{self, Outcome, Record};
-use crate::schedule::jobfile::Job;
+use crate::schedule::jobfile::{Job, TwoWayJob};
 use crate::schedule::log::Logger;
+use crate::sync::spec::Destination;
+use crate::sync::twoway::{self, TwoWaySpec};
 use crate::sync::{self, OnChange, SyncError};
 use crate::transport::TransportError;
 use crate::tree::scan::{Scan, scan};
@@ -42,7 +44,25 @@ pub fn run_job(
         }
     };
     ping(health::Event::Start, &format!("{} run started ({trigger})", job.name));
-    let records: Vec<Record> = match scan(&job.source, &job.scan_options(), &Progress::hidden()) {
+    let records: Vec<Record> = if let Some(two_way) = job.two_way {
+        two_way_records(job, two_way, trigger, cancel, log)
+    } else {
+        one_way_records(job, trigger, cancel, log, started, clock)
+    };
+    finish(job, records, history_file, log, ping)
+}
+
+/// Scan the source once and replicate it to every destination in parallel.
+fn one_way_records(
+    job: &Job,
+    trigger: &str,
+    cancel: &AtomicBool,
+    log: &Logger,
+    started: SystemTime,
+    clock: Instant,
+) -> Vec<Record> {
+    let name = Some(job.name.as_str());
+    match scan(&job.source, &job.scan_options(), &Progress::hidden()) {
         Err(e) => {
             log.error(name, None, &format!("{e:#}"));
             let failed = |(d, _): &(String, _)| {
@@ -82,7 +102,18 @@ pub fn run_job(
                     .collect()
             })
         }
-    };
+    }
+}
+
+/// Record the run, ping the health check with its outcome, run the hooks.
+fn finish(
+    job: &Job,
+    records: Vec<Record>,
+    history_file: &Path,
+    log: &Logger,
+    ping: impl Fn(health::Event, &str),
+) -> Vec<Record> {
+    let name = Some(job.name.as_str());
     if let Err(e) = history::append(history_file, &records) {
         log.error(name, None, &format!("cannot record history in {}: {e}", history_file.display()));
     }
@@ -106,6 +137,164 @@ pub fn run_job(
         }
     }
     records
+}
+
+/// A two-way job: the source and its destination, or (mesh) the source as the hub and each
+/// destination in turn, then again all but the last, so a change made at any replica reaches
+/// every other. One record per destination: its last pair run's outcome, with the counts of
+/// both.
+fn two_way_records(
+    job: &Job,
+    two_way: TwoWayJob,
+    trigger: &str,
+    cancel: &AtomicBool,
+    log: &Logger,
+) -> Vec<Record> {
+    let n = job.destinations.len();
+    let mut records: Vec<Option<Record>> = vec![None; n];
+    let second = if two_way.mesh { n.saturating_sub(1) } else { 0 };
+    for i in (0..n).chain(0..second) {
+        if cancel.load(Ordering::Relaxed) {
+            break;
+        }
+        let mut rec = two_way_pair(job, two_way, i, trigger, cancel, log);
+        // A replica's second pass adds to its first: the record counts what both did.
+        if let Some(first) = records[i].take() {
+            rec.created += first.created;
+            rec.updated += first.updated;
+            rec.deleted += first.deleted;
+            rec.bytes_sent += first.bytes_sent;
+            rec.attempts += first.attempts;
+            rec.started = first.started;
+            rec.duration_ms += first.duration_ms;
+        }
+        records[i] = Some(rec);
+    }
+    records.into_iter().flatten().collect()
+}
+
+/// One two-way run between the job's source and its destination `i`, retried as a one-way
+/// sync is.
+fn two_way_pair(
+    job: &Job,
+    two_way: TwoWayJob,
+    i: usize,
+    trigger: &str,
+    cancel: &AtomicBool,
+    log: &Logger,
+) -> Record {
+    let spec = TwoWaySpec {
+        a: Destination::Local(job.source.clone()),
+        b: job.destinations[i].1.clone(),
+        scan: job.scan_options(),
+        cache: true,
+        ssh: job.ssh.clone(),
+        policy: two_way.policy,
+        keep_trash: job.keep_trash,
+    };
+    let dest_name = job.destinations[i].0.as_str();
+    let (name, dest) = (Some(job.name.as_str()), Some(dest_name));
+    let started = SystemTime::now();
+    let clock = Instant::now();
+    let run_id = timefmt::run_id(started);
+    let mut attempts = 0u32;
+    let result = loop {
+        attempts += 1;
+        match twoway::sync(&spec, &job.guards, &run_id, cancel, &Progress::hidden()) {
+            Err(e) if retry(job, &e, attempts, cancel, log, name, dest) => {}
+            other => break other,
+        }
+    };
+    let mut rec = Record::new(
+        &job.name,
+        dest_name,
+        trigger,
+        started,
+        SystemTime::now(),
+        clock.elapsed(),
+        Outcome::Success,
+    );
+    rec.attempts = attempts;
+    match result {
+        Ok(run) => {
+            let (p, applied) = (&run.plan, &run.applied);
+            for plan in [&p.to_a, &p.to_b] {
+                rec.created += plan.stats.created;
+                rec.updated += plan.stats.updated;
+                rec.deleted += plan.stats.deleted;
+            }
+            let both = [&applied.a, &applied.b];
+            rec.bytes_sent = both.iter().filter_map(|a| a.as_ref()).map(|a| a.bytes_sent).sum();
+            let skipped: usize =
+                both.iter().filter_map(|a| a.as_ref()).map(|a| a.skipped.len()).sum();
+            for c in &p.reconciled.conflicts {
+                log.warn(name, dest, &format!("conflict: {c}"));
+            }
+            if skipped > 0 {
+                rec.outcome = Outcome::Partial;
+                rec.error = Some(format!("{skipped} files skipped"));
+            }
+            log.info(
+                name,
+                dest,
+                &format!(
+                    "two-way {}: {} created, {} updated, {} deleted, {} conflicts, {} bytes sent in {:.2}s",
+                    rec.outcome.name(),
+                    rec.created,
+                    rec.updated,
+                    rec.deleted,
+                    p.reconciled.conflicts.len(),
+                    rec.bytes_sent,
+                    clock.elapsed().as_secs_f64()
+                ),
+            );
+        }
+        Err(e) => failed_outcome(&mut rec, e, log, name, dest),
+    }
+    rec
+}
+
+/// Whether to try a failed attempt again (a transient error, attempts left, not cancelled),
+/// after waiting out the backoff, which is logged.
+fn retry(
+    job: &Job,
+    e: &SyncError,
+    attempts: u32,
+    cancel: &AtomicBool,
+    log: &Logger,
+    name: Option<&str>,
+    dest: Option<&str>,
+) -> bool {
+    if !e.is_transient() || attempts > job.retries || cancel.load(Ordering::Relaxed) {
+        return false;
+    }
+    let delay = job.retry_delay.saturating_mul(1 << (attempts - 1).min(16));
+    log.warn(
+        name,
+        dest,
+        &format!("attempt {attempts} failed: {}; retrying in {}s", e.one_line(), delay.as_secs()),
+    );
+    sleep_unless(cancel, delay)
+}
+
+/// Record a failed run: refused, interrupted or failed, with its error.
+fn failed_outcome(
+    rec: &mut Record,
+    e: SyncError,
+    log: &Logger,
+    name: Option<&str>,
+    dest: Option<&str>,
+) {
+    rec.outcome = match &e {
+        SyncError::Refused(_) => Outcome::Refused,
+        SyncError::Transport { source, .. } if matches!(**source, TransportError::Interrupted) => {
+            Outcome::Interrupted
+        }
+        _ => Outcome::Failed,
+    };
+    let msg = e.one_line();
+    log.error(name, dest, &format!("{}: {msg}", rec.outcome.name()));
+    rec.error = Some(msg);
 }
 
 /// The record of a destination that failed before its sync could start, ending now.
@@ -168,27 +357,13 @@ fn sync_destination(
             )
         })();
         match attempt {
-            Err(e)
-                if e.is_transient()
-                    && attempts <= job.retries
-                    && !cancel.load(Ordering::Relaxed) =>
-            {
-                let delay = job.retry_delay.saturating_mul(1 << (attempts - 1).min(16));
-                log.warn(
-                    name,
-                    dest,
-                    &format!(
-                        "attempt {attempts} failed: {}; retrying in {}s",
-                        e.one_line(),
-                        delay.as_secs()
-                    ),
-                );
-                if !sleep_unless(cancel, delay) {
-                    break Err(SyncError::Transport {
-                        dest: dest_name.into(),
-                        source: Box::new(TransportError::Interrupted),
-                    });
-                }
+            Err(e) if retry(job, &e, attempts, cancel, log, name, dest) => {}
+            Err(e) if !e.is_transient() || attempts > job.retries => break Err(e),
+            Err(_) => {
+                break Err(SyncError::Transport {
+                    dest: dest_name.into(),
+                    source: Box::new(TransportError::Interrupted),
+                });
             }
             other => break other,
         }
@@ -236,20 +411,7 @@ fn sync_destination(
                 ),
             );
         }
-        Err(e) => {
-            rec.outcome = match &e {
-                SyncError::Refused(_) => Outcome::Refused,
-                SyncError::Transport { source, .. }
-                    if matches!(**source, TransportError::Interrupted) =>
-                {
-                    Outcome::Interrupted
-                }
-                _ => Outcome::Failed,
-            };
-            let msg = e.one_line();
-            log.error(name, dest, &format!("{}: {msg}", rec.outcome.name()));
-            rec.error = Some(msg);
-        }
+        Err(e) => failed_outcome(&mut rec, e, log, name, dest),
     }
     rec
 }

@@ -14,6 +14,7 @@
 //! conflict it had decided is decided again the same way, and its copy, made under the same name
 //! from the same version, is found in place rather than made twice.
 
+use crate::plan::guard::{self, GuardPolicy};
 use crate::plan::reconcile::{Labels, Policy, Reconciled, Side, next_base, reconcile};
 use crate::plan::{Plan, PlanOptions, plan_owned};
 use crate::remote::ssh::SshOptions;
@@ -273,4 +274,45 @@ pub fn apply(
         let _ = b.admin(&purge);
     }
     Ok(done)
+}
+
+/// Fail with the first guard that refuses either side's plan (an emptied replica would empty
+/// the other, as an emptied source would empty its destination).
+pub fn check_guards(plan: &TwoWayPlan, policy: &GuardPolicy) -> Result<(), SyncError> {
+    for side in [Side::A, Side::B] {
+        let verdicts = guard::check(plan.toward(side), policy);
+        if let Some(v) = guard::refusal(&verdicts) {
+            let mut v = v.clone();
+            v.detail = format!("at {}: {}", side.name(), v.detail);
+            return Err(SyncError::Refused(v));
+        }
+    }
+    Ok(())
+}
+
+/// What one two-way run found and did.
+#[derive(Debug)]
+pub struct TwoWayRun {
+    pub plan: TwoWayPlan,
+    pub applied: TwoWayApplied,
+    /// Bytes written to the network, both replicas together.
+    pub wire_bytes: u64,
+}
+
+/// One two-way run from start to end: open both replicas, lock, prepare, check the guards,
+/// apply. `tern sync --two-way` and the jobs of the daemon come through here.
+pub fn sync(
+    spec: &TwoWaySpec,
+    guards: &GuardPolicy,
+    run_id: &str,
+    cancel: &AtomicBool,
+    progress: &Progress,
+) -> Result<TwoWayRun, SyncError> {
+    let mut a = open(&spec.a, &spec.ssh)?;
+    let mut b = open(&spec.b, &spec.ssh)?;
+    let plan = prepare(spec, a.as_mut(), b.as_mut(), true)?;
+    check_guards(&plan, guards)?;
+    let applied = apply(spec, a.as_mut(), b.as_mut(), &plan, run_id, cancel, progress)?;
+    let wire_bytes = [&a, &b].iter().filter_map(|t| t.wire_bytes()).sum();
+    Ok(TwoWayRun { plan, applied, wire_bytes })
 }

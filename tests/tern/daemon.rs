@@ -590,5 +590,5 @@ fn a_watch_job_is_replicated_as_it_changes_and_status_shows_its_last_batch() {
     );
     env.tern(["config", "check", "--config", &bad])
         .code(1)
-        .stderr_has("mode \"live\" is not \"schedule\" or \"watch\"");
+        .stderr_has("mode \"live\" is not \"schedule\", \"watch\", \"two-way\" or \"mesh\"");
 }

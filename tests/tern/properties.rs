@@ -218,6 +218,16 @@ fn fuzz_seeds() {
             .encode(),
         Response::Outcomes([(1, tern::transport::StageOutcome::Ok)].into_iter().collect()).encode(),
         Response::Error { transient: true, message: "locked".into() }.encode(),
+        Request::Scan(tern::remote::protocol::ScanRequest {
+            checksum: false,
+            no_xattrs: false,
+            one_file_system: false,
+            cache: true,
+            excludes: vec!["*.tmp".into()],
+        })
+        .encode(),
+        Request::ReadFile { path: p("a/b"), ranges: vec![(0, 4096), (8192, 100)] }.encode(),
+        Request::ReadState("base-00ff".into()).encode(),
     ];
     let mut next = m.clone();
     next.generation += 1;

@@ -443,3 +443,129 @@ fn a_two_way_run_killed_anywhere_is_completed_by_the_next() {
         }
     }
 }
+
+/// A mesh of three replicas (the hub here, one local, one over the real sshd) from a job file:
+/// edits made at all three, a conflict between the two spokes among them, reach every replica
+/// in one `tern run`; the conflict is decided once, at the hub, and its copy is everywhere.
+#[test]
+fn a_mesh_job_converges_edits_made_at_every_replica() {
+    let env = Env::new();
+    let sshd = Sshd::start(&env);
+    let (hub, r1, r2) = (env.path("hub"), env.path("r1"), env.path("r2"));
+    drop(env.tree("hub").file("shared.txt", "v0").file("dir/keep", "k"));
+    fs::create_dir(&r1).unwrap();
+    fs::create_dir(&r2).unwrap();
+    let config = env.path("tern.toml");
+    let job = format!(
+        "[[job]]\nname = \"mesh\"\nmode = \"mesh\"\nreplicas = [\"hub\", \"r1\", \"{}\"]\n",
+        sshd.url(&r2)
+    );
+    fs::write(&config, job).unwrap();
+    let config = config.display().to_string();
+    let run = || sshd.tern(&env, ["run", "--config", &config, "mesh"]);
+    run().ok();
+    assert_same_tree(&hub, &r1);
+    assert_same_tree(&hub, &r2);
+
+    drop(env.tree("hub").file("from-hub", "h").remove("dir/keep"));
+    drop(env.tree("r1").file("from-r1", "1").file("shared.txt", "r1's").mtime(
+        "shared.txt",
+        T_A,
+        0,
+    ));
+    drop(env.tree("r2").file("dir/from-r2", "2").file("shared.txt", "r2's").mtime(
+        "shared.txt",
+        T_B,
+        0,
+    ));
+    let done = run().ok();
+    for replica in [&hub, &r1, &r2] {
+        let files = files_of(replica);
+        let get =
+            |p: &str| files.get(p.as_bytes()).map(|c| String::from_utf8_lossy(c).into_owned());
+        assert_eq!(get("from-hub").as_deref(), Some("h"), "{}", replica.display());
+        assert_eq!(get("from-r1").as_deref(), Some("1"), "{}", replica.display());
+        assert_eq!(get("dir/from-r2").as_deref(), Some("2"), "{}", replica.display());
+        assert_eq!(get("dir/keep"), None, "{}", replica.display());
+        assert_eq!(get("shared.txt").as_deref(), Some("r2's"), "{}", replica.display());
+        let kept: Vec<_> = copies(replica).into_iter().map(|(_, c)| c).collect();
+        assert_eq!(kept, [b"r1's".to_vec()], "{}: {}", replica.display(), done.describe());
+    }
+    assert_same_tree(&hub, &r1);
+    assert_same_tree(&hub, &r2);
+    // The conflict is in the log once, and a run with nothing new changes nothing.
+    assert_eq!(done.stderr().matches("conflict: shared.txt").count(), 1, "{}", done.describe());
+    let again = run().ok();
+    assert!(!again.stderr().contains("conflict: "), "{}", again.describe());
+    assert!(again.stderr().contains("0 conflicts"), "{}", again.describe());
+}
+
+/// A two-way job (`mode = "two-way"`, one destination) and the job file's refusals.
+#[test]
+fn two_way_jobs_and_their_errors() {
+    let env = Env::new();
+    drop(env.tree("a").file("x", "from a"));
+    drop(env.tree("b").file("y", "from b"));
+    let config = env.path("tern.toml");
+    fs::write(&config, "[[job]]\nname = \"pair\"\nmode = \"two-way\"\nsource = \"a\"\ndestinations = [\"b\"]\nprefer = \"b\"\n").unwrap();
+    let config = config.display().to_string();
+    env.tern(["run", "--config", &config, "pair"]).ok();
+    assert_same_tree(&env.path("a"), &env.path("b"));
+    assert_eq!(fs::read(env.path("a/y")).unwrap(), b"from b");
+
+    for (job, error) in [
+        (
+            "mode = \"two-way\"\nsource = \"a\"\ndestinations = [\"b\", \"c\"]",
+            "a two-way job has one destination",
+        ),
+        ("mode = \"mesh\"\nreplicas = [\"a\"]", "a mesh needs at least two replicas"),
+        (
+            "mode = \"mesh\"\nreplicas = [\"a\", \"b\"]\nsource = \"a\"",
+            "give either replicas or source and destinations",
+        ),
+        (
+            "source = \"a\"\ndestinations = [\"b\"]\nprefer = \"a\"",
+            "prefer is for two-way and mesh jobs",
+        ),
+        (
+            "mode = \"two-way\"\nsource = \"a\"\ndestinations = [\"b\"]\nprefer = \"left\"",
+            "prefer \"left\" is not",
+        ),
+        (
+            "mode = \"two-way\"\nsource = \"a\"\ndestinations = [\"b\"]\ndelete = false",
+            "delete = false does not apply",
+        ),
+    ] {
+        let file = env.path("bad.toml");
+        fs::write(&file, format!("[[job]]\nname = \"bad\"\n{job}\n")).unwrap();
+        env.tern(["config", "check", "--config", file.to_str().unwrap()])
+            .code(1)
+            .stderr_has(error)
+            .stderr_has("bad.toml:");
+    }
+}
+
+/// Options and replicas that cannot work are refused with one line, before anything is
+/// written.
+#[test]
+fn bad_two_way_arguments_are_one_line_errors() {
+    let env = Env::new();
+    drop(env.tree("a").file("x", "x"));
+    env.tern(["sync", "--two-way", "--no-delete", "a", "b"])
+        .code(1)
+        .one_line_error()
+        .stderr_has("--no-delete does not apply to a two-way sync");
+    env.tern(["sync", "--two-way", "a", "a/inner"])
+        .code(1)
+        .one_line_error()
+        .stderr_has("one inside the other");
+    env.tern(["sync", "--two-way", "a", "missing/b"])
+        .code(1)
+        .one_line_error()
+        .stderr_has("does not exist");
+    env.tern(["sync", "--prefer", "a", "a", "b"]).code(64);
+    assert!(!env.path("b").exists());
+    // The same directory twice is one replica.
+    std::os::unix::fs::symlink(env.path("a"), env.path("a-again")).unwrap();
+    env.tern(["sync", "--two-way", "a", "a-again"]).code(1).one_line_error();
+}
