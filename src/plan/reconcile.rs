@@ -13,7 +13,8 @@
 //!   preferred side wins and the other version goes only to its replica's trash;
 //! - one side changed what the other deleted: the changed entry is kept (the deletion loses);
 //! - a directory against anything else: the directory wins, the other entry is kept as a copy;
-//! - metadata only (both changed mode or attributes differently): the winner's metadata, no copy.
+//! - metadata only (both changed mode or attributes differently): the winner's metadata, no copy;
+//!   the same content written on both sides at other times is no conflict (the newer mtime).
 //!
 //! A directory that the tree still needs (something below it is kept) is kept too, whatever
 //! happened to it. Owners and the mtime of directories are not compared: neither is a change a
@@ -228,6 +229,15 @@ pub fn reconcile(
                     let (winner, kind, keep) = if x_dir != y_dir {
                         let w = if x_dir { Side::A } else { Side::B };
                         (w, ConflictKind::DirectoryKept, true)
+                    } else if same_content(x, y)
+                        && x.meta.mode == y.meta.mode
+                        && x.meta.xattrs == y.meta.xattrs
+                    {
+                        // The same bytes written on both sides, at other times: no conflict;
+                        // the newer mtime is kept, as the winner of one would be.
+                        target
+                            .insert(p.clone(), if newer(x, y) == Side::A { x } else { y }.clone());
+                        continue;
                     } else if same_content(x, y) {
                         (by_policy, ConflictKind::Metadata, false)
                     } else {
@@ -575,6 +585,11 @@ mod tests {
         assert_eq!(r.conflicts[0].kind, ConflictKind::Metadata);
         assert_eq!(names(&r.target), ["m"]);
         assert_eq!(r.target.entries[0], b);
+        // Only the mtime differs: the newer, and no conflict.
+        let r =
+            run(vec![], vec![file("t", "same", 5)], vec![file("t", "same", 3)], Policy::KeepBoth);
+        assert!(r.conflicts.is_empty(), "{:?}", r.conflicts);
+        assert_eq!(r.target.entries, [file("t", "same", 5)]);
     }
 
     /// A copy left by a stopped run under the name it would take again is used again, not

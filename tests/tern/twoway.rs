@@ -57,10 +57,19 @@ fn cases() -> Vec<Case> {
         Case {
             name: "create on both sides, same content",
             base: &[],
-            edit_a: |t| drop(t.file("same", "x")),
-            edit_b: |t| drop(t.file("same", "x")),
+            edit_a: |t| drop(t.file("same", "x").mtime("same", T_A, 0)),
+            edit_b: |t| drop(t.file("same", "x").mtime("same", T_B, 0)),
             code: 0,
             expect: &[("same", Some("x"))],
+            copies: &[],
+        },
+        Case {
+            name: "mode changed on both sides, differently",
+            base: &[("m", "m")],
+            edit_a: |t| drop(t.mode("m", 0o600).mtime("m", T_A, 0)),
+            edit_b: |t| drop(t.mode("m", 0o640).mtime("m", T_B, 0)),
+            code: 5,
+            expect: &[("m", Some("m"))],
             copies: &[],
         },
         Case {
