@@ -32,6 +32,9 @@ Job file (~/.config/tern/tern.toml, $TERN_CONFIG, or --config FILE; see contrib/
   schedule = \"*/15 * * * *\"           crontab(5); 6 fields: seconds first; @daily...; @reboot: at
                                       the daemon's start; none: only `tern run`
   mode = \"watch\"                      replicate changes as they happen, from the daemon's start
+  mode = \"two-way\"                    source and its one destination both take writes
+  mode = \"mesh\"                       replicas = [\"/hub\", \"b:/d\", ...]: all take writes
+  prefer = \"newer\"                    two-way/mesh conflicts: \"a\", \"b\" or \"newer\" wins
                                       (default \"schedule\"); a schedule then times whole passes
   delay = \"200ms\"                     with mode = \"watch\": quiet time before a batch goes
   timezone = \"Europe/Berlin\"          an IANA name; default: local time

@@ -213,7 +213,8 @@ pub fn serve_limited(
                 Request::Lock
                 | Request::Unlock
                 | Request::Commit { .. }
-                | Request::WriteState(_) => Some(refused()),
+                | Request::WriteState(_)
+                | Request::WriteStateDelta { .. } => Some(refused()),
                 Request::StatePart(_) => continue,
                 Request::Admin(json) => {
                     serde_json::from_str::<crate::transport::admin::AdminOp>(json)
@@ -321,48 +322,29 @@ pub fn serve_limited(
                 spool.delta(&dest, &part);
                 continue;
             }
-            Request::Scan(q) => {
-                let excludes = match crate::tree::filter::Excludes::new(&q.excludes) {
-                    Ok(e) => e,
-                    Err(e) => {
-                        let reply = Response::Error { transient: false, message: e };
-                        wire.send(&reply.encode())?;
-                        wire.flush()?;
-                        continue;
+            Request::Scan(q) => match scan_answer(&mut dest, &q) {
+                Err(e) => error_reply(&e),
+                Ok((header, bytes)) => {
+                    wire.send(&Response::Json(header).encode())?;
+                    let file = (PathBuf::from("the scan"), io::Cursor::new(bytes));
+                    if let Err(e) = send_file(&mut wire, Some(file))? {
+                        wire.send(&error_reply(&e).encode())?;
                     }
-                };
-                let opts = crate::tree::scan::ScanOptions {
-                    checksum: q.checksum,
-                    cache_file: None,
-                    excludes,
-                    no_xattrs: q.no_xattrs,
-                    no_hard_links: true,
-                    one_file_system: q.one_file_system,
-                };
-                match dest.scan_tree(&opts, q.cache) {
+                    wire.flush()?;
+                    continue;
+                }
+            },
+            Request::StateHash(name) => match dest.state_hash(&name) {
+                Ok(hash) => Response::ManifestInfo(hash.map(|h| (0, h))),
+                Err(e) => error_reply(&e),
+            },
+            Request::WriteStateDelta { name, old } => {
+                let delta = std::mem::take(&mut state);
+                match failed.take().map_or_else(|| dest.write_state_delta(&name, &old, &delta), Err)
+                {
+                    Ok(true) => Response::Ok,
+                    Ok(false) => Response::DataEnd,
                     Err(e) => error_reply(&e),
-                    Ok(scanned) => {
-                        let issues: Vec<(Vec<u8>, String)> = scanned
-                            .issues
-                            .iter()
-                            .map(|i| (i.path.as_bytes().to_vec(), i.message.clone()))
-                            .collect();
-                        let issues = serde_json::to_string(&issues).unwrap_or_default();
-                        wire.send(&Response::Json(issues).encode())?;
-                        let mut file = Vec::new();
-                        let sent = match scanned.manifest.to_manifest(0).write_to(&mut file) {
-                            Ok(()) => {
-                                let file = (PathBuf::from("the scan"), io::Cursor::new(file));
-                                send_file(&mut wire, Some(file))?
-                            }
-                            Err(e) => Err(TransportError::io("encode", "the scan", e)),
-                        };
-                        if let Err(e) = sent {
-                            wire.send(&error_reply(&e).encode())?;
-                        }
-                        wire.flush()?;
-                        continue;
-                    }
                 }
             }
             Request::ReadState(name) => match dest.read_state(&name) {
@@ -495,6 +477,52 @@ fn stage(failed: &mut Option<TransportError>, f: impl FnOnce() -> Result<(), Tra
     {
         *failed = Some(e);
     }
+}
+
+/// The answer to a `Scan`: its header (the scan's issues, and whether a delta follows) and the
+/// bytes that follow: the scan as a delta from the client's copy of `since` where this side
+/// holds the same, else as a manifest file.
+fn scan_answer(
+    dest: &mut LocalDir,
+    q: &super::protocol::ScanRequest,
+) -> Result<(String, Vec<u8>), TransportError> {
+    let excludes =
+        crate::tree::filter::Excludes::new(&q.excludes).map_err(TransportError::Protocol)?;
+    let opts = crate::tree::scan::ScanOptions {
+        checksum: q.checksum,
+        cache_file: None,
+        excludes,
+        no_xattrs: q.no_xattrs,
+        no_hard_links: true,
+        one_file_system: q.one_file_system,
+    };
+    let scanned = dest.scan_tree(&opts, q.cache, None)?;
+    let issues: Vec<(Vec<u8>, String)> =
+        scanned.issues.iter().map(|i| (i.path.as_bytes().to_vec(), i.message.clone())).collect();
+    let mut now = scanned.manifest.to_manifest(0);
+    let base = match &q.since {
+        Some((name, hash)) => dest
+            .read_state(name)?
+            .filter(|bytes| crate::tree::hash::ContentHash::of(bytes) == *hash)
+            .and_then(|bytes| crate::tree::manifest::Manifest::decode(&bytes).ok()),
+        None => None,
+    };
+    let bytes = match &base {
+        Some(base) => {
+            now.generation = base.generation;
+            let none = std::collections::HashMap::new();
+            crate::plan::delta::Delta::between(base, &now, &none)
+                .map_err(|e| TransportError::Protocol(format!("cannot encode the scan: {e}")))?
+                .encode()
+        }
+        None => {
+            let mut file = Vec::new();
+            now.write_to(&mut file).map_err(|e| TransportError::io("encode", "the scan", e))?;
+            file
+        }
+    };
+    let header = serde_json::json!({ "issues": issues, "delta": base.is_some() }).to_string();
+    Ok((header, bytes))
 }
 
 /// The destination's manifest file, open to read; `None` when it has none yet.

@@ -301,6 +301,7 @@ impl Transport for RemoteClient<'_> {
         &mut self,
         opts: &crate::tree::scan::ScanOptions,
         cache: bool,
+        since: Option<&crate::transport::StateCopy<'_>>,
     ) -> Result<crate::tree::scan::Scan, TransportError> {
         let q = super::protocol::ScanRequest {
             checksum: opts.checksum,
@@ -308,34 +309,78 @@ impl Transport for RemoteClient<'_> {
             one_file_system: opts.one_file_system,
             cache,
             excludes: opts.excludes.patterns().to_vec(),
+            since: since.map(|c| (c.name.to_string(), c.hash)),
         };
-        let issues = match self.ask(&Request::Scan(q))? {
+        let header = match self.ask(&Request::Scan(q))? {
             Response::Json(j) => j,
             r => return Err(self.unexpected(&r)),
         };
-        let issues: Vec<(Vec<u8>, String)> = serde_json::from_str(&issues).map_err(|e| {
-            TransportError::Protocol(format!("{} sent bad scan issues: {e}", self.name))
+        #[derive(serde::Deserialize)]
+        struct Header {
+            issues: Vec<(Vec<u8>, String)>,
+            delta: bool,
+        }
+        let header: Header = serde_json::from_str(&header).map_err(|e| {
+            TransportError::Protocol(format!("{} sent a bad scan header: {e}", self.name))
         })?;
+        let mut bytes = Vec::new();
         let mut parts = self.data_parts();
-        let decoded = StoredManifest::read_file(&mut parts);
-        let drained = std::io::copy(&mut parts, &mut std::io::sink());
+        let read = parts.read_to_end(&mut bytes);
         if let Some(e) = parts.failed.take() {
             return Err(e);
         }
-        drained.map_err(|e| self.io(e))?;
-        let (manifest, _) = decoded.map_err(|e| TransportError::reading_manifest(&self.name, e))?;
-        let issues = issues
+        read.map_err(|e| self.io(e))?;
+        let bad = |e: String| {
+            TransportError::Protocol(format!("{} sent a scan that cannot be read: {e}", self.name))
+        };
+        let manifest = match (header.delta, since) {
+            (true, Some(copy)) => {
+                let delta =
+                    crate::plan::delta::Delta::decode(&bytes).map_err(|e| bad(e.to_string()))?;
+                let now =
+                    delta.apply(copy.manifest.clone(), |_| None).map_err(|e| bad(e.to_string()))?;
+                crate::tree::store::EntryStore::from(&now)
+            }
+            (true, None) => return Err(bad("a delta from nothing".into())),
+            (false, _) => {
+                StoredManifest::read_file(&bytes[..])
+                    .map_err(|e| TransportError::reading_manifest(&self.name, e))?
+                    .0
+                    .entries
+            }
+        };
+        let issues = header
+            .issues
             .into_iter()
             .filter_map(|(path, message)| {
                 let path = RelPath::new(path).ok()?;
                 Some(crate::tree::scan::ScanIssue { path, message })
             })
             .collect();
-        Ok(crate::tree::scan::Scan {
-            manifest: manifest.entries,
-            issues,
-            stats: Default::default(),
-        })
+        Ok(crate::tree::scan::Scan { manifest, issues, stats: Default::default() })
+    }
+
+    fn state_hash(&mut self, name: &str) -> Result<Option<ContentHash>, TransportError> {
+        match self.ask(&Request::StateHash(name.to_string()))? {
+            Response::ManifestInfo(info) => Ok(info.map(|(_, hash)| hash)),
+            r => Err(self.unexpected(&r)),
+        }
+    }
+
+    fn write_state_delta(
+        &mut self,
+        name: &str,
+        old: &ContentHash,
+        delta: &[u8],
+    ) -> Result<bool, TransportError> {
+        for part in delta.chunks(MAX_DATA) {
+            self.send(&Request::StatePart(part.to_vec()))?;
+        }
+        match self.ask(&Request::WriteStateDelta { name: name.to_string(), old: *old })? {
+            Response::Ok => Ok(true),
+            Response::DataEnd => Ok(false),
+            r => Err(self.unexpected(&r)),
+        }
     }
 
     fn read_state(&mut self, name: &str) -> Result<Option<Vec<u8>>, TransportError> {

@@ -120,8 +120,24 @@ impl Transport for SshAgentDest {
         &mut self,
         opts: &crate::tree::scan::ScanOptions,
         cache: bool,
+        since: Option<&crate::transport::StateCopy<'_>>,
     ) -> Result<crate::tree::scan::Scan, TransportError> {
-        let r = self.client.scan_tree(opts, cache);
+        let r = self.client.scan_tree(opts, cache, since);
+        self.explain(r)
+    }
+
+    fn state_hash(&mut self, name: &str) -> Result<Option<ContentHash>, TransportError> {
+        let r = self.client.state_hash(name);
+        self.explain(r)
+    }
+
+    fn write_state_delta(
+        &mut self,
+        name: &str,
+        old: &ContentHash,
+        delta: &[u8],
+    ) -> Result<bool, TransportError> {
+        let r = self.client.write_state_delta(name, old, delta);
         self.explain(r)
     }
 

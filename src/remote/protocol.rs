@@ -50,6 +50,9 @@ pub struct ScanRequest {
     /// Keep a hash cache where the agent runs.
     pub cache: bool,
     pub excludes: Vec<String>,
+    /// A state file (name, hash of its bytes) the client holds too: the agent sends the
+    /// scan as a delta from it when its own is the same.
+    pub since: Option<(String, ContentHash)>,
 }
 
 /// Client to agent.
@@ -83,9 +86,20 @@ pub enum Request {
     StageChunk(Vec<u8>),
     /// Release the lock, keeping the connection for the next run.
     Unlock,
-    /// Scan the tree (two-way sync): answered with the scan's issues as `Json`, then the
-    /// manifest file of its entries as `Data` parts and `DataEnd`.
+    /// Scan the tree (two-way sync): answered with `Json` (the scan's issues, and whether what
+    /// follows is a delta from `since`), then the manifest file of its entries, or that delta,
+    /// as `Data` parts and `DataEnd`.
     Scan(ScanRequest),
+    /// The hash of a state file's bytes: answered with `ManifestInfo` (generation 0), `None`
+    /// when there is none.
+    StateHash(String),
+    /// Apply the delta sent as `StatePart`s since the last state request to the state file
+    /// `name` if its bytes hash to `old`: answered with `Ok` when done, `DataEnd` when its
+    /// file is not `old` (the client then sends the whole file).
+    WriteStateDelta {
+        name: String,
+        old: ContentHash,
+    },
     /// A state file: answered with `Ok` when there is none, else its bytes as `Data` parts
     /// and `DataEnd`.
     ReadState(String),
@@ -317,11 +331,16 @@ impl Request {
                 let flags = u8::from(q.checksum)
                     | u8::from(q.no_xattrs) << 1
                     | u8::from(q.one_file_system) << 2
-                    | u8::from(q.cache) << 3;
+                    | u8::from(q.cache) << 3
+                    | u8::from(q.since.is_some()) << 4;
                 w.u8(flags);
                 w.varint(q.excludes.len() as u64);
                 for e in &q.excludes {
                     put_text(&mut w, e);
+                }
+                if let Some((name, hash)) = &q.since {
+                    put_text(&mut w, name);
+                    w.fixed(&hash.0);
                 }
             }
             Request::ReadState(name) => {
@@ -335,6 +354,15 @@ impl Request {
             Request::WriteState(name) => {
                 w.u8(19);
                 put_text(&mut w, name);
+            }
+            Request::StateHash(name) => {
+                w.u8(21);
+                put_text(&mut w, name);
+            }
+            Request::WriteStateDelta { name, old } => {
+                w.u8(22);
+                put_text(&mut w, name);
+                w.fixed(&old.0);
             }
             Request::ReadFile { path, ranges } => {
                 w.u8(20);
@@ -412,12 +440,18 @@ impl Request {
                 for _ in 0..n {
                     excludes.push(text(&mut r, "exclude pattern")?);
                 }
+                let since = if flags & 16 != 0 {
+                    Some((text(&mut r, "state name")?, ContentHash(r.fixed("hash")?)))
+                } else {
+                    None
+                };
                 Request::Scan(ScanRequest {
                     checksum: flags & 1 != 0,
                     no_xattrs: flags & 2 != 0,
                     one_file_system: flags & 4 != 0,
                     cache: flags & 8 != 0,
                     excludes,
+                    since,
                 })
             }
             17 => Request::ReadState(text(&mut r, "state name")?),
@@ -432,6 +466,11 @@ impl Request {
                 }
                 Request::ReadFile { path, ranges }
             }
+            21 => Request::StateHash(text(&mut r, "state name")?),
+            22 => Request::WriteStateDelta {
+                name: text(&mut r, "state name")?,
+                old: ContentHash(r.fixed("hash")?),
+            },
             t => {
                 return Err(DecodeError::invalid("request", format!("unknown request {t}")));
             }
@@ -663,7 +702,10 @@ mod tests {
                 one_file_system: true,
                 cache: true,
                 excludes: vec!["*.tmp".into(), "cache/".into()],
+                since: Some(("base-0a".into(), h)),
             }),
+            Request::StateHash("base-0a".into()),
+            Request::WriteStateDelta { name: "base-0a".into(), old: h },
             Request::ReadState("base-0a1b".into()),
             Request::StatePart(vec![1, 2, 3]),
             Request::WriteState("replica".into()),

@@ -22,7 +22,8 @@ use crate::sync::SyncError;
 use crate::sync::spec::Destination;
 use crate::sync::transfer::{self, Applied};
 use crate::transport::local::LocalDir;
-use crate::transport::{ReplicaSource, Transport, TransportError};
+use crate::transport::{ReplicaSource, StateCopy, Transport, TransportError};
+use crate::tree::hash::ContentHash;
 use crate::tree::manifest::Manifest;
 use crate::tree::path::RelPath;
 use crate::tree::scan::ScanOptions;
@@ -59,6 +60,9 @@ pub struct TwoWayPlan {
     /// Whether the base needs writing though neither side changes (both made the same change).
     base_moves: bool,
     old_base: Manifest,
+    /// The hash of the old base's bytes, and of the base each side holds (if any).
+    old_hash: ContentHash,
+    held: [Option<ContentHash>; 2],
     protected: Vec<RelPath>,
     /// Each side's tree as scanned: what its plan was made against.
     scanned: [StoredManifest; 2],
@@ -133,16 +137,26 @@ fn replica_id(t: &mut dyn Transport, make: bool) -> Result<Option<String>, Trans
     Ok(Some(id))
 }
 
-/// The base stored at `t` for its pair with `peer`, if any.
-fn read_base(t: &mut dyn Transport, peer: &str) -> Result<Option<Manifest>, TransportError> {
-    let Some(bytes) = t.read_state(&format!("base-{peer}"))? else { return Ok(None) };
-    Manifest::decode(&bytes).map(Some).map_err(|e| {
+/// The name of the base a replica keeps for its pair with `peer`.
+fn base_name(peer: &Option<String>) -> Option<String> {
+    peer.as_ref().map(|p| format!("base-{p}"))
+}
+
+/// The base stored at `t` under `name`, if any, with the hash of its bytes.
+fn read_base(
+    t: &mut dyn Transport,
+    name: &str,
+) -> Result<Option<(Manifest, ContentHash)>, TransportError> {
+    let Some(bytes) = t.read_state(name)? else { return Ok(None) };
+    let hash = ContentHash::of(&bytes);
+    let base = Manifest::decode(&bytes).map_err(|e| {
         TransportError::Protocol(format!(
-            "the two-way base {}/.tern/base-{peer} is corrupt ({e}); move it aside (the next \
-             two-way sync then starts as a first one: a union, differing files in conflict)",
+            "the two-way base {}/.tern/{name} is corrupt ({e}); move it aside (the next two-way \
+             sync then starts as a first one: a union, differing files in conflict)",
             t.describe()
         ))
-    })
+    })?;
+    Ok(Some((base, hash)))
 }
 
 /// Scan both replicas, read their base, and reconcile. `lock`: take both locks first (and make
@@ -168,31 +182,44 @@ pub fn prepare(
             spec.a, spec.b
         ))));
     }
-    let base_a = match &ids[1] {
-        Some(peer) => read_base(a, peer).map_err(&fa)?,
+    // Each side keeps the base under the other's id. A's is read; B's only where its hash
+    // says it is another (a run stopped between writing the two).
+    let names = [base_name(&ids[1]), base_name(&ids[0])];
+    let base_a = match &names[0] {
+        Some(name) => read_base(a, name).map_err(&fa)?,
         None => None,
     };
-    let base_b = match &ids[0] {
-        Some(peer) => read_base(b, peer).map_err(&fb)?,
+    let hash_b = match &names[1] {
+        Some(name) => b.state_hash(name).map_err(&fb)?,
         None => None,
     };
-    let had_base = base_a.is_some() || base_b.is_some();
+    let held = [base_a.as_ref().map(|(_, h)| *h), hash_b];
+    let base_b = match (&names[1], hash_b) {
+        (Some(name), Some(h)) if held[0] != Some(h) => read_base(b, name).map_err(&fb)?,
+        _ => None,
+    };
+    let had_base = held.iter().any(Option::is_some);
     // Either was written only once both sides held it; the newer is the last both reached.
-    let base = match (base_a, base_b) {
-        (Some(x), Some(y)) => {
-            if y.generation > x.generation {
-                y
-            } else {
-                x
-            }
-        }
-        (x, y) => x.or(y).unwrap_or_default(),
+    let (base, base_hash) = match (base_a, base_b) {
+        (Some(x), Some(y)) if y.0.generation > x.0.generation => y,
+        (Some(x), _) => x,
+        (None, Some(y)) => y,
+        (None, None) => (Manifest::default(), ContentHash::of(&[])),
     };
     let mut scan = spec.scan.clone();
     // Hard links are kept as separate files both ways (see docs/decisions.md).
     scan.no_hard_links = true;
-    let sa = a.scan_tree(&scan, spec.cache).map_err(&fa)?;
-    let sb = b.scan_tree(&scan, spec.cache).map_err(&fb)?;
+    // A side holding the chosen base sends only what changed since.
+    let since = |side: usize| {
+        let name = names[side].as_deref()?;
+        (held[side] == Some(base_hash)).then_some(StateCopy {
+            name,
+            hash: base_hash,
+            manifest: &base,
+        })
+    };
+    let sa = a.scan_tree(&scan, spec.cache, since(0).as_ref()).map_err(&fa)?;
+    let sb = b.scan_tree(&scan, spec.cache, since(1).as_ref()).map_err(&fb)?;
     let protected: Vec<RelPath> =
         sa.issues.iter().chain(&sb.issues).map(|i| i.path.clone()).collect();
     let (ma, mb) = (sa.manifest.to_manifest(0), sb.manifest.to_manifest(0));
@@ -212,6 +239,8 @@ pub fn prepare(
         had_base,
         base_moves,
         old_base: base,
+        old_hash: base_hash,
+        held,
         protected,
         scanned,
         ids,
@@ -262,9 +291,9 @@ pub fn apply(
     let base =
         next_base(&plan.reconciled.target, &plan.old_base, &skipped, &plan.protected, generation);
     let bytes = base.encode();
-    a.write_state(&format!("base-{id_b}"), &bytes).map_err(&fa)?;
+    write_base(a, &format!("base-{id_b}"), plan, plan.held[0], &base, &bytes).map_err(&fa)?;
     crate::util::failpoint::hit("two-way-between-bases");
-    b.write_state(&format!("base-{id_a}"), &bytes).map_err(&fb)?;
+    write_base(b, &format!("base-{id_a}"), plan, plan.held[1], &base, &bytes).map_err(&fb)?;
     if let Some(keep) = spec.keep_trash {
         let purge = crate::transport::admin::AdminOp::TrashPurge {
             older_than_secs: Some(keep.as_secs()),
@@ -274,6 +303,27 @@ pub fn apply(
         let _ = b.admin(&purge);
     }
     Ok(done)
+}
+
+/// Store the next base at `t` under `name`: as a delta from the old one where `t` holds it
+/// (`held` is its hash), so only what this run changed travels; else whole.
+fn write_base(
+    t: &mut dyn Transport,
+    name: &str,
+    plan: &TwoWayPlan,
+    held: Option<ContentHash>,
+    next: &Manifest,
+    bytes: &[u8],
+) -> Result<(), TransportError> {
+    if held == Some(plan.old_hash) && plan.had_base {
+        let none = std::collections::HashMap::new();
+        if let Ok(delta) = crate::plan::delta::Delta::between(&plan.old_base, next, &none)
+            && t.write_state_delta(name, &plan.old_hash, &delta.encode())?
+        {
+            return Ok(());
+        }
+    }
+    t.write_state(name, bytes)
 }
 
 /// Fail with the first guard that refuses either side's plan (an emptied replica would empty

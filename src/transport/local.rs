@@ -744,6 +744,7 @@ impl Transport for LocalDir {
         &mut self,
         opts: &crate::tree::scan::ScanOptions,
         cache: bool,
+        _since: Option<&super::StateCopy<'_>>,
     ) -> Result<crate::tree::scan::Scan, TransportError> {
         use crate::tree::scan::{ScanOptions, default_cache_file, scan};
         let hidden = crate::util::progress::Progress::hidden();
@@ -777,6 +778,24 @@ impl Transport for LocalDir {
         let (path, shown) = self.state_file(state_name(name)?)?;
         write_replacing_with(&path, true, |w| w.write_all(data))
             .map_err(|e| self.io("write", &shown, e))
+    }
+
+    fn write_state_delta(
+        &mut self,
+        name: &str,
+        old: &crate::tree::hash::ContentHash,
+        delta: &[u8],
+    ) -> Result<bool, TransportError> {
+        let Some(bytes) = self.read_state(name)? else { return Ok(false) };
+        if crate::tree::hash::ContentHash::of(&bytes) != *old {
+            return Ok(false);
+        }
+        let bad = |e: String| TransportError::Protocol(format!("state {name}: {e}"));
+        let base = Manifest::decode(&bytes).map_err(|e| bad(e.to_string()))?;
+        let delta = crate::plan::delta::Delta::decode(delta).map_err(|e| bad(e.to_string()))?;
+        let next = delta.apply(base, |_| None).map_err(|e| bad(e.to_string()))?;
+        self.write_state(name, &next.encode())?;
+        Ok(true)
     }
 
     fn read_ranges(

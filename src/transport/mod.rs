@@ -325,6 +325,14 @@ impl FileSource for ReplicaSource<'_> {
     }
 }
 
+/// A state file the caller holds a copy of: its name at the replica, the hash of its bytes,
+/// and (being a two-way base) the manifest they decode to.
+pub struct StateCopy<'a> {
+    pub name: &'a str,
+    pub hash: ContentHash,
+    pub manifest: &'a crate::tree::manifest::Manifest,
+}
+
 /// Which manifest a destination holds: the hash of its manifest file, or `None` when it has none.
 /// Equal identities are the same manifest (the file holds the generation).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -406,9 +414,38 @@ pub trait Transport {
     /// replicas' trees with their last common manifest). `cache`: keep the hash cache of its
     /// files where it is (the default cache file for its path there; `opts.cache_file` is not
     /// used). The caller holds the lock.
-    fn scan_tree(&mut self, opts: &ScanOptions, cache: bool) -> Result<Scan, TransportError> {
-        let _ = (opts, cache);
+    ///
+    /// `since`: a state file this replica holds that the caller holds too (a two-way base): a
+    /// replica that can compute the difference where it is sends only that, and the caller's
+    /// copy completes it. Without, or where its copy differs, the whole tree comes.
+    fn scan_tree(
+        &mut self,
+        opts: &ScanOptions,
+        cache: bool,
+        since: Option<&StateCopy<'_>>,
+    ) -> Result<Scan, TransportError> {
+        let _ = (opts, cache, since);
         Err(self.cannot("scan its tree for a two-way sync"))
+    }
+
+    /// The SHA-256 of a state file's bytes (`None`: no such file): whether the caller's copy is
+    /// the same, without reading the file over the network.
+    fn state_hash(&mut self, name: &str) -> Result<Option<ContentHash>, TransportError> {
+        Ok(self.read_state(name)?.map(|bytes| ContentHash::of(&bytes)))
+    }
+
+    /// Replace the state file `name`, whose bytes now hash to `old`, by applying `delta` (a
+    /// [`crate::plan::delta::Delta`] between two manifests) to it: a two-way base changes by
+    /// what the run changed, and only that need travel. `Ok(false)`: not done (this replica
+    /// cannot, or its file is not `old`); the caller writes the whole file.
+    fn write_state_delta(
+        &mut self,
+        name: &str,
+        old: &ContentHash,
+        delta: &[u8],
+    ) -> Result<bool, TransportError> {
+        let _ = (name, old, delta);
+        Ok(false)
     }
 
     /// One of tern's small state files (`.tern/NAME`: a replica's id, a two-way base), `None`

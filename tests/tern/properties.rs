@@ -224,6 +224,7 @@ fn fuzz_seeds() {
             one_file_system: false,
             cache: true,
             excludes: vec!["*.tmp".into()],
+            since: None,
         })
         .encode(),
         Request::ReadFile { path: p("a/b"), ranges: vec![(0, 4096), (8192, 100)] }.encode(),

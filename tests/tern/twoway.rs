@@ -578,3 +578,90 @@ fn bad_two_way_arguments_are_one_line_errors() {
     std::os::unix::fs::symlink(env.path("a"), env.path("a-again")).unwrap();
     env.tern(["sync", "--two-way", "a", "a-again"]).code(1).one_line_error();
 }
+
+/// Over SSH: a host without tern is refused in one line before anything is written (the SFTP
+/// fallback cannot scan); once in step, a change on one side sends about that change, not the
+/// manifests (the remote scan and the new base go as deltas from the base both sides hold).
+#[test]
+fn over_ssh_only_changes_travel_and_a_host_without_tern_is_refused() {
+    let env = Env::new();
+    let sshd = Sshd::start(&env);
+    let mut t = env.tree("a");
+    for i in 0..3000 {
+        t = t.file(format!("d{}/f{i}", i % 30), format!("file {i}"));
+    }
+    drop(t);
+    let b = env.path("b");
+    fs::create_dir(&b).unwrap();
+    let url = sshd.url(&b);
+    sshd.tern(&env, ["sync", "--two-way", "--remote-tern", "/nonexistent/tern", "a", &url])
+        .code(1)
+        .stderr_has("cannot keep a two-way sync's state over sftp")
+        .stderr_has("install tern on the host");
+    let written: Vec<_> = fs::read_dir(&b).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert!(written.iter().all(|n| n == ".tern"), "something was written to b: {written:?}");
+
+    let first = sshd.tern(&env, ["sync", "--two-way", "a", &url]).ok();
+    assert_same_tree(&env.path("a"), &b);
+    let wire = |done: &Done| -> f64 {
+        let s = done.stdout();
+        let figure = s.split(" on the wire").next().unwrap().rsplit("; ").next().unwrap();
+        let (n, unit) = figure.split_once(' ').unwrap();
+        n.parse::<f64>().unwrap()
+            * match unit {
+                "KiB" => 1024.0,
+                "MiB" => 1048576.0,
+                _ => 1.0,
+            }
+    };
+    drop(env.tree("b").file("d7/f7", "changed at b"));
+    drop(env.tree("a").file("d8/f8", "changed at a"));
+    let second = sshd.tern(&env, ["sync", "--two-way", "a", &url]).ok();
+    assert_same_tree(&env.path("a"), &b);
+    assert_eq!(fs::read(env.path("a/d7/f7")).unwrap(), b"changed at b");
+    // The first run sent every file and the base whole; the second, two small changes.
+    assert!(wire(&first) > 100_000.0, "{}", first.describe());
+    assert!(wire(&second) < 8_000.0, "{}", second.describe());
+}
+
+/// `tern plan --two-way --format json`: directions, conflicts and the first-run flag, as
+/// docs/plan-json.md describes them.
+#[test]
+fn a_two_way_plan_in_json() {
+    let env = Env::new();
+    drop(env.tree("a").file("both", "a").mtime("both", T_A, 0).file("only-a", "x"));
+    drop(env.tree("b").file("both", "b").mtime("both", T_B, 0));
+    let done = env
+        .tern(["plan", "--two-way", "--format", "json", "--detailed-exitcode", "a", "b"])
+        .code(5);
+    let doc: serde_json::Value = serde_json::from_str(&done.stdout()).unwrap();
+    assert_eq!(doc["two_way"], true);
+    assert_eq!(doc["first_run"], true);
+    assert_eq!(doc["in_sync"], false);
+    assert_eq!(doc["summary"]["conflicts"], 1);
+    let c = &doc["conflicts"][0];
+    assert_eq!(
+        (c["path"].as_str(), c["kind"].as_str(), c["winner"].as_str()),
+        (Some("both"), Some("both-changed"), Some("b"))
+    );
+    assert!(c["copy"].as_str().unwrap().starts_with("both.tern-conflict-"), "{c}");
+    let moves: Vec<(String, String, String)> = doc["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["from"].as_str().unwrap().into(),
+                c["to"].as_str().unwrap().into(),
+                c["path"].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    assert!(moves.contains(&("a".into(), "b".into(), "only-a".into())), "{moves:?}");
+    assert!(moves.contains(&("b".into(), "a".into(), "both".into())), "{moves:?}");
+    // Nothing was written by the plan.
+    assert!(!env.path("a/.tern").exists() && !env.path("b/only-a").exists());
+    env.tern(["plan", "--two-way", "--format", "markdown", "a", "b"])
+        .ok()
+        .stdout_has("**conflicts**");
+}
