@@ -418,8 +418,16 @@ impl Transport for RemoteClient<'_> {
         path: &RelPath,
         ranges: &[(u64, u64)],
     ) -> Result<Box<dyn Read + '_>, TransportError> {
-        // Ranges that follow each other are one; past the most one request takes, the file is
-        // read from the first range's start to the last one's end and the gaps skipped.
+        self.ask_ranges(path, ranges)?;
+        self.read_asked()
+    }
+
+    fn ask_ranges(
+        &mut self,
+        path: &RelPath,
+        ranges: &[(u64, u64)],
+    ) -> Result<bool, TransportError> {
+        // Ranges that follow each other are asked for as one.
         let mut merged: Vec<(u64, u64)> = Vec::with_capacity(ranges.len());
         for &(offset, len) in ranges {
             match merged.last_mut() {
@@ -436,6 +444,10 @@ impl Transport for RemoteClient<'_> {
         }
         self.send(&Request::ReadFile { path: path.clone(), ranges: merged })?;
         self.wire.flush().map_err(|e| self.io(e))?;
+        Ok(true)
+    }
+
+    fn read_asked(&mut self) -> Result<Box<dyn Read + '_>, TransportError> {
         Ok(Box::new(FileParts(self.data_parts())))
     }
 
@@ -655,6 +667,43 @@ mod tests {
         drop(client);
         agent.join().unwrap().unwrap();
         out
+    }
+
+    /// Files asked for ahead are read in order; one opened out of turn drops the answers before
+    /// it, one never asked for drops them all, a missing file is an error of its own, and
+    /// answers left when the source goes are taken: the connection stays in step throughout.
+    #[test]
+    fn files_asked_ahead_keep_the_connection_in_step_whatever_is_opened() {
+        use crate::transport::{FileSource, ReplicaSource};
+        let dir = tempfile::tempdir().unwrap();
+        for (name, data) in [("x", "xxxx"), ("y", "yyyy"), ("z", "0123456789"), ("w", "www")] {
+            std::fs::write(dir.path().join(name), data).unwrap();
+        }
+        let p = |s: &str| RelPath::new(s).unwrap();
+        let read = |r: std::io::Result<Box<dyn Read + '_>>| {
+            let mut out = String::new();
+            r.and_then(|mut r| r.read_to_string(&mut out)).map(|_| out)
+        };
+        with_agent(dir.path().to_owned(), 3, |c| {
+            let mut src = ReplicaSource::new(c, [(p("copy"), p("x"))].into_iter().collect());
+            for name in ["copy", "y", "missing", "z"] {
+                src.announce(&p(name), &[(0, 2), (4, 4)]).unwrap();
+            }
+            assert_eq!(read(src.open_ranges(&p("copy"), &[(0, 2), (4, 4)], false)).unwrap(), "xx");
+            // z out of turn: y's and the missing file's answers are dropped on the way.
+            assert_eq!(read(src.open_ranges(&p("z"), &[(0, 2), (4, 4)], false)).unwrap(), "014567");
+            src.announce(&p("y"), &[(1, 2)]).unwrap();
+            let err = read(src.open_ranges(&p("missing"), &[(0, 1)], false)).unwrap_err();
+            assert!(err.to_string().contains("missing"), "{err}");
+            assert_eq!(read(src.open_ranges(&p("w"), &[(0, 3)], false)).unwrap(), "www");
+            src.announce(&p("z"), &[(0, 10)]).unwrap();
+            drop(src);
+            // The next request gets its own answer.
+            let mut r = c.read_ranges(&p("w"), &[(1, 1)]).unwrap();
+            let mut got = String::new();
+            r.read_to_string(&mut got).unwrap();
+            assert_eq!(got, "w");
+        });
     }
 
     fn sync_through_agent(src: &std::path::Path, dst: &std::path::Path, level: i32) -> u64 {

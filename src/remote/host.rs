@@ -159,6 +159,19 @@ impl Transport for SshAgentDest {
         self.client.read_ranges(path, ranges)
     }
 
+    fn ask_ranges(
+        &mut self,
+        path: &RelPath,
+        ranges: &[(u64, u64)],
+    ) -> Result<bool, TransportError> {
+        let r = self.client.ask_ranges(path, ranges);
+        self.explain(r)
+    }
+
+    fn read_asked(&mut self) -> Result<Box<dyn Read + '_>, TransportError> {
+        self.client.read_asked()
+    }
+
     fn admin(
         &mut self,
         op: &crate::transport::admin::AdminOp,

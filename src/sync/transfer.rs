@@ -68,12 +68,26 @@ pub fn apply(
     let whole_files = !dest.reuses_chunks();
     let mut local_errors: HashMap<u64, String> = HashMap::new();
     let mut src = Source { files: source, applied: &mut applied, progress };
-    for (id, entry, recipe) in planned() {
+    // The files after the one being sent are announced to the source, a few ahead, so that a
+    // remote one has them on their way (one round trip per file would bound a run of small
+    // files by the latency).
+    let (mut ahead, mut taken, mut announcing) = (planned(), 0, true);
+    for (done, (id, entry, recipe)) in planned().enumerate() {
         // A safe point: nothing is committed yet, so stopping here changes nothing.
         if cancel.load(Ordering::Relaxed) {
             return Err(TransportError::Interrupted);
         }
         crate::util::failpoint::delay("stage");
+        while announcing && taken < done + READ_AHEAD {
+            let Some((_, next, recipe)) = ahead.next() else { break };
+            taken += 1;
+            let recipe = if whole_files { None } else { recipe };
+            if let Some(d) = next.digest() {
+                let sent = sent_ranges(&recipe.unwrap_or(&Recipe::SendAll).pieces(d));
+                // A source that cannot be asked ahead is asked when each file comes.
+                announcing = sent.is_empty() || src.files.announce(&next.path, &sent).is_ok();
+            }
+        }
         let recipe = if whole_files { None } else { recipe };
         if let Err(e) = src.stage(dest, id, &entry, recipe) {
             local_errors.insert(id, e?);
@@ -232,6 +246,20 @@ impl Outcomes {
     }
 }
 
+/// Files announced to the source ahead of the one being sent.
+const READ_AHEAD: usize = 32;
+
+/// The ranges of the source file that `pieces` send, each one chunk.
+fn sent_ranges(pieces: &[Piece]) -> Vec<(u64, u64)> {
+    pieces
+        .iter()
+        .filter_map(|p| match p {
+            Piece::Send { offset, len, .. } => Some((*offset, (*len).min(SEND_BLOCK as u64))),
+            Piece::Reuse { .. } => None,
+        })
+        .collect()
+}
+
 /// Reads source files and streams them to the destination.
 struct Source<'a> {
     files: &'a mut dyn FileSource,
@@ -270,13 +298,7 @@ impl Source<'_> {
     ) -> Result<(), Result<String, TransportError>> {
         let (applied, progress) = (&mut *self.applied, self.progress);
         // The sent ranges, read from the source as one stream when the first is needed.
-        let sent: Vec<(u64, u64)> = pieces
-            .iter()
-            .filter_map(|p| match p {
-                Piece::Send { offset, len, .. } => Some((*offset, (*len).min(SEND_BLOCK as u64))),
-                Piece::Reuse { .. } => None,
-            })
-            .collect();
+        let sent = sent_ranges(pieces);
         let read_err = |e: io::Error| Ok(format!("cannot read source file: {e}"));
         let mut source = match sent.is_empty() {
             true => None,

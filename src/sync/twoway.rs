@@ -265,7 +265,7 @@ pub fn apply(
     let mut done = TwoWayApplied::default();
     if !plan.to_a.is_empty() {
         let renamed = plan.reconciled.copies_of_b.iter().cloned().collect();
-        let mut from_b = ReplicaSource { replica: b, renamed };
+        let mut from_b = ReplicaSource::new(b, renamed);
         let applied =
             transfer::apply(&plan.to_a, &mut from_b, &plan.scanned[0], a, run_id, cancel, progress)
                 .map_err(&fa)?;
@@ -273,7 +273,7 @@ pub fn apply(
     }
     crate::util::failpoint::hit("two-way-after-a");
     if !plan.to_b.is_empty() {
-        let mut from_a = ReplicaSource { replica: a, renamed: Default::default() };
+        let mut from_a = ReplicaSource::new(a, Default::default());
         let applied =
             transfer::apply(&plan.to_b, &mut from_a, &plan.scanned[1], b, run_id, cancel, progress)
                 .map_err(&fb)?;
@@ -315,7 +315,8 @@ fn write_base(
     next: &Manifest,
     bytes: &[u8],
 ) -> Result<(), TransportError> {
-    if held == Some(plan.old_hash) && plan.had_base {
+    // Over a network, where the bytes are the cost; a local file is cheaper written whole.
+    if held == Some(plan.old_hash) && plan.had_base && t.wire_bytes().is_some() {
         let none = std::collections::HashMap::new();
         if let Ok(delta) = crate::plan::delta::Delta::between(&plan.old_base, next, &none)
             && t.write_state_delta(name, &plan.old_hash, &delta.encode())?

@@ -295,6 +295,13 @@ impl std::error::Error for Unreachable {
 /// Where the bytes a transfer sends come from: a source directory on this machine
 /// ([`local::DirSource`]), or for a two-way sync the other replica ([`ReplicaSource`]).
 pub trait FileSource {
+    /// Say that `ranges` of `path` will be opened, in the order announced, so that a remote
+    /// source can have them on their way. A local one needs nothing.
+    fn announce(&mut self, path: &RelPath, ranges: &[(u64, u64)]) -> std::io::Result<()> {
+        let _ = (path, ranges);
+        Ok(())
+    }
+
     /// `ranges` (offset, length) of the file at `path`, in order, as one stream. `sparse`: the
     /// file has holes, which a local source gives as zeros without reading them.
     fn open_ranges(
@@ -306,22 +313,68 @@ pub trait FileSource {
 }
 
 /// A replica read as a [`FileSource`], with some paths read from another path of it: a
-/// conflict copy of this replica's version is read where that version is now.
+/// conflict copy of this replica's version is read where that version is now. Files announced
+/// ahead are asked for at once ([`Transport::ask_ranges`]); one opened out of turn first takes
+/// (and drops) the answers before it, so the connection stays in step.
 pub struct ReplicaSource<'t> {
-    pub replica: &'t mut dyn Transport,
+    replica: &'t mut dyn Transport,
     /// (path to read, where the replica holds its bytes now).
-    pub renamed: std::collections::HashMap<RelPath, RelPath>,
+    renamed: std::collections::HashMap<RelPath, RelPath>,
+    /// The files asked for and not yet opened, oldest first.
+    asked: std::collections::VecDeque<RelPath>,
+}
+
+impl<'t> ReplicaSource<'t> {
+    pub fn new(
+        replica: &'t mut dyn Transport,
+        renamed: std::collections::HashMap<RelPath, RelPath>,
+    ) -> Self {
+        ReplicaSource { replica, renamed, asked: Default::default() }
+    }
+
+    /// Take and drop the answers to the first `n` files asked for.
+    fn skip_asked(&mut self, n: usize) -> std::io::Result<()> {
+        for _ in 0..n.min(self.asked.len()) {
+            self.asked.pop_front();
+            drop(self.replica.read_asked().map_err(std::io::Error::other)?);
+        }
+        Ok(())
+    }
+}
+
+impl Drop for ReplicaSource<'_> {
+    fn drop(&mut self) {
+        let _ = self.skip_asked(self.asked.len());
+    }
 }
 
 impl FileSource for ReplicaSource<'_> {
+    fn announce(&mut self, path: &RelPath, ranges: &[(u64, u64)]) -> std::io::Result<()> {
+        let at = self.renamed.get(path).unwrap_or(path);
+        if self.replica.ask_ranges(at, ranges).map_err(std::io::Error::other)? {
+            self.asked.push_back(path.clone());
+        }
+        Ok(())
+    }
+
     fn open_ranges(
         &mut self,
         path: &RelPath,
         ranges: &[(u64, u64)],
         _sparse: bool,
     ) -> std::io::Result<Box<dyn std::io::Read + '_>> {
-        let path = self.renamed.get(path).unwrap_or(path);
-        self.replica.read_ranges(path, ranges).map_err(std::io::Error::other)
+        match self.asked.iter().position(|p| p == path) {
+            Some(i) => {
+                self.skip_asked(i)?;
+                self.asked.pop_front();
+                self.replica.read_asked().map_err(std::io::Error::other)
+            }
+            None => {
+                self.skip_asked(self.asked.len())?;
+                let at = self.renamed.get(path).unwrap_or(path);
+                self.replica.read_ranges(at, ranges).map_err(std::io::Error::other)
+            }
+        }
     }
 }
 
@@ -471,6 +524,24 @@ pub trait Transport {
     ) -> Result<Box<dyn std::io::Read + '_>, TransportError> {
         let _ = (path, ranges);
         Err(self.cannot("send its files for a two-way sync"))
+    }
+
+    /// Ask for `ranges` of the file `path` without waiting for them, so that a transfer has the
+    /// next files on their way while it sends one; the answers come in the order asked, each
+    /// taken with [`Transport::read_asked`]. `Ok(false)`: this replica does not read ahead (a
+    /// local directory), and [`Transport::read_ranges`] serves each file when it comes.
+    fn ask_ranges(
+        &mut self,
+        path: &RelPath,
+        ranges: &[(u64, u64)],
+    ) -> Result<bool, TransportError> {
+        let _ = (path, ranges);
+        Ok(false)
+    }
+
+    /// The answer to the oldest [`Transport::ask_ranges`] not yet taken.
+    fn read_asked(&mut self) -> Result<Box<dyn std::io::Read + '_>, TransportError> {
+        Err(TransportError::Protocol(format!("{} has no file asked for", self.describe())))
     }
 
     /// An error saying this destination cannot `what`.
