@@ -374,15 +374,17 @@ pub fn serve_limited(
                     Err(e) => error_reply(&e),
                 }
             }
-            Request::ReadFile { path, ranges } => {
-                let sent = match dest.read_ranges(&path, &ranges) {
-                    Ok(reader) => {
-                        send_file(&mut wire, Some((path.as_path().to_path_buf(), reader)))?
+            Request::ReadFiles(files) => {
+                for (path, ranges) in files {
+                    let sent = match dest.read_ranges(&path, &ranges) {
+                        Ok(reader) => {
+                            send_file(&mut wire, Some((path.as_path().to_path_buf(), reader)))?
+                        }
+                        Err(e) => Err(e),
+                    };
+                    if let Err(e) = sent {
+                        wire.send(&error_reply(&e).encode())?;
                     }
-                    Err(e) => Err(e),
-                };
-                if let Err(e) = sent {
-                    wire.send(&error_reply(&e).encode())?;
                 }
                 wire.flush()?;
                 continue;

@@ -418,31 +418,34 @@ impl Transport for RemoteClient<'_> {
         path: &RelPath,
         ranges: &[(u64, u64)],
     ) -> Result<Box<dyn Read + '_>, TransportError> {
-        self.ask_ranges(path, ranges)?;
+        self.ask_ranges(&[(path.clone(), ranges.to_vec())])?;
         self.read_asked()
     }
 
-    fn ask_ranges(
-        &mut self,
-        path: &RelPath,
-        ranges: &[(u64, u64)],
-    ) -> Result<bool, TransportError> {
+    fn ask_ranges(&mut self, files: &[(RelPath, Vec<(u64, u64)>)]) -> Result<bool, TransportError> {
         // Ranges that follow each other are asked for as one.
-        let mut merged: Vec<(u64, u64)> = Vec::with_capacity(ranges.len());
-        for &(offset, len) in ranges {
-            match merged.last_mut() {
-                Some(last) if last.0 + last.1 == offset => last.1 += len,
-                _ => merged.push((offset, len)),
-            }
-        }
-        if merged.len() > super::protocol::MAX_RANGES {
+        let merged: Vec<(RelPath, Vec<(u64, u64)>)> = files
+            .iter()
+            .map(|(path, ranges)| {
+                let mut merged: Vec<(u64, u64)> = Vec::with_capacity(ranges.len());
+                for &(offset, len) in ranges {
+                    match merged.last_mut() {
+                        Some(last) if last.0 + last.1 == offset => last.1 += len,
+                        _ => merged.push((offset, len)),
+                    }
+                }
+                (path.clone(), merged)
+            })
+            .collect();
+        let ranges: usize = merged.iter().map(|(_, r)| r.len()).sum();
+        if ranges > super::protocol::MAX_RANGES || merged.len() > super::protocol::MAX_READ_FILES {
+            let first = files.first().map(|(p, _)| p.display().to_string()).unwrap_or_default();
             return Err(TransportError::Protocol(format!(
-                "{}: too many ranges of {} to read at once",
-                self.name,
-                path.display()
+                "{}: too many ranges to read at once ({ranges}, from {first} on)",
+                self.name
             )));
         }
-        self.send(&Request::ReadFile { path: path.clone(), ranges: merged })?;
+        self.send(&Request::ReadFiles(merged))?;
         self.wire.flush().map_err(|e| self.io(e))?;
         Ok(true)
     }
@@ -692,11 +695,19 @@ mod tests {
             assert_eq!(read(src.open_ranges(&p("copy"), &[(0, 2), (4, 4)], false)).unwrap(), "xx");
             // z out of turn: y's and the missing file's answers are dropped on the way.
             assert_eq!(read(src.open_ranges(&p("z"), &[(0, 2), (4, 4)], false)).unwrap(), "014567");
+            // Announced later, opened in turn: a batch of their own.
             src.announce(&p("y"), &[(1, 2)]).unwrap();
+            src.announce(&p("missing"), &[(0, 1)]).unwrap();
+            src.announce(&p("w"), &[(0, 3)]).unwrap();
+            assert_eq!(read(src.open_ranges(&p("y"), &[(1, 2)], false)).unwrap(), "yy");
             let err = read(src.open_ranges(&p("missing"), &[(0, 1)], false)).unwrap_err();
             assert!(err.to_string().contains("missing"), "{err}");
             assert_eq!(read(src.open_ranges(&p("w"), &[(0, 3)], false)).unwrap(), "www");
+            // Never announced: read on its own.
+            assert_eq!(read(src.open_ranges(&p("x"), &[(2, 2)], false)).unwrap(), "xx");
             src.announce(&p("z"), &[(0, 10)]).unwrap();
+            src.announce(&p("y"), &[(0, 1)]).unwrap();
+            assert_eq!(read(src.open_ranges(&p("z"), &[(0, 10)], false)).unwrap(), "0123456789");
             drop(src);
             // The next request gets its own answer.
             let mut r = c.read_ranges(&p("w"), &[(1, 1)]).unwrap();

@@ -159,12 +159,8 @@ impl Transport for SshAgentDest {
         self.client.read_ranges(path, ranges)
     }
 
-    fn ask_ranges(
-        &mut self,
-        path: &RelPath,
-        ranges: &[(u64, u64)],
-    ) -> Result<bool, TransportError> {
-        let r = self.client.ask_ranges(path, ranges);
+    fn ask_ranges(&mut self, files: &[(RelPath, Vec<(u64, u64)>)]) -> Result<bool, TransportError> {
+        let r = self.client.ask_ranges(files);
         self.explain(r)
     }
 

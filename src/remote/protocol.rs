@@ -31,8 +31,10 @@ use std::io::{self, Read, Write};
 /// serves a two-way sync: the agent scans its tree, keeps small state files and sends ranges of
 /// its files.
 pub const PROTOCOL_VERSION: u32 = 6;
-/// Most ranges one `ReadFile` asks for.
+/// Most ranges one `ReadFiles` asks for, all its files together.
 pub const MAX_RANGES: usize = 65_536;
+/// Most files one `ReadFiles` asks for.
+pub const MAX_READ_FILES: usize = 256;
 /// Largest frame body either side accepts.
 pub const MAX_FRAME: usize = 16 << 20;
 /// Largest piece of bulk data (manifest parts, file data) in one frame.
@@ -107,12 +109,11 @@ pub enum Request {
     StatePart(Vec<u8>),
     /// Replace a state file with the parts sent since the last one: answered with `Ok`.
     WriteState(String),
-    /// Ranges of a file, answered with their bytes as `Data` parts and `DataEnd` (or an
-    /// `Error` in place of `DataEnd`).
-    ReadFile {
-        path: RelPath,
-        ranges: Vec<(u64, u64)>,
-    },
+    /// Ranges of files, answered file after file, each with its bytes as `Data` parts and
+    /// `DataEnd` (or an `Error` in place of `DataEnd`). The client sends nothing until it has
+    /// read every answer: a batch of files instead of a request each keeps one side writing at a
+    /// time, as the rest of the protocol does.
+    ReadFiles(Vec<(RelPath, Vec<(u64, u64)>)>),
 }
 
 /// Agent to client.
@@ -364,13 +365,16 @@ impl Request {
                 put_text(&mut w, name);
                 w.fixed(&old.0);
             }
-            Request::ReadFile { path, ranges } => {
+            Request::ReadFiles(files) => {
                 w.u8(20);
-                w.bytes(path.as_bytes());
-                w.varint(ranges.len() as u64);
-                for (offset, len) in ranges {
-                    w.varint(*offset);
-                    w.varint(*len);
+                w.varint(files.len() as u64);
+                for (path, ranges) in files {
+                    w.bytes(path.as_bytes());
+                    w.varint(ranges.len() as u64);
+                    for (offset, len) in ranges {
+                        w.varint(*offset);
+                        w.varint(*len);
+                    }
                 }
             }
         }
@@ -458,13 +462,20 @@ impl Request {
             18 => Request::StatePart(r.bytes("state part", MAX_DATA)?.to_vec()),
             19 => Request::WriteState(text(&mut r, "state name")?),
             20 => {
-                let path = rel_path(&mut r, "path")?;
-                let n = r.varint_max("range count", MAX_RANGES as u64)?;
-                let mut ranges = Vec::with_capacity(n.min(r.remaining() as u64 / 2) as usize);
-                for _ in 0..n {
-                    ranges.push((r.varint("offset")?, r.varint("length")?));
+                let files = r.varint_max("file count", MAX_READ_FILES as u64)?;
+                let mut all = Vec::with_capacity(files.min(r.remaining() as u64 / 2) as usize);
+                let mut total = 0;
+                for _ in 0..files {
+                    let path = rel_path(&mut r, "path")?;
+                    let n = r.varint_max("range count", (MAX_RANGES - total) as u64)?;
+                    total += n as usize;
+                    let mut ranges = Vec::with_capacity(n.min(r.remaining() as u64 / 2) as usize);
+                    for _ in 0..n {
+                        ranges.push((r.varint("offset")?, r.varint("length")?));
+                    }
+                    all.push((path, ranges));
                 }
-                Request::ReadFile { path, ranges }
+                Request::ReadFiles(all)
             }
             21 => Request::StateHash(text(&mut r, "state name")?),
             22 => Request::WriteStateDelta {
@@ -709,7 +720,7 @@ mod tests {
             Request::ReadState("base-0a1b".into()),
             Request::StatePart(vec![1, 2, 3]),
             Request::WriteState("replica".into()),
-            Request::ReadFile { path: p("d/f"), ranges: vec![(0, 10), (65_536, 4096)] },
+            Request::ReadFiles(vec![(p("d/f"), vec![(0, 10), (65_536, 4096)]), (p("e"), vec![])]),
         ];
         for req in requests {
             assert_eq!(Request::decode(&req.encode()).unwrap(), req);

@@ -194,27 +194,9 @@ fn two_way_pair(
     };
     let dest_name = job.destinations[i].0.as_str();
     let (name, dest) = (Some(job.name.as_str()), Some(dest_name));
-    let started = SystemTime::now();
-    let clock = Instant::now();
-    let run_id = timefmt::run_id(started);
-    let mut attempts = 0u32;
-    let result = loop {
-        attempts += 1;
-        match twoway::sync(&spec, &job.guards, &run_id, cancel, &Progress::hidden()) {
-            Err(e) if retry(job, &e, attempts, cancel, log, name, dest) => {}
-            other => break other,
-        }
-    };
-    let mut rec = Record::new(
-        &job.name,
-        dest_name,
-        trigger,
-        started,
-        SystemTime::now(),
-        clock.elapsed(),
-        Outcome::Success,
-    );
-    rec.attempts = attempts;
+    let attempt =
+        |run_id: &str| twoway::sync(&spec, &job.guards, run_id, cancel, &Progress::hidden());
+    let (result, mut rec) = with_retries(job, dest_name, trigger, cancel, log, attempt);
     match result {
         Ok(run) => {
             let (p, applied) = (&run.plan, &run.applied);
@@ -245,7 +227,7 @@ fn two_way_pair(
                     rec.deleted,
                     p.reconciled.conflicts.len(),
                     rec.bytes_sent,
-                    clock.elapsed().as_secs_f64()
+                    rec.duration_ms as f64 / 1000.0
                 ),
             );
         }
@@ -254,27 +236,58 @@ fn two_way_pair(
     rec
 }
 
-/// Whether to try a failed attempt again (a transient error, attempts left, not cancelled),
-/// after waiting out the backoff, which is logged.
-fn retry(
+/// Run `attempt` (given the run's id) until it succeeds, fails for good, or has used the job's
+/// retries on transient errors, waiting out a doubling delay between tries; a wait that
+/// `cancel` cuts short ends the run as interrupted. Returns the outcome and the destination's
+/// record, counted as a success so far, with its times and attempts.
+fn with_retries<T>(
     job: &Job,
-    e: &SyncError,
-    attempts: u32,
+    dest_name: &str,
+    trigger: &str,
     cancel: &AtomicBool,
     log: &Logger,
-    name: Option<&str>,
-    dest: Option<&str>,
-) -> bool {
-    if !e.is_transient() || attempts > job.retries || cancel.load(Ordering::Relaxed) {
-        return false;
-    }
-    let delay = job.retry_delay.saturating_mul(1 << (attempts - 1).min(16));
-    log.warn(
-        name,
-        dest,
-        &format!("attempt {attempts} failed: {}; retrying in {}s", e.one_line(), delay.as_secs()),
+    mut attempt: impl FnMut(&str) -> Result<T, SyncError>,
+) -> (Result<T, SyncError>, Record) {
+    let (name, dest) = (Some(job.name.as_str()), Some(dest_name));
+    let started = SystemTime::now();
+    let clock = Instant::now();
+    let run_id = timefmt::run_id(started);
+    let mut attempts = 0u32;
+    let result = loop {
+        attempts += 1;
+        let e = match attempt(&run_id) {
+            Err(e) => e,
+            done => break done,
+        };
+        if !e.is_transient() || attempts > job.retries {
+            break Err(e);
+        }
+        let delay = job.retry_delay.saturating_mul(1 << (attempts - 1).min(16));
+        log.warn(
+            name,
+            dest,
+            &format!(
+                "attempt {attempts} failed: {}; retrying in {}s",
+                e.one_line(),
+                delay.as_secs()
+            ),
+        );
+        if !sleep_unless(cancel, delay) {
+            let interrupted = Box::new(TransportError::Interrupted);
+            break Err(SyncError::Transport { dest: dest_name.into(), source: interrupted });
+        }
+    };
+    let mut rec = Record::new(
+        &job.name,
+        dest_name,
+        trigger,
+        started,
+        SystemTime::now(),
+        clock.elapsed(),
+        Outcome::Success,
     );
-    sleep_unless(cancel, delay)
+    rec.attempts = attempts;
+    (result, rec)
 }
 
 /// Record a failed run: refused, interrupted or failed, with its error.
@@ -335,49 +348,22 @@ fn sync_destination(
     let spec = job.spec(i);
     let dest_name = job.destinations[i].0.as_str();
     let (name, dest) = (Some(job.name.as_str()), Some(dest_name));
-    let started = SystemTime::now();
-    let clock = Instant::now();
-    let run_id = timefmt::run_id(started);
-    let mut attempts = 0u32;
-    let result = loop {
-        attempts += 1;
-        let attempt = (|| -> Result<sync::Synced, SyncError> {
-            let mut transport = sync::open(&spec)?;
-            let planned = sync::plan_for(&spec, scanned, transport.as_mut())?;
-            let hidden = Progress::hidden();
-            sync::apply_planned(
-                &spec,
-                &scanned.issues,
-                transport.as_mut(),
-                planned,
-                OnChange::Replan,
-                &run_id,
-                cancel,
-                &hidden,
-            )
-        })();
-        match attempt {
-            Err(e) if retry(job, &e, attempts, cancel, log, name, dest) => {}
-            Err(e) if !e.is_transient() || attempts > job.retries => break Err(e),
-            Err(_) => {
-                break Err(SyncError::Transport {
-                    dest: dest_name.into(),
-                    source: Box::new(TransportError::Interrupted),
-                });
-            }
-            other => break other,
-        }
+    let attempt = |run_id: &str| {
+        let mut transport = sync::open(&spec)?;
+        let planned = sync::plan_for(&spec, scanned, transport.as_mut())?;
+        let hidden = Progress::hidden();
+        sync::apply_planned(
+            &spec,
+            &scanned.issues,
+            transport.as_mut(),
+            planned,
+            OnChange::Replan,
+            run_id,
+            cancel,
+            &hidden,
+        )
     };
-    let mut rec = Record::new(
-        &job.name,
-        dest_name,
-        trigger,
-        started,
-        SystemTime::now(),
-        clock.elapsed(),
-        Outcome::Success,
-    );
-    rec.attempts = attempts;
+    let (result, mut rec) = with_retries(job, dest_name, trigger, cancel, log, attempt);
     match result {
         Ok(synced) => {
             let s = &synced.planned.plan.stats;
@@ -407,7 +393,7 @@ fn sync_destination(
                     rec.updated,
                     rec.deleted,
                     rec.bytes_sent,
-                    clock.elapsed().as_secs_f64()
+                    rec.duration_ms as f64 / 1000.0
                 ),
             );
         }

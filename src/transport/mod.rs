@@ -314,22 +314,35 @@ pub trait FileSource {
 
 /// A replica read as a [`FileSource`], with some paths read from another path of it: a
 /// conflict copy of this replica's version is read where that version is now. Files announced
-/// ahead are asked for at once ([`Transport::ask_ranges`]); one opened out of turn first takes
-/// (and drops) the answers before it, so the connection stays in step.
+/// ahead are asked for in batches ([`Transport::ask_ranges`]) when the first of them is opened;
+/// one opened out of turn first takes (and drops) the answers before it, so the connection
+/// stays in step.
 pub struct ReplicaSource<'t> {
     replica: &'t mut dyn Transport,
     /// (path to read, where the replica holds its bytes now).
     renamed: std::collections::HashMap<RelPath, RelPath>,
-    /// The files asked for and not yet opened, oldest first.
+    /// Files announced and not yet asked for, in order, with their ranges.
+    announced: std::collections::VecDeque<(RelPath, Vec<(u64, u64)>)>,
+    /// Files asked for and not yet opened, oldest first.
     asked: std::collections::VecDeque<RelPath>,
+    /// Whether the replica reads ahead at all.
+    ahead: bool,
 }
+
+/// Most files asked for in one batch.
+const BATCH: usize = 64;
 
 impl<'t> ReplicaSource<'t> {
     pub fn new(
         replica: &'t mut dyn Transport,
         renamed: std::collections::HashMap<RelPath, RelPath>,
     ) -> Self {
-        ReplicaSource { replica, renamed, asked: Default::default() }
+        let (announced, asked) = Default::default();
+        ReplicaSource { replica, renamed, announced, asked, ahead: true }
+    }
+
+    fn at<'p>(&'p self, path: &'p RelPath) -> &'p RelPath {
+        self.renamed.get(path).unwrap_or(path)
     }
 
     /// Take and drop the answers to the first `n` files asked for.
@@ -337,6 +350,22 @@ impl<'t> ReplicaSource<'t> {
         for _ in 0..n.min(self.asked.len()) {
             self.asked.pop_front();
             drop(self.replica.read_asked().map_err(std::io::Error::other)?);
+        }
+        Ok(())
+    }
+
+    /// Ask for the next batch of announced files. A replica that cannot take the batch is read
+    /// a file at a time from now on.
+    fn ask_batch(&mut self) -> std::io::Result<()> {
+        let n = self.announced.len().min(BATCH);
+        let batch: Vec<(RelPath, Vec<(u64, u64)>)> = self.announced.drain(..n).collect();
+        let request: Vec<(RelPath, Vec<(u64, u64)>)> =
+            batch.iter().map(|(p, r)| (self.at(p).clone(), r.clone())).collect();
+        self.ahead = self.replica.ask_ranges(&request).unwrap_or(false);
+        if self.ahead {
+            self.asked.extend(batch.into_iter().map(|(p, _)| p));
+        } else {
+            self.announced.clear();
         }
         Ok(())
     }
@@ -350,9 +379,8 @@ impl Drop for ReplicaSource<'_> {
 
 impl FileSource for ReplicaSource<'_> {
     fn announce(&mut self, path: &RelPath, ranges: &[(u64, u64)]) -> std::io::Result<()> {
-        let at = self.renamed.get(path).unwrap_or(path);
-        if self.replica.ask_ranges(at, ranges).map_err(std::io::Error::other)? {
-            self.asked.push_back(path.clone());
+        if self.ahead {
+            self.announced.push_back((path.clone(), ranges.to_vec()));
         }
         Ok(())
     }
@@ -363,6 +391,14 @@ impl FileSource for ReplicaSource<'_> {
         ranges: &[(u64, u64)],
         _sparse: bool,
     ) -> std::io::Result<Box<dyn std::io::Read + '_>> {
+        if !self.asked.contains(path) {
+            // Files asked for before this one will not be opened in turn.
+            self.skip_asked(self.asked.len())?;
+            if let Some(i) = self.announced.iter().position(|(p, _)| p == path) {
+                self.announced.drain(..i);
+                self.ask_batch()?;
+            }
+        }
         match self.asked.iter().position(|p| p == path) {
             Some(i) => {
                 self.skip_asked(i)?;
@@ -370,9 +406,8 @@ impl FileSource for ReplicaSource<'_> {
                 self.replica.read_asked().map_err(std::io::Error::other)
             }
             None => {
-                self.skip_asked(self.asked.len())?;
-                let at = self.renamed.get(path).unwrap_or(path);
-                self.replica.read_ranges(at, ranges).map_err(std::io::Error::other)
+                let at = self.at(path).clone();
+                self.replica.read_ranges(&at, ranges).map_err(std::io::Error::other)
             }
         }
     }
@@ -526,16 +561,13 @@ pub trait Transport {
         Err(self.cannot("send its files for a two-way sync"))
     }
 
-    /// Ask for `ranges` of the file `path` without waiting for them, so that a transfer has the
-    /// next files on their way while it sends one; the answers come in the order asked, each
-    /// taken with [`Transport::read_asked`]. `Ok(false)`: this replica does not read ahead (a
-    /// local directory), and [`Transport::read_ranges`] serves each file when it comes.
-    fn ask_ranges(
-        &mut self,
-        path: &RelPath,
-        ranges: &[(u64, u64)],
-    ) -> Result<bool, TransportError> {
-        let _ = (path, ranges);
+    /// Ask for ranges of several files at once, without waiting for them, so that a transfer
+    /// has the next files on their way while it sends one; the answers come in the order asked,
+    /// each taken with [`Transport::read_asked`], and nothing else may be asked of this replica
+    /// until all are taken. `Ok(false)`: this replica does not read ahead (a local directory),
+    /// and [`Transport::read_ranges`] serves each file when it comes.
+    fn ask_ranges(&mut self, files: &[(RelPath, Vec<(u64, u64)>)]) -> Result<bool, TransportError> {
+        let _ = files;
         Ok(false)
     }
 

@@ -227,7 +227,8 @@ fn fuzz_seeds() {
             since: None,
         })
         .encode(),
-        Request::ReadFile { path: p("a/b"), ranges: vec![(0, 4096), (8192, 100)] }.encode(),
+        Request::ReadFiles(vec![(p("a/b"), vec![(0, 4096), (8192, 100)]), (p("c"), vec![(0, 1)])])
+            .encode(),
         Request::ReadState("base-00ff".into()).encode(),
     ];
     let mut next = m.clone();
