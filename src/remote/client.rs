@@ -33,6 +33,8 @@ pub struct RemoteClient<'a> {
     base_hash: Option<ContentHash>,
     /// Which manifest `read_manifest` last returned (the hash of its file), when that is sure.
     last_read: Option<ManifestId>,
+    /// A scan was asked for and its answer is still to be read.
+    scanning: bool,
 }
 
 impl<'a> RemoteClient<'a> {
@@ -85,7 +87,15 @@ impl<'a> RemoteClient<'a> {
             _ => return Err(not_tern()),
         }
         let wire = wire.compressed(compress_level, true).map_err(io)?;
-        Ok(Some(RemoteClient { wire, name, cache_file, sent, base_hash: None, last_read: None }))
+        Ok(Some(RemoteClient {
+            wire,
+            name,
+            cache_file,
+            sent,
+            base_hash: None,
+            last_read: None,
+            scanning: false,
+        }))
     }
 
     /// Bytes written to the peer so far, as they went on the wire.
@@ -297,12 +307,12 @@ impl Drop for FileParts<'_, '_> {
 }
 
 impl Transport for RemoteClient<'_> {
-    fn scan_tree(
+    fn start_scan(
         &mut self,
         opts: &crate::tree::scan::ScanOptions,
         cache: bool,
         since: Option<&crate::transport::StateCopy<'_>>,
-    ) -> Result<crate::tree::scan::Scan, TransportError> {
+    ) -> Result<(), TransportError> {
         let q = super::protocol::ScanRequest {
             checksum: opts.checksum,
             no_xattrs: opts.no_xattrs,
@@ -311,7 +321,23 @@ impl Transport for RemoteClient<'_> {
             excludes: opts.excludes.patterns().to_vec(),
             since: since.map(|c| (c.name.to_string(), c.hash)),
         };
-        let header = match self.ask(&Request::Scan(q))? {
+        self.send(&Request::Scan(q))?;
+        self.wire.flush().map_err(|e| self.io(e))?;
+        self.scanning = true;
+        Ok(())
+    }
+
+    fn scan_tree(
+        &mut self,
+        opts: &crate::tree::scan::ScanOptions,
+        cache: bool,
+        since: Option<&crate::transport::StateCopy<'_>>,
+    ) -> Result<crate::tree::scan::Scan, TransportError> {
+        if !std::mem::take(&mut self.scanning) {
+            self.start_scan(opts, cache, since)?;
+            self.scanning = false;
+        }
+        let header = match self.answer()? {
             Response::Json(j) => j,
             r => return Err(self.unexpected(&r)),
         };

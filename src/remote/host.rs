@@ -126,6 +126,16 @@ impl Transport for SshAgentDest {
         self.explain(r)
     }
 
+    fn start_scan(
+        &mut self,
+        opts: &crate::tree::scan::ScanOptions,
+        cache: bool,
+        since: Option<&crate::transport::StateCopy<'_>>,
+    ) -> Result<(), TransportError> {
+        let r = self.client.start_scan(opts, cache, since);
+        self.explain(r)
+    }
+
     fn state_hash(&mut self, name: &str) -> Result<Option<ContentHash>, TransportError> {
         let r = self.client.state_hash(name);
         self.explain(r)

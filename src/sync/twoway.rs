@@ -218,6 +218,9 @@ pub fn prepare(
             manifest: &base,
         })
     };
+    // Both replicas scan at once (where they are); each is then waited for.
+    a.start_scan(&scan, spec.cache, since(0).as_ref()).map_err(&fa)?;
+    b.start_scan(&scan, spec.cache, since(1).as_ref()).map_err(&fb)?;
     let sa = a.scan_tree(&scan, spec.cache, since(0).as_ref()).map_err(&fa)?;
     let sb = b.scan_tree(&scan, spec.cache, since(1).as_ref()).map_err(&fb)?;
     let protected: Vec<RelPath> =

@@ -516,6 +516,19 @@ pub trait Transport {
         Err(self.cannot("scan its tree for a two-way sync"))
     }
 
+    /// Start [`Transport::scan_tree`] where the replica is, to be finished by calling it with
+    /// the same arguments: two replicas scan at once. Nothing may be asked of this replica in
+    /// between. A replica on this machine scans when it is finished.
+    fn start_scan(
+        &mut self,
+        opts: &ScanOptions,
+        cache: bool,
+        since: Option<&StateCopy<'_>>,
+    ) -> Result<(), TransportError> {
+        let _ = (opts, cache, since);
+        Ok(())
+    }
+
     /// The SHA-256 of a state file's bytes (`None`: no such file): whether the caller's copy is
     /// the same, without reading the file over the network.
     fn state_hash(&mut self, name: &str) -> Result<Option<ContentHash>, TransportError> {

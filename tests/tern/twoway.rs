@@ -622,6 +622,18 @@ fn over_ssh_only_changes_travel_and_a_host_without_tern_is_refused() {
     // The first run sent every file and the base whole; the second, two small changes.
     assert!(wire(&first) > 100_000.0, "{}", first.describe());
     assert!(wire(&second) < 8_000.0, "{}", second.describe());
+
+    // Many files changed at b come to a in batches of requests, a few deleted among them.
+    let mut t = env.tree("b");
+    for i in (0..3000).step_by(7) {
+        let p = format!("d{}/f{i}", i % 30);
+        t = if i % 5 == 0 { t.remove(&p) } else { t.file(&p, noise(i as u64, 5000 + i)) };
+    }
+    drop(t);
+    sshd.tern(&env, ["sync", "--two-way", "a", &url])
+        .ok()
+        .stdout_has("b->a: 0 created, 343 updated");
+    assert_same_tree(&env.path("a"), &b);
 }
 
 /// `tern plan --two-way --format json`: directions, conflicts and the first-run flag, as
