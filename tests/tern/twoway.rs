@@ -677,3 +677,23 @@ fn a_two_way_plan_in_json() {
         .ok()
         .stdout_has("**conflicts**");
 }
+
+/// Either side may be the remote one: a over the real sshd, b here.
+#[test]
+fn the_first_replica_may_be_the_remote_one() {
+    let env = Env::new();
+    let sshd = Sshd::start(&env);
+    drop(env.tree("a").file("from-a", "1").file("both.txt", "a's").mtime("both.txt", T_B, 0));
+    drop(env.tree("b").file("from-b", "2").file("both.txt", "b's").mtime("both.txt", T_A, 0));
+    let url = sshd.url(&env.path("a"));
+    let done = sshd.tern(&env, ["sync", "--two-way", &url, "b"]).code(5);
+    assert!(done.stdout().contains("conflict: both.txt"), "{}", done.describe());
+    assert_same_tree(&env.path("a"), &env.path("b"));
+    assert_eq!(fs::read(env.path("b/both.txt")).unwrap(), b"a's");
+    assert_eq!(fs::read(env.path("b/from-a")).unwrap(), b"1");
+    assert_eq!(fs::read(env.path("a/from-b")).unwrap(), b"2");
+    let kept: Vec<_> =
+        copies(&env.path("a")).into_iter().map(|(n, c)| (n.contains("127_0_0_1"), c)).collect();
+    assert_eq!(kept, [(false, b"b's".to_vec())], "b's copy is named after this host");
+    sshd.tern(&env, ["plan", "--two-way", "--detailed-exitcode", &url, "b"]).code(0);
+}
