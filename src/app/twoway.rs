@@ -20,6 +20,18 @@ fn open_both(spec: &TwoWaySpec) -> anyhow::Result<(Box<dyn Transport>, Box<dyn T
     Ok((twoway::open(&spec.a, &spec.ssh)?, twoway::open(&spec.b, &spec.ssh)?))
 }
 
+/// Say what a scan could not read: it is left as it is on both sides.
+fn report_issues(p: &twoway::TwoWayPlan) {
+    for (side, issue) in &p.issues {
+        eprintln!(
+            "tern: error: cannot read {} at {}: {}; it is left as it is on both sides",
+            issue.path.display(),
+            side.name(),
+            issue.message
+        );
+    }
+}
+
 /// `tern plan --two-way` (and `sync --two-way --dry-run`).
 pub(super) fn plan(
     ui: &Ui,
@@ -33,6 +45,7 @@ pub(super) fn plan(
     }
     let (mut a, mut b) = open_both(spec)?;
     let p = twoway::prepare(spec, a.as_mut(), b.as_mut(), false)?;
+    report_issues(&p);
     let r = TwoWayReport {
         a: spec.a.to_string(),
         b: spec.b.to_string(),
@@ -42,7 +55,9 @@ pub(super) fn plan(
     let text = render(&r, out.format, ui.verbose, out.limit);
     write_or_pipe_closed(&mut std::io::stdout().lock(), text.as_bytes())?;
     twoway::check_guards(&p, guards)?;
-    Ok(if detailed && !p.reconciled.conflicts.is_empty() {
+    Ok(if !p.issues.is_empty() {
+        if detailed { Status::Error } else { Status::Partial }
+    } else if detailed && !p.reconciled.conflicts.is_empty() {
         Status::Conflicts
     } else if detailed && !p.is_empty() {
         Status::ChangesPending
@@ -60,6 +75,7 @@ pub(super) fn sync(ui: &Ui, spec: &TwoWaySpec, guards: &GuardPolicy) -> anyhow::
     let run = twoway::sync(spec, guards, &run_id, &never, &bar)?;
     bar.finish();
     let p = &run.plan;
+    report_issues(p);
     let mut out = String::new();
     if ui.verbose {
         out.push_str(&crate::report::twoway::change_lines(p, false));
@@ -90,7 +106,7 @@ pub(super) fn sync(ui: &Ui, spec: &TwoWaySpec, guards: &GuardPolicy) -> anyhow::
     if !ui.quiet {
         write_or_pipe_closed(&mut std::io::stdout().lock(), out.as_bytes())?;
     }
-    Ok(if skipped > 0 {
+    Ok(if skipped > 0 || !p.issues.is_empty() {
         Status::Partial
     } else if !p.reconciled.conflicts.is_empty() {
         Status::Conflicts

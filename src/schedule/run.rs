@@ -212,9 +212,16 @@ fn two_way_pair(
             for c in &p.reconciled.conflicts {
                 log.warn(name, dest, &format!("conflict: {c}"));
             }
-            if skipped > 0 {
+            for (side, issue) in &p.issues {
+                let (path, side) = (issue.path.display(), side.name());
+                let msg = format!("cannot read {path} at {side}: {}; left as it is", issue.message);
+                log.warn(name, dest, &msg);
+            }
+            if skipped > 0 || !p.issues.is_empty() {
                 rec.outcome = Outcome::Partial;
-                rec.error = Some(format!("{skipped} files skipped"));
+                let unreadable = p.issues.len();
+                rec.error =
+                    Some(format!("{unreadable} entries unreadable, {skipped} files skipped"));
             }
             log.info(
                 name,

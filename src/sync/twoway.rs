@@ -64,6 +64,8 @@ pub struct TwoWayPlan {
     old_hash: ContentHash,
     held: [Option<ContentHash>; 2],
     protected: Vec<RelPath>,
+    /// What a scan could not read, and on which side: left as it is on both sides.
+    pub issues: Vec<(Side, crate::tree::scan::ScanIssue)>,
     /// Each side's tree as scanned: what its plan was made against.
     scanned: [StoredManifest; 2],
     ids: [Option<String>; 2],
@@ -225,12 +227,18 @@ pub fn prepare(
     let sb = b.scan_tree(&scan, spec.cache, since(1).as_ref()).map_err(&fb)?;
     let protected: Vec<RelPath> =
         sa.issues.iter().chain(&sb.issues).map(|i| i.path.clone()).collect();
+    let issues: Vec<(Side, crate::tree::scan::ScanIssue)> =
+        (sa.issues.iter().map(|i| (Side::A, i.clone())))
+            .chain(sb.issues.iter().map(|i| (Side::B, i.clone())))
+            .collect();
     let (ma, mb) = (sa.manifest.to_manifest(0), sb.manifest.to_manifest(0));
     let labels = Labels { hosts: [host_of(&spec.a), host_of(&spec.b)] };
     let reconciled = reconcile(&base, &ma, &mb, &protected, spec.policy, &labels);
     let opts = PlanOptions { delete: true, excludes: spec.scan.excludes.clone() };
     let scanned = [StoredManifest::from(&ma), StoredManifest::from(&mb)];
-    let target = EntryStore::from(&reconciled.target);
+    // What a side could not read changes on neither: the plans leave it out of the target, and
+    // keep what each side has there (a side that could not read it has no entry to replace).
+    let target = EntryStore::from(&reconciled.target.clone().without(&protected));
     let to_a = plan_owned(target.clone(), &scanned[0], &protected, &opts);
     let to_b = plan_owned(target, &scanned[1], &protected, &opts);
     let next = next_base(&reconciled.target, &base, &[], &protected, base.generation);
@@ -245,6 +253,7 @@ pub fn prepare(
         old_hash: base_hash,
         held,
         protected,
+        issues,
         scanned,
         ids,
     })

@@ -697,3 +697,39 @@ fn the_first_replica_may_be_the_remote_one() {
     assert_eq!(kept, [(false, b"b's".to_vec())], "b's copy is named after this host");
     sshd.tern(&env, ["plan", "--two-way", "--detailed-exitcode", &url, "b"]).code(0);
 }
+
+/// An entry one side cannot read is left as it is on both sides (exit 3, named on stderr), and
+/// the base keeps it as it was, so the change the other side made goes through once it is
+/// readable again.
+#[test]
+fn an_unreadable_entry_is_left_alone_on_both_sides_until_it_can_be_read() {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let env = Env::new();
+    drop(env.tree("a").file("ok.txt", "v1").file("secret.txt", "s1"));
+    env.tern(["sync", "--two-way", "a", "b"]).ok();
+    drop(env.tree("a").file("ok.txt", "v2").mode("secret.txt", 0o000));
+    drop(env.tree("b").file("secret.txt", "b's"));
+    let root = fs::metadata("/proc/self").unwrap().uid() == 0;
+    let mut run = env.tern(["sync", "--two-way", "a", "b"]);
+    if root {
+        // root reads everything: run tern as nobody, with both replicas and the cache theirs
+        fs::set_permissions(env.dir.path(), fs::Permissions::from_mode(0o755)).unwrap();
+        for e in walkdir::WalkDir::new(env.dir.path()).min_depth(1) {
+            std::os::unix::fs::lchown(e.unwrap().path(), Some(65534), Some(65534)).unwrap();
+        }
+        run.cmd = std::process::Command::new("setpriv");
+        run.cmd
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups", TERN])
+            .args(["sync", "--two-way", "a", "b"])
+            .current_dir(env.dir.path())
+            .env("TERN_CACHE_DIR", env.path("cache"));
+    }
+    run.code(3).stderr_has("cannot read secret.txt at a");
+    assert_eq!(fs::read(env.path("b/ok.txt")).unwrap(), b"v2");
+    assert_eq!(fs::read(env.path("b/secret.txt")).unwrap(), b"b's");
+    fs::set_permissions(env.path("a/secret.txt"), fs::Permissions::from_mode(0o644)).unwrap();
+    assert_eq!(fs::read(env.path("a/secret.txt")).unwrap(), b"s1");
+    env.tern(["sync", "--two-way", "a", "b"]).ok();
+    assert_eq!(fs::read(env.path("a/secret.txt")).unwrap(), b"b's");
+    assert_same_tree(&env.path("a"), &env.path("b"));
+}
