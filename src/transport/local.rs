@@ -746,7 +746,17 @@ impl Transport for LocalDir {
         cache: bool,
         _since: Option<&super::StateCopy<'_>>,
     ) -> Result<crate::tree::scan::Scan, TransportError> {
-        use crate::tree::scan::{ScanOptions, default_cache_file, scan};
+        use crate::tree::scan::{Scan, ScanOptions, default_cache_file, scan};
+        // A replica not made yet holds nothing (its first sync makes it).
+        if !self.check_root()? {
+            let empty = Scan {
+                manifest: Default::default(),
+                issues: Vec::new(),
+                stats: Default::default(),
+            };
+            self.manifest = Some(Manifest::default());
+            return Ok(empty);
+        }
         let hidden = crate::util::progress::Progress::hidden();
         let cache_file = if cache { default_cache_file(&self.root) } else { None };
         let opts = ScanOptions { cache_file, ..opts.clone() };

@@ -643,6 +643,11 @@ fn a_two_way_plan_in_json() {
     let env = Env::new();
     drop(env.tree("a").file("both", "a").mtime("both", T_A, 0).file("only-a", "x"));
     drop(env.tree("b").file("both", "b").mtime("both", T_B, 0));
+    // A replica not made yet is planned as empty, and the plan does not make it.
+    env.tern(["plan", "--two-way", "--detailed-exitcode", "a", "new"])
+        .code(2)
+        .stdout_has("a->b + file    only-a");
+    assert!(!env.path("new").exists());
     let done = env
         .tern(["plan", "--two-way", "--format", "json", "--detailed-exitcode", "a", "b"])
         .code(5);
