@@ -95,7 +95,8 @@ pub(super) fn sync(ui: &Ui, spec: &TwoWaySpec, guards: &GuardPolicy) -> anyhow::
         }
         let _ = writeln!(out, "{arrow}: {}", applied_changes(p.toward(to), &applied));
     }
-    let _ = write!(out, "synced two-way: {} conflicts", p.reconciled.conflicts.len());
+    let n = p.reconciled.conflicts.len();
+    let _ = write!(out, "synced two-way: {n} conflict{}", if n == 1 { "" } else { "s" });
     if run.wire_bytes > 0 {
         let _ = write!(out, "; {} on the wire", HumanBytes(run.wire_bytes));
     }
