@@ -322,9 +322,10 @@ fn random_edits(root: &Path, side: &str, rng: &mut Rng, edits: usize) -> Vec<Vec
     written
 }
 
-/// Random edits on both sides, then two two-way syncs: both trees are equal, a third run has
-/// nothing to do, and every byte either side wrote is still somewhere on both: in the tree,
-/// in a conflict copy, or in a replica's trash.
+/// Random edits on both sides, then two two-way syncs (keeping both versions of a conflict, or
+/// with `--prefer newer`): both trees are equal, a third run has nothing to do, and every byte
+/// either side wrote is still somewhere: in the tree, in a conflict copy, or in a replica's
+/// trash.
 #[test]
 fn random_edits_on_both_sides_converge_and_lose_nothing() {
     let mut conflicted = 0;
@@ -339,7 +340,10 @@ fn random_edits_on_both_sides_converge_and_lose_nothing() {
         assert_same_tree(&a, &b);
         let mut wrote = random_edits(&a, "a", &mut rng, 8);
         wrote.extend(random_edits(&b, "b", &mut rng, 8));
-        let first = env.tern(["sync", "--two-way", "a", "b"]).output();
+        // Every third seed lets the newer version win, the other going to the trash only.
+        let policy: &[&str] = if seed % 3 == 0 { &["--prefer", "newer"] } else { &[] };
+        let first =
+            env.tern(["sync", "--two-way"].iter().chain(policy).chain(&["a", "b"])).output();
         assert!(
             matches!(first.out.status.code(), Some(0 | 5)),
             "seed {seed}: {}",
@@ -737,4 +741,57 @@ fn an_unreadable_entry_is_left_alone_on_both_sides_until_it_can_be_read() {
     env.tern(["sync", "--two-way", "a", "b"]).ok();
     assert_eq!(fs::read(env.path("a/secret.txt")).unwrap(), b"b's");
     assert_same_tree(&env.path("a"), &env.path("b"));
+}
+
+/// A mesh replica that cannot be reached (here: held by another run's lock) fails its pair
+/// while the others converge, and catches up, both ways, the first run it is back.
+#[test]
+fn a_mesh_replica_offline_catches_up_when_it_is_back() {
+    let env = Env::new();
+    drop(env.tree("hub").file("f", "v0"));
+    fs::create_dir(env.path("r1")).unwrap();
+    fs::create_dir(env.path("r2")).unwrap();
+    let config = env.path("tern.toml");
+    let job = "[[job]]\nname = \"m\"\nmode = \"mesh\"\nretries = 0\nreplicas = [\"hub\", \"r1\", \"r2\"]\n";
+    fs::write(&config, job).unwrap();
+    let config = config.display().to_string();
+    env.tern(["run", "--config", &config, "m"]).ok();
+    // r2 is out of reach with a change of its own; the others change things meanwhile.
+    drop(env.tree("r2").file("from-r2", "2"));
+    // `flock LOCK cat` holds the lock until its input closes.
+    let mut holder = std::process::Command::new("flock")
+        .arg(env.path("r2/.tern/lock"))
+        .arg("cat")
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let held = std::time::Instant::now();
+    while std::process::Command::new("flock")
+        .args(["-n", env.path("r2/.tern/lock").to_str().unwrap(), "true"])
+        .status()
+        .unwrap()
+        .success()
+    {
+        assert!(held.elapsed().as_secs() < 10, "flock did not take the lock");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    drop(env.tree("r1").file("from-r1", "1"));
+    drop(env.tree("hub").file("f", "v1"));
+    let failed = env.tern(["run", "--config", &config, "m"]).code(1);
+    assert!(failed.stdout().contains("r2: failed"), "{}", failed.describe());
+    assert_same_tree(&env.path("hub"), &env.path("r1"));
+    assert_eq!(fs::read(env.path("r1/f")).unwrap(), b"v1");
+    assert_eq!(fs::read(env.path("r2/f")).unwrap(), b"v0");
+    // Back: one run brings it everything and takes its change to the others.
+    drop(holder.stdin.take());
+    holder.wait().unwrap();
+    env.tern(["run", "--config", &config, "m"]).ok();
+    for r in ["hub", "r1", "r2"] {
+        let files = files_of(&env.path(r));
+        for (path, want) in [("f", "v1"), ("from-r1", "1"), ("from-r2", "2")] {
+            let got = files.get(path.as_bytes()).map(Vec::as_slice);
+            assert_eq!(got, Some(want.as_bytes()), "{path} at {r}");
+        }
+    }
+    assert_same_tree(&env.path("hub"), &env.path("r2"));
 }
