@@ -7,8 +7,9 @@
 //! The exchange starts with a `Hello` each way, uncompressed, carrying both protocol versions;
 //! after it, both directions are (optionally) one zstd stream each. The client then streams
 //! requests; the agent answers only the requests that ask a question (`ManifestInfo`,
-//! `ReadManifest`, `Lock`, `FinishStaging`, `Commit`), never while the client may still be
-//! writing. That rule is what keeps a single SSH channel free of deadlocks: at any moment only
+//! `ReadManifest`, `Lock`, `FinishStaging`, `Commit`, and for a two-way sync `Scan`,
+//! `ReadState`, `StateHash`, `WriteState`, `WriteStateDelta`, `ReadFiles`), never while the
+//! client may still be writing: the client reads each answer whole before it writes again. That rule is what keeps a single SSH channel free of deadlocks: at any moment only
 //! one side writes. Staging requests get no reply; their outcomes, or the first error, come back
 //! with `FinishStaging`.
 

@@ -9,6 +9,12 @@
 //! Staging is *pipelined*: `stage_*` calls report nothing per file, so a remote implementation can
 //! stream them without a round trip. Outcomes arrive in one report from `finish_staging`.
 //!
+//! A two-way sync asks more of a destination, which is then a *replica*: scan its tree where
+//! it is, keep small state files (its id, the base it shares with each peer), and hand out
+//! ranges of its files ([`Transport::read_ranges`], read ahead in batches). [`FileSource`] is
+//! where a transfer reads what it sends: a local source directory, or another replica
+//! ([`ReplicaSource`]).
+//!
 //! The folder: [`local`] is a directory on this machine (the crash-safe writer, which the remote
 //! agent uses too) and [`admin`] the maintenance requests (verify, trash, undo) and their
 //! implementation over a local directory.
