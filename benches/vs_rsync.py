@@ -29,6 +29,7 @@ Usage: benches/vs-rsync.sh [SIZE]   (SIZE scales every data set; 1 = the sizes o
 import argparse
 import json
 import os
+import queue
 import random
 import re
 import shutil
@@ -272,10 +273,16 @@ class EndMemory:
 # ---------------------------------------------------------------- sshd and the counting relay
 
 class Relay:
-    """A TCP relay from a local port to sshd that counts bytes in both directions."""
+    """A TCP relay from a local port to sshd that counts bytes in both directions.
 
-    def __init__(self, target):
+    With `wan=(rate, rtt)` it is a slow link: each direction carries at most `rate` bytes per
+    second and delivers each piece `rtt / 2` seconds after it came in, holding at most two
+    bandwidth-delay products of data in flight (beyond that it stops reading, and TCP's flow
+    control pushes back on the sender, as a router's queue would)."""
+
+    def __init__(self, target, wan=None):
         self.target = target
+        self.wan = wan
         self.up = self.down = 0
         self.lock = threading.Lock()
         self.sock = socket.socket()
@@ -289,9 +296,20 @@ class Relay:
             client, _ = self.sock.accept()
             server = socket.create_connection(("127.0.0.1", self.target))
             for a, b, up in ((client, server, True), (server, client, False)):
-                threading.Thread(target=self.pump, args=(a, b, up), daemon=True).start()
+                if self.wan:
+                    link = queue.Queue(maxsize=self.slots())
+                    threading.Thread(target=self.pump, args=(a, link, up), daemon=True).start()
+                    threading.Thread(target=self.deliver, args=(link, b), daemon=True).start()
+                else:
+                    threading.Thread(target=self.pump, args=(a, b, up), daemon=True).start()
+
+    def slots(self):
+        """Pieces of up to 64 KiB the link holds: two bandwidth-delay products, at least 4."""
+        rate, rtt = self.wan
+        return max(4, int(2 * rate * rtt / (1 << 16)) + 1)
 
     def pump(self, a, b, up):
+        """Read from `a`; write to socket `b`, or with a WAN, queue for `deliver`."""
         try:
             while True:
                 data = a.recv(1 << 16)
@@ -302,15 +320,44 @@ class Relay:
                         self.up += len(data)
                     else:
                         self.down += len(data)
-                b.sendall(data)
+                if self.wan:
+                    b.put((time.monotonic() + self.wan[1] / 2, data))
+                else:
+                    b.sendall(data)
         except OSError:
             pass
         finally:
-            for s in (a, b):
-                try:
-                    s.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
+            if self.wan:
+                b.put((0, None))
+            else:
+                for s in (a, b):
+                    try:
+                        s.shutdown(socket.SHUT_RDWR)
+                    except OSError:
+                        pass
+
+    def deliver(self, link, b):
+        """Send each queued piece once it is due, no faster than the link's rate."""
+        rate = self.wan[0]
+        free_at = time.monotonic()
+        try:
+            while True:
+                due, data = link.get()
+                if data is None:
+                    break
+                now = time.monotonic()
+                start = max(due, free_at, now)
+                if start > now:
+                    time.sleep(start - now)
+                b.sendall(data)
+                free_at = start + len(data) / rate
+        except OSError:
+            pass
+        finally:
+            try:
+                b.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
 
     def take(self):
         with self.lock:
@@ -320,7 +367,7 @@ class Relay:
 
 
 class Sshd:
-    def __init__(self, base):
+    def __init__(self, base, wan=None):
         self.dir = os.path.join(base, "ssh")
         self.home = os.path.join(self.dir, "home")
         os.makedirs(os.path.join(self.home, ".ssh"))
@@ -361,7 +408,7 @@ class Sshd:
                 if time.time() > deadline or self.proc.poll() is not None:
                     sys.exit("sshd did not start; see " + os.path.join(d, "sshd.log"))
                 time.sleep(0.05)
-        self.relay = Relay(self.port)
+        self.relay = Relay(self.port, wan)
         with open(os.path.join(d, "host_key.pub")) as f:
             key = " ".join(f.read().split()[:2])
         with open(os.path.join(self.home, ".ssh", "known_hosts"), "w") as f:
@@ -549,11 +596,19 @@ def main():
     ap.add_argument("--only", default=None, help="comma-separated scenario numbers")
     ap.add_argument("--no-fresh-fs", action="store_true",
                     help="destinations in the bench's directory, not on a new ext4 per scenario")
+    ap.add_argument("--wan", default=None, metavar="RATE,RTT",
+                    help="a slow link between the tools and sshd: Mbit/s and round trip in ms, "
+                         "e.g. 100,20 or 10,80")
     args = ap.parse_args()
     S = args.size
     only = set(args.only.split(",")) if args.only else None
     base = tempfile.mkdtemp(prefix="tern-bench-")
-    sshd = Sshd(base)
+    wan = None
+    if args.wan:
+        mbit, rtt_ms = (float(x) for x in args.wan.split(","))
+        wan = (mbit * 1e6 / 8, rtt_ms / 1000)
+        print(f"a link of {mbit:g} Mbit/s with a {rtt_ms:g} ms round trip between the tools and sshd")
+    sshd = Sshd(base, wan)
     bench = Bench(base, sshd)
     if not args.no_fresh_fs and FreshFs.available():
         bench.fresh_fs = FreshFs(args.size)
