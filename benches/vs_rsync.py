@@ -593,7 +593,8 @@ def main():
     ap.add_argument("--size", type=float, default=0.02, help="scale of every data set (1 = issue 6 sizes)")
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--out", default=None, help="write the table here too")
-    ap.add_argument("--only", default=None, help="comma-separated scenario numbers")
+    ap.add_argument("--only", default=None,
+                    help="comma-separated scenario numbers (7, real upgrades, downloads from crates.io)")
     ap.add_argument("--no-fresh-fs", action="store_true",
                     help="destinations in the bench's directory, not on a new ext4 per scenario")
     ap.add_argument("--wan", default=None, metavar="RATE,RTT",
@@ -667,6 +668,20 @@ def main():
             bulk_text(bulk, 5, size)
             r5 = scenario(bench, "bulk", args.reps, lambda t, rep: bulk)
             rows.append(("5 compressible bulk", f"{size >> 20} MiB", r5))
+        if want(7):
+            rel = os.path.join(data, "releases")
+            fetch_releases(rel)
+            work = os.path.join(data, "releases-work")
+
+            def reset_releases(rep):
+                subprocess.run(["rsync", "-a", "--delete", rel + "/old/", work + "/"], check=True)
+                for t in TOOLS:  # every destination at the old releases, untimed
+                    bench.run(t, work, bench.dst("releases", t))
+                subprocess.run(["rsync", "-a", "--delete", rel + "/new/", work + "/"], check=True)
+
+            r7 = scenario(bench, "releases", args.reps, lambda t, rep: work,
+                          before_rep=reset_releases, fresh=False)
+            rows.append(("7 real upgrades", f"{len(RELEASES)} crates, 2 releases each", r7))
         if want(6):
             tiny = os.path.join(data, "tiny")
             n = max(1000, int(200_000 * S))
@@ -688,6 +703,49 @@ def main():
     if args.out:
         with open(args.out, "w") as f:
             f.write(report)
+
+
+# Two consecutive releases of a few packages, as the registries serve them: the "real upgrade"
+# data set (scenario 7). Each release's files are extracted under the package's name, so the
+# newer release lands on the older one's paths, as an upgrade of an unpacked tree would.
+RELEASES = [
+    ("tokio", "1.41.0", "1.41.1"),
+    ("syn", "2.0.86", "2.0.87"),
+    ("serde_json", "1.0.132", "1.0.133"),
+    ("regex", "1.11.0", "1.11.1"),
+    ("clap_builder", "4.5.20", "4.5.21"),
+]
+
+
+def fetch_releases(root):
+    """Download both releases of each package into root/dl (once), and extract them into
+    root/old and root/new. A file of the new release that differs from the old one (or is new)
+    gets a new mtime, as an upgrade writes it; an unchanged one keeps the old one's."""
+    import tarfile
+    import urllib.request
+    dl = os.path.join(root, "dl")
+    os.makedirs(dl, exist_ok=True)
+    for name, *versions in RELEASES:
+        for v in versions:
+            path = os.path.join(dl, f"{name}-{v}.crate")
+            if not os.path.exists(path):
+                url = f"https://static.crates.io/crates/{name}/{name}-{v}.crate"
+                with urllib.request.urlopen(url, timeout=60) as r, open(path + ".part", "wb") as f:
+                    shutil.copyfileobj(r, f)
+                os.rename(path + ".part", path)
+            side = "old" if v == versions[0] else "new"
+            with tarfile.open(path) as t:
+                t.extractall(os.path.join(root, "x", side), filter="data")
+            os.makedirs(os.path.join(root, side), exist_ok=True)
+            os.rename(os.path.join(root, "x", side, f"{name}-{v}"), os.path.join(root, side, name))
+    now = time.time()
+    for d, _, files in os.walk(os.path.join(root, "new")):
+        for f in files:
+            p = os.path.join(d, f)
+            old = os.path.join(root, "old", os.path.relpath(p, os.path.join(root, "new")))
+            same = os.path.exists(old) and open(old, "rb").read() == open(p, "rb").read()
+            t = os.stat(old).st_mtime if same else now
+            os.utime(p, (t, t))
 
 
 def table(rows, size, reps, fresh_fs=False):
