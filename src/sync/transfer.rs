@@ -17,7 +17,7 @@ use crate::tree::store::{EntrySource, StoredManifest};
 use crate::util::progress::Progress;
 use std::borrow::Cow;
 use std::collections::{BTreeSet, HashMap, HashSet};
-use std::io::{self, Read};
+use std::io;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Largest block of source bytes handed to the transport at once: one chunk.
@@ -329,10 +329,12 @@ impl Source<'_> {
                     let Some(f) = source.as_mut() else { continue };
                     // A sent piece is one chunk (at most 64 KiB), sent as one: its boundaries become
                     // the staged file's chunk list at the destination.
-                    buf.clear();
-                    let len = (*len).min(SEND_BLOCK as u64);
-                    f.take(len).read_to_end(&mut buf).map_err(read_err)?;
-                    let got = buf.len();
+                    // Read into a buffer of the piece's size: one read for a piece the page
+                    // cache holds (growing a buffer as `read_to_end` does took four).
+                    let len = (*len).min(SEND_BLOCK as u64) as usize;
+                    buf.resize(len, 0);
+                    let got = crate::tree::manifest::read_up_to(f, &mut buf).map_err(read_err)?;
+                    buf.truncate(got);
                     // A file that shrank sends less; the destination's size check rejects it.
                     dest.stage_chunk(&buf).map_err(Err)?;
                     applied.bytes_sent += got as u64;

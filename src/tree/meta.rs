@@ -198,8 +198,10 @@ pub fn meta_of(md: &Metadata) -> Meta {
 }
 
 /// Owners are replicated only by a root destination, as rsync does: anyone else cannot chown.
+/// Asked once per process (tern never changes its user): it was a system call per file written.
 pub fn is_root() -> bool {
-    rustix::process::geteuid().is_root()
+    static ROOT: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *ROOT.get_or_init(|| rustix::process::geteuid().is_root())
 }
 
 /// Give an open file or directory the owner (when root), mode, xattrs and mtime of `meta`. The
