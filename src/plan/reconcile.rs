@@ -24,7 +24,6 @@
 //! [`Reconciled::target`] to that replica's tree, so a two-way sync carries out changes with the
 //! same machinery, staging and crash safety as a one-way sync.
 
-use crate::tree::chunk::FileDigest;
 use crate::tree::manifest::{Entry, Kind, Manifest, Mtime};
 use crate::tree::path::RelPath;
 use std::collections::BTreeMap;
@@ -150,17 +149,15 @@ fn same(x: Option<&Entry>, y: Option<&Entry>) -> bool {
     match (x, y) {
         (None, None) => true,
         (Some(x), Some(y)) => {
-            same_content(x, y)
-                && x.meta.mode == y.meta.mode
-                && x.meta.xattrs == y.meta.xattrs
-                && (x.kind == Kind::Dir || x.meta.mtime == y.meta.mtime)
+            same_but_mtime(x, y) && (x.kind == Kind::Dir || x.meta.mtime == y.meta.mtime)
         }
         _ => false,
     }
 }
 
-fn hash_of(e: &Entry) -> Option<&FileDigest> {
-    e.digest()
+/// The same content, mode and attributes: written alike, if perhaps at other times.
+fn same_but_mtime(x: &Entry, y: &Entry) -> bool {
+    same_content(x, y) && x.meta.mode == y.meta.mode && x.meta.xattrs == y.meta.xattrs
 }
 
 /// Which of two different versions is newer: the later mtime, then the larger content hash (or
@@ -171,7 +168,7 @@ fn newer(a: &Entry, b: &Entry) -> Side {
         let Mtime { secs, nanos } = e.meta.mtime;
         let content = match &e.kind {
             Kind::Symlink(t) => t.clone(),
-            _ => hash_of(e).map(|d| d.hash.0.to_vec()).unwrap_or_default(),
+            _ => e.digest().map(|d| d.hash.0.to_vec()).unwrap_or_default(),
         };
         (secs, nanos, content)
     };
@@ -190,7 +187,6 @@ pub fn reconcile(
     labels: &Labels,
 ) -> Reconciled {
     let mut target: BTreeMap<RelPath, Entry> = BTreeMap::new();
-    // The side each target entry was taken from, where that matters: a copy of B's version.
     let mut conflicts = Vec::new();
     // Losers to keep beside the winner: (path, side, entry).
     let mut keep_beside: Vec<(RelPath, Side, Entry)> = Vec::new();
@@ -229,10 +225,7 @@ pub fn reconcile(
                     let (winner, kind, keep) = if x_dir != y_dir {
                         let w = if x_dir { Side::A } else { Side::B };
                         (w, ConflictKind::DirectoryKept, true)
-                    } else if same_content(x, y)
-                        && x.meta.mode == y.meta.mode
-                        && x.meta.xattrs == y.meta.xattrs
-                    {
+                    } else if same_but_mtime(x, y) {
                         // The same bytes written on both sides, at other times: no conflict;
                         // the newer mtime is kept, as the winner of one would be.
                         target
@@ -339,9 +332,7 @@ fn copy_name(
     };
     let host: String =
         host.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' }).collect();
-    let time = crate::util::timefmt::rfc3339_nanos(mtime.secs, 0);
-    let time: String = time.chars().filter(char::is_ascii_digit).take(14).collect();
-    let time = format!("{}-{}", &time[..time.len().min(8)], &time[time.len().min(8)..]);
+    let time = crate::util::timefmt::compact(mtime.secs);
     (1..=100).find_map(|n| {
         let mut copy = stem.to_vec();
         copy.extend_from_slice(format!(".tern-conflict-{host}-{time}").as_bytes());

@@ -41,6 +41,12 @@ pub fn rfc3339_nanos(secs: i64, nanos: u32) -> String {
     format!("{y:04}-{m:02}-{d:02}T{hh:02}:{mm:02}:{ss:02}.{nanos:09}Z")
 }
 
+/// `20261126-034512`, for a file time in a file name (seconds may be negative).
+pub fn compact(secs: i64) -> String {
+    let (y, m, d, hh, mm, ss) = fields(secs);
+    format!("{y:04}{m:02}{d:02}-{hh:02}{mm:02}{ss:02}")
+}
+
 /// A sortable, unique-enough name for one run: `20261126T034512.345Z`.
 pub fn run_id(t: SystemTime) -> String {
     let (secs, nanos) = unix(t);
@@ -58,6 +64,7 @@ mod tests {
         let t = SystemTime::UNIX_EPOCH + Duration::from_millis(1_795_664_712_345);
         assert_eq!(run_id(t), "20261126T034512.345Z");
         assert_eq!(rfc3339(t), "2026-11-26T03:45:12Z");
+        assert_eq!(compact(1_795_664_712), "20261126-034512");
         assert_eq!(run_id(SystemTime::UNIX_EPOCH), "19700101T000000.000Z");
         let leap = SystemTime::UNIX_EPOCH + Duration::from_secs(951_782_400);
         assert_eq!(&run_id(leap)[..8], "20000229");
