@@ -503,10 +503,7 @@ fn scan_answer(
         scanned.issues.iter().map(|i| (i.path.as_bytes().to_vec(), i.message.clone())).collect();
     let mut now = scanned.manifest.to_manifest(0);
     let base = match &q.since {
-        Some((name, hash)) => dest
-            .read_state(name)?
-            .filter(|bytes| crate::tree::hash::ContentHash::of(bytes) == *hash)
-            .and_then(|bytes| crate::tree::manifest::Manifest::decode(&bytes).ok()),
+        Some((name, hash)) => dest.state_manifest(name, hash)?,
         None => None,
     };
     let bytes = match &base {

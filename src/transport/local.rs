@@ -101,6 +101,22 @@ impl LocalDir {
         &self.root
     }
 
+    /// The state file `name` (a two-way base) decoded as a manifest, if its bytes hash to `hash`:
+    /// `None` when it is missing or another.
+    pub fn state_manifest(
+        &mut self,
+        name: &str,
+        hash: &crate::tree::hash::ContentHash,
+    ) -> Result<Option<Manifest>, TransportError> {
+        let Some(bytes) = self.read_state(name)? else { return Ok(None) };
+        if crate::tree::hash::ContentHash::of(&bytes) != *hash {
+            return Ok(None);
+        }
+        Manifest::decode(&bytes)
+            .map(Some)
+            .map_err(|e| TransportError::Protocol(format!("state {name}: {e}")))
+    }
+
     /// Whether the destination exists (as a directory); an error naming the problem when it, or
     /// a parent, is something else.
     pub fn check_root(&self) -> Result<bool, TransportError> {
@@ -796,12 +812,8 @@ impl Transport for LocalDir {
         old: &crate::tree::hash::ContentHash,
         delta: &[u8],
     ) -> Result<bool, TransportError> {
-        let Some(bytes) = self.read_state(name)? else { return Ok(false) };
-        if crate::tree::hash::ContentHash::of(&bytes) != *old {
-            return Ok(false);
-        }
+        let Some(base) = self.state_manifest(name, old)? else { return Ok(false) };
         let bad = |e: String| TransportError::Protocol(format!("state {name}: {e}"));
-        let base = Manifest::decode(&bytes).map_err(|e| bad(e.to_string()))?;
         let delta = crate::plan::delta::Delta::decode(delta).map_err(|e| bad(e.to_string()))?;
         let next = delta.apply(base, |_| None).map_err(|e| bad(e.to_string()))?;
         self.write_state(name, &next.encode())?;
