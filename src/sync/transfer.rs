@@ -68,9 +68,9 @@ pub fn apply(
     let whole_files = !dest.reuses_chunks();
     let mut local_errors: HashMap<u64, String> = HashMap::new();
     let mut src = Source { files: source, applied: &mut applied, progress };
-    // The files after the one being sent are announced to the source, a few ahead, so that a
-    // remote one has them on their way (one round trip per file would bound a run of small
-    // files by the latency).
+    // The files after the one being sent are announced to a remote source, a few ahead, so
+    // that they are on their way (one round trip per file would bound a run of small files by
+    // the latency). A local source is not told: it would be work for nothing on every file.
     let (mut ahead, mut taken, mut announcing) = (planned(), 0, true);
     for (done, (id, entry, recipe)) in planned().enumerate() {
         // A safe point: nothing is committed yet, so stopping here changes nothing.
@@ -78,7 +78,7 @@ pub fn apply(
             return Err(TransportError::Interrupted);
         }
         crate::util::failpoint::delay("stage");
-        while announcing && taken < done + READ_AHEAD {
+        while announcing && src.files.reads_ahead() && taken < done + READ_AHEAD {
             let Some((_, next, recipe)) = ahead.next() else { break };
             taken += 1;
             let recipe = if whole_files { None } else { recipe };

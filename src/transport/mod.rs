@@ -301,6 +301,13 @@ impl std::error::Error for Unreachable {
 /// Where the bytes a transfer sends come from: a source directory on this machine
 /// ([`local::DirSource`]), or for a two-way sync the other replica ([`ReplicaSource`]).
 pub trait FileSource {
+    /// Whether files are worth announcing ahead ([`FileSource::announce`]) now: a remote
+    /// source's are; a local one's cost nothing to open when they come (a replica finds out
+    /// which it is at its first batch).
+    fn reads_ahead(&self) -> bool {
+        false
+    }
+
     /// Say that `ranges` of `path` will be opened, in the order announced, so that a remote
     /// source can have them on their way. A local one needs nothing.
     fn announce(&mut self, path: &RelPath, ranges: &[(u64, u64)]) -> std::io::Result<()> {
@@ -384,6 +391,10 @@ impl Drop for ReplicaSource<'_> {
 }
 
 impl FileSource for ReplicaSource<'_> {
+    fn reads_ahead(&self) -> bool {
+        self.ahead
+    }
+
     fn announce(&mut self, path: &RelPath, ranges: &[(u64, u64)]) -> std::io::Result<()> {
         if self.ahead {
             self.announced.push_back((path.clone(), ranges.to_vec()));
