@@ -11,13 +11,14 @@ use crate::plan::reconcile::{Policy, Side};
 use crate::remote::ssh::SshOptions;
 use crate::remote::ssh::known_hosts::HostKeyPolicy;
 use crate::sync::spec::{
-    ConfigError, Destination, SyncSpec, check_local_destination, parse_destination,
-    parse_keep_trash,
+    ConfigError, Destination, SyncSpec, check_dest_dir, check_local_destination,
+    check_replicas_apart, parse_destination, parse_keep_trash,
 };
 use crate::sync::twoway::TwoWaySpec;
 use crate::tree::filter::Excludes;
 use crate::tree::scan::{ScanOptions, default_cache_file};
-use std::path::Path;
+use std::path::PathBuf;
+use std::time::Duration;
 
 /// SSH settings from the command line.
 pub fn ssh_options(args: &SshArgs) -> SshOptions {
@@ -57,27 +58,38 @@ pub fn resolve(args: &TreeArgs, keep_trash: Option<&str>) -> Result<SyncSpec, Co
         check_local_destination(&source, dest_path)?;
     }
     let cache_file = if args.no_cache { None } else { default_cache_file(&source) };
-    let excludes = resolve_excludes(args)?;
+    let scan = scan_options(args, cache_file)?;
+    let excludes = scan.excludes.clone();
     Ok(SyncSpec {
         source,
         dest,
-        scan: ScanOptions {
-            checksum: args.checksum,
-            cache_file,
-            excludes: excludes.clone(),
-            no_xattrs: args.no_xattrs,
-            one_file_system: args.one_file_system,
-            no_hard_links: args.no_hard_links,
-        },
+        scan,
         plan: PlanOptions { delete: !args.no_delete, excludes },
         ssh: ssh_options(&args.ssh),
         guards: GuardPolicy::default(),
-        keep_trash: match keep_trash {
-            Some(k) => parse_keep_trash(k).map_err(ConfigError::KeepTrash)?,
-            None => Some(crate::sync::spec::DEFAULT_KEEP_TRASH),
-        },
+        keep_trash: resolve_keep_trash(keep_trash)?,
         check_dest: args.check_dest,
     })
+}
+
+/// How to scan, from the command line, with the hash cache in `cache_file`.
+fn scan_options(args: &TreeArgs, cache_file: Option<PathBuf>) -> Result<ScanOptions, ConfigError> {
+    Ok(ScanOptions {
+        checksum: args.checksum,
+        cache_file,
+        excludes: resolve_excludes(args)?,
+        no_xattrs: args.no_xattrs,
+        one_file_system: args.one_file_system,
+        no_hard_links: args.no_hard_links,
+    })
+}
+
+/// `--keep-trash`, or the default where the command has none (a plan purges nothing).
+fn resolve_keep_trash(keep_trash: Option<&str>) -> Result<Option<Duration>, ConfigError> {
+    match keep_trash {
+        Some(k) => parse_keep_trash(k).map_err(ConfigError::KeepTrash),
+        None => Ok(Some(crate::sync::spec::DEFAULT_KEEP_TRASH)),
+    }
 }
 
 /// `--exclude` and `--exclude-from`, compiled.
@@ -118,25 +130,16 @@ pub fn resolve_two_way(
     for side in [&a, &b] {
         if let Destination::Local(p) = side {
             // The parent must exist; the replica itself is made by its first sync.
-            check_local_destination(Path::new("/"), p).or_else(|e| match e {
-                ConfigError::DestInsideSource { .. } => Ok(()),
-                e => Err(e),
-            })?;
+            check_dest_dir(p)?;
         }
     }
     if let (Destination::Local(x), Destination::Local(y)) = (&a, &b) {
         check_replicas_apart(x, y)?;
     }
-    // Patterns only: each side's hash cache lives where that side is scanned.
-    let plain = resolve_excludes(args)?;
-    let scan = ScanOptions {
-        checksum: args.checksum,
-        cache_file: None,
-        excludes: plain,
-        no_xattrs: args.no_xattrs,
-        one_file_system: args.one_file_system,
-        no_hard_links: true,
-    };
+    // No cache file: each side's hash cache lives where that side is scanned (`cache` below).
+    // Hard links are kept as separate files both ways, whatever `--no-hard-links` says
+    // (`sync::twoway::prepare`).
+    let scan = scan_options(args, None)?;
     let policy = match two_way.prefer {
         None => Policy::KeepBoth,
         Some(PreferArg::Newer) => Policy::PreferNewer,
@@ -150,30 +153,6 @@ pub fn resolve_two_way(
         cache: !args.no_cache,
         ssh: ssh_options(&args.ssh),
         policy,
-        keep_trash: match keep_trash {
-            Some(k) => parse_keep_trash(k).map_err(ConfigError::KeepTrash)?,
-            None => Some(crate::sync::spec::DEFAULT_KEEP_TRASH),
-        },
+        keep_trash: resolve_keep_trash(keep_trash)?,
     })
-}
-
-/// Refuse two local replicas one inside the other: each would hold the other.
-fn check_replicas_apart(a: &Path, b: &Path) -> Result<(), ConfigError> {
-    let canon = |p: &Path| {
-        std::fs::canonicalize(p).unwrap_or_else(|_| {
-            let parent = p.parent().and_then(|d| std::fs::canonicalize(d).ok());
-            match (parent, p.file_name()) {
-                (Some(d), Some(n)) => d.join(n),
-                _ => p.to_path_buf(),
-            }
-        })
-    };
-    let (x, y) = (canon(a), canon(b));
-    if x.starts_with(&y) || y.starts_with(&x) {
-        return Err(ConfigError::NestedReplicas {
-            a: a.display().to_string(),
-            b: b.display().to_string(),
-        });
-    }
-    Ok(())
 }

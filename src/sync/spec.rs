@@ -209,6 +209,13 @@ pub fn parse_rate(s: &str) -> Result<u64, String> {
 }
 
 pub fn check_local_destination(source: &Path, dest_path: &Path) -> Result<(), ConfigError> {
+    check_dest_dir(dest_path)?;
+    check_not_nested(source, dest_path)
+}
+
+/// Refuse a local destination that is not a directory, or that cannot be made (its parent is
+/// missing or not a directory).
+pub fn check_dest_dir(dest_path: &Path) -> Result<(), ConfigError> {
     match std::fs::metadata(dest_path) {
         Ok(md) if !md.is_dir() => {
             return Err(ConfigError::DestNotADirectory(dest_path.display().to_string()));
@@ -224,7 +231,17 @@ pub fn check_local_destination(source: &Path, dest_path: &Path) -> Result<(), Co
             }
         }
     }
-    check_not_nested(source, dest_path)
+    Ok(())
+}
+
+/// Refuse two local replicas of a two-way sync one inside the other: each would hold the other.
+pub fn check_replicas_apart(a: &Path, b: &Path) -> Result<(), ConfigError> {
+    let (x, y) = (canonical_maybe_missing(a)?, canonical_maybe_missing(b)?);
+    if x.starts_with(&y) || y.starts_with(&x) {
+        let show = |p: &Path| p.display().to_string();
+        return Err(ConfigError::NestedReplicas { a: show(a), b: show(b) });
+    }
+    Ok(())
 }
 
 /// Refuse a destination inside the source (it would replicate itself) or the reverse (the sync
