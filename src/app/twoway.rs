@@ -6,7 +6,9 @@ use crate::exit::Status;
 use crate::plan::guard::GuardPolicy;
 use crate::plan::reconcile::Side;
 use crate::report::applied_changes;
-use crate::report::twoway::{TwoWayReport, conflict_line, render, summary};
+use crate::report::twoway::{TwoWayReport, arrow, conflict_line, conflicts_line, render};
+use crate::sync::open_destination;
+use crate::sync::transfer::Applied;
 use crate::sync::twoway::{self, TwoWaySpec};
 use crate::transport::Transport;
 use crate::util::timefmt;
@@ -17,18 +19,13 @@ use std::time::{Instant, SystemTime};
 
 /// Open both replicas.
 fn open_both(spec: &TwoWaySpec) -> anyhow::Result<(Box<dyn Transport>, Box<dyn Transport>)> {
-    Ok((twoway::open(&spec.a, &spec.ssh)?, twoway::open(&spec.b, &spec.ssh)?))
+    Ok((open_destination(&spec.a, &spec.ssh)?, open_destination(&spec.b, &spec.ssh)?))
 }
 
 /// Say what a scan could not read: it is left as it is on both sides.
 fn report_issues(p: &twoway::TwoWayPlan) {
     for (side, issue) in &p.issues {
-        eprintln!(
-            "tern: error: cannot read {} at {}: {}; it is left as it is on both sides",
-            issue.path.display(),
-            side.name(),
-            issue.message
-        );
+        eprintln!("tern: error: {}", twoway::issue_line(*side, issue));
     }
 }
 
@@ -83,18 +80,17 @@ pub(super) fn sync(ui: &Ui, spec: &TwoWaySpec, guards: &GuardPolicy) -> anyhow::
     for c in &p.reconciled.conflicts {
         let _ = writeln!(out, "{}", conflict_line(c));
     }
-    let mut skipped = 0;
+    let nothing = Applied::default();
     for (to, applied, replica) in
         [(Side::B, &run.applied.b, &spec.b), (Side::A, &run.applied.a, &spec.a)]
     {
-        let arrow = if to == Side::B { "a->b" } else { "b->a" };
-        let applied = applied.clone().unwrap_or_default();
-        skipped += applied.skipped.len();
+        let applied = applied.as_ref().unwrap_or(&nothing);
         if let Some(warning) = applied.commit.unkept.warning(&replica.to_string()) {
             eprintln!("tern: warning: {warning}");
         }
-        let _ = writeln!(out, "{arrow}: {}", applied_changes(p.toward(to), &applied));
+        let _ = writeln!(out, "{}: {}", arrow(to), applied_changes(p.toward(to), applied));
     }
+    let skipped: usize = run.applied.each().map(|a| a.skipped.len()).sum();
     let n = p.reconciled.conflicts.len();
     let _ = write!(out, "synced two-way: {n} conflict{}", if n == 1 { "" } else { "s" });
     if run.wire_bytes > 0 {
@@ -102,7 +98,7 @@ pub(super) fn sync(ui: &Ui, spec: &TwoWaySpec, guards: &GuardPolicy) -> anyhow::
     }
     let _ = writeln!(out, " in {:.2}s", started.elapsed().as_secs_f64());
     if !p.had_base {
-        let _ = writeln!(out, "{}", summary(p).lines().last().unwrap_or_default());
+        let _ = writeln!(out, "{}", conflicts_line(p));
     }
     if !ui.quiet {
         write_or_pipe_closed(&mut std::io::stdout().lock(), out.as_bytes())?;

@@ -6,7 +6,7 @@ use indicatif::HumanBytes;
 use std::fmt::Write;
 
 /// Backticks enough to fence `s` (one more than its longest run, at least `min`).
-fn fence(s: &str, min: usize) -> String {
+pub(crate) fn fence(s: &str, min: usize) -> String {
     let mut longest = 0;
     let mut run = 0;
     for c in s.chars() {

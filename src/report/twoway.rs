@@ -2,7 +2,8 @@
 //! it is decided, as text, JSON (`docs/plan-json.md`, `"two_way": true`) or Markdown.
 
 use super::json::{ChangeDoc, PathDoc, change_doc, path_doc};
-use super::{Format, change_line, markdown::code_span, plan_summary};
+use super::markdown::{code_span, fence};
+use super::{Format, change_line, plan_summary};
 use crate::plan::reconcile::{Conflict, Side};
 use crate::sync::twoway::TwoWayPlan;
 use serde::Serialize;
@@ -26,7 +27,7 @@ pub fn render(r: &TwoWayReport<'_>, format: Format, verbose: bool, limit: usize)
 }
 
 /// `a->b` for a change made at B (it comes from A), `b->a` for one made at A.
-fn arrow(to: Side) -> &'static str {
+pub fn arrow(to: Side) -> &'static str {
     match to {
         Side::A => "b->a",
         Side::B => "a->b",
@@ -49,19 +50,23 @@ pub fn change_lines(plan: &TwoWayPlan, verbose: bool) -> String {
     out
 }
 
-/// The summary line: what goes each way and how many conflicts.
+/// The summary: what goes each way, then [`conflicts_line`].
 pub fn summary(plan: &TwoWayPlan) -> String {
-    format!(
-        "a->b: {}\nb->a: {}\nconflicts: {}{}",
-        plan_summary(&plan.to_b.stats),
-        plan_summary(&plan.to_a.stats),
-        plan.reconciled.conflicts.len(),
-        if plan.had_base {
-            ""
-        } else {
-            " (first two-way sync of this pair: a union of both trees)"
-        }
-    )
+    let mut out = String::new();
+    for to in [Side::B, Side::A] {
+        let _ = writeln!(out, "{}: {}", arrow(to), plan_summary(&plan.toward(to).stats));
+    }
+    out + &conflicts_line(plan)
+}
+
+/// `conflicts: N`, and whether this is the pair's first two-way sync (a union of both trees).
+pub fn conflicts_line(plan: &TwoWayPlan) -> String {
+    let first = if plan.had_base {
+        ""
+    } else {
+        " (first two-way sync of this pair: a union of both trees)"
+    };
+    format!("conflicts: {}{first}", plan.reconciled.conflicts.len())
 }
 
 fn text(r: &TwoWayReport<'_>, verbose: bool) -> String {
@@ -182,8 +187,7 @@ fn markdown(r: &TwoWayReport<'_>, limit: usize) -> String {
         let shown = lines.len().min(limit);
         let _ = writeln!(out, "\n<details><summary>{shown} of {} lines</summary>\n", lines.len());
         let body = lines[..shown].join("\n");
-        let fence =
-            "`".repeat(body.split(|c| c != '`').map(str::len).max().unwrap_or(0).max(2) + 1);
+        let fence = fence(&body, 3);
         let _ = writeln!(out, "{fence}\n{body}\n{fence}\n</details>");
     }
     out

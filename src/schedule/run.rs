@@ -205,17 +205,13 @@ fn two_way_pair(
                 rec.updated += plan.stats.updated;
                 rec.deleted += plan.stats.deleted;
             }
-            let both = [&applied.a, &applied.b];
-            rec.bytes_sent = both.iter().filter_map(|a| a.as_ref()).map(|a| a.bytes_sent).sum();
-            let skipped: usize =
-                both.iter().filter_map(|a| a.as_ref()).map(|a| a.skipped.len()).sum();
+            rec.bytes_sent = applied.each().map(|a| a.bytes_sent).sum();
+            let skipped: usize = applied.each().map(|a| a.skipped.len()).sum();
             for c in &p.reconciled.conflicts {
                 log.warn(name, dest, &format!("conflict: {c}"));
             }
             for (side, issue) in &p.issues {
-                let (path, side) = (issue.path.display(), side.name());
-                let msg = format!("cannot read {path} at {side}: {}; left as it is", issue.message);
-                log.warn(name, dest, &msg);
+                log.warn(name, dest, &twoway::issue_line(*side, issue));
             }
             if skipped > 0 || !p.issues.is_empty() {
                 rec.outcome = Outcome::Partial;

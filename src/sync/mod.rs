@@ -91,9 +91,20 @@ impl SyncError {
 
 /// Open the destination of `spec`: a local directory, or an SSH host (agent or SFTP).
 pub fn open(spec: &SyncSpec) -> Result<Box<dyn Transport>, SyncError> {
-    Ok(match &spec.dest {
+    open_destination(&spec.dest, &spec.ssh)
+}
+
+/// Open `dest`: a local directory, or an SSH host (agent or SFTP); a two-way sync opens each of
+/// its replicas so.
+pub fn open_destination(
+    dest: &Destination,
+    ssh: &crate::remote::ssh::SshOptions,
+) -> Result<Box<dyn Transport>, SyncError> {
+    Ok(match dest {
         Destination::Local(p) => Box::new(LocalDir::new(p)),
-        Destination::Ssh(t) => crate::remote::host::open(t, &spec.ssh).map_err(failed(spec))?,
+        Destination::Ssh(t) => crate::remote::host::open(t, ssh).map_err(|source| {
+            SyncError::Transport { dest: dest.to_string(), source: Box::new(source) }
+        })?,
     })
 }
 

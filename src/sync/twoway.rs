@@ -18,10 +18,9 @@ use crate::plan::guard::{self, GuardPolicy};
 use crate::plan::reconcile::{Labels, Policy, Reconciled, Side, next_base, reconcile};
 use crate::plan::{Plan, PlanOptions, plan_owned};
 use crate::remote::ssh::SshOptions;
-use crate::sync::SyncError;
 use crate::sync::spec::Destination;
 use crate::sync::transfer::{self, Applied};
-use crate::transport::local::LocalDir;
+use crate::sync::{SyncError, open_destination};
 use crate::transport::{ReplicaSource, StateCopy, Transport, TransportError};
 use crate::tree::hash::ContentHash;
 use crate::tree::manifest::Manifest;
@@ -63,7 +62,6 @@ pub struct TwoWayPlan {
     /// The hash of the old base's bytes, and of the base each side holds (if any).
     old_hash: ContentHash,
     held: [Option<ContentHash>; 2],
-    protected: Vec<RelPath>,
     /// What a scan could not read, and on which side: left as it is on both sides.
     pub issues: Vec<(Side, crate::tree::scan::ScanIssue)>,
     /// Each side's tree as scanned: what its plan was made against.
@@ -92,13 +90,26 @@ pub struct TwoWayApplied {
     pub b: Option<Applied>,
 }
 
-/// Open one replica: a local directory or an SSH host, which must have tern (the SFTP fallback
-/// cannot scan or send its files).
-pub fn open(replica: &Destination, ssh: &SshOptions) -> Result<Box<dyn Transport>, SyncError> {
-    Ok(match replica {
-        Destination::Local(p) => Box::new(LocalDir::new(p)),
-        Destination::Ssh(t) => crate::remote::host::open(t, ssh).map_err(failed(replica))?,
-    })
+impl TwoWayApplied {
+    /// What was applied, at each side that had something to apply.
+    pub fn each(&self) -> impl Iterator<Item = &Applied> {
+        [&self.a, &self.b].into_iter().flatten()
+    }
+}
+
+/// The paths a scan could not read, on either side: nothing at or below them changes.
+fn protected(issues: &[(Side, crate::tree::scan::ScanIssue)]) -> Vec<RelPath> {
+    issues.iter().map(|(_, i)| i.path.clone()).collect()
+}
+
+/// One line for what a scan could not read: where, and that it is left as it is.
+pub fn issue_line(side: Side, issue: &crate::tree::scan::ScanIssue) -> String {
+    format!(
+        "cannot read {} at {}: {}; it is left as it is on both sides",
+        issue.path.display(),
+        side.name(),
+        issue.message
+    )
 }
 
 fn failed(replica: &Destination) -> impl Fn(TransportError) -> SyncError + '_ {
@@ -225,12 +236,11 @@ pub fn prepare(
     b.start_scan(&scan, spec.cache, since(1).as_ref()).map_err(&fb)?;
     let sa = a.scan_tree(&scan, spec.cache, since(0).as_ref()).map_err(&fa)?;
     let sb = b.scan_tree(&scan, spec.cache, since(1).as_ref()).map_err(&fb)?;
-    let protected: Vec<RelPath> =
-        sa.issues.iter().chain(&sb.issues).map(|i| i.path.clone()).collect();
     let issues: Vec<(Side, crate::tree::scan::ScanIssue)> =
-        (sa.issues.iter().map(|i| (Side::A, i.clone())))
-            .chain(sb.issues.iter().map(|i| (Side::B, i.clone())))
+        (sa.issues.into_iter().map(|i| (Side::A, i)))
+            .chain(sb.issues.into_iter().map(|i| (Side::B, i)))
             .collect();
+    let protected = protected(&issues);
     let (ma, mb) = (sa.manifest.to_manifest(0), sb.manifest.to_manifest(0));
     let labels = Labels { hosts: [host_of(&spec.a), host_of(&spec.b)] };
     let reconciled = reconcile(&base, &ma, &mb, &protected, spec.policy, &labels);
@@ -252,7 +262,6 @@ pub fn prepare(
         old_base: base,
         old_hash: base_hash,
         held,
-        protected,
         issues,
         scanned,
         ids,
@@ -294,14 +303,11 @@ pub fn apply(
     if plan.is_empty() && !plan.base_moves {
         return Ok(done);
     }
-    let skipped: Vec<RelPath> = [&done.a, &done.b]
-        .into_iter()
-        .flatten()
-        .flat_map(|applied| applied.skipped.iter().map(|s| s.path.clone()))
-        .collect();
+    let skipped: Vec<RelPath> =
+        done.each().flat_map(|applied| applied.skipped.iter().map(|s| s.path.clone())).collect();
     let generation = plan.old_base.generation + 1;
-    let base =
-        next_base(&plan.reconciled.target, &plan.old_base, &skipped, &plan.protected, generation);
+    let protected = protected(&plan.issues);
+    let base = next_base(&plan.reconciled.target, &plan.old_base, &skipped, &protected, generation);
     let bytes = base.encode();
     write_base(a, &format!("base-{id_b}"), plan, plan.held[0], &base, &bytes).map_err(&fa)?;
     crate::util::failpoint::hit("two-way-between-bases");
@@ -371,8 +377,10 @@ pub fn sync(
     cancel: &AtomicBool,
     progress: &Progress,
 ) -> Result<TwoWayRun, SyncError> {
-    let mut a = open(&spec.a, &spec.ssh)?;
-    let mut b = open(&spec.b, &spec.ssh)?;
+    // An SSH replica must have tern: the SFTP fallback cannot scan or send its files, and says
+    // so at the first request.
+    let mut a = open_destination(&spec.a, &spec.ssh)?;
+    let mut b = open_destination(&spec.b, &spec.ssh)?;
     let plan = prepare(spec, a.as_mut(), b.as_mut(), true)?;
     check_guards(&plan, guards)?;
     let applied = apply(spec, a.as_mut(), b.as_mut(), &plan, run_id, cancel, progress)?;
