@@ -333,10 +333,10 @@ impl Transport for RemoteClient<'_> {
         cache: bool,
         since: Option<&crate::transport::StateCopy<'_>>,
     ) -> Result<crate::tree::scan::Scan, TransportError> {
-        if !std::mem::take(&mut self.scanning) {
+        if !self.scanning {
             self.start_scan(opts, cache, since)?;
-            self.scanning = false;
         }
+        self.scanning = false;
         let header = match self.answer()? {
             Response::Json(j) => j,
             r => return Err(self.unexpected(&r)),
