@@ -25,6 +25,8 @@ root), so that every run starts from the same file-system state (see `FreshFs`);
 `--no-fresh-fs` keeps them in the bench's directory.
 
 Usage: benches/vs-rsync.sh [SIZE]   (SIZE scales every data set; 1 = the sizes of issue 6)
+Environment: VS_RSYNC_VERBOSE=1 prints each run's summary and its bytes up and down;
+TERN_EXTRA="--compress-level 19" adds arguments to every tern run.
 """
 import argparse
 import json
@@ -450,7 +452,8 @@ class Bench:
     def command(self, tool, src, dst):
         s = self.sshd
         if tool == "tern":
-            return [TERN, "sync", "-q", "--remote-tern", os.path.join(s.bindir, "tern-measured"), src,
+            quiet = [] if os.environ.get("VS_RSYNC_VERBOSE") else ["-q"]
+            return [TERN, "sync", *quiet, *os.environ.get("TERN_EXTRA", "").split(), "--remote-tern", os.path.join(s.bindir, "tern-measured"), src,
                     f"ssh://{s.user}@127.0.0.1:{s.relay.port}{dst}"]
         cmd = ["rsync", "-a", "--delete", "-e", self.ssh, "--rsync-path", os.path.join(s.bindir, "rsync-measured")]
         if tool == "rsync-z":
@@ -465,8 +468,9 @@ class Bench:
         self.sshd.remote_usage()
         usage = os.path.join(self.base, "client-usage")
         cmd = [TIME, "-o", usage, "-f", TIME_FORMAT] + self.command(tool, src, dst)
-        p = subprocess.Popen(cmd, env=self.env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                             stderr=subprocess.PIPE)
+        verbose = bool(os.environ.get("VS_RSYNC_VERBOSE"))
+        p = subprocess.Popen(cmd, env=self.env, stdin=subprocess.DEVNULL,
+                             stdout=None if verbose else subprocess.DEVNULL, stderr=subprocess.PIPE)
         ends = EndMemory(p.pid, self.sshd.proc.pid) if self.ends else None
         _, err = p.communicate()
         peaks = ends.stop() if ends else None
@@ -475,6 +479,8 @@ class Bench:
         with open(usage) as f:
             client = parse_time(f.read().strip().splitlines()[-1])
         up, down = self.sshd.relay.take()
+        if verbose:
+            print(f"  {tool}: {up} bytes up, {down} down", file=sys.stderr)
         rcpu, rrss = self.sshd.remote_usage()
         row = {"wall": client["wall"], "cpu": client["cpu"], "rss": client["rss"], "rcpu": rcpu,
                "rrss": rrss, "up": up, "down": down, "bytes": up + down}

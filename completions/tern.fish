@@ -55,7 +55,7 @@ complete -c tern -n "__fish_tern_using_subcommand sync" -l host-key-policy -d 'W
 accept-new\t''"
 complete -c tern -n "__fish_tern_using_subcommand sync" -l remote-tern -d 'The tern binary on the remote host' -r
 complete -c tern -n "__fish_tern_using_subcommand sync" -l bwlimit -d 'Send at most RATE over SSH: KiB/s, or with a suffix K, M, G (per second), as rsync' -r
-complete -c tern -n "__fish_tern_using_subcommand sync" -l compress-level -d 'zstd level for data sent over SSH (1-22); 0 turns compression off' -r
+complete -c tern -n "__fish_tern_using_subcommand sync" -l compress-level -d 'zstd level for data sent over SSH (1-22), fixed; 0 turns compression off. Without it, each run fits the level to what it sends: up to 19 for a few hundred KiB, 3 for bulk' -r
 complete -c tern -n "__fish_tern_using_subcommand sync" -l keep-trash -d 'After a successful sync, purge trash runs older than DURATION ("forever" keeps them)' -r
 complete -c tern -n "__fish_tern_using_subcommand sync" -l prefer -d 'With --two-way: the side that wins a conflict, SOURCE (a), DEST (b) or the newer; the other version goes to its replica\'s trash only. Without it the newer version wins and the other is kept beside it as NAME.tern-conflict-HOST-TIME.EXT on both replicas' -r -f -a "a\t''
 b\t''
@@ -86,7 +86,7 @@ complete -c tern -n "__fish_tern_using_subcommand plan" -l host-key-policy -d 'W
 accept-new\t''"
 complete -c tern -n "__fish_tern_using_subcommand plan" -l remote-tern -d 'The tern binary on the remote host' -r
 complete -c tern -n "__fish_tern_using_subcommand plan" -l bwlimit -d 'Send at most RATE over SSH: KiB/s, or with a suffix K, M, G (per second), as rsync' -r
-complete -c tern -n "__fish_tern_using_subcommand plan" -l compress-level -d 'zstd level for data sent over SSH (1-22); 0 turns compression off' -r
+complete -c tern -n "__fish_tern_using_subcommand plan" -l compress-level -d 'zstd level for data sent over SSH (1-22), fixed; 0 turns compression off. Without it, each run fits the level to what it sends: up to 19 for a few hundred KiB, 3 for bulk' -r
 complete -c tern -n "__fish_tern_using_subcommand plan" -l format -d 'Report format: itemized text, JSON (docs/plan-json.md), or Markdown for CI summaries' -r -f -a "text\t''
 json\t''
 markdown\t''"
@@ -120,7 +120,7 @@ complete -c tern -n "__fish_tern_using_subcommand watch" -l host-key-policy -d '
 accept-new\t''"
 complete -c tern -n "__fish_tern_using_subcommand watch" -l remote-tern -d 'The tern binary on the remote host' -r
 complete -c tern -n "__fish_tern_using_subcommand watch" -l bwlimit -d 'Send at most RATE over SSH: KiB/s, or with a suffix K, M, G (per second), as rsync' -r
-complete -c tern -n "__fish_tern_using_subcommand watch" -l compress-level -d 'zstd level for data sent over SSH (1-22); 0 turns compression off' -r
+complete -c tern -n "__fish_tern_using_subcommand watch" -l compress-level -d 'zstd level for data sent over SSH (1-22), fixed; 0 turns compression off. Without it, each run fits the level to what it sends: up to 19 for a few hundred KiB, 3 for bulk' -r
 complete -c tern -n "__fish_tern_using_subcommand watch" -l keep-trash -d 'After a successful sync, purge trash runs older than DURATION ("forever" keeps them)' -r
 complete -c tern -n "__fish_tern_using_subcommand watch" -l delay -d 'Quiet time before changes are synced (e.g. 200ms, 1s)' -r
 complete -c tern -n "__fish_tern_using_subcommand watch" -l full-every -d 'Also scan the whole source this often (e.g. 1h), as a safety net' -r
@@ -145,7 +145,7 @@ complete -c tern -n "__fish_tern_using_subcommand apply" -l host-key-policy -d '
 accept-new\t''"
 complete -c tern -n "__fish_tern_using_subcommand apply" -l remote-tern -d 'The tern binary on the remote host' -r
 complete -c tern -n "__fish_tern_using_subcommand apply" -l bwlimit -d 'Send at most RATE over SSH: KiB/s, or with a suffix K, M, G (per second), as rsync' -r
-complete -c tern -n "__fish_tern_using_subcommand apply" -l compress-level -d 'zstd level for data sent over SSH (1-22); 0 turns compression off' -r
+complete -c tern -n "__fish_tern_using_subcommand apply" -l compress-level -d 'zstd level for data sent over SSH (1-22), fixed; 0 turns compression off. Without it, each run fits the level to what it sends: up to 19 for a few hundred KiB, 3 for bulk' -r
 complete -c tern -n "__fish_tern_using_subcommand apply" -l max-delete -d 'Refuse to delete more than N destination entries, or more than N% of them' -r
 complete -c tern -n "__fish_tern_using_subcommand apply" -l force -d 'Mirror an empty source onto a non-empty destination (refused otherwise)'
 complete -c tern -n "__fish_tern_using_subcommand apply" -s q -l quiet -d 'Print nothing but errors: no progress lines, no summary'
@@ -203,7 +203,7 @@ complete -c tern -n "__fish_tern_using_subcommand verify" -l host-key-policy -d 
 accept-new\t''"
 complete -c tern -n "__fish_tern_using_subcommand verify" -l remote-tern -d 'The tern binary on the remote host' -r
 complete -c tern -n "__fish_tern_using_subcommand verify" -l bwlimit -d 'Send at most RATE over SSH: KiB/s, or with a suffix K, M, G (per second), as rsync' -r
-complete -c tern -n "__fish_tern_using_subcommand verify" -l compress-level -d 'zstd level for data sent over SSH (1-22); 0 turns compression off' -r
+complete -c tern -n "__fish_tern_using_subcommand verify" -l compress-level -d 'zstd level for data sent over SSH (1-22), fixed; 0 turns compression off. Without it, each run fits the level to what it sends: up to 19 for a few hundred KiB, 3 for bulk' -r
 complete -c tern -n "__fish_tern_using_subcommand verify" -l repair -d 'Re-send from the source whatever is missing or wrong at the destination (fetches nothing)'
 complete -c tern -n "__fish_tern_using_subcommand verify" -s q -l quiet -d 'Print nothing but errors: no progress lines, no summary'
 complete -c tern -n "__fish_tern_using_subcommand verify" -s v -l verbose -d 'Say more: list every change a sync makes, and metadata details in plans'
@@ -224,7 +224,7 @@ complete -c tern -n "__fish_tern_using_subcommand trash; and __fish_seen_subcomm
 accept-new\t''"
 complete -c tern -n "__fish_tern_using_subcommand trash; and __fish_seen_subcommand_from list" -l remote-tern -d 'The tern binary on the remote host' -r
 complete -c tern -n "__fish_tern_using_subcommand trash; and __fish_seen_subcommand_from list" -l bwlimit -d 'Send at most RATE over SSH: KiB/s, or with a suffix K, M, G (per second), as rsync' -r
-complete -c tern -n "__fish_tern_using_subcommand trash; and __fish_seen_subcommand_from list" -l compress-level -d 'zstd level for data sent over SSH (1-22); 0 turns compression off' -r
+complete -c tern -n "__fish_tern_using_subcommand trash; and __fish_seen_subcommand_from list" -l compress-level -d 'zstd level for data sent over SSH (1-22), fixed; 0 turns compression off. Without it, each run fits the level to what it sends: up to 19 for a few hundred KiB, 3 for bulk' -r
 complete -c tern -n "__fish_tern_using_subcommand trash; and __fish_seen_subcommand_from list" -l json -d 'Print JSON'
 complete -c tern -n "__fish_tern_using_subcommand trash; and __fish_seen_subcommand_from list" -s q -l quiet -d 'Print nothing but errors: no progress lines, no summary'
 complete -c tern -n "__fish_tern_using_subcommand trash; and __fish_seen_subcommand_from list" -s v -l verbose -d 'Say more: list every change a sync makes, and metadata details in plans'
@@ -239,7 +239,7 @@ complete -c tern -n "__fish_tern_using_subcommand trash; and __fish_seen_subcomm
 accept-new\t''"
 complete -c tern -n "__fish_tern_using_subcommand trash; and __fish_seen_subcommand_from purge" -l remote-tern -d 'The tern binary on the remote host' -r
 complete -c tern -n "__fish_tern_using_subcommand trash; and __fish_seen_subcommand_from purge" -l bwlimit -d 'Send at most RATE over SSH: KiB/s, or with a suffix K, M, G (per second), as rsync' -r
-complete -c tern -n "__fish_tern_using_subcommand trash; and __fish_seen_subcommand_from purge" -l compress-level -d 'zstd level for data sent over SSH (1-22); 0 turns compression off' -r
+complete -c tern -n "__fish_tern_using_subcommand trash; and __fish_seen_subcommand_from purge" -l compress-level -d 'zstd level for data sent over SSH (1-22), fixed; 0 turns compression off. Without it, each run fits the level to what it sends: up to 19 for a few hundred KiB, 3 for bulk' -r
 complete -c tern -n "__fish_tern_using_subcommand trash; and __fish_seen_subcommand_from purge" -s q -l quiet -d 'Print nothing but errors: no progress lines, no summary'
 complete -c tern -n "__fish_tern_using_subcommand trash; and __fish_seen_subcommand_from purge" -s v -l verbose -d 'Say more: list every change a sync makes, and metadata details in plans'
 complete -c tern -n "__fish_tern_using_subcommand trash; and __fish_seen_subcommand_from purge" -l progress -d 'Show progress (files, bytes, rate and ETA, a line per phase) also when stderr is not a terminal, as a line a second; --quiet wins'
@@ -256,7 +256,7 @@ complete -c tern -n "__fish_tern_using_subcommand undo" -l host-key-policy -d 'W
 accept-new\t''"
 complete -c tern -n "__fish_tern_using_subcommand undo" -l remote-tern -d 'The tern binary on the remote host' -r
 complete -c tern -n "__fish_tern_using_subcommand undo" -l bwlimit -d 'Send at most RATE over SSH: KiB/s, or with a suffix K, M, G (per second), as rsync' -r
-complete -c tern -n "__fish_tern_using_subcommand undo" -l compress-level -d 'zstd level for data sent over SSH (1-22); 0 turns compression off' -r
+complete -c tern -n "__fish_tern_using_subcommand undo" -l compress-level -d 'zstd level for data sent over SSH (1-22), fixed; 0 turns compression off. Without it, each run fits the level to what it sends: up to 19 for a few hundred KiB, 3 for bulk' -r
 complete -c tern -n "__fish_tern_using_subcommand undo" -s q -l quiet -d 'Print nothing but errors: no progress lines, no summary'
 complete -c tern -n "__fish_tern_using_subcommand undo" -s v -l verbose -d 'Say more: list every change a sync makes, and metadata details in plans'
 complete -c tern -n "__fish_tern_using_subcommand undo" -l progress -d 'Show progress (files, bytes, rate and ETA, a line per phase) also when stderr is not a terminal, as a line a second; --quiet wins'

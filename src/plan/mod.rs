@@ -8,10 +8,12 @@
 //!
 //! The folder, beside this module's diff: [`guard`] checks a plan before anything is written
 //! (deletion guardrails), [`delta`] is the manifest delta a remote commit sends instead of the
-//! whole next manifest, and [`saved`] the file format of a saved plan (`tern plan --out`).
+//! whole next manifest, [`saved`] the file format of a saved plan (`tern plan --out`), and
+//! [`patch`] which old bytes a changed run of chunks is matched against (sub-chunk deltas).
 
 pub mod delta;
 pub mod guard;
+pub mod patch;
 pub mod reconcile;
 pub mod saved;
 

@@ -231,6 +231,7 @@ pub fn serve_limited(
                 Request::StageBegin(_)
                 | Request::StageReuse { .. }
                 | Request::StageChunk(_)
+                | Request::StageDelta { .. }
                 | Request::StageEnd
                 | Request::CommitOps(_)
                 | Request::CommitDelta(_) => {
@@ -303,6 +304,19 @@ pub fn serve_limited(
                 stage(&mut failed, || dest.stage_chunk(&d));
                 continue;
             }
+            Request::StageDelta { base, len, hash, delta } => {
+                stage(&mut failed, || dest.stage_delta(&base, &delta, len, hash));
+                continue;
+            }
+            Request::Signatures(bases) => match dest.block_signatures(&bases) {
+                Ok(signatures) => {
+                    for signature in signatures {
+                        wire.send(&Response::Data(signature.unwrap_or_default()).encode())?;
+                    }
+                    Response::DataEnd
+                }
+                Err(e) => error_reply(&e),
+            },
             Request::StageEnd => {
                 stage(&mut failed, || dest.stage_end());
                 continue;

@@ -3,6 +3,7 @@
 
 use super::protocol::{MAX_DATA, PROTOCOL_VERSION, Request, Response};
 use super::wire::{Counted, Wire};
+use crate::plan::patch::Base;
 use crate::transport::admin::{AdminOp, AdminResult};
 use crate::transport::{
     Commit, CommitOp, CommitReport, ManifestId, StageHeader, StageReport, Transport, TransportError,
@@ -35,19 +36,23 @@ pub struct RemoteClient<'a> {
     last_read: Option<ManifestId>,
     /// A scan was asked for and its answer is still to be read.
     scanning: bool,
+    /// The compression level is fitted to each run's payload (no `--compress-level`).
+    fit_level: bool,
 }
 
 impl<'a> RemoteClient<'a> {
-    /// Say hello and agree on compression. `Ok(None)` when the peer closed without a word (no
-    /// agent there).
+    /// Say hello and agree on compression (`compress_level`: a fixed level, or `None` to fit
+    /// it to each run). `Ok(None)` when the peer closed without a word (no agent there).
     pub fn handshake(
         r: impl Read + 'a,
         w: impl Write + 'a,
         name: String,
-        compress_level: i32,
+        compress_level: Option<i32>,
         cache_file: Option<PathBuf>,
         bwlimit: Option<u64>,
     ) -> Result<Option<Self>, TransportError> {
+        let fit_level = compress_level.is_none();
+        let compress_level = compress_level.unwrap_or(super::wire::DEFAULT_LEVEL);
         let sent = Rc::new(Cell::new(0));
         let limit = bwlimit.map(|rate| (rate, std::time::Instant::now()));
         let mut wire = Wire::plain(r, Counted { inner: w, count: sent.clone(), limit });
@@ -95,6 +100,7 @@ impl<'a> RemoteClient<'a> {
             base_hash: None,
             last_read: None,
             scanning: false,
+            fit_level,
         }))
     }
 
@@ -281,6 +287,24 @@ impl Read for DataParts<'_, '_> {
 
 impl<'a> RemoteClient<'a> {
     /// The `Data` parts of the answer to the request just sent, as one stream.
+    /// One `Signatures` request: a `Data` answer for each base (empty: none), then `DataEnd`.
+    fn ask_signatures(
+        &mut self,
+        bases: &[Base],
+        out: &mut Vec<Option<Vec<u8>>>,
+    ) -> Result<(), TransportError> {
+        self.send(&Request::Signatures(bases.to_vec()))?;
+        self.wire.flush().map_err(|e| self.io(e))?;
+        let wanted = out.len() + bases.len();
+        loop {
+            match self.answer()? {
+                Response::Data(d) if out.len() < wanted => out.push((!d.is_empty()).then_some(d)),
+                Response::DataEnd if out.len() == wanted => return Ok(()),
+                r => return Err(self.unexpected(&r)),
+            }
+        }
+    }
+
     fn data_parts(&mut self) -> DataParts<'_, 'a> {
         DataParts { client: self, part: Vec::new(), at: 0, ended: false, failed: None, copy: None }
     }
@@ -537,6 +561,36 @@ impl Transport for RemoteClient<'_> {
         self.send(&Request::StageEnd)
     }
 
+    fn takes_deltas(&self) -> bool {
+        true
+    }
+
+    fn expect_to_send(&mut self, bytes: u64) -> Result<(), TransportError> {
+        if self.fit_level {
+            let level = super::wire::level_for(bytes);
+            self.wire.set_level(level).map_err(|e| self.io(e))?;
+        }
+        Ok(())
+    }
+
+    fn block_signatures(&mut self, bases: &[Base]) -> Result<Vec<Option<Vec<u8>>>, TransportError> {
+        let mut all = Vec::with_capacity(bases.len());
+        for batch in bases.chunks(super::protocol::MAX_SIGNATURES) {
+            self.ask_signatures(batch, &mut all)?;
+        }
+        Ok(all)
+    }
+
+    fn stage_delta(
+        &mut self,
+        base: &Base,
+        delta: &[u8],
+        len: u32,
+        hash: ContentHash,
+    ) -> Result<(), TransportError> {
+        self.send(&Request::StageDelta { base: base.clone(), len, hash, delta: delta.to_vec() })
+    }
+
     fn finish_staging(&mut self) -> Result<StageReport, TransportError> {
         match self.ask(&Request::FinishStaging)? {
             Response::Outcomes(o) => Ok(o),
@@ -688,7 +742,7 @@ mod tests {
         let agent =
             std::thread::spawn(move || super::super::agent::serve(root, agent_in, agent_out));
         let mut client =
-            RemoteClient::handshake(client_in, client_out, "test".into(), level, cache, None)
+            RemoteClient::handshake(client_in, client_out, "test".into(), Some(level), cache, None)
                 .unwrap()
                 .unwrap();
         let out = f(&mut client);

@@ -4,6 +4,7 @@
 //! [`crate::remote::ssh`] reaches the host (connect, host key, authenticate); this module turns
 //! the session into a [`Transport`], so the core never learns which of the two it got.
 
+use crate::plan::patch::Base;
 use crate::remote::client::RemoteClient;
 use crate::remote::sftp::SftpDest;
 use crate::remote::ssh::{Connection, SshOptions, SshTarget, connect, shell_quote};
@@ -99,6 +100,31 @@ impl Transport for SshAgentDest {
 
     fn stage_end(&mut self) -> Result<(), TransportError> {
         let r = self.client.stage_end();
+        self.explain(r)
+    }
+
+    fn takes_deltas(&self) -> bool {
+        self.client.takes_deltas()
+    }
+
+    fn expect_to_send(&mut self, bytes: u64) -> Result<(), TransportError> {
+        let r = self.client.expect_to_send(bytes);
+        self.explain(r)
+    }
+
+    fn block_signatures(&mut self, bases: &[Base]) -> Result<Vec<Option<Vec<u8>>>, TransportError> {
+        let r = self.client.block_signatures(bases);
+        self.explain(r)
+    }
+
+    fn stage_delta(
+        &mut self,
+        base: &Base,
+        delta: &[u8],
+        len: u32,
+        hash: ContentHash,
+    ) -> Result<(), TransportError> {
+        let r = self.client.stage_delta(base, delta, len, hash);
         self.explain(r)
     }
 

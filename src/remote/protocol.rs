@@ -8,11 +8,13 @@
 //! after it, both directions are (optionally) one zstd stream each. The client then streams
 //! requests; the agent answers only the requests that ask a question (`ManifestInfo`,
 //! `ReadManifest`, `Lock`, `FinishStaging`, `Commit`, and for a two-way sync `Scan`,
-//! `ReadState`, `StateHash`, `WriteState`, `WriteStateDelta`, `ReadFiles`), never while the
+//! `ReadState`, `StateHash`, `WriteState`, `WriteStateDelta`, `ReadFiles`, and for sub-chunk
+//! deltas `Signatures`), never while the
 //! client may still be writing: the client reads each answer whole before it writes again. That rule is what keeps a single SSH channel free of deadlocks: at any moment only
 //! one side writes. Staging requests get no reply; their outcomes, or the first error, come back
 //! with `FinishStaging`.
 
+use crate::plan::patch::Base;
 use crate::transport::{
     CommitOp, CommitReport, NewLink, NewNode, StageHeader, StageOutcome, StageReport,
 };
@@ -30,12 +32,15 @@ use std::io::{self, Read, Write};
 /// extended attributes in every entry's metadata and reports those a commit could not keep;
 /// version 5 can release the lock and take it again on one connection (`tern watch`); version 6
 /// serves a two-way sync: the agent scans its tree, keeps small state files and sends ranges of
-/// its files.
-pub const PROTOCOL_VERSION: u32 = 6;
+/// its files; version 7 sends sub-chunk deltas: block signatures of old bytes, and chunks
+/// rebuilt from them.
+pub const PROTOCOL_VERSION: u32 = 7;
 /// Most ranges one `ReadFiles` asks for, all its files together.
 pub const MAX_RANGES: usize = 65_536;
 /// Most files one `ReadFiles` asks for.
 pub const MAX_READ_FILES: usize = 256;
+/// Most old byte ranges one `Signatures` asks for.
+pub const MAX_SIGNATURES: usize = 4096;
 /// Largest frame body either side accepts.
 pub const MAX_FRAME: usize = 16 << 20;
 /// Largest piece of bulk data (manifest parts, file data) in one frame.
@@ -115,6 +120,18 @@ pub enum Request {
     /// read every answer: a batch of files instead of a request each keeps one side writing at a
     /// time, as the rest of the protocol does.
     ReadFiles(Vec<(RelPath, Vec<(u64, u64)>)>),
+    /// Block signatures ([`crate::tree::blocks::sign`]) of old bytes of the destination's
+    /// files, answered with one `Data` each (empty where the bytes cannot be read) and
+    /// `DataEnd`.
+    Signatures(Vec<Base>),
+    /// One chunk of the file being staged, `len` bytes hashing to `hash`, rebuilt from the old
+    /// bytes `base` and a block delta (no answer; `ReuseFailed` if it does not rebuild).
+    StageDelta {
+        base: Base,
+        len: u32,
+        hash: ContentHash,
+        delta: Vec<u8>,
+    },
 }
 
 /// Agent to client.
@@ -138,6 +155,16 @@ pub enum Response {
     },
     /// The answer to `Admin`, as JSON ([`crate::transport::admin::AdminResult`]).
     Json(String),
+}
+
+fn put_base(w: &mut Writer, b: &Base) {
+    w.bytes(b.from.as_bytes());
+    w.varint(b.offset);
+    w.varint(b.len);
+}
+
+fn base(r: &mut Reader<'_>) -> Result<Base, DecodeError> {
+    Ok(Base { from: rel_path(r, "path")?, offset: r.varint("offset")?, len: r.varint("length")? })
 }
 
 fn text(r: &mut Reader<'_>, what: &'static str) -> Result<String, DecodeError> {
@@ -366,6 +393,18 @@ impl Request {
                 put_text(&mut w, name);
                 w.fixed(&old.0);
             }
+            Request::Signatures(bases) => {
+                w.u8(23);
+                w.varint(bases.len() as u64);
+                bases.iter().for_each(|b| put_base(&mut w, b));
+            }
+            Request::StageDelta { base, len, hash, delta } => {
+                w.u8(24);
+                put_base(&mut w, base);
+                w.varint(u64::from(*len));
+                w.fixed(&hash.0);
+                w.bytes(delta);
+            }
             Request::ReadFiles(files) => {
                 w.u8(20);
                 w.varint(files.len() as u64);
@@ -482,6 +521,20 @@ impl Request {
             22 => Request::WriteStateDelta {
                 name: text(&mut r, "state name")?,
                 old: ContentHash(r.fixed("hash")?),
+            },
+            23 => {
+                let n = r.varint_max("signature count", MAX_SIGNATURES as u64)?;
+                let mut bases = Vec::with_capacity(n.min(r.remaining() as u64 / 3) as usize);
+                for _ in 0..n {
+                    bases.push(base(&mut r)?);
+                }
+                Request::Signatures(bases)
+            }
+            24 => Request::StageDelta {
+                base: base(&mut r)?,
+                len: r.varint_max("chunk length", crate::tree::chunk::MAX_CHUNK as u64)? as u32,
+                hash: ContentHash(r.fixed("hash")?),
+                delta: r.bytes("delta", MAX_DATA)?.to_vec(),
             },
             t => {
                 return Err(DecodeError::invalid("request", format!("unknown request {t}")));
@@ -722,6 +775,16 @@ mod tests {
             Request::StatePart(vec![1, 2, 3]),
             Request::WriteState("replica".into()),
             Request::ReadFiles(vec![(p("d/f"), vec![(0, 10), (65_536, 4096)]), (p("e"), vec![])]),
+            Request::Signatures(vec![
+                Base { from: p("d/f"), offset: 16_384, len: 9000 },
+                Base { from: p("e"), offset: 0, len: 0 },
+            ]),
+            Request::StageDelta {
+                base: Base { from: p("d/f"), offset: 1, len: 2 },
+                len: 65_536,
+                hash: h,
+                delta: vec![0x72, 0x73, 0x02, 0x36, 0],
+            },
         ];
         for req in requests {
             assert_eq!(Request::decode(&req.encode()).unwrap(), req);

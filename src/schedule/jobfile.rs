@@ -503,10 +503,10 @@ pub fn parse(path: &Path, text: &str) -> Result<JobFile, FileErrors> {
         let compress_level = match &raw.compress_level {
             Some(c) if !(0..=22).contains(c.get_ref()) => {
                 err(c.span(), format!("compress_level {} is not from 0 to 22", c.get_ref()));
-                3
+                None
             }
-            Some(c) => *c.get_ref() as i32,
-            None => 3,
+            Some(c) => Some(*c.get_ref() as i32),
+            None => None,
         };
         let keep_trash = match &raw.keep_trash {
             None => Some(crate::sync::spec::DEFAULT_KEEP_TRASH),

@@ -6,11 +6,13 @@
 //! being sent, and finally commits the operations together with the manifest that describes the
 //! result. Dropped files keep their previous destination version and manifest entry.
 
+use crate::plan::patch::{PatchRun, patch_runs};
 use crate::plan::{Action, ChangeRef, NewManifest, Piece, Plan, Recipe};
 use crate::transport::{
     Commit, CommitOp, CommitReport, FileSource, NewLink, NewNode, StageHeader, StageOutcome,
     StageReport, Transport, TransportError,
 };
+use crate::tree::blocks::{MIN_PATCHED, Signed};
 use crate::tree::manifest::{Entry, Kind};
 use crate::tree::path::RelPath;
 use crate::tree::store::{EntrySource, StoredManifest};
@@ -68,6 +70,15 @@ pub fn apply(
     let whole_files = !dest.reuses_chunks();
     let mut local_errors: HashMap<u64, String> = HashMap::new();
     let mut src = Source { files: source, applied: &mut applied, progress };
+    // Changed chunks of files the destination has an old version of go as block deltas, where
+    // bytes cross a network; their signatures are asked for a window of files at a time.
+    let stats = &plan.stats;
+    let deltas = !whole_files
+        && dest.takes_deltas()
+        && (stats.updated > 0 || stats.bytes_reused > 0)
+        && stats.bytes_to_send >= MIN_PATCHED;
+    let mut signatures = Signatures::new(deltas.then(|| delta_runs(plan, dest_manifest)));
+    dest.expect_to_send(stats.bytes_to_send)?;
     // The files after the one being sent are announced to a remote source, a few ahead, so
     // that they are on their way (one round trip per file would bound a run of small files by
     // the latency). A local source is not told: it would be work for nothing on every file.
@@ -89,7 +100,9 @@ pub fn apply(
             }
         }
         let recipe = if whole_files { None } else { recipe };
-        if let Err(e) = src.stage(dest, id, &entry, recipe) {
+        let runs = signatures.take(dest, id)?;
+        crate::util::failpoint::delay("signed");
+        if let Err(e) = src.stage(dest, id, &entry, recipe, &runs) {
             local_errors.insert(id, e?);
         }
         progress.file_done();
@@ -130,7 +143,7 @@ pub fn apply(
     for (id, entry) in retry.iter().chain(&repairs) {
         src.applied.repaired_files += 1;
         src.progress.inc_length(entry.size());
-        if let Err(e) = src.stage(dest, *id, entry, None) {
+        if let Err(e) = src.stage(dest, *id, entry, None, &[]) {
             local_errors.insert(*id, e?);
         }
     }
@@ -246,6 +259,82 @@ impl Outcomes {
     }
 }
 
+/// The runs of sent chunks worth a delta, by the id of their file, for the files of `plan` that
+/// the destination has old bytes for, walked as the transfer needs them.
+fn delta_runs<'a>(
+    plan: &'a Plan,
+    dest_manifest: &'a StoredManifest,
+) -> impl Iterator<Item = (u64, Vec<PatchRun>)> + 'a {
+    let size_of =
+        |p: &RelPath| dest_manifest.entries.get(p).and_then(|e| e.digest().map(|d| d.size));
+    plan.iter().enumerate().filter_map(move |(id, c)| {
+        let (new, recipe) = (c.new.as_ref()?, c.recipe?);
+        let old_size = c.old.and_then(Entry::digest).map(|d| d.size);
+        // Most new files reuse nothing and have no old version: no pieces are listed for them.
+        if old_size.is_none() && matches!(recipe, Recipe::SendAll) {
+            return None;
+        }
+        let runs = patch_runs(&c.path, &recipe.pieces(new.digest()?), old_size, size_of);
+        (!runs.is_empty()).then_some((id as u64, runs))
+    })
+}
+
+/// Most old byte ranges signed per request, and most old bytes: the signatures of one window
+/// are held until their files are sent (about 10 KiB per 8 MiB signed).
+const WINDOW_BASES: usize = 1024;
+const WINDOW_BYTES: u64 = 256 << 20;
+
+/// The block signatures of the next files' delta runs, asked for a window of files at a time
+/// (one round trip per window, never one per file).
+struct Signatures<I> {
+    ahead: Option<I>,
+    /// Ids below this have been looked at.
+    upto: u64,
+    fetched: HashMap<u64, Vec<(PatchRun, Signed)>>,
+}
+
+impl<I: Iterator<Item = (u64, Vec<PatchRun>)>> Signatures<I> {
+    fn new(ahead: Option<I>) -> Self {
+        Signatures { ahead, upto: 0, fetched: HashMap::new() }
+    }
+
+    /// The signed runs of file `id` (files are taken in id order); none where the destination
+    /// could not sign them.
+    fn take(
+        &mut self,
+        dest: &mut dyn Transport,
+        id: u64,
+    ) -> Result<Vec<(PatchRun, Signed)>, TransportError> {
+        while id >= self.upto {
+            let Some(ahead) = &mut self.ahead else { break };
+            let (mut window, mut bases, mut bytes) = (Vec::new(), 0, 0);
+            for (next, runs) in ahead.by_ref() {
+                bases += runs.len();
+                bytes += runs.iter().map(|r| r.base.len).sum::<u64>();
+                window.push((next, runs));
+                self.upto = next + 1;
+                if bases >= WINDOW_BASES || bytes >= WINDOW_BYTES {
+                    break;
+                }
+            }
+            if window.is_empty() {
+                self.ahead = None;
+                break;
+            }
+            let asked: Vec<_> =
+                window.iter().flat_map(|(_, runs)| runs.iter().map(|r| r.base.clone())).collect();
+            let mut answers = dest.block_signatures(&asked)?.into_iter();
+            for (next, runs) in window {
+                let signed = runs.into_iter().zip(answers.by_ref());
+                // A signature that is missing or malformed only means the run goes as chunks.
+                let signed = signed.filter_map(|(run, s)| Some((run, Signed::parse(s?).ok()?)));
+                self.fetched.insert(next, signed.collect());
+            }
+        }
+        Ok(self.fetched.remove(&id).unwrap_or_default())
+    }
+}
+
 /// Files announced to the source ahead of the one being sent.
 const READ_AHEAD: usize = 32;
 
@@ -276,25 +365,28 @@ impl Source<'_> {
         id: u64,
         entry: &Entry,
         recipe: Option<&Recipe>,
+        runs: &[(PatchRun, Signed)],
     ) -> Result<(), Result<String, TransportError>> {
         let Kind::File(digest) = &entry.kind else { return Ok(()) };
         let header =
             StageHeader { id, size: digest.size, hash: digest.hash, meta: entry.meta.clone() };
         let pieces = recipe.unwrap_or(&Recipe::SendAll).pieces(digest);
         dest.stage_begin(&header).map_err(Err)?;
-        let result = self.send_pieces(dest, &entry.path, &pieces, entry.meta.sparse);
+        let result = self.send_pieces(dest, &entry.path, &pieces, entry.meta.sparse, runs);
         dest.stage_end().map_err(Err)?;
         result
     }
 
     /// Hand `pieces` of the file at `path` to the destination: reused runs as ranges, sent ones
-    /// one chunk at a time, read from the source file (opened on the first sent piece).
+    /// one chunk at a time, read from the source file (opened on the first sent piece), as a
+    /// block delta where a signed run in `runs` covers them and the delta is smaller.
     fn send_pieces(
         &mut self,
         dest: &mut dyn Transport,
         path: &RelPath,
         pieces: &[Piece],
         sparse: bool,
+        runs: &[(PatchRun, Signed)],
     ) -> Result<(), Result<String, TransportError>> {
         let (applied, progress) = (&mut *self.applied, self.progress);
         // The sent ranges, read from the source as one stream when the first is needed.
@@ -305,6 +397,9 @@ impl Source<'_> {
             false => Some(self.files.open_ranges(path, &sent, sparse).map_err(read_err)?),
         };
         let mut buf = Vec::new();
+        // The run the current piece is in, with its signature indexed (once per run).
+        let mut runs = runs.iter().peekable();
+        let mut index = None;
         let mut i = 0;
         while i < pieces.len() {
             let piece = &pieces[i];
@@ -335,9 +430,32 @@ impl Source<'_> {
                     buf.resize(len, 0);
                     let got = crate::tree::manifest::read_up_to(f, &mut buf).map_err(read_err)?;
                     buf.truncate(got);
-                    // A file that shrank sends less; the destination's size check rejects it.
-                    dest.stage_chunk(&buf).map_err(Err)?;
-                    applied.bytes_sent += got as u64;
+                    while runs.peek().is_some_and(|(run, _)| run.pieces.end < i) {
+                        runs.next();
+                        index = None;
+                    }
+                    let delta = match runs.peek() {
+                        Some((run, signed)) if run.pieces.contains(&(i - 1)) => {
+                            let index = index.get_or_insert_with(|| signed.index());
+                            index.delta(&buf).map(|d| (&run.base, d))
+                        }
+                        _ => None,
+                    };
+                    let sent = match delta {
+                        // The hash of what was read, not of what was planned: a source file that
+                        // changed since is the size and hash checks' to catch, not the rebuild's.
+                        Some((base, delta)) => {
+                            let hash = crate::tree::chunk::chunk_hash(&buf);
+                            dest.stage_delta(base, &delta, got as u32, hash).map_err(Err)?;
+                            delta.len()
+                        }
+                        // A file that shrank sends less; the destination's size check rejects it.
+                        None => {
+                            dest.stage_chunk(&buf).map_err(Err)?;
+                            got
+                        }
+                    };
+                    applied.bytes_sent += sent as u64;
                     progress.inc(got as u64);
                 }
             }

@@ -23,9 +23,12 @@ use super::{
     TransportError,
 };
 use crate::plan::delta::{DeltaError, DeltaReader, apply_streamed};
+use crate::plan::patch::Base;
 use crate::transport::admin::{AdminOp, AdminResult};
 use crate::tree::beneath::{At, Beneath, is_planted};
+use crate::tree::blocks;
 use crate::tree::chunk::{ChunkRef, FileDigest};
+use crate::tree::hash::ContentHash;
 use crate::tree::manifest::{EntryReader, KindTag, Manifest, Meta, write_replacing_with};
 use crate::tree::meta::{Unkept, make_node, set_handle_meta, set_node_meta, set_symlink_meta};
 use crate::tree::path::RelPath;
@@ -79,6 +82,9 @@ pub struct LocalDir {
     /// Extended attributes of staged files this destination could not keep, since the last
     /// commit's report.
     unkept: Unkept,
+    /// The old bytes the last sub-chunk delta was rebuilt from: a run of changed chunks shares
+    /// them.
+    delta_base: Option<(Base, Vec<u8>)>,
 }
 
 impl LocalDir {
@@ -94,7 +100,20 @@ impl LocalDir {
             staged: HashMap::new(),
             flusher: Flusher::default(),
             unkept: Unkept::default(),
+            delta_base: None,
         }
+    }
+
+    /// The old bytes `base` names, read whole (at most [`crate::tree::blocks::MAX_BASE`]).
+    fn read_base(&mut self, base: &Base) -> io::Result<Vec<u8>> {
+        use std::os::unix::fs::FileExt;
+        if base.len > crate::tree::blocks::MAX_BASE {
+            return Err(io::Error::other("more old bytes than a delta is matched against"));
+        }
+        let file = self.open_inside(&base.from)?;
+        let mut bytes = vec![0; base.len as usize];
+        file.read_exact_at(&mut bytes, base.offset)?;
+        Ok(bytes)
     }
 
     pub fn root(&self) -> &Path {
@@ -697,6 +716,45 @@ impl Transport for LocalDir {
         Ok(())
     }
 
+    fn block_signatures(&mut self, bases: &[Base]) -> Result<Vec<Option<Vec<u8>>>, TransportError> {
+        Ok(bases.iter().map(|b| self.read_base(b).ok().map(|old| blocks::sign(&old))).collect())
+    }
+
+    fn stage_delta(
+        &mut self,
+        base: &Base,
+        delta: &[u8],
+        len: u32,
+        hash: ContentHash,
+    ) -> Result<(), TransportError> {
+        match &self.current {
+            None => return Err(TransportError::Protocol("stage delta without a file".into())),
+            Some(s) if s.failed.is_some() => return Ok(()),
+            Some(_) => {}
+        }
+        if self.delta_base.as_ref().is_none_or(|(b, _)| b != base) {
+            self.delta_base = None;
+            match self.read_base(base) {
+                Ok(old) => self.delta_base = Some((base.clone(), old)),
+                Err(_) => {
+                    self.fail_current(StageOutcome::ReuseFailed(base.from.clone()));
+                    return Ok(());
+                }
+            }
+        }
+        let old = self.delta_base.as_ref().map_or(&[][..], |(_, old)| &old[..]);
+        // The old bytes may have changed since they were signed: only the hash says it came out.
+        match blocks::patch(old, delta, len as usize) {
+            Some(chunk) if crate::tree::chunk::chunk_hash(&chunk) == hash => {
+                self.write_current(&chunk, &[ChunkRef { len, hash }])
+            }
+            _ => {
+                self.fail_current(StageOutcome::ReuseFailed(base.from.clone()));
+                Ok(())
+            }
+        }
+    }
+
     fn stage_end(&mut self) -> Result<(), TransportError> {
         let Some(s) = self.current.take() else {
             return Err(TransportError::Protocol("stage_end without a file".into()));
@@ -749,6 +807,7 @@ impl Transport for LocalDir {
         if self.current.is_some() {
             return Err(TransportError::Protocol("finish_staging with a file still open".into()));
         }
+        self.delta_base = None;
         // Staged content is durable before any of it is renamed into place.
         if !self.outcomes.is_empty() {
             self.sync_filesystem()?;

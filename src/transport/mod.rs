@@ -22,6 +22,7 @@
 pub mod admin;
 pub mod local;
 
+use crate::plan::patch::Base;
 use crate::transport::admin::{AdminOp, AdminResult};
 use crate::tree::hash::ContentHash;
 use crate::tree::manifest::{KindTag, ManifestFileError, Meta, Special};
@@ -507,6 +508,41 @@ pub trait Transport {
 
     /// Finish the current file: verify it and make it durable.
     fn stage_end(&mut self) -> Result<(), TransportError>;
+
+    /// Told before staging: about this many content bytes follow (at most; deltas send less).
+    /// A network destination fits its compression to it.
+    fn expect_to_send(&mut self, bytes: u64) -> Result<(), TransportError> {
+        let _ = bytes;
+        Ok(())
+    }
+
+    /// Whether sub-chunk deltas pay here: bytes cross a network, so matching the changed chunks
+    /// against block signatures of the old bytes ([`Transport::block_signatures`], then
+    /// [`Transport::stage_delta`]) costs less than sending them. A local directory copies.
+    fn takes_deltas(&self) -> bool {
+        false
+    }
+
+    /// The block signature ([`crate::tree::blocks::sign`]) of each of these old byte ranges, in
+    /// order: `None` for one that cannot be read or is larger than
+    /// [`crate::tree::blocks::MAX_BASE`].
+    fn block_signatures(&mut self, bases: &[Base]) -> Result<Vec<Option<Vec<u8>>>, TransportError> {
+        Ok(vec![None; bases.len()])
+    }
+
+    /// Append one chunk of the new file: `len` bytes with chunk hash `hash`, rebuilt from the
+    /// old bytes `base` (as signed) and `delta`. The destination checks the hash, and reports
+    /// `ReuseFailed` (the file is then sent whole) where the chunk does not come out.
+    fn stage_delta(
+        &mut self,
+        base: &Base,
+        delta: &[u8],
+        len: u32,
+        hash: ContentHash,
+    ) -> Result<(), TransportError> {
+        let _ = (base, delta, len, hash);
+        Err(TransportError::Protocol(format!("{} takes no sub-chunk deltas", self.describe())))
+    }
 
     /// The outcome of every file staged since the last call.
     fn finish_staging(&mut self) -> Result<StageReport, TransportError>;

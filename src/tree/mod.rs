@@ -5,6 +5,7 @@
 //!
 //! - [`path`]: [`path::RelPath`], the only path type that crosses a machine;
 //! - [`hash`], [`chunk`]: content hashes and content-defined chunking over `impl Read`;
+//! - [`blocks`]: rsync's block signatures and deltas, for the chunks that changed;
 //! - [`codec`]: the bounded binary encoding under every on-disk and on-wire format;
 //! - [`manifest`]: the manifest types and their versioned file format;
 //! - [`store`]: manifests held encoded (in a temporary file once large) and read one entry
@@ -19,6 +20,7 @@
 //! - [`scan`]: the source walk and its hash cache, producing the source's manifest.
 
 pub mod beneath;
+pub mod blocks;
 pub mod chunk;
 pub mod codec;
 pub mod filter;

@@ -190,6 +190,7 @@ proptest! {
 /// fuzz/corpus from real encodings (the corpus is committed; this keeps it reproducible).
 #[test]
 fn fuzz_seeds() {
+    use tern::plan::patch::Base;
     use tern::transport::{CommitOp, StageHeader};
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus");
     let golden =
@@ -230,6 +231,14 @@ fn fuzz_seeds() {
         Request::ReadFiles(vec![(p("a/b"), vec![(0, 4096), (8192, 100)]), (p("c"), vec![(0, 1)])])
             .encode(),
         Request::ReadState("base-00ff".into()).encode(),
+        Request::Signatures(vec![Base { from: p("a/b"), offset: 16_384, len: 8192 }]).encode(),
+        Request::StageDelta {
+            base: Base { from: p("a/b"), offset: 0, len: 5 },
+            len: 5,
+            hash: tern::tree::hash::ContentHash::of_chunk(b"hello"),
+            delta: vec![0x72, 0x73, 0x02, 0x36, 0x41, 5, b'h', b'e', b'l', b'l', b'o', 0],
+        }
+        .encode(),
     ];
     let mut next = m.clone();
     next.generation += 1;

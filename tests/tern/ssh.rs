@@ -225,6 +225,91 @@ fn accept_new_records_the_key_and_hashed_entries_match() {
     env.assert_replica();
 }
 
+/// Small edits to files the destination has go as block deltas inside the changed chunks: the
+/// bytes sent are about the edits, not the chunks (a file under 8 KiB is one chunk).
+#[test]
+fn small_edits_inside_chunks_go_as_block_deltas() {
+    let env = Env::new();
+    let sshd = Sshd::start(&env);
+    let url = sshd.url(&env.dst());
+    let mut t = env.tree("src");
+    for i in 0..40 {
+        t = t.file(format!("s/f{i}"), noise(i, 6000 + 300 * i as usize));
+    }
+    let big = noise(99, 600_000);
+    drop(t.file("big", &big));
+    sshd.tern(&env, ["sync", "src", &url]).ok();
+
+    let mut t = env.tree("src");
+    let mut changed = 0;
+    for i in 0..40 {
+        let mut f = noise(i, 6000 + 300 * i as usize);
+        f[1000 + 97 * i as usize..][..12].copy_from_slice(b"edited here!");
+        changed += f.len();
+        t = t.file(format!("s/f{i}"), f);
+    }
+    let mut edited = big.clone();
+    for at in [10_000, 250_000, 590_000] {
+        edited[at..at + 20].fill(b'#');
+    }
+    edited.splice(400_000..400_000, b"inserted".iter().copied());
+    drop(t.file("big", &edited));
+    let done = sshd.tern(&env, ["sync", "src", &url]).ok();
+    env.assert_replica();
+    // As chunks, this would be every small file (~430 KB) and 4 chunks of the big one.
+    assert!(changed > 400_000);
+    let sent = sent_bytes(&done.stdout());
+    assert!(sent < 40.0 * 1024.0, "{}", done.describe());
+    // Signatures of the old bytes come back, and still the wire carries a small part.
+    let s = done.stdout();
+    let wire = s.split(" on the wire").next().unwrap().rsplit("; ").next().unwrap();
+    assert!(
+        wire.ends_with("KiB") && wire.split(' ').next().unwrap().parse::<f64>().unwrap() < 80.0,
+        "{s}"
+    );
+    // Nothing to do after.
+    sshd.tern(&env, ["sync", "src", &url]).ok();
+    env.assert_replica();
+}
+
+/// The destination's old bytes change after they were signed: the rebuilt chunk does not have
+/// its hash, so the file is sent whole and the replica is still exact.
+#[test]
+fn a_delta_whose_old_bytes_changed_after_signing_is_sent_whole() {
+    let env = Env::new();
+    let sshd = Sshd::start(&env);
+    let url = sshd.url(&env.dst());
+    let old = noise(7, 50_000);
+    drop(env.tree("src").file("f", &old));
+    sshd.tern(&env, ["sync", "src", &url]).ok();
+    let mut new = old.clone();
+    new[25_000..25_010].fill(b'x');
+    drop(env.tree("src").file("f", &new));
+    let signal = env.path("signed");
+    let run = sshd
+        .tern(&env, ["sync", "src", &url])
+        .env("TERN_FAILPOINT_DELAY", "signed")
+        .env("TERN_FAILPOINT_DELAY_MS", "1500")
+        .env("TERN_FAILPOINT_SIGNAL", &signal)
+        .cmd
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = std::time::Instant::now();
+    while !signal.exists() {
+        assert!(start.elapsed() < Duration::from_secs(30), "the run never reached its delta");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // Out of band, while the run waits between the signatures and the delta.
+    fs::write(env.dst().join("f"), noise(8, 50_000)).unwrap();
+    let out = run.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(fs::read(env.dst().join("f")).unwrap(), new);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(sent_bytes(&stdout) >= 50_000.0, "{stdout}");
+}
+
 #[test]
 fn deltas_send_only_what_the_destination_lacks() {
     let env = Env::new();

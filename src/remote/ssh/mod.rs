@@ -65,8 +65,9 @@ pub struct SshOptions {
     pub host_key_policy: Option<HostKeyPolicy>,
     /// The tern binary on the remote host.
     pub remote_tern: String,
-    /// zstd level for the stream; 0 turns compression off.
-    pub compress_level: i32,
+    /// zstd level for the stream, fixed; 0 turns compression off. `None`: fitted to each run's
+    /// payload ([`crate::remote::wire::level_for`]).
+    pub compress_level: Option<i32>,
     /// Where to keep copies of remote manifests (`None`: always fetch).
     pub cache_dir: Option<PathBuf>,
     /// Most bytes per second to send (`--bwlimit`).
