@@ -107,6 +107,41 @@ def churn(root, seed, files, dirs):
             f.write(text(rng, int(64 * (512 ** rng.random()))))
 
 
+def heavy_churn(root, seed, dirs):
+    """Issue 23's heavier churn: 5% of the files edited (a few lines replaced or inserted), 5%
+    renamed (to another directory), 5% deleted, and 5% new files of up to 100 KB."""
+    rng = random.Random(seed)
+    paths = sorted(os.path.join(dp, f) for dp, _, fs in os.walk(root) for f in fs)
+    k = max(1, len(paths) // 20)
+    picked = rng.sample(paths, 3 * k)
+    edited, renamed, deleted = picked[:k], picked[k:2 * k], picked[2 * k:]
+    for p in edited:
+        with open(p, "rb") as f:
+            lines = f.read().split(b"\n")
+        for _ in range(rng.randint(1, 3)):
+            at = rng.randrange(len(lines))
+            new = text(rng, rng.randint(20, 80)).replace(b"\n", b" ")
+            if rng.random() < 0.5:
+                lines[at] = new
+            else:
+                lines.insert(at, new)
+        with open(p, "wb") as f:
+            f.write(b"\n".join(lines))
+        set_mtime(p, 1_800_000_000)
+    for i, p in enumerate(renamed):
+        d = os.path.join(root, f"d{rng.randrange(dirs):04d}")
+        os.makedirs(d, exist_ok=True)
+        os.rename(p, os.path.join(d, f"moved{seed}_{i}.txt"))
+    for p in deleted:
+        os.unlink(p)
+    for i in range(k):
+        d = os.path.join(root, f"d{rng.randrange(dirs):04d}")
+        os.makedirs(d, exist_ok=True)
+        p = os.path.join(d, f"new{seed}_{i}.txt")
+        with open(p, "wb") as f:
+            f.write(text(rng, int(64 * (1600 ** rng.random()))))  # 64 B .. 100 KiB
+
+
 def big_file(root, seed, size):
     """Half compressible text, half random."""
     rng = random.Random(seed)
@@ -600,7 +635,7 @@ def main():
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--out", default=None, help="write the table here too")
     ap.add_argument("--only", default=None,
-                    help="comma-separated scenario numbers (7, real upgrades, downloads from crates.io)")
+                    help="comma-separated scenario numbers (7, real upgrades, downloads from crates.io; 8, a 5%% churn)")
     ap.add_argument("--no-fresh-fs", action="store_true",
                     help="destinations in the bench's directory, not on a new ext4 per scenario")
     ap.add_argument("--wan", default=None, metavar="RATE,RTT",
@@ -630,7 +665,7 @@ def main():
         def want(n):
             return only is None or str(n) in only
 
-        if want(1) or want(2) or want(3):
+        if want(1) or want(2) or want(3) or want(8):
             small = os.path.join(data, "small")
             small_tree(small, 1, n_small, n_dirs)
             r1 = scenario(bench, "small", args.reps, lambda t, rep: small)
@@ -653,6 +688,18 @@ def main():
 
                 r3 = scenario(bench, "churn", args.reps, lambda t, rep: work, before_rep=reset, fresh=False)
                 rows.append(("3 1% churn", f"{n_small} files", r3))
+            if want(8):
+                work = os.path.join(data, "small-heavy")
+
+                def reset_heavy(rep):
+                    subprocess.run(["rsync", "-a", "--delete", small + "/", work + "/"], check=True)
+                    for t in TOOLS:
+                        bench.run(t, work, bench.dst("heavy", t))
+                    heavy_churn(work, 300 + rep, n_dirs)
+
+                r8 = scenario(bench, "heavy", args.reps, lambda t, rep: work, before_rep=reset_heavy,
+                              fresh=False)
+                rows.append(("8 5% churn", f"{n_small} files", r8))
         if want(4):
             big = os.path.join(data, "big")
             os.makedirs(big)

@@ -130,12 +130,23 @@ impl<'a> Wire<'a> {
     }
 }
 
+/// Most hash and chain table bits of the high levels that [`level_for`] picks for small
+/// payloads: their defaults (made for large inputs) are 4 + 64 MiB of tables at level 19, which
+/// took a small sync's client to 58 MiB resident; 2^18 entries each cost 2 MiB for about the
+/// same bytes on payloads of at most a few MiB.
+const HIGH_LEVEL_TABLE_LOG: u32 = 18;
+
 /// A bulk sender's encoder at `level`, its window no larger than [`BULK_WINDOW_LOG`] (levels
 /// below 3 have a smaller one already).
 fn bulk_encoder<'a>(writer: Box<dyn Write + 'a>, level: i32) -> io::Result<Encoder<'a>> {
+    use zstd::stream::raw::CParameter;
     let mut encoder = Encoder::new(writer, level)?;
     if level >= 3 {
-        encoder.set_parameter(zstd::stream::raw::CParameter::WindowLog(BULK_WINDOW_LOG))?;
+        encoder.set_parameter(CParameter::WindowLog(BULK_WINDOW_LOG))?;
+    }
+    if level > 9 {
+        encoder.set_parameter(CParameter::HashLog(HIGH_LEVEL_TABLE_LOG))?;
+        encoder.set_parameter(CParameter::ChainLog(HIGH_LEVEL_TABLE_LOG))?;
     }
     Ok(encoder)
 }
