@@ -636,6 +636,11 @@ def main():
     ap.add_argument("--out", default=None, help="write the table here too")
     ap.add_argument("--only", default=None,
                     help="comma-separated scenario numbers (7, real upgrades, downloads from crates.io; 8, a 5%% churn)")
+    ap.add_argument("--scale", default=None, metavar="N,N,...",
+                    help="a scale series instead of the scenarios: for each file count, a first sync "
+                         "of that many 100-byte files and an unchanged re-sync, with each end's memory")
+    ap.add_argument("--plot", default=None, metavar="PNG",
+                    help="with --scale: plot time and memory against the file count (needs matplotlib)")
     ap.add_argument("--no-fresh-fs", action="store_true",
                     help="destinations in the bench's directory, not on a new ext4 per scenario")
     ap.add_argument("--wan", default=None, metavar="RATE,RTT",
@@ -665,6 +670,26 @@ def main():
         def want(n):
             return only is None or str(n) in only
 
+        if args.scale:
+            series = []
+            for n in (int(x) for x in args.scale.split(",")):
+                tiny = os.path.join(data, f"scale-{n}")
+                tiny_tree(tiny, 6, n)
+                bench.ends = True
+                first = scenario(bench, f"scale{n}", args.reps, lambda t, rep: tiny)
+                last = args.reps - 1
+                again = scenario(bench, f"scale{n}", args.reps, lambda t, rep: tiny, fresh=False,
+                                 dst_of=lambda t, rep: bench.dst(f"scale{n}", f"{t}-{last}"))
+                bench.ends = False
+                rows.append(("first sync", f"{n} files", first))
+                rows.append(("no change", f"{n} files", again))
+                series.append((n, first, again))
+                # The next count needs the room (and inodes) these took.
+                shutil.rmtree(tiny, ignore_errors=True)
+                shutil.rmtree(os.path.join(base, "dst", f"scale{n}"), ignore_errors=True)
+            if args.plot:
+                plot_scale(series, args.plot)
+            only = set()
         if want(1) or want(2) or want(3) or want(8):
             small = os.path.join(data, "small")
             small_tree(small, 1, n_small, n_dirs)
@@ -799,6 +824,36 @@ def fetch_releases(root):
             same = os.path.exists(old) and open(old, "rb").read() == open(p, "rb").read()
             t = os.stat(old).st_mtime if same else now
             os.utime(p, (t, t))
+
+
+def plot_scale(series, path):
+    """Time and each end's memory against the file count, log-log, one line per tool and run."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import matplotlib.ticker
+    ns = [n for n, _, _ in series]
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4.6))
+    panels = [("wall time (s)", "wall"), ("client end peak (MiB)", "end"), ("remote end peak (MiB)", "rend")]
+    styles = {"tern": "tab:blue", "rsync": "tab:orange", "rsync-z": "tab:green"}
+    for ax, (label, key) in zip(axes, panels):
+        for tool, colour in styles.items():
+            scale = 1 if key == "wall" else 1 / 1024
+            ax.plot(ns, [f[tool][key] * scale for _, f, _ in series], "o-", color=colour,
+                    label=f"{tool}, first sync")
+            ax.plot(ns, [a[tool][key] * scale for _, _, a in series], "s--", color=colour,
+                    label=f"{tool}, no change")
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.yaxis.set_major_formatter(matplotlib.ticker.ScalarFormatter())
+        ax.yaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+        ax.set_xlabel("files (100 B each)")
+        ax.set_title(label)
+        ax.grid(True, which="both", alpha=0.3)
+    axes[0].legend(fontsize=8)
+    fig.suptitle("tern vs rsync over one loopback sshd: " + time.strftime("%Y-%m-%d", time.gmtime()))
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
 
 
 def table(rows, size, reps, fresh_fs=False):
