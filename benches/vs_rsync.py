@@ -635,7 +635,9 @@ def main():
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--out", default=None, help="write the table here too")
     ap.add_argument("--only", default=None,
-                    help="comma-separated scenario numbers (7, real upgrades, downloads from crates.io; 8, a 5%% churn)")
+                    help="comma-separated scenario numbers (7, real upgrades, downloads from crates.io; 8, a 5%% churn; 9, a real tree)")
+    ap.add_argument("--real", default=os.path.expanduser("~/.cargo/registry/src"), metavar="DIR",
+                    help="scenario 9: a first sync of this real tree (default: cargo's registry sources)")
     ap.add_argument("--scale", default=None, metavar="N,N,...",
                     help="a scale series instead of the scenarios: for each file count, a first sync "
                          "of that many 100-byte files and an unchanged re-sync, with each end's memory")
@@ -760,6 +762,12 @@ def main():
             r7 = scenario(bench, "releases", args.reps, lambda t, rep: work,
                           before_rep=reset_releases, fresh=False)
             rows.append(("7 real upgrades", f"{len(RELEASES)} crates, 2 releases each", r7))
+        if want(9):
+            real = os.path.abspath(args.real)
+            files = sum(len(fs) for _, _, fs in os.walk(real))
+            mib = sum(os.lstat(os.path.join(d, f)).st_size for d, _, fs in os.walk(real) for f in fs) >> 20
+            r9 = scenario(bench, "real", args.reps, lambda t, rep: real)
+            rows.append(("9 real tree, first sync", f"{files} files, {mib} MiB", r9))
         if want(6):
             tiny = os.path.join(data, "tiny")
             n = max(1000, int(200_000 * S))
