@@ -643,12 +643,17 @@ def main():
                          "of that many 100-byte files and an unchanged re-sync, with each end's memory")
     ap.add_argument("--plot", default=None, metavar="PNG",
                     help="with --scale: plot time and memory against the file count (needs matplotlib)")
+    ap.add_argument("--replot", default=None, metavar="TABLE",
+                    help="with --plot: draw the scale series of a table written by --scale --out, and stop")
     ap.add_argument("--no-fresh-fs", action="store_true",
                     help="destinations in the bench's directory, not on a new ext4 per scenario")
     ap.add_argument("--wan", default=None, metavar="RATE,RTT",
                     help="a slow link between the tools and sshd: Mbit/s and round trip in ms, "
                          "e.g. 100,20 or 10,80")
     args = ap.parse_args()
+    if args.replot:
+        plot_scale(series_from_table(args.replot), args.plot or "scale.png")
+        return
     S = args.size
     only = set(args.only.split(",")) if args.only else None
     base = tempfile.mkdtemp(prefix="tern-bench-")
@@ -852,9 +857,12 @@ def plot_scale(series, path):
             ax.plot(ns, [a[tool][key] * scale for _, _, a in series], "s--", color=colour,
                     label=f"{tool}, no change")
         ax.set_xscale("log")
-        ax.set_yscale("log")
-        ax.yaxis.set_major_formatter(matplotlib.ticker.ScalarFormatter())
-        ax.yaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+        if key == "wall":
+            ax.set_yscale("log")
+            ax.yaxis.set_major_formatter(matplotlib.ticker.ScalarFormatter())
+            ax.yaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+        else:
+            ax.set_ylim(bottom=0)
         ax.set_xlabel("files (100 B each)")
         ax.set_title(label)
         ax.grid(True, which="both", alpha=0.3)
@@ -862,6 +870,23 @@ def plot_scale(series, path):
     fig.suptitle("tern vs rsync over one loopback sshd: " + time.strftime("%Y-%m-%d", time.gmtime()))
     fig.tight_layout()
     fig.savefig(path, dpi=90)
+
+
+def series_from_table(path):
+    """The scale series of a table this script wrote (`--out`), for `--replot`."""
+    keys = {"wall time (s)": ("wall", 1), "client end peak, all processes (MiB)": ("end", 1024),
+            "remote end peak, all processes (MiB)": ("rend", 1024)}
+    runs = {}
+    for line in open(path):
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) < 6 or cells[0] not in ("first sync", "no change") or cells[2] not in keys:
+            continue
+        n = int(cells[1].split()[0])
+        key, unit = keys[cells[2]]
+        run = runs.setdefault(n, ({t: {} for t in TOOLS}, {t: {} for t in TOOLS}))[cells[0] == "no change"]
+        for tool, value in zip(TOOLS, cells[3:6]):
+            run[tool][key] = float(value) * unit
+    return [(n, first, again) for n, (first, again) in sorted(runs.items())]
 
 
 def table(rows, size, reps, fresh_fs=False):
