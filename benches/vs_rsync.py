@@ -49,6 +49,7 @@ TIME = "/usr/bin/time"
 TIME_FORMAT = "%e %U %S %M"
 SSHD = "/usr/sbin/sshd"
 TOOLS = ["tern", "rsync", "rsync-z"]
+PIN = False  # --pin: each end on its own core, as two machines would be
 
 WORDS = (
     "the of and to in is that for it as was with be by on not he this are or his from at which "
@@ -434,7 +435,9 @@ class Sshd:
                 f"SetEnv PATH={bindir}:/usr/local/bin:/usr/bin:/bin\nMaxStartups 50\nCompression no\n"
             )
         self.log = open(os.path.join(d, "sshd.log"), "w")
-        self.proc = subprocess.Popen([SSHD, "-D", "-e", "-f", os.path.join(d, "sshd_config")],
+        # Pinned (--pin): the server end (sshd, its sessions and the remote tool) on core 1.
+        pin = ["taskset", "-c", "1"] if PIN else []
+        self.proc = subprocess.Popen(pin + [SSHD, "-D", "-e", "-f", os.path.join(d, "sshd_config")],
                                      stdout=self.log, stderr=self.log, stdin=subprocess.DEVNULL)
         deadline = time.time() + 10
         while True:
@@ -502,7 +505,8 @@ class Bench:
         self.sshd.relay.take()
         self.sshd.remote_usage()
         usage = os.path.join(self.base, "client-usage")
-        cmd = [TIME, "-o", usage, "-f", TIME_FORMAT] + self.command(tool, src, dst)
+        pin = ["taskset", "-c", "0"] if PIN else []  # the client end (and its ssh) on core 0
+        cmd = [TIME, "-o", usage, "-f", TIME_FORMAT] + pin + self.command(tool, src, dst)
         verbose = bool(os.environ.get("VS_RSYNC_VERBOSE"))
         p = subprocess.Popen(cmd, env=self.env, stdin=subprocess.DEVNULL,
                              stdout=None if verbose else subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -548,8 +552,9 @@ class FreshFs:
     SIZES = {"small": (8 << 30, 600_000), "churn": (4 << 30, 300_000), "big": (12 << 30, 10_000),
              "bulk": (16 << 30, 10_000), "tiny": (12 << 30, 1_500_000)}
 
-    def __init__(self, scale):
+    def __init__(self, scale, reps=1):
         self.scale = scale
+        self.reps = reps
         self.mounts = []
 
     @staticmethod
@@ -560,6 +565,9 @@ class FreshFs:
         size, inodes = self.SIZES.get(scenario, (4 << 30, 200_000))
         size = max(1 << 30, int(size * max(self.scale, 0.01)))
         inodes = max(65_536, int(inodes * max(self.scale, 0.01)))
+        if scenario.startswith("scale"):  # three tools' copies of N files, in N/200 directories
+            n = int(scenario[len("scale"):])
+            size, inodes = max(1 << 30, 3 * self.reps * n * 5 * 1024), 3 * self.reps * n * 11 // 10 + 65_536
         image = path + ".img"
         try:
             with open(image, "wb") as f:
@@ -645,12 +653,16 @@ def main():
                     help="with --scale: plot time and memory against the file count (needs matplotlib)")
     ap.add_argument("--replot", default=None, metavar="TABLE",
                     help="with --plot: draw the scale series of a table written by --scale --out, and stop")
+    ap.add_argument("--pin", action="store_true",
+                    help="pin the client end to core 0 and the server end (sshd, remote tool) to core 1")
     ap.add_argument("--no-fresh-fs", action="store_true",
                     help="destinations in the bench's directory, not on a new ext4 per scenario")
     ap.add_argument("--wan", default=None, metavar="RATE,RTT",
                     help="a slow link between the tools and sshd: Mbit/s and round trip in ms, "
                          "e.g. 100,20 or 10,80")
     args = ap.parse_args()
+    global PIN
+    PIN = args.pin
     if args.replot:
         plot_scale(series_from_table(args.replot), args.plot or "scale.png")
         return
@@ -665,7 +677,7 @@ def main():
     sshd = Sshd(base, wan)
     bench = Bench(base, sshd)
     if not args.no_fresh_fs and FreshFs.available():
-        bench.fresh_fs = FreshFs(args.size)
+        bench.fresh_fs = FreshFs(args.size, args.reps)
     else:
         print("destinations on the bench directory's file system (no fresh ext4 per scenario)")
     rows = []
@@ -693,7 +705,8 @@ def main():
                 series.append((n, first, again))
                 # The next count needs the room (and inodes) these took.
                 shutil.rmtree(tiny, ignore_errors=True)
-                shutil.rmtree(os.path.join(base, "dst", f"scale{n}"), ignore_errors=True)
+                if not bench.fresh_fs:  # (a new file system's image is freed at the end)
+                    shutil.rmtree(os.path.join(base, "dst", f"scale{n}"), ignore_errors=True)
             if args.plot:
                 plot_scale(series, args.plot)
             only = set()
