@@ -50,6 +50,7 @@ TIME_FORMAT = "%e %U %S %M"
 SSHD = "/usr/sbin/sshd"
 TOOLS = ["tern", "rsync", "rsync-z"]
 PIN = False  # --pin: each end on its own core, as two machines would be
+DURABLE = False  # --durable-rsync: each rsync run ends with `sync -f` of its destination
 
 WORDS = (
     "the of and to in is that for it as was with be by on not he this are or his from at which "
@@ -496,7 +497,11 @@ class Bench:
         cmd = ["rsync", "-a", "--delete", "-e", self.ssh, "--rsync-path", os.path.join(s.bindir, "rsync-measured")]
         if tool == "rsync-z":
             cmd += ["-z", "--compress-choice=zstd"]
-        return cmd + [src + "/", f"{s.user}@127.0.0.1:{dst}/"]
+        cmd += [src + "/", f"{s.user}@127.0.0.1:{dst}/"]
+        if DURABLE:  # as durable as tern's run: rsync, then the destination's file system synced
+            import shlex
+            return ["sh", "-c", f"{shlex.join(cmd)} && sync -f {shlex.quote(dst)}"]
+        return cmd
 
     def run(self, tool, src, dst):
         # Start every run with no dirty data in the page cache: otherwise a tool that makes its
@@ -565,6 +570,8 @@ class FreshFs:
         size, inodes = self.SIZES.get(scenario, (4 << 30, 200_000))
         size = max(1 << 30, int(size * max(self.scale, 0.01)))
         inodes = max(65_536, int(inodes * max(self.scale, 0.01)))
+        if scenario == "real":  # a real tree does not scale with --size: room for 9 copies of 2 GiB
+            size, inodes = 18 << 30, 1_000_000
         if scenario.startswith("scale"):  # three tools' copies of N files, in N/200 directories
             n = int(scenario[len("scale"):])
             size, inodes = max(1 << 30, 3 * self.reps * n * 5 * 1024), 3 * self.reps * n * 11 // 10 + 65_536
@@ -653,6 +660,8 @@ def main():
                     help="with --scale: plot time and memory against the file count (needs matplotlib)")
     ap.add_argument("--replot", default=None, metavar="TABLE",
                     help="with --plot: draw the scale series of a table written by --scale --out, and stop")
+    ap.add_argument("--durable-rsync", action="store_true",
+                    help="end every rsync run with `sync -f` of its destination (tern syncs before it commits)")
     ap.add_argument("--pin", action="store_true",
                     help="pin the client end to core 0 and the server end (sshd, remote tool) to core 1")
     ap.add_argument("--no-fresh-fs", action="store_true",
@@ -661,8 +670,8 @@ def main():
                     help="a slow link between the tools and sshd: Mbit/s and round trip in ms, "
                          "e.g. 100,20 or 10,80")
     args = ap.parse_args()
-    global PIN
-    PIN = args.pin
+    global PIN, DURABLE
+    PIN, DURABLE = args.pin, args.durable_rsync
     if args.replot:
         plot_scale(series_from_table(args.replot), args.plot or "scale.png")
         return

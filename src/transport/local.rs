@@ -1462,6 +1462,63 @@ mod tests {
         }
     }
 
+    /// A chunk staged as a block delta against the destination's old bytes: rebuilt and kept
+    /// when it comes out with its hash; `ReuseFailed` (so the file is sent whole) when the old
+    /// bytes are not the ones signed, the base is out of the file, or no file is being staged.
+    #[test]
+    fn a_delta_chunk_is_rebuilt_from_the_old_bytes_or_fails_as_a_reuse() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("dst");
+        let old: Vec<u8> = (0..20_000u32).map(|i| (i * 7 % 251) as u8).collect();
+        std::fs::create_dir_all(&root).unwrap();
+        std::fs::write(root.join("f"), &old).unwrap();
+        let mut new = old.clone();
+        new[9000..9010].copy_from_slice(b"0123456789");
+        let (hash, len) = (crate::tree::chunk::chunk_hash(&new), new.len() as u32);
+        let f = RelPath::new("f").unwrap();
+        let base = Base { from: f.clone(), offset: 0, len: old.len() as u64 };
+        let mut d = LocalDir::new(&root);
+        d.lock().unwrap();
+        let signed =
+            blocks::Signed::parse(d.block_signatures(&[base.clone()]).unwrap()[0].clone().unwrap())
+                .unwrap();
+        let delta = signed.index().delta(&new).unwrap();
+        assert!(delta.len() < 2000, "{}", delta.len());
+        let header = |id| StageHeader {
+            id,
+            size: u64::from(len),
+            hash: FileDigest::of_chunks(vec![ChunkRef { len, hash }]).hash,
+            meta: Meta::default(),
+        };
+        assert!(matches!(
+            d.stage_delta(&base, &delta, len, hash),
+            Err(TransportError::Protocol(_))
+        ));
+        let outcome = |d: &mut LocalDir, id, base: &Base, delta: &[u8]| {
+            d.stage_begin(&header(id)).unwrap();
+            d.stage_delta(base, delta, len, hash).unwrap();
+            d.stage_end().unwrap();
+            let report = &d.outcomes;
+            match report.ok.iter().any(|r| r.contains(&id)) {
+                true => Some(StageOutcome::Ok),
+                false => report.other.iter().find(|(i, _)| *i == id).map(|(_, o)| o.clone()),
+            }
+        };
+        assert_eq!(outcome(&mut d, 1, &base, &delta), Some(StageOutcome::Ok));
+        let staged = std::fs::read(root.join(LocalDir::staged_file(1))).unwrap();
+        assert_eq!(staged, new);
+        // Out of the file, or the old bytes changed since they were signed.
+        let past = Base { offset: 10, ..base.clone() };
+        assert_eq!(outcome(&mut d, 2, &past, &delta), Some(StageOutcome::ReuseFailed(f.clone())));
+        std::fs::write(root.join("f"), vec![1; old.len()]).unwrap();
+        d.delta_base = None;
+        assert_eq!(outcome(&mut d, 3, &base, &delta), Some(StageOutcome::ReuseFailed(f.clone())));
+        // The signatures of what cannot be read are none.
+        let missing = Base { from: RelPath::new("nope").unwrap(), offset: 0, len: 5 };
+        let huge = Base { len: blocks::MAX_BASE + 1, ..base };
+        assert_eq!(d.block_signatures(&[missing, huge]).unwrap(), vec![None, None]);
+    }
+
     /// Every byte of a staged file of `WRITEBACK_MIN` or more is handed to the disk exactly once,
     /// in order, whatever the sizes of the writes; a smaller file is left to the `syncfs`.
     #[test]
