@@ -1479,9 +1479,10 @@ mod tests {
         let base = Base { from: f.clone(), offset: 0, len: old.len() as u64 };
         let mut d = LocalDir::new(&root);
         d.lock().unwrap();
-        let signed =
-            blocks::Signed::parse(d.block_signatures(&[base.clone()]).unwrap()[0].clone().unwrap())
-                .unwrap();
+        let signed = blocks::Signed::parse(
+            d.block_signatures(std::slice::from_ref(&base)).unwrap()[0].clone().unwrap(),
+        )
+        .unwrap();
         let delta = signed.index().delta(&new).unwrap();
         assert!(delta.len() < 2000, "{}", delta.len());
         let header = |id| StageHeader {
