@@ -38,6 +38,8 @@ pub struct RemoteClient<'a> {
     scanning: bool,
     /// The compression level is fitted to each run's payload (no `--compress-level`).
     fit_level: bool,
+    /// The manifest's identity as the agent told it right after taking the lock, until asked.
+    locked_id: Option<ManifestId>,
 }
 
 impl<'a> RemoteClient<'a> {
@@ -101,6 +103,7 @@ impl<'a> RemoteClient<'a> {
             last_read: None,
             scanning: false,
             fit_level,
+            locked_id: None,
         }))
     }
 
@@ -517,13 +520,29 @@ impl Transport for RemoteClient<'_> {
     }
 
     fn lock(&mut self) -> Result<(), TransportError> {
-        match self.ask(&Request::Lock)? {
-            Response::Ok => Ok(()),
+        // The manifest's identity under the lock is what a sync asks next (did another run
+        // commit since it planned?): asked with the lock, it costs no round trip of its own. Both
+        // answers are small, so the agent never waits on this end to read the first.
+        self.locked_id = None;
+        self.send(&Request::Lock)?;
+        self.send(&Request::ManifestInfo)?;
+        self.wire.flush().map_err(|e| self.io(e))?;
+        let (locked, info) = (self.answer(), self.answer());
+        match locked? {
+            Response::Ok => {}
+            r => return Err(self.unexpected(&r)),
+        }
+        match info? {
+            Response::ManifestInfo(info) => {
+                self.locked_id = Some(ManifestId(info.map(|(_, hash)| hash)));
+                Ok(())
+            }
             r => Err(self.unexpected(&r)),
         }
     }
 
     fn unlock(&mut self) -> Result<(), TransportError> {
+        self.locked_id = None;
         match self.ask(&Request::Unlock)? {
             Response::Ok => Ok(()),
             r => Err(self.unexpected(&r)),
@@ -542,7 +561,11 @@ impl Transport for RemoteClient<'_> {
     }
 
     fn manifest_id(&mut self) -> Result<Option<ManifestId>, TransportError> {
-        self.manifest_info().map(Some)
+        // Right after the lock the agent has said it; nothing can commit there in between.
+        match self.locked_id.take() {
+            Some(id) => Ok(Some(id)),
+            None => self.manifest_info().map(Some),
+        }
     }
 
     fn stage_begin(&mut self, header: &StageHeader) -> Result<(), TransportError> {
@@ -613,6 +636,7 @@ impl Transport for RemoteClient<'_> {
     }
 
     fn commit(&mut self, commit: Commit<'_>) -> Result<CommitReport, TransportError> {
+        self.locked_id = None;
         let Commit { run_id, ops, manifest, base, .. } = commit;
         // Only what changed travels; files of several chunks just staged go by reference to
         // their staged copy, without their chunk lists.
