@@ -289,7 +289,6 @@ impl Read for DataParts<'_, '_> {
 }
 
 impl<'a> RemoteClient<'a> {
-    /// The `Data` parts of the answer to the request just sent, as one stream.
     /// One `Signatures` request: a `Data` answer for each base (empty: none), then `DataEnd`.
     fn ask_signatures(
         &mut self,
@@ -308,6 +307,7 @@ impl<'a> RemoteClient<'a> {
         }
     }
 
+    /// The `Data` parts of the answer to the request just sent, as one stream.
     fn data_parts(&mut self) -> DataParts<'_, 'a> {
         DataParts { client: self, part: Vec::new(), at: 0, ended: false, failed: None, copy: None }
     }
@@ -589,7 +589,9 @@ impl Transport for RemoteClient<'_> {
     }
 
     fn expect_to_send(&mut self, bytes: u64) -> Result<(), TransportError> {
-        if self.fit_level {
+        // A run that sends no content (metadata, deletions) keeps the level it has: a new level
+        // is a new frame and a new context, for nothing.
+        if self.fit_level && bytes > 0 {
             let level = super::wire::level_for(bytes);
             self.wire.set_level(level).map_err(|e| self.io(e))?;
         }
