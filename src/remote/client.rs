@@ -40,6 +40,9 @@ pub struct RemoteClient<'a> {
     fit_level: bool,
     /// The manifest's identity as the agent told it right after taking the lock, until asked.
     locked_id: Option<ManifestId>,
+    /// The `ManifestInfo` sent with the hello is still to be answered: read by the first
+    /// `manifest_info`, or read and dropped before any other request.
+    early_info: bool,
 }
 
 impl<'a> RemoteClient<'a> {
@@ -64,8 +67,14 @@ impl<'a> RemoteClient<'a> {
             tern: env!("CARGO_PKG_VERSION").into(),
             compress_level,
         };
+        // The first question of every run (which manifest the destination holds) goes with the
+        // hello, compressed as the agent will read it once it has answered: a round trip less.
         // A peer that is not a tern agent may close before reading; that is "no agent" too.
-        if wire.send(&hello.encode()).and_then(|()| wire.flush()).is_err() {
+        let sent_hello = wire.send(&hello.encode());
+        let Ok(mut wire) = sent_hello.and_then(|()| wire.compressing_early(compress_level)) else {
+            return Ok(None);
+        };
+        if wire.send(&Request::ManifestInfo.encode()).and_then(|()| wire.flush()).is_err() {
             return Ok(None);
         }
         let not_tern = || {
@@ -93,7 +102,10 @@ impl<'a> RemoteClient<'a> {
             }
             _ => return Err(not_tern()),
         }
-        let wire = wire.compressed(compress_level, true).map_err(io)?;
+        let wire = match compress_level {
+            0 => wire,
+            _ => wire.decompressing().map_err(io)?,
+        };
         Ok(Some(RemoteClient {
             wire,
             name,
@@ -104,6 +116,7 @@ impl<'a> RemoteClient<'a> {
             scanning: false,
             fit_level,
             locked_id: None,
+            early_info: true,
         }))
     }
 
@@ -113,6 +126,9 @@ impl<'a> RemoteClient<'a> {
     }
 
     fn send(&mut self, req: &Request) -> Result<(), TransportError> {
+        if std::mem::take(&mut self.early_info) {
+            self.answer()?;
+        }
         self.wire.send(&req.encode()).map_err(|e| self.io(e))
     }
 
@@ -206,7 +222,11 @@ impl<'a> RemoteClient<'a> {
 
     /// Which manifest the destination holds: the hash of its file, as the agent announces it.
     fn manifest_info(&mut self) -> Result<ManifestId, TransportError> {
-        match self.ask(&Request::ManifestInfo)? {
+        let answer = match std::mem::take(&mut self.early_info) {
+            true => self.answer()?,
+            false => self.ask(&Request::ManifestInfo)?,
+        };
+        match answer {
             Response::ManifestInfo(info) => Ok(ManifestId(info.map(|(_, hash)| hash))),
             r => Err(self.unexpected(&r)),
         }

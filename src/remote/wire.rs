@@ -81,11 +81,31 @@ impl<'a> Wire<'a> {
 
     /// [`Wire::compressed`], a bulk sender (`Some`) moving to worker threads after that many bytes.
     fn compressed_switching_at(self, level: i32, bulk: Option<u64>) -> io::Result<Self> {
-        let Writer::Plain(writer) = self.writer else { return Ok(self) };
         if level == 0 {
-            return Ok(Wire { reader: self.reader, writer: Writer::Plain(writer) });
+            return Ok(self);
         }
+        self.compressing(level, bulk)?.decompressing()
+    }
+
+    /// The sending half of [`Wire::compressed`] alone: what is written from now on is compressed
+    /// (level 0: stays plain). A client sends its first request with its hello this way, before
+    /// it reads the hello that says the peer is an agent (which then reads compressed frames).
+    pub fn compressing_early(self, level: i32) -> io::Result<Self> {
+        if level == 0 {
+            return Ok(self);
+        }
+        self.compressing(level, Some(SERIAL_BYTES))
+    }
+
+    /// The receiving half of [`Wire::compressed`]: what is read from now on is decompressed.
+    /// Bytes already buffered from the peer are kept.
+    pub fn decompressing(self) -> io::Result<Self> {
         let decoder = zstd::stream::read::Decoder::with_buffer(self.reader)?;
+        Ok(Wire { reader: Box::new(BufReader::with_capacity(BUF, decoder)), writer: self.writer })
+    }
+
+    fn compressing(self, level: i32, bulk: Option<u64>) -> io::Result<Self> {
+        let Writer::Plain(writer) = self.writer else { return Ok(self) };
         let compressor = if let Some(serial_bytes) = bulk {
             let threads = std::thread::available_parallelism().map_or(1, |n| n.get()) as u32;
             Compressor {
@@ -102,10 +122,7 @@ impl<'a> Wire<'a> {
             encoder.set_parameter(zstd::stream::raw::CParameter::WindowLog(REPLY_WINDOW_LOG))?;
             Compressor { encoder: Some(encoder), level: 1, serial: None, workers: None }
         };
-        Ok(Wire {
-            reader: Box::new(BufReader::with_capacity(BUF, decoder)),
-            writer: Writer::Zstd(compressor),
-        })
+        Ok(Wire { reader: self.reader, writer: Writer::Zstd(compressor) })
     }
 
     pub fn send(&mut self, body: &[u8]) -> io::Result<()> {
