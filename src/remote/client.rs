@@ -126,8 +126,9 @@ impl<'a> RemoteClient<'a> {
     }
 
     fn send(&mut self, req: &Request) -> Result<(), TransportError> {
+        // Its answer, even an error, is not this request's: read past it.
         if std::mem::take(&mut self.early_info) {
-            self.answer()?;
+            self.wire.recv().map_err(|e| self.io(e))?;
         }
         self.wire.send(&req.encode()).map_err(|e| self.io(e))
     }
@@ -796,6 +797,30 @@ mod tests {
         drop(client);
         agent.join().unwrap().unwrap();
         out
+    }
+
+    /// The manifest question sent with the hello is answered to the first `manifest_info` only
+    /// when nothing came between; another request first reads past its answer, and the
+    /// connection stays in step: the lock, then the identity under it, then a fresh question.
+    #[test]
+    fn the_question_sent_with_the_hello_never_answers_another_request() {
+        let dir = tempfile::tempdir().unwrap();
+        let dst = dir.path().join("dst");
+        for level in [0, 3] {
+            with_agent(dst.clone(), level, |c| {
+                assert!(c.early_info);
+                c.lock().unwrap();
+                assert!(!c.early_info);
+                assert_eq!(c.manifest_id().unwrap(), Some(ManifestId(None)));
+                assert_eq!(c.manifest_info().unwrap(), ManifestId(None));
+                c.unlock().unwrap();
+            });
+            with_agent(dst.clone(), level, |c| {
+                assert_eq!(c.manifest_info().unwrap(), ManifestId(None));
+                assert!(!c.early_info);
+                assert_eq!(c.manifest_info().unwrap(), ManifestId(None));
+            });
+        }
     }
 
     /// Files asked for ahead are read in order; one opened out of turn drops the answers before
