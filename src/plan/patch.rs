@@ -12,7 +12,7 @@ use crate::tree::path::RelPath;
 use std::ops::Range;
 
 /// Old bytes of a destination file.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Base {
     pub from: RelPath,
     pub offset: u64,

@@ -13,6 +13,7 @@ use crate::tree::manifest::{Entry, Manifest, write_replacing_with};
 use crate::tree::path::RelPath;
 use crate::tree::store::{EntrySource, StoredManifest};
 use std::cell::Cell;
+use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::path::PathBuf;
 use std::rc::Rc;
@@ -43,6 +44,10 @@ pub struct RemoteClient<'a> {
     /// The `ManifestInfo` sent with the hello is still to be answered: read by the first
     /// `manifest_info`, or read and dropped before any other request.
     early_info: bool,
+    /// Old bytes to sign, asked for with the next lock ([`Transport::presign`]).
+    presign: Vec<Base>,
+    /// Their signatures, until `block_signatures` takes them or the next commit or unlock.
+    presigned: HashMap<Base, Option<Vec<u8>>>,
 }
 
 impl<'a> RemoteClient<'a> {
@@ -117,6 +122,8 @@ impl<'a> RemoteClient<'a> {
             fit_level,
             locked_id: None,
             early_info: true,
+            presign: Vec::new(),
+            presigned: HashMap::new(),
         }))
     }
 
@@ -318,7 +325,16 @@ impl<'a> RemoteClient<'a> {
     ) -> Result<(), TransportError> {
         self.send(&Request::Signatures(bases.to_vec()))?;
         self.wire.flush().map_err(|e| self.io(e))?;
-        let wanted = out.len() + bases.len();
+        self.read_signatures(bases.len(), out)
+    }
+
+    /// The answers to a `Signatures` request for `n` bases, appended to `out`.
+    fn read_signatures(
+        &mut self,
+        n: usize,
+        out: &mut Vec<Option<Vec<u8>>>,
+    ) -> Result<(), TransportError> {
+        let wanted = out.len() + n;
         loop {
             match self.answer()? {
                 Response::Data(d) if out.len() < wanted => out.push((!d.is_empty()).then_some(d)),
@@ -544,11 +560,23 @@ impl Transport for RemoteClient<'_> {
         // The manifest's identity under the lock is what a sync asks next (did another run
         // commit since it planned?): asked with the lock, it costs no round trip of its own. Both
         // answers are small, so the agent never waits on this end to read the first.
+        // The signatures the transfer will ask for first come in the same round trip; they are
+        // answered after the two small answers, and read whole before anything else is sent.
         self.locked_id = None;
+        self.presigned.clear();
+        let presign = std::mem::take(&mut self.presign);
         self.send(&Request::Lock)?;
         self.send(&Request::ManifestInfo)?;
+        if !presign.is_empty() {
+            self.send(&Request::Signatures(presign.clone()))?;
+        }
         self.wire.flush().map_err(|e| self.io(e))?;
         let (locked, info) = (self.answer(), self.answer());
+        if !presign.is_empty() {
+            let mut signed = Vec::with_capacity(presign.len());
+            self.read_signatures(presign.len(), &mut signed)?;
+            self.presigned = presign.into_iter().zip(signed).collect();
+        }
         match locked? {
             Response::Ok => {}
             r => return Err(self.unexpected(&r)),
@@ -564,6 +592,7 @@ impl Transport for RemoteClient<'_> {
 
     fn unlock(&mut self) -> Result<(), TransportError> {
         self.locked_id = None;
+        self.presigned.clear();
         match self.ask(&Request::Unlock)? {
             Response::Ok => Ok(()),
             r => Err(self.unexpected(&r)),
@@ -619,12 +648,27 @@ impl Transport for RemoteClient<'_> {
         Ok(())
     }
 
+    fn presign(&mut self, bases: Vec<Base>) {
+        let mut bases = bases;
+        bases.truncate(super::protocol::MAX_SIGNATURES);
+        self.presign = bases;
+    }
+
     fn block_signatures(&mut self, bases: &[Base]) -> Result<Vec<Option<Vec<u8>>>, TransportError> {
-        let mut all = Vec::with_capacity(bases.len());
-        for batch in bases.chunks(super::protocol::MAX_SIGNATURES) {
-            self.ask_signatures(batch, &mut all)?;
+        // Those that came with the lock, then one request per batch for the others.
+        let mut all: Vec<Option<Option<Vec<u8>>>> =
+            bases.iter().map(|b| self.presigned.remove(b)).collect();
+        let missing: Vec<Base> =
+            bases.iter().zip(&all).filter(|(_, s)| s.is_none()).map(|(b, _)| b.clone()).collect();
+        let mut asked = Vec::with_capacity(missing.len());
+        for batch in missing.chunks(super::protocol::MAX_SIGNATURES) {
+            self.ask_signatures(batch, &mut asked)?;
         }
-        Ok(all)
+        let mut asked = asked.into_iter();
+        for slot in all.iter_mut().filter(|s| s.is_none()) {
+            *slot = Some(asked.next().flatten());
+        }
+        Ok(all.into_iter().map(Option::flatten).collect())
     }
 
     fn stage_delta(
@@ -660,6 +704,7 @@ impl Transport for RemoteClient<'_> {
 
     fn commit(&mut self, commit: Commit<'_>) -> Result<CommitReport, TransportError> {
         self.locked_id = None;
+        self.presigned.clear();
         let Commit { run_id, ops, manifest, base, .. } = commit;
         // Only what changed travels; files of several chunks just staged go by reference to
         // their staged copy, without their chunk lists.
@@ -821,6 +866,34 @@ mod tests {
                 assert_eq!(c.manifest_info().unwrap(), ManifestId(None));
             });
         }
+    }
+
+    /// Signatures asked for with the lock are served from what came with it: asking for them
+    /// then sends nothing; one not asked for with the lock is asked for then; the lock's own
+    /// answers are unchanged.
+    #[test]
+    fn signatures_asked_with_the_lock_cost_no_request_of_their_own() {
+        let dir = tempfile::tempdir().unwrap();
+        let dst = dir.path().join("dst");
+        std::fs::create_dir_all(&dst).unwrap();
+        std::fs::write(dst.join("f"), vec![5u8; 40_000]).unwrap();
+        let base = |offset| Base { from: RelPath::new("f").unwrap(), offset, len: 20_000 };
+        with_agent(dst, 3, |c| {
+            c.presign(vec![base(0), base(20_000)]);
+            c.lock().unwrap();
+            assert_eq!(c.manifest_id().unwrap(), Some(ManifestId(None)));
+            let before = c.bytes_written();
+            let signed = c.block_signatures(&[base(20_000), base(0)]).unwrap();
+            assert_eq!(c.bytes_written(), before, "no request was sent");
+            let expected = Some(crate::tree::blocks::sign(&[5u8; 20_000]));
+            assert_eq!(signed, vec![expected.clone(), expected.clone()]);
+            // Taken once: asked again, they are asked for.
+            let again = c.block_signatures(&[base(0), base(10)]).unwrap();
+            assert!(c.bytes_written() > before);
+            assert_eq!(again[0], expected);
+            assert!(again[1].is_some());
+            c.unlock().unwrap();
+        });
     }
 
     /// Files asked for ahead are read in order; one opened out of turn drops the answers before

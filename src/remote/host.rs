@@ -112,6 +112,10 @@ impl Transport for SshAgentDest {
         self.explain(r)
     }
 
+    fn presign(&mut self, bases: Vec<Base>) {
+        self.client.presign(bases);
+    }
+
     fn block_signatures(&mut self, bases: &[Base]) -> Result<Vec<Option<Vec<u8>>>, TransportError> {
         let r = self.client.block_signatures(bases);
         self.explain(r)

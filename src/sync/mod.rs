@@ -239,6 +239,7 @@ pub fn apply_planned(
     let err = failed(spec);
     refuse_hard_links(dest, &planned.plan).map_err(err)?;
     crate::util::failpoint::delay("before-lock");
+    transfer::presign(&planned.plan, &planned.dest_manifest, dest);
     dest.lock().map_err(err)?;
     // The manifest planned against is still the one there when the destination says so; else
     // it is read again and compared, then dropped: a second copy of the destination manifest

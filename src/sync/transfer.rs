@@ -72,13 +72,9 @@ pub fn apply(
     let mut src = Source { files: source, applied: &mut applied, progress };
     // Changed chunks of files the destination has an old version of go as block deltas, where
     // bytes cross a network; their signatures are asked for a window of files at a time.
-    let stats = &plan.stats;
-    let deltas = !whole_files
-        && dest.takes_deltas()
-        && (stats.updated > 0 || stats.bytes_reused > 0)
-        && stats.bytes_to_send >= MIN_PATCHED;
+    let deltas = sends_deltas(plan, dest);
     let mut signatures = Signatures::new(deltas.then(|| delta_runs(plan, dest_manifest)));
-    dest.expect_to_send(stats.bytes_to_send)?;
+    dest.expect_to_send(plan.stats.bytes_to_send)?;
     // The files after the one being sent are announced to a remote source, a few ahead, so
     // that they are on their way (one round trip per file would bound a run of small files by
     // the latency). A local source is not told: it would be work for nothing on every file.
@@ -259,6 +255,44 @@ impl Outcomes {
     }
 }
 
+/// Whether `plan` sends block deltas to `dest`: it takes them, and the plan writes files the
+/// destination has old versions of (or reuses ranges) and sends enough to match.
+fn sends_deltas(plan: &Plan, dest: &dyn Transport) -> bool {
+    let stats = &plan.stats;
+    dest.reuses_chunks()
+        && dest.takes_deltas()
+        && (stats.updated > 0 || stats.bytes_reused > 0)
+        && stats.bytes_to_send >= MIN_PATCHED
+}
+
+/// Tell `dest` which old bytes the first window of `plan`'s deltas will be matched against,
+/// before the lock: a network destination asks for their signatures with the lock, in the same
+/// round trip. If the plan is made again under the lock, signatures it does not use are dropped.
+pub fn presign(plan: &Plan, dest_manifest: &StoredManifest, dest: &mut dyn Transport) {
+    if sends_deltas(plan, dest) {
+        let window = next_window(&mut delta_runs(plan, dest_manifest));
+        dest.presign(
+            window.iter().flat_map(|(_, runs)| runs.iter().map(|r| r.base.clone())).collect(),
+        );
+    }
+}
+
+/// The next files' delta runs, up to a window's worth of bases or old bytes.
+fn next_window(
+    ahead: &mut impl Iterator<Item = (u64, Vec<PatchRun>)>,
+) -> Vec<(u64, Vec<PatchRun>)> {
+    let (mut window, mut bases, mut bytes) = (Vec::new(), 0, 0);
+    for (next, runs) in ahead.by_ref() {
+        bases += runs.len();
+        bytes += runs.iter().map(|r| r.base.len).sum::<u64>();
+        window.push((next, runs));
+        if bases >= WINDOW_BASES || bytes >= WINDOW_BYTES {
+            break;
+        }
+    }
+    window
+}
+
 /// The runs of sent chunks worth a delta, by the id of their file, for the files of `plan` that
 /// the destination has old bytes for, walked as the transfer needs them.
 fn delta_runs<'a>(
@@ -307,20 +341,12 @@ impl<I: Iterator<Item = (u64, Vec<PatchRun>)>> Signatures<I> {
     ) -> Result<Vec<(PatchRun, Signed)>, TransportError> {
         while id >= self.upto {
             let Some(ahead) = &mut self.ahead else { break };
-            let (mut window, mut bases, mut bytes) = (Vec::new(), 0, 0);
-            for (next, runs) in ahead.by_ref() {
-                bases += runs.len();
-                bytes += runs.iter().map(|r| r.base.len).sum::<u64>();
-                window.push((next, runs));
-                self.upto = next + 1;
-                if bases >= WINDOW_BASES || bytes >= WINDOW_BYTES {
-                    break;
-                }
-            }
-            if window.is_empty() {
+            let window = next_window(ahead);
+            let Some((last, _)) = window.last() else {
                 self.ahead = None;
                 break;
-            }
+            };
+            self.upto = last + 1;
             let asked: Vec<_> =
                 window.iter().flat_map(|(_, runs)| runs.iter().map(|r| r.base.clone())).collect();
             let mut answers = dest.block_signatures(&asked)?.into_iter();

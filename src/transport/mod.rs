@@ -523,6 +523,13 @@ pub trait Transport {
         false
     }
 
+    /// Old byte ranges whose signatures [`Transport::block_signatures`] will soon be asked for,
+    /// told before the lock: a network destination asks for them with the lock, in its round
+    /// trip. Nothing here.
+    fn presign(&mut self, bases: Vec<Base>) {
+        let _ = bases;
+    }
+
     /// The block signature ([`crate::tree::blocks::sign`]) of each of these old byte ranges, in
     /// order: `None` for one that cannot be read or is larger than
     /// [`crate::tree::blocks::MAX_BASE`].
