@@ -9,9 +9,13 @@
 //! requests; the agent answers only the requests that ask a question (`ManifestInfo`,
 //! `ReadManifest`, `Lock`, `FinishStaging`, `Commit`, and for a two-way sync `Scan`,
 //! `ReadState`, `StateHash`, `WriteState`, `WriteStateDelta`, `ReadFiles`, and for sub-chunk
-//! deltas `Signatures`), never while the
-//! client may still be writing: the client reads each answer whole before it writes again. That rule is what keeps a single SSH channel free of deadlocks: at any moment only
-//! one side writes. Staging requests get no reply; their outcomes, or the first error, come back
+//! deltas `Signatures`), never while the client may still be writing: the client reads each
+//! answer whole before it writes again. That rule is what keeps a single SSH channel free of
+//! deadlocks: at any moment only one side writes. Two groups of questions go together, to save
+//! round trips on slow links, and keep the rule in substance: the hello with `ManifestInfo`, and
+//! `Lock` with `ManifestInfo` and a first `Signatures`. Every answer but the last of a group is a
+//! few bytes, which never waits for the client to read, and the client writes the whole group
+//! before it reads. Staging requests get no reply; their outcomes, or the first error, come back
 //! with `FinishStaging`.
 
 use crate::plan::patch::Base;
