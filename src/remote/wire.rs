@@ -81,7 +81,8 @@ impl<'a> Wire<'a> {
 
     /// [`Wire::compressed`], a bulk sender (`Some`) moving to worker threads after that many bytes.
     fn compressed_switching_at(self, level: i32, bulk: Option<u64>) -> io::Result<Self> {
-        if level == 0 {
+        // A wire compressed already stays as it is (its reader is not wrapped twice).
+        if level == 0 || matches!(self.writer, Writer::Zstd(_)) {
             return Ok(self);
         }
         self.compressing(level, bulk)?.decompressing()

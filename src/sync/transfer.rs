@@ -6,7 +6,7 @@
 //! being sent, and finally commits the operations together with the manifest that describes the
 //! result. Dropped files keep their previous destination version and manifest entry.
 
-use crate::plan::patch::{PatchRun, patch_runs};
+use crate::plan::patch::{Base, PatchRun, patch_runs};
 use crate::plan::{Action, ChangeRef, NewManifest, Piece, Plan, Recipe};
 use crate::transport::{
     Commit, CommitOp, CommitReport, FileSource, NewLink, NewNode, StageHeader, StageOutcome,
@@ -270,10 +270,7 @@ fn sends_deltas(plan: &Plan, dest: &dyn Transport) -> bool {
 /// round trip. If the plan is made again under the lock, signatures it does not use are dropped.
 pub fn presign(plan: &Plan, dest_manifest: &StoredManifest, dest: &mut dyn Transport) {
     if sends_deltas(plan, dest) {
-        let window = next_window(&mut delta_runs(plan, dest_manifest));
-        dest.presign(
-            window.iter().flat_map(|(_, runs)| runs.iter().map(|r| r.base.clone())).collect(),
-        );
+        dest.presign(window_bases(&next_window(&mut delta_runs(plan, dest_manifest))));
     }
 }
 
@@ -291,6 +288,11 @@ fn next_window(
         }
     }
     window
+}
+
+/// The old bytes a window's runs are matched against, in order.
+fn window_bases(window: &[(u64, Vec<PatchRun>)]) -> Vec<Base> {
+    window.iter().flat_map(|(_, runs)| runs.iter().map(|r| r.base.clone())).collect()
 }
 
 /// The runs of sent chunks worth a delta, by the id of their file, for the files of `plan` that
@@ -347,9 +349,7 @@ impl<I: Iterator<Item = (u64, Vec<PatchRun>)>> Signatures<I> {
                 break;
             };
             self.upto = last + 1;
-            let asked: Vec<_> =
-                window.iter().flat_map(|(_, runs)| runs.iter().map(|r| r.base.clone())).collect();
-            let mut answers = dest.block_signatures(&asked)?.into_iter();
+            let mut answers = dest.block_signatures(&window_bases(&window))?.into_iter();
             for (next, runs) in window {
                 let signed = runs.into_iter().zip(answers.by_ref());
                 // A signature that is missing or malformed only means the run goes as chunks.

@@ -226,6 +226,15 @@ impl LocalDir {
         }
     }
 
+    /// Whether the file being staged still takes data (`false`: it has failed, and what else is
+    /// sent for it is ignored); `request` without a file being staged is a protocol error.
+    fn current_takes_data(&self, request: &str) -> Result<bool, TransportError> {
+        match &self.current {
+            None => Err(TransportError::Protocol(format!("{request} without a file"))),
+            Some(s) => Ok(s.failed.is_none()),
+        }
+    }
+
     /// Append `data` to the file being staged; `chunks` are its chunks, already hashed.
     fn write_current(&mut self, data: &[u8], chunks: &[ChunkRef]) -> Result<(), TransportError> {
         match &mut self.current {
@@ -633,10 +642,8 @@ impl Transport for LocalDir {
     }
 
     fn stage_reuse(&mut self, from: &RelPath, offset: u64, len: u64) -> Result<(), TransportError> {
-        match &self.current {
-            None => return Err(TransportError::Protocol("stage reuse without a file".into())),
-            Some(s) if s.failed.is_some() => return Ok(()),
-            Some(_) => {}
+        if !self.current_takes_data("stage reuse")? {
+            return Ok(());
         }
         if self.manifest.is_none() {
             self.manifest = Some(self.load_manifest()?);
@@ -727,10 +734,8 @@ impl Transport for LocalDir {
         len: u32,
         hash: ContentHash,
     ) -> Result<(), TransportError> {
-        match &self.current {
-            None => return Err(TransportError::Protocol("stage delta without a file".into())),
-            Some(s) if s.failed.is_some() => return Ok(()),
-            Some(_) => {}
+        if !self.current_takes_data("stage delta")? {
+            return Ok(());
         }
         if self.delta_base.as_ref().is_none_or(|(b, _)| b != base) {
             self.delta_base = None;
