@@ -275,6 +275,7 @@ fn small_edits_inside_chunks_go_as_block_deltas() {
 /// The destination's old bytes change after they were signed: the rebuilt chunk does not have
 /// its hash, so the file is sent whole and the replica is still exact.
 #[test]
+#[cfg(feature = "failpoints")]
 fn a_delta_whose_old_bytes_changed_after_signing_is_sent_whole() {
     let env = Env::new();
     let sshd = Sshd::start(&env);
@@ -555,6 +556,7 @@ fn bwlimit_holds_the_sender_to_its_rate() {
 /// agent's word on which manifest it holds tells the sync, which plans again, so the destination
 /// ends up a replica of its source with the other run's extra file removed.
 #[test]
+#[cfg(feature = "failpoints")]
 fn a_sync_overtaken_before_its_lock_plans_again() {
     let env = Env::new();
     let sshd = Sshd::start(&env);

@@ -378,6 +378,7 @@ fn files_of(root: &Path) -> std::collections::BTreeMap<Vec<u8>, Vec<u8>> {
 
 /// Two replicas in step, then edits on both (`both`) or on A only: updates on both sides of
 /// the same files, deletions, creations, and a deletion against an update.
+#[cfg(feature = "failpoints")]
 fn crash_scenario(env: &Env, both: bool) {
     let (a, b) = (env.path("a"), env.path("b"));
     let mut t = env.tree("a").dir("");
